@@ -1,0 +1,115 @@
+"""Normality diagnostics of latents (LOL paper, arXiv 2408.08558, section 4 and Figure 3).
+
+The D elements of one latent, standardised by the prior (``prior.standardize``: exact for Gaussians and
+independent elements), are treated as a sample and tested against N(0, 1):
+
+- ``ks``: Kolmogorov-Smirnov (``scipy.stats.kstest``);
+- ``cvm``: Cramer-von Mises (``scipy.stats.cramervonmises``);
+- ``ad``: Anderson-Darling against the fully specified N(0, 1). SciPy's ``anderson`` estimates mean and scale
+  from the sample, which would hide a shifted or rescaled latent, so the statistic
+  ``A^2 = -n - (1/n) sum_i (2i - 1) [log F(x_(i)) + log(1 - F(x_(n+1-i)))]`` is computed here and its p-value
+  follows Marsaglia & Marsaglia, "Evaluating the Anderson-Darling distribution", J. Stat. Softw. 9(2), 2004;
+- ``chi2_norm``: the two-sided chi-square p-value ``2 min(F, 1 - F)`` of the squared norm, ``F = F_chi2_D``.
+
+A latent can have a likely norm and still be atypical (a constant vector with norm sqrt(D) passes
+``chi2_norm`` and fails the other three): that is the point the LOL paper makes.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import scipy.stats
+import torch
+
+from .device import as_tensor
+from .priors import Prior, StandardNormal
+
+TESTS = {
+    "ks": "Kolmogorov-Smirnov",
+    "cvm": "Cramer-von Mises",
+    "ad": "Anderson-Darling",
+    "chi2_norm": "Chi-square of the squared norm",
+}
+
+
+def _ad_inf(z: np.ndarray) -> np.ndarray:
+    """Limiting CDF of A^2 (Marsaglia & Marsaglia 2004, adinf)."""
+    z = np.asarray(z, dtype=np.float64)
+    out = np.empty_like(z)
+    small = z < 2.0
+    zs = np.where(small & (z > 0), z, 1.0)
+    poly = 2.00012 + (0.247105 - (0.0649821 - (0.0347962 - (0.011672 - 0.00168691 * zs) * zs) * zs) * zs) * zs
+    out[small] = (np.exp(-1.2337141 / zs) / np.sqrt(zs) * poly)[small]
+    zl = np.where(small, 2.0, z)
+    big = np.exp(-np.exp(1.0776 - (2.30695 - (0.43424 - (0.082433 - (0.008056 - 0.0003146 * zl) * zl) * zl) * zl)
+                         * zl))
+    out[~small] = big[~small]
+    out[z <= 0] = 0.0
+    return out
+
+
+def _ad_errfix(n: int, x: np.ndarray) -> np.ndarray:
+    """Finite-sample correction to ``_ad_inf`` (Marsaglia & Marsaglia 2004, errfix)."""
+    c = 0.01265 + 0.1757 / n
+    out = np.empty_like(x)
+    low = x < c
+    t = np.clip(x / c, 0.0, 1.0)
+    out[low] = ((np.sqrt(t) * (1.0 - t) * (49.0 * t - 102.0)) * (0.0037 / n**2 + 0.00078 / n + 0.00006) / n)[low]
+    mid = (~low) & (x < 0.8)
+    t = (x - c) / (0.8 - c)
+    poly = -0.00022633 + (6.54034 - (14.6538 - (14.458 - (8.259 - 1.91864 * t) * t) * t) * t) * t
+    out[mid] = (poly * (0.04213 / n + 0.01365 / n**2) / n)[mid]
+    high = ~(low | mid)
+    poly = -130.2137 + (745.2337 - (1705.091 - (1950.646 - (1116.360 - 255.7844 * x) * x) * x) * x) * x
+    out[high] = (poly / n)[high]
+    return out
+
+
+def anderson_darling_normal(samples: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A^2 statistic and p-value of each row of ``samples [N, n]`` against the fully specified N(0, 1)."""
+    x = np.sort(np.asarray(samples, dtype=np.float64), axis=1)
+    n = x.shape[1]
+    i = np.arange(1, n + 1)
+    log_cdf = scipy.stats.norm.logcdf(x)
+    log_sf = scipy.stats.norm.logsf(x[:, ::-1])
+    stat = -n - ((2 * i - 1) * (log_cdf + log_sf)).sum(1) / n
+    cdf = _ad_inf(stat)
+    cdf = np.clip(cdf + _ad_errfix(n, cdf), 0.0, 1.0)
+    return stat, 1.0 - cdf
+
+
+def normality_tests(latents, prior: Prior | None = None, statistics: bool = False) -> dict[str, np.ndarray]:
+    """p-values ``[N]`` of each test in :data:`TESTS`, by name, for latents ``[N, *shape]`` (or one latent,
+    giving arrays of length 1). With ``statistics=True`` the values are ``(statistic, pvalue)`` pairs."""
+    latents = as_tensor(latents)
+    prior = prior or StandardNormal(latents.shape[1:] if latents.dim() > 1 else latents.shape)
+    flat, _ = prior.flatten(latents)
+    if flat.shape[1] < 2:
+        raise ValueError("normality tests need latents with at least 2 elements")
+    if not bool(torch.isfinite(flat).all()):
+        raise ValueError("latents contain NaN or Inf; normality tests need finite values")
+    x = prior.standardize(flat.reshape(-1, *prior.shape)).reshape(flat.shape).detach().double().cpu().numpy()
+    d = x.shape[1]
+    ks = scipy.stats.kstest(x, "norm", axis=1)
+    cvm = scipy.stats.cramervonmises(x, "norm", axis=1)
+    ad_stat, ad_p = anderson_darling_normal(x)
+    sq = (x * x).sum(1)
+    chi2_p = np.clip(2.0 * np.minimum(scipy.stats.chi2.cdf(sq, d), scipy.stats.chi2.sf(sq, d)), 0.0, 1.0)
+    results = {
+        "ks": (np.asarray(ks.statistic), np.asarray(ks.pvalue)),
+        "cvm": (np.asarray(cvm.statistic), np.clip(np.asarray(cvm.pvalue), 0.0, 1.0)),
+        "ad": (ad_stat, ad_p),
+        "chi2_norm": (sq, chi2_p),
+    }
+    if statistics:
+        return results
+    return {name: p for name, (_, p) in results.items()}
+
+
+def typical_norm_band(prior: Prior, level: float = 0.99) -> tuple[float, float]:
+    """The central ``level`` interval of the (Mahalanobis) norm of latents of a prior with D elements:
+    square roots of the chi-square quantiles. For plots of the norm along a path."""
+    lo, hi = scipy.stats.chi2.ppf([(1 - level) / 2, (1 + level) / 2], prior.dim)
+    return math.sqrt(lo), math.sqrt(hi)

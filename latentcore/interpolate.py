@@ -1,0 +1,191 @@
+"""Interpolation schemes behind one registry, :data:`SCHEMES`.
+
+A scheme turns endpoint pairs ``z0, z1 [B, D]`` (flattened latents) and times ``t [S]`` in [0, 1] into paths
+``[B, S, D]``. :func:`interpolate` is the one entry point: it validates shapes against the prior, runs the
+scheme as one batch and pins the endpoints to the inputs exactly. Adding a scheme is adding one
+:class:`Scheme` to :data:`SCHEMES` (see :func:`register_scheme`).
+
+- ``linear``: ``(1 - t) x + t y``.
+- ``slerp``: ``sin((1 - t) W) / sin W x + sin(t W) / sin W y`` with ``cos W = <x, y> / (|x| |y|)`` clipped to
+  [-1, 1] (Shoemake 1985; White, arXiv 1609.04468). Near-parallel endpoints (and zero vectors) fall back to
+  linear. Near-antipodal endpoints have no unique great circle and the formula's coefficients blow up, so the
+  path turns from ``x`` towards a fixed direction ``v`` orthogonal to ``x`` (the part of ``y`` orthogonal to
+  ``x`` when it is measurable, else the coordinate axis least aligned with ``x``) with the norm interpolated
+  linearly: ``((1 - t)|x| + t|y|) (cos(t W) x/|x| + sin(t W) v)``.
+- ``lol``: LOL with ``w = (1 - t, t)``: ``mu + ((1 - t)(x - mu) + t (y - mu)) / sqrt((1 - t)^2 + t^2)``
+  (arXiv 2408.08558); independent non-Gaussian elements go through normal scores (see :mod:`.combine`).
+- ``nao``: norm-aware optimisation (Samuel et al., arXiv 2306.08687), see :mod:`.nao`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+
+from .combine import from_lol_space, to_lol_space
+from .device import as_tensor
+from .priors import Prior, StandardNormal
+
+# Progress callbacks everywhere in latentcore take (fraction in [0, 1], short text).
+Progress = Callable[[float, str], None]
+
+# |sin W| below this counts as parallel (cos W > 0) or antipodal (cos W < 0).
+SLERP_SIN_EPS = 1e-4
+
+
+@dataclass(frozen=True)
+class Scheme:
+    """One interpolation scheme: ``path(z0 [B, D], z1 [B, D], t [S], prior, progress, **options) -> [B, S, D]``."""
+
+    name: str
+    label: str
+    description: str
+    path: Callable[..., torch.Tensor]
+    iterative: bool = False  # optimises; slower; reports progress
+
+
+def _pairs_path(z0: torch.Tensor, z1: torch.Tensor, coef: torch.Tensor, centre: torch.Tensor | None = None):
+    """``coef[..., 0] z0 + coef[..., 1] z1 (+ coef[..., 2] centre)`` as one batched matmul per pair.
+
+    ``coef`` is ``[S, n]`` (shared by all pairs) or ``[B, S, n]``; the output ``[B, S, D]`` is written once.
+    """
+    rows = [z0, z1] if centre is None else [z0, z1, centre.expand_as(z0)]
+    stacked = torch.stack(rows, dim=1)                                     # [B, n, D]
+    coef = coef.to(stacked.dtype)
+    if coef.dim() == 2:
+        coef = coef.expand(stacked.shape[0], *coef.shape)
+    return torch.bmm(coef, stacked)
+
+
+def linear_path(z0, z1, t, prior=None, progress=None):
+    """``(1 - t) z0 + t z1``."""
+    return _pairs_path(z0, z1, torch.stack([1 - t, t], dim=-1))
+
+
+def slerp_path(z0, z1, t, prior=None, progress=None):
+    """Spherical linear interpolation about the origin; finite for every pair of endpoints (module docstring)."""
+    x, y, tt = z0.double(), z1.double(), t.double()
+    nx, ny = torch.linalg.vector_norm(x, dim=1), torch.linalg.vector_norm(y, dim=1)
+    safe = lambda n: torch.where(n > 0, n, torch.ones_like(n))  # noqa: E731
+    xu, yu = x / safe(nx)[:, None], y / safe(ny)[:, None]
+    cos = (xu * yu).sum(1).clamp(-1.0, 1.0)
+    omega = torch.arccos(cos)
+    sin = torch.sin(omega)
+    degenerate = (sin < SLERP_SIN_EPS) | (nx == 0) | (ny == 0)
+    antipodal = degenerate & (cos < 0) & (nx > 0) & (ny > 0)
+
+    sin_safe = torch.where(degenerate, torch.ones_like(sin), sin)
+    a = torch.sin((1 - tt)[None, :] * omega[:, None]) / sin_safe[:, None]
+    b = torch.sin(tt[None, :] * omega[:, None]) / sin_safe[:, None]
+    a = torch.where(degenerate[:, None], (1 - tt)[None, :], a)
+    b = torch.where(degenerate[:, None], tt[None, :], b)
+    out = _pairs_path(z0, z1, torch.stack([a, b], dim=-1))
+
+    if bool(antipodal.any()):
+        idx = antipodal.nonzero().squeeze(1)
+        xa, ya = xu[idx], yu[idx]
+        perp = ya - cos[idx, None] * xa
+        pn = torch.linalg.vector_norm(perp, dim=1)
+        axis = torch.nn.functional.one_hot(xa.abs().argmin(1), xa.shape[1]).double()
+        axis = axis - (axis * xa).sum(1, keepdim=True) * xa
+        v = torch.where((pn > 1e3 * torch.finfo(z0.dtype).eps)[:, None], perp / safe(pn)[:, None], axis)
+        v = v / torch.linalg.vector_norm(v, dim=1, keepdim=True)
+        radius = (1 - tt)[None, :] * nx[idx, None] + tt[None, :] * ny[idx, None]          # [b, S]
+        ang = tt[None, :] * omega[idx, None]
+        turn = torch.cos(ang)[..., None] * xa[:, None, :] + torch.sin(ang)[..., None] * v[:, None, :]
+        out[idx] = (radius[..., None] * turn).to(out.dtype)
+    return out
+
+
+def lol_path(z0, z1, t, prior, progress=None):
+    """LOL interpolation, ``w = (1 - t, t)``."""
+    n = z0.shape[0]
+    space, centre = to_lol_space(torch.cat([z0, z1]), prior)
+    s0, s1 = space[:n], space[n:]
+    tt = t.double()
+    norm = torch.sqrt((1 - tt) ** 2 + tt**2)
+    a, b = (1 - tt) / norm, tt / norm
+    if centre is None:
+        out = _pairs_path(s0, s1, torch.stack([a, b], dim=-1))
+    else:  # mu + a (x - mu) + b (y - mu), written as one product with the centre as a third row
+        out = _pairs_path(s0, s1, torch.stack([a, b, 1 - a - b], dim=-1), centre[None, :])
+    return from_lol_space(out.reshape(-1, out.shape[-1]), prior).reshape(out.shape)
+
+
+def _nao_path(z0, z1, t, prior, progress=None, **options):
+    from .nao import nao_interpolate
+
+    return nao_interpolate(z0, z1, t, prior, progress=progress, **options).path
+
+
+SCHEMES: dict[str, Scheme] = {}
+
+
+def register_scheme(scheme: Scheme) -> Scheme:
+    """Add a scheme to :data:`SCHEMES` (the UI lists whatever the registry holds)."""
+    SCHEMES[scheme.name] = scheme
+    return scheme
+
+
+register_scheme(Scheme("linear", "Linear", "(1 - t) x + t y: a straight chord; its midpoints have atypically "
+                       "small norms for a Gaussian prior.", linear_path))
+register_scheme(Scheme("slerp", "SLERP", "Spherical interpolation about the origin: follows the great circle "
+                       "between the endpoints' directions (White, arXiv 1609.04468).", slerp_path))
+register_scheme(Scheme("lol", "LOL", "Latent optimal linear combination with weights (1 - t, t): every point is "
+                       "distributed exactly as the prior (Bodin et al., arXiv 2408.08558).", lol_path))
+register_scheme(Scheme("nao", "NAO", "Norm-aware optimisation: a path whose points have likely norms under the "
+                       "chi distribution, found by Adam (Samuel et al., arXiv 2306.08687).", _nao_path,
+                       iterative=True))
+
+
+def _endpoints(z0, z1, prior: Prior | None):
+    z0, z1 = as_tensor(z0), as_tensor(z1)
+    if z1.device != z0.device:
+        z1 = z1.to(z0.device)
+    if z0.shape != z1.shape:
+        raise ValueError(f"endpoints must have the same shape, got {tuple(z0.shape)} and {tuple(z1.shape)}")
+    prior = prior or StandardNormal(z0.shape)
+    f0, batch = prior.flatten(z0)
+    f1, _ = prior.flatten(z1)
+    if len(batch) > 1:
+        raise ValueError(f"endpoints must be one latent or a batch [B, *shape], got {tuple(z0.shape)}")
+    for name, f in (("z0", f0), ("z1", f1)):
+        if not bool(torch.isfinite(f).all()):
+            raise ValueError(f"{name} contains NaN or Inf")
+    return f0, f1, batch, prior
+
+
+def interpolate(z0, z1, steps: int, scheme: str = "lol", prior: Prior | None = None,
+                progress: Progress | None = None, **options) -> torch.Tensor:
+    """The path from ``z0`` to ``z1`` in ``steps`` frames, endpoints included.
+
+    ``z0, z1``: one latent ``[*shape]`` or a batch ``[B, *shape]`` (a batch needs ``prior`` to tell the latent
+    shape; without a prior the inputs are one latent of a standard normal). Returns ``[steps, *shape]`` or
+    ``[B, steps, *shape]``. ``options`` go to the scheme (e.g. NAO's ``max_steps``).
+    """
+    if scheme not in SCHEMES:
+        raise ValueError(f"unknown interpolation scheme {scheme!r}; choose one of {', '.join(SCHEMES)}")
+    if int(steps) != steps or steps < 2:
+        raise ValueError(f"steps must be an integer >= 2 (both endpoints are frames), got {steps}")
+    f0, f1, batch, prior = _endpoints(z0, z1, prior)
+    t = torch.linspace(0.0, 1.0, int(steps), device=f0.device, dtype=torch.float64)
+    path = SCHEMES[scheme].path(f0, f1, t, prior, progress=progress, **options).to(f0.dtype)
+    path[:, 0], path[:, -1] = f0, f1
+    return path.reshape(*batch, int(steps), *prior.shape)
+
+
+def interpolate_chain(seeds, steps: int, scheme: str = "lol", prior: Prior | None = None,
+                      progress: Progress | None = None, **options) -> torch.Tensor:
+    """A path through seeds ``[K, *shape]`` in order: ``steps`` frames per leg, the shared seeds once.
+
+    Returns ``[(K - 1) (steps - 1) + 1, *shape]``; all legs are computed as one batch.
+    """
+    seeds = as_tensor(seeds)
+    prior = prior or StandardNormal(seeds.shape[1:])
+    if seeds.dim() != len(prior.shape) + 1 or seeds.shape[0] < 2:
+        raise ValueError(f"a chain needs at least two seeds shaped [K, *shape], got {tuple(seeds.shape)}")
+    legs = interpolate(seeds[:-1], seeds[1:], steps, scheme=scheme, prior=prior, progress=progress, **options)
+    body = legs[:, :-1].reshape(-1, *prior.shape)
+    return torch.cat([body, seeds[-1:].to(body.dtype)])

@@ -1,0 +1,140 @@
+"""NAO: norm-aware optimisation of interpolation paths and centroids, a baseline.
+
+Samuel et al., "Norm-guided latent space exploration for text-to-image generation" (NeurIPS 2023,
+arXiv 2306.08687; official code in the SeedSelect repository). A path has nodes ``x_0 = a``, free
+``x_1..x_{n-2}`` and ``x_{n-1} = b``; NAO maximises
+
+    L = sum_i ||x_{i+1} - x_i|| * log f_chi(||(x_i + x_{i+1}) / 2||)
+
+(``f_chi`` the chi density with D degrees of freedom: the norm of a D-dimensional standard normal) minus the
+penalty ``sum_i relu(||x_{i+1} - x_i|| - 2 ||a - b|| / n)`` that keeps nodes spread along the path. Adam with
+learning rate 0.01 starts on the chord and runs up to 10 000 steps, stopping once the loss has changed by less
+than 1e-3 for 10 consecutive steps. The NAO centroid optimises the centroid jointly with one such path from
+each seed.
+
+Latents are optimised in the prior's standardised space (identity for N(0, I)), where the chi law holds.
+Paths are optimised as one batch; each stops on its own criterion (its nodes are then frozen).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+
+from .priors import Prior
+
+
+def log_chi_density(r: torch.Tensor, dof: int) -> torch.Tensor:
+    """``log f_chi(r; k) = (k - 1) log r - r^2 / 2 - (k / 2 - 1) log 2 - lgamma(k / 2)``."""
+    r = r.clamp_min(1e-12)
+    return (dof - 1) * torch.log(r) - 0.5 * r * r - (0.5 * dof - 1) * math.log(2.0) - math.lgamma(0.5 * dof)
+
+
+def nao_path_loss(nodes: torch.Tensor, spacing: torch.Tensor) -> torch.Tensor:
+    """Per-path NAO loss ``-L + penalty`` for nodes ``[B, n, D]`` (standardised) and ``spacing [B]`` = the
+    allowed segment length ``2 ||a - b|| / n``."""
+    seg = torch.linalg.vector_norm(nodes[:, 1:] - nodes[:, :-1], dim=-1)              # [B, n-1]
+    mid = torch.linalg.vector_norm(0.5 * (nodes[:, 1:] + nodes[:, :-1]), dim=-1)
+    likelihood = (seg * log_chi_density(mid, nodes.shape[-1])).sum(-1)
+    penalty = torch.relu(seg - spacing[:, None]).sum(-1)
+    return -likelihood + penalty
+
+
+@dataclass
+class NAOResult:
+    path: torch.Tensor          # [B, n, D] flat latents (for a centroid: the paths from each seed)
+    losses: torch.Tensor        # [iterations + 1, B] loss history, the initial loss first
+    iterations: int
+    converged: torch.Tensor     # [B] bool
+    centroid: torch.Tensor | None = None
+
+
+def _optimise(free: list[torch.Tensor], assemble, loss_fn, *, lr, max_steps, tol, patience, progress, what):
+    """Adam on ``free`` until each unit's loss (``loss_fn(nodes) -> [P]``) changed by < tol for ``patience``
+    consecutive steps. Units that converge keep their values (dimension 0 of every free tensor)."""
+    opt = torch.optim.Adam(free, lr=lr)
+    with torch.no_grad():
+        last = loss_fn(assemble())
+    history = [last.clone()]
+    calm = torch.zeros_like(last, dtype=torch.long)
+    converged = torch.zeros_like(last, dtype=torch.bool)
+    step = 0
+    report = max(1, max_steps // 100)
+    for step in range(1, max_steps + 1):
+        partial = bool(converged.any())
+        kept = [p.detach()[converged].clone() for p in free] if partial else None
+        opt.zero_grad(set_to_none=True)
+        loss_fn(assemble()).sum().backward()
+        opt.step()
+        with torch.no_grad():
+            if partial:
+                for p, old in zip(free, kept):
+                    p[converged] = old
+            loss = loss_fn(assemble())
+            calm = torch.where((loss - last).abs() < tol, calm + 1, torch.zeros_like(calm))
+            converged |= calm >= patience
+            last = loss
+        history.append(loss.clone())
+        if bool(converged.all()):
+            break
+        if progress is not None and step % report == 0:
+            progress(step / max_steps, f"{what}: step {step}, loss {float(loss.mean()):.4g}")
+    if progress is not None:
+        progress(1.0, f"{what}: done after {step} steps")
+    return torch.stack(history), step, converged
+
+
+def nao_interpolate(z0: torch.Tensor, z1: torch.Tensor, t: torch.Tensor, prior: Prior, *, lr: float = 0.01,
+                    max_steps: int = 10_000, tol: float = 1e-3, patience: int = 10, progress=None) -> NAOResult:
+    """NAO paths between flat endpoints ``z0, z1 [B, D]`` with ``len(t)`` nodes started on the chord at ``t``."""
+    a = prior.standardize(z0.reshape(-1, *prior.shape)).reshape(z0.shape)
+    b = prior.standardize(z1.reshape(-1, *prior.shape)).reshape(z1.shape)
+    tt = t.to(a)
+    n = tt.numel()
+    chord = (1 - tt)[None, :, None] * a[:, None] + tt[None, :, None] * b[:, None]
+    inner = chord[:, 1:-1].clone().requires_grad_(True)
+    spacing = 2.0 * torch.linalg.vector_norm(a - b, dim=1) / n
+
+    def assemble():
+        return torch.cat([a[:, None], inner, b[:, None]], dim=1)
+
+    if n > 2:
+        losses, iterations, converged = _optimise(
+            [inner], assemble, lambda nodes: nao_path_loss(nodes, spacing), lr=lr, max_steps=max_steps, tol=tol,
+            patience=patience, progress=progress, what="NAO path")
+    else:
+        losses, iterations = nao_path_loss(chord, spacing)[None], 0
+        converged = torch.ones(a.shape[0], dtype=torch.bool)
+    nodes = assemble().detach()
+    path = prior.unstandardize(nodes.reshape(-1, *prior.shape)).reshape(nodes.shape)
+    return NAOResult(path, losses, iterations, converged)
+
+
+def nao_centroid(latents: torch.Tensor, prior: Prior, *, nodes: int = 10, lr: float = 0.01,
+                 max_steps: int = 10_000, tol: float = 1e-3, patience: int = 10, progress=None) -> NAOResult:
+    """NAO centroid of seeds ``[K, *shape]``: the centroid ``c`` and one path of ``nodes`` nodes from each seed
+    to ``c`` are optimised together (total loss of the K paths); ``c`` starts at the arithmetic mean."""
+    if nodes < 2:
+        raise ValueError(f"each NAO centroid path needs at least 2 nodes, got {nodes}")
+    seeds = prior.standardize(latents).reshape(latents.shape[0], -1)
+    centre = seeds.mean(0).clone().requires_grad_(True)
+    tt = torch.linspace(0.0, 1.0, nodes, dtype=seeds.dtype, device=seeds.device)
+    inner = ((1 - tt)[None, 1:-1, None] * seeds[:, None] + tt[None, 1:-1, None] * centre.detach()[None, None])
+    inner = inner.clone().requires_grad_(True)
+
+    def assemble():
+        return torch.cat([seeds[:, None], inner, centre.expand(seeds.shape[0], 1, -1)], dim=1)
+
+    def loss(path_nodes):  # one unit: the centroid is shared, so the paths cannot stop one by one
+        spacing = 2.0 * torch.linalg.vector_norm(path_nodes[:, 0] - path_nodes[:, -1], dim=1).detach() / nodes
+        return nao_path_loss(path_nodes, spacing).sum()[None]
+
+    losses, iterations, converged = _optimise(
+        [inner, centre], assemble, loss, lr=lr, max_steps=max_steps, tol=tol, patience=patience,
+        progress=progress, what="NAO centroid")
+    flat = assemble().detach()
+    paths = prior.unstandardize(flat.reshape(-1, *prior.shape)).reshape(flat.shape)
+    c = prior.unstandardize(centre.detach().reshape(1, *prior.shape))[0]
+    return NAOResult(paths, losses, iterations, converged.expand(seeds.shape[0]), centroid=c)

@@ -1,0 +1,399 @@
+"""Latent distributions: sample, log-density, standardisation and realisticity index.
+
+Every prior works on latents shaped ``[..., *shape]`` (any leading batch dimensions) and returns one value
+per latent for ``log_prob``. Sampling is reproducible: ``sample(n, seed=s)`` draws on the CPU with a seeded
+generator and then moves the result, so the same seed gives the same latents on every device.
+
+The family registry ``PRIORS`` maps a short name to a constructor so that user interfaces can list them.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Callable
+
+import numpy as np
+import scipy.stats
+import torch
+
+from .device import as_tensor, default_device
+
+LOG_2PI = math.log(2.0 * math.pi)
+# Probabilities are clamped to [CDF_EPS, 1 - CDF_EPS] before the normal quantile (DESIGN section 3).
+CDF_EPS = 1e-12
+
+
+def _generator(seed: int | None) -> torch.Generator:
+    gen = torch.Generator(device="cpu")
+    if seed is None:
+        gen.seed()
+    else:
+        gen.manual_seed(int(seed))
+    return gen
+
+
+class Prior:
+    """Base class. Subclasses set ``shape``, ``mean`` and ``std`` (both ``[*shape]``) and implement
+    ``_sample_flat`` and ``_log_prob_flat`` on flattened latents ``[M, D]``."""
+
+    shape: tuple[int, ...]
+    mean: torch.Tensor
+    std: torch.Tensor
+
+    @property
+    def dim(self) -> int:
+        """Number of elements D of one latent."""
+        return math.prod(self.shape)
+
+    def flatten(self, z) -> tuple[torch.Tensor, tuple[int, ...]]:
+        """``z`` of shape ``[..., *shape]`` as ``[M, D]`` and its batch shape; a clear error otherwise."""
+        z = as_tensor(z)
+        k = len(self.shape)
+        if z.dim() < k or tuple(z.shape[z.dim() - k:]) != tuple(self.shape):
+            raise ValueError(
+                f"latents of shape {tuple(z.shape)} do not fit this prior: their trailing dimensions must be "
+                f"{tuple(self.shape)} (a batch [N, {', '.join(map(str, self.shape))}] or a single latent)"
+            )
+        batch = tuple(z.shape[: z.dim() - k])
+        return z.reshape(-1, self.dim), batch
+
+    def sample(self, n: int, seed: int | None = None, device: torch.device | str | None = None) -> torch.Tensor:
+        """``n`` latents ``[n, *shape]`` drawn with the given seed (a fresh random seed when None)."""
+        if n < 0:
+            raise ValueError(f"cannot draw a negative number of latents ({n})")
+        flat = self._sample_flat(int(n), _generator(seed))
+        return flat.reshape(n, *self.shape).to(device or default_device())
+
+    def log_prob(self, z) -> torch.Tensor:
+        """Log-density of each latent, shape ``[...]`` for ``z`` of shape ``[..., *shape]``."""
+        flat, batch = self.flatten(z)
+        return self._log_prob_flat(flat).reshape(batch)
+
+    def standardize(self, z) -> torch.Tensor:
+        """Elements mapped so that, for latents of this prior, each is (approximately) N(0, 1):
+        ``(z - mean) / std`` unless a subclass knows better (exact for Gaussians and independent elements)."""
+        z = as_tensor(z)
+        self.flatten(z)
+        return (z - self.mean.to(z)) / self.std.to(z)
+
+    def unstandardize(self, u) -> torch.Tensor:
+        """The inverse of :meth:`standardize`."""
+        u = as_tensor(u)
+        self.flatten(u)
+        return self.mean.to(u) + u * self.std.to(u)
+
+    def realisticity_index(self, z, kind: str = "density", alpha: float = 1.0) -> torch.Tensor:
+        """See :func:`latentcore.realism.realisticity_index`."""
+        from .realism import realisticity_index
+
+        return realisticity_index(z, self, kind=kind, alpha=alpha)
+
+    def _sample_flat(self, n: int, gen: torch.Generator) -> torch.Tensor:
+        raise NotImplementedError
+
+    def _log_prob_flat(self, flat: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+
+class Gaussian(Prior):
+    """``N(mean, diag(std^2))``, or ``N(mean, cov)`` with a full covariance over the flattened latent.
+
+    Parameters
+    ----------
+    mean : array-like ``[*shape]``
+    std : array-like broadcastable to ``mean`` (diagonal form), default 1
+    cov : array-like ``[D, D]``, symmetric positive definite (full form; ``std`` must then be None)
+    """
+
+    def __init__(self, mean, std=1.0, *, cov=None):
+        mean = as_tensor(mean, device="cpu", dtype=torch.float32)
+        self.shape = tuple(mean.shape)
+        self.mean = mean
+        self.chol = None
+        if cov is not None:
+            cov = as_tensor(cov, device="cpu", dtype=torch.float64)
+            if cov.shape != (self.dim, self.dim):
+                raise ValueError(f"cov must be [{self.dim}, {self.dim}] for a mean of shape {self.shape}, "
+                                 f"got {tuple(cov.shape)}")
+            if not torch.allclose(cov, cov.T, atol=1e-8 * float(cov.abs().max())):
+                raise ValueError("cov must be symmetric")
+            chol, info = torch.linalg.cholesky_ex(cov)
+            if int(info) != 0:
+                raise ValueError("cov must be positive definite (its Cholesky factorisation failed)")
+            self.chol = chol.float()
+            self.std = cov.diagonal().sqrt().float().reshape(self.shape)
+        else:
+            std = torch.broadcast_to(as_tensor(std, device="cpu", dtype=torch.float32), self.shape).clone()
+            if not bool((std > 0).all()):
+                raise ValueError("std must be positive everywhere")
+            self.std = std
+
+    def mahalanobis_sq(self, z) -> torch.Tensor:
+        """Squared Mahalanobis norm ``(z - mean)^T Sigma^-1 (z - mean)``; chi-square with D degrees of freedom
+        under the prior."""
+        flat, batch = self.flatten(z)
+        return self._whiten(flat).pow(2).sum(-1).reshape(batch)
+
+    def standardize(self, z) -> torch.Tensor:
+        """Whitened latents ``L^-1 (z - mean)`` (``Sigma = L L^T``): exactly N(0, I) under the prior."""
+        flat, batch = self.flatten(z)
+        return self._whiten(flat).reshape(*batch, *self.shape)
+
+    def unstandardize(self, u) -> torch.Tensor:
+        """``mean + L u``, the inverse of :meth:`standardize`."""
+        if self.chol is None:
+            return super().unstandardize(u)
+        flat, batch = self.flatten(u)
+        out = self.mean.to(flat).reshape(1, -1) + flat @ self.chol.to(flat).T
+        return out.reshape(*batch, *self.shape)
+
+    def _whiten(self, flat: torch.Tensor) -> torch.Tensor:
+        centred = flat - self.mean.to(flat).reshape(1, -1)
+        if self.chol is None:
+            return centred / self.std.to(flat).reshape(1, -1)
+        return torch.linalg.solve_triangular(self.chol.to(flat), centred.T, upper=False).T
+
+    def _log_det(self) -> float:
+        if self.chol is None:
+            return 2.0 * float(self.std.log().sum())
+        return 2.0 * float(self.chol.diagonal().log().sum())
+
+    def _sample_flat(self, n, gen):
+        eps = torch.randn(n, self.dim, generator=gen)
+        if self.chol is None:
+            return self.mean.reshape(1, -1) + eps * self.std.reshape(1, -1)
+        return self.mean.reshape(1, -1) + eps @ self.chol.T
+
+    def _log_prob_flat(self, flat):
+        m2 = self._whiten(flat).pow(2).sum(-1)
+        return -0.5 * (m2 + self._log_det() + self.dim * LOG_2PI)
+
+
+class StandardNormal(Gaussian):
+    """``N(0, I)`` over latents of the given shape: the prior of diffusion models' x_T and most GANs."""
+
+    def __init__(self, shape):
+        shape = (int(shape),) if isinstance(shape, int) else tuple(int(s) for s in shape)
+        super().__init__(torch.zeros(shape), 1.0)
+
+    def standardize(self, z) -> torch.Tensor:
+        self.flatten(z)
+        return as_tensor(z)
+
+    def unstandardize(self, u) -> torch.Tensor:
+        self.flatten(u)
+        return as_tensor(u)
+
+    def mahalanobis_sq(self, z) -> torch.Tensor:
+        flat, batch = self.flatten(z)
+        return flat.pow(2).sum(-1).reshape(batch)
+
+
+class GaussianMixture(Prior):
+    """``sum_m weights_m N(means_m, covs_m)`` over flat latents ``[D]``.
+
+    ``mean`` and ``std`` are the mixture's moments (used for standardisation and by LOL's moment-matching map).
+    """
+
+    def __init__(self, weights, means, covs):
+        weights = as_tensor(weights, device="cpu", dtype=torch.float64)
+        means = as_tensor(means, device="cpu", dtype=torch.float64)
+        covs = as_tensor(covs, device="cpu", dtype=torch.float64)
+        if means.dim() != 2 or weights.shape != means.shape[:1] or covs.shape != (*means.shape, means.shape[1]):
+            raise ValueError("GaussianMixture needs weights [M], means [M, D] and covs [M, D, D]; got "
+                             f"{tuple(weights.shape)}, {tuple(means.shape)}, {tuple(covs.shape)}")
+        if not bool((weights > 0).all()):
+            raise ValueError("mixture weights must be positive")
+        chol, info = torch.linalg.cholesky_ex(covs)
+        if bool((info != 0).any()):
+            raise ValueError("every mixture covariance must be symmetric positive definite")
+        self.weights = (weights / weights.sum()).float()
+        self.means = means.float()
+        self.chols = chol.float()
+        self.shape = (means.shape[1],)
+        w = weights / weights.sum()
+        mean = (w[:, None] * means).sum(0)
+        second = (w[:, None, None] * (covs + means[:, :, None] * means[:, None, :])).sum(0)
+        self.mean = mean.float()
+        self.cov = (second - mean[:, None] * mean[None, :]).float()
+        self.std = self.cov.diagonal().sqrt()
+        self._log_norm = (self.weights.log() - chol.diagonal(dim1=-2, dim2=-1).log().sum(-1).float()
+                          - 0.5 * self.dim * LOG_2PI)
+
+    @classmethod
+    def semicircle(cls, dim: int = 20) -> "GaussianMixture":
+        """The "semicircle" prior of Struski et al., "Interpolation in generative models", section 6: three
+        equally weighted Gaussians with means (2, 6), (0, 0), (2, -6) in the first two coordinates (zero
+        elsewhere), first-two-coordinate covariances [[5, 2], [2, 2]], [[1, 0], [0, 3]], [[5, -2], [-2, 2]],
+        and 0.5 on the diagonal of the remaining coordinates. ``dim=2`` is the planar horseshoe."""
+        if dim < 2:
+            raise ValueError(f"the semicircle prior needs dim >= 2, got {dim}")
+        heads = torch.tensor([[2.0, 6.0], [0.0, 0.0], [2.0, -6.0]])
+        blocks = torch.tensor([[[5.0, 2.0], [2.0, 2.0]], [[1.0, 0.0], [0.0, 3.0]], [[5.0, -2.0], [-2.0, 2.0]]])
+        means = torch.zeros(3, dim)
+        means[:, :2] = heads
+        covs = 0.5 * torch.eye(dim).repeat(3, 1, 1)
+        covs[:, :2, :2] = blocks
+        return cls(torch.ones(3) / 3, means, covs)
+
+    def _component_log_probs(self, flat: torch.Tensor) -> torch.Tensor:
+        centred = flat[None, :, :] - self.means.to(flat)[:, None, :]            # [M, N, D]
+        white = torch.linalg.solve_triangular(self.chols.to(flat), centred.transpose(1, 2), upper=False)
+        return self._log_norm.to(flat)[:, None] - 0.5 * white.pow(2).sum(1)     # [M, N]
+
+    def _log_prob_flat(self, flat):
+        return torch.logsumexp(self._component_log_probs(flat), dim=0)
+
+    def _sample_flat(self, n, gen):
+        comp = torch.multinomial(self.weights, n, replacement=True, generator=gen)
+        eps = torch.randn(n, self.dim, generator=gen)
+        return self.means[comp] + torch.einsum("nij,nj->ni", self.chols[comp], eps)
+
+
+class _Marginal:
+    """A scalar distribution with cdf, quantile and log-pdf in torch. Closed forms for scipy's ``uniform``,
+    ``logistic``, ``laplace`` and ``norm`` (any loc and scale); any other frozen scipy.stats distribution
+    goes through scipy on the CPU."""
+
+    def __init__(self, frozen):
+        if not hasattr(frozen, "dist") or not hasattr(frozen, "ppf"):
+            raise TypeError("Independent needs a frozen scipy.stats distribution, e.g. scipy.stats.laplace()")
+        self.frozen = frozen
+        self.name = frozen.dist.name
+        self.closed_form = self.name in {"uniform", "logistic", "laplace", "norm"}
+        if self.closed_form:  # location-scale families without shape parameters
+            _, self.loc, self.scale = frozen.dist._parse_args(*frozen.args, **frozen.kwds)
+
+    def _scipy(self, fn: Callable, x: torch.Tensor) -> torch.Tensor:
+        return torch.from_numpy(np.asarray(fn(x.detach().cpu().numpy()), dtype=np.float64)).to(x.device)
+
+    def cdf(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.closed_form:
+            return self._scipy(self.frozen.cdf, x)
+        y = (x - self.loc) / self.scale
+        if self.name == "uniform":
+            return y.clamp(0.0, 1.0)
+        if self.name == "logistic":
+            return torch.sigmoid(y)
+        if self.name == "laplace":
+            return torch.where(y < 0, 0.5 * torch.exp(y), 1.0 - 0.5 * torch.exp(-y))
+        return torch.special.ndtr(y)
+
+    def icdf(self, u: torch.Tensor) -> torch.Tensor:
+        if not self.closed_form:
+            return self._scipy(self.frozen.ppf, u)
+        if self.name == "uniform":
+            y = u
+        elif self.name == "logistic":
+            y = torch.logit(u)
+        elif self.name == "laplace":
+            y = torch.where(u < 0.5, torch.log(2.0 * u), -torch.log(2.0 - 2.0 * u))
+        else:
+            y = torch.special.ndtri(u)
+        return self.loc + self.scale * y
+
+    def log_pdf(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.closed_form:
+            return self._scipy(self.frozen.logpdf, x)
+        y = (x - self.loc) / self.scale
+        log_scale = math.log(self.scale)
+        if self.name == "uniform":
+            inside = (y >= 0) & (y <= 1)
+            return torch.where(inside, torch.full_like(y, -log_scale), torch.full_like(y, -math.inf))
+        if self.name == "logistic":
+            return -y - 2.0 * torch.nn.functional.softplus(-y) - log_scale
+        if self.name == "laplace":
+            return -y.abs() - math.log(2.0) - log_scale
+        return -0.5 * y * y - 0.5 * LOG_2PI - log_scale
+
+
+class Independent(Prior):
+    """Latents whose elements are independent draws of one scalar distribution (a frozen scipy.stats
+    distribution: ``scipy.stats.uniform(-1, 2)``, ``scipy.stats.logistic()``, ``scipy.stats.laplace()``, ...).
+
+    Elements map to standard normal scores by ``u = Phi^-1(F(x))`` with ``F`` clamped to
+    ``[CDF_EPS, 1 - CDF_EPS]`` (LOL paper, appendix A); the maps run in float64.
+    """
+
+    def __init__(self, shape, marginal):
+        self.shape = (int(shape),) if isinstance(shape, int) else tuple(int(s) for s in shape)
+        self.marginal = _Marginal(marginal)
+        m, s = float(marginal.mean()), float(marginal.std())
+        if not (math.isfinite(m) and math.isfinite(s) and s > 0):
+            raise ValueError(f"the marginal {self.marginal.name} needs a finite mean and a positive, finite std")
+        self.mean = torch.full(self.shape, m)
+        self.std = torch.full(self.shape, s)
+
+    def to_normal_scores(self, z) -> torch.Tensor:
+        """``Phi^-1(F(z))`` elementwise: standard normal elements for latents of this prior."""
+        z = as_tensor(z)
+        self.flatten(z)
+        u = self.marginal.cdf(z.double()).clamp(CDF_EPS, 1.0 - CDF_EPS)
+        return torch.special.ndtri(u).to(z.dtype)
+
+    def from_normal_scores(self, g) -> torch.Tensor:
+        """``F^-1(Phi(g))`` elementwise, the inverse of :meth:`to_normal_scores`."""
+        g = as_tensor(g)
+        u = torch.special.ndtr(g.double()).clamp(CDF_EPS, 1.0 - CDF_EPS)
+        return self.marginal.icdf(u).to(g.dtype)
+
+    def standardize(self, z) -> torch.Tensor:
+        return self.to_normal_scores(z)
+
+    def unstandardize(self, u) -> torch.Tensor:
+        return self.from_normal_scores(u)
+
+    def _sample_flat(self, n, gen):
+        return self.from_normal_scores(torch.randn(n, self.dim, generator=gen))
+
+    def _log_prob_flat(self, flat):
+        return self.marginal.log_pdf(flat.double()).sum(-1).to(flat.dtype)
+
+
+class Empirical(Prior):
+    """A Gaussian kernel density estimate over given latents ``[n, *shape]`` (e.g. encodings of data that have
+    one feature, for feature-restricted interpolation as in Struski et al., arXiv 1904.03445).
+
+    Kernels are diagonal: element ``d`` has bandwidth ``h * s_d`` with ``s_d`` the latents' standard deviation
+    of that element and ``h = n^(-1/(D+4))`` (Scott's rule) unless ``bandwidth`` gives ``h``.
+    """
+
+    def __init__(self, latents, bandwidth: float | None = None, chunk: int = 4096):
+        latents = as_tensor(latents, device="cpu", dtype=torch.float32)
+        if latents.dim() < 2 or latents.shape[0] < 2:
+            raise ValueError(f"Empirical needs at least two latents shaped [n, *shape], got {tuple(latents.shape)}")
+        if not bool(torch.isfinite(latents).all()):
+            raise ValueError("Empirical latents contain NaN or Inf")
+        self.shape = tuple(latents.shape[1:])
+        self.points = latents.reshape(latents.shape[0], -1)
+        n = self.points.shape[0]
+        h = n ** (-1.0 / (self.dim + 4)) if bandwidth is None else float(bandwidth)
+        if h <= 0:
+            raise ValueError("bandwidth must be positive")
+        spread = self.points.std(0).clamp_min(1e-6 * float(self.points.std().clamp_min(1e-12)) + 1e-12)
+        self.kernel_std = h * spread
+        self.chunk = chunk
+        self.mean = self.points.mean(0).reshape(self.shape)
+        self.std = (self.points.var(0) + self.kernel_std**2).sqrt().reshape(self.shape)
+        self._log_norm = (-math.log(n) - float(self.kernel_std.log().sum()) - 0.5 * self.dim * LOG_2PI)
+
+    def _sample_flat(self, n, gen):
+        idx = torch.randint(self.points.shape[0], (n,), generator=gen)
+        return self.points[idx] + torch.randn(n, self.dim, generator=gen) * self.kernel_std
+
+    def _log_prob_flat(self, flat):
+        points = (self.points / self.kernel_std).to(flat)
+        scaled = flat / self.kernel_std.to(flat)
+        out = [torch.logsumexp(-0.5 * torch.cdist(part, points).pow(2), dim=1) for part in scaled.split(self.chunk)]
+        return (torch.cat(out) if out else flat.new_zeros(0)) + self._log_norm
+
+
+# Constructors the UI can list: name -> callable(shape) -> Prior
+PRIORS: dict[str, Callable[..., Prior]] = {
+    "standard-normal": StandardNormal,
+    "semicircle": lambda dim=20: GaussianMixture.semicircle(dim),
+    # unit-variance uniform on [-sqrt(3), sqrt(3)]
+    "uniform": lambda shape: Independent(shape, scipy.stats.uniform(-math.sqrt(3), 2 * math.sqrt(3))),
+    "logistic": lambda shape: Independent(shape, scipy.stats.logistic()),
+    "laplace": lambda shape: Independent(shape, scipy.stats.laplace()),
+}

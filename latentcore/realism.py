@@ -1,0 +1,142 @@
+"""Realisticity index of latents and of paths, and the path energy of ri-optimal interpolation.
+
+Struski et al., "Interpolation in generative models" (paper 003 in ../shared/papers).
+
+Point index (Definition 1): ``ri(z; f) = P(f(X) <= f(z))`` for ``X ~ f``.
+- Gaussian ``N(mu, Sigma)``: ``f(X) <= f(z)`` iff the squared Mahalanobis norm of X is at least that of z, so
+  ``ri(z) = 1 - F_chi2_D(m^2(z))``, closed form (section 3, "case of the normal density").
+- Any prior with ``log_prob``: ``n`` (5000) reference samples ``w_j`` give ``l_j = log f(w_j)``; with the
+  Silverman bandwidth ``h = (4 / (3n))^(1/5) std(l)``, ``ri(z) ~ (1/n) sum_j Phi((log f(z) - l_j) / h)``.
+  The reference log-densities are computed once per prior object and cached.
+- ``kind="typical"``: the two-sided tail probability ``2 min(G, 1 - G)`` of the same statistic (for a Gaussian
+  the chi-square p-value of the squared norm). The density index is ~1 anywhere inside the Gaussian ball, so it
+  rates a linear midpoint (small norm) as perfectly realistic; the typical-set index does not.
+- ``alpha``: the scaled index ``ri_a = alpha * ri`` with ``0 < alpha <= 1`` (section 3).
+
+Path index (Definition 2, discretised) for frames ``x_0..x_k`` and decoder ``G`` (identity when None):
+``ri(path) = exp(-sum_i -log r_i * ||G(x_{i+1}) - G(x_i)||)`` with ``r_i = (ri_a(x_i) + ri_a(x_{i+1})) / 2``,
+the same segment average as the energy (Eq. 3): ``E = sum_i log^2(r_i) * ||G(x_{i+1}) - G(x_i)||^2``.
+Point indices are floored at ``RI_FLOOR`` inside logarithms so that an index of 0 gives a huge, finite cost.
+"""
+
+from __future__ import annotations
+
+import weakref
+from dataclasses import dataclass
+
+import torch
+
+from .priors import Gaussian, Prior
+
+KINDS = ("density", "typical")
+REFERENCE_SAMPLES = 5000
+RI_FLOOR = 1e-12
+
+_reference_cache: "weakref.WeakKeyDictionary[Prior, torch.Tensor]" = weakref.WeakKeyDictionary()
+
+
+def reference_log_probs(prior: Prior, n: int = REFERENCE_SAMPLES) -> torch.Tensor:
+    """``log f(w_j)`` of ``n`` fixed-seed samples of the prior (float64, CPU), cached per prior object."""
+    cached = _reference_cache.get(prior)
+    if cached is None or cached.numel() != n:
+        samples = prior.sample(n, seed=0, device="cpu")
+        cached = prior.log_prob(samples).double()
+        if not bool(torch.isfinite(cached).all()):
+            raise ValueError("the prior gave non-finite log-densities for its own samples")
+        _reference_cache[prior] = cached
+    return cached
+
+
+def _check(kind: str, alpha: float):
+    if kind not in KINDS:
+        raise ValueError(f"unknown realisticity kind {kind!r}; choose one of {', '.join(KINDS)}")
+    if not 0.0 < alpha <= 1.0:
+        raise ValueError(f"alpha scales the index and must lie in (0, 1], got {alpha}")
+
+
+def log_density_cdf(log_f: torch.Tensor, reference: torch.Tensor, chunk: int = 2048) -> torch.Tensor:
+    """Kernel estimate ``G(l) = (1/n) sum_j Phi((l - l_j) / h)`` of the CDF of ``log f(X)`` (Silverman ``h``)."""
+    reference = reference.to(log_f.device)
+    n = reference.numel()
+    h = (4.0 / (3.0 * n)) ** 0.2 * float(reference.std())
+    h = h if h > 0 else 1e-12
+    flat = log_f.reshape(-1)
+    parts = [torch.special.ndtr((p[:, None] - reference[None, :]) / h).mean(1) for p in flat.split(chunk)]
+    return (torch.cat(parts) if parts else flat.new_zeros(0)).reshape(log_f.shape)
+
+
+def realisticity_index(z, prior: Prior, kind: str = "density", alpha: float = 1.0,
+                       samples: int = REFERENCE_SAMPLES) -> torch.Tensor:
+    """Realisticity index in [0, 1] of each latent of ``z [..., *shape]`` under ``prior``; shape ``[...]``.
+
+    Differentiable in ``z`` (used as the density term of ri-optimal paths). Returned in float64.
+    """
+    _check(kind, alpha)
+    if isinstance(prior, Gaussian):
+        half_m2 = 0.5 * prior.mahalanobis_sq(z).double()
+        half_d = torch.full_like(half_m2, 0.5 * prior.dim)
+        upper = torch.special.gammaincc(half_d, half_m2)        # 1 - F_chi2_D(m^2)
+        if kind == "density":
+            ri = upper
+        else:
+            ri = 2.0 * torch.minimum(upper, torch.special.gammainc(half_d, half_m2))
+    else:
+        below = log_density_cdf(prior.log_prob(z).double(), reference_log_probs(prior, samples))
+        ri = below if kind == "density" else 2.0 * torch.minimum(below, 1.0 - below)
+    return (alpha * ri).clamp(0.0, 1.0)
+
+
+def _decoded(path_flat: torch.Tensor, batch: tuple[int, ...], prior: Prior, decoder) -> torch.Tensor:
+    """Frames as flat vectors ``[B, S, F]``: decoded images, or the latents themselves when decoder is None."""
+    if decoder is None:
+        return path_flat.reshape(*batch, -1)
+    decode = getattr(decoder, "decode", decoder)
+    images = decode(path_flat.reshape(-1, *prior.shape))
+    return images.reshape(*batch, -1)
+
+
+def _path_terms(path, prior: Prior, decoder, kind: str, alpha: float):
+    _check(kind, alpha)
+    flat, batch = prior.flatten(path)
+    if len(batch) not in (1, 2) or batch[-1] < 2:
+        raise ValueError(f"a path is [S, *shape] or [B, S, *shape] with S >= 2 frames, got {tuple(path.shape)}")
+    single = len(batch) == 1
+    batch = (1, *batch) if single else batch
+    points = realisticity_index(flat.reshape(-1, *prior.shape), prior, kind=kind, alpha=alpha).reshape(batch)
+    frames = _decoded(flat, batch, prior, decoder)
+    lengths = torch.linalg.vector_norm(frames[:, 1:] - frames[:, :-1], dim=-1).double()
+    log_segment = torch.log((0.5 * (points[:, 1:] + points[:, :-1])).clamp_min(RI_FLOOR))
+    return single, points, lengths, log_segment
+
+
+@dataclass
+class PathRealism:
+    index: torch.Tensor          # [B] (or scalar for one path): exp(-sum_i -log r_i * length_i)
+    point_index: torch.Tensor    # [B, S] (or [S]): ri_a of each frame
+    lengths: torch.Tensor        # [B, S-1] (or [S-1]): ||G(x_{i+1}) - G(x_i)||
+
+
+def path_realism(path, prior: Prior, decoder=None, kind: str = "density", alpha: float = 1.0) -> PathRealism:
+    """Realisticity index of discretised paths (paper 003, Definition 2); ``decoder`` None measures lengths in
+    latent space, otherwise a callable or model with ``decode`` measures them between decoded images."""
+    with torch.no_grad():
+        single, points, lengths, log_segment = _path_terms(path, prior, decoder, kind, alpha)
+        index = torch.exp((log_segment * lengths).sum(-1))
+    if single:
+        return PathRealism(index[0], points[0], lengths[0])
+    return PathRealism(index, points, lengths)
+
+
+def path_energy(path, prior: Prior, decoder=None, kind: str = "density", alpha: float = 0.9) -> torch.Tensor:
+    """Discretised energy of paper 003 Eq. 3, ``sum_i log^2(r_i) ||G(x_{i+1}) - G(x_i)||^2``, per path.
+
+    Differentiable in ``path`` (and through ``decoder`` when it is). ``alpha < 1`` keeps ``log r_i`` away from 0
+    inside the high-density region, so short paths there still cost something (the paper's scaled index).
+    """
+    single, _, lengths, log_segment = _path_terms(path, prior, decoder, kind, alpha)
+    energy = (log_segment.pow(2) * lengths.pow(2)).sum(-1)
+    return energy[0] if single else energy
+
+
+__all__ = ["KINDS", "RI_FLOOR", "realisticity_index", "path_realism", "path_energy", "PathRealism",
+           "reference_log_probs", "log_density_cdf"]

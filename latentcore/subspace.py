@@ -1,0 +1,98 @@
+"""Subspaces spanned by seed latents, explored through LOL (arXiv 2408.08558, section 3.3).
+
+With the seeds as columns of ``X`` (D x K; centred on the prior's mean, or normal scores for independent
+non-Gaussian elements) and the thin QR factorisation ``X = U R``, a point of the subspace has coordinates
+``h`` in R^K. Its weights are ``w = pinv(X) U h = R^-1 h`` (so ``X w = U h``) and its latent is ``LOL(w)``;
+the raw alternative is the plain combination ``sum_i w_i x_i``. A latent projects to ``h = U^T z``.
+
+LOL ignores the scale of ``w``, so a coordinate box explores directions: the seeds' own coordinates
+(``R[:, k]``) and their per-coordinate ranges are what make sliders meaningful.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from .combine import lol_combine, to_lol_space
+from .device import as_tensor
+from .priors import Prior, StandardNormal
+
+
+class Subspace:
+    """The subspace spanned by seeds ``[K, *shape]`` (K >= 1, linearly independent) under ``prior``."""
+
+    def __init__(self, seeds, prior: Prior | None = None):
+        seeds = as_tensor(seeds)
+        self.prior = prior or StandardNormal(seeds.shape[1:])
+        flat, batch = self.prior.flatten(seeds)
+        if len(batch) != 1 or batch[0] < 1:
+            raise ValueError(f"a subspace needs seeds shaped [K, *shape] with K >= 1, got {tuple(seeds.shape)}")
+        k = flat.shape[0]
+        if k > flat.shape[1]:
+            raise ValueError(f"{k} seeds cannot be independent in a {flat.shape[1]}-dimensional latent space")
+        self.seeds = seeds
+        space, centre = to_lol_space(flat, self.prior)
+        self.centre = torch.zeros_like(space[0]) if centre is None else centre
+        q, r = torch.linalg.qr((space - self.centre).T.double())
+        scale = r.diagonal().abs()
+        if bool((scale <= 1e-6 * scale.max().clamp_min(1e-300)).any()):
+            raise ValueError(f"the {k} seeds are linearly dependent (a seed is a combination of the others, or a "
+                             "duplicate); remove it to span a subspace")
+        self.basis = q.to(flat.dtype)                       # U, [D, K]
+        self._r = r                                         # R, [K, K], float64
+
+    @property
+    def dim(self) -> int:
+        return self.basis.shape[1]
+
+    def weights(self, coords) -> torch.Tensor:
+        """Seed weights ``w = R^-1 h`` of coordinates ``[..., K]``."""
+        h = as_tensor(coords, device=self.basis.device).double()
+        if h.shape[-1] != self.dim:
+            raise ValueError(f"coordinates must end in a dimension of size {self.dim}, got {tuple(h.shape)}")
+        flat = h.reshape(-1, self.dim).T
+        w = torch.linalg.solve_triangular(self._r, flat, upper=True).T
+        return w.reshape(h.shape).to(self.basis.dtype)
+
+    def to_latents(self, coords, lol: bool = True) -> torch.Tensor:
+        """Latents ``[..., *shape]`` at coordinates ``[..., K]``: ``LOL(w)``, or ``sum_i w_i x_i`` when lol=False."""
+        w = self.weights(coords)
+        if lol:
+            return lol_combine(self.seeds, w, self.prior)
+        out = w.reshape(-1, self.dim) @ self.seeds.reshape(len(self.seeds), -1).to(w)
+        return out.reshape(*w.shape[:-1], *self.prior.shape)
+
+    def coordinates(self, latents) -> torch.Tensor:
+        """Projection ``h = U^T z`` (in the centred / normal-score space) of latents ``[..., *shape]``."""
+        flat, batch = self.prior.flatten(as_tensor(latents, device=self.basis.device))
+        space, _ = to_lol_space(flat, self.prior)
+        return ((space - self.centre) @ self.basis).reshape(*batch, self.dim)
+
+    @property
+    def seed_coordinates(self) -> torch.Tensor:
+        """``[K, K]``: row k holds seed k's coordinates (column k of R)."""
+        return self._r.T.to(self.basis.dtype)
+
+    @property
+    def ranges(self) -> torch.Tensor:
+        """``[K, 2]``: the minimum and maximum of the seeds' coordinates along each axis."""
+        c = self.seed_coordinates
+        return torch.stack([c.min(0).values, c.max(0).values], dim=1)
+
+    def grid(self, i: int, j: int, n: int, base=None, lol: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+        """An ``n x n`` grid over coordinates ``i`` (rows) and ``j`` (columns), each spanning the seeds' range,
+        the other coordinates fixed at ``base`` (default: the seeds' mean coordinates).
+
+        Returns latents ``[n, n, *shape]`` and their coordinates ``[n, n, K]``.
+        """
+        if not (0 <= i < self.dim and 0 <= j < self.dim) or i == j:
+            raise ValueError(f"grid axes must be two different coordinates in 0..{self.dim - 1}, got {i} and {j}")
+        if n < 2:
+            raise ValueError(f"a grid needs n >= 2 points per axis, got {n}")
+        base = self.seed_coordinates.mean(0) if base is None else as_tensor(base, device=self.basis.device)
+        coords = base.to(self.basis.dtype).expand(n, n, self.dim).clone()
+        lo_hi = self.ranges
+        coords[..., i] = torch.linspace(float(lo_hi[i, 0]), float(lo_hi[i, 1]), n)[:, None].to(coords)
+        coords[..., j] = torch.linspace(float(lo_hi[j, 0]), float(lo_hi[j, 1]), n)[None, :].to(coords)
+        return self.to_latents(coords, lol=lol), coords
+
