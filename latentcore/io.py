@@ -114,7 +114,9 @@ def _parse(data: bytes, suffix: str, name: str):
     except LatentFileError:
         raise
     except pickle.UnpicklingError as err:
-        raise LatentFileError(refused) from err
+        if "Unsupported global" in str(err) or "Unsupported class" in str(err):
+            raise LatentFileError(refused) from err
+        raise LatentFileError(f"{name} is not a valid {suffix} file: it may be truncated or corrupt") from err
     except ValueError as err:
         if "allow_pickle" in str(err) or "pickle" in str(err).lower():
             raise LatentFileError(refused) from err

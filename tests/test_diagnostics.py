@@ -1,0 +1,57 @@
+"""Normality diagnostics (LOL paper section 4): samples pass, a constant vector with a likely norm fails."""
+
+import numpy as np
+import scipy.stats
+import torch
+
+import latentcore as lc
+from latentcore.diagnostics import anderson_darling_normal
+
+
+def test_samples_of_the_prior_pass():
+    for prior in (lc.StandardNormal((4, 8, 8)), lc.Gaussian(torch.full((256,), 3.0), 2.0),
+                  lc.Independent(256, scipy.stats.logistic())):
+        p = lc.normality_tests(prior.sample(20, seed=1), prior)
+        assert set(p) == set(lc.TESTS)
+        for name, values in p.items():
+            assert values.shape == (20,)
+            assert values.min() > 1e-3, (name, values)
+
+
+def test_a_constant_vector_with_a_likely_norm_fails():
+    d = 1024
+    constant = torch.ones(1, d)  # norm sqrt(D): the most likely squared norm of N(0, I)
+    p = lc.normality_tests(constant)
+    assert p["chi2_norm"][0] > 0.5
+    for name in ("ks", "cvm", "ad"):
+        assert p[name][0] < 1e-6, name
+
+
+def test_shrunken_latents_fail():
+    prior = lc.StandardNormal(4096)  # std 0.8, like the DDIM-inverted latents of the built-in model
+    p = lc.normality_tests(0.8 * prior.sample(5, seed=2), prior)
+    for name in lc.TESTS:
+        assert (p[name] < 1e-3).all(), name
+
+
+def test_anderson_darling_p_values_are_uniform_under_the_null():
+    rng = np.random.default_rng(0)
+    for n in (16, 256):
+        _, p = anderson_darling_normal(rng.standard_normal((4000, n)))
+        assert scipy.stats.kstest(p, "uniform").pvalue > 1e-3
+        assert abs(np.mean(p < 0.05) - 0.05) < 0.015
+
+
+def test_anderson_darling_statistic_matches_scipy_for_known_parameters():
+    x = np.random.default_rng(1).standard_normal((3, 40))
+    stat, _ = anderson_darling_normal(x)
+    for row, s in zip(x, stat):
+        ref = scipy.stats.goodness_of_fit(scipy.stats.norm, row, known_params={"loc": 0, "scale": 1},
+                                          statistic="ad", n_mc_samples=99, rng=0).statistic
+        assert np.isclose(s, ref, rtol=1e-10)
+
+
+def test_statistics_are_returned_on_request():
+    res = lc.normality_tests(torch.randn(3, 64), statistics=True)
+    stat, p = res["chi2_norm"]
+    assert stat.shape == p.shape == (3,)

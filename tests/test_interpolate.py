@@ -1,0 +1,141 @@
+"""Interpolation schemes: endpoints, SLERP edge cases, chains, NAO against the linear path."""
+
+import math
+
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import latentcore as lc
+from latentcore.interpolate import slerp_path
+from latentcore.nao import log_chi_density
+
+FAST = {"nao": {"max_steps": 300}}
+
+
+@pytest.mark.parametrize("scheme", sorted(lc.SCHEMES))
+def test_endpoints_exact_and_shapes(scheme):
+    prior = lc.StandardNormal((2, 4, 4))
+    seeds = prior.sample(4, seed=1)
+    path = lc.interpolate(seeds[0], seeds[1], 7, scheme=scheme, prior=prior, **FAST.get(scheme, {}))
+    assert path.shape == (7, 2, 4, 4)
+    assert torch.equal(path[0], seeds[0]) and torch.equal(path[-1], seeds[1])
+    batch = lc.interpolate(seeds[:2], seeds[2:], 5, scheme=scheme, prior=prior, **FAST.get(scheme, {}))
+    assert batch.shape == (2, 5, 2, 4, 4)
+    assert torch.isfinite(batch).all()
+
+
+@pytest.mark.parametrize("scheme", ["linear", "slerp", "lol"])
+def test_batched_equals_one_by_one(scheme):
+    prior = lc.StandardNormal(32)
+    a, b = prior.sample(3, seed=2), prior.sample(3, seed=3)
+    batch = lc.interpolate(a, b, 6, scheme=scheme, prior=prior)
+    for i in range(3):
+        torch.testing.assert_close(batch[i], lc.interpolate(a[i], b[i], 6, scheme=scheme, prior=prior))
+
+
+def test_registry_entries_are_complete():
+    assert {"linear", "slerp", "lol", "nao"} <= set(lc.SCHEMES)
+    for name, scheme in lc.SCHEMES.items():
+        assert scheme.name == name and scheme.label and scheme.description and callable(scheme.path)
+
+
+def test_slerp_matches_formula_for_generic_endpoints():
+    x, y = torch.tensor([1.0, 0.0, 0.0]), torch.tensor([0.0, 2.0, 0.0])
+    path = lc.interpolate(x, y, 3, scheme="slerp")
+    w = math.pi / 2
+    expected = (math.sin(0.5 * w) * x + math.sin(0.5 * w) * y) / math.sin(w)
+    torch.testing.assert_close(path[1], expected)
+
+
+@pytest.mark.parametrize("case", ["identical", "parallel", "antiparallel", "antipodal", "near-antipodal", "zero"])
+def test_slerp_is_finite_in_degenerate_cases(case):
+    x = torch.tensor([3.0, -1.0, 2.0, 0.5])
+    y = {
+        "identical": x.clone(),
+        "parallel": 2.5 * x,
+        "antiparallel": -0.5 * x,
+        "antipodal": -x,
+        "near-antipodal": -x + 1e-6,
+        "zero": torch.zeros(4),
+    }[case]
+    path = lc.interpolate(x, y, 9, scheme="slerp")
+    assert torch.isfinite(path).all()
+    assert torch.equal(path[0], x) and torch.equal(path[-1], y)
+    steps = (path[1:] - path[:-1]).norm(dim=1)
+    assert float(steps.max()) <= 2.0 * float((x - y).norm() + x.norm()) / 8 + 1e-5  # no jumps
+
+
+def test_slerp_antipodal_keeps_the_norm_and_turns_through_an_orthogonal_direction():
+    x = torch.tensor([0.0, 2.0, 0.0, 0.0])
+    path = lc.interpolate(x, -x, 5, scheme="slerp")
+    torch.testing.assert_close(path.norm(dim=1), torch.full((5,), 2.0))
+    assert abs(float(path[2] @ x)) < 1e-5  # the midpoint is orthogonal to both endpoints
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.floats(-1e3, 1e3), min_size=6, max_size=6), st.lists(st.floats(-1e3, 1e3), min_size=6, max_size=6))
+def test_slerp_never_returns_nan(a, b):
+    x, y = torch.tensor(a).reshape(2, 3), torch.tensor(b).reshape(2, 3)
+    out = slerp_path(x, y, torch.linspace(0, 1, 5, dtype=torch.float64))
+    assert torch.isfinite(out).all()
+
+
+def test_chain_passes_through_every_seed():
+    prior = lc.StandardNormal(16)
+    seeds = prior.sample(4, seed=4)
+    path = lc.interpolate_chain(seeds, 5, scheme="lol", prior=prior)
+    assert path.shape == (13, 16)
+    for k in range(4):
+        assert torch.equal(path[4 * k], seeds[k])
+
+
+def _chi_log_likelihood(path):
+    return log_chi_density(path.flatten(1).norm(dim=1).double(), path[0].numel())[1:-1].mean()
+
+
+def test_nao_reaches_likelier_norms_than_linear():
+    prior = lc.StandardNormal(64)
+    seeds = prior.sample(2, seed=5)
+    linear = lc.interpolate(seeds[0], seeds[1], 10, scheme="linear")
+    reports = []
+    nao = lc.interpolate(seeds[0], seeds[1], 10, scheme="nao", progress=lambda f, text: reports.append(f))
+    assert torch.equal(nao[0], seeds[0]) and torch.equal(nao[-1], seeds[1])
+    assert _chi_log_likelihood(nao) > _chi_log_likelihood(linear) + 1.0
+    assert reports and reports[-1] == 1.0 and all(0 <= f <= 1 for f in reports)
+
+
+def test_nao_stops_early_when_the_loss_settles():
+    from latentcore.nao import nao_interpolate
+
+    prior = lc.StandardNormal(8)
+    seeds = prior.sample(4, seed=6)
+    t = torch.linspace(0, 1, 6, dtype=torch.float64)
+    result = nao_interpolate(seeds[:2], seeds[2:], t, prior, max_steps=10_000)
+    assert result.iterations < 10_000 and bool(result.converged.all())
+    assert torch.isfinite(result.path).all()
+
+
+def test_nao_centroid_is_likelier_than_the_mean():
+    prior = lc.StandardNormal(256)
+    seeds = prior.sample(4, seed=8)
+    c = lc.centroid(seeds, "nao", max_steps=2000)
+    mean = lc.centroid(seeds, "mean")
+    ll = lambda z: float(log_chi_density(z.norm().double(), 256))  # noqa: E731
+    assert ll(c) > ll(mean) + 10.0
+
+
+def test_bad_inputs_raise_clear_errors():
+    prior = lc.StandardNormal(4)
+    z = prior.sample(2, seed=0)
+    with pytest.raises(ValueError, match="unknown interpolation scheme"):
+        lc.interpolate(z[0], z[1], 4, scheme="cubic")
+    with pytest.raises(ValueError, match="steps"):
+        lc.interpolate(z[0], z[1], 1)
+    with pytest.raises(ValueError, match="same shape"):
+        lc.interpolate(z[0], torch.zeros(5), 4)
+    with pytest.raises(ValueError, match="trailing dimensions"):
+        lc.interpolate(torch.zeros(5), torch.zeros(5), 4, prior=prior)
+    with pytest.raises(ValueError, match="NaN"):
+        lc.interpolate(torch.full((4,), float("nan")), z[1], 4)
