@@ -46,22 +46,21 @@ class Scheme:
     iterative: bool = False  # optimises; slower; reports progress
 
 
-def _pairs_path(z0: torch.Tensor, z1: torch.Tensor, coef: torch.Tensor, centre: torch.Tensor | None = None):
-    """``coef[..., 0] z0 + coef[..., 1] z1 (+ coef[..., 2] centre)`` as one batched matmul per pair.
+def _pairs_path(z0: torch.Tensor, z1: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """``a z0 + b z1`` for coefficients ``[S]`` (shared by all pairs) or ``[B, S]``.
 
-    ``coef`` is ``[S, n]`` (shared by all pairs) or ``[B, S, n]``; the output ``[B, S, D]`` is written once.
+    Two elementwise passes over the ``[B, S, D]`` output (a product, then an in-place multiply-add): with a
+    contraction dimension of 2, a batched matmul is several times slower on CPUs.
     """
-    rows = [z0, z1] if centre is None else [z0, z1, centre.expand_as(z0)]
-    stacked = torch.stack(rows, dim=1)                                     # [B, n, D]
-    coef = coef.to(stacked.dtype)
-    if coef.dim() == 2:
-        coef = coef.expand(stacked.shape[0], *coef.shape)
-    return torch.bmm(coef, stacked)
+    col = lambda w: w.to(z0.dtype).reshape(-1 if w.dim() == 2 else 1, w.shape[-1], 1)  # noqa: E731
+    out = z0[:, None, :] * col(a)
+    out.addcmul_(z1[:, None, :], col(b))
+    return out
 
 
 def linear_path(z0, z1, t, prior=None, progress=None):
-    """``(1 - t) z0 + t z1``."""
-    return _pairs_path(z0, z1, torch.stack([1 - t, t], dim=-1))
+    """``(1 - t) z0 + t z1``, one fused pass (``torch.lerp``)."""
+    return torch.lerp(z0[:, None, :], z1[:, None, :], t.to(z0.dtype)[None, :, None])
 
 
 def slerp_path(z0, z1, t, prior=None, progress=None):
@@ -81,7 +80,7 @@ def slerp_path(z0, z1, t, prior=None, progress=None):
     b = torch.sin(tt[None, :] * omega[:, None]) / sin_safe[:, None]
     a = torch.where(degenerate[:, None], (1 - tt)[None, :], a)
     b = torch.where(degenerate[:, None], tt[None, :], b)
-    out = _pairs_path(z0, z1, torch.stack([a, b], dim=-1))
+    out = _pairs_path(z0, z1, a, b)
 
     if bool(antipodal.any()):
         idx = antipodal.nonzero().squeeze(1)
@@ -100,17 +99,17 @@ def slerp_path(z0, z1, t, prior=None, progress=None):
 
 
 def lol_path(z0, z1, t, prior, progress=None):
-    """LOL interpolation, ``w = (1 - t, t)``."""
-    n = z0.shape[0]
-    space, centre = to_lol_space(torch.cat([z0, z1]), prior)
-    s0, s1 = space[:n], space[n:]
-    tt = t.double()
-    norm = torch.sqrt((1 - tt) ** 2 + tt**2)
-    a, b = (1 - tt) / norm, tt / norm
-    if centre is None:
-        out = _pairs_path(s0, s1, torch.stack([a, b], dim=-1))
-    else:  # mu + a (x - mu) + b (y - mu), written as one product with the centre as a third row
-        out = _pairs_path(s0, s1, torch.stack([a, b, 1 - a - b], dim=-1), centre[None, :])
+    """LOL interpolation, ``w = (1 - t, t)``. Since ``sum_i w_i (x_i - mu) / ||w||`` is the linear path about
+    ``mu`` divided by ``sqrt((1 - t)^2 + t^2)``, it is one fused ``lerp`` and an in-place rescale."""
+    s0, centre = to_lol_space(z0, prior)
+    s1, _ = to_lol_space(z1, prior)
+    if centre is not None:
+        s0, s1 = s0 - centre, s1 - centre
+    tt = t.to(s0.dtype)
+    out = torch.lerp(s0[:, None, :], s1[:, None, :], tt[None, :, None])
+    out.mul_(torch.rsqrt((1 - tt) ** 2 + tt**2)[None, :, None])
+    if centre is not None:
+        out.add_(centre)
     return from_lol_space(out.reshape(-1, out.shape[-1]), prior).reshape(out.shape)
 
 
