@@ -388,10 +388,14 @@ class Empirical(Prior):
         return (torch.cat(out) if out else flat.new_zeros(0)) + self._log_norm
 
 
+def _flat_dim(shape) -> int:
+    return int(shape) if isinstance(shape, int) else math.prod(shape)
+
+
 # Constructors the UI can list: name -> callable(shape) -> Prior
 PRIORS: dict[str, Callable[..., Prior]] = {
     "standard-normal": StandardNormal,
-    "semicircle": lambda dim=20: GaussianMixture.semicircle(dim),
+    "semicircle": lambda shape=20: GaussianMixture.semicircle(_flat_dim(shape)),
     # unit-variance uniform on [-sqrt(3), sqrt(3)]
     "uniform": lambda shape: Independent(shape, scipy.stats.uniform(-math.sqrt(3), 2 * math.sqrt(3))),
     "logistic": lambda shape: Independent(shape, scipy.stats.logistic()),

@@ -79,6 +79,13 @@ def test_sampling_is_reproducible_and_shapes_are_checked():
     assert prior.log_prob(torch.zeros(4, 5, 1, 16, 16)).shape == (4, 5)
 
 
+def test_every_registered_prior_builds_samples_and_scores():
+    for name, make in lc.PRIORS.items():
+        prior = make((20,))
+        z = prior.sample(3, seed=0)
+        assert z.shape == (3, 20) and torch.isfinite(prior.log_prob(z)).all(), name
+
+
 def _device_in_subprocess(value):
     env = dict(os.environ, LATENTCORE_DEVICE=value)
     code = "import latentcore; print(latentcore.default_device())"
