@@ -90,8 +90,11 @@ def _decoded(path_flat: torch.Tensor, batch: tuple[int, ...], prior: Prior, deco
     """Frames as flat vectors ``[B, S, F]``: decoded images, or the latents themselves when decoder is None."""
     if decoder is None:
         return path_flat.reshape(*batch, -1)
-    decode = getattr(decoder, "decode", decoder)
-    images = decode(path_flat.reshape(-1, *prior.shape))
+    latents = path_flat.reshape(-1, *prior.shape)
+    if hasattr(decoder, "decode"):  # a model: differentiable whenever gradients are being recorded
+        images = decoder.decode(latents, grad=True)
+    else:
+        images = decoder(latents)
     return images.reshape(*batch, -1)
 
 

@@ -1,0 +1,69 @@
+"""``digits-classifier``: a small CNN that labels 16x16 digits. It measures class preservation along paths,
+gives the class probability for feature-restricted interpolation (paper 002), and its penultimate features give
+a Frechet distance between sets of images (as FID does with Inception features; Heusel et al., arXiv 1706.08500).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import safetensors.torch
+import scipy.linalg
+import torch
+
+from ..device import as_tensor, default_device
+from .nets import DigitsCNN
+
+
+class DigitsClassifier:
+    name = "digits-classifier"
+
+    def __init__(self, folder: Path, device=None):
+        folder = Path(folder)
+        self.device = torch.device(device) if device is not None else default_device()
+        self.config = json.loads((folder / "config.json").read_text())
+        self.net = DigitsCNN(int(self.config.get("width", 32)), int(self.config.get("features", 128)))
+        self.net.load_state_dict(safetensors.torch.load_file(folder / "model.safetensors"))
+        self.net.to(self.device).eval().requires_grad_(False)
+
+    def _images(self, images) -> torch.Tensor:
+        x = as_tensor(images).to(self.device, torch.float32)
+        if x.dim() != 4 or tuple(x.shape[1:]) != (1, 16, 16):
+            raise ValueError(f"the digits classifier takes images [N, 1, 16, 16] in [0, 1], got {tuple(x.shape)}")
+        return x
+
+    def logits(self, images, grad: bool = False) -> torch.Tensor:
+        with torch.set_grad_enabled(grad and torch.is_grad_enabled()):
+            return self.net(self._images(images))
+
+    def predict_proba(self, images, grad: bool = False) -> torch.Tensor:
+        """Class probabilities ``[N, 10]``; differentiable when ``grad`` (feature-restricted paths)."""
+        return torch.softmax(self.logits(images, grad), dim=1)
+
+    def predict(self, images) -> torch.Tensor:
+        return self.logits(images).argmax(1)
+
+    def features(self, images) -> torch.Tensor:
+        with torch.no_grad():
+            return self.net.features(self._images(images))
+
+
+def frechet_distance(features_a, features_b) -> float:
+    """``||m_a - m_b||^2 + tr(C_a + C_b - 2 (C_a C_b)^(1/2))`` between Gaussians fitted to two feature sets."""
+    a = np.asarray(as_tensor(features_a).detach().cpu().double())
+    b = np.asarray(as_tensor(features_b).detach().cpu().double())
+    if a.shape[0] < 2 or b.shape[0] < 2:
+        raise ValueError("the Frechet distance needs at least two feature vectors in each set")
+    ma, mb = a.mean(0), b.mean(0)
+    ca, cb = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
+    root = np.real(scipy.linalg.sqrtm(ca @ cb))
+    return float(max(((ma - mb) ** 2).sum() + np.trace(ca + cb - 2.0 * root), 0.0))
+
+
+def save_classifier(net: DigitsCNN, folder: Path, config: dict) -> None:
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    safetensors.torch.save_file({k: v.contiguous() for k, v in net.state_dict().items()}, folder / "model.safetensors")
+    (folder / "config.json").write_text(json.dumps(config, indent=2) + "\n")

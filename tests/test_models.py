@@ -1,0 +1,206 @@
+"""Models: diffusers folders (UNet2D and Stable Diffusion) built from configs, the inversion oracle, errors,
+and the built-in models (shapes, determinism, batching, reconstruction bounds, classifier accuracy)."""
+
+import json
+import types
+
+import numpy as np
+import pytest
+import scipy.stats
+import torch
+
+import latentcore.models as models
+from latentcore.models.data import digits
+from latentcore.models.ddim import DIGITS_SCHEDULER
+from latentcore.models.diffusion import PixelDiffusionModel
+
+# Encode-then-decode mean squared error on 64 held-out digits, bounds set from measured values (README).
+RECONSTRUCTION_MSE_BOUND = {"digits-vae": 0.02, "digits-ddim": 0.02, "semicircle-gen": 0.03}
+
+
+def _tiny_unet2d_folder(path):
+    from diffusers import DDIMPipeline, DDIMScheduler, UNet2DModel
+
+    torch.manual_seed(0)
+    unet = UNet2DModel(sample_size=8, in_channels=1, out_channels=1, layers_per_block=1, block_out_channels=(8, 16),
+                       down_block_types=("DownBlock2D", "DownBlock2D"), up_block_types=("UpBlock2D", "UpBlock2D"),
+                       norm_num_groups=4)
+    DDIMPipeline(unet=unet, scheduler=DDIMScheduler(**DIGITS_SCHEDULER)).save_pretrained(path)
+    return path
+
+
+def test_a_unet2d_pipeline_folder_loads_decodes_and_inverts(tmp_path):
+    model = models.load_diffusers(_tiny_unet2d_folder(tmp_path / "pipe"), device="cpu")
+    assert model.latent_shape == (1, 8, 8) and model.image_shape == (1, 8, 8) and model.can_encode
+    z = model.prior.sample(3, seed=0)
+    images = model.decode(z, steps=4)
+    assert images.shape == (3, 1, 8, 8) and float(images.min()) >= 0 and float(images.max()) <= 1
+    assert torch.equal(images, model.decode(z, steps=4))
+    latents = model.encode(images, steps=4)
+    assert latents.shape == (3, 1, 8, 8) and torch.isfinite(latents).all()
+    assert models.load_diffusers(tmp_path / "pipe", device="cpu") is model  # cached
+
+
+class ZeroNoiseUNet(torch.nn.Module):
+    """Predicts zero noise: DDIM then only rescales, so decoding after inversion must return the input exactly
+    when the two loops visit mirrored noise levels."""
+
+    def __init__(self, size):
+        super().__init__()
+        self.config = types.SimpleNamespace(sample_size=size, in_channels=1, out_channels=1)
+
+    def forward(self, x, t):
+        return types.SimpleNamespace(sample=torch.zeros_like(x))
+
+
+@pytest.mark.parametrize("config", [
+    DIGITS_SCHEDULER,
+    {**DIGITS_SCHEDULER, "timestep_spacing": "leading", "steps_offset": 1, "set_alpha_to_one": False,
+     "beta_schedule": "scaled_linear", "beta_start": 0.00085, "beta_end": 0.012},
+])
+def test_zero_noise_oracle_makes_inversion_an_exact_round_trip(config):
+    model = PixelDiffusionModel(ZeroNoiseUNet(8), config, "oracle", "", "", device="cpu")
+    images = torch.rand(4, 1, 8, 8, generator=torch.Generator().manual_seed(0))
+    for steps in (5, 25, 40):  # divisors of the 1000 training steps: mirrored noise levels
+        latents = model.encode(images, steps=steps)
+        # with no predicted noise each step only rescales by sqrt(alpha_{t+1} / alpha_t) < 1
+        assert float(latents.abs().max()) < 0.5 * float((images * 2 - 1).abs().max())
+        torch.testing.assert_close(model.decode(latents, steps=steps), images, atol=1e-5, rtol=1e-5)
+
+
+def _tiny_stable_diffusion_folder(path):
+    from diffusers import AutoencoderKL, DDIMScheduler, StableDiffusionPipeline, UNet2DConditionModel
+    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
+
+    vocab = {"<|startoftext|>": 0, "<|endoftext|>": 1}
+    for i, c in enumerate("abcdefghijklmnopqrstuvwxyz"):
+        vocab[c], vocab[c + "</w>"] = 2 + 2 * i, 3 + 2 * i
+    path.mkdir()
+    (path / "vocab.json").write_text(json.dumps(vocab))
+    (path / "merges.txt").write_text("#version: 0.2\n")
+    tokenizer = CLIPTokenizer(str(path / "vocab.json"), str(path / "merges.txt"), model_max_length=16)
+    torch.manual_seed(0)
+    unet = UNet2DConditionModel(block_out_channels=(4, 8), layers_per_block=1, sample_size=8, in_channels=4,
+                                out_channels=4, down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
+                                up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"), cross_attention_dim=8,
+                                norm_num_groups=2, attention_head_dim=2)
+    vae = AutoencoderKL(block_out_channels=[4, 8], in_channels=3, out_channels=3, latent_channels=4,
+                        down_block_types=["DownEncoderBlock2D"] * 2, up_block_types=["UpDecoderBlock2D"] * 2,
+                        norm_num_groups=2, sample_size=16)
+    text = CLIPTextModel(CLIPTextConfig(bos_token_id=0, eos_token_id=1, pad_token_id=1, hidden_size=8,
+                                        intermediate_size=16, num_attention_heads=2, num_hidden_layers=2,
+                                        vocab_size=len(vocab), max_position_embeddings=16))
+    scheduler = DDIMScheduler(beta_schedule="scaled_linear", beta_start=0.00085, beta_end=0.012, clip_sample=False,
+                              set_alpha_to_one=False, steps_offset=1)
+    pipe = StableDiffusionPipeline(vae=vae, text_encoder=text, tokenizer=tokenizer, unet=unet, scheduler=scheduler,
+                                   safety_checker=None, feature_extractor=None, requires_safety_checker=False)
+    pipe.save_pretrained(path / "pipe")
+    return path / "pipe"
+
+
+def test_a_stable_diffusion_folder_decodes_with_a_prompt_and_inverts(tmp_path):
+    model = models.load_diffusers(_tiny_stable_diffusion_folder(tmp_path / "sd"), device="cpu")
+    assert model.latent_shape == (4, 8, 8) and model.image_shape == (3, 16, 16)
+    z = model.prior.sample(2, seed=1)
+    cat = model.decode(z, steps=3, prompt="a cat")
+    assert cat.shape == (2, 3, 16, 16) and float(cat.min()) >= 0 and float(cat.max()) <= 1
+    assert not torch.equal(cat, model.decode(z, steps=3, prompt="a dog"))  # the prompt conditions decoding
+    latents = model.encode(cat, steps=3, prompt="a cat")
+    assert latents.shape == (2, 4, 8, 8) and torch.isfinite(latents).all()
+
+
+def test_bad_folders_and_hub_ids_fail_with_clear_messages(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(models.ModelLoadError, match="Hugging Face Hub id"):
+        models.load_diffusers("google/ddpm-cifar10-32")
+    with pytest.raises(models.ModelLoadError, match="does not exist"):
+        models.load_diffusers(tmp_path / "nowhere")
+    with pytest.raises(models.ModelLoadError, match="no folder given"):
+        models.load_diffusers("  ")
+    (tmp_path / "bare").mkdir()
+    (tmp_path / "bare" / "config.json").write_text("{}")
+    with pytest.raises(models.ModelLoadError, match="model_index.json.*parent pipeline folder"):
+        models.load_diffusers(tmp_path / "bare")
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "model_index.json").write_text(json.dumps({"_class_name": "AudioLDMPipeline"}))
+    with pytest.raises(models.ModelLoadError, match="AudioLDMPipeline.*supported"):
+        models.load_diffusers(tmp_path / "other")
+    (tmp_path / "half").mkdir()
+    (tmp_path / "half" / "model_index.json").write_text(json.dumps(
+        {"_class_name": "DDPMPipeline", "unet": ["diffusers", "UNet2DModel"], "scheduler": ["diffusers", "DDPMScheduler"]}))
+    with pytest.raises(models.ModelLoadError, match="lacks the component"):
+        models.load_diffusers(tmp_path / "half")
+
+
+# --- built-in models -------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", ["digits-ddim", "digits-vae", "semicircle-gen"])
+def test_builtin_decodes_deterministically_and_batches_exactly(name):
+    assert name in models.available()
+    model = models.load(name, device="cpu")
+    assert models.load(name, device="cpu") is model
+    assert model.description and model.trained_on
+    opts = {"steps": 10} if name == "digits-ddim" else {}
+    z = model.prior.sample(5, seed=3)
+    images = model.decode(z, **opts)
+    assert images.shape == (5, *model.image_shape) == (5, 1, 16, 16)
+    assert float(images.min()) >= 0.0 and float(images.max()) <= 1.0
+    assert torch.equal(images, model.decode(z, **opts))
+    one_by_one = torch.cat([model.decode(z[i:i + 1], **opts) for i in range(5)])
+    torch.testing.assert_close(images, one_by_one, atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("name", ["digits-ddim", "digits-vae", "semicircle-gen"])
+def test_encode_then_decode_reconstructs_heldout_digits(name):
+    model = models.load(name, device="cpu")
+    images, _ = digits("heldout")
+    images = images[:64]
+    latents = model.encode(images)
+    assert latents.shape == (64, *model.latent_shape)
+    mse = float((model.decode(latents) - images).pow(2).mean())
+    assert mse < RECONSTRUCTION_MSE_BOUND[name], mse
+
+
+def test_inverted_ddim_latents_are_reported(capsys):
+    model = models.load("digits-ddim", device="cpu")
+    latents = model.encode(digits("heldout")[0][:32])
+    flat = latents.flatten().numpy()
+    p = scipy.stats.kstest(flat, "norm").pvalue
+    with capsys.disabled():
+        print(f"\ndigits-ddim inverted latents: mean {flat.mean():.3f}, std {flat.std():.3f}, KS p {p:.2e}")
+    assert np.isfinite(flat).all()
+
+
+def test_vae_decoding_is_differentiable_when_asked():
+    model = models.load("digits-vae", device="cpu")
+    z = model.prior.sample(2, seed=0).requires_grad_(True)
+    model.decode(z, grad=True).sum().backward()
+    assert z.grad is not None and float(z.grad.abs().sum()) > 0
+    assert not model.decode(z).requires_grad
+
+
+def test_images_of_other_sizes_and_channels_are_prepared():
+    model = models.load("digits-vae", device="cpu")
+    rgb = torch.rand(2, 3, 40, 32)
+    assert model.prepare_images(rgb).shape == (2, 1, 16, 16)
+    assert model.encode(rgb[0]).shape == (1, 16)
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        model.encode(rgb * 255)
+
+
+def test_classifier_accuracy_on_heldout_digits():
+    classifier = models.load_classifier(device="cpu")
+    images, labels = digits("heldout")
+    accuracy = float((classifier.predict(images) == labels).float().mean())
+    assert accuracy >= 0.95
+    assert classifier.features(images[:4]).shape == (4, 128)
+    torch.testing.assert_close(classifier.predict_proba(images[:4]).sum(1), torch.ones(4))
+
+
+def test_frechet_distance():
+    from latentcore.models.classifier import frechet_distance
+
+    g = torch.Generator().manual_seed(0)
+    a, b = torch.randn(500, 4, generator=g), torch.randn(500, 4, generator=g)
+    assert frechet_distance(a, b) < 0.2
+    assert abs(frechet_distance(a, a + 3.0) - 36.0) < 1e-6
