@@ -15,6 +15,8 @@ scheme as one batch and pins the endpoints to the inputs exactly. Adding a schem
 - ``lol``: LOL with ``w = (1 - t, t)``: ``mu + ((1 - t)(x - mu) + t (y - mu)) / sqrt((1 - t)^2 + t^2)``
   (arXiv 2408.08558); independent non-Gaussian elements go through normal scores (see :mod:`.combine`).
 - ``nao``: norm-aware optimisation (Samuel et al., arXiv 2306.08687), see :mod:`.nao`.
+- ``geodesic``: ri-optimal interpolation (Struski et al., paper 003 Eq. 3), see :mod:`.geodesic`; options
+  ``decoder`` (None or a model), ``alpha``, ``kind``, ``index_fn``.
 """
 
 from __future__ import annotations
@@ -119,6 +121,12 @@ def _nao_path(z0, z1, t, prior, progress=None, **options):
     return nao_interpolate(z0, z1, t, prior, progress=progress, **options).path
 
 
+def _geodesic_path(z0, z1, t, prior, progress=None, **options):
+    from .geodesic import ri_optimal_interpolate
+
+    return ri_optimal_interpolate(z0, z1, t, prior, progress=progress, **options).path
+
+
 SCHEMES: dict[str, Scheme] = {}
 
 
@@ -137,6 +145,9 @@ register_scheme(Scheme("lol", "LOL", "Latent optimal linear combination with wei
 register_scheme(Scheme("nao", "NAO", "Norm-aware optimisation: a path whose points have likely norms under the "
                        "chi distribution, found by Adam (Samuel et al., arXiv 2306.08687).", _nao_path,
                        iterative=True))
+register_scheme(Scheme("geodesic", "ri-optimal", "The path of highest realisticity index: a geodesic of the metric "
+                       "log^2(ri) dG^T dG, found by Adam on paper 003's Eq. 3 (Struski et al.); options decoder, "
+                       "alpha, kind.", _geodesic_path, iterative=True))
 
 
 def _endpoints(z0, z1, prior: Prior | None):

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 import torch
 
+from .optimise import optimise_units
 from .priors import Prior
 
 
@@ -51,41 +52,6 @@ class NAOResult:
     centroid: torch.Tensor | None = None
 
 
-def _optimise(free: list[torch.Tensor], assemble, loss_fn, *, lr, max_steps, tol, patience, progress, what):
-    """Adam on ``free`` until each unit's loss (``loss_fn(nodes) -> [P]``) changed by < tol for ``patience``
-    consecutive steps. Units that converge keep their values (dimension 0 of every free tensor)."""
-    opt = torch.optim.Adam(free, lr=lr)
-    with torch.no_grad():
-        last = loss_fn(assemble())
-    history = [last.clone()]
-    calm = torch.zeros_like(last, dtype=torch.long)
-    converged = torch.zeros_like(last, dtype=torch.bool)
-    step = 0
-    report = max(1, max_steps // 100)
-    for step in range(1, max_steps + 1):
-        partial = bool(converged.any())
-        kept = [p.detach()[converged].clone() for p in free] if partial else None
-        opt.zero_grad(set_to_none=True)
-        loss_fn(assemble()).sum().backward()
-        opt.step()
-        with torch.no_grad():
-            if partial:
-                for p, old in zip(free, kept):
-                    p[converged] = old
-            loss = loss_fn(assemble())
-            calm = torch.where((loss - last).abs() < tol, calm + 1, torch.zeros_like(calm))
-            converged |= calm >= patience
-            last = loss
-        history.append(loss.clone())
-        if bool(converged.all()):
-            break
-        if progress is not None and step % report == 0:
-            progress(step / max_steps, f"{what}: step {step}, loss {float(loss.mean()):.4g}")
-    if progress is not None:
-        progress(1.0, f"{what}: done after {step} steps")
-    return torch.stack(history), step, converged
-
-
 def nao_interpolate(z0: torch.Tensor, z1: torch.Tensor, t: torch.Tensor, prior: Prior, *, lr: float = 0.01,
                     max_steps: int = 10_000, tol: float = 1e-3, patience: int = 10, progress=None) -> NAOResult:
     """NAO paths between flat endpoints ``z0, z1 [B, D]`` with ``len(t)`` nodes started on the chord at ``t``."""
@@ -101,7 +67,7 @@ def nao_interpolate(z0: torch.Tensor, z1: torch.Tensor, t: torch.Tensor, prior: 
         return torch.cat([a[:, None], inner, b[:, None]], dim=1)
 
     if n > 2:
-        losses, iterations, converged = _optimise(
+        losses, iterations, converged = optimise_units(
             [inner], assemble, lambda nodes: nao_path_loss(nodes, spacing), lr=lr, max_steps=max_steps, tol=tol,
             patience=patience, progress=progress, what="NAO path")
     else:
@@ -131,7 +97,7 @@ def nao_centroid(latents: torch.Tensor, prior: Prior, *, nodes: int = 10, lr: fl
         spacing = 2.0 * torch.linalg.vector_norm(path_nodes[:, 0] - path_nodes[:, -1], dim=1).detach() / nodes
         return nao_path_loss(path_nodes, spacing).sum()[None]
 
-    losses, iterations, converged = _optimise(
+    losses, iterations, converged = optimise_units(
         [inner, centre], assemble, loss, lr=lr, max_steps=max_steps, tol=tol, patience=patience,
         progress=progress, what="NAO centroid")
     flat = assemble().detach()

@@ -98,14 +98,19 @@ def _decoded(path_flat: torch.Tensor, batch: tuple[int, ...], prior: Prior, deco
     return images.reshape(*batch, -1)
 
 
-def _path_terms(path, prior: Prior, decoder, kind: str, alpha: float):
+def _path_terms(path, prior: Prior, decoder, kind: str, alpha: float, index_fn=None):
     _check(kind, alpha)
     flat, batch = prior.flatten(path)
     if len(batch) not in (1, 2) or batch[-1] < 2:
         raise ValueError(f"a path is [S, *shape] or [B, S, *shape] with S >= 2 frames, got {tuple(path.shape)}")
     single = len(batch) == 1
     batch = (1, *batch) if single else batch
-    points = realisticity_index(flat.reshape(-1, *prior.shape), prior, kind=kind, alpha=alpha).reshape(batch)
+    latents = flat.reshape(-1, *prior.shape)
+    if index_fn is None:
+        points = realisticity_index(latents, prior, kind=kind, alpha=alpha)
+    else:
+        points = alpha * index_fn(latents).double().clamp(0.0, 1.0)
+    points = points.reshape(batch)
     frames = _decoded(flat, batch, prior, decoder)
     lengths = torch.linalg.vector_norm(frames[:, 1:] - frames[:, :-1], dim=-1).double()
     log_segment = torch.log((0.5 * (points[:, 1:] + points[:, :-1])).clamp_min(RI_FLOOR))
@@ -119,24 +124,29 @@ class PathRealism:
     lengths: torch.Tensor        # [B, S-1] (or [S-1]): ||G(x_{i+1}) - G(x_i)||
 
 
-def path_realism(path, prior: Prior, decoder=None, kind: str = "density", alpha: float = 1.0) -> PathRealism:
+def path_realism(path, prior: Prior, decoder=None, kind: str = "density", alpha: float = 1.0,
+                 index_fn=None) -> PathRealism:
     """Realisticity index of discretised paths (paper 003, Definition 2); ``decoder`` None measures lengths in
-    latent space, otherwise a callable or model with ``decode`` measures them between decoded images."""
+    latent space, otherwise a callable or model with ``decode`` measures them between decoded images.
+    ``index_fn(latents [M, *shape]) -> [M]`` in [0, 1] replaces the prior's point index (feature-restricted
+    densities, see :mod:`latentcore.geodesic`)."""
     with torch.no_grad():
-        single, points, lengths, log_segment = _path_terms(path, prior, decoder, kind, alpha)
+        single, points, lengths, log_segment = _path_terms(path, prior, decoder, kind, alpha, index_fn)
         index = torch.exp((log_segment * lengths).sum(-1))
     if single:
         return PathRealism(index[0], points[0], lengths[0])
     return PathRealism(index, points, lengths)
 
 
-def path_energy(path, prior: Prior, decoder=None, kind: str = "density", alpha: float = 0.9) -> torch.Tensor:
+def path_energy(path, prior: Prior, decoder=None, kind: str = "density", alpha: float = 0.9,
+                index_fn=None) -> torch.Tensor:
     """Discretised energy of paper 003 Eq. 3, ``sum_i log^2(r_i) ||G(x_{i+1}) - G(x_i)||^2``, per path.
 
     Differentiable in ``path`` (and through ``decoder`` when it is). ``alpha < 1`` keeps ``log r_i`` away from 0
     inside the high-density region, so short paths there still cost something (the paper's scaled index).
+    ``index_fn`` as in :func:`path_realism`.
     """
-    single, _, lengths, log_segment = _path_terms(path, prior, decoder, kind, alpha)
+    single, _, lengths, log_segment = _path_terms(path, prior, decoder, kind, alpha, index_fn)
     energy = (log_segment.pow(2) * lengths.pow(2)).sum(-1)
     return energy[0] if single else energy
 

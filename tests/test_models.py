@@ -179,6 +179,18 @@ def test_vae_decoding_is_differentiable_when_asked():
     assert not model.decode(z).requires_grad
 
 
+def test_path_energy_differentiates_through_a_model():
+    import latentcore as lc
+
+    model = models.load("digits-vae", device="cpu")
+    a, b = model.prior.sample(2, seed=4)
+    path = lc.interpolate(a, b, 8, scheme="linear", prior=model.prior).requires_grad_(True)
+    lc.path_energy(path, model.prior, decoder=model).backward()
+    assert torch.isfinite(path.grad).all() and float(path.grad[1:-1].abs().sum()) > 0
+    index = lc.path_realism(path.detach(), model.prior, decoder=model)
+    assert 0 < float(index.index) <= 1
+
+
 def test_images_of_other_sizes_and_channels_are_prepared():
     model = models.load("digits-vae", device="cpu")
     rgb = torch.rand(2, 3, 40, 32)

@@ -1,0 +1,66 @@
+"""Decoding speed of the built-in models, and the cost of a path's energy with its gradient through each decoder.
+
+    python bench/decode.py [--device cpu|cuda]
+
+Frames per second at batch 1 and 32 (DDIM at 10, 25 and 50 steps); the time of ``path_energy`` plus its
+backward pass for one 32-point path decoded by the model (paper 003 Eq. 3, what ri-optimal paths optimise),
+and that time as a multiple of decoding the same 32 frames without gradients. Prints Markdown tables.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+import torch
+import torch.utils.benchmark as tb
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+import latentcore as lc  # noqa: E402
+import latentcore.models as models  # noqa: E402
+
+SETTINGS = {"digits-vae": [{}], "semicircle-gen": [{}], "digits-ddim": [{"steps": 10}, {"steps": 25}, {"steps": 50}]}
+
+
+def seconds(fn, min_run_time=1.0) -> float:
+    return tb.Timer(stmt="fn()", globals={"fn": fn}).blocked_autorange(min_run_time=min_run_time).median
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--device", default=None)
+    args = parser.parse_args()
+    device = torch.device(args.device) if args.device else lc.default_device()
+    print(f"device {device}, torch {torch.__version__}, {torch.get_num_threads()} threads\n")
+    print("| model | setting | frames/s at batch 1 | frames/s at batch 32 |")
+    print("|---|---|---|---|")
+    for name, options in SETTINGS.items():
+        model = models.load(name, device=device)
+        for opts in options:
+            z1, z32 = model.prior.sample(1, seed=0, device=device), model.prior.sample(32, seed=1, device=device)
+            one = seconds(lambda: model.decode(z1, **opts))
+            many = seconds(lambda: model.decode(z32, **opts))
+            label = f"{opts['steps']} DDIM steps" if opts else "-"
+            print(f"| {name} | {label} | {1 / one:.1f} | {32 / many:.1f} |")
+    print("\n| model | setting | energy + gradient, 32-point path | decoding 32 frames | ratio |")
+    print("|---|---|---|---|---|")
+    for name, options in SETTINGS.items():
+        model = models.load(name, device=device)
+        opts = options[0]
+        a, b = model.prior.sample(2, seed=2, device=device)
+        path = lc.interpolate(a, b, 32, scheme="linear", prior=model.prior).requires_grad_(True)
+        decoder = lambda z, m=model, o=opts: m.decode(z, grad=True, **o)  # noqa: E731
+
+        def energy_and_gradient():
+            path.grad = None
+            lc.path_energy(path, model.prior, decoder=decoder).backward()
+
+        with_grad = seconds(energy_and_gradient)
+        plain = seconds(lambda: model.decode(path.detach(), **opts))
+        label = f"{opts['steps']} DDIM steps" if opts else "-"
+        print(f"| {name} | {label} | {with_grad * 1e3:.1f} ms | {plain * 1e3:.1f} ms | {with_grad / plain:.1f}x |")
+
+
+if __name__ == "__main__":
+    main()
