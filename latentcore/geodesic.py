@@ -15,7 +15,9 @@ its energy changes by less than ``rtol`` (relative) for ``patience`` steps.
 Feature-restricted interpolation (Struski et al., arXiv 1904.03445, paper 002) replaces the density by that of
 latents having a feature: an :class:`~latentcore.priors.Empirical` prior fitted to encodings of one class
 (:func:`class_prior`), or the classifier's probability of the class mixed with a small epsilon
-(:func:`classifier_index`), so that the path stays among images of that class.
+(:func:`classifier_index`), so that the path stays among images of that class. There, ``alpha = 0.5`` and
+``eps = 0.01`` make leaving the class cost ~60 times more per squared step than staying in it
+(``log^2(0.5 * 0.01) / log^2(0.5)``); measured in the README.
 """
 
 from __future__ import annotations
@@ -62,9 +64,14 @@ def ri_optimal_interpolate(z0: torch.Tensor, z1: torch.Tensor, t: torch.Tensor, 
     def assemble():
         return torch.cat([z0[:, None], inner, z1[:, None]], dim=1)
 
-    def energy(nodes):
-        return path_energy(nodes.reshape(b, n, *prior.shape), prior, decoder=decoder, kind=kind, alpha=alpha,
-                           index_fn=index_fn).reshape(b)
+    def energy(nodes, active=None):  # only the paths still being optimised are decoded
+        rows = torch.arange(b, device=nodes.device) if active is None else active.nonzero().squeeze(1)
+        out = torch.zeros(b, dtype=torch.float64, device=nodes.device)
+        if len(rows):
+            part = nodes[rows].reshape(len(rows), n, *prior.shape)
+            out = out.index_put((rows,), path_energy(part, prior, decoder=decoder, kind=kind, alpha=alpha,
+                                                     index_fn=_rows(index_fn, rows, b)).reshape(len(rows)))
+        return out
 
     if n > 2:
         energies, iterations, converged = optimise_units(
@@ -79,7 +86,14 @@ def ri_optimal_interpolate(z0: torch.Tensor, z1: torch.Tensor, t: torch.Tensor, 
     return GeodesicResult(path, energies, report.index, report.point_index, iterations, converged)
 
 
-def classifier_index(model, classifier, labels, eps: float = 0.05):
+def _rows(index_fn, rows: torch.Tensor, paths: int):
+    """``index_fn`` restricted to some of the ``paths`` paths (those with per-path state, like labels)."""
+    if index_fn is None or len(rows) == paths or not hasattr(index_fn, "for_paths"):
+        return index_fn
+    return index_fn.for_paths(rows)
+
+
+def classifier_index(model, classifier, labels, eps: float = 0.01):
     """Point index ``eps + (1 - eps) p(label | G(z))`` from a classifier of decoded images (differentiable):
     the feature-restricted density of paper 002 in its classifier form.
 
@@ -97,6 +111,8 @@ def classifier_index(model, classifier, labels, eps: float = 0.05):
         probs = classifier.predict_proba(model.decode(latents, grad=True), grad=True)
         return eps + (1.0 - eps) * probs.gather(1, wanted[:, None])[:, 0]
 
+    index.for_paths = lambda rows: classifier_index(model, classifier, labels[rows.cpu()] if labels.numel() > 1
+                                                    else labels, eps)
     return index
 
 

@@ -68,7 +68,7 @@ def nao_interpolate(z0: torch.Tensor, z1: torch.Tensor, t: torch.Tensor, prior: 
 
     if n > 2:
         losses, iterations, converged = optimise_units(
-            [inner], assemble, lambda nodes: nao_path_loss(nodes, spacing), lr=lr, max_steps=max_steps, tol=tol,
+            [inner], assemble, lambda nodes, active: nao_path_loss(nodes, spacing), lr=lr, max_steps=max_steps, tol=tol,
             patience=patience, progress=progress, what="NAO path")
     else:
         losses, iterations = nao_path_loss(chord, spacing)[None], 0
@@ -93,7 +93,7 @@ def nao_centroid(latents: torch.Tensor, prior: Prior, *, nodes: int = 10, lr: fl
     def assemble():
         return torch.cat([seeds[:, None], inner, centre.expand(seeds.shape[0], 1, -1)], dim=1)
 
-    def loss(path_nodes):  # one unit: the centroid is shared, so the paths cannot stop one by one
+    def loss(path_nodes, active):  # one unit: the centroid is shared, so the paths cannot stop one by one
         spacing = 2.0 * torch.linalg.vector_norm(path_nodes[:, 0] - path_nodes[:, -1], dim=1).detach() / nodes
         return nao_path_loss(path_nodes, spacing).sum()[None]
 

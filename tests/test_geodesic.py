@@ -9,8 +9,11 @@ T16 = torch.linspace(0, 1, 16, dtype=torch.float64)
 
 
 def _ends(dim):
+    """The two ends of the horseshoe, (2, 6) and (2, -6), with typical N(0, 0.5) values in the other coordinates."""
     a, b = torch.zeros(1, dim), torch.zeros(1, dim)
-    a[0, :2], b[0, :2] = torch.tensor([2.0, 6.0]), torch.tensor([2.0, -6.0])  # the two ends of the horseshoe
+    a[0, :2], b[0, :2] = torch.tensor([2.0, 6.0]), torch.tensor([2.0, -6.0])
+    g = torch.Generator().manual_seed(0)
+    a[0, 2:], b[0, 2:] = 0.5**0.5 * torch.randn(dim - 2, generator=g), 0.5**0.5 * torch.randn(dim - 2, generator=g)
     return a, b
 
 
@@ -18,7 +21,8 @@ def _assert_better_than_linear(result, a, b, prior, decoder=None):
     linear = lc.interpolate(a, b, result.path.shape[1], scheme="linear", prior=prior)
     lin = lc.path_realism(linear, prior, decoder=decoder)
     assert bool((result.index > lin.index).all()), (result.index, lin.index)
-    assert bool((result.point_index.min(1).values > lin.point_index.min(1).values).all())
+    interior = lambda r: r.point_index[:, 1:-1].min(1).values  # noqa: E731  (the endpoints are shared)
+    assert bool((interior(result) > interior(lin)).all()), (interior(result), interior(lin))
     return lin
 
 
@@ -86,3 +90,45 @@ def test_density_grid():
     xs, ys, density = lc.density_grid(lc.PLAYGROUND_PRIORS["two-moons"](), (-5, 5), (-4, 4), n=30)
     assert xs.shape == (30,) and ys.shape == (30,) and density.shape == (30, 30)
     assert torch.isfinite(density).all() and float(density.min()) >= 0 and float(density.max()) > 0
+
+
+def _same_class_pairs(model, per_class=2):
+    """The ``per_class`` most distant pairs of held-out digits of each class, in the model's latent space."""
+    from latentcore.models.data import digits
+
+    images, labels = digits("heldout")
+    latents = model.encode(images)
+    first, second = [], []
+    for c in range(10):
+        idx = (labels == c).nonzero().squeeze(1)
+        dist = torch.cdist(latents[idx], latents[idx]).triu()
+        used = set()
+        for flat in dist.flatten().argsort(descending=True).tolist():
+            i, j = divmod(flat, len(idx))
+            if i in used or j in used:
+                continue
+            used |= {i, j}
+            first.append(int(idx[i]))
+            second.append(int(idx[j]))
+            if len(used) == 2 * per_class:
+                break
+    return latents[first], latents[second], labels[first]
+
+
+def test_feature_restricted_paths_keep_the_class():
+    import latentcore.models as models
+
+    model, classifier = models.load("digits-vae", device="cpu"), models.load_classifier(device="cpu")
+    a, b, labels = _same_class_pairs(model)
+    assert len(labels) >= 20
+    kept = lambda path: (classifier.predict(model.decode(path.reshape(-1, 16))).reshape(len(labels), -1)  # noqa: E731
+                         == labels[:, None]).float().mean(1)
+    linear = kept(lc.interpolate(a, b, 16, scheme="linear", prior=model.prior))
+    index = lc.classifier_index(model, classifier, labels)
+    result = lc.ri_optimal_interpolate(a, b, T16, model.prior, decoder=model, index_fn=index, alpha=0.5,
+                                       max_steps=300)
+    restricted = kept(result.path)
+    print(f"\nclass kept on {float(linear.mean()):.1%} of linear frames, {float(restricted.mean()):.1%} of "
+          f"feature-restricted frames ({len(labels)} pairs)")
+    assert float(restricted.mean()) >= 0.9
+    assert float(restricted.mean()) > float(linear.mean())

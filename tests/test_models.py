@@ -14,8 +14,9 @@ from latentcore.models.data import digits
 from latentcore.models.ddim import DIGITS_SCHEDULER
 from latentcore.models.diffusion import PixelDiffusionModel
 
-# Encode-then-decode mean squared error on 64 held-out digits, bounds set from measured values (README).
-RECONSTRUCTION_MSE_BOUND = {"digits-vae": 0.02, "digits-ddim": 0.02, "semicircle-gen": 0.03}
+# Encode-then-decode mean squared error on 64 held-out digits: about twice the values measured on all 297
+# held-out digits (README: digits-ddim 0.0025, digits-vae 0.0058, semicircle-gen 0.0149).
+RECONSTRUCTION_MSE_BOUND = {"digits-vae": 0.012, "digits-ddim": 0.006, "semicircle-gen": 0.03}
 
 
 def _tiny_unet2d_folder(path):
