@@ -9,12 +9,11 @@ import json
 from pathlib import Path
 
 import numpy as np
-import safetensors.torch
 import scipy.linalg
 import torch
 
 from ..device import as_tensor, default_device
-from .nets import DigitsCNN
+from .nets import DigitsCNN, load_net
 
 
 class DigitsClassifier:
@@ -24,9 +23,8 @@ class DigitsClassifier:
         folder = Path(folder)
         self.device = torch.device(device) if device is not None else default_device()
         self.config = json.loads((folder / "config.json").read_text())
-        self.net = DigitsCNN(int(self.config.get("width", 32)), int(self.config.get("features", 128)))
-        self.net.load_state_dict(safetensors.torch.load_file(folder / "model.safetensors"))
-        self.net.to(self.device).eval().requires_grad_(False)
+        net = DigitsCNN(int(self.config.get("width", 32)), int(self.config.get("features", 128)))
+        self.net = load_net(net, folder, self.device)
 
     def _images(self, images) -> torch.Tensor:
         x = as_tensor(images).to(self.device, torch.float32)
@@ -61,9 +59,3 @@ def frechet_distance(features_a, features_b) -> float:
     root = np.real(scipy.linalg.sqrtm(ca @ cb))
     return float(max(((ma - mb) ** 2).sum() + np.trace(ca + cb - 2.0 * root), 0.0))
 
-
-def save_classifier(net: DigitsCNN, folder: Path, config: dict) -> None:
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    safetensors.torch.save_file({k: v.contiguous() for k, v in net.state_dict().items()}, folder / "model.safetensors")
-    (folder / "config.json").write_text(json.dumps(config, indent=2) + "\n")

@@ -3,8 +3,26 @@ each model's ``config.json``."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
+import safetensors.torch
 import torch
 from torch import nn
+
+
+def save_net(net: nn.Module, folder: Path, config: dict) -> None:
+    """Write ``model.safetensors`` (the state dict) and ``config.json`` into ``folder``."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    safetensors.torch.save_file({k: v.contiguous() for k, v in net.state_dict().items()}, folder / "model.safetensors")
+    (folder / "config.json").write_text(json.dumps(config, indent=2) + "\n")
+
+
+def load_net(net: nn.Module, folder: Path, device: torch.device) -> nn.Module:
+    """``net`` with the weights of ``folder/model.safetensors``, on ``device``, in eval mode, frozen."""
+    net.load_state_dict(safetensors.torch.load_file(Path(folder) / "model.safetensors"))
+    return net.to(device).eval().requires_grad_(False)
 
 
 class ConvEncoder(nn.Module):

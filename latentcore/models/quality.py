@@ -16,7 +16,6 @@ import math
 import time
 from pathlib import Path
 
-import numpy as np
 import scipy.stats
 import torch
 from PIL import Image

@@ -82,7 +82,8 @@ def _train_vae(out: Path, steps: int, prior_name: str, latent_dim: int, batch: i
     digits through the horseshoe coordinates instead of ignoring them.
     """
     from .nets import VAE
-    from .vae import build_prior, save_vae
+    from .nets import save_net
+    from .vae import build_prior
     from ..priors import GaussianMixture
 
     images, _ = digits("train")
@@ -115,7 +116,7 @@ def _train_vae(out: Path, steps: int, prior_name: str, latent_dim: int, batch: i
         if step % 500 == 0 or step == steps:
             _log(start, step, steps, loss=loss.item(), reconstruction=recon.item(), kl=kl.item())
     seconds = time.perf_counter() - start
-    save_vae(net, out, {"latent_dim": latent_dim, "width": 32, "prior": prior_name,
+    save_net(net, out, {"latent_dim": latent_dim, "width": 32, "prior": prior_name,
                         "training": {"steps": steps, "batch": batch, "lr": lr, "seed": 0, "seconds": round(seconds),
                                      "rest_weight": rest_weight,
                                      "data": "scikit-learn digits, 1500 training images upsampled to 16x16"}})
@@ -140,8 +141,7 @@ def _shift(x: torch.Tensor, gen: torch.Generator, pixels: int = 1) -> torch.Tens
 
 def train_digits_classifier(out: Path, steps: int, batch: int = 128, lr: float = 2e-3):
     """Cross-entropy with random one-pixel shifts; held-out accuracy printed at the end."""
-    from .classifier import save_classifier
-    from .nets import DigitsCNN
+    from .nets import DigitsCNN, save_net
 
     images, labels = digits("train")
     net = DigitsCNN()
@@ -164,7 +164,7 @@ def train_digits_classifier(out: Path, steps: int, batch: int = 128, lr: float =
     with torch.no_grad():
         accuracy = (net(held_images).argmax(1) == held_labels).float().mean().item()
     print(f"held-out accuracy {accuracy:.4f} on {len(held_labels)} digits")
-    save_classifier(net, out, {"width": 32, "features": 128, "classes": 10,
+    save_net(net, out, {"width": 32, "features": 128, "classes": 10,
                                "training": {"steps": steps, "batch": batch, "lr": lr, "seed": 0,
                                             "seconds": round(seconds), "heldout_accuracy": round(accuracy, 4),
                                             "data": "scikit-learn digits, 1500 training images upsampled to "

@@ -10,12 +10,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import safetensors.torch
 import torch
 
 from ..priors import GaussianMixture, Prior, StandardNormal
 from .base import GenerativeModel
-from .nets import VAE
+from .nets import VAE, load_net
 
 PRIOR_BUILDERS = {
     "standard-normal": lambda dim: StandardNormal(dim),
@@ -37,9 +36,7 @@ class VAEModel(GenerativeModel):
         folder = Path(folder)
         self.config = json.loads((folder / "config.json").read_text())
         dim = int(self.config["latent_dim"])
-        self.net = VAE(dim, int(self.config.get("width", 32)))
-        self.net.load_state_dict(safetensors.torch.load_file(folder / "model.safetensors"))
-        self.net.to(self.device).eval().requires_grad_(False)
+        self.net = load_net(VAE(dim, int(self.config.get("width", 32))), folder, self.device)
         self.name, self.description, self.trained_on = name, description, trained_on
         self.latent_shape = (dim,)
         self.image_shape = (1, 16, 16)
@@ -51,10 +48,3 @@ class VAEModel(GenerativeModel):
     def _encode(self, images, **options):
         mean, _ = self.net.encoder(images)
         return mean
-
-
-def save_vae(net: VAE, folder: Path, config: dict) -> None:
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    safetensors.torch.save_file({k: v.contiguous() for k, v in net.state_dict().items()}, folder / "model.safetensors")
-    (folder / "config.json").write_text(json.dumps(config, indent=2) + "\n")
