@@ -40,7 +40,7 @@ def optimise_units(free: list[torch.Tensor], assemble: Callable[[], torch.Tensor
                     p[converged] = old
             loss = torch.where(active, loss_fn(assemble(), active).detach(), last)
             threshold = tol * last.abs() if relative else torch.full_like(last, tol)
-            calm = torch.where((loss - last).abs() < threshold, calm + 1, torch.zeros_like(calm))
+            calm = torch.where((loss - last).abs() <= threshold, calm + 1, torch.zeros_like(calm))
             converged |= calm >= patience
             last = loss
         history.append(loss.clone())

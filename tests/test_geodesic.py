@@ -50,8 +50,9 @@ def test_semicircle_generator_path_beats_linear_through_the_decoder():
 def test_coinciding_endpoints_give_a_finite_constant_path():
     prior = lc.StandardNormal(8)
     a = prior.sample(1, seed=0)
-    result = lc.ri_optimal_interpolate(a, a.clone(), T16, prior, max_steps=50)
+    result = lc.ri_optimal_interpolate(a, a.clone(), T16, prior, max_steps=500)
     assert torch.isfinite(result.path).all() and torch.isfinite(result.energies).all()
+    assert result.iterations < 500 and bool(result.converged.all())  # zero energy counts as settled
     torch.testing.assert_close(result.path, a[:, None].expand(1, 16, 8))
     assert float(result.index) == 1.0
 
