@@ -113,3 +113,15 @@ def typical_norm_band(prior: Prior, level: float = 0.99) -> tuple[float, float]:
     square roots of the chi-square quantiles. For plots of the norm along a path."""
     lo, hi = scipy.stats.chi2.ppf([(1 - level) / 2, (1 + level) / 2], prior.dim)
     return math.sqrt(lo), math.sqrt(hi)
+
+
+def latent_summary(latents, prior: Prior, level: float = 0.01) -> dict[str, np.ndarray]:
+    """Per latent ``[N, *shape]``: the (Mahalanobis) ``norm``, the two-sided chi-square p-value of its square
+    (``typicality``), the smallest p-value of the KS, Cramer-von Mises and Anderson-Darling tests
+    (``normality``), and ``passes``: every test's p-value at least ``level``."""
+    tests = normality_tests(latents, prior)
+    norm = np.sqrt(np.asarray(prior.standardize(as_tensor(latents)).reshape(len(tests["ks"]), -1).double()
+                              .pow(2).sum(1).cpu()))
+    normality = np.minimum.reduce([tests["ks"], tests["cvm"], tests["ad"]])
+    return {"norm": norm, "typicality": tests["chi2_norm"], "normality": normality,
+            "passes": (normality >= level) & (tests["chi2_norm"] >= level)}

@@ -1,0 +1,13 @@
+"""Latent Explorer: the Streamlit entry point. Pages are listed here; each is a short script in pages/."""
+
+import streamlit as st
+
+st.set_page_config(page_title="Latent Explorer", layout="wide")
+
+PAGES = [
+    st.Page("pages/home.py", title="Home", default=True),
+    st.Page("pages/seeds.py", title="Seeds"),
+    st.Page("pages/interpolate.py", title="Interpolate"),
+]
+
+st.navigation(PAGES).run()

@@ -1,0 +1,18 @@
+import streamlit as st
+
+import ui
+
+name, model, steps = ui.sidebar()
+
+st.title("Latent Explorer")
+st.markdown(
+    "Explore the latent space of a generative model: sample or upload **seed latents**, **interpolate** between "
+    "them with several schemes (linear, SLERP, LOL, NAO, ri-optimal geodesics) and see the decoded images.\n\n"
+    f"The model now is **{name}**: {model.description}"
+)
+st.page_link("pages/seeds.py", label="Seeds: sample, upload and manage seed latents")
+st.page_link("pages/interpolate.py", label="Interpolate: paths between seeds, scheme by scheme")
+
+if st.button("Start with a demo", type="primary", help="Samples 8 seeds of this model and opens Interpolate"):
+    ui.add_seeds(name, model.prior.sample(8, seed=0), [f"demo {i}" for i in range(8)])
+    st.switch_page("pages/interpolate.py")

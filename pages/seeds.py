@@ -1,0 +1,55 @@
+import streamlit as st
+
+import latentcore as lc
+import ui
+from latentcore.diagnostics import latent_summary
+
+name, model, steps = ui.sidebar()
+seeds = ui.seed_set(name)
+
+st.title("Seeds")
+sample_col, upload_col = st.columns(2)
+with sample_col:
+    st.subheader("Sample from the prior")
+    count = st.number_input("How many", min_value=1, max_value=64, value=8)
+    seed = st.number_input("Random seed (the same seed gives the same latents)", min_value=0, value=0, step=1)
+    if st.button("Sample", type="primary"):
+        ui.add_seeds(name, model.prior.sample(int(count), seed=int(seed)),
+                     [f"seed {int(seed)}.{i}" for i in range(int(count))])
+        st.rerun()
+with upload_col:
+    st.subheader("Upload latents")
+    upload = st.file_uploader("A latent file", type=[f[1:] for f in lc.FORMATS],
+                              help=f"One latent {model.latent_shape} or a batch; formats {', '.join(lc.FORMATS)}")
+    if upload is not None and st.button("Add the file's latents"):
+        try:
+            latents, names = lc.load_latents(upload.getvalue(), name=upload.name, shape=model.latent_shape,
+                                             return_names=True)
+        except lc.LatentFileError as err:
+            ui.show_error(f"{err}. Your seed set is unchanged.")
+        else:
+            stem = upload.name.rsplit(".", 1)[0]
+            ui.add_seeds(name, latents, names or [f"{stem} {i}" for i in range(len(latents))])
+            st.rerun()
+
+st.subheader(f"{len(seeds['names'])} seeds")
+if seeds["latents"] is None:
+    st.info("No seeds yet: sample some or upload a file.")
+    st.stop()
+
+summary = latent_summary(seeds["latents"], model.prior)
+images = ui.decode_to_uint8(name, seeds["latents"].numpy(), steps)
+columns = st.columns(8)
+for i, label in enumerate(seeds["names"]):
+    badge = "normal" if summary["passes"][i] else "atypical"
+    with columns[i % 8]:
+        st.image(images[i], use_container_width=True, clamp=True)
+        st.caption(f"**{label}** · norm {summary['norm'][i]:.1f} · χ² p {summary['typicality'][i]:.2f} · {badge}")
+
+remove = st.multiselect("Select seeds to delete", seeds["names"])
+if remove and st.button("Delete selected"):
+    ui.keep_seeds(name, [i for i, n in enumerate(seeds["names"]) if n not in set(remove)])
+    st.rerun()
+fmt = st.selectbox("Download format", [".safetensors", ".npz"])
+st.download_button("Download the seed set", lc.latents_to_bytes(seeds["latents"], fmt, seeds["names"]),
+                   file_name=f"seeds-{name.replace('/', '_')}{fmt}")

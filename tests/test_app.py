@@ -1,0 +1,55 @@
+"""The Streamlit app through AppTest (the real app and models, no browser): every page renders, the demo, sampling,
+deleting, and every registered scheme on Interpolate."""
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+import latentcore as lc
+
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
+
+
+@pytest.fixture
+def app(monkeypatch):
+    monkeypatch.chdir(Path(APP).parent)  # pages are addressed relative to the app
+    return AppTest.from_file(APP, default_timeout=120).run()
+
+
+def _no_errors(at):
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+
+
+@pytest.mark.parametrize("page", ["pages/home.py", "pages/seeds.py", "pages/interpolate.py"])
+def test_every_page_renders(app, page):
+    app.switch_page(page).run()
+    _no_errors(app)
+
+
+def test_demo_samples_seeds_and_opens_interpolate(app):
+    app.button[0].click().run()
+    _no_errors(app)
+    assert app.title[0].value == "Interpolate"
+    assert len(app.get("image")) == 3  # the default schemes: linear, SLERP, LOL
+
+
+def test_every_scheme_runs_on_interpolate(app):
+    app.button[0].click().run()
+    app.multiselect[0].set_value([s.label for s in lc.SCHEMES.values()]).run()
+    app.slider[0].set_value(6).run()
+    _no_errors(app)
+    assert len(app.get("image")) == len(lc.SCHEMES)
+
+
+def test_sample_and_delete_seeds(app):
+    app.switch_page("pages/seeds.py").run()
+    app.number_input[0].set_value(3).run()
+    app.button[0].click().run()  # Sample
+    _no_errors(app)
+    assert len(app.get("image")) == 3
+    app.multiselect[0].set_value([app.multiselect[0].options[0]]).run()
+    [b for b in app.button if b.label == "Delete selected"][0].click().run()
+    _no_errors(app)
+    assert len(app.get("image")) == 2
