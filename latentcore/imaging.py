@@ -38,3 +38,15 @@ def load_image(data: bytes, name: str = "image") -> torch.Tensor:
         raise ImageFileError(f"{name} is not a readable PNG or JPEG image ({err})") from err
     tensor = torch.from_numpy(array)
     return (tensor[None, None] if tensor.dim() == 2 else tensor.permute(2, 0, 1)[None]).contiguous()
+
+
+def load_images(files: list[tuple[bytes, str]]) -> list[torch.Tensor]:
+    """Several uploaded images (``(data, name)`` pairs) as a list of ``[1, C, H, W]`` tensors."""
+    return [load_image(data, name) for data, name in files]
+
+
+def reconstruction_report(model, images: torch.Tensor, latents: torch.Tensor, steps: int | None = None):
+    """Originals and their decoded latents as 8-bit arrays, and the mean squared error per image."""
+    decoded = model.decode(latents, **({"steps": steps} if steps else {}))
+    errors = (decoded - images).pow(2).flatten(1).mean(1).tolist()
+    return to_uint8(images), to_uint8(decoded), errors

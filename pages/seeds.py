@@ -2,6 +2,7 @@ import streamlit as st
 
 import latentcore as lc
 import ui
+from latentcore import imaging
 from latentcore.diagnostics import latent_summary
 
 name, model, steps = ui.sidebar()
@@ -31,6 +32,31 @@ with upload_col:
             stem = upload.name.rsplit(".", 1)[0]
             ui.add_seeds(name, latents, names or [f"{stem} {i}" for i in range(len(latents))])
             st.rerun()
+
+st.subheader("Invert images into latents")
+if not model.can_encode:
+    st.caption(f"{name} has no encoder, so images cannot be turned into its latents.")
+else:
+    pictures = st.file_uploader("PNG or JPEG images", type=["png", "jpg", "jpeg"], accept_multiple_files=True,
+                                help=f"Resized to {model.image_shape[1]}x{model.image_shape[2]}; "
+                                     "light digits on a dark background, like the training data")
+    if pictures and st.button("Invert the images"):
+        try:
+            batch = imaging.load_images([(p.getvalue(), p.name) for p in pictures])
+            prepared = model.prepare_images(batch)
+            with st.spinner("Inverting ..."):
+                latents = model.encode(prepared, **({"steps": steps} if steps else {}))
+        except (imaging.ImageFileError, ValueError) as err:
+            ui.show_error(f"{err}. Your seed set is unchanged.", err)
+        else:
+            report = imaging.reconstruction_report(model, prepared, latents, steps)
+            for picture, original, decoded, error in zip(pictures, *report):
+                a, b, c = st.columns([1, 1, 2])
+                a.image(original, caption=picture.name, width=96, clamp=True)
+                b.image(decoded, caption="decoded again", width=96, clamp=True)
+                c.caption(f"mean squared error {error:.4f}")
+            ui.add_seeds(name, latents, [p.name.rsplit(".", 1)[0] for p in pictures])
+            st.success(f"Added {len(pictures)} inverted latents to the seed set.")
 
 st.subheader(f"{len(seeds['names'])} seeds")
 if seeds["latents"] is None:

@@ -59,8 +59,13 @@ class GenerativeModel:
         return torch.cat(parts)
 
     def prepare_images(self, images) -> torch.Tensor:
-        """Images ``[N, C', H', W']`` (or ``[C', H', W']``) in [0, 1] as ``[N, C, H, W]`` on the model's device:
-        channels averaged to one or repeated to three as needed, resized bilinearly (antialiased)."""
+        """Images ``[N, C', H', W']`` (or ``[C', H', W']``, or a list of such of different sizes) in [0, 1] as
+        ``[N, C, H, W]`` on the model's device: channels averaged to one or repeated to three as needed, resized
+        bilinearly (antialiased)."""
+        if isinstance(images, (list, tuple)):
+            if not images:
+                raise ValueError("no images given")
+            return torch.cat([self.prepare_images(image) for image in images])
         x = as_tensor(images).to(self.device, torch.float32)
         if x.dim() == 3:
             x = x[None]

@@ -1,0 +1,47 @@
+"""Image files in, 8-bit arrays out, and preparing images of any size for a model's encoder."""
+
+import io
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+import latentcore.models as models
+from latentcore import imaging
+
+
+def _encoded(array, fmt):
+    buf = io.BytesIO()
+    Image.fromarray(array).save(buf, fmt)
+    return buf.getvalue()
+
+
+def test_png_and_jpeg_load_as_unit_range_tensors():
+    grey = (np.arange(48, dtype=np.uint8).reshape(6, 8) * 5)
+    t = imaging.load_image(_encoded(grey, "PNG"), "grey.png")
+    assert t.shape == (1, 1, 6, 8)
+    np.testing.assert_allclose(t[0, 0].numpy(), grey / 255.0, atol=1e-6)
+    rgb = np.random.default_rng(0).integers(0, 255, (10, 12, 3), dtype=np.uint8)
+    assert imaging.load_image(_encoded(rgb, "JPEG"), "photo.jpg").shape == (1, 3, 10, 12)
+
+
+@pytest.mark.parametrize("data, pattern", [
+    (b"not an image", "not a readable PNG or JPEG"),
+    (_encoded(np.zeros((4, 4), dtype=np.uint8), "GIF"), "GIF image; accepted: PNG or JPEG"),
+])
+def test_bad_images_are_refused_with_a_reason(data, pattern):
+    with pytest.raises(imaging.ImageFileError, match=pattern):
+        imaging.load_image(data, "upload")
+
+
+def test_to_uint8_and_model_preparation():
+    images = torch.rand(2, 1, 5, 5)
+    assert imaging.to_uint8(images).shape == (2, 5, 5) and imaging.to_uint8(images).dtype == np.uint8
+    assert imaging.to_uint8(torch.rand(2, 3, 5, 5)).shape == (2, 5, 5, 3)
+    model = models.load("digits-vae", device="cpu")
+    pictures = [torch.rand(1, 3, 40, 30), torch.rand(1, 1, 8, 8)]
+    prepared = model.prepare_images(pictures)
+    assert prepared.shape == (2, 1, 16, 16)
+    originals, decoded, errors = imaging.reconstruction_report(model, prepared, model.encode(prepared))
+    assert originals.shape == decoded.shape == (2, 16, 16) and len(errors) == 2 and all(e >= 0 for e in errors)
