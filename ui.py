@@ -10,7 +10,6 @@ import numpy as np
 import streamlit as st
 import torch
 
-import latentcore as lc
 import latentcore.models as models
 from latentcore.imaging import to_uint8
 

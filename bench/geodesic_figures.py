@@ -23,7 +23,7 @@ import torch  # noqa: E402
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 import latentcore as lc  # noqa: E402
 import latentcore.models as models  # noqa: E402
-from latentcore.models.quality import image_grid  # noqa: E402
+from latentcore.imaging import image_grid  # noqa: E402
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 FRAMES = 16

@@ -125,3 +125,22 @@ def latent_summary(latents, prior: Prior, level: float = 0.01) -> dict[str, np.n
     normality = np.minimum.reduce([tests["ks"], tests["cvm"], tests["ad"]])
     return {"norm": norm, "typicality": tests["chi2_norm"], "normality": normality,
             "passes": (normality >= level) & (tests["chi2_norm"] >= level)}
+
+
+def path_profile(path, prior: Prior, images=None) -> dict[str, np.ndarray]:
+    """What the Interpolate page plots along one path ``[S, *shape]``: both realisticity indices, the
+    (Mahalanobis) norm, the smallest normality p-value, and, given decoded ``images [S, ...]``, the L2 distance
+    between consecutive frames (paper 003 Figure 5)."""
+    from .realism import realisticity_index
+
+    summary = latent_summary(path, prior)
+    profile = {
+        "density_index": realisticity_index(path, prior).cpu().numpy(),
+        "typical_index": realisticity_index(path, prior, kind="typical").cpu().numpy(),
+        "norm": summary["norm"],
+        "normality": summary["normality"],
+    }
+    if images is not None:
+        frames = as_tensor(images).reshape(len(summary["norm"]), -1).double()
+        profile["step"] = torch.linalg.vector_norm(frames[1:] - frames[:-1], dim=1).cpu().numpy()
+    return profile

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import math
 
 import numpy as np
 import torch
@@ -50,3 +51,32 @@ def reconstruction_report(model, images: torch.Tensor, latents: torch.Tensor, st
     decoded = model.decode(latents, **({"steps": steps} if steps else {}))
     errors = (decoded - images).pow(2).flatten(1).mean(1).tolist()
     return to_uint8(images), to_uint8(decoded), errors
+
+
+def image_grid(images: torch.Tensor, columns: int = 8, scale: int = 4) -> Image.Image:
+    """Images ``[N, C, H, W]`` in [0, 1] as one PNG-ready grid, each pixel ``scale`` x ``scale``."""
+    n, c, h, w = images.shape
+    rows = math.ceil(n / columns)
+    canvas = torch.ones(c, rows * (h + 1) + 1, columns * (w + 1) + 1)
+    for k in range(n):
+        r, q = divmod(k, columns)
+        canvas[:, 1 + r * (h + 1): 1 + r * (h + 1) + h, 1 + q * (w + 1): 1 + q * (w + 1) + w] = images[k]
+    array = (canvas.clamp(0, 1) * 255).round().byte().permute(1, 2, 0).cpu().numpy()
+    picture = Image.fromarray(array[..., 0] if c == 1 else array)
+    return picture.resize((picture.width * scale, picture.height * scale), Image.NEAREST)
+
+
+def png_bytes(images: torch.Tensor, columns: int | None = None, scale: int = 4) -> bytes:
+    """A PNG of images ``[N, C, H, W]`` in one row (or ``columns`` per row)."""
+    buffer = io.BytesIO()
+    image_grid(images, columns or len(images), scale).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def gif_bytes(images: torch.Tensor, frame_ms: int = 120, scale: int = 4) -> bytes:
+    """An animated GIF of the frames ``[N, C, H, W]``, looping forth and back."""
+    frames = [image_grid(images[i:i + 1], 1, scale) for i in range(len(images))]
+    frames = frames + frames[-2:0:-1]
+    buffer = io.BytesIO()
+    frames[0].save(buffer, format="GIF", save_all=True, append_images=frames[1:], duration=frame_ms, loop=0)
+    return buffer.getvalue()

@@ -208,6 +208,13 @@ def latents_to_bytes(latents: torch.Tensor, fmt: str = ".safetensors", names: li
     return buffer.getvalue()
 
 
+def paths_to_npz(paths: dict[str, torch.Tensor]) -> bytes:
+    """An ``.npz`` holding one array per named path (e.g. per interpolation scheme)."""
+    buffer = io.BytesIO()
+    np.savez(buffer, **{name: p.detach().to("cpu", torch.float32).numpy() for name, p in paths.items()})
+    return buffer.getvalue()
+
+
 def save_latents(path, latents: torch.Tensor, names: list[str] | None = None) -> Path:
     """Write latents to ``path`` (format from its extension) atomically: a crash leaves any old file intact."""
     path = Path(path)
@@ -226,4 +233,5 @@ def save_latents(path, latents: torch.Tensor, names: list[str] | None = None) ->
     return path
 
 
-__all__ = ["FORMATS", "MAX_BYTES", "LatentFileError", "load_latents", "save_latents", "latents_to_bytes"]
+__all__ = ["FORMATS", "MAX_BYTES", "LatentFileError", "load_latents", "save_latents", "latents_to_bytes",
+           "paths_to_npz"]

@@ -69,7 +69,7 @@ columns = st.columns(8)
 for i, label in enumerate(seeds["names"]):
     badge = "normal" if summary["passes"][i] else "atypical"
     with columns[i % 8]:
-        st.image(images[i], use_container_width=True, clamp=True)
+        st.image(images[i], width="stretch", clamp=True)
         st.caption(f"**{label}** · norm {summary['norm'][i]:.1f} · χ² p {summary['typicality'][i]:.2f} · {badge}")
 
 remove = st.multiselect("Select seeds to delete", seeds["names"])

@@ -45,3 +45,29 @@ def test_to_uint8_and_model_preparation():
     assert prepared.shape == (2, 1, 16, 16)
     originals, decoded, errors = imaging.reconstruction_report(model, prepared, model.encode(prepared))
     assert originals.shape == decoded.shape == (2, 16, 16) and len(errors) == 2 and all(e >= 0 for e in errors)
+
+
+def test_png_and_gif_exports():
+    frames = torch.rand(4, 1, 6, 6)
+    png = Image.open(io.BytesIO(imaging.png_bytes(frames, scale=2)))
+    assert png.format == "PNG" and png.size == (2 * (4 * 7 + 1), 2 * (7 + 1))  # one-pixel separators
+    gif = Image.open(io.BytesIO(imaging.gif_bytes(frames)))
+    assert gif.format == "GIF" and gif.n_frames == 6  # forth and back
+
+
+def test_path_profile_and_figures():
+    import latentcore as lc
+    from latentcore import plots
+    from latentcore.diagnostics import path_profile, typical_norm_band
+
+    prior = lc.StandardNormal(64)
+    a, b = prior.sample(2, seed=0)
+    path = lc.interpolate(a, b, 7, scheme="linear", prior=prior)
+    profile = path_profile(path, prior, images=path)
+    assert set(profile) == {"density_index", "typical_index", "norm", "normality", "step"}
+    assert profile["step"].shape == (6,) and profile["norm"].shape == (7,)
+    assert profile["typical_index"][3] < profile["typical_index"][0]  # the linear midpoint is atypical
+    fig = plots.along_path_figure({"linear": profile["norm"]}, "Norm", "norm", band=typical_norm_band(prior))
+    assert len(fig.data) == 1 and fig.layout.title.text == "Norm"
+    plane = plots.endpoint_plane_figure({"linear": lc.endpoint_plane(path, a, b).numpy()})
+    assert len(plane.data) == 2

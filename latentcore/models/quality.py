@@ -18,27 +18,14 @@ from pathlib import Path
 
 import scipy.stats
 import torch
-from PIL import Image
 
 from . import available, load, load_classifier
+from ..imaging import image_grid
 from .data import digits
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 SAMPLES = 256
 CONFIDENT = 0.8
-
-
-def image_grid(images: torch.Tensor, columns: int = 8, scale: int = 4) -> Image.Image:
-    """Images ``[N, C, H, W]`` in [0, 1] as one PNG-ready grid, each pixel ``scale`` x ``scale``."""
-    n, c, h, w = images.shape
-    rows = math.ceil(n / columns)
-    canvas = torch.ones(c, rows * (h + 1) + 1, columns * (w + 1) + 1)
-    for k in range(n):
-        r, q = divmod(k, columns)
-        canvas[:, 1 + r * (h + 1): 1 + r * (h + 1) + h, 1 + q * (w + 1): 1 + q * (w + 1) + w] = images[k]
-    array = (canvas.clamp(0, 1) * 255).round().byte().permute(1, 2, 0).cpu().numpy()
-    picture = Image.fromarray(array[..., 0] if c == 1 else array)
-    return picture.resize((picture.width * scale, picture.height * scale), Image.NEAREST)
 
 
 def measure(name: str) -> dict:

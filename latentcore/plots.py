@@ -1,0 +1,67 @@
+"""Plotly figure builders: arrays in, ``go.Figure`` out (no streamlit, no latent arithmetic beyond layout)."""
+
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+
+PALETTE = ["#2ca02c", "#1f77b4", "#d62728", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2"]
+
+
+def _layout(fig: go.Figure, title: str, x: str, y: str, height: int = 320) -> go.Figure:
+    fig.update_layout(title=title, xaxis_title=x, yaxis_title=y, height=height, margin=dict(l=40, r=10, t=40, b=40),
+                      legend=dict(orientation="h", y=-0.25))
+    return fig
+
+
+def endpoint_plane_figure(coords: dict[str, np.ndarray]) -> go.Figure:
+    """Each scheme's path ``[S, 2]`` in the endpoint plane (paper 003 Eq. 4): start (1, 0), end (0, 1)."""
+    fig = go.Figure()
+    for k, (name, xy) in enumerate(coords.items()):
+        fig.add_trace(go.Scatter(x=xy[:, 0], y=xy[:, 1], mode="lines+markers", name=name,
+                                 line=dict(color=PALETTE[k % len(PALETTE)])))
+    fig.add_trace(go.Scatter(x=[0], y=[0], mode="markers", name="origin", marker=dict(color="black", symbol="x")))
+    fig.update_yaxes(scaleanchor="x", scaleratio=1)
+    return _layout(fig, "Endpoint plane (paper 003, Eq. 4)", "start coordinate", "end coordinate", height=380)
+
+
+def along_path_figure(values: dict[str, np.ndarray], title: str, y: str, band: tuple[float, float] | None = None,
+                      log_y: bool = False) -> go.Figure:
+    """One line per scheme of a quantity along the path; ``band`` shades a reference interval."""
+    fig = go.Figure()
+    for k, (name, v) in enumerate(values.items()):
+        fig.add_trace(go.Scatter(y=v, mode="lines+markers", name=name, line=dict(color=PALETTE[k % len(PALETTE)])))
+    if band is not None:
+        fig.add_hrect(y0=band[0], y1=band[1], fillcolor="grey", opacity=0.15, line_width=0,
+                      annotation_text="typical", annotation_position="top left")
+    if log_y:
+        fig.update_yaxes(type="log")
+    return _layout(fig, title, "frame", y)
+
+
+def scatter_figure(points: np.ndarray, labels: list[str], current: np.ndarray | None = None,
+                   title: str = "Coordinates", axes: tuple[str, str] = ("x", "y")) -> go.Figure:
+    """Labelled points ``[N, 2]`` and an optional current point."""
+    fig = go.Figure(go.Scatter(x=points[:, 0], y=points[:, 1], mode="markers+text", text=labels,
+                               textposition="top center", name="seeds"))
+    if current is not None:
+        fig.add_trace(go.Scatter(x=[current[0]], y=[current[1]], mode="markers", name="current",
+                                 marker=dict(size=14, symbol="star", color="#d62728")))
+    return _layout(fig, title, *axes, height=380)
+
+
+def histogram_figure(values: np.ndarray, density_x: np.ndarray, density_y: np.ndarray, title: str,
+                     x: str, band: tuple[float, float] | None = None) -> go.Figure:
+    """A normalised histogram with a reference density over it."""
+    fig = go.Figure(go.Histogram(x=values, histnorm="probability density", name="values", nbinsx=40))
+    fig.add_trace(go.Scatter(x=density_x, y=density_y, mode="lines", name="reference"))
+    if band is not None:
+        fig.add_vrect(x0=band[0], x1=band[1], fillcolor="grey", opacity=0.15, line_width=0)
+    return _layout(fig, title, x, "density")
+
+
+def qq_figure(theoretical: np.ndarray, observed: np.ndarray, title: str = "Q-Q plot against N(0, 1)") -> go.Figure:
+    fig = go.Figure(go.Scatter(x=theoretical, y=observed, mode="markers", name="elements", marker=dict(size=4)))
+    lo, hi = float(theoretical.min()), float(theoretical.max())
+    fig.add_trace(go.Scatter(x=[lo, hi], y=[lo, hi], mode="lines", name="y = x"))
+    return _layout(fig, title, "N(0, 1) quantile", "standardised element")
