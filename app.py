@@ -8,6 +8,7 @@ PAGES = [
     st.Page("pages/home.py", title="Home", default=True),
     st.Page("pages/seeds.py", title="Seeds"),
     st.Page("pages/interpolate.py", title="Interpolate"),
+    st.Page("pages/subspace.py", title="Subspace"),
 ]
 
 st.navigation(PAGES).run()

@@ -22,7 +22,10 @@ def _no_errors(at):
     assert not at.error, [e.value for e in at.error]
 
 
-@pytest.mark.parametrize("page", ["pages/home.py", "pages/seeds.py", "pages/interpolate.py"])
+PAGES = ["pages/home.py", "pages/seeds.py", "pages/interpolate.py", "pages/subspace.py"]
+
+
+@pytest.mark.parametrize("page", PAGES)
 def test_every_page_renders(app, page):
     app.switch_page(page).run()
     _no_errors(app)
@@ -53,3 +56,16 @@ def test_sample_and_delete_seeds(app):
     [b for b in app.button if b.label == "Delete selected"][0].click().run()
     _no_errors(app)
     assert len(app.get("image")) == 2
+
+
+def test_subspace_slider_changes_the_image_and_adds_a_seed(app):
+    app.button[0].click().run()  # demo seeds
+    app.switch_page("pages/subspace.py").run()
+    _no_errors(app)
+    before = app.get("image")[0].proto.imgs[0].url
+    app.slider[0].set_value(app.slider[0].min).run()
+    _no_errors(app)
+    assert app.get("image")[0].proto.imgs[0].url != before
+    [b for b in app.button if b.label == "Add this point to the seeds"][0].click().run()
+    _no_errors(app)
+    assert app.sidebar.metric[0].value == "9"
