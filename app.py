@@ -9,6 +9,7 @@ PAGES = [
     st.Page("pages/seeds.py", title="Seeds"),
     st.Page("pages/interpolate.py", title="Interpolate"),
     st.Page("pages/subspace.py", title="Subspace"),
+    st.Page("pages/diagnostics.py", title="Diagnostics"),
 ]
 
 st.navigation(PAGES).run()

@@ -144,3 +144,34 @@ def path_profile(path, prior: Prior, images=None) -> dict[str, np.ndarray]:
         frames = as_tensor(images).reshape(len(summary["norm"]), -1).double()
         profile["step"] = torch.linalg.vector_norm(frames[1:] - frames[:-1], dim=1).cpu().numpy()
     return profile
+
+
+def teaching_examples(prior: Prior, a, b) -> dict[str, torch.Tensor]:
+    """Latents that show why a likely norm is not enough (LOL paper, Figure 3): a constant vector whose
+    standardised norm is exactly sqrt(D), the linear midpoint of two seeds, and their LOL midpoint."""
+    from .interpolate import interpolate
+
+    constant = prior.unstandardize(torch.ones(1, *prior.shape))[0]
+    pair = torch.stack([as_tensor(a), as_tensor(b)])
+    return {
+        "constant vector with a likely norm": constant,
+        "linear midpoint of the two seeds": interpolate(pair[0], pair[1], 3, scheme="linear", prior=prior)[1],
+        "LOL midpoint of the two seeds": interpolate(pair[0], pair[1], 3, scheme="lol", prior=prior)[1],
+    }
+
+
+def diagnostic_views(latent, prior: Prior, points: int = 200) -> dict[str, np.ndarray | float]:
+    """Arrays for the Diagnostics page's plots of one latent: its standardised elements, Q-Q pairs against
+    N(0, 1), the N(0, 1) density, its squared (Mahalanobis) norm and the chi-square density with D degrees of
+    freedom, with the central 99% band of that density."""
+    elements = prior.standardize(as_tensor(latent)[None]).reshape(-1).double().cpu().numpy()
+    d = elements.size
+    observed = np.sort(elements)
+    theoretical = scipy.stats.norm.ppf((np.arange(1, d + 1) - 0.5) / d)
+    grid = np.linspace(min(-4.0, observed[0]), max(4.0, observed[-1]), points)
+    lo, hi = scipy.stats.chi2.ppf([0.005, 0.995], d)
+    square = float((elements**2).sum())
+    chi_grid = np.linspace(0.0, max(hi * 1.3, square * 1.1), points)
+    return {"elements": elements, "qq_theoretical": theoretical, "qq_observed": observed,
+            "normal_x": grid, "normal_y": scipy.stats.norm.pdf(grid), "squared_norm": square,
+            "chi2_x": chi_grid, "chi2_y": scipy.stats.chi2.pdf(chi_grid, d), "chi2_band": (float(lo), float(hi))}

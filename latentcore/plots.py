@@ -65,3 +65,11 @@ def qq_figure(theoretical: np.ndarray, observed: np.ndarray, title: str = "Q-Q p
     lo, hi = float(theoretical.min()), float(theoretical.max())
     fig.add_trace(go.Scatter(x=[lo, hi], y=[lo, hi], mode="lines", name="y = x"))
     return _layout(fig, title, "N(0, 1) quantile", "standardised element")
+
+
+def chi2_figure(x: np.ndarray, y: np.ndarray, band: tuple[float, float], value: float) -> go.Figure:
+    """The chi-square density of the squared norm, its central band, and one latent's squared norm."""
+    fig = go.Figure(go.Scatter(x=x, y=y, mode="lines", name="chi-square density"))
+    fig.add_vrect(x0=band[0], x1=band[1], fillcolor="grey", opacity=0.15, line_width=0, annotation_text="central 99%")
+    fig.add_vline(x=value, line_color="#d62728", annotation_text="this latent")
+    return _layout(fig, "Squared norm against its chi-square law", "squared norm", "density")

@@ -22,7 +22,7 @@ def _no_errors(at):
     assert not at.error, [e.value for e in at.error]
 
 
-PAGES = ["pages/home.py", "pages/seeds.py", "pages/interpolate.py", "pages/subspace.py"]
+PAGES = ["pages/home.py", "pages/seeds.py", "pages/interpolate.py", "pages/subspace.py", "pages/diagnostics.py"]
 
 
 @pytest.mark.parametrize("page", PAGES)
@@ -69,3 +69,13 @@ def test_subspace_slider_changes_the_image_and_adds_a_seed(app):
     [b for b in app.button if b.label == "Add this point to the seeds"][0].click().run()
     _no_errors(app)
     assert app.sidebar.metric[0].value == "9"
+
+
+def test_diagnostics_flags_the_constant_vector(app):
+    app.button[0].click().run()
+    app.switch_page("pages/diagnostics.py").run()
+    _no_errors(app)
+    table = app.dataframe[0].value.set_index("latent")
+    constant = table.loc["constant vector with a likely norm"]
+    assert constant["Kolmogorov-Smirnov"] < 1e-3 and constant["Chi-square of the squared norm"] > 0.5
+    assert table.loc["LOL midpoint of the two seeds", "Kolmogorov-Smirnov"] > 1e-3
