@@ -87,6 +87,11 @@ def _parse(data: bytes, suffix: str, name: str):
     """(array or tensor, names or None) from the file's bytes."""
     refused = (f"{name} contains pickled Python objects, which could run code when loaded and are refused; "
                "save plain numeric arrays (numpy.save, safetensors, or torch.save of tensors)")
+    # numpy reads anything without its own header as a pickle; tell corrupt files from pickled ones first
+    magic = {".npy": b"\x93NUMPY", ".npz": b"PK"}.get(suffix)
+    if magic is not None and not data.startswith(magic):
+        raise LatentFileError(f"{name} is not a valid {suffix} file: it does not start with the {suffix} header "
+                              "(it may be another format renamed, truncated or corrupt)")
     try:
         if suffix == ".npy":
             return np.load(io.BytesIO(data), allow_pickle=False), None

@@ -1,0 +1,131 @@
+"""A journey through the app in a real browser: Debian's Chromium driven by Playwright against `streamlit run`
+on a free localhost port. Every wait is on the page's state (data-test-script-state) or content, never a sleep.
+Screenshots go to test-output/ (and to $LE_SCREENSHOTS when set, e.g. docs/screenshots)."""
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = "/usr/bin/chromium"
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync"]
+OUT = ROOT / "test-output"
+
+if not Path(CHROMIUM).exists():
+    if os.environ.get("CI"):
+        raise RuntimeError(f"{CHROMIUM} is missing: the test command installs Debian's chromium package")
+    pytest.skip("Debian's chromium is not installed (apt-get install chromium)", allow_module_level=True)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server():
+    port = _free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+                             "--server.address", "127.0.0.1", "--server.headless", "true"],
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+                if response.status == 200:
+                    break
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                raise RuntimeError(f"streamlit did not start: {proc.stdout.read().decode()[-2000:]}")
+            time.sleep(0.2)  # polling the server's health endpoint, not waiting on the page
+    yield url
+    proc.terminate()
+    proc.wait(timeout=20)
+
+
+@pytest.fixture(scope="module")
+def page(server):
+    from playwright.sync_api import sync_playwright
+
+    OUT.mkdir(exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        tab = browser.new_page(viewport={"width": 1400, "height": 1000})
+        tab.set_default_timeout(60_000)
+        yield tab
+        browser.close()
+
+
+def settle(page):
+    """Wait until the app has finished running its script."""
+    page.wait_for_selector("[data-test-script-state=notRunning]")
+
+
+def shoot(page, name):
+    path = OUT / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    if os.environ.get("LE_SCREENSHOTS"):
+        target = ROOT / os.environ["LE_SCREENSHOTS"]
+        target.mkdir(parents=True, exist_ok=True)
+        shutil.copy(path, target / path.name)
+
+
+def goto_page(page, title):
+    page.get_by_role("link", name=title, exact=True).first.click()
+    page.get_by_role("heading", name=title, level=1).wait_for()
+    settle(page)
+
+
+def test_journey(server, page):
+    page.goto(server)
+    page.get_by_role("heading", name="Latent Explorer").wait_for()
+    settle(page)
+    shoot(page, "home")
+
+    page.get_by_role("button", name="Start with a demo").click()
+    page.get_by_role("heading", name="Interpolate", level=1).wait_for()
+    page.get_by_text("LOL", exact=True).first.wait_for()
+    settle(page)
+    page.locator(".js-plotly-plot").first.wait_for()
+    for scheme in ("LOL", "SLERP"):
+        strip = page.locator("[data-testid=stImage] img")
+        assert strip.count() >= 2 * 8, f"{scheme}: filmstrip images missing"
+    shoot(page, "interpolate")
+
+    goto_page(page, "Subspace")
+    image = page.locator("[data-testid=stImage] img").first
+    image.wait_for()
+    before = image.get_attribute("src")
+    thumb = page.get_by_role("slider").first
+    thumb.focus()
+    for _ in range(15):
+        thumb.press("ArrowRight")
+    page.wait_for_function("src => document.querySelector('[data-testid=stImage] img').src !== src", arg=before)
+    settle(page)
+    assert image.get_attribute("src") != before
+    shoot(page, "subspace")
+
+    goto_page(page, "Diagnostics")
+    page.get_by_text("constant vector with a likely norm").first.wait_for()
+    shoot(page, "diagnostics")
+
+    goto_page(page, "Seeds")
+    page.locator("input[type=file]").first.set_input_files(
+        files=[{"name": "broken.npy", "mimeType": "application/octet-stream", "buffer": b"not numpy"}])
+    page.get_by_role("button", name="Add the file's latents").click()
+    page.get_by_text("is not a valid .npy file").wait_for()
+    page.get_by_text("Your seed set is unchanged").first.wait_for()
+    settle(page)
+    assert page.get_by_text("8 seeds").count() >= 1
+    shoot(page, "seeds")
