@@ -38,7 +38,8 @@ def explorer():
     with control_col:
         for k, (lo, hi) in enumerate(ranges):
             pad = 0.25 * (hi - lo) or 1.0
-            coords.append(st.slider(f"h{k + 1}", float(lo - pad), float(hi + pad), float(seed_coords[:, k].mean()),
+            low, high = float(lo - pad), float(hi + pad)
+            coords.append(st.slider(f"h{k + 1}", low, high, float(seed_coords[:, k].mean()), step=(high - low) / 100,
                                     key=f"h{k}-{'-'.join(basis)}"))
     h = torch.tensor([coords])
     latent = sub.to_latents(h, lol=use_lol)

@@ -107,7 +107,7 @@ def test_journey(server, page):
     image = page.locator("[data-testid=stImage] img").first
     image.wait_for()
     before = image.get_attribute("src")
-    thumb = page.get_by_role("slider").first
+    thumb = page.locator("[data-testid=stMain]").get_by_role("slider").first  # not the sidebar's
     thumb.focus()
     for _ in range(15):
         thumb.press("ArrowRight")

@@ -1,0 +1,95 @@
+"""Latency of the app in a real browser (Debian's chromium, Playwright) on this machine: from a Subspace slider
+step to the new image on screen (median and 95th percentile over 30 steps), per model, and the cold start from
+launching `streamlit run` to the first decoded image on screen.
+
+    python bench/app_latency.py
+"""
+
+from __future__ import annotations
+
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from test_browser import CHROMIUM, FLAGS, _free_port  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+STEPS = 30
+
+
+def start_server():
+    import subprocess
+    import urllib.request
+
+    port = _free_port()
+    started = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+                             "--server.headless", "true"], cwd=ROOT, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    while True:
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2):
+                return proc, url, started
+        except OSError:
+            time.sleep(0.05)
+
+
+def slider_latency(page, url: str, model: str) -> list[float]:
+    page.goto(f"{url}/?model={model}")
+    page.get_by_role("button", name="Start with a demo").click()
+    page.get_by_role("heading", name="Interpolate", level=1).wait_for()
+    page.wait_for_selector("[data-test-script-state=notRunning]")
+    page.get_by_role("link", name="Subspace", exact=True).first.click()
+    page.get_by_role("heading", name="Subspace", level=1).wait_for()
+    page.wait_for_selector("[data-test-script-state=notRunning]")
+    image = page.locator("[data-testid=stImage] img").first
+    image.wait_for()
+    thumb = page.locator("[data-testid=stMain]").get_by_role("slider").first  # not the sidebar's
+    thumb.focus()
+    times = []
+    for k in range(STEPS):
+        before = image.get_attribute("src")
+        start = time.perf_counter()
+        thumb.focus()  # a fragment rerun may re-render the slider
+        thumb.press("ArrowRight" if k < STEPS // 2 else "ArrowLeft")
+        page.wait_for_function("src => document.querySelector('[data-testid=stImage] img').src !== src",
+                               arg=before, polling=10)
+        times.append(time.perf_counter() - start)
+        page.wait_for_selector("[data-test-script-state=notRunning]")
+    return times
+
+
+def main():
+    from playwright.sync_api import sync_playwright
+
+    proc, url, started = start_server()
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.set_default_timeout(120_000)
+            page.goto(url)
+            page.get_by_role("button", name="Start with a demo").click()
+            page.locator("[data-testid=stImage] img").first.wait_for()
+            cold = time.perf_counter() - started
+            print(f"cold start (launch to the first decoded image, demo on digits-vae): {cold:.1f} s\n")
+            print("| model | slider step to new image: median | 95th percentile |")
+            print("|---|---|---|")
+            for model in ("digits-vae", "digits-ddim"):
+                context = browser.new_context(viewport={"width": 1400, "height": 1000})
+                tab = context.new_page()
+                tab.set_default_timeout(120_000)
+                times = sorted(slider_latency(tab, url, model))
+                p95 = times[min(len(times) - 1, round(0.95 * (len(times) - 1)))]
+                print(f"| {model} | {statistics.median(times) * 1e3:.0f} ms | {p95 * 1e3:.0f} ms |")
+                context.close()
+            browser.close()
+    finally:
+        proc.terminate()
+
+
+if __name__ == "__main__":
+    main()
