@@ -59,6 +59,18 @@ def add_seeds(model_name: str, latents: torch.Tensor, names: list[str]) -> None:
     seeds["names"] = seeds["names"] + unique
 
 
+def rename_seed(model_name: str, old: str, new: str) -> str | None:
+    """Rename one seed; returns a message when the new name is empty or taken (nothing changes then)."""
+    seeds = seed_set(model_name)
+    new = new.strip()
+    if not new:
+        return "A name cannot be empty."
+    if new != old and new in seeds["names"]:
+        return f"Another seed is already called {new!r}."
+    seeds["names"] = [new if n == old else n for n in seeds["names"]]
+    return None
+
+
 def keep_seeds(model_name: str, keep: list[int]) -> None:
     seeds = seed_set(model_name)
     if not keep:

@@ -13,18 +13,21 @@ seeds = ui.seed_set(name)
 st.title("Diagnostics")
 st.markdown("Is a latent one the model expects? The elements of a standardised latent should look like draws of "
             "N(0, 1) (LOL paper, section 4): a likely norm alone is not enough.")
-candidates = {}
+candidates, teaching = {}, {}
 if seeds["latents"] is not None:
     candidates.update({f"seed: {n}": z for n, z in zip(seeds["names"], seeds["latents"])})
     if len(seeds["names"]) >= 2:
-        candidates.update(teaching_examples(model.prior, seeds["latents"][0], seeds["latents"][1]))
+        teaching = teaching_examples(model.prior, seeds["latents"][0], seeds["latents"][1])
+        candidates.update(teaching)
+for label, path in st.session_state.get("last_paths", {}).get(name, {}).items():
+    middle = len(path) // 2
+    candidates[f"{label} path, frame {middle} of {len(path)}"] = path[middle]
 if not candidates:
     st.info("Sample or upload seeds first; with two or more, the teaching examples appear too.")
     st.page_link("pages/seeds.py", label="Go to Seeds")
     st.stop()
 
-chosen = st.multiselect("Latents", list(candidates), default=list(candidates)[-3:] if len(candidates) > 3 else
-                        list(candidates))
+chosen = st.multiselect("Latents", list(candidates), default=list(teaching) or list(candidates)[:3])
 if not chosen:
     st.info("Choose at least one latent.")
     st.stop()

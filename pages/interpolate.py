@@ -16,25 +16,33 @@ if seeds["latents"] is None or len(seeds["names"]) < 2:
     st.stop()
 
 names = seeds["names"]
-left, right = st.columns(2)
-start = left.selectbox("From", names, index=0)
-end = right.selectbox("To", names, index=1)
+chain = st.toggle("A chain through several seeds")
+if chain:
+    stops = st.multiselect("Seeds, in order", names, default=names[:3])
+    if len(stops) < 2:
+        st.info("A chain needs at least two seeds.")
+        st.stop()
+else:
+    left, right = st.columns(2)
+    stops = [left.selectbox("From", names, index=0), right.selectbox("To", names, index=1)]
 labels = {s.label: key for key, s in lc.SCHEMES.items()}
 chosen = st.multiselect("Schemes", list(labels), default=["Linear", "SLERP", "LOL"])
-frames = st.slider("Frames", min_value=2, max_value=64, value=8)
+frames = st.slider("Frames" + (" per leg" if chain else ""), min_value=2, max_value=64, value=8)
 if not chosen:
     st.info("Choose at least one scheme.")
     st.stop()
 
-z0, z1 = seeds["latents"][names.index(start)], seeds["latents"][names.index(end)]
+stop_latents = seeds["latents"][[names.index(n) for n in stops]]
+z0, z1 = stop_latents[0], stop_latents[-1]
 paths, images = {}, {}
 for label in chosen:
     scheme = lc.SCHEMES[labels[label]]
     options = {"decoder": model} if scheme.name == "geodesic" else {"max_steps": 2000} if scheme.name == "nao" else {}
     bar = st.progress(0.0, text=f"{label} ...") if scheme.iterative else None
     try:
-        paths[label] = lc.interpolate(z0, z1, frames, scheme=scheme.name, prior=model.prior, **options,
-                                      progress=(lambda f, text, b=bar: b.progress(min(f, 1.0), text=text)) if bar else None)
+        paths[label] = lc.interpolate_chain(stop_latents, frames, scheme=scheme.name, prior=model.prior, **options,
+                                            progress=(lambda f, text, b=bar: b.progress(min(f, 1.0), text=text))
+                                            if bar else None)
     except (ValueError, RuntimeError) as err:
         ui.show_error(f"{label} failed: {err}", err)
         continue
@@ -45,12 +53,13 @@ for label in chosen:
     strip, gif, text = st.columns([6, 1, 1])
     strip.markdown(f"**{label}**: {scheme.description}")
     strip.image(list(images[label]), width=72, clamp=True)
-    decoded = torch.from_numpy(images[label]).float().div(255).reshape(frames, -1, *model.image_shape[1:])
+    decoded = torch.from_numpy(images[label]).float().div(255).reshape(len(paths[label]), -1, *model.image_shape[1:])
     gif.download_button("GIF", imaging.gif_bytes(decoded), file_name=f"{labels[label]}.gif", key=f"gif-{label}")
     text.download_button("PNG", imaging.png_bytes(decoded), file_name=f"{labels[label]}.png", key=f"png-{label}")
 
 if not paths:
     st.stop()
+st.session_state.setdefault("last_paths", {})[name] = paths  # Diagnostics can inspect points on these paths
 st.download_button("All paths (.npz)", lc.io.paths_to_npz({labels[k]: v for k, v in paths.items()}),
                    file_name="paths.npz")
 

@@ -22,16 +22,22 @@ with upload_col:
     st.subheader("Upload latents")
     upload = st.file_uploader("A latent file", type=[f[1:] for f in lc.FORMATS],
                               help=f"One latent {model.latent_shape} or a batch; formats {', '.join(lc.FORMATS)}")
-    if upload is not None and st.button("Add the file's latents"):
-        try:
+    if upload is not None and st.session_state.get("upload_result", (None,))[0] != upload.file_id:
+        try:  # each uploaded file is read once; its result stays on screen while it is in the uploader
             latents, names = lc.load_latents(upload.getvalue(), name=upload.name, shape=model.latent_shape,
                                              return_names=True)
         except lc.LatentFileError as err:
-            ui.show_error(f"{err}. Your seed set is unchanged.")
+            st.session_state["upload_result"] = (upload.file_id, "error", f"{err}. Your seed set is unchanged.")
         else:
             stem = upload.name.rsplit(".", 1)[0]
             ui.add_seeds(name, latents, names or [f"{stem} {i}" for i in range(len(latents))])
-            st.rerun()
+            st.session_state["upload_result"] = (upload.file_id, "success",
+                                                 f"Added {len(latents)} latents from {upload.name}.")
+    file_id, kind, message = st.session_state.get("upload_result", (None, None, None))
+    if upload is not None and file_id == upload.file_id and kind == "error":
+        ui.show_error(message)
+    elif upload is not None and file_id == upload.file_id:
+        st.success(message)
 
 st.subheader("Invert images into latents")
 if not model.can_encode:
@@ -72,6 +78,15 @@ for i, label in enumerate(seeds["names"]):
         st.image(images[i], width="stretch", clamp=True)
         st.caption(f"**{label}** · norm {summary['norm'][i]:.1f} · χ² p {summary['typicality'][i]:.2f} · {badge}")
 
+rename_col, new_col, button_col = st.columns([2, 2, 1], vertical_alignment="bottom")
+old = rename_col.selectbox("Rename a seed", seeds["names"])
+new = new_col.text_input("New name", value=old, key=f"rename-{old}")
+if button_col.button("Rename") and new != old:
+    problem = ui.rename_seed(name, old, new)
+    if problem:
+        st.warning(problem)
+    else:
+        st.rerun()
 remove = st.multiselect("Select seeds to delete", seeds["names"])
 if remove and st.button("Delete selected"):
     ui.keep_seeds(name, [i for i, n in enumerate(seeds["names"]) if n not in set(remove)])

@@ -79,3 +79,39 @@ def test_diagnostics_flags_the_constant_vector(app):
     constant = table.loc["constant vector with a likely norm"]
     assert constant["Kolmogorov-Smirnov"] < 1e-3 and constant["Chi-square of the squared norm"] > 0.5
     assert table.loc["LOL midpoint of the two seeds", "Kolmogorov-Smirnov"] > 1e-3
+
+
+def test_rename_a_seed_and_refuse_a_taken_name(app):
+    app.switch_page("pages/seeds.py").run()
+    app.button[0].click().run()  # Sample 8
+    rename = lambda: [s for s in app.selectbox if s.label == "Rename a seed"][0]  # noqa: E731
+    old, other = rename().options[0], rename().options[1]
+    app.text_input[0].set_value("my favourite").run()
+    [b for b in app.button if b.label == "Rename"][0].click().run()
+    _no_errors(app)
+    assert "my favourite" in rename().options and old not in rename().options
+    app.text_input[0].set_value(other).run()
+    [b for b in app.button if b.label == "Rename"][0].click().run()
+    assert "already called" in app.warning[0].value
+    assert rename().options.count(other) == 1
+
+
+def test_chain_through_three_seeds(app):
+    app.button[0].click().run()
+    app.toggle[0].set_value(True).run()
+    _no_errors(app)
+    assert len(app.get("image")) == 3
+
+
+@pytest.mark.parametrize("model", ["digits-ddim", "semicircle-gen"])
+def test_pages_on_other_builtin_models(monkeypatch, model):
+    monkeypatch.chdir(Path(APP).parent)
+    at = AppTest.from_file(APP, default_timeout=300)
+    at.query_params["model"] = model
+    at.run()
+    at.button[0].click().run()  # demo on this model, then Interpolate
+    _no_errors(at)
+    for page in PAGES[1:]:
+        at.switch_page(page).run()
+        _no_errors(at)
+    assert at.sidebar.selectbox[0].value == model

@@ -123,9 +123,31 @@ def test_journey(server, page):
     goto_page(page, "Seeds")
     page.locator("input[type=file]").first.set_input_files(
         files=[{"name": "broken.npy", "mimeType": "application/octet-stream", "buffer": b"not numpy"}])
-    page.get_by_role("button", name="Add the file's latents").click()
     page.get_by_text("is not a valid .npy file").wait_for()
     page.get_by_text("Your seed set is unchanged").first.wait_for()
     settle(page)
     assert page.get_by_text("8 seeds").count() >= 1
+
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    good = io.BytesIO()
+    np.save(good, np.random.default_rng(0).standard_normal((2, 16)).astype(np.float32))
+    page.locator("input[type=file]").first.set_input_files(
+        files=[{"name": "two.npy", "mimeType": "application/octet-stream", "buffer": good.getvalue()}])
+    page.get_by_text("Added 2 latents from two.npy").wait_for()
+    page.get_by_text("10 seeds").wait_for()
+    settle(page)
+    picture = io.BytesIO()
+    Image.fromarray((np.eye(24) * 255).astype(np.uint8)).save(picture, "PNG")
+    page.locator("input[type=file]").nth(1).set_input_files(
+        files=[{"name": "stroke.png", "mimeType": "image/png", "buffer": picture.getvalue()}])
+    page.get_by_text("stroke.png").first.wait_for()
+    settle(page)
+    page.get_by_role("button", name="Invert the images").click()
+    page.get_by_text("Added 1 inverted latents").wait_for()
+    page.get_by_text("decoded again").first.wait_for()
+    settle(page)
     shoot(page, "seeds")
