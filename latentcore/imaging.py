@@ -23,6 +23,12 @@ def to_uint8(images: torch.Tensor) -> np.ndarray:
     return array[:, 0] if array.shape[1] == 1 else array.transpose(0, 2, 3, 1)
 
 
+def from_uint8(array: np.ndarray) -> torch.Tensor:
+    """The inverse of :func:`to_uint8`: ``[N, H, W]`` or ``[N, H, W, 3]`` bytes as ``[N, C, H, W]`` in [0, 1]."""
+    t = torch.from_numpy(np.ascontiguousarray(array)).float().div(255.0)
+    return t[:, None] if t.dim() == 3 else t.permute(0, 3, 1, 2)
+
+
 def load_image(data: bytes, name: str = "image") -> torch.Tensor:
     """An uploaded PNG or JPEG as ``[1, C, H, W]`` in [0, 1] (C = 1 for greyscale, else 3)."""
     try:

@@ -1,5 +1,4 @@
 import streamlit as st
-import torch
 
 import latentcore as lc
 import ui
@@ -53,7 +52,7 @@ for label in chosen:
     strip, gif, text = st.columns([6, 1, 1])
     strip.markdown(f"**{label}**: {scheme.description}")
     strip.image(list(images[label]), width=72, clamp=True)
-    decoded = torch.from_numpy(images[label]).float().div(255).reshape(len(paths[label]), -1, *model.image_shape[1:])
+    decoded = imaging.from_uint8(images[label])
     gif.download_button("GIF", imaging.gif_bytes(decoded), file_name=f"{labels[label]}.gif", key=f"gif-{label}")
     text.download_button("PNG", imaging.png_bytes(decoded), file_name=f"{labels[label]}.png", key=f"png-{label}")
 

@@ -65,6 +65,6 @@ if i == j:
     st.info("Choose two different coordinates.")
 else:
     latents, _ = sub.grid(i, j, n, lol=use_lol)
-    decoded = torch.from_numpy(ui.decode_to_uint8(name, latents.reshape(n * n, *model.latent_shape).numpy(), steps))
-    grid = decoded.float().div(255).reshape(n * n, -1, *model.image_shape[1:])
-    st.image(imaging.image_grid(grid, columns=n, scale=4), caption=f"rows: h{i + 1}, columns: h{j + 1}")
+    decoded = ui.decode_to_uint8(name, latents.reshape(n * n, *model.latent_shape).numpy(), steps)
+    st.image(imaging.image_grid(imaging.from_uint8(decoded), columns=n, scale=4),
+             caption=f"rows: h{i + 1}, columns: h{j + 1}")

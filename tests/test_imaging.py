@@ -39,6 +39,9 @@ def test_to_uint8_and_model_preparation():
     images = torch.rand(2, 1, 5, 5)
     assert imaging.to_uint8(images).shape == (2, 5, 5) and imaging.to_uint8(images).dtype == np.uint8
     assert imaging.to_uint8(torch.rand(2, 3, 5, 5)).shape == (2, 5, 5, 3)
+    for c in (1, 3):
+        back = imaging.from_uint8(imaging.to_uint8(torch.rand(2, c, 5, 5)))
+        assert back.shape == (2, c, 5, 5) and float(back.max()) <= 1.0
     model = models.load("digits-vae", device="cpu")
     pictures = [torch.rand(1, 3, 40, 30), torch.rand(1, 1, 8, 8)]
     prepared = model.prepare_images(pictures)
