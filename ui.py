@@ -84,6 +84,7 @@ def sidebar():
     """The model selector, device, decoding steps and seed count; returns (model name, model, steps)."""
     with st.sidebar:
         choices = models.available() + [DIFFUSERS_CHOICE]
+        # "model" outlives the widget's own state, which Streamlit drops when another page is opened
         if "model" not in st.session_state and st.query_params.get("model") in choices:  # e.g. ?model=digits-ddim
             st.session_state["model"] = st.query_params["model"]
         choice = st.selectbox("Model", choices, index=choices.index(st.session_state.get("model", DEFAULT_MODEL))

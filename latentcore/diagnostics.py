@@ -119,9 +119,9 @@ def latent_summary(latents, prior: Prior, level: float = 0.01) -> dict[str, np.n
     """Per latent ``[N, *shape]``: the (Mahalanobis) ``norm``, the two-sided chi-square p-value of its square
     (``typicality``), the smallest p-value of the KS, Cramer-von Mises and Anderson-Darling tests
     (``normality``), and ``passes``: every test's p-value at least ``level``."""
-    tests = normality_tests(latents, prior)
-    norm = np.sqrt(np.asarray(prior.standardize(as_tensor(latents)).reshape(len(tests["ks"]), -1).double()
-                              .pow(2).sum(1).cpu()))
+    stats = normality_tests(latents, prior, statistics=True)
+    tests = {name: p for name, (_, p) in stats.items()}
+    norm = np.sqrt(stats["chi2_norm"][0])  # the statistic is the standardised squared norm
     normality = np.minimum.reduce([tests["ks"], tests["cvm"], tests["ad"]])
     return {"norm": norm, "typicality": tests["chi2_norm"], "normality": normality,
             "passes": (normality >= level) & (tests["chi2_norm"] >= level)}

@@ -22,7 +22,7 @@ def optimise_units(free: list[torch.Tensor], assemble: Callable[[], torch.Tensor
     opt = torch.optim.Adam(free, lr=lr)
     with torch.no_grad():
         last = loss_fn(assemble(), None).detach()
-    history = [last.detach().clone()]
+    history = [last.clone()]
     calm = torch.zeros_like(last, dtype=torch.long)
     converged = torch.zeros_like(last, dtype=torch.bool)
     step = 0
