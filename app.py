@@ -2,8 +2,6 @@
 
 import streamlit as st
 
-st.set_page_config(page_title="Latent Explorer", layout="wide")
-
 PAGES = [
     st.Page("pages/home.py", title="Home", default=True),
     st.Page("pages/seeds.py", title="Seeds"),

@@ -6,6 +6,9 @@ Pages hold widgets and layout; every computation on latents goes through latentc
 
 from __future__ import annotations
 
+import contextlib
+import functools
+
 import numpy as np
 import streamlit as st
 import torch
@@ -36,6 +39,40 @@ def show_error(message: str, err: BaseException | None = None) -> None:
     if err is not None:
         with st.expander("Details"):
             st.exception(err)
+
+
+@contextlib.contextmanager
+def page(title: str):
+    """One page run: page config, sidebar and title; yields ``(model name, model, steps)``.
+
+    Any exception the page body did not expect becomes a message with its details folded away, and the session
+    state stays as it was. The guard lives here, not around ``st.navigation`` in app.py, because Streamlit runs
+    a script in ``pages/`` directly (without app.py) on a server's first run and in AppTest. Streamlit's rerun
+    and stop signals derive from BaseException, so they pass through.
+    """
+    st.set_page_config(page_title=f"{title} · Latent Explorer", layout="wide")
+    with errors_shown():
+        name, model, steps = sidebar()
+        st.title(title)
+        yield name, model, steps
+
+
+@contextlib.contextmanager
+def errors_shown():
+    try:
+        yield
+    except Exception as err:  # noqa: BLE001 - the last line of defence between latentcore and the user
+        show_error(f"Something went wrong: {type(err).__name__}: {err}. Your seeds are unchanged; try other "
+                   "settings, or open the details below if it keeps happening.", err)
+
+
+def guarded(fragment):
+    """The page's error guard for an ``st.fragment``, whose reruns run only the fragment's function."""
+    @functools.wraps(fragment)
+    def run(*args, **kwargs):
+        with errors_shown():
+            return fragment(*args, **kwargs)
+    return run
 
 
 def seed_set(model_name: str) -> dict:

@@ -7,49 +7,48 @@ import ui
 from latentcore import plots
 from latentcore.diagnostics import TESTS, diagnostic_views, teaching_examples
 
-name, model, steps = ui.sidebar()
-seeds = ui.seed_set(name)
+with ui.page("Diagnostics") as (name, model, steps):
+    seeds = ui.seed_set(name)
 
-st.title("Diagnostics")
-st.markdown("Is a latent one the model expects? The elements of a standardised latent should look like draws of "
-            "N(0, 1) (LOL paper, section 4): a likely norm alone is not enough.")
-candidates, teaching = {}, {}
-if seeds["latents"] is not None:
-    candidates.update({f"seed: {n}": z for n, z in zip(seeds["names"], seeds["latents"])})
-    if len(seeds["names"]) >= 2:
-        teaching = teaching_examples(model.prior, seeds["latents"][0], seeds["latents"][1])
-        candidates.update(teaching)
-for label, path in st.session_state.get("last_paths", {}).get(name, {}).items():
-    middle = len(path) // 2
-    candidates[f"{label} path, frame {middle} of {len(path)}"] = path[middle]
-if not candidates:
-    st.info("Sample or upload seeds first; with two or more, the teaching examples appear too.")
-    st.page_link("pages/seeds.py", label="Go to Seeds")
-    st.stop()
+    st.markdown("Is a latent one the model expects? The elements of a standardised latent should look like draws of "
+                "N(0, 1) (LOL paper, section 4): a likely norm alone is not enough.")
+    candidates, teaching = {}, {}
+    if seeds["latents"] is not None:
+        candidates.update({f"seed: {n}": z for n, z in zip(seeds["names"], seeds["latents"])})
+        if len(seeds["names"]) >= 2:
+            teaching = teaching_examples(model.prior, seeds["latents"][0], seeds["latents"][1])
+            candidates.update(teaching)
+    for label, path in st.session_state.get("last_paths", {}).get(name, {}).items():
+        middle = len(path) // 2
+        candidates[f"{label} path, frame {middle} of {len(path)}"] = path[middle]
+    if not candidates:
+        st.info("Sample or upload seeds first; with two or more, the teaching examples appear too.")
+        st.page_link("pages/seeds.py", label="Go to Seeds")
+        st.stop()
 
-chosen = st.multiselect("Latents", list(candidates), default=list(teaching) or list(candidates)[:3])
-if not chosen:
-    st.info("Choose at least one latent.")
-    st.stop()
-batch = np.stack([candidates[c].numpy() for c in chosen])
-p = lc.normality_tests(batch, model.prior)
-density = lc.realisticity_index(batch, model.prior).numpy()
-typical = lc.realisticity_index(batch, model.prior, kind="typical").numpy()
-table = pd.DataFrame({"latent": chosen, **{TESTS[k]: p[k] for k in TESTS},
-                      "realisticity (density)": density, "realisticity (typical set)": typical})
-st.dataframe(table, hide_index=True, width="stretch",
-             column_config={c: st.column_config.NumberColumn(format="%.3g") for c in table.columns[1:]})
-st.caption("The density index asks how many latents are less likely than this one: ~1 anywhere inside a "
-           "Gaussian's bulk, even at its improbable centre. The typical-set index asks whether the norm is one the "
-           "prior produces, so a linear midpoint (too short) scores low there while scoring high on density.")
+    chosen = st.multiselect("Latents", list(candidates), default=list(teaching) or list(candidates)[:3])
+    if not chosen:
+        st.info("Choose at least one latent.")
+        st.stop()
+    batch = np.stack([candidates[c].numpy() for c in chosen])
+    p = lc.normality_tests(batch, model.prior)
+    density = lc.realisticity_index(batch, model.prior).numpy()
+    typical = lc.realisticity_index(batch, model.prior, kind="typical").numpy()
+    table = pd.DataFrame({"latent": chosen, **{TESTS[k]: p[k] for k in TESTS},
+                          "realisticity (density)": density, "realisticity (typical set)": typical})
+    st.dataframe(table, hide_index=True, width="stretch",
+                 column_config={c: st.column_config.NumberColumn(format="%.3g") for c in table.columns[1:]})
+    st.caption("The density index asks how many latents are less likely than this one: ~1 anywhere inside a "
+               "Gaussian's bulk, even at its improbable centre. The typical-set index asks whether the norm is one the "
+               "prior produces, so a linear midpoint (too short) scores low there while scoring high on density.")
 
-focus = st.selectbox("Plots for", chosen)
-views = diagnostic_views(candidates[focus], model.prior)
-st.image(ui.decode_to_uint8(name, candidates[focus][None].numpy(), steps)[0], width=128, clamp=True,
-         caption=f"{focus}, decoded")
-a, b = st.columns(2)
-a.plotly_chart(plots.histogram_figure(views["elements"], views["normal_x"], views["normal_y"],
-                                      "Standardised elements over N(0, 1)", "element"), width="stretch")
-b.plotly_chart(plots.qq_figure(views["qq_theoretical"], views["qq_observed"]), width="stretch")
-st.plotly_chart(plots.chi2_figure(views["chi2_x"], views["chi2_y"], views["chi2_band"], views["squared_norm"]),
-                width="stretch")
+    focus = st.selectbox("Plots for", chosen)
+    views = diagnostic_views(candidates[focus], model.prior)
+    st.image(ui.decode_to_uint8(name, candidates[focus][None].numpy(), steps)[0], width=128, clamp=True,
+             caption=f"{focus}, decoded")
+    a, b = st.columns(2)
+    a.plotly_chart(plots.histogram_figure(views["elements"], views["normal_x"], views["normal_y"],
+                                          "Standardised elements over N(0, 1)", "element"), width="stretch")
+    b.plotly_chart(plots.qq_figure(views["qq_theoretical"], views["qq_observed"]), width="stretch")
+    st.plotly_chart(plots.chi2_figure(views["chi2_x"], views["chi2_y"], views["chi2_band"], views["squared_norm"]),
+                    width="stretch")

@@ -2,19 +2,17 @@ import streamlit as st
 
 import ui
 
-name, model, steps = ui.sidebar()
+with ui.page("Latent Explorer") as (name, model, steps):
+    st.markdown(
+        "Explore the latent space of a generative model: sample or upload **seed latents**, **interpolate** between "
+        "them with several schemes (linear, SLERP, LOL, NAO, ri-optimal geodesics) and see the decoded images.\n\n"
+        f"The model now is **{name}**: {model.description}"
+    )
+    st.page_link("pages/seeds.py", label="Seeds: sample, upload and manage seed latents")
+    st.page_link("pages/interpolate.py", label="Interpolate: paths between seeds, scheme by scheme")
+    st.page_link("pages/subspace.py", label="Subspace: sliders over the coordinates of a subspace spanned by seeds")
+    st.page_link("pages/diagnostics.py", label="Diagnostics: normality tests and realisticity of single latents")
 
-st.title("Latent Explorer")
-st.markdown(
-    "Explore the latent space of a generative model: sample or upload **seed latents**, **interpolate** between "
-    "them with several schemes (linear, SLERP, LOL, NAO, ri-optimal geodesics) and see the decoded images.\n\n"
-    f"The model now is **{name}**: {model.description}"
-)
-st.page_link("pages/seeds.py", label="Seeds: sample, upload and manage seed latents")
-st.page_link("pages/interpolate.py", label="Interpolate: paths between seeds, scheme by scheme")
-st.page_link("pages/subspace.py", label="Subspace: sliders over the coordinates of a subspace spanned by seeds")
-st.page_link("pages/diagnostics.py", label="Diagnostics: normality tests and realisticity of single latents")
-
-if st.button("Start with a demo", type="primary", help="Samples 8 seeds of this model and opens Interpolate"):
-    ui.add_seeds(name, model.prior.sample(8, seed=0), [f"demo {i}" for i in range(8)])
-    st.switch_page("pages/interpolate.py")
+    if st.button("Start with a demo", type="primary", help="Samples 8 seeds of this model and opens Interpolate"):
+        ui.add_seeds(name, model.prior.sample(8, seed=0), [f"demo {i}" for i in range(8)])
+        st.switch_page("pages/interpolate.py")

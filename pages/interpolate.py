@@ -5,77 +5,76 @@ import ui
 from latentcore import imaging, plots
 from latentcore.diagnostics import path_profile, typical_norm_band
 
-name, model, steps = ui.sidebar()
-seeds = ui.seed_set(name)
+with ui.page("Interpolate") as (name, model, steps):
+    seeds = ui.seed_set(name)
 
-st.title("Interpolate")
-if seeds["latents"] is None or len(seeds["names"]) < 2:
-    st.info("Interpolation needs at least two seeds: sample or upload some on the Seeds page.")
-    st.page_link("pages/seeds.py", label="Go to Seeds")
-    st.stop()
-
-names = seeds["names"]
-chain = st.toggle("A chain through several seeds")
-if chain:
-    stops = st.multiselect("Seeds, in order", names, default=names[:3])
-    if len(stops) < 2:
-        st.info("A chain needs at least two seeds.")
+    if seeds["latents"] is None or len(seeds["names"]) < 2:
+        st.info("Interpolation needs at least two seeds: sample or upload some on the Seeds page.")
+        st.page_link("pages/seeds.py", label="Go to Seeds")
         st.stop()
-else:
-    left, right = st.columns(2)
-    stops = [left.selectbox("From", names, index=0), right.selectbox("To", names, index=1)]
-labels = {s.label: key for key, s in lc.SCHEMES.items()}
-chosen = st.multiselect("Schemes", list(labels), default=["Linear", "SLERP", "LOL"])
-frames = st.slider("Frames" + (" per leg" if chain else ""), min_value=2, max_value=64, value=8)
-if not chosen:
-    st.info("Choose at least one scheme.")
-    st.stop()
 
-stop_latents = seeds["latents"][[names.index(n) for n in stops]]
-z0, z1 = stop_latents[0], stop_latents[-1]
-paths, images = {}, {}
-for label in chosen:
-    scheme = lc.SCHEMES[labels[label]]
-    options = {"decoder": model} if scheme.name == "geodesic" else {"max_steps": 2000} if scheme.name == "nao" else {}
-    bar = st.progress(0.0, text=f"{label} ...") if scheme.iterative else None
-    try:
-        paths[label] = lc.interpolate_chain(stop_latents, frames, scheme=scheme.name, prior=model.prior, **options,
-                                            progress=(lambda f, text, b=bar: b.progress(min(f, 1.0), text=text))
-                                            if bar else None)
-    except (ValueError, RuntimeError) as err:
-        ui.show_error(f"{label} failed: {err}", err)
-        continue
-    finally:
-        if bar is not None:
-            bar.empty()
-    images[label] = ui.decode_to_uint8(name, paths[label].numpy(), steps)
-    strip, gif, text = st.columns([6, 1, 1])
-    strip.markdown(f"**{label}**: {scheme.description}")
-    strip.image(list(images[label]), width=72, clamp=True)
-    decoded = imaging.from_uint8(images[label])
-    gif.download_button("GIF", imaging.gif_bytes(decoded), file_name=f"{labels[label]}.gif", key=f"gif-{label}")
-    text.download_button("PNG", imaging.png_bytes(decoded), file_name=f"{labels[label]}.png", key=f"png-{label}")
+    names = seeds["names"]
+    chain = st.toggle("A chain through several seeds")
+    if chain:
+        stops = st.multiselect("Seeds, in order", names, default=names[:3])
+        if len(stops) < 2:
+            st.info("A chain needs at least two seeds.")
+            st.stop()
+    else:
+        left, right = st.columns(2)
+        stops = [left.selectbox("From", names, index=0), right.selectbox("To", names, index=1)]
+    labels = {s.label: key for key, s in lc.SCHEMES.items()}
+    chosen = st.multiselect("Schemes", list(labels), default=["Linear", "SLERP", "LOL"])
+    frames = st.slider("Frames" + (" per leg" if chain else ""), min_value=2, max_value=64, value=8)
+    if not chosen:
+        st.info("Choose at least one scheme.")
+        st.stop()
 
-if not paths:
-    st.stop()
-st.session_state.setdefault("last_paths", {})[name] = paths  # Diagnostics can inspect points on these paths
-st.download_button("All paths (.npz)", lc.io.paths_to_npz({labels[k]: v for k, v in paths.items()}),
-                   file_name="paths.npz")
+    stop_latents = seeds["latents"][[names.index(n) for n in stops]]
+    z0, z1 = stop_latents[0], stop_latents[-1]
+    paths, images = {}, {}
+    for label in chosen:
+        scheme = lc.SCHEMES[labels[label]]
+        options = {"geodesic": {"decoder": model}, "nao": {"max_steps": 2000}}.get(scheme.name, {})
+        bar = st.progress(0.0, text=f"{label} ...") if scheme.iterative else None
+        try:
+            paths[label] = lc.interpolate_chain(stop_latents, frames, scheme=scheme.name, prior=model.prior, **options,
+                                                progress=(lambda f, text, b=bar: b.progress(min(f, 1.0), text=text))
+                                                if bar else None)
+        except (ValueError, RuntimeError) as err:
+            ui.show_error(f"{label} failed: {err}", err)
+            continue
+        finally:
+            if bar is not None:
+                bar.empty()
+        images[label] = ui.decode_to_uint8(name, paths[label].numpy(), steps)
+        strip, gif, text = st.columns([6, 1, 1])
+        strip.markdown(f"**{label}**: {scheme.description}")
+        strip.image(list(images[label]), width=72, clamp=True)
+        decoded = imaging.from_uint8(images[label])
+        gif.download_button("GIF", imaging.gif_bytes(decoded), file_name=f"{labels[label]}.gif", key=f"gif-{label}")
+        text.download_button("PNG", imaging.png_bytes(decoded), file_name=f"{labels[label]}.png", key=f"png-{label}")
 
-profiles = {k: path_profile(p, model.prior, images[k].astype("float32") / 255) for k, p in paths.items()}
-plane = {k: lc.endpoint_plane(p, z0, z1).numpy() for k, p in paths.items()}
-a, b = st.columns(2)
-a.plotly_chart(plots.endpoint_plane_figure(plane), width="stretch")
-b.plotly_chart(plots.along_path_figure({k: v["density_index"] for k, v in profiles.items()},
-                                       "Realisticity index (density)", "ri"), width="stretch")
-a.plotly_chart(plots.along_path_figure({k: v["typical_index"] for k, v in profiles.items()},
-                                       "Realisticity index (typical set)", "ri"), width="stretch")
-b.plotly_chart(plots.along_path_figure({k: v["step"] for k, v in profiles.items()},
-                                       "L2 distance between consecutive frames", "distance"), width="stretch")
-a.plotly_chart(plots.along_path_figure({k: v["norm"] for k, v in profiles.items()}, "Norm along the path", "norm",
-                                       band=typical_norm_band(model.prior)), width="stretch")
-b.plotly_chart(plots.along_path_figure({k: v["normality"] for k, v in profiles.items()},
-                                       "Smallest normality-test p-value", "p-value", log_y=True),
-               width="stretch")
-st.caption("The density index is ~1 anywhere inside a Gaussian's bulk, so it rates a linear midpoint (small norm) "
-           "as realistic; the typical-set index and the normality tests do not.")
+    if not paths:
+        st.stop()
+    st.session_state.setdefault("last_paths", {})[name] = paths  # Diagnostics can inspect points on these paths
+    st.download_button("All paths (.npz)", lc.io.paths_to_npz({labels[k]: v for k, v in paths.items()}),
+                       file_name="paths.npz")
+
+    profiles = {k: path_profile(p, model.prior, images[k].astype("float32") / 255) for k, p in paths.items()}
+    plane = {k: lc.endpoint_plane(p, z0, z1).numpy() for k, p in paths.items()}
+    a, b = st.columns(2)
+    a.plotly_chart(plots.endpoint_plane_figure(plane), width="stretch")
+    b.plotly_chart(plots.along_path_figure({k: v["density_index"] for k, v in profiles.items()},
+                                           "Realisticity index (density)", "ri"), width="stretch")
+    a.plotly_chart(plots.along_path_figure({k: v["typical_index"] for k, v in profiles.items()},
+                                           "Realisticity index (typical set)", "ri"), width="stretch")
+    b.plotly_chart(plots.along_path_figure({k: v["step"] for k, v in profiles.items()},
+                                           "L2 distance between consecutive frames", "distance"), width="stretch")
+    a.plotly_chart(plots.along_path_figure({k: v["norm"] for k, v in profiles.items()}, "Norm along the path", "norm",
+                                           band=typical_norm_band(model.prior)), width="stretch")
+    b.plotly_chart(plots.along_path_figure({k: v["normality"] for k, v in profiles.items()},
+                                           "Smallest normality-test p-value", "p-value", log_y=True),
+                   width="stretch")
+    st.caption("The density index is ~1 anywhere inside a Gaussian's bulk, so it rates a linear midpoint (small norm) "
+               "as realistic; the typical-set index and the normality tests do not.")

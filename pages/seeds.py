@@ -5,92 +5,91 @@ import ui
 from latentcore import imaging
 from latentcore.diagnostics import latent_summary
 
-name, model, steps = ui.sidebar()
-seeds = ui.seed_set(name)
+with ui.page("Seeds") as (name, model, steps):
+    seeds = ui.seed_set(name)
 
-st.title("Seeds")
-sample_col, upload_col = st.columns(2)
-with sample_col:
-    st.subheader("Sample from the prior")
-    count = st.number_input("How many", min_value=1, max_value=64, value=8)
-    seed = st.number_input("Random seed (the same seed gives the same latents)", min_value=0, value=0, step=1)
-    if st.button("Sample", type="primary"):
-        ui.add_seeds(name, model.prior.sample(int(count), seed=int(seed)),
-                     [f"seed {int(seed)}.{i}" for i in range(int(count))])
-        st.rerun()
-with upload_col:
-    st.subheader("Upload latents")
-    upload = st.file_uploader("A latent file", type=[f[1:] for f in lc.FORMATS],
-                              help=f"One latent {model.latent_shape} or a batch; formats {', '.join(lc.FORMATS)}")
-    if upload is not None and st.session_state.get("upload_result", (None,))[0] != upload.file_id:
-        try:  # each uploaded file is read once; its result stays on screen while it is in the uploader
-            latents, names = lc.load_latents(upload.getvalue(), name=upload.name, shape=model.latent_shape,
-                                             return_names=True)
-        except lc.LatentFileError as err:
-            st.session_state["upload_result"] = (upload.file_id, "error", f"{err}. Your seed set is unchanged.")
-        else:
-            stem = upload.name.rsplit(".", 1)[0]
-            ui.add_seeds(name, latents, names or [f"{stem} {i}" for i in range(len(latents))])
-            st.session_state["upload_result"] = (upload.file_id, "success",
-                                                 f"Added {len(latents)} latents from {upload.name}.")
-    file_id, kind, message = st.session_state.get("upload_result", (None, None, None))
-    if upload is not None and file_id == upload.file_id and kind == "error":
-        ui.show_error(message)
-    elif upload is not None and file_id == upload.file_id:
-        st.success(message)
+    sample_col, upload_col = st.columns(2)
+    with sample_col:
+        st.subheader("Sample from the prior")
+        count = st.number_input("How many", min_value=1, max_value=64, value=8)
+        seed = st.number_input("Random seed (the same seed gives the same latents)", min_value=0, value=0, step=1)
+        if st.button("Sample", type="primary"):
+            ui.add_seeds(name, model.prior.sample(int(count), seed=int(seed)),
+                         [f"seed {int(seed)}.{i}" for i in range(int(count))])
+            st.rerun()
+    with upload_col:
+        st.subheader("Upload latents")
+        upload = st.file_uploader("A latent file", type=[f[1:] for f in lc.FORMATS],
+                                  help=f"One latent {model.latent_shape} or a batch; formats {', '.join(lc.FORMATS)}")
+        if upload is not None and st.session_state.get("upload_result", (None,))[0] != upload.file_id:
+            try:  # each uploaded file is read once; its result stays on screen while it is in the uploader
+                latents, names = lc.load_latents(upload.getvalue(), name=upload.name, shape=model.latent_shape,
+                                                 return_names=True)
+            except lc.LatentFileError as err:
+                st.session_state["upload_result"] = (upload.file_id, "error", f"{err}. Your seed set is unchanged.")
+            else:
+                stem = upload.name.rsplit(".", 1)[0]
+                ui.add_seeds(name, latents, names or [f"{stem} {i}" for i in range(len(latents))])
+                st.session_state["upload_result"] = (upload.file_id, "success",
+                                                     f"Added {len(latents)} latents from {upload.name}.")
+        file_id, kind, message = st.session_state.get("upload_result", (None, None, None))
+        if upload is not None and file_id == upload.file_id and kind == "error":
+            ui.show_error(message)
+        elif upload is not None and file_id == upload.file_id:
+            st.success(message)
 
-st.subheader("Invert images into latents")
-if not model.can_encode:
-    st.caption(f"{name} has no encoder, so images cannot be turned into its latents.")
-else:
-    pictures = st.file_uploader("PNG or JPEG images", type=["png", "jpg", "jpeg"], accept_multiple_files=True,
-                                help=f"Resized to {model.image_shape[1]}x{model.image_shape[2]}; "
-                                     "light digits on a dark background, like the training data")
-    if pictures and st.button("Invert the images"):
-        try:
-            batch = imaging.load_images([(p.getvalue(), p.name) for p in pictures])
-            prepared = model.prepare_images(batch)
-            with st.spinner("Inverting ..."):
-                latents = model.encode(prepared, **({"steps": steps} if steps else {}))
-        except (imaging.ImageFileError, ValueError) as err:
-            ui.show_error(f"{err}. Your seed set is unchanged.", err)
-        else:
-            report = imaging.reconstruction_report(model, prepared, latents, steps)
-            for picture, original, decoded, error in zip(pictures, *report):
-                a, b, c = st.columns([1, 1, 2])
-                a.image(original, caption=picture.name, width=96, clamp=True)
-                b.image(decoded, caption="decoded again", width=96, clamp=True)
-                c.caption(f"mean squared error {error:.4f}")
-            ui.add_seeds(name, latents, [p.name.rsplit(".", 1)[0] for p in pictures])
-            st.success(f"Added {len(pictures)} inverted latents to the seed set.")
-
-st.subheader(f"{len(seeds['names'])} seeds")
-if seeds["latents"] is None:
-    st.info("No seeds yet: sample some or upload a file.")
-    st.stop()
-
-summary = latent_summary(seeds["latents"], model.prior)
-images = ui.decode_to_uint8(name, seeds["latents"].numpy(), steps)
-columns = st.columns(8)
-for i, label in enumerate(seeds["names"]):
-    badge = "normal" if summary["passes"][i] else "atypical"
-    with columns[i % 8]:
-        st.image(images[i], width="stretch", clamp=True)
-        st.caption(f"**{label}** · norm {summary['norm'][i]:.1f} · χ² p {summary['typicality'][i]:.2f} · {badge}")
-
-rename_col, new_col, button_col = st.columns([2, 2, 1], vertical_alignment="bottom")
-old = rename_col.selectbox("Rename a seed", seeds["names"])
-new = new_col.text_input("New name", value=old, key=f"rename-{old}")
-if button_col.button("Rename") and new != old:
-    problem = ui.rename_seed(name, old, new)
-    if problem:
-        st.warning(problem)
+    st.subheader("Invert images into latents")
+    if not model.can_encode:
+        st.caption(f"{name} has no encoder, so images cannot be turned into its latents.")
     else:
+        pictures = st.file_uploader("PNG or JPEG images", type=["png", "jpg", "jpeg"], accept_multiple_files=True,
+                                    help=f"Resized to {model.image_shape[1]}x{model.image_shape[2]}; "
+                                         "light digits on a dark background, like the training data")
+        if pictures and st.button("Invert the images"):
+            try:
+                batch = imaging.load_images([(p.getvalue(), p.name) for p in pictures])
+                prepared = model.prepare_images(batch)
+                with st.spinner("Inverting ..."):
+                    latents = model.encode(prepared, **({"steps": steps} if steps else {}))
+            except (imaging.ImageFileError, ValueError) as err:
+                ui.show_error(f"{err}. Your seed set is unchanged.", err)
+            else:
+                report = imaging.reconstruction_report(model, prepared, latents, steps)
+                for picture, original, decoded, error in zip(pictures, *report):
+                    a, b, c = st.columns([1, 1, 2])
+                    a.image(original, caption=picture.name, width=96, clamp=True)
+                    b.image(decoded, caption="decoded again", width=96, clamp=True)
+                    c.caption(f"mean squared error {error:.4f}")
+                ui.add_seeds(name, latents, [p.name.rsplit(".", 1)[0] for p in pictures])
+                st.success(f"Added {len(pictures)} inverted latents to the seed set.")
+
+    st.subheader(f"{len(seeds['names'])} seeds")
+    if seeds["latents"] is None:
+        st.info("No seeds yet: sample some or upload a file.")
+        st.stop()
+
+    summary = latent_summary(seeds["latents"], model.prior)
+    images = ui.decode_to_uint8(name, seeds["latents"].numpy(), steps)
+    columns = st.columns(8)
+    for i, label in enumerate(seeds["names"]):
+        badge = "normal" if summary["passes"][i] else "atypical"
+        with columns[i % 8]:
+            st.image(images[i], width="stretch", clamp=True)
+            st.caption(f"**{label}** · norm {summary['norm'][i]:.1f} · χ² p {summary['typicality'][i]:.2f} · {badge}")
+
+    rename_col, new_col, button_col = st.columns([2, 2, 1], vertical_alignment="bottom")
+    old = rename_col.selectbox("Rename a seed", seeds["names"])
+    new = new_col.text_input("New name", value=old, key=f"rename-{old}")
+    if button_col.button("Rename") and new != old:
+        problem = ui.rename_seed(name, old, new)
+        if problem:
+            st.warning(problem)
+        else:
+            st.rerun()
+    remove = st.multiselect("Select seeds to delete", seeds["names"])
+    if remove and st.button("Delete selected"):
+        ui.keep_seeds(name, [i for i, n in enumerate(seeds["names"]) if n not in set(remove)])
         st.rerun()
-remove = st.multiselect("Select seeds to delete", seeds["names"])
-if remove and st.button("Delete selected"):
-    ui.keep_seeds(name, [i for i, n in enumerate(seeds["names"]) if n not in set(remove)])
-    st.rerun()
-fmt = st.selectbox("Download format", [".safetensors", ".npz"])
-st.download_button("Download the seed set", lc.latents_to_bytes(seeds["latents"], fmt, seeds["names"]),
-                   file_name=f"seeds-{name.replace('/', '_')}{fmt}")
+    fmt = st.selectbox("Download format", [".safetensors", ".npz"])
+    st.download_button("Download the seed set", lc.latents_to_bytes(seeds["latents"], fmt, seeds["names"]),
+                       file_name=f"seeds-{name.replace('/', '_')}{fmt}")

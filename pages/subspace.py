@@ -5,66 +5,64 @@ import latentcore as lc
 import ui
 from latentcore import imaging, plots
 
-name, model, steps = ui.sidebar()
-seeds = ui.seed_set(name)
+with ui.page("Subspace") as (name, model, steps):
+    seeds = ui.seed_set(name)
 
-st.title("Subspace")
-st.markdown("Seeds span a subspace; each point has one coordinate per seed (LOL paper, section 3.3). With **LOL** "
-            "every point is a typical latent; the **raw** linear combination shrinks or inflates the norm.")
-if seeds["latents"] is None or len(seeds["names"]) < 2:
-    st.info("A subspace needs at least two seeds: sample or upload some on the Seeds page.")
-    st.page_link("pages/seeds.py", label="Go to Seeds")
-    st.stop()
+    st.markdown("Seeds span a subspace; each point has one coordinate per seed (LOL paper, section 3.3). With **LOL** "
+                "every point is a typical latent; the **raw** linear combination shrinks or inflates the norm.")
+    if seeds["latents"] is None or len(seeds["names"]) < 2:
+        st.info("A subspace needs at least two seeds: sample or upload some on the Seeds page.")
+        st.page_link("pages/seeds.py", label="Go to Seeds")
+        st.stop()
 
-names = seeds["names"]
-basis = st.multiselect("Basis seeds (2 to 6)", names, default=names[: min(3, len(names))], max_selections=6)
-use_lol = st.toggle("LOL (off: raw linear combination)", value=True)
-if len(basis) < 2:
-    st.info("Pick at least two seeds for the basis.")
-    st.stop()
-try:
-    sub = lc.Subspace(seeds["latents"][[names.index(n) for n in basis]], model.prior)
-except ValueError as err:
-    ui.show_error(f"{err}.")
-    st.stop()
-ranges = sub.ranges.tolist()
-seed_coords = sub.seed_coordinates
+    names = seeds["names"]
+    basis = st.multiselect("Basis seeds (2 to 6)", names, default=names[: min(3, len(names))], max_selections=6)
+    use_lol = st.toggle("LOL (off: raw linear combination)", value=True)
+    if len(basis) < 2:
+        st.info("Pick at least two seeds for the basis.")
+        st.stop()
+    try:
+        sub = lc.Subspace(seeds["latents"][[names.index(n) for n in basis]], model.prior)
+    except ValueError as err:
+        ui.show_error(f"{err}.")
+        st.stop()
+    ranges = sub.ranges.tolist()
+    seed_coords = sub.seed_coordinates
 
+    @st.fragment
+    @ui.guarded
+    def explorer():
+        image_col, control_col = st.columns([1, 2])
+        coords = []
+        with control_col:
+            for k, (lo, hi) in enumerate(ranges):
+                pad = 0.25 * (hi - lo) or 1.0
+                low, high = float(lo - pad), float(hi + pad)
+                coords.append(st.slider(f"h{k + 1}", low, high, float(seed_coords[:, k].mean()),
+                                        step=(high - low) / 100, key=f"h{k}-{'-'.join(basis)}"))
+        h = torch.tensor([coords])
+        latent = sub.to_latents(h, lol=use_lol)
+        with image_col:
+            st.image(ui.decode_to_uint8(name, latent.numpy(), steps)[0], width=192, clamp=True, caption="current point")
+            if st.button("Add this point to the seeds"):
+                ui.add_seeds(name, latent, [f"subspace point ({', '.join(f'{c:.2f}' for c in coords)})"])
+                st.rerun(scope="app")
+        st.plotly_chart(plots.scatter_figure(seed_coords[:, :2].numpy(), basis, h[0, :2].numpy(),
+                                             title="Seeds and the current point (h1, h2)", axes=("h1", "h2")),
+                        width="stretch")
 
-@st.fragment
-def explorer():
-    image_col, control_col = st.columns([1, 2])
-    coords = []
-    with control_col:
-        for k, (lo, hi) in enumerate(ranges):
-            pad = 0.25 * (hi - lo) or 1.0
-            low, high = float(lo - pad), float(hi + pad)
-            coords.append(st.slider(f"h{k + 1}", low, high, float(seed_coords[:, k].mean()), step=(high - low) / 100,
-                                    key=f"h{k}-{'-'.join(basis)}"))
-    h = torch.tensor([coords])
-    latent = sub.to_latents(h, lol=use_lol)
-    with image_col:
-        st.image(ui.decode_to_uint8(name, latent.numpy(), steps)[0], width=192, clamp=True, caption="current point")
-        if st.button("Add this point to the seeds"):
-            ui.add_seeds(name, latent, [f"subspace point ({', '.join(f'{c:.2f}' for c in coords)})"])
-            st.rerun(scope="app")
-    st.plotly_chart(plots.scatter_figure(seed_coords[:, :2].numpy(), basis, h[0, :2].numpy(),
-                                         title="Seeds and the current point (h1, h2)", axes=("h1", "h2")),
-                    width="stretch")
+    explorer()
 
-
-explorer()
-
-st.subheader("Grid over two coordinates")
-axes = list(range(sub.dim))
-i_col, j_col, n_col = st.columns(3)
-i = i_col.selectbox("Rows", axes, index=0, format_func=lambda k: f"h{k + 1}")
-j = j_col.selectbox("Columns", axes, index=1, format_func=lambda k: f"h{k + 1}")
-n = n_col.slider("Points per axis", 2, 10, 5)
-if i == j:
-    st.info("Choose two different coordinates.")
-else:
-    latents, _ = sub.grid(i, j, n, lol=use_lol)
-    decoded = ui.decode_to_uint8(name, latents.reshape(n * n, *model.latent_shape).numpy(), steps)
-    st.image(imaging.image_grid(imaging.from_uint8(decoded), columns=n, scale=4),
-             caption=f"rows: h{i + 1}, columns: h{j + 1}")
+    st.subheader("Grid over two coordinates")
+    axes = list(range(sub.dim))
+    i_col, j_col, n_col = st.columns(3)
+    i = i_col.selectbox("Rows", axes, index=0, format_func=lambda k: f"h{k + 1}")
+    j = j_col.selectbox("Columns", axes, index=1, format_func=lambda k: f"h{k + 1}")
+    n = n_col.slider("Points per axis", 2, 10, 5)
+    if i == j:
+        st.info("Choose two different coordinates.")
+    else:
+        latents, _ = sub.grid(i, j, n, lol=use_lol)
+        decoded = ui.decode_to_uint8(name, latents.reshape(n * n, *model.latent_shape).numpy(), steps)
+        st.image(imaging.image_grid(imaging.from_uint8(decoded), columns=n, scale=4),
+                 caption=f"rows: h{i + 1}, columns: h{j + 1}")

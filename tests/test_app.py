@@ -115,3 +115,35 @@ def test_pages_on_other_builtin_models(monkeypatch, model):
         at.switch_page(page).run()
         _no_errors(at)
     assert at.sidebar.selectbox[0].value == model
+
+
+def _raise_unexpected(*args, **kwargs):
+    raise ZeroDivisionError("injected fault")
+
+
+def _only_folded_details(at, message):
+    """Each error is a message; tracebacks appear only inside the messages' Details expanders."""
+    assert at.error and all(message in e.value for e in at.error)
+    details = [e for e in at.expander if e.label == "Details"]
+    assert len(details) == len(at.error) == len(at.exception)
+    assert all(len(d.exception) == 1 for d in details)
+
+
+def test_unexpected_error_on_a_page_is_a_message_not_a_traceback(app, monkeypatch):
+    app.button[0].click().run()
+    monkeypatch.setattr(lc, "interpolate_chain", _raise_unexpected)  # a fault the page does not expect
+    app.slider[0].set_value(5).run()
+    _only_folded_details(app, "ZeroDivisionError: injected fault")
+    assert app.sidebar.metric[0].value == "8"  # the seed set is kept
+    monkeypatch.undo()
+    app.slider[0].set_value(6).run()  # and the page recovers once the fault is gone
+    _no_errors(app)
+
+
+def test_unexpected_error_in_a_fragment_is_a_message(app, monkeypatch):
+    app.button[0].click().run()
+    app.switch_page("pages/subspace.py").run()
+    monkeypatch.setattr(lc.Subspace, "to_latents", _raise_unexpected)
+    app.slider[0].set_value(app.slider[0].min).run()
+    _only_folded_details(app, "ZeroDivisionError: injected fault")  # the slider's fragment and the grid below it
+    assert len(app.error) == 2

@@ -55,16 +55,24 @@ def server():
 
 
 @pytest.fixture(scope="module")
-def page(server):
+def browser():
     from playwright.sync_api import sync_playwright
 
     OUT.mkdir(exist_ok=True)
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        tab = browser.new_page(viewport={"width": 1400, "height": 1000})
-        tab.set_default_timeout(60_000)
-        yield tab
-        browser.close()
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser):
+    """A fresh browser context per test, so each test is its own app session."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    tab = context.new_page()
+    tab.set_default_timeout(60_000)
+    yield tab
+    context.close()
 
 
 def settle(page):
@@ -151,3 +159,28 @@ def test_journey(server, page):
     page.get_by_text("decoded again").first.wait_for()
     settle(page)
     shoot(page, "seeds")
+
+
+def no_errors(page):
+    shown = page.locator("[data-testid=stException], [data-testid=stAlertContentError]")
+    assert shown.count() == 0, shown.all_inner_texts()
+
+
+@pytest.mark.parametrize("model", ["digits-ddim", "semicircle-gen"])
+def test_every_page_on_other_builtin_models(server, page, model):
+    page.goto(f"{server}/?model={model}")
+    page.get_by_role("heading", name="Latent Explorer").wait_for()
+    settle(page)
+    page.get_by_role("button", name="Start with a demo").click()
+    page.get_by_role("heading", name="Interpolate", level=1).wait_for()
+    page.locator(".js-plotly-plot").first.wait_for()
+    settle(page)
+    assert page.locator("[data-testid=stMain] [data-testid=stImage] img").count() >= 3 * 8
+    no_errors(page)
+    for title, content in [("Subspace", "[data-testid=stImage] img"), ("Diagnostics", "[data-testid=stDataFrame]"),
+                           ("Seeds", "[data-testid=stImage] img")]:
+        goto_page(page, title)
+        page.locator(f"[data-testid=stMain] {content}").first.wait_for()
+        no_errors(page)
+    assert page.get_by_text("8 seeds").count() >= 1
+    assert page.get_by_role("combobox", name="Model").input_value() == model  # the model survived every page
