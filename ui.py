@@ -1,5 +1,10 @@
 """What every page of the app shares: the model (loaded once per server process), the session's seed sets (one
-per model, so switching models loses nothing), cached decoding, the sidebar, and error display.
+per model, so switching models loses nothing), the workspace that keeps them on the server, cached decoding, the
+sidebar, and error display.
+
+The workspace (``latentcore.io``) holds the seed sets, the model and every setting a page registers with
+:func:`remember`. Its id is in the URL (``?ws=...``), so a reload or a shared link restores the same state; it is
+saved after every run of a page that changed something.
 
 Pages hold widgets and layout; every computation on latents goes through latentcore.
 """
@@ -8,16 +13,19 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import hashlib
 
 import numpy as np
 import streamlit as st
 import torch
 
 import latentcore.models as models
+from latentcore import io
 from latentcore.imaging import to_uint8
 
 DEFAULT_MODEL = "digits-vae"
 DIFFUSERS_CHOICE = "Load a diffusers folder ..."
+DDIM_STEPS = [10, 20, 25, 40, 50]
 
 
 @st.cache_resource(show_spinner="Loading the model ...")
@@ -51,10 +59,14 @@ def page(title: str):
     and stop signals derive from BaseException, so they pass through.
     """
     st.set_page_config(page_title=f"{title} · Latent Explorer", layout="wide")
-    with errors_shown():
-        name, model, steps = sidebar()
-        st.title(title)
-        yield name, model, steps
+    try:
+        with errors_shown():
+            open_workspace()
+            name, model, steps = sidebar()
+            st.title(title)
+            yield name, model, steps
+    finally:  # also after st.rerun and st.stop, which leave the page early
+        save_workspace()
 
 
 @contextlib.contextmanager
@@ -70,9 +82,95 @@ def guarded(fragment):
     """The page's error guard for an ``st.fragment``, whose reruns run only the fragment's function."""
     @functools.wraps(fragment)
     def run(*args, **kwargs):
-        with errors_shown():
-            return fragment(*args, **kwargs)
+        try:
+            with errors_shown():
+                return fragment(*args, **kwargs)
+        finally:
+            save_workspace()
     return run
+
+
+def open_workspace() -> None:
+    """Bind the session to the URL's workspace (``?ws=``), loading it once; without one, start a new workspace.
+
+    An id that is malformed or names an unreadable file leaves that file untouched and continues in a new
+    workspace, with a message in the sidebar.
+    """
+    requested = st.query_params.get("ws")
+    if requested and requested != st.session_state.get("workspace_id"):
+        try:
+            saved = io.load_workspace(io.check_workspace_id(requested))
+        except io.WorkspaceError as err:
+            st.session_state["workspace_notice"] = ("error", f"{err}. Nothing was changed on the server; this "
+                                                                 "session goes on in a new workspace.")
+            _bind_workspace(io.new_workspace_id(), None)
+        else:
+            _bind_workspace(requested, saved)
+    elif "workspace_id" not in st.session_state:
+        _bind_workspace(io.new_workspace_id(), None)
+    st.query_params["ws"] = st.session_state["workspace_id"]  # page links drop query parameters
+
+
+def _bind_workspace(workspace_id: str, saved: io.Workspace | None) -> None:
+    state = st.session_state
+    for key in state.get("remembered", set()):  # the last workspace's settings must not leak into this one
+        state.pop(key, None)
+    state["workspace_id"], state["remembered"] = workspace_id, set()
+    if saved is None:
+        state["seed_sets"], state["settings"], state["workspace_digest"] = {}, {}, None
+        if st.query_params.get("model") in models.available():  # e.g. ?model=digits-ddim
+            state["settings"]["model"] = st.query_params["model"]
+        return
+    state["seed_sets"], state["settings"] = saved.seed_sets, dict(saved.settings)
+    state["workspace_digest"] = _digest(io.workspace_to_bytes(saved))
+
+
+def _digest(data: bytes) -> str:
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
+
+
+def _current_workspace() -> io.Workspace:
+    state = st.session_state
+    settings = dict(state.get("settings", {}))
+    settings.update({k: state[k] for k in state.get("remembered", set()) if k in state})
+    state["settings"] = settings  # settings of pages not open now live on here
+    return io.Workspace(seed_sets=state.get("seed_sets", {}), settings=settings)
+
+
+def save_workspace() -> None:
+    """Write the workspace if anything in it changed since it was last written or read."""
+    if "workspace_id" not in st.session_state:
+        return
+    data = io.workspace_to_bytes(_current_workspace())
+    digest = _digest(data)
+    if digest == st.session_state.get("workspace_digest"):
+        return
+    try:
+        io.save_workspace_bytes(data, st.session_state["workspace_id"])
+    except OSError as err:
+        st.warning(f"Could not save the workspace ({err.strerror or err}); your work stays in this browser tab "
+                   "until it is closed. Download the workspace from the sidebar to keep it.")
+        return
+    st.session_state["workspace_digest"] = digest
+
+
+def remember(key: str, default, options=None, bounds: tuple[float, float] | None = None) -> str:
+    """Use as a widget's ``key``: its value is kept in the workspace and comes back after a reload, a page switch
+    or a server restart. ``options`` (for select widgets) and ``bounds`` (for sliders) drop restored values that
+    no longer fit, such as a deleted seed's name. The widget itself must not be given a default value."""
+    state = st.session_state
+    state.setdefault("remembered", set()).add(key)
+    value = state[key] if key in state else state.get("settings", {}).get(key, default)
+    if options is not None:
+        options = list(options)
+        if isinstance(default, list):
+            value = [v for v in value if v in options] if isinstance(value, list) else default
+        elif value not in options:
+            value = default
+    if bounds is not None and isinstance(value, (int, float)) and not isinstance(value, bool):
+        value = min(max(value, bounds[0]), bounds[1])
+    state[key] = value
+    return key
 
 
 def seed_set(model_name: str) -> dict:
@@ -121,14 +219,10 @@ def sidebar():
     """The model selector, device, decoding steps and seed count; returns (model name, model, steps)."""
     with st.sidebar:
         choices = models.available() + [DIFFUSERS_CHOICE]
-        # "model" outlives the widget's own state, which Streamlit drops when another page is opened
-        if "model" not in st.session_state and st.query_params.get("model") in choices:  # e.g. ?model=digits-ddim
-            st.session_state["model"] = st.query_params["model"]
-        choice = st.selectbox("Model", choices, index=choices.index(st.session_state.get("model", DEFAULT_MODEL))
-                              if st.session_state.get("model", DEFAULT_MODEL) in choices else 0, key="model_choice")
+        choice = st.selectbox("Model", choices, key=remember("model", DEFAULT_MODEL, options=choices))
         name = choice
         if choice == DIFFUSERS_CHOICE:
-            folder = st.text_input("Pipeline folder", key="diffusers_folder",
+            folder = st.text_input("Pipeline folder", key=remember("diffusers_folder", ""),
                                    help="A folder written by a diffusers pipeline's save_pretrained")
             if not folder:
                 st.info("Enter the path of a diffusers pipeline folder.")
@@ -141,12 +235,52 @@ def sidebar():
             show_error(f"Could not load that model: {err}", err)
             name = DEFAULT_MODEL
             model = get_model(name)
-        st.session_state["model"] = name if name in choices else st.session_state.get("model", DEFAULT_MODEL)
         st.caption(f"Device: `{model.device}` · latent {'x'.join(map(str, model.latent_shape))}")
         steps = None
         if hasattr(model, "default_steps"):
-            steps = st.select_slider("Decoding steps (DDIM)", options=[10, 20, 25, 40, 50], value=25,
-                                     help="Step counts that divide 1000 invert exactly")
+            steps = st.select_slider("Decoding steps (DDIM)", options=DDIM_STEPS, help="Step counts that divide 1000 "
+                                     "invert exactly", key=remember("ddim_steps", 25, options=DDIM_STEPS))
         seeds = seed_set(name)
         st.metric("Seeds in the set", len(seeds["names"]))
+        workspace_panel()
     return name, model, steps
+
+
+def workspace_panel() -> None:
+    """The workspace's link, download and upload, and a fresh start; nothing here discards a workspace."""
+    with st.expander("Workspace", expanded="workspace_notice" in st.session_state):
+        if "workspace_notice" in st.session_state:  # shown once
+            kind, notice = st.session_state.pop("workspace_notice")
+            (st.error if kind == "error" else st.success)(notice)
+        workspace_id = st.session_state["workspace_id"]
+        st.caption(f"Saved on this server after every change as `{workspace_id}`. The address bar holds its link: "
+                   "reload it or share it to come back to exactly this state.")
+        st.download_button("Download the workspace", io.workspace_to_bytes(_current_workspace()),
+                           file_name=f"workspace-{workspace_id[:8]}.safetensors")
+        upload = st.file_uploader("Open a workspace file", type=["safetensors"], key="workspace_upload",
+                                  help="A file downloaded here; it opens as a new workspace, this one stays saved")
+        if upload is not None and st.session_state.get("workspace_upload_result", (None,))[0] != upload.file_id:
+            try:  # read once per file; a bad file's message stays while it is in the uploader
+                opened = io.workspace_from_bytes(upload.getvalue(), upload.name)
+            except io.WorkspaceError as err:
+                st.session_state["workspace_upload_result"] = (upload.file_id, f"{err}. This workspace is unchanged.")
+            else:
+                st.session_state["workspace_upload_result"] = (upload.file_id, None)
+                _switch_workspace(opened, f"Opened {upload.name} as a new workspace; the previous one is still at "
+                                          f"?ws={workspace_id}.")
+        file_id, problem = st.session_state.get("workspace_upload_result", (None, None))
+        if upload is not None and file_id == upload.file_id and problem:
+            st.error(problem)
+        if st.button("New empty workspace", help="This one stays saved under its link"):
+            _switch_workspace(io.Workspace(), f"Started a new workspace; the previous one is still at "
+                                              f"?ws={workspace_id}.")
+
+
+def _switch_workspace(workspace: io.Workspace, notice: str) -> None:
+    save_workspace()
+    new_id = io.new_workspace_id()
+    io.save_workspace(workspace, new_id)
+    _bind_workspace(new_id, workspace)
+    st.session_state["workspace_notice"] = ("success", notice)
+    st.query_params["ws"] = new_id
+    st.rerun()

@@ -26,7 +26,8 @@ with ui.page("Diagnostics") as (name, model, steps):
         st.page_link("pages/seeds.py", label="Go to Seeds")
         st.stop()
 
-    chosen = st.multiselect("Latents", list(candidates), default=list(teaching) or list(candidates)[:3])
+    chosen = st.multiselect("Latents", list(candidates), key=ui.remember(
+        "diagnostics.latents", list(teaching) or list(candidates)[:3], options=candidates))
     if not chosen:
         st.info("Choose at least one latent.")
         st.stop()
@@ -42,7 +43,7 @@ with ui.page("Diagnostics") as (name, model, steps):
                "Gaussian's bulk, even at its improbable centre. The typical-set index asks whether the norm is one the "
                "prior produces, so a linear midpoint (too short) scores low there while scoring high on density.")
 
-    focus = st.selectbox("Plots for", chosen)
+    focus = st.selectbox("Plots for", chosen, key=ui.remember("diagnostics.focus", chosen[0], options=chosen))
     views = diagnostic_views(candidates[focus], model.prior)
     st.image(ui.decode_to_uint8(name, candidates[focus][None].numpy(), steps)[0], width=128, clamp=True,
              caption=f"{focus}, decoded")

@@ -14,18 +14,22 @@ with ui.page("Interpolate") as (name, model, steps):
         st.stop()
 
     names = seeds["names"]
-    chain = st.toggle("A chain through several seeds")
+    chain = st.toggle("A chain through several seeds", key=ui.remember("interpolate.chain", False))
     if chain:
-        stops = st.multiselect("Seeds, in order", names, default=names[:3])
+        stops = st.multiselect("Seeds, in order", names,
+                               key=ui.remember("interpolate.stops", names[:3], options=names))
         if len(stops) < 2:
             st.info("A chain needs at least two seeds.")
             st.stop()
     else:
         left, right = st.columns(2)
-        stops = [left.selectbox("From", names, index=0), right.selectbox("To", names, index=1)]
+        stops = [left.selectbox("From", names, key=ui.remember("interpolate.from", names[0], options=names)),
+                 right.selectbox("To", names, key=ui.remember("interpolate.to", names[1], options=names))]
     labels = {s.label: key for key, s in lc.SCHEMES.items()}
-    chosen = st.multiselect("Schemes", list(labels), default=["Linear", "SLERP", "LOL"])
-    frames = st.slider("Frames" + (" per leg" if chain else ""), min_value=2, max_value=64, value=8)
+    chosen = st.multiselect("Schemes", list(labels),
+                            key=ui.remember("interpolate.schemes", ["Linear", "SLERP", "LOL"], options=labels))
+    frames = st.slider("Frames" + (" per leg" if chain else ""), min_value=2, max_value=64,
+                       key=ui.remember("interpolate.frames", 8, bounds=(2, 64)))
     if not chosen:
         st.info("Choose at least one scheme.")
         st.stop()

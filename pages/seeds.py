@@ -5,14 +5,18 @@ import ui
 from latentcore import imaging
 from latentcore.diagnostics import latent_summary
 
+FORMATS = [".safetensors", ".npz"]
+
 with ui.page("Seeds") as (name, model, steps):
     seeds = ui.seed_set(name)
 
     sample_col, upload_col = st.columns(2)
     with sample_col:
         st.subheader("Sample from the prior")
-        count = st.number_input("How many", min_value=1, max_value=64, value=8)
-        seed = st.number_input("Random seed (the same seed gives the same latents)", min_value=0, value=0, step=1)
+        count = st.number_input("How many", min_value=1, max_value=64,
+                                key=ui.remember("seeds.count", 8, bounds=(1, 64)))
+        seed = st.number_input("Random seed (the same seed gives the same latents)", min_value=0, step=1,
+                               key=ui.remember("seeds.seed", 0, bounds=(0, 2**62)))
         if st.button("Sample", type="primary"):
             ui.add_seeds(name, model.prior.sample(int(count), seed=int(seed)),
                          [f"seed {int(seed)}.{i}" for i in range(int(count))])
@@ -90,6 +94,6 @@ with ui.page("Seeds") as (name, model, steps):
     if remove and st.button("Delete selected"):
         ui.keep_seeds(name, [i for i, n in enumerate(seeds["names"]) if n not in set(remove)])
         st.rerun()
-    fmt = st.selectbox("Download format", [".safetensors", ".npz"])
+    fmt = st.selectbox("Download format", FORMATS, key=ui.remember("seeds.format", FORMATS[0], options=FORMATS))
     st.download_button("Download the seed set", lc.latents_to_bytes(seeds["latents"], fmt, seeds["names"]),
                        file_name=f"seeds-{name.replace('/', '_')}{fmt}")

@@ -16,8 +16,9 @@ with ui.page("Subspace") as (name, model, steps):
         st.stop()
 
     names = seeds["names"]
-    basis = st.multiselect("Basis seeds (2 to 6)", names, default=names[: min(3, len(names))], max_selections=6)
-    use_lol = st.toggle("LOL (off: raw linear combination)", value=True)
+    basis = st.multiselect("Basis seeds (2 to 6)", names, max_selections=6,
+                           key=ui.remember("subspace.basis", names[:3], options=names))
+    use_lol = st.toggle("LOL (off: raw linear combination)", key=ui.remember("subspace.lol", True))
     if len(basis) < 2:
         st.info("Pick at least two seeds for the basis.")
         st.stop()
@@ -38,8 +39,9 @@ with ui.page("Subspace") as (name, model, steps):
             for k, (lo, hi) in enumerate(ranges):
                 pad = 0.25 * (hi - lo) or 1.0
                 low, high = float(lo - pad), float(hi + pad)
-                coords.append(st.slider(f"h{k + 1}", low, high, float(seed_coords[:, k].mean()),
-                                        step=(high - low) / 100, key=f"h{k}-{'-'.join(basis)}"))
+                key = ui.remember(f"subspace.h{k}.{'-'.join(basis)}", float(seed_coords[:, k].mean()),
+                                  bounds=(low, high))
+                coords.append(st.slider(f"h{k + 1}", low, high, step=(high - low) / 100, key=key))
         h = torch.tensor([coords])
         latent = sub.to_latents(h, lol=use_lol)
         with image_col:
@@ -56,9 +58,11 @@ with ui.page("Subspace") as (name, model, steps):
     st.subheader("Grid over two coordinates")
     axes = list(range(sub.dim))
     i_col, j_col, n_col = st.columns(3)
-    i = i_col.selectbox("Rows", axes, index=0, format_func=lambda k: f"h{k + 1}")
-    j = j_col.selectbox("Columns", axes, index=1, format_func=lambda k: f"h{k + 1}")
-    n = n_col.slider("Points per axis", 2, 10, 5)
+    i = i_col.selectbox("Rows", axes, format_func=lambda k: f"h{k + 1}",
+                        key=ui.remember("subspace.rows", 0, options=axes))
+    j = j_col.selectbox("Columns", axes, format_func=lambda k: f"h{k + 1}",
+                        key=ui.remember("subspace.columns", 1, options=axes))
+    n = n_col.slider("Points per axis", 2, 10, key=ui.remember("subspace.points", 5, bounds=(2, 10)))
     if i == j:
         st.info("Choose two different coordinates.")
     else:

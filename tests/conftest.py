@@ -8,6 +8,14 @@ os.environ.setdefault("LATENTCORE_DEVICE", "cpu")
 torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
 
 
+@pytest.fixture(autouse=True)
+def workspace_folder(tmp_path_factory, monkeypatch):
+    """Each test saves workspaces in its own temporary folder, never in the user's data directory."""
+    folder = tmp_path_factory.mktemp("workspaces")
+    monkeypatch.setenv("LATENT_EXPLORER_WORKSPACES", str(folder))
+    return folder
+
+
 def pytest_collection_modifyitems(config, items):
     if torch.cuda.is_available():
         return
