@@ -4,9 +4,11 @@ deleting, and every registered scheme on Interpolate."""
 from pathlib import Path
 
 import pytest
+import torch
 from streamlit.testing.v1 import AppTest
 
 import latentcore as lc
+from latentcore import io
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 
@@ -147,3 +149,62 @@ def test_unexpected_error_in_a_fragment_is_a_message(app, monkeypatch):
     app.slider[0].set_value(app.slider[0].min).run()
     _only_folded_details(app, "ZeroDivisionError: injected fault")  # the slider's fragment and the grid below it
     assert len(app.error) == 2
+
+
+def _session(ws=None, **params):
+    at = AppTest.from_file(APP, default_timeout=120)
+    if ws:
+        at.query_params["ws"] = ws
+    at.query_params.update(params)
+    return at.run()
+
+
+def test_a_new_session_on_the_same_workspace_gets_seeds_and_settings_back(app):
+    app.button[0].click().run()  # demo: 8 seeds, Interpolate
+    app.slider[0].set_value(12).run()
+    app.multiselect[0].set_value(["LOL", "NAO"]).run()
+    ws = app.session_state["workspace_id"]
+    again = _session(ws)  # what a reload or a shared link does
+    _no_errors(again)
+    assert again.sidebar.metric[0].value == "8"
+    again.switch_page("pages/interpolate.py").run()
+    assert again.slider[0].value == 12 and again.multiselect[0].value == ["LOL", "NAO"]
+    assert torch.equal(again.session_state["seed_sets"]["digits-vae"]["latents"],
+                       app.session_state["seed_sets"]["digits-vae"]["latents"])
+
+
+def test_settings_survive_a_page_switch(app):
+    app.button[0].click().run()
+    app.slider[0].set_value(20).run()
+    app.switch_page("pages/seeds.py").run()
+    app.switch_page("pages/interpolate.py").run()
+    assert app.slider[0].value == 20
+
+
+def test_sessions_without_a_shared_link_never_see_each_others_seeds(app):
+    app.button[0].click().run()
+    other = _session()
+    assert other.session_state["workspace_id"] != app.session_state["workspace_id"]
+    assert other.sidebar.metric[0].value == "0"
+
+
+def test_a_corrupt_workspace_gives_a_message_and_is_left_as_it_was(monkeypatch, workspace_folder):
+    monkeypatch.chdir(Path(APP).parent)
+    ws = io.new_workspace_id()
+    corrupt = workspace_folder / f"{ws}.safetensors"
+    corrupt.write_bytes(b"\x00" * 100)
+    at = _session(ws)
+    assert not at.exception
+    assert "is not a usable Latent Explorer workspace" in at.sidebar.error[0].value
+    assert at.session_state["workspace_id"] != ws
+    at.switch_page("pages/seeds.py").run()
+    at.button[0].click().run()  # work goes on in the new workspace
+    _no_errors(at)
+    assert corrupt.read_bytes() == b"\x00" * 100
+    assert io.load_workspace(at.session_state["workspace_id"]).seed_sets["digits-vae"]["names"][0] == "seed 0.0"
+
+
+def test_a_malformed_workspace_id_is_refused(app):
+    at = _session("../../etc")
+    assert not at.exception
+    assert "is not a workspace id" in at.sidebar.error[0].value

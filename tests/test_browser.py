@@ -2,6 +2,7 @@
 on a free localhost port. Every wait is on the page's state (data-test-script-state) or content, never a sleep.
 Screenshots go to test-output/ (and to $LE_SCREENSHOTS when set, e.g. docs/screenshots)."""
 
+import contextlib
 import os
 import shutil
 import socket
@@ -31,12 +32,14 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server():
+@contextlib.contextmanager
+def streamlit_server(workspaces: Path):
+    """`streamlit run app.py` on a free port, saving workspaces in ``workspaces``; yields its address."""
     port = _free_port()
     proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
                              "--server.address", "127.0.0.1", "--server.headless", "true"],
-                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            env={**os.environ, "LATENT_EXPLORER_WORKSPACES": str(workspaces)})
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while True:
@@ -49,9 +52,22 @@ def server():
                 proc.kill()
                 raise RuntimeError(f"streamlit did not start: {proc.stdout.read().decode()[-2000:]}")
             time.sleep(0.2)  # polling the server's health endpoint, not waiting on the page
-    yield url
-    proc.terminate()
-    proc.wait(timeout=20)
+    try:
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+
+
+@pytest.fixture(scope="module")
+def workspaces(tmp_path_factory):
+    return tmp_path_factory.mktemp("browser-workspaces")
+
+
+@pytest.fixture(scope="module")
+def server(workspaces):
+    with streamlit_server(workspaces) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -65,14 +81,18 @@ def browser():
         chromium.close()
 
 
+def new_tab(browser):
+    """A tab in a fresh browser context: its own app session."""
+    tab = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+    tab.set_default_timeout(60_000)
+    return tab
+
+
 @pytest.fixture
 def page(browser):
-    """A fresh browser context per test, so each test is its own app session."""
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    tab = context.new_page()
-    tab.set_default_timeout(60_000)
+    tab = new_tab(browser)
     yield tab
-    context.close()
+    tab.context.close()
 
 
 def settle(page):
@@ -184,3 +204,83 @@ def test_every_page_on_other_builtin_models(server, page, model):
         no_errors(page)
     assert page.get_by_text("8 seeds").count() >= 1
     assert page.get_by_role("combobox", name="Model").input_value() == model  # the model survived every page
+
+
+def seeds_in_set(page) -> str:
+    settle(page)
+    return page.locator("[data-testid=stSidebar] [data-testid=stMetricValue]").first.inner_text()
+
+
+def test_workspaces_survive_reloads_and_restarts_and_stay_apart(server, page, browser, workspaces):
+    page.goto(server)
+    page.get_by_role("button", name="Start with a demo").click()
+    page.get_by_role("heading", name="Interpolate", level=1).wait_for()
+    settle(page)
+    page.wait_for_url("**ws=*")
+    link = page.url
+    assert seeds_in_set(page) == "8"
+
+    page.reload()
+    page.get_by_role("heading", name="Interpolate", level=1).wait_for()
+    assert seeds_in_set(page) == "8"
+    assert page.url == link
+
+    stranger = new_tab(browser)  # another person opening the app
+    stranger.goto(server)
+    stranger.get_by_role("heading", name="Latent Explorer").wait_for()
+    assert seeds_in_set(stranger) == "0"
+    stranger.get_by_role("button", name="Start with a demo").click()
+    stranger.get_by_role("heading", name="Interpolate", level=1).wait_for()
+    goto_page(stranger, "Seeds")
+    stranger.get_by_role("button", name="Sample", exact=True).click()
+    stranger.get_by_text("16 seeds").wait_for()
+    assert seeds_in_set(stranger) == "16"
+    page.reload()
+    assert seeds_in_set(page) == "8"  # the first session is untouched
+    stranger.context.close()
+
+    with streamlit_server(workspaces) as restarted:  # a new server process on the same folder
+        page.goto(link.replace(server, restarted))
+        page.get_by_role("heading", name="Interpolate", level=1).wait_for()
+        assert seeds_in_set(page) == "8"
+        page.get_by_text("LOL", exact=True).first.wait_for()
+
+
+def test_corrupt_workspace_in_the_browser(server, page, workspaces):
+    bad = "A" * 22
+    (workspaces / f"{bad}.safetensors").write_bytes(b"not a workspace")
+    page.goto(f"{server}/?ws={bad}")
+    page.get_by_text("is not a usable Latent Explorer workspace").wait_for()
+    settle(page)
+    assert bad not in page.url
+    assert (workspaces / f"{bad}.safetensors").read_bytes() == b"not a workspace"
+
+
+def test_workspace_download_and_upload(server, page):
+    from latentcore import io
+
+    page.goto(server)
+    page.get_by_role("button", name="Start with a demo").click()
+    page.get_by_role("heading", name="Interpolate", level=1).wait_for()
+    settle(page)
+    sidebar = page.locator("[data-testid=stSidebar]")
+    sidebar.get_by_text("Workspace", exact=True).click()
+    with page.expect_download() as download:
+        sidebar.get_by_role("button", name="Download the workspace").click()
+    saved = io.workspace_from_bytes(Path(download.value.path()).read_bytes())
+    assert saved.seed_sets["digits-vae"]["names"] == [f"demo {i}" for i in range(8)]
+
+    sidebar.locator("input[type=file]").set_input_files(
+        files=[{"name": "broken.safetensors", "mimeType": "application/octet-stream", "buffer": b"nope"}])
+    sidebar.get_by_text("This workspace is unchanged").wait_for()
+    assert seeds_in_set(page) == "8"
+
+    saved.seed_sets["digits-vae"] = {"latents": saved.seed_sets["digits-vae"]["latents"][:3],
+                                     "names": ["one", "two", "three"]}
+    before = page.url
+    sidebar.locator("input[type=file]").set_input_files(
+        files=[{"name": "mine.safetensors", "mimeType": "application/octet-stream",
+                "buffer": io.workspace_to_bytes(saved)}])
+    sidebar.get_by_text("Opened mine.safetensors as a new workspace").wait_for()
+    assert seeds_in_set(page) == "3"
+    assert page.url != before
