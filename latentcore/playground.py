@@ -8,11 +8,15 @@ and what ri-optimal paths do instead (paper 003, Figure 1). The decoder is the i
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Callable
 
 import torch
 
+from .geodesic import DEFAULT_ALPHA
+from .interpolate import interpolate
 from .priors import Empirical, GaussianMixture, Prior
+from .realism import path_realism
 
 
 def ring_prior(radius: float = 4.0, width: float = 0.5, n: int = 2000, seed: int = 0) -> Empirical:
@@ -49,3 +53,44 @@ def density_grid(prior: Prior, xlim: tuple[float, float], ylim: tuple[float, flo
     with torch.no_grad():
         density = prior.log_prob(grid).exp()
     return xs, ys, density
+
+
+def view_box(prior: Prior, margin: float = 0.2, samples: int = 4000) -> tuple[tuple[float, float], tuple[float, float]]:
+    """Axis limits that hold 99% of the prior's mass in each coordinate, widened by ``margin`` of the span."""
+    points = prior.sample(samples, seed=0).cpu()
+    low, high = torch.quantile(points, 0.005, dim=0), torch.quantile(points, 0.995, dim=0)
+    pad = margin * (high - low)
+    return (float(low[0] - pad[0]), float(high[0] + pad[0])), (float(low[1] - pad[1]), float(high[1] + pad[1]))
+
+
+PLAYGROUND_SCHEMES = ("linear", "slerp", "lol", "geodesic")
+
+
+@dataclass
+class PlaygroundPath:
+    path: torch.Tensor          # [S, 2]
+    point_index: torch.Tensor   # [S]: realisticity index of each point (density kind, unscaled)
+    index: float                # the path's realisticity index (paper 003 Definition 2) with the scaled index
+    length: float               # Euclidean length (the decoder is the identity)
+
+
+def playground_paths(prior: Prior, start, end, frames: int = 32, alpha: float = DEFAULT_ALPHA,
+                     schemes=PLAYGROUND_SCHEMES, progress=None) -> dict[str, PlaygroundPath]:
+    """Each scheme's path from ``start`` to ``end`` (points ``[2]``) over a 2-D prior, with its realisticity.
+
+    The ri-optimal path minimises paper 003 Eq. 3 with ``alpha`` scaling the index; the path index
+    ``exp(sum_i log((ri_a(x_i) + ri_a(x_{i+1})) / 2) ||x_{i+1} - x_i||)`` uses the same ``alpha``, so the
+    optimised path is the one it ranks best.
+    """
+    start, end = torch.as_tensor(start, dtype=torch.float32), torch.as_tensor(end, dtype=torch.float32)
+    if prior.shape != (2,) or start.shape != (2,) or end.shape != (2,):
+        raise ValueError(f"the playground joins two 2-D points over a 2-D prior; got points {tuple(start.shape)} "
+                         f"and {tuple(end.shape)} over a prior of shape {prior.shape}")
+    result = {}
+    for name in schemes:
+        options = {"alpha": alpha, "max_steps": 1000} if name == "geodesic" else {}
+        path = interpolate(start, end, frames, scheme=name, prior=prior, progress=progress, **options).cpu()
+        scaled = path_realism(path, prior, alpha=alpha)
+        result[name] = PlaygroundPath(path=path, point_index=path_realism(path, prior).point_index,
+                                      index=float(scaled.index), length=float(scaled.lengths.sum()))
+    return result

@@ -73,3 +73,26 @@ def chi2_figure(x: np.ndarray, y: np.ndarray, band: tuple[float, float], value: 
     fig.add_vrect(x0=band[0], x1=band[1], fillcolor="grey", opacity=0.15, line_width=0, annotation_text="central 99%")
     fig.add_vline(x=value, line_color="#d62728", annotation_text="this latent")
     return _layout(fig, "Squared norm against its chi-square law", "squared norm", "density")
+
+
+def playground_figure(xs: np.ndarray, ys: np.ndarray, density: np.ndarray, paths: dict[str, np.ndarray],
+                      start: np.ndarray, end: np.ndarray, clickable: int = 30) -> go.Figure:
+    """A 2-D prior's density as a heatmap, each scheme's path ``[S, 2]`` over it, and the endpoints.
+
+    A faint ``clickable x clickable`` grid of markers lies over the heatmap: plotly reports clicks on markers,
+    not on heatmap cells, so clicking near a point of the grid selects that point.
+    """
+    fig = go.Figure(go.Heatmap(x=xs, y=ys, z=density, colorscale="Greys", showscale=False, hoverinfo="skip"))
+    gx, gy = np.meshgrid(np.linspace(xs[0], xs[-1], clickable), np.linspace(ys[0], ys[-1], clickable))
+    fig.add_trace(go.Scatter(x=gx.ravel(), y=gy.ravel(), mode="markers", name="click to place",
+                             marker=dict(size=14, opacity=0.02, color="#1f77b4"), showlegend=False,
+                             hovertemplate="(%{x:.2f}, %{y:.2f})<extra>click to place an endpoint</extra>"))
+    for k, (name, xy) in enumerate(paths.items()):
+        fig.add_trace(go.Scatter(x=xy[:, 0], y=xy[:, 1], mode="lines+markers", name=name, marker=dict(size=4),
+                                 line=dict(color=PALETTE[k % len(PALETTE)], width=2.5)))
+    fig.add_trace(go.Scatter(x=[start[0], end[0]], y=[start[1], end[1]], mode="markers+text", name="endpoints",
+                             text=["start", "end"], textposition="top center",
+                             marker=dict(size=12, color="#ff7f0e", symbol="diamond")))
+    fig.update_xaxes(range=[float(xs[0]), float(xs[-1])])
+    fig.update_yaxes(range=[float(ys[0]), float(ys[-1])], scaleanchor="x", scaleratio=1)
+    return _layout(fig, "Density of the prior and the paths", "x1", "x2", height=560)

@@ -1,6 +1,8 @@
 """ri-optimal interpolation (paper 003): better paths than linear on the semicircle, endpoints kept, energy
 descending, no NaN for coinciding endpoints, batching, feature-restricted paths, the playground."""
 
+import numpy as np
+import pytest
 import torch
 
 import latentcore as lc
@@ -133,3 +135,19 @@ def test_feature_restricted_paths_keep_the_class():
           f"feature-restricted frames ({len(labels)} pairs)")
     assert float(restricted.mean()) >= 0.9
     assert float(restricted.mean()) > float(linear.mean())
+
+
+def test_playground_paths_rank_the_ri_optimal_path_first():
+    prior = lc.PLAYGROUND_PRIORS["two-moons"]()
+    (x0, x1), (y0, y1) = lc.view_box(prior)
+    assert x0 < -3 and x1 > 3 and y0 < -1 and y1 > 1  # the moons lie inside the box
+    start, end = prior.sample(2, seed=3)
+    paths = lc.playground_paths(prior, start, end, frames=12)
+    assert list(paths) == list(lc.PLAYGROUND_SCHEMES)
+    for name, p in paths.items():
+        assert p.path.shape == (12, 2) and p.point_index.shape == (12,)
+        assert torch.equal(p.path[0], start) and torch.equal(p.path[-1], end)
+        assert 0.0 <= p.index <= 1.0 and np.isfinite(p.length)
+    assert paths["geodesic"].index >= max(p.index for p in paths.values())
+    with pytest.raises(ValueError, match="2-D"):
+        lc.playground_paths(lc.StandardNormal((3,)), torch.zeros(3), torch.ones(3))
