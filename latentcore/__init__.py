@@ -10,7 +10,8 @@ from .geodesic import GeodesicResult, class_prior, classifier_index, ri_optimal_
 from .diagnostics import TESTS, normality_tests, typical_norm_band
 from .interpolate import SCHEMES, Scheme, interpolate, interpolate_chain, register_scheme
 from .io import FORMATS, LatentFileError, latents_to_bytes, load_latents, save_latents
-from .playground import PLAYGROUND_PRIORS, PLAYGROUND_SCHEMES, density_grid, playground_paths, view_box
+from .playground import (PLAYGROUND_PRIORS, PLAYGROUND_SCHEMES, default_endpoints, density_grid, playground_paths,
+                         view_box)
 from .priors import PRIORS, Empirical, Gaussian, GaussianMixture, Independent, Prior, StandardNormal
 from .projection import endpoint_plane, pca
 from .realism import path_energy, path_realism, realisticity_index
@@ -24,4 +25,5 @@ __all__ = [
     "Independent", "Prior", "StandardNormal", "endpoint_plane", "pca", "path_energy", "path_realism",
     "realisticity_index", "knn_affine", "Subspace", "GeodesicResult", "ri_optimal_interpolate", "class_prior",
     "classifier_index", "PLAYGROUND_PRIORS", "PLAYGROUND_SCHEMES", "density_grid", "playground_paths", "view_box",
+    "default_endpoints",
 ]

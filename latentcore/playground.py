@@ -63,6 +63,15 @@ def view_box(prior: Prior, margin: float = 0.2, samples: int = 4000) -> tuple[tu
     return (float(low[0] - pad[0]), float(high[0] + pad[0])), (float(low[1] - pad[1]), float(high[1] + pad[1]))
 
 
+def default_endpoints(prior: Prior, samples: int = 256) -> tuple[torch.Tensor, torch.Tensor]:
+    """Two likely points far apart (the most distant pair among the likelier half of ``samples`` draws, seed 0):
+    on the semicircle its two tips, on the ring opposite sides, so the straight line crosses the empty middle."""
+    points = prior.sample(samples, seed=0).cpu()
+    likely = points[prior.log_prob(points).cpu() >= prior.log_prob(points).cpu().median()]
+    far = torch.cdist(likely, likely).argmax()
+    return likely[far // len(likely)], likely[far % len(likely)]
+
+
 PLAYGROUND_SCHEMES = ("linear", "slerp", "lol", "geodesic")
 
 

@@ -82,7 +82,9 @@ def playground_figure(xs: np.ndarray, ys: np.ndarray, density: np.ndarray, paths
     A faint ``clickable x clickable`` grid of markers lies over the heatmap: plotly reports clicks on markers,
     not on heatmap cells, so clicking near a point of the grid selects that point.
     """
-    fig = go.Figure(go.Heatmap(x=xs, y=ys, z=density, colorscale="Greys", showscale=False, hoverinfo="skip"))
+    # the square root keeps the thin parts of the density visible beside its peaks
+    fig = go.Figure(go.Heatmap(x=xs, y=ys, z=np.sqrt(density), colorscale="Blues", showscale=False,
+                               hoverinfo="skip"))
     gx, gy = np.meshgrid(np.linspace(xs[0], xs[-1], clickable), np.linspace(ys[0], ys[-1], clickable))
     fig.add_trace(go.Scatter(x=gx.ravel(), y=gy.ravel(), mode="markers", name="click to place",
                              marker=dict(size=14, opacity=0.02, color="#1f77b4"), showlegend=False,

@@ -24,7 +24,8 @@ def _no_errors(at):
     assert not at.error, [e.value for e in at.error]
 
 
-PAGES = ["pages/home.py", "pages/seeds.py", "pages/interpolate.py", "pages/subspace.py", "pages/diagnostics.py"]
+PAGES = ["pages/home.py", "pages/seeds.py", "pages/interpolate.py", "pages/subspace.py", "pages/diagnostics.py",
+         "pages/playground.py"]
 
 
 @pytest.mark.parametrize("page", PAGES)
@@ -208,3 +209,19 @@ def test_a_malformed_workspace_id_is_refused(app):
     at = _session("../../etc")
     assert not at.exception
     assert "is not a workspace id" in at.sidebar.error[0].value
+
+
+def test_playground_draws_every_path_and_follows_its_inputs(app):
+    app.switch_page("pages/playground.py").run()
+    _no_errors(app)
+    table = app.dataframe[0].value.set_index("path")
+    assert list(table.index) == ["Linear", "SLERP", "LOL", "ri-optimal"]
+    assert table.loc["ri-optimal", "path index (Definition 2)"] > table.loc["Linear", "path index (Definition 2)"]
+    [s for s in app.selectbox if s.label == "Prior"][0].set_value("ring").run()
+    _no_errors(app)
+    start_x = [n for n in app.number_input if n.label == "start x1"][0]
+    end_x = [n for n in app.number_input if n.label == "end x1"][0]
+    start_x.set_value(end_x.value).run()
+    [n for n in app.number_input if n.label == "start x2"][0].set_value(
+        [n for n in app.number_input if n.label == "end x2"][0].value).run()
+    assert "same point" in app.info[0].value

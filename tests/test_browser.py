@@ -284,3 +284,19 @@ def test_workspace_download_and_upload(server, page):
     sidebar.get_by_text("Opened mine.safetensors as a new workspace").wait_for()
     assert seeds_in_set(page) == "3"
     assert page.url != before
+
+
+def test_playground_click_places_an_endpoint(server, page):
+    page.goto(server)
+    goto_page(page, "Geometry playground")
+    plot = page.locator("[data-testid=stMain] .js-plotly-plot").first
+    plot.wait_for()
+    settle(page)
+    start_x = page.get_by_label("start x1")
+    before = start_x.input_value()
+    area = plot.locator(".nsewdrag").first.bounding_box()
+    page.mouse.click(area["x"] + 0.5 * area["width"], area["y"] + 0.3 * area["height"])
+    page.wait_for_function("v => document.querySelector('input[aria-label=\"start x1\"]').value !== v", arg=before)
+    settle(page)
+    no_errors(page)
+    shoot(page, "playground")
