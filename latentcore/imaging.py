@@ -59,6 +59,11 @@ def reconstruction_report(model, images: torch.Tensor, latents: torch.Tensor, st
     return to_uint8(images), to_uint8(decoded), errors
 
 
+def mean_squared_error(a: np.ndarray, b: np.ndarray) -> float:
+    """Mean squared difference of two 8-bit images (or batches), on the [0, 1] scale."""
+    return float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2) / 255.0**2)
+
+
 def image_grid(images: torch.Tensor, columns: int = 8, scale: int = 4) -> Image.Image:
     """Images ``[N, C, H, W]`` in [0, 1] as one PNG-ready grid, each pixel ``scale`` x ``scale``."""
     n, c, h, w = images.shape

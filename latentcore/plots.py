@@ -98,3 +98,13 @@ def playground_figure(xs: np.ndarray, ys: np.ndarray, density: np.ndarray, paths
     fig.update_xaxes(range=[float(xs[0]), float(xs[-1])])
     fig.update_yaxes(range=[float(ys[0]), float(ys[-1])], scaleanchor="x", scaleratio=1)
     return _layout(fig, "Density of the prior and the paths", "x1", "x2", height=560)
+
+
+def weights_figure(labels: list[str], weights: np.ndarray,
+                   title: str = "Affine weights of the neighbours") -> go.Figure:
+    """One bar per neighbour; the weights of an affine combination sum to 1 and may be negative."""
+    colours = [PALETTE[1] if w >= 0 else PALETTE[2] for w in weights]
+    fig = go.Figure(go.Bar(x=labels, y=weights, marker_color=colours, text=[f"{w:.2f}" for w in weights],
+                           textposition="outside"))
+    fig.add_hline(y=0, line_color="black", line_width=1)
+    return _layout(fig, title, "neighbour (nearest first)", "weight")

@@ -25,7 +25,7 @@ def _no_errors(at):
 
 
 PAGES = ["pages/home.py", "pages/seeds.py", "pages/interpolate.py", "pages/subspace.py", "pages/diagnostics.py",
-         "pages/playground.py"]
+         "pages/centroids.py", "pages/playground.py"]
 
 
 @pytest.mark.parametrize("page", PAGES)
@@ -225,3 +225,26 @@ def test_playground_draws_every_path_and_follows_its_inputs(app):
     [n for n in app.number_input if n.label == "start x2"][0].set_value(
         [n for n in app.number_input if n.label == "end x2"][0].value).run()
     assert "same point" in app.info[0].value
+
+
+def test_centroids_and_reconstruction(app):
+    app.button[0].click().run()  # 8 demo seeds
+    app.switch_page("pages/centroids.py").run()
+    _no_errors(app)
+    table = app.dataframe[0].value.set_index("centroid")
+    assert list(table.index) == [label for label, _ in lc.CENTROIDS.values()]
+    # the arithmetic mean of 4 Gaussian seeds has about half the typical norm; LOL keeps it typical
+    assert table.loc["Arithmetic mean", "norm"] < 0.7 * table.loc[lc.CENTROIDS["lol"][0], "norm"]
+    assert table.loc["Arithmetic mean", "chi-square p of the norm"] < 0.01
+    assert table.loc[lc.CENTROIDS["lol"][0], "chi-square p of the norm"] > 0.01
+    assert app.metric[0].label.startswith("Latent distance")
+    residual = float(app.metric[0].value)
+    [s for s in app.slider if s.label == "k (neighbours)"][0].set_value(7).run()  # all 7 other seeds
+    _no_errors(app)
+    assert float(app.metric[0].value) < residual
+    [b for b in app.button if b.label == "Add to the seeds"][0].click().run()
+    _no_errors(app)
+    assert app.sidebar.metric[0].value == "9"
+    [r for r in app.radio if r.label == "Target"][0].set_value("A fresh sample").run()
+    _no_errors(app)
+    assert len(app.get("image")) >= 4 + 2

@@ -1,0 +1,117 @@
+import pandas as pd
+import streamlit as st
+import torch
+
+import latentcore as lc
+import ui
+from latentcore import imaging, plots
+from latentcore.diagnostics import latent_summary
+
+TARGETS = ["A seed", "A fresh sample", "An uploaded image"]
+
+
+@st.cache_data(max_entries=32, show_spinner="Inverting the image ...")
+def invert_image(model_name: str, data: bytes, file_name: str, steps: int | None):
+    model = ui.get_model(model_name)
+    images = model.prepare_images(imaging.load_images([(data, file_name)]))
+    return model.encode(images, **({"steps": steps} if steps else {})).cpu()
+
+
+with ui.page("Centroids and reconstruction") as (name, model, steps):
+    seeds = ui.seed_set(name)
+    if seeds["latents"] is None or len(seeds["names"]) < 2:
+        st.info("Centroids and reconstructions need at least two seeds: sample or upload some on the Seeds page.")
+        st.page_link("pages/seeds.py", label="Go to Seeds")
+        st.stop()
+    names = seeds["names"]
+
+    st.header("Centroids")
+    st.markdown("The centre of several seeds. The arithmetic mean of Gaussian latents has a norm far below the "
+                "typical one (LOL paper, section 3.2), so it decodes to a blurred or blank image; LOL, the rescaled "
+                "mean and NAO keep it typical.")
+    members = st.multiselect("Seeds to average (2 or more)", names,
+                             key=ui.remember("centroids.seeds", names[:4], options=names))
+    if len(members) < 2:
+        st.info("Choose at least two seeds.")
+    else:
+        group = seeds["latents"][[names.index(n) for n in members]]
+        centroids = {}
+        for key, (label, _) in lc.CENTROIDS.items():
+            if key != "nao":
+                centroids[key] = lc.centroid(group, key, model.prior)
+                continue
+            bar = st.progress(0.0, text=f"{label} ...")  # the one iterative centroid
+            centroids[key] = lc.centroid(group, key, model.prior, max_steps=2000,
+                                         progress=lambda f, text: bar.progress(min(f, 1.0), text=text))
+            bar.empty()
+        batch = torch.stack(list(centroids.values()))
+        images = ui.decode_to_uint8(name, batch.numpy(), steps)
+        summary = latent_summary(batch, model.prior)
+        for column, (key, (label, _)), image, i in zip(st.columns(len(centroids)), lc.CENTROIDS.items(), images,
+                                                       range(len(centroids))):
+            column.image(image, width=128, clamp=True)
+            column.markdown(f"**{label}**")
+            column.caption(f"norm {summary['norm'][i]:.1f} · χ² p {summary['typicality'][i]:.2f} · "
+                           f"{'normal' if summary['passes'][i] else 'atypical'}")
+            if column.button("Add to the seeds", key=f"add-centroid-{key}"):
+                ui.add_seeds(name, centroids[key][None], [f"{key} centroid of {', '.join(members)}"])
+                st.rerun()
+        st.dataframe(pd.DataFrame({
+            "centroid": [label for label, _ in lc.CENTROIDS.values()], "norm": summary["norm"],
+            "chi-square p of the norm": summary["typicality"], "smallest normality p": summary["normality"],
+            "realisticity (density)": lc.realisticity_index(batch, model.prior).numpy(),
+            "realisticity (typical set)": lc.realisticity_index(batch, model.prior, kind="typical").numpy()}),
+            hide_index=True, width="stretch",
+            column_config={c: st.column_config.NumberColumn(format="%.3g") for c in
+                           ["chi-square p of the norm", "smallest normality p", "realisticity (density)",
+                            "realisticity (typical set)"]})
+
+    st.header("k-NN affine reconstruction")
+    st.markdown("A target rebuilt as an affine combination (weights summing to 1) of its k nearest seeds, the "
+                "weights solving the constrained least-squares (Lagrange) system of paper 000, section 4. With "
+                "LOL the same weights go through the LOL map, so the reconstruction stays a typical latent.")
+    source = st.radio("Target", TARGETS, horizontal=True, key=ui.remember("reconstruct.target", TARGETS[0],
+                                                                          options=TARGETS))
+    bank_rows = list(range(len(names)))
+    target = None
+    if source == "A seed":
+        chosen = st.selectbox("Seed", names, key=ui.remember("reconstruct.seed", names[-1], options=names))
+        bank_rows.remove(names.index(chosen))  # the seed itself would be its own perfect reconstruction
+        target = seeds["latents"][names.index(chosen)]
+    elif source == "A fresh sample":
+        number = st.number_input("Random seed of the sample", min_value=0, step=1,
+                                 key=ui.remember("reconstruct.sample_seed", 1234, bounds=(0, 2**62)))
+        target = model.prior.sample(1, seed=int(number))[0].cpu()
+    elif not model.can_encode:
+        st.info(f"{name} has no encoder, so images cannot be turned into its latents; choose another target.")
+    else:
+        picture = st.file_uploader("A PNG or JPEG image", type=["png", "jpg", "jpeg"], key="reconstruct.image")
+        if picture is not None:
+            try:
+                target = invert_image(name, picture.getvalue(), picture.name, steps)[0]
+            except (imaging.ImageFileError, ValueError) as err:
+                ui.show_error(f"{err}. Your seed set is unchanged.", err)
+    if target is not None:
+        k_col, lol_col = st.columns(2)
+        k = 1
+        if len(bank_rows) > 1:
+            k = k_col.slider("k (neighbours)", 1, len(bank_rows), key=ui.remember(
+                "reconstruct.k", min(4, len(bank_rows)), bounds=(1, len(bank_rows))))
+        else:
+            k_col.caption("One seed besides the target: k = 1.")
+        use_lol = lol_col.toggle("Weights through LOL", key=ui.remember("reconstruct.lol", False))
+        bank = seeds["latents"][bank_rows]
+        result = lc.knn_affine(target, bank, k, lol=use_lol, prior=model.prior)
+        neighbour_names = [names[bank_rows[i]] for i in result.indices.tolist()]
+        decoded = ui.decode_to_uint8(name, torch.stack([target, result.reconstruction]).numpy(), steps)
+        a, b, c = st.columns([1, 1, 2])
+        a.image(decoded[0], width=128, clamp=True, caption="target")
+        b.image(decoded[1], width=128, clamp=True, caption="reconstruction")
+        c.metric("Latent distance ||z_hat - z||", f"{float(result.residual):.3f}")
+        c.metric("Image mean squared error", f"{imaging.mean_squared_error(decoded[0], decoded[1]):.4f}")
+        if bool(result.regularised):
+            c.caption("The neighbours are affinely dependent, so the system was regularised (ridge).")
+        st.plotly_chart(plots.weights_figure(neighbour_names, result.weights.numpy()), width="stretch")
+        thumbs = ui.decode_to_uint8(name, bank[result.indices].numpy(), steps)
+        st.image(list(thumbs), width=72, clamp=True,
+                 caption=[f"{n}: {w:.2f}" for n, w in zip(neighbour_names, result.weights.tolist())])
