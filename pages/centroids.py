@@ -27,7 +27,7 @@ with ui.page("Centroids and reconstruction") as (name, model, steps):
 
     st.header("Centroids")
     st.markdown("The centre of several seeds. The arithmetic mean of Gaussian latents has a norm far below the "
-                "typical one (LOL paper, section 3.2), so it decodes to a blurred or blank image; LOL, the rescaled "
+                "typical one (LOL paper, section 3.2): a latent the model never saw in training. LOL, the rescaled "
                 "mean and NAO keep it typical.")
     members = st.multiselect("Seeds to average (2 or more)", names,
                              key=ui.remember("centroids.seeds", names[:4], options=names))

@@ -148,8 +148,16 @@ def test_journey(server, page):
     page.get_by_text("constant vector with a likely norm").first.wait_for()
     shoot(page, "diagnostics")
 
+    goto_page(page, "Centroids and reconstruction")
+    page.locator("[data-testid=stMain] [data-testid=stDataFrame]").first.wait_for()
+    page.get_by_text("Image mean squared error").wait_for()
+    settle(page)
+    assert page.locator("[data-testid=stMain] [data-testid=stImage] img").count() >= 4 + 2 + 4
+    no_errors(page)
+    shoot(page, "centroids")
+
     goto_page(page, "Seeds")
-    page.locator("input[type=file]").first.set_input_files(
+    page.locator("[data-testid=stMain] input[type=file]").first.set_input_files(
         files=[{"name": "broken.npy", "mimeType": "application/octet-stream", "buffer": b"not numpy"}])
     page.get_by_text("is not a valid .npy file").wait_for()
     page.get_by_text("Your seed set is unchanged").first.wait_for()
@@ -163,14 +171,14 @@ def test_journey(server, page):
 
     good = io.BytesIO()
     np.save(good, np.random.default_rng(0).standard_normal((2, 16)).astype(np.float32))
-    page.locator("input[type=file]").first.set_input_files(
+    page.locator("[data-testid=stMain] input[type=file]").first.set_input_files(
         files=[{"name": "two.npy", "mimeType": "application/octet-stream", "buffer": good.getvalue()}])
     page.get_by_text("Added 2 latents from two.npy").wait_for()
     page.get_by_text("10 seeds").wait_for()
     settle(page)
     picture = io.BytesIO()
     Image.fromarray((np.eye(24) * 255).astype(np.uint8)).save(picture, "PNG")
-    page.locator("input[type=file]").nth(1).set_input_files(
+    page.locator("[data-testid=stMain] input[type=file]").nth(1).set_input_files(
         files=[{"name": "stroke.png", "mimeType": "image/png", "buffer": picture.getvalue()}])
     page.get_by_text("stroke.png").first.wait_for()
     settle(page)
@@ -198,6 +206,7 @@ def test_every_page_on_other_builtin_models(server, page, model):
     assert page.locator("[data-testid=stMain] [data-testid=stImage] img").count() >= 3 * 8
     no_errors(page)
     for title, content in [("Subspace", "[data-testid=stImage] img"), ("Diagnostics", "[data-testid=stDataFrame]"),
+                           ("Centroids and reconstruction", "[data-testid=stImage] img"),
                            ("Seeds", "[data-testid=stImage] img")]:
         goto_page(page, title)
         page.locator(f"[data-testid=stMain] {content}").first.wait_for()
