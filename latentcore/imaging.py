@@ -36,7 +36,8 @@ def load_image(data: bytes, name: str = "image") -> torch.Tensor:
             if picture.format not in IMAGE_FORMATS:
                 raise ImageFileError(f"{name} is a {picture.format or 'unknown'} image; accepted: PNG or JPEG")
             if picture.width * picture.height > MAX_IMAGE_PIXELS:
-                raise ImageFileError(f"{name} has {picture.width}x{picture.height} pixels; at most 4096x4096 are accepted")
+                raise ImageFileError(f"{name} has {picture.width}x{picture.height} pixels; at most 4096x4096 "
+                                     "are accepted")
             picture = picture.convert("L" if picture.mode in ("L", "LA", "I", "I;16", "1") else "RGB")
             array = np.asarray(picture, dtype=np.float32) / 255.0
     except ImageFileError:

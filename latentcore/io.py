@@ -171,7 +171,8 @@ def _validate(array, name: str, shape: tuple[int, ...] | None) -> torch.Tensor:
         return tensor.reshape(got[0], *shape)
     dims = ", ".join(map(str, shape))
     raise LatentFileError(f"{name} holds an array of shape {got}, which does not fit latents of shape ({dims}); "
-                          f"accepted: one latent ({dims}), a batch (N, {dims}), or a flat batch (N, {math.prod(shape)})")
+                          f"accepted: one latent ({dims}), a batch (N, {dims}), or a flat batch "
+                          f"(N, {math.prod(shape)})")
 
 
 def load_latents(source, *, shape=None, name: str | None = None, max_bytes: int = MAX_BYTES,

@@ -22,7 +22,8 @@ def _flat_points(points, like: torch.Tensor) -> tuple[torch.Tensor, tuple[int, .
     points = as_tensor(points, device=like.device).double()
     d = like.numel()
     if points.numel() % d or tuple(points.shape[points.dim() - like.dim():]) != tuple(like.shape):
-        raise ValueError(f"points of shape {tuple(points.shape)} do not end in the endpoints' shape {tuple(like.shape)}")
+        raise ValueError(f"points of shape {tuple(points.shape)} do not end in the endpoints' shape "
+                         f"{tuple(like.shape)}")
     batch = tuple(points.shape[: points.dim() - like.dim()])
     return points.reshape(-1, d), batch
 

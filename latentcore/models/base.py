@@ -89,4 +89,5 @@ class GenerativeModel:
         raise NotImplementedError
 
     def __repr__(self) -> str:
-        return f"<{type(self).__name__} {self.name}: latent {self.latent_shape} -> image {self.image_shape} on {self.device}>"
+        return (f"<{type(self).__name__} {self.name}: latent {self.latent_shape} -> image {self.image_shape} "
+                f"on {self.device}>")
