@@ -108,3 +108,24 @@ def weights_figure(labels: list[str], weights: np.ndarray,
                            textposition="outside"))
     fig.add_hline(y=0, line_color="black", line_width=1)
     return _layout(fig, title, "neighbour (nearest first)", "weight")
+
+
+def metric_bars_figure(table, metric: str, title: str, y: str) -> go.Figure:
+    """Bars of one metric per scheme, one colour per task, with asymmetric error bars to the interval bounds.
+
+    ``table``: rows with ``task``, ``scheme``, ``metric``, ``metric_low`` and ``metric_high`` (a pandas frame, or
+    anything whose ``to_dict("records")`` gives them; :attr:`latentcore.evaluate.Evaluation.table`). Rows where
+    the metric does not apply (NaN, e.g. smoothness of a centroid) are left out.
+    """
+    fig = go.Figure()
+    records = [r for r in table.to_dict("records") if np.isfinite(r[metric])]
+    for k, task in enumerate(dict.fromkeys(r["task"] for r in records)):
+        rows = [r for r in records if r["task"] == task]
+        mean = np.array([r[metric] for r in rows], dtype=float)
+        low = np.array([r[f"{metric}_low"] for r in rows], dtype=float)
+        high = np.array([r[f"{metric}_high"] for r in rows], dtype=float)
+        fig.add_trace(go.Bar(x=[r["scheme"] for r in rows], y=mean, name=task,
+                             marker_color=PALETTE[k % len(PALETTE)],
+                             error_y=dict(type="data", symmetric=False, array=high - mean, arrayminus=mean - low)))
+    fig.update_layout(barmode="group")
+    return _layout(fig, title, "scheme", y)

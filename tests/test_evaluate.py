@@ -1,0 +1,194 @@
+"""latentcore.evaluate on digits-vae (real models, small runs): determinism, valid ranges, the orderings the LOL
+paper and paper 003 predict on encoded digits, clear errors, file round trips, the CLI and the bar chart."""
+
+import io
+import json
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from latentcore import evaluate as ev
+from latentcore.models import load, load_classifier
+from latentcore.models.classifier import frechet_distance
+from latentcore.models.data import digits
+from latentcore.plots import metric_bars_figure
+
+FAST = dict(pairs=4, frames=5, centroid_sets=3, schemes=["linear", "slerp", "lol"],
+            centroid_schemes=["lol", "mean", "rescaled"])
+
+
+@pytest.fixture(scope="module")
+def vae():
+    return load("digits-vae", device="cpu")
+
+
+@pytest.fixture(scope="module")
+def small(vae):
+    return ev.evaluate(vae, seed=3, **FAST)
+
+
+def test_same_seed_gives_the_same_numbers_and_another_seed_other_seeds(vae, small):
+    again = ev.evaluate(vae, seed=3, **FAST)
+    untimed = [c for c in small.table.columns if c not in ev.TIMINGS]
+    pd.testing.assert_frame_equal(small.table[untimed], again.table[untimed])
+    pd.testing.assert_frame_equal(small.units, again.units)
+    for name, path in small.examples.paths.items():
+        assert torch.equal(path, again.examples.paths[name])
+    other = ev.evaluate(vae, seed=4, **FAST)
+    assert list(other.units["digits"]) != list(small.units["digits"])
+
+
+def test_table_shape_and_metrics_in_their_ranges(small):
+    table = small.table
+    assert list(zip(table["task"], table["scheme"])) == [
+        ("interpolation", "linear"), ("interpolation", "slerp"), ("interpolation", "lol"),
+        ("centroid", "lol"), ("centroid", "mean"), ("centroid", "rescaled")]
+    assert list(table["units"]) == [4, 4, 4, 3, 3, 3]
+    for metric in ev.METRICS:
+        for _, row in table.iterrows():
+            values = row[[metric, metric + "_low", metric + "_high"]].to_numpy(dtype=float)
+            if row["task"] == "centroid" and metric in ev.INTERPOLATION_ONLY:
+                assert np.isnan(values).all()
+                continue
+            assert np.isfinite(values).all(), (metric, row["scheme"])
+            assert values[1] <= values[0] + 1e-12 <= values[2] + 2e-12, (metric, row["scheme"], values)
+            if metric in ev.PROPORTIONS or metric.startswith("ri_"):
+                assert 0.0 <= values[1] and values[2] <= 1.0
+    assert (table["ri_density_min"] <= table["ri_density_mean"] + 1e-12).all()
+    assert (table["ri_typical_min"] <= table["ri_typical_mean"] + 1e-12).all()
+    paths = table[table["task"] == "interpolation"]
+    assert (paths["smoothness"] >= 1.0).all() and (paths["path_length"] > 0).all()
+    assert (table["frechet"] > 0).all() and (table[list(ev.TIMINGS)] >= 0).all().all()
+    # a centroid is one latent: its mean and minimum index coincide
+    cents = table[table["task"] == "centroid"]
+    assert np.allclose(cents["ri_density_mean"], cents["ri_density_min"])
+
+
+def test_examples_are_the_first_paths_between_encoded_digits(vae, small):
+    images, _ = digits("heldout")
+    first = small.units.iloc[0]
+    a, b = map(int, first["digits"].split("-"))
+    path = small.examples.paths["lol"]
+    assert path.shape == (3, 5, 16)
+    encoded = vae.encode(images[[a, b]])
+    assert torch.allclose(path[0, 0], encoded[0], atol=1e-5) and torch.allclose(path[0, -1], encoded[1], atol=1e-5)
+    assert int(small.examples.path_classes[0]) == int(first["class"])
+    assert small.examples.centroids["mean"].shape == (3, 16)
+    k = small.examples.centroid_seeds[0].shape[0]
+    assert 3 <= k <= 5
+    assert torch.allclose(small.examples.centroids["mean"][0], small.examples.centroid_seeds[0].mean(0))
+
+
+def test_lol_and_slerp_paths_are_more_typical_than_linear_and_geodesics_shorter(vae):
+    """Encoded digits (|z| ~ 2.4 against sqrt(16) = 4 for prior samples): linear midpoints shrink further. The
+    typical-set index and the normality tests rank LOL > SLERP > linear as the LOL paper argues, while the
+    density index, ~1 inside the Gaussian ball, ranks them the other way round (paper 003's index cannot see a
+    too-small norm). ri-optimal paths through the decoder (paper 003, Eq. 3) are shorter and more evenly paced in
+    image space than linear ones."""
+    result = ev.evaluate(vae, pairs=16, frames=9, centroid_sets=0, schemes=["linear", "slerp", "lol", "geodesic"])
+    t = result.table.set_index("scheme")
+    assert t.loc["lol", "ri_typical_mean"] > t.loc["slerp", "ri_typical_mean"] > t.loc["linear", "ri_typical_mean"]
+    assert t.loc["lol", "ri_typical_mean_low"] > t.loc["linear", "ri_typical_mean_high"]
+    assert t.loc["lol", "normality_pass"] > t.loc["linear", "normality_pass"]
+    assert t.loc["linear", "ri_density_mean"] > t.loc["slerp", "ri_density_mean"] > t.loc["lol", "ri_density_mean"]
+    assert t.loc["geodesic", "path_length"] < t.loc["linear", "path_length"]
+    assert t.loc["geodesic", "smoothness"] < t.loc["linear", "smoothness"]
+    units = result.units.pivot(index="unit", columns="scheme", values="ri_typical_mean")
+    assert (units["lol"] > units["linear"]).mean() >= 0.75  # pair by pair, not only on average
+
+
+def test_every_default_scheme_runs_on_the_vae_with_progress(vae):
+    seen = []
+    result = ev.evaluate(vae, pairs=2, frames=4, centroid_sets=2, scheme_options={"nao": {"max_steps": 30},
+                         "geodesic": {"max_steps": 10}}, centroid_options={"nao": {"max_steps": 30}},
+                         progress=lambda f, text: seen.append((f, text)))
+    assert list(result.table["scheme"]) == ["linear", "slerp", "lol", "nao", "geodesic", "lol", "mean", "rescaled",
+                                            "nao"]
+    assert result.settings["scheme_options"]["geodesic"] == {"decoder": "digits-vae", "max_steps": 10}
+    fractions = [f for f, _ in seen]
+    assert fractions == sorted(fractions) and fractions[0] >= 0 and fractions[-1] == 1.0
+    assert any("geodesic" in text for _, text in seen) and any("centroid: nao: set 2 of 2" in t for _, t in seen)
+
+
+def test_bad_arguments_say_what_is_accepted(vae):
+    with pytest.raises(ValueError, match="unknown interpolation scheme.*'bezier'.*linear, slerp, lol, nao, geodesic"):
+        ev.evaluate(vae, schemes=["lol", "bezier"])
+    with pytest.raises(ValueError, match="unknown centroid scheme.*'median'.*lol, mean, rescaled, nao"):
+        ev.evaluate(vae, centroid_schemes=["median"])
+    with pytest.raises(ValueError, match="pairs must be an integer >= 2, got 1"):
+        ev.evaluate(vae, pairs=1)
+    with pytest.raises(ValueError, match="frames must be an integer >= 3"):
+        ev.evaluate(vae, frames=2)
+    with pytest.raises(ValueError, match="centroid_sets must be 0 or an integer >= 2"):
+        ev.evaluate(vae, centroid_sets=1)
+    with pytest.raises(ValueError, match="steps sets DDIM steps of diffusion models; digits-vae has none"):
+        ev.evaluate(vae, steps=10)
+    with pytest.raises(ValueError, match="nothing to evaluate"):
+        ev.evaluate(vae, schemes=[], centroid_schemes=[])
+    images, labels = digits("heldout")
+    one_seven = torch.cat([(labels != 7).nonzero().squeeze(1), (labels == 7).nonzero()[:1, 0]])
+    with pytest.raises(ValueError, match="class 7 has 1 digit"):
+        ev.evaluate(vae, data=(images[one_seven], labels[one_seven]), schemes=["lol"], centroid_sets=0)
+    two_sevens = torch.cat([(labels != 7).nonzero().squeeze(1), (labels == 7).nonzero()[:2, 0]])
+    with pytest.raises(ValueError, match="class 7 has 2 digit.*centroid sets at least 3"):
+        ev.evaluate(vae, data=(images[two_sevens], labels[two_sevens]), schemes=["lol"])
+    with pytest.raises(ValueError, match="labels must be digit classes 0 to 9"):
+        ev.evaluate(vae, data=(images[:20], labels[:20] + 10))
+
+
+def test_csv_json_and_markdown_round_trip(small, tmp_path):
+    pd.testing.assert_frame_equal(pd.read_csv(io.StringIO(small.to_csv())), small.table)
+    text = small.to_json()
+    json.loads(text, parse_constant=lambda c: pytest.fail(f"JSON holds {c}"))
+    back = ev.Evaluation.from_json(text)
+    pd.testing.assert_frame_equal(back.table, small.table)
+    pd.testing.assert_frame_equal(back.units, small.units)
+    assert back.settings == small.settings
+    csv, js, md = small.write(tmp_path)
+    assert csv.name == "digits-vae.csv" and js.read_text() == text
+    lines = md.read_text().splitlines()
+    assert sum(line.startswith("| `") for line in lines) == len(small.table)
+
+
+def test_cli_writes_the_three_files(tmp_path, capsys):
+    result = ev.main(["--model", "digits-vae", "--pairs", "2", "--frames", "3", "--centroid-sets", "2",
+                      "--schemes", "linear", "lol", "--centroid-schemes", "mean", "--out", str(tmp_path)])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["digits-vae.csv", "digits-vae.json", "digits-vae.md"]
+    out = capsys.readouterr()
+    assert "| `lol` |" in out.out and "run time" in out.out and "interpolation: lol" in out.err
+    assert result.settings["pairs"] == 2
+    with pytest.raises(SystemExit):
+        ev.main(["--model", "digits-vae", "--schemes", "bezier", "--out", str(tmp_path)])
+    assert "unknown interpolation scheme" in capsys.readouterr().err
+
+
+@pytest.mark.filterwarnings("ignore::scipy.linalg.LinAlgWarning")  # scipy's sqrtm in the reference, singular features
+def test_frechet_matches_the_classifier_module_and_intervals_are_sound():
+    classifier = load_classifier(device="cpu")
+    images, _ = digits("heldout")
+    train, _ = digits("train")
+    real, fake = classifier.features(images), classifier.features(train[:150])
+    point, low, high = ev.frechet_with_interval(fake, real, torch.Generator().manual_seed(0))
+    assert math.isclose(point, frechet_distance(fake, real), rel_tol=1e-6)
+    assert 0 <= low < point < high
+    same = ev.frechet_with_interval(real, real, torch.Generator().manual_seed(0))[0]
+    assert same < 1e-6 * point
+    assert ev.wilson_interval(0, 10) == pytest.approx((0.0, 1.959964**2 / (10 + 1.959964**2)), abs=1e-6)
+    assert ev.wilson_interval(8, 8) == pytest.approx((0.6756, 1.0), abs=1e-4)
+    low, high = ev.bootstrap_interval([1.0, 2.0, 3.0, 4.0], torch.Generator().manual_seed(0))
+    assert 1.0 <= low < 2.5 < high <= 4.0
+
+
+def test_metric_bars_figure_has_error_bars_and_skips_metrics_that_do_not_apply(small):
+    fig = metric_bars_figure(small.table, "smoothness", "Smoothness", "max / mean step")
+    assert [trace.name for trace in fig.data] == ["interpolation"]
+    fig = metric_bars_figure(small.table, "class_preservation", "Class preservation", "fraction")
+    assert [trace.name for trace in fig.data] == ["interpolation", "centroid"]
+    bar = fig.data[0]
+    rows = small.table[small.table["task"] == "interpolation"]
+    assert list(bar.x) == list(rows["scheme"])
+    assert np.allclose(np.asarray(bar.error_y.array) + np.asarray(bar.y), rows["class_preservation_high"])
+    assert np.allclose(np.asarray(bar.y) - np.asarray(bar.error_y.arrayminus), rows["class_preservation_low"])
