@@ -97,7 +97,7 @@ TIMINGS = ("seconds", "decode_seconds")
 HEADINGS = {"class_preservation": "class kept", "frechet": "Frechet", "ri_density_mean": "ri density mean",
             "ri_density_min": "ri density min", "ri_typical_mean": "ri typical mean",
             "ri_typical_min": "ri typical min", "normality_pass": "normality pass", "smoothness": "smoothness",
-            "path_length": "length", "seconds": "s per path", "decode_seconds": "decode s per path"}
+            "path_length": "length"}
 
 
 @dataclass
@@ -151,7 +151,8 @@ class Evaluation:
             if rows.empty:
                 continue
             metrics = [m for m in METRICS if task == "interpolation" or m not in INTERPOLATION_ONLY]
-            heads = ["scheme", "n"] + [HEADINGS[m] for m in (*metrics, *TIMINGS)]
+            unit = "path" if task == "interpolation" else "set"
+            heads = ["scheme", "n"] + [HEADINGS[m] for m in metrics] + [f"s per {unit}", f"decode s per {unit}"]
             lines = [f"**{task}**", "", "| " + " | ".join(heads) + " |", "|" + "---|" * len(heads)]
             for _, r in rows.iterrows():
                 cells = [f"`{r['scheme']}`", str(r["units"])]
