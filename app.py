@@ -8,6 +8,7 @@ PAGES = [
     st.Page("pages/interpolate.py", title="Interpolate"),
     st.Page("pages/subspace.py", title="Subspace"),
     st.Page("pages/diagnostics.py", title="Diagnostics"),
+    st.Page("pages/compare.py", title="Compare schemes"),
     st.Page("pages/centroids.py", title="Centroids and reconstruction"),
     st.Page("pages/playground.py", title="Geometry playground"),
 ]

@@ -12,6 +12,8 @@ with ui.page("Latent Explorer") as (name, model, steps):
     st.page_link("pages/interpolate.py", label="Interpolate: paths between seeds, scheme by scheme")
     st.page_link("pages/subspace.py", label="Subspace: sliders over the coordinates of a subspace spanned by seeds")
     st.page_link("pages/diagnostics.py", label="Diagnostics: normality tests and realisticity of single latents")
+    st.page_link("pages/compare.py", label="Compare schemes: every scheme on the same digits, with metrics and "
+                 "intervals")
     st.page_link("pages/centroids.py", label="Centroids and reconstruction: the centre of seeds by each scheme; "
                  "a latent rebuilt from its nearest seeds")
     st.page_link("pages/playground.py", label="Geometry playground: why straight paths cross empty regions, in 2-D")

@@ -25,7 +25,7 @@ def _no_errors(at):
 
 
 PAGES = ["pages/home.py", "pages/seeds.py", "pages/interpolate.py", "pages/subspace.py", "pages/diagnostics.py",
-         "pages/centroids.py", "pages/playground.py"]
+         "pages/compare.py", "pages/centroids.py", "pages/playground.py"]
 
 
 @pytest.mark.parametrize("page", PAGES)
@@ -248,3 +248,23 @@ def test_centroids_and_reconstruction(app):
     [r for r in app.radio if r.label == "Target"][0].set_value("A fresh sample").run()
     _no_errors(app)
     assert len(app.get("image")) >= 4 + 2
+
+
+def test_compare_runs_shows_metrics_and_keeps_the_result_in_the_workspace(app):
+    app.switch_page("pages/compare.py").run()
+    _no_errors(app)
+    assert "run the comparison" in app.info[0].value
+    [s for s in app.slider if s.label == "Pairs of one class"][0].set_value(4).run()
+    [s for s in app.select_slider if s.label.startswith("Centroid sets")][0].set_value(2).run()
+    [b for b in app.button if b.label == "Run the comparison"][0].click().run()
+    _no_errors(app)
+    table = app.dataframe[0].value
+    assert list(zip(table["task"], table["scheme"])) == [("interpolation", s) for s in ("linear", "slerp", "lol")] + [
+        ("centroid", s) for s in ("lol", "mean", "rescaled")]
+    assert table["class_preservation"].between(0, 1).all()
+    assert len(app.get("plotly_chart")) == 4
+    assert len(app.get("image")) == 3 + 2  # one filmstrip per scheme; the centroid seeds and the centroids
+    again = _session(app.session_state["workspace_id"])  # a reload keeps the table
+    again.switch_page("pages/compare.py").run()
+    _no_errors(again)
+    assert again.dataframe[0].value.equals(table)

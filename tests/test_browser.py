@@ -309,3 +309,20 @@ def test_playground_click_places_an_endpoint(server, page):
     settle(page)
     no_errors(page)
     shoot(page, "playground")
+
+
+def test_compare_runs_in_the_browser(server, page):
+    page.goto(server)
+    goto_page(page, "Compare schemes")
+    page.get_by_role("button", name="Run the comparison").click()
+    page.locator("[data-testid=stMain] [data-testid=stDataFrame]").first.wait_for(timeout=240_000)
+    page.locator("[data-testid=stMain] .js-plotly-plot").nth(3).wait_for()
+    page.get_by_text("Examples: the first pair of the run").wait_for()
+    settle(page)
+    no_errors(page)
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download CSV").click()
+    csv = Path(download.value.path()).read_text().splitlines()
+    assert csv[0].startswith("task,scheme") and len(csv) == 1 + 3 + 3
+    page.locator("[data-testid=stMain] [data-testid=stDataFrame]").first.scroll_into_view_if_needed()
+    shoot(page, "compare")

@@ -1,0 +1,99 @@
+import streamlit as st
+import torch
+
+import latentcore as lc
+import latentcore.models as models
+import ui
+from latentcore import evaluate, imaging, plots
+
+METRICS = {**evaluate.METRICS, **{t: "seconds per path (set)" for t in evaluate.TIMINGS}}
+
+
+@st.cache_data(show_spinner=False)
+def comparable_models() -> list[str]:
+    """Built-in models the digits classifier can judge: an encoder (the seeds are real digits) and 16x16 digits."""
+    return [n for n in models.available()
+            if ui.get_model(n).can_encode and tuple(ui.get_model(n).image_shape) == (1, 16, 16)]
+
+
+with ui.page("Compare schemes") as (name, model, steps):
+    st.markdown("Every scheme on the same seeds, with the same metrics: the LOL paper's tasks (interpolation between "
+                "two digits of one class, centroids of 3 to 5) measured by class preservation, Frechet distance of "
+                "the classifier's features to real digits, realisticity indices (paper 003), normality tests, "
+                "smoothness and length in image space. Seeds are encodings of held-out digits (DDIM inversion for "
+                "diffusion models); intervals are 95 %.")
+    choices = comparable_models()
+    left, middle, right = st.columns(3)
+    model_name = left.selectbox("Model", choices, key=ui.remember(
+        "compare.model", name if name in choices else choices[0], options=choices))
+    pairs = middle.slider("Pairs of one class", 2, 32, key=ui.remember("compare.pairs", 8, bounds=(2, 32)))
+    set_counts = [0, *range(2, 17)]
+    sets = right.select_slider("Centroid sets (0: none)", set_counts,
+                               key=ui.remember("compare.sets", 4, options=set_counts))
+    schemes = left.multiselect("Interpolation schemes", list(lc.SCHEMES), format_func=lambda k: lc.SCHEMES[k].label,
+                               key=ui.remember("compare.schemes", ["linear", "slerp", "lol"], options=lc.SCHEMES))
+    centroid_schemes = middle.multiselect("Centroid schemes", list(lc.CENTROIDS),
+                                          format_func=lambda k: lc.CENTROIDS[k][0], key=ui.remember(
+                                              "compare.centroids", ["lol", "mean", "rescaled"], options=lc.CENTROIDS))
+    seed = right.number_input("Random seed (which digits)", min_value=0, step=1,
+                              key=ui.remember("compare.seed", 0, bounds=(0, 2**31)))
+    st.caption("About 2 s for the defaults on digits-vae, 30 s on digits-ddim (2 CPU cores); NAO adds ~0.5 s per "
+               "path and ~2 s (VAE) to ~8 s (DDIM) per centroid; ri-optimal paths ~0.1 s per path on VAEs and are "
+               "not offered for diffusion models, whose decoder gradient is too slow on a CPU.")
+
+    if st.button("Run the comparison", type="primary"):
+        bar = st.progress(0.0, text="Starting ...")
+        try:
+            result = evaluate.evaluate(ui.get_model(model_name), models.load_classifier(), schemes=schemes,
+                                       centroid_schemes=centroid_schemes, pairs=pairs, centroid_sets=sets,
+                                       seed=int(seed), progress=lambda f, text: bar.progress(min(f, 1.0), text=text))
+        except ValueError as err:
+            ui.show_error(f"The comparison could not run: {err}.", err)
+        else:
+            st.session_state["compare.result"] = result.to_json()  # kept in the workspace
+            st.session_state["compare.examples"] = result.examples
+        finally:
+            bar.empty()
+
+    saved = st.session_state.get(ui.remember("compare.result", None))
+    if saved is None:
+        st.info("Choose the model and schemes, then run the comparison.")
+        st.stop()
+    result = evaluate.Evaluation.from_json(saved)
+    run = result.settings
+    st.subheader(f"{run['model']}: {run['pairs']} pairs, {run['centroid_sets']} centroid sets, seed {run['seed']}, "
+                 f"{run['total_seconds']:.1f} s")
+    intervals = st.toggle("Show interval bounds", key=ui.remember("compare.intervals", False))
+    shown = [c for c in result.table.columns if intervals or not c.endswith(("_low", "_high"))]
+    numbers = [c for c in shown if c in evaluate.HEADINGS or c.endswith(("_low", "_high"))]
+    st.dataframe(result.table[shown], hide_index=True, width="stretch", column_config={
+        c: st.column_config.NumberColumn(evaluate.HEADINGS.get(c, c), format="%.3g") for c in numbers})
+    csv, js = st.columns(2)
+    csv.download_button("Download CSV", result.to_csv(), file_name=f"compare-{run['model']}.csv", mime="text/csv",
+                        on_click="ignore")
+    js.download_button("Download JSON (with per-pair values)", result.to_json(),
+                       file_name=f"compare-{run['model']}.json", mime="application/json", on_click="ignore")
+
+    charted = st.multiselect("Charts", list(METRICS), format_func=lambda m: evaluate.HEADINGS.get(m, m),
+                             key=ui.remember("compare.charts", ["class_preservation", "frechet", "ri_typical_mean",
+                                                                "normality_pass"], options=METRICS))
+    for column, metric in zip(st.columns(2) * len(charted), charted):
+        column.plotly_chart(plots.metric_bars_figure(result.table, metric, METRICS[metric],
+                                                     evaluate.HEADINGS.get(metric, metric)),
+                            width="stretch", key=f"chart-{metric}")
+
+    examples = st.session_state.get("compare.examples")
+    if examples is None or run["model"] != model_name:
+        st.caption("Example filmstrips appear after a run in this session.")
+        st.stop()
+    st.subheader("Examples: the first pair of the run, every scheme")
+    for scheme, paths in examples.paths.items():
+        images = ui.decode_to_uint8(run["model"], paths[0].numpy(), None)
+        st.image(list(images), width=64, clamp=True, caption=[lc.SCHEMES[scheme].label] + [""] * (len(images) - 1))
+    if examples.centroids:
+        st.subheader("Examples: the first centroid set, its seeds and every centroid")
+        seeds = ui.decode_to_uint8(run["model"], examples.centroid_seeds[0].numpy(), None)
+        centres = ui.decode_to_uint8(run["model"], torch.stack(
+            [c[0] for c in examples.centroids.values()]).numpy(), None)
+        st.image(imaging.image_grid(imaging.from_uint8(seeds), columns=len(seeds), scale=4), caption="seeds")
+        st.image(list(centres), width=64, clamp=True, caption=[lc.CENTROIDS[k][0] for k in examples.centroids])
