@@ -20,14 +20,17 @@ STEPS = 30
 
 
 def start_server():
+    import os
     import subprocess
+    import tempfile
     import urllib.request
 
     port = _free_port()
     started = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
                              "--server.headless", "true"], cwd=ROOT, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+                            stderr=subprocess.DEVNULL,  # workspaces (saved on every step) go to a scratch folder
+                            env={**os.environ, "LATENT_EXPLORER_WORKSPACES": tempfile.mkdtemp(prefix="le-bench-")})
     url = f"http://127.0.0.1:{port}"
     while True:
         try:

@@ -6,7 +6,9 @@ with ui.page("Latent Explorer") as (name, model, steps):
     st.markdown(
         "Explore the latent space of a generative model: sample or upload **seed latents**, **interpolate** between "
         "them with several schemes (linear, SLERP, LOL, NAO, ri-optimal geodesics) and see the decoded images.\n\n"
-        f"The model now is **{name}**: {model.description}"
+        f"The model now is **{name}**: {model.description}\n\n"
+        "Everything you do is saved on this server in a workspace: the address bar's link brings it back after a "
+        "reload, a restart, or on another machine (see **Workspace** in the sidebar)."
     )
     st.page_link("pages/seeds.py", label="Seeds: sample, upload and manage seed latents")
     st.page_link("pages/interpolate.py", label="Interpolate: paths between seeds, scheme by scheme")
