@@ -59,13 +59,16 @@ def page(title: str):
     and stop signals derive from BaseException, so they pass through.
     """
     st.set_page_config(page_title=f"{title} · Latent Explorer", layout="wide")
+    count = None
     try:
         with errors_shown():
             open_workspace()
-            name, model, steps = sidebar()
+            name, model, steps, count = sidebar()
             st.title(title)
             yield name, model, steps
     finally:  # also after st.rerun and st.stop, which leave the page early
+        if count is not None:  # the page may have added or removed seeds after the sidebar was drawn
+            count.metric("Seeds in the set", len(seed_set(name)["names"]))
         save_workspace()
 
 
@@ -216,7 +219,8 @@ def keep_seeds(model_name: str, keep: list[int]) -> None:
 
 
 def sidebar():
-    """The model selector, device, decoding steps and seed count; returns (model name, model, steps)."""
+    """The model selector, device, decoding steps, seed count and workspace panel; returns the model name, the
+    model, the DDIM steps (None for other models) and the placeholder of the seed count."""
     with st.sidebar:
         choices = models.available() + [DIFFUSERS_CHOICE]
         choice = st.selectbox("Model", choices, key=remember("model", DEFAULT_MODEL, options=choices))
@@ -240,10 +244,10 @@ def sidebar():
         if hasattr(model, "default_steps"):
             steps = st.select_slider("Decoding steps (DDIM)", options=DDIM_STEPS, help="Step counts that divide 1000 "
                                      "invert exactly", key=remember("ddim_steps", 25, options=DDIM_STEPS))
-        seeds = seed_set(name)
-        st.metric("Seeds in the set", len(seeds["names"]))
+        count = st.empty()
+        count.metric("Seeds in the set", len(seed_set(name)["names"]))
         workspace_panel()
-    return name, model, steps
+    return name, model, steps, count
 
 
 def workspace_panel() -> None:

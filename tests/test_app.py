@@ -268,3 +268,52 @@ def test_compare_runs_shows_metrics_and_keeps_the_result_in_the_workspace(app):
     again.switch_page("pages/compare.py").run()
     _no_errors(again)
     assert again.dataframe[0].value.equals(table)
+
+
+def _uploader(at, label):
+    return [u for u in at.get("file_uploader") if u.label == label][0]
+
+
+def test_uploads_on_seeds_valid_bad_and_an_image(app):
+    import io as bytes_io
+
+    import numpy as np
+    from PIL import Image
+
+    app.switch_page("pages/seeds.py").run()
+    app.button[0].click().run()  # 8 sampled seeds
+    before = app.session_state["seed_sets"]["digits-vae"]["latents"].clone()
+    _uploader(app, "A latent file").set_value(("broken.npy", b"not numpy", "application/octet-stream")).run()
+    assert not app.exception
+    assert "is not a valid .npy file" in app.error[0].value and "Your seed set is unchanged" in app.error[0].value
+    assert torch.equal(app.session_state["seed_sets"]["digits-vae"]["latents"], before)
+
+    good = lc.latents_to_bytes(torch.randn(3, 16), ".safetensors", ["a", "b", "c"])
+    _uploader(app, "A latent file").set_value(("three.safetensors", good, "application/octet-stream")).run()
+    _no_errors(app)
+    assert "Added 3 latents from three.safetensors" in app.success[0].value
+    assert app.sidebar.metric[0].value == "11"
+
+    picture = bytes_io.BytesIO()
+    Image.fromarray((np.eye(24) * 255).astype(np.uint8)).save(picture, "PNG")
+    _uploader(app, "PNG or JPEG images").set_value(("stroke.png", picture.getvalue(), "image/png")).run()
+    [b for b in app.button if b.label == "Invert the images"][0].click().run()
+    _no_errors(app)
+    assert app.sidebar.metric[0].value == "12"
+    assert any("mean squared error" in c.value for c in app.caption)
+
+
+def test_uploading_a_workspace_file(app):
+    app.button[0].click().run()
+    ws = app.session_state["workspace_id"]
+    upload = _uploader(app.sidebar, "Open a workspace file")
+    upload.set_value(("not.safetensors", b"junk", "application/octet-stream")).run()
+    assert not app.exception
+    assert "is not a usable Latent Explorer workspace" in app.sidebar.error[0].value
+    assert app.session_state["workspace_id"] == ws and app.sidebar.metric[0].value == "8"
+    mine = io.Workspace(seed_sets={"digits-vae": {"latents": torch.zeros(2, 16), "names": ["x", "y"]}})
+    _uploader(app.sidebar, "Open a workspace file").set_value(
+        ("mine.safetensors", io.workspace_to_bytes(mine), "application/octet-stream")).run()
+    _no_errors(app)
+    assert app.session_state["workspace_id"] != ws and app.sidebar.metric[0].value == "2"
+    assert io.load_workspace(ws).seed_sets["digits-vae"]["names"] == [f"demo {i}" for i in range(8)]  # kept
