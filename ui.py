@@ -19,6 +19,7 @@ import numpy as np
 import streamlit as st
 import torch
 
+import latentcore as lc
 import latentcore.models as models
 from latentcore import io
 from latentcore.imaging import to_uint8
@@ -39,6 +40,33 @@ def decode_to_uint8(model_name: str, latents: np.ndarray, steps: int | None) -> 
     model = get_model(model_name)
     options = {"steps": steps} if steps else {}
     return to_uint8(model.decode(torch.from_numpy(latents), **options))
+
+
+PATHS_KEPT = 32
+
+
+def path_through(model_name: str, model, stops: torch.Tensor, frames: int, scheme: str) -> torch.Tensor:
+    """The path through ``stops [K, *shape]`` by one registered scheme, ``frames`` per leg.
+
+    Iterative schemes (NAO, ri-optimal) show a progress bar, and their paths are kept for the session (the last
+    ``PATHS_KEPT``), so a rerun for another widget does not optimise them again.
+    """
+    spec = lc.SCHEMES[scheme]
+    options = {"geodesic": {"decoder": model}, "nao": {"max_steps": 2000}}.get(scheme, {})
+    if not spec.iterative:
+        return lc.interpolate_chain(stops, frames, scheme=scheme, prior=model.prior, **options)
+    kept = st.session_state.setdefault("paths_kept", {})
+    key = (model_name, scheme, frames, _digest(stops.numpy().tobytes()), tuple(stops.shape))
+    if key not in kept:
+        bar = st.progress(0.0, text=f"{spec.label} ...")
+        try:
+            kept[key] = lc.interpolate_chain(stops, frames, scheme=scheme, prior=model.prior, **options,
+                                             progress=lambda f, text: bar.progress(min(f, 1.0), text=text))
+        finally:
+            bar.empty()
+        while len(kept) > PATHS_KEPT:
+            kept.pop(next(iter(kept)))
+    return kept[key]
 
 
 def show_error(message: str, err: BaseException | None = None) -> None:
@@ -260,7 +288,7 @@ def workspace_panel() -> None:
         st.caption(f"Saved on this server after every change as `{workspace_id}`. The address bar holds its link: "
                    "reload it or share it to come back to exactly this state.")
         st.download_button("Download the workspace", io.workspace_to_bytes(_current_workspace()),
-                           file_name=f"workspace-{workspace_id[:8]}.safetensors")
+                           file_name=f"workspace-{workspace_id[:8]}.safetensors", on_click="ignore")
         upload = st.file_uploader("Open a workspace file", type=["safetensors"], key="workspace_upload",
                                   help="A file downloaded here; it opens as a new workspace, this one stays saved")
         if upload is not None and st.session_state.get("workspace_upload_result", (None,))[0] != upload.file_id:

@@ -39,31 +39,26 @@ with ui.page("Interpolate") as (name, model, steps):
     paths, images = {}, {}
     for label in chosen:
         scheme = lc.SCHEMES[labels[label]]
-        options = {"geodesic": {"decoder": model}, "nao": {"max_steps": 2000}}.get(scheme.name, {})
-        bar = st.progress(0.0, text=f"{label} ...") if scheme.iterative else None
         try:
-            paths[label] = lc.interpolate_chain(stop_latents, frames, scheme=scheme.name, prior=model.prior, **options,
-                                                progress=(lambda f, text, b=bar: b.progress(min(f, 1.0), text=text))
-                                                if bar else None)
+            paths[label] = ui.path_through(name, model, stop_latents, frames, scheme.name)
         except (ValueError, RuntimeError) as err:
             ui.show_error(f"{label} failed: {err}", err)
             continue
-        finally:
-            if bar is not None:
-                bar.empty()
         images[label] = ui.decode_to_uint8(name, paths[label].numpy(), steps)
         strip, gif, text = st.columns([6, 1, 1])
         strip.markdown(f"**{label}**: {scheme.description}")
         strip.image(list(images[label]), width=72, clamp=True)
         decoded = imaging.from_uint8(images[label])
-        gif.download_button("GIF", imaging.gif_bytes(decoded), file_name=f"{labels[label]}.gif", key=f"gif-{label}")
-        text.download_button("PNG", imaging.png_bytes(decoded), file_name=f"{labels[label]}.png", key=f"png-{label}")
+        gif.download_button("GIF", imaging.gif_bytes(decoded), file_name=f"{labels[label]}.gif", key=f"gif-{label}",
+                            on_click="ignore")
+        text.download_button("PNG", imaging.png_bytes(decoded), file_name=f"{labels[label]}.png", key=f"png-{label}",
+                             on_click="ignore")
 
     if not paths:
         st.stop()
     st.session_state.setdefault("last_paths", {})[name] = paths  # Diagnostics can inspect points on these paths
     st.download_button("All paths (.npz)", lc.io.paths_to_npz({labels[k]: v for k, v in paths.items()}),
-                       file_name="paths.npz")
+                       file_name="paths.npz", on_click="ignore")
 
     profiles = {k: path_profile(p, model.prior, images[k].astype("float32") / 255) for k, p in paths.items()}
     plane = {k: lc.endpoint_plane(p, z0, z1).numpy() for k, p in paths.items()}

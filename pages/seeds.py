@@ -96,4 +96,4 @@ with ui.page("Seeds") as (name, model, steps):
         st.rerun()
     fmt = st.selectbox("Download format", FORMATS, key=ui.remember("seeds.format", FORMATS[0], options=FORMATS))
     st.download_button("Download the seed set", lc.latents_to_bytes(seeds["latents"], fmt, seeds["names"]),
-                       file_name=f"seeds-{name.replace('/', '_')}{fmt}")
+                       file_name=f"seeds-{name.replace('/', '_')}{fmt}", on_click="ignore")

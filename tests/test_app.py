@@ -317,3 +317,21 @@ def test_uploading_a_workspace_file(app):
     _no_errors(app)
     assert app.session_state["workspace_id"] != ws and app.sidebar.metric[0].value == "2"
     assert io.load_workspace(ws).seed_sets["digits-vae"]["names"] == [f"demo {i}" for i in range(8)]  # kept
+
+
+def test_iterative_paths_are_not_optimised_again_on_a_rerun(app, monkeypatch):
+    app.button[0].click().run()
+    calls = []
+    real = lc.interpolate_chain
+
+    def counted(*args, **kwargs):
+        calls.append(kwargs["scheme"])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(lc, "interpolate_chain", counted)
+    app.multiselect[0].set_value(["LOL", "NAO"]).run()
+    _no_errors(app)
+    assert calls.count("nao") == 1
+    app.toggle[0].set_value(True).run()  # a chain: new endpoints, a new optimisation
+    app.toggle[0].set_value(False).run()  # back to the pair: the kept path
+    assert calls.count("nao") == 2 and calls.count("lol") == 3
