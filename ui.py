@@ -144,11 +144,12 @@ def open_workspace() -> None:
 
 def _bind_workspace(workspace_id: str, saved: io.Workspace | None) -> None:
     state = st.session_state
-    for key in state.get("remembered", set()):  # the last workspace's settings must not leak into this one
+    for key in state.get("remembered", {}):  # the last workspace's settings must not leak into this one
         state.pop(key, None)
-    state["workspace_id"], state["remembered"] = workspace_id, set()
-    if saved is None:
-        state["seed_sets"], state["settings"], state["workspace_digest"] = {}, {}, None
+    state["workspace_id"], state["remembered"] = workspace_id, {}
+    if saved is None:  # nothing is written until something differs from an empty workspace
+        state["seed_sets"], state["settings"] = {}, {}
+        state["workspace_digest"] = _digest(io.workspace_to_bytes(io.Workspace()))
         if st.query_params.get("model") in models.available():  # e.g. ?model=digits-ddim
             state["settings"]["model"] = st.query_params["model"]
         return
@@ -161,11 +162,18 @@ def _digest(data: bytes) -> str:
 
 
 def _current_workspace() -> io.Workspace:
+    """Seeds and settings; a setting is kept only while it differs from its default, so visiting a page changes
+    nothing, and settings of pages not open in this run live on from ``settings``."""
     state = st.session_state
     settings = dict(state.get("settings", {}))
-    settings.update({k: state[k] for k in state.get("remembered", set()) if k in state})
-    state["settings"] = settings  # settings of pages not open now live on here
-    return io.Workspace(seed_sets=state.get("seed_sets", {}), settings=settings)
+    for key, default in state.get("remembered", {}).items():
+        if key in state and state[key] != default:
+            settings[key] = state[key]
+        elif key in state:
+            settings.pop(key, None)
+    state["settings"] = settings
+    seed_sets = {m: seeds for m, seeds in state.get("seed_sets", {}).items() if seeds["names"]}
+    return io.Workspace(seed_sets=seed_sets, settings=settings)
 
 
 def save_workspace() -> None:
@@ -190,7 +198,7 @@ def remember(key: str, default, options=None, bounds: tuple[float, float] | None
     or a server restart. ``options`` (for select widgets) and ``bounds`` (for sliders) drop restored values that
     no longer fit, such as a deleted seed's name. The widget itself must not be given a default value."""
     state = st.session_state
-    state.setdefault("remembered", set()).add(key)
+    state.setdefault("remembered", {})[key] = default
     value = state[key] if key in state else state.get("settings", {}).get(key, default)
     if options is not None:
         options = list(options)

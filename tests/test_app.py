@@ -182,6 +182,13 @@ def test_settings_survive_a_page_switch(app):
     assert app.slider[0].value == 20
 
 
+def test_a_visit_that_changes_nothing_writes_no_workspace(app, workspace_folder):
+    app.switch_page("pages/playground.py").run()
+    assert list(workspace_folder.iterdir()) == []
+    [s for s in app.slider if s.label.startswith("alpha")][0].set_value(0.5).run()
+    assert [p.name for p in workspace_folder.iterdir()] == [f"{app.session_state['workspace_id']}.safetensors"]
+
+
 def test_sessions_without_a_shared_link_never_see_each_others_seeds(app):
     app.button[0].click().run()
     other = _session()
