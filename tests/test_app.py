@@ -172,6 +172,8 @@ def test_a_new_session_on_the_same_workspace_gets_seeds_and_settings_back(app):
     assert again.slider[0].value == 12 and again.multiselect[0].value == ["LOL", "NAO"]
     assert torch.equal(again.session_state["seed_sets"]["digits-vae"]["latents"],
                        app.session_state["seed_sets"]["digits-vae"]["latents"])
+    app.sidebar.selectbox[0].set_value("semicircle-gen").run()  # the model is part of the workspace too
+    assert _session(ws).sidebar.selectbox[0].value == "semicircle-gen"
 
 
 def test_settings_survive_a_page_switch(app):
