@@ -92,12 +92,13 @@ def page(title: str):
         with errors_shown():
             open_workspace()
             name, model, steps, count = sidebar()
+            save_workspace()  # the widget changes that started this run; st.stop() below blocks session state
             st.title(title)
             yield name, model, steps
-    finally:  # also after st.rerun and st.stop, which leave the page early
+    finally:  # the page's own changes, also after st.rerun (after st.stop this raises Streamlit's stop again)
+        save_workspace()
         if count is not None:  # the page may have added or removed seeds after the sidebar was drawn
             count.metric("Seeds in the set", len(seed_set(name)["names"]))
-        save_workspace()
 
 
 @contextlib.contextmanager
