@@ -94,6 +94,9 @@ def page(title: str):
             name, model, steps, count = sidebar()
             save_workspace()  # the widget changes that started this run; st.stop() below blocks session state
             st.title(title)
+        if count is None:  # the setup failed and says why; a context manager must yield or raise
+            st.stop()
+        with errors_shown():
             yield name, model, steps
     finally:  # the page's own changes, also after st.rerun (after st.stop this raises Streamlit's stop again)
         save_workspace()

@@ -344,3 +344,9 @@ def test_iterative_paths_are_not_optimised_again_on_a_rerun(app, monkeypatch):
     app.toggle[0].set_value(True).run()  # a chain: new endpoints, a new optimisation
     app.toggle[0].set_value(False).run()  # back to the pair: the kept path
     assert calls.count("nao") == 2 and calls.count("lol") == 3
+
+
+def test_a_failure_while_setting_up_the_page_is_a_message(app, monkeypatch):
+    monkeypatch.setattr(lc.io, "load_workspace", _raise_unexpected)  # the disk under the workspace folder fails
+    at = _session(lc.io.new_workspace_id())
+    _only_folded_details(at, "ZeroDivisionError: injected fault")
