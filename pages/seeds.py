@@ -65,7 +65,7 @@ with ui.page("Seeds") as (name, model, steps):
                     b.image(decoded, caption="decoded again", width=96, clamp=True)
                     c.caption(f"mean squared error {error:.4f}")
                 ui.add_seeds(name, latents, [p.name.rsplit(".", 1)[0] for p in pictures])
-                st.success(f"Added {len(pictures)} inverted latents to the seed set.")
+                st.success(f"Added {len(pictures)} inverted latent{'s' * (len(pictures) != 1)} to the seed set.")
 
     st.subheader(f"{len(seeds['names'])} seeds")
     if seeds["latents"] is None:

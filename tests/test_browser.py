@@ -183,7 +183,7 @@ def test_journey(server, page):
     page.get_by_text("stroke.png").first.wait_for()
     settle(page)
     page.get_by_role("button", name="Invert the images").click()
-    page.get_by_text("Added 1 inverted latents").wait_for()
+    page.get_by_text("Added 1 inverted latent to the seed set").wait_for()
     page.get_by_text("decoded again").first.wait_for()
     settle(page)
     shoot(page, "seeds")
