@@ -37,7 +37,7 @@ with ui.page("Compare schemes") as (name, model, steps):
                                               "compare.centroids", ["lol", "mean", "rescaled"], options=lc.CENTROIDS))
     seed = right.number_input("Random seed (which digits)", min_value=0, step=1,
                               key=ui.remember("compare.seed", 0, bounds=(0, 2**31)))
-    st.caption("About 2 s for the defaults on digits-vae, 30 s on digits-ddim (2 CPU cores); NAO adds ~0.5 s per "
+    st.caption("About 1 s for the defaults on digits-vae, 7 s on digits-ddim (2 CPU cores); NAO adds ~0.5 s per "
                "path and ~2 s (VAE) to ~8 s (DDIM) per centroid; ri-optimal paths ~0.1 s per path on VAEs and are "
                "not offered for diffusion models, whose decoder gradient is too slow on a CPU.")
 
