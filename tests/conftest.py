@@ -16,6 +16,21 @@ def workspace_folder(tmp_path_factory, monkeypatch):
     return folder
 
 
+@pytest.fixture
+def tiny_unet2d_folder(tmp_path):
+    """A diffusers DDIM pipeline folder with a tiny untrained UNet2DModel (8x8, 1 channel), built from configs."""
+    from diffusers import DDIMPipeline, DDIMScheduler, UNet2DModel
+
+    from latentcore.models.ddim import DIGITS_SCHEDULER
+
+    torch.manual_seed(0)
+    unet = UNet2DModel(sample_size=8, in_channels=1, out_channels=1, layers_per_block=1, block_out_channels=(8, 16),
+                       down_block_types=("DownBlock2D", "DownBlock2D"), up_block_types=("UpBlock2D", "UpBlock2D"),
+                       norm_num_groups=4)
+    DDIMPipeline(unet=unet, scheduler=DDIMScheduler(**DIGITS_SCHEDULER)).save_pretrained(tmp_path / "pipe")
+    return tmp_path / "pipe"
+
+
 def pytest_collection_modifyitems(config, items):
     if torch.cuda.is_available():
         return

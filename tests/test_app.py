@@ -350,3 +350,21 @@ def test_a_failure_while_setting_up_the_page_is_a_message(app, monkeypatch):
     monkeypatch.setattr(lc.io, "load_workspace", _raise_unexpected)  # the disk under the workspace folder fails
     at = _session(lc.io.new_workspace_id())
     _only_folded_details(at, "ZeroDivisionError: injected fault")
+
+
+def test_a_diffusers_folder_from_the_sidebar(app, tmp_path, tiny_unet2d_folder):
+    app.sidebar.selectbox[0].set_value("Load a diffusers folder ...").run()
+    _no_errors(app)
+    assert "Enter the path of a diffusers pipeline folder" in app.sidebar.info[0].value
+    app.sidebar.text_input[0].set_value(str(tmp_path / "nowhere")).run()
+    _only_folded_details(app, "Could not load that model: the folder")  # the default model is used meanwhile
+    assert "The model now is **digits-vae**" in app.markdown[0].value
+    app.sidebar.text_input[0].set_value(str(tiny_unet2d_folder)).run()
+    _no_errors(app)
+    app.switch_page("pages/seeds.py").run()
+    app.button[0].click().run()  # sample 8 latents of the folder's model
+    _no_errors(app)
+    assert app.sidebar.metric[0].value == "8" and len(app.get("image")) == 8
+    app.switch_page("pages/interpolate.py").run()
+    _no_errors(app)
+    assert len(app.get("image")) == 3

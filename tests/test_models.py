@@ -19,19 +19,8 @@ from latentcore.models.diffusion import PixelDiffusionModel
 RECONSTRUCTION_MSE_BOUND = {"digits-vae": 0.012, "digits-ddim": 0.006, "semicircle-gen": 0.03}
 
 
-def _tiny_unet2d_folder(path):
-    from diffusers import DDIMPipeline, DDIMScheduler, UNet2DModel
-
-    torch.manual_seed(0)
-    unet = UNet2DModel(sample_size=8, in_channels=1, out_channels=1, layers_per_block=1, block_out_channels=(8, 16),
-                       down_block_types=("DownBlock2D", "DownBlock2D"), up_block_types=("UpBlock2D", "UpBlock2D"),
-                       norm_num_groups=4)
-    DDIMPipeline(unet=unet, scheduler=DDIMScheduler(**DIGITS_SCHEDULER)).save_pretrained(path)
-    return path
-
-
-def test_a_unet2d_pipeline_folder_loads_decodes_and_inverts(tmp_path):
-    model = models.load_diffusers(_tiny_unet2d_folder(tmp_path / "pipe"), device="cpu")
+def test_a_unet2d_pipeline_folder_loads_decodes_and_inverts(tiny_unet2d_folder):
+    model = models.load_diffusers(tiny_unet2d_folder, device="cpu")
     assert model.latent_shape == (1, 8, 8) and model.image_shape == (1, 8, 8) and model.can_encode
     z = model.prior.sample(3, seed=0)
     images = model.decode(z, steps=4)
@@ -39,7 +28,7 @@ def test_a_unet2d_pipeline_folder_loads_decodes_and_inverts(tmp_path):
     assert torch.equal(images, model.decode(z, steps=4))
     latents = model.encode(images, steps=4)
     assert latents.shape == (3, 1, 8, 8) and torch.isfinite(latents).all()
-    assert models.load_diffusers(tmp_path / "pipe", device="cpu") is model  # cached
+    assert models.load_diffusers(tiny_unet2d_folder, device="cpu") is model  # cached
 
 
 class ZeroNoiseUNet(torch.nn.Module):
