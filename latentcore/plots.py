@@ -76,7 +76,7 @@ def chi2_figure(x: np.ndarray, y: np.ndarray, band: tuple[float, float], value: 
 
 
 def playground_figure(xs: np.ndarray, ys: np.ndarray, density: np.ndarray, paths: dict[str, np.ndarray],
-                      start: np.ndarray, end: np.ndarray, clickable: int = 30) -> go.Figure:
+                      start: np.ndarray, end: np.ndarray, clickable: int = 50) -> go.Figure:
     """A 2-D prior's density as a heatmap, each scheme's path ``[S, 2]`` over it, and the endpoints.
 
     A faint ``clickable x clickable`` grid of markers lies over the heatmap: plotly reports clicks on markers,
@@ -95,8 +95,9 @@ def playground_figure(xs: np.ndarray, ys: np.ndarray, density: np.ndarray, paths
     fig.add_trace(go.Scatter(x=[start[0], end[0]], y=[start[1], end[1]], mode="markers+text", name="endpoints",
                              text=["start", "end"], textposition="top center",
                              marker=dict(size=12, color="#ff7f0e", symbol="diamond")))
-    fig.update_xaxes(range=[float(xs[0]), float(xs[-1])])
-    fig.update_yaxes(range=[float(ys[0]), float(ys[-1])], scaleanchor="x", scaleratio=1)
+    # equal scales by shrinking the plot, not by widening a range past the density
+    fig.update_xaxes(range=[float(xs[0]), float(xs[-1])], constrain="domain")
+    fig.update_yaxes(range=[float(ys[0]), float(ys[-1])], scaleanchor="x", scaleratio=1, constrain="domain")
     return _layout(fig, "Density of the prior and the paths", "x1", "x2", height=560)
 
 

@@ -23,12 +23,13 @@ def paths_between(name: str, start: tuple[float, float], end: tuple[float, float
 
 
 def place_clicked_point():
-    """A click on the density plot moves the endpoint chosen in 'A click places'."""
+    """A click on the density plot moves the endpoint chosen in 'A click places', then the other one is next."""
     points = st.session_state["playground.click"].selection.points
     if points:
-        which = st.session_state["playground.next"].lower()
-        st.session_state[f"playground.{which}_x"] = round(float(points[0]["x"]), 2)
-        st.session_state[f"playground.{which}_y"] = round(float(points[0]["y"]), 2)
+        which = st.session_state["playground.next"]
+        st.session_state[f"playground.{which.lower()}_x"] = round(float(points[0]["x"]), 2)
+        st.session_state[f"playground.{which.lower()}_y"] = round(float(points[0]["y"]), 2)
+        st.session_state["playground.next"] = "End" if which == "Start" else "Start"
 
 
 with ui.page("Geometry playground") as (name, model, steps):

@@ -307,6 +307,11 @@ def test_playground_click_places_an_endpoint(server, page):
     page.mouse.click(area["x"] + 0.5 * area["width"], area["y"] + 0.3 * area["height"])
     page.wait_for_function("v => document.querySelector('input[aria-label=\"start x1\"]').value !== v", arg=before)
     settle(page)
+    end_before = page.get_by_label("end x1").input_value()  # the next click places the end
+    page.mouse.click(area["x"] + 0.2 * area["width"], area["y"] + 0.7 * area["height"])
+    page.wait_for_function("v => document.querySelector('input[aria-label=\"end x1\"]').value !== v",
+                           arg=end_before)
+    settle(page)
     no_errors(page)
     shoot(page, "playground")
 
