@@ -222,6 +222,17 @@ def seed_set(model_name: str) -> dict:
     return sets.setdefault(model_name, {"latents": None, "names": []})
 
 
+def seeds_or_stop(model_name: str, what: str) -> dict:
+    """The model's seed set when it holds at least two seeds; otherwise says that ``what`` needs two, links to
+    the Seeds page and stops the page."""
+    seeds = seed_set(model_name)
+    if len(seeds["names"]) < 2:
+        st.info(f"{what} at least two seeds: sample or upload some on the Seeds page.")
+        st.page_link("pages/seeds.py", label="Go to Seeds")
+        st.stop()
+    return seeds
+
+
 def add_seeds(model_name: str, latents: torch.Tensor, names: list[str]) -> None:
     seeds = seed_set(model_name)
     taken = set(seeds["names"])
@@ -299,7 +310,8 @@ def workspace_panel() -> None:
         workspace_id = st.session_state["workspace_id"]
         st.caption(f"Saved on this server after every change as `{workspace_id}`. The address bar holds its link: "
                    "reload it or share it to come back to exactly this state.")
-        st.download_button("Download the workspace", io.workspace_to_bytes(_current_workspace()),
+        current = _current_workspace()  # written out only when the button is pressed
+        st.download_button("Download the workspace", lambda: io.workspace_to_bytes(current),
                            file_name=f"workspace-{workspace_id[:8]}.safetensors", on_click="ignore")
         upload = st.file_uploader("Open a workspace file", type=["safetensors"], key="workspace_upload",
                                   help="A file downloaded here; it opens as a new workspace, this one stays saved")

@@ -18,11 +18,7 @@ def invert_image(model_name: str, data: bytes, file_name: str, steps: int | None
 
 
 with ui.page("Centroids and reconstruction") as (name, model, steps):
-    seeds = ui.seed_set(name)
-    if seeds["latents"] is None or len(seeds["names"]) < 2:
-        st.info("Centroids and reconstructions need at least two seeds: sample or upload some on the Seeds page.")
-        st.page_link("pages/seeds.py", label="Go to Seeds")
-        st.stop()
+    seeds = ui.seeds_or_stop(name, "Centroids and reconstructions need")
     names = seeds["names"]
 
     st.header("Centroids")

@@ -6,13 +6,7 @@ from latentcore import imaging, plots
 from latentcore.diagnostics import path_profile, typical_norm_band
 
 with ui.page("Interpolate") as (name, model, steps):
-    seeds = ui.seed_set(name)
-
-    if seeds["latents"] is None or len(seeds["names"]) < 2:
-        st.info("Interpolation needs at least two seeds: sample or upload some on the Seeds page.")
-        st.page_link("pages/seeds.py", label="Go to Seeds")
-        st.stop()
-
+    seeds = ui.seeds_or_stop(name, "Interpolation needs")
     names = seeds["names"]
     chain = st.toggle("A chain through several seeds", key=ui.remember("interpolate.chain", False))
     if chain:
@@ -49,15 +43,17 @@ with ui.page("Interpolate") as (name, model, steps):
         strip.markdown(f"**{label}**: {scheme.description}")
         strip.image(list(images[label]), width=72, clamp=True)
         decoded = imaging.from_uint8(images[label])
-        gif.download_button("GIF", imaging.gif_bytes(decoded), file_name=f"{labels[label]}.gif", key=f"gif-{label}",
-                            on_click="ignore")
-        text.download_button("PNG", imaging.png_bytes(decoded), file_name=f"{labels[label]}.png", key=f"png-{label}",
-                             on_click="ignore")
+        # exports are encoded when their button is pressed, not on every run
+        gif.download_button("GIF", lambda d=decoded: imaging.gif_bytes(d), file_name=f"{labels[label]}.gif",
+                            key=f"gif-{label}", on_click="ignore")
+        text.download_button("PNG", lambda d=decoded: imaging.png_bytes(d), file_name=f"{labels[label]}.png",
+                             key=f"png-{label}", on_click="ignore")
 
     if not paths:
         st.stop()
     st.session_state.setdefault("last_paths", {})[name] = paths  # Diagnostics can inspect points on these paths
-    st.download_button("All paths (.npz)", lc.io.paths_to_npz({labels[k]: v for k, v in paths.items()}),
+    named_paths = {labels[k]: v for k, v in paths.items()}
+    st.download_button("All paths (.npz)", lambda: lc.io.paths_to_npz(named_paths),
                        file_name="paths.npz", on_click="ignore")
 
     profiles = {k: path_profile(p, model.prior, images[k].astype("float32") / 255) for k, p in paths.items()}

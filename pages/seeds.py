@@ -95,5 +95,6 @@ with ui.page("Seeds") as (name, model, steps):
         ui.keep_seeds(name, [i for i, n in enumerate(seeds["names"]) if n not in set(remove)])
         st.rerun()
     fmt = st.selectbox("Download format", FORMATS, key=ui.remember("seeds.format", FORMATS[0], options=FORMATS))
-    st.download_button("Download the seed set", lc.latents_to_bytes(seeds["latents"], fmt, seeds["names"]),
+    latents, seed_names = seeds["latents"], list(seeds["names"])  # as shown now, encoded when pressed
+    st.download_button("Download the seed set", lambda: lc.latents_to_bytes(latents, fmt, seed_names),
                        file_name=f"seeds-{name.replace('/', '_')}{fmt}", on_click="ignore")

@@ -6,14 +6,9 @@ import ui
 from latentcore import imaging, plots
 
 with ui.page("Subspace") as (name, model, steps):
-    seeds = ui.seed_set(name)
-
     st.markdown("Seeds span a subspace; each point has one coordinate per seed (LOL paper, section 3.3). With **LOL** "
                 "every point is a typical latent; the **raw** linear combination shrinks or inflates the norm.")
-    if seeds["latents"] is None or len(seeds["names"]) < 2:
-        st.info("A subspace needs at least two seeds: sample or upload some on the Seeds page.")
-        st.page_link("pages/seeds.py", label="Go to Seeds")
-        st.stop()
+    seeds = ui.seeds_or_stop(name, "A subspace needs")
 
     names = seeds["names"]
     basis = st.multiselect("Basis seeds (2 to 6)", names, max_selections=6,

@@ -129,6 +129,9 @@ def test_journey(server, page):
     for scheme in ("LOL", "SLERP"):
         strip = page.locator("[data-testid=stImage] img")
         assert strip.count() >= 2 * 8, f"{scheme}: filmstrip images missing"
+    with page.expect_download() as download:  # exports are encoded when pressed
+        page.get_by_role("button", name="GIF").first.click()
+    assert Path(download.value.path()).read_bytes()[:6] == b"GIF89a"
     shoot(page, "interpolate")
 
     goto_page(page, "Subspace")
@@ -186,6 +189,12 @@ def test_journey(server, page):
     page.get_by_text("Added 1 inverted latent to the seed set").wait_for()
     page.get_by_text("decoded again").first.wait_for()
     settle(page)
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download the seed set").click()
+    import latentcore as lc
+
+    latents, names = lc.load_latents(download.value.path(), name="seeds.safetensors", shape=(16,), return_names=True)
+    assert latents.shape == (11, 16) and names[-1] == "stroke"
     shoot(page, "seeds")
 
 
