@@ -9,35 +9,14 @@ from __future__ import annotations
 
 import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from test_browser import CHROMIUM, FLAGS, _free_port  # noqa: E402
+from test_browser import CHROMIUM, FLAGS, streamlit_server  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
 STEPS = 30
-
-
-def start_server():
-    import os
-    import subprocess
-    import tempfile
-    import urllib.request
-
-    port = _free_port()
-    started = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-                             "--server.headless", "true"], cwd=ROOT, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL,  # workspaces (saved on every step) go to a scratch folder
-                            env={**os.environ, "LATENT_EXPLORER_WORKSPACES": tempfile.mkdtemp(prefix="le-bench-")})
-    url = f"http://127.0.0.1:{port}"
-    while True:
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2):
-                return proc, url, started
-        except OSError:
-            time.sleep(0.05)
 
 
 def slider_latency(page, url: str, model: str) -> list[float]:
@@ -68,30 +47,28 @@ def slider_latency(page, url: str, model: str) -> list[float]:
 def main():
     from playwright.sync_api import sync_playwright
 
-    proc, url, started = start_server()
-    try:
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            page.set_default_timeout(120_000)
-            page.goto(url)
-            page.get_by_role("button", name="Start with a demo").click()
-            page.locator("[data-testid=stImage] img").first.wait_for()
-            cold = time.perf_counter() - started
-            print(f"cold start (launch to the first decoded image, demo on digits-vae): {cold:.1f} s\n")
-            print("| model | slider step to new image: median | 95th percentile |")
-            print("|---|---|---|")
-            for model in ("digits-vae", "digits-ddim"):
-                context = browser.new_context(viewport={"width": 1400, "height": 1000})
-                tab = context.new_page()
-                tab.set_default_timeout(120_000)
-                times = sorted(slider_latency(tab, url, model))
-                p95 = times[min(len(times) - 1, round(0.95 * (len(times) - 1)))]
-                print(f"| {model} | {statistics.median(times) * 1e3:.0f} ms | {p95 * 1e3:.0f} ms |")
-                context.close()
-            browser.close()
-    finally:
-        proc.terminate()
+    started = time.perf_counter()
+    # workspaces (saved on every slider step) go to a scratch folder
+    with streamlit_server(Path(tempfile.mkdtemp(prefix="le-bench-"))) as url, sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.set_default_timeout(120_000)
+        page.goto(url)
+        page.get_by_role("button", name="Start with a demo").click()
+        page.locator("[data-testid=stImage] img").first.wait_for()
+        cold = time.perf_counter() - started
+        print(f"cold start (launch to the first decoded image, demo on digits-vae): {cold:.1f} s\n")
+        print("| model | slider step to new image: median | 95th percentile |")
+        print("|---|---|---|")
+        for model in ("digits-vae", "digits-ddim"):
+            context = browser.new_context(viewport={"width": 1400, "height": 1000})
+            tab = context.new_page()
+            tab.set_default_timeout(120_000)
+            times = sorted(slider_latency(tab, url, model))
+            p95 = times[min(len(times) - 1, round(0.95 * (len(times) - 1)))]
+            print(f"| {model} | {statistics.median(times) * 1e3:.0f} ms | {p95 * 1e3:.0f} ms |")
+            context.close()
+        browser.close()
 
 
 if __name__ == "__main__":

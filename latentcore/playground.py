@@ -67,7 +67,8 @@ def default_endpoints(prior: Prior, samples: int = 256) -> tuple[torch.Tensor, t
     """Two likely points far apart (the most distant pair among the likelier half of ``samples`` draws, seed 0):
     on the semicircle its two tips, on the ring opposite sides, so the straight line crosses the empty middle."""
     points = prior.sample(samples, seed=0).cpu()
-    likely = points[prior.log_prob(points).cpu() >= prior.log_prob(points).cpu().median()]
+    log_p = prior.log_prob(points).cpu()
+    likely = points[log_p >= log_p.median()]
     far = torch.cdist(likely, likely).argmax()
     return likely[far // len(likely)], likely[far % len(likely)]
 

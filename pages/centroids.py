@@ -43,9 +43,8 @@ with ui.page("Centroids and reconstruction") as (name, model, steps):
         batch = torch.stack(list(centroids.values()))
         images = ui.decode_to_uint8(name, batch.numpy(), steps)
         summary = latent_summary(batch, model.prior)
-        for column, (key, (label, _)), image, i in zip(st.columns(len(centroids)), lc.CENTROIDS.items(), images,
-                                                       range(len(centroids))):
-            column.image(image, width=128, clamp=True)
+        for i, (column, (key, (label, _))) in enumerate(zip(st.columns(len(centroids)), lc.CENTROIDS.items())):
+            column.image(images[i], width=128, clamp=True)
             column.markdown(f"**{label}**")
             column.caption(f"norm {summary['norm'][i]:.1f} · χ² p {summary['typicality'][i]:.2f} · "
                            f"{'normal' if summary['passes'][i] else 'atypical'}")

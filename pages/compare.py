@@ -12,8 +12,8 @@ METRICS = {**evaluate.METRICS, **{t: "seconds per path (set)" for t in evaluate.
 @st.cache_data(show_spinner=False)
 def comparable_models() -> list[str]:
     """Built-in models the digits classifier can judge: an encoder (the seeds are real digits) and 16x16 digits."""
-    return [n for n in models.available()
-            if ui.get_model(n).can_encode and tuple(ui.get_model(n).image_shape) == (1, 16, 16)]
+    loaded = {n: ui.get_model(n) for n in models.available()}
+    return [n for n, m in loaded.items() if m.can_encode and tuple(m.image_shape) == (1, 16, 16)]
 
 
 with ui.page("Compare schemes") as (name, model, steps):
