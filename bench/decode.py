@@ -54,7 +54,7 @@ def main():
 
         def energy_and_gradient():
             path.grad = None
-            lc.path_energy(path, model.prior, decoder=decoder).backward()
+            lc.path_energy(path, prior=model.prior, decoder=decoder).backward()
 
         with_grad = seconds(energy_and_gradient)
         plain = seconds(lambda: model.decode(path.detach(), **opts))

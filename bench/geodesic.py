@@ -53,7 +53,7 @@ def main():
     single, single_time = run(a[:1], b[:1], t, model)
     k = within_one_percent(single.energies)
     linear = lc.path_realism(lc.interpolate(a[:1], b[:1], args.frames, scheme="linear", prior=model.prior),
-                             model.prior, decoder=model).index
+                             prior=model.prior, decoder=model).index
     print(f"| 1 | single | {single_time:.2f} s | {single.iterations} | {single_time * k / max(single.iterations, 1):.2f} s "
           f"| {float(single.energies[-1, 0] / single.energies[0, 0]):.3f} | {float(linear[0]):.3g} -> {float(single.index[0]):.3g} |")
     batch, batch_time = run(a, b, t, model)

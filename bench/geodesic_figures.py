@@ -49,7 +49,7 @@ def both_paths(prior, decoder=None):
 
 def index_axis(ax, prior, paths, decoder=None):
     for path, colour, label in zip(paths, (LINEAR, OPTIMAL), ("linear", "ri-optimal")):
-        report = lc.path_realism(path, prior, decoder=decoder)
+        report = lc.path_realism(path, prior=prior, decoder=decoder)
         ax.plot(report.point_index.numpy(), "o-", color=colour, label=f"{label} (path index {float(report.index):.2g})")
         print(f"{label}: path index {float(report.index):.4g}, lowest index of an interior frame "
               f"{float(report.point_index[1:-1].min()):.3g}")

@@ -57,11 +57,11 @@ def main():
         flat0, flat1 = z0.reshape(1, -1), z1.reshape(1, -1)
         t = torch.linspace(0.0, 1.0, FRAMES, dtype=torch.float64, device=device)
         kernel = median_seconds(lambda: lc.SCHEMES["lol"].path(flat0, flat1, t, prior))
-        lc.interpolate(z0, z1, FRAMES, scheme="nao", prior=prior, max_steps=2)  # one-off set-up costs
+        lc.interpolate(z0, z1, FRAMES, scheme="nao", prior=prior, max_iter=2)  # one-off set-up costs
         steps = []
         sync(device)
         start = time.perf_counter()
-        lc.interpolate(z0, z1, FRAMES, scheme="nao", prior=prior, max_steps=args.nao_steps,
+        lc.interpolate(z0, z1, FRAMES, scheme="nao", prior=prior, max_iter=args.nao_steps,
                        progress=lambda f, text: steps.append(text))
         sync(device)
         nao = time.perf_counter() - start

@@ -2,28 +2,38 @@
 
 Latents are tensors ``[N, *latent_shape]`` on the device chosen once by :func:`default_device`
 (``LATENTCORE_DEVICE``, else CUDA, else MPS, else CPU). This package never imports streamlit.
+
+Registries: :data:`SCHEMES` (interpolation), :data:`CENTROIDS`, :data:`PRIORS` (prior families) and
+``latentcore.models.MODELS``; each entry carries its own policy, and adding one is one ``register_*`` call.
 """
 
-from .combine import CENTROIDS, centroid, lol_combine
+from .combine import CENTROIDS, Centroid, centroid, lol_combine, register_centroid
 from .device import default_device
-from .geodesic import GeodesicResult, class_prior, classifier_index, ri_optimal_interpolate
 from .diagnostics import TESTS, normality_tests, typical_norm_band
-from .interpolate import SCHEMES, Scheme, interpolate, interpolate_chain, register_scheme
-from .io import FORMATS, LatentFileError, latents_to_bytes, load_latents, save_latents
-from .playground import (PLAYGROUND_PRIORS, PLAYGROUND_SCHEMES, default_endpoints, density_grid, playground_paths,
+from .interpolate import SCHEMES, Scheme, Setting, interpolate, interpolate_chain, register_scheme
+from .latent_files import (FORMATS, LatentFile, LatentFileError, latents_to_bytes, load_latents, read_latent_file,
+                           save_latents)
+from .nao import nao_centroid, nao_interpolate  # registers the NAO scheme and centroid
+from .geodesic import (ClassifierIndex, GeodesicResult, class_prior, classifier_index,  # registers "geodesic"
+                       ri_optimal_interpolate)
+from .playground import (default_endpoints, density_grid, playground_paths, playground_priors, playground_schemes,
                          view_box)
-from .priors import PRIORS, Empirical, Gaussian, GaussianMixture, Independent, Prior, StandardNormal
+from .prior_registry import PRIORS, PriorFamily, make_prior, register_prior
+from .priors import Empirical, Gaussian, GaussianMixture, Independent, Prior, StandardNormal
 from .projection import endpoint_plane, pca
-from .realism import path_energy, path_realism, realisticity_index
+from .realism import PointIndex, path_energy, path_realism, realisticity_index
 from .reconstruct import knn_affine
+from .seed_set import SeedSet
 from .subspace import Subspace
 
 __all__ = [
-    "CENTROIDS", "centroid", "lol_combine", "default_device", "TESTS", "normality_tests", "typical_norm_band",
-    "SCHEMES", "Scheme", "interpolate", "interpolate_chain", "register_scheme", "FORMATS", "LatentFileError",
-    "latents_to_bytes", "load_latents", "save_latents", "PRIORS", "Empirical", "Gaussian", "GaussianMixture",
-    "Independent", "Prior", "StandardNormal", "endpoint_plane", "pca", "path_energy", "path_realism",
-    "realisticity_index", "knn_affine", "Subspace", "GeodesicResult", "ri_optimal_interpolate", "class_prior",
-    "classifier_index", "PLAYGROUND_PRIORS", "PLAYGROUND_SCHEMES", "density_grid", "playground_paths", "view_box",
-    "default_endpoints",
+    "CENTROIDS", "Centroid", "centroid", "lol_combine", "register_centroid", "default_device", "TESTS",
+    "normality_tests", "typical_norm_band", "SCHEMES", "Scheme", "Setting", "interpolate", "interpolate_chain",
+    "register_scheme", "FORMATS", "LatentFileError", "latents_to_bytes", "load_latents", "save_latents",
+    "nao_centroid", "nao_interpolate", "ClassifierIndex", "GeodesicResult", "class_prior", "classifier_index",
+    "ri_optimal_interpolate", "default_endpoints", "density_grid", "playground_paths", "playground_priors",
+    "playground_schemes", "view_box", "PRIORS", "PriorFamily", "make_prior", "register_prior", "Empirical",
+    "Gaussian", "GaussianMixture", "Independent", "Prior", "StandardNormal", "endpoint_plane", "pca", "PointIndex",
+    "path_energy", "path_realism", "realisticity_index", "knn_affine", "Subspace", "LatentFile", "read_latent_file",
+    "SeedSet",
 ]

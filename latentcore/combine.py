@@ -19,18 +19,27 @@ i.i.d. seeds exactly (the derivation of Lemma 4 uses only the first two moments)
 
 from __future__ import annotations
 
-from typing import Callable
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
 
 import torch
 
 from .device import as_tensor
 from .priors import Independent, Prior, StandardNormal
+from .validation import check_choice, check_finite, check_latents, check_options, keyword_options, resolve_prior
 
 
 def unit_weights(weights: torch.Tensor) -> torch.Tensor:
-    """``w / ||w||_2`` along the last dimension, all-zero rows replaced by ``1 / sqrt(K)``.
+    """``w / ||w||_2`` along the last dimension ``K``, in the weights' dtype; shape unchanged.
 
-    The largest magnitude is divided out first so that tiny or huge weights do not under- or overflow.
+    Each row is first divided by its largest magnitude ``max_i |w_i|`` (so its peak is exactly +-1 and its norm
+    lies in ``[1, sqrt(K)]``) and then by its 2-norm: squaring tiny or huge weights would under- or overflow,
+    and this way any positive rescaling of a row gives the same result to rounding, e.g. ``1e-300 * w`` in
+    float64 or ``1e-30 * w`` in float32. Subnormal weights (below about 2.2e-308 in float64, 1.2e-38 in
+    float32) carry fewer significant bits, so their direction is only as precise as those. A row that is
+    exactly all zeros has no direction and becomes equal weights ``1 / sqrt(K)``, as in the reference package
+    ``lolatents``; unlike there (which also treats rows with ``sum_i w_i^2 < 1e-10`` as zero), nonzero rows
+    always keep their own direction. Rows holding NaN or infinity give NaN.
     """
     peak = weights.abs().amax(-1, keepdim=True)
     zero = peak == 0
@@ -54,21 +63,25 @@ def from_lol_space(flat: torch.Tensor, prior: Prior) -> torch.Tensor:
     return flat
 
 
-def lol_combine(latents, weights, prior: Prior | None = None) -> torch.Tensor:
+def lol_combine(latents, weights, *, prior: Prior | None = None) -> torch.Tensor:
     """LOL combination ``T(sum_i w_i x_i)`` of seeds ``latents [K, *shape]`` for weights ``[..., K]``.
 
-    Returns ``[..., *shape]``. ``prior=None`` means a standard normal over the seeds' shape.
+    Returns ``[..., *shape]``. ``prior=None`` means a standard normal over the seeds' shape. Only the
+    direction of each weight row matters (:func:`unit_weights`): tiny weights give the same latent as the same
+    weights at unit scale, and an all-zero row gives the equal-weight combination (the LOL centroid,
+    ``mu + sum_i (x_i - mu) / sqrt(K)`` for a Gaussian prior). Weights are normalised in float64 before they
+    meet the seeds' dtype, so float64 weights of any finite scale keep their direction with float32 seeds too.
+    Weights with NaN or Inf are an error.
     """
     latents = as_tensor(latents)
-    prior = prior or StandardNormal(latents.shape[1:])
-    flat, batch = prior.flatten(latents)
-    if len(batch) != 1:
-        raise ValueError(f"seeds must be shaped [K, {', '.join(map(str, prior.shape))}], got {tuple(latents.shape)}")
-    weights = as_tensor(weights, device=flat.device).to(flat.dtype)
+    prior = resolve_prior(prior, latents, batched=True)
+    flat, _ = check_latents(latents, prior, name="seeds", batch_dims=(1,), min_count=1)
+    weights = as_tensor(weights, device=flat.device)
     k = flat.shape[0]
     if weights.dim() == 0 or weights.shape[-1] != k:
         raise ValueError(f"weights must end in a dimension of size K={k} (one per seed), got {tuple(weights.shape)}")
-    unit = unit_weights(weights.reshape(-1, k))
+    check_finite(weights, "weights")
+    unit = unit_weights(weights.double().reshape(-1, k)).to(flat.dtype)
     space, centre = to_lol_space(flat, prior)
     if centre is None:
         out = unit @ space
@@ -77,15 +90,17 @@ def lol_combine(latents, weights, prior: Prior | None = None) -> torch.Tensor:
     return from_lol_space(out, prior).reshape(*weights.shape[:-1], *prior.shape)
 
 
-def _centroid_lol(latents, prior, **_):
-    return lol_combine(latents, torch.ones(latents.shape[0]), prior)
+def lol_centroid(latents, prior, *, progress=None):
+    """LOL with equal weights ``w_i = 1/K`` (LOL paper, section 3.2)."""
+    return lol_combine(latents, torch.ones(latents.shape[0]), prior=prior)
 
 
-def _centroid_mean(latents, prior, **_):
+def mean_centroid(latents, prior, *, progress=None):
+    """The arithmetic mean; for Gaussian seeds its norm is far below a typical one."""
     return latents.mean(0)
 
 
-def _centroid_rescaled(latents, prior, **_):
+def rescaled_centroid(latents, prior, *, progress=None):
     """Arithmetic mean rescaled about the prior's mean to the seeds' average distance from it."""
     centre = prior.mean.to(latents)
     offsets = (latents - centre).reshape(latents.shape[0], -1)
@@ -97,32 +112,54 @@ def _centroid_rescaled(latents, prior, **_):
     return centre + (mean_offset * (target / length)).reshape(prior.shape)
 
 
-def _centroid_nao(latents, prior, progress=None, **options):
-    from .nao import nao_centroid
+@dataclass(frozen=True)
+class Centroid:
+    """One centroid scheme and its policy: ``centre(latents [K, *shape], prior, *, progress=None, **options) ->
+    [*shape]``; ``iterative`` ones optimise and report progress; ``interactive`` / ``evaluation`` are the fixed
+    options the app's pages and :mod:`latentcore.evaluate` use."""
 
-    return nao_centroid(latents, prior, progress=progress, **options).centroid
+    name: str
+    label: str
+    description: str
+    centre: Callable[..., torch.Tensor]
+    iterative: bool = False
+    interactive: Mapping[str, Any] = field(default_factory=dict)
+    evaluation: Mapping[str, Any] = field(default_factory=dict)
+
+    def options(self, *, context: str | None = None) -> dict:
+        """The fixed options of ``context`` (``"interactive"``, ``"evaluation"`` or None)."""
+        fixed = {"interactive": self.interactive, "evaluation": self.evaluation, None: {}}
+        if context not in fixed:
+            raise ValueError(f"context must be 'interactive', 'evaluation' or None, got {context!r}")
+        return dict(fixed[context])
 
 
-# name -> (label, function(latents [K, *shape], prior, progress=None, **options) -> [*shape])
-CENTROIDS: dict[str, tuple[str, Callable[..., torch.Tensor]]] = {
-    "lol": ("LOL centroid (equal weights through the LOL map)", _centroid_lol),
-    "mean": ("Arithmetic mean", _centroid_mean),
-    "rescaled": ("Mean rescaled to the seeds' average norm", _centroid_rescaled),
-    "nao": ("NAO centroid (norm-aware optimisation)", _centroid_nao),
-}
+CENTROIDS: dict[str, Centroid] = {}
 
 
-def centroid(latents, scheme: str = "lol", prior: Prior | None = None, progress=None, **options) -> torch.Tensor:
+def register_centroid(scheme: Centroid) -> Centroid:
+    """Add a centroid scheme to :data:`CENTROIDS`; the app and the evaluation list whatever it holds."""
+    CENTROIDS[scheme.name] = scheme
+    return scheme
+
+
+register_centroid(Centroid("lol", "LOL centroid (equal weights through the LOL map)", "Equal weights through the "
+                           "LOL map: distributed exactly as the prior for Gaussian seeds.", lol_centroid))
+register_centroid(Centroid("mean", "Arithmetic mean", "The plain average; for Gaussian seeds its norm is "
+                           "atypically small.", mean_centroid))
+register_centroid(Centroid("rescaled", "Mean rescaled to the seeds' average norm", "The average, moved along its "
+                           "direction to the seeds' average distance from the prior's mean.", rescaled_centroid))
+
+
+def centroid(latents, *, scheme: str = "lol", prior: Prior | None = None, progress=None, **options) -> torch.Tensor:
     """The centroid ``[*shape]`` of seeds ``latents [K, *shape]`` by one of :data:`CENTROIDS`.
 
-    ``lol`` uses ``w_i = 1/K`` (LOL paper, section 3.2); ``nao`` optimises the centroid jointly with one
-    norm-aware path from each seed (Samuel et al., arXiv 2306.08687) and accepts ``progress(fraction, text)``.
+    ``options`` go to the scheme (an option it does not take is an error); iterative schemes report
+    ``progress(fraction, text)``.
     """
+    spec = CENTROIDS[check_choice("centroid scheme", scheme, CENTROIDS)]
     latents = as_tensor(latents)
-    if scheme not in CENTROIDS:
-        raise ValueError(f"unknown centroid scheme {scheme!r}; choose one of {', '.join(CENTROIDS)}")
-    prior = prior or StandardNormal(latents.shape[1:])
-    _, batch = prior.flatten(latents)
-    if len(batch) != 1 or batch[0] < 1:
-        raise ValueError(f"centroid needs seeds shaped [K, *shape] with K >= 1, got {tuple(latents.shape)}")
-    return CENTROIDS[scheme][1](latents, prior, progress=progress, **options)
+    prior = resolve_prior(prior, latents, batched=True)
+    check_latents(latents, prior, name="seeds", batch_dims=(1,), min_count=1)
+    check_options(f"the centroid scheme {scheme!r}", options, keyword_options(spec.centre))
+    return spec.centre(latents, prior, progress=progress, **options)

@@ -47,3 +47,8 @@ def as_tensor(z, device: torch.device | None = None, dtype: torch.dtype | None =
     if dtype is not None:
         return t.to(dtype)
     return t if t.is_floating_point() else t.to(torch.get_default_dtype())
+
+
+def device_key(device: torch.device | str | None) -> str:
+    """``device`` (default: :func:`default_device`) as a string, for caches keyed by device."""
+    return str(torch.device(device) if device is not None else default_device())

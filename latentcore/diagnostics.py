@@ -18,13 +18,17 @@ A latent can have a likely norm and still be atypical (a constant vector with no
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 import scipy.stats
 import torch
 
+from .combine import lol_combine
 from .device import as_tensor
-from .priors import Prior, StandardNormal
+from .priors import Prior
+from .realism import realisticity_index
+from .validation import check_latents, resolve_prior
 
 TESTS = {
     "ks": "Kolmogorov-Smirnov",
@@ -80,16 +84,13 @@ def anderson_darling_normal(samples: np.ndarray) -> tuple[np.ndarray, np.ndarray
     return stat, 1.0 - cdf
 
 
-def normality_tests(latents, prior: Prior | None = None, statistics: bool = False) -> dict[str, np.ndarray]:
-    """p-values ``[N]`` of each test in :data:`TESTS`, by name, for latents ``[N, *shape]`` (or one latent,
-    giving arrays of length 1). With ``statistics=True`` the values are ``(statistic, pvalue)`` pairs."""
+def _test_results(latents, prior: Prior | None) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """``(statistic [N], p-value [N])`` of each test in :data:`TESTS`."""
     latents = as_tensor(latents)
-    prior = prior or StandardNormal(latents.shape[1:] if latents.dim() > 1 else latents.shape)
-    flat, _ = prior.flatten(latents)
+    prior = resolve_prior(prior, latents, batched=latents.dim() > 1)
+    flat, _ = check_latents(latents, prior)
     if flat.shape[1] < 2:
         raise ValueError("normality tests need latents with at least 2 elements")
-    if not bool(torch.isfinite(flat).all()):
-        raise ValueError("latents contain NaN or Inf; normality tests need finite values")
     x = prior.standardize(flat.reshape(-1, *prior.shape)).reshape(flat.shape).detach().double().cpu().numpy()
     d = x.shape[1]
     ks = scipy.stats.kstest(x, "norm", axis=1)
@@ -97,15 +98,23 @@ def normality_tests(latents, prior: Prior | None = None, statistics: bool = Fals
     ad_stat, ad_p = anderson_darling_normal(x)
     sq = (x * x).sum(1)
     chi2_p = np.clip(2.0 * np.minimum(scipy.stats.chi2.cdf(sq, d), scipy.stats.chi2.sf(sq, d)), 0.0, 1.0)
-    results = {
+    return {
         "ks": (np.asarray(ks.statistic), np.asarray(ks.pvalue)),
         "cvm": (np.asarray(cvm.statistic), np.clip(np.asarray(cvm.pvalue), 0.0, 1.0)),
         "ad": (ad_stat, ad_p),
         "chi2_norm": (sq, chi2_p),
     }
-    if statistics:
-        return results
-    return {name: p for name, (_, p) in results.items()}
+
+
+def normality_tests(latents, *, prior: Prior | None = None) -> dict[str, np.ndarray]:
+    """p-values ``[N]`` of each test in :data:`TESTS`, by test name, for latents ``[N, *shape]`` (or one latent,
+    giving arrays of length 1). Without a prior: N(0, I) over the latents' shape."""
+    return {name: p for name, (_, p) in _test_results(latents, prior).items()}
+
+
+def normality_statistics(latents, *, prior: Prior | None = None) -> dict[str, np.ndarray]:
+    """The statistic ``[N]`` of each test in :data:`TESTS` (for ``chi2_norm``: the standardised squared norm)."""
+    return {name: stat for name, (stat, _) in _test_results(latents, prior).items()}
 
 
 def typical_norm_band(prior: Prior, level: float = 0.99) -> tuple[float, float]:
@@ -115,55 +124,85 @@ def typical_norm_band(prior: Prior, level: float = 0.99) -> tuple[float, float]:
     return math.sqrt(lo), math.sqrt(hi)
 
 
-def latent_summary(latents, prior: Prior, level: float = 0.01) -> dict[str, np.ndarray]:
-    """Per latent ``[N, *shape]``: the (Mahalanobis) ``norm``, the two-sided chi-square p-value of its square
+@dataclass
+class LatentSummary:
+    """Per latent ``[N]``: the (Mahalanobis) ``norm``, the two-sided chi-square p-value of its square
     (``typicality``), the smallest p-value of the KS, Cramer-von Mises and Anderson-Darling tests
-    (``normality``), and ``passes``: every test's p-value at least ``level``."""
-    stats = normality_tests(latents, prior, statistics=True)
-    tests = {name: p for name, (_, p) in stats.items()}
-    norm = np.sqrt(stats["chi2_norm"][0])  # the statistic is the standardised squared norm
+    (``normality``), and ``passes``: every test's p-value at least the level."""
+
+    norm: np.ndarray
+    typicality: np.ndarray
+    normality: np.ndarray
+    passes: np.ndarray
+
+
+def latent_summary(latents, *, prior: Prior, level: float = 0.01) -> LatentSummary:
+    """:class:`LatentSummary` of latents ``[N, *shape]`` at test level ``level``."""
+    results = _test_results(latents, prior)
+    tests = {name: p for name, (_, p) in results.items()}
+    norm = np.sqrt(results["chi2_norm"][0])  # the statistic is the standardised squared norm
     normality = np.minimum.reduce([tests["ks"], tests["cvm"], tests["ad"]])
-    return {"norm": norm, "typicality": tests["chi2_norm"], "normality": normality,
-            "passes": (normality >= level) & (tests["chi2_norm"] >= level)}
+    return LatentSummary(norm, tests["chi2_norm"], normality, (normality >= level) & (tests["chi2_norm"] >= level))
 
 
-def path_profile(path, prior: Prior, images=None) -> dict[str, np.ndarray]:
-    """What the Interpolate page plots along one path ``[S, *shape]``: both realisticity indices, the
-    (Mahalanobis) norm, the smallest normality p-value, and, given decoded ``images [S, ...]``, the L2 distance
-    between consecutive frames (paper 003 Figure 5)."""
-    from .realism import realisticity_index
+@dataclass
+class PathProfile:
+    """What the Interpolate page plots along one path of S frames: both realisticity indices ``[S]``, the
+    (Mahalanobis) norm ``[S]``, the smallest normality p-value ``[S]`` and, when images were given, the L2
+    distance between consecutive decoded frames ``[S - 1]``."""
 
-    summary = latent_summary(path, prior)
-    profile = {
-        "density_index": realisticity_index(path, prior).cpu().numpy(),
-        "typical_index": realisticity_index(path, prior, kind="typical").cpu().numpy(),
-        "norm": summary["norm"],
-        "normality": summary["normality"],
-    }
+    density_index: np.ndarray
+    typical_index: np.ndarray
+    norm: np.ndarray
+    normality: np.ndarray
+    step: np.ndarray | None = None
+
+
+def path_profile(path, *, prior: Prior, images=None) -> PathProfile:
+    """:class:`PathProfile` of a path ``[S, *shape]``, with ``images [S, ...]`` its decoded frames (optional;
+    the image-space step is Figure 5 of Struski et al., "Interpolation in generative models")."""
+    summary = latent_summary(path, prior=prior)
+    step = None
     if images is not None:
-        frames = as_tensor(images).reshape(len(summary["norm"]), -1).double()
-        profile["step"] = torch.linalg.vector_norm(frames[1:] - frames[:-1], dim=1).cpu().numpy()
-    return profile
+        frames = as_tensor(images).reshape(len(summary.norm), -1).double()
+        step = torch.linalg.vector_norm(frames[1:] - frames[:-1], dim=1).cpu().numpy()
+    return PathProfile(realisticity_index(path, prior=prior).cpu().numpy(),
+                       realisticity_index(path, prior=prior, kind="typical").cpu().numpy(),
+                       summary.norm, summary.normality, step)
 
 
-def teaching_examples(prior: Prior, a, b) -> dict[str, torch.Tensor]:
-    """Latents that show why a likely norm is not enough (LOL paper, Figure 3): a constant vector whose
-    standardised norm is exactly sqrt(D), the linear midpoint of two seeds, and their LOL midpoint."""
-    from .interpolate import interpolate
-
-    constant = prior.unstandardize(torch.ones(1, *prior.shape))[0]
+def teaching_examples(a, b, *, prior: Prior) -> dict[str, torch.Tensor]:
+    """Latents that show why a likely norm is not enough (LOL paper, Figure 3), by their caption: a constant
+    vector whose standardised norm is exactly sqrt(D), and the linear and LOL midpoints of seeds ``a`` and ``b``
+    (the LOL midpoint is :func:`~latentcore.lol_combine` with weights (1/2, 1/2))."""
     pair = torch.stack([as_tensor(a), as_tensor(b)])
     return {
-        "constant vector with a likely norm": constant,
-        "linear midpoint of the two seeds": interpolate(pair[0], pair[1], 3, scheme="linear", prior=prior)[1],
-        "LOL midpoint of the two seeds": interpolate(pair[0], pair[1], 3, scheme="lol", prior=prior)[1],
+        "constant vector with a likely norm": prior.unstandardize(torch.ones(1, *prior.shape))[0],
+        "linear midpoint of the two seeds": pair.mean(0),
+        "LOL midpoint of the two seeds": lol_combine(pair, torch.ones(2), prior=prior),
     }
 
 
-def diagnostic_views(latent, prior: Prior, points: int = 200) -> dict[str, np.ndarray | float]:
-    """Arrays for the Diagnostics page's plots of one latent: its standardised elements, Q-Q pairs against
-    N(0, 1), the N(0, 1) density, its squared (Mahalanobis) norm and the chi-square density with D degrees of
-    freedom, with the central 99% band of that density."""
+@dataclass
+class DiagnosticViews:
+    """Arrays for the Diagnostics page's plots of one latent of D elements: its standardised ``elements [D]``,
+    Q-Q pairs against N(0, 1) (``qq_theoretical``, ``qq_observed``, ``[D]``), the N(0, 1) density on a grid
+    (``normal_x``, ``normal_y``), its squared (Mahalanobis) norm, the chi-square density with D degrees of freedom
+    (``chi2_x``, ``chi2_y``) and that density's central 99% band."""
+
+    elements: np.ndarray
+    qq_theoretical: np.ndarray
+    qq_observed: np.ndarray
+    normal_x: np.ndarray
+    normal_y: np.ndarray
+    squared_norm: float
+    chi2_x: np.ndarray
+    chi2_y: np.ndarray
+    chi2_band: tuple[float, float]
+
+
+def diagnostic_views(latent, *, prior: Prior, points: int = 200) -> DiagnosticViews:
+    """:class:`DiagnosticViews` of one latent ``[*shape]``, grids of ``points`` points."""
     elements = prior.standardize(as_tensor(latent)[None]).reshape(-1).double().cpu().numpy()
     d = elements.size
     observed = np.sort(elements)
@@ -172,6 +211,5 @@ def diagnostic_views(latent, prior: Prior, points: int = 200) -> dict[str, np.nd
     lo, hi = scipy.stats.chi2.ppf([0.005, 0.995], d)
     square = float((elements**2).sum())
     chi_grid = np.linspace(0.0, max(hi * 1.3, square * 1.1), points)
-    return {"elements": elements, "qq_theoretical": theoretical, "qq_observed": observed,
-            "normal_x": grid, "normal_y": scipy.stats.norm.pdf(grid), "squared_norm": square,
-            "chi2_x": chi_grid, "chi2_y": scipy.stats.chi2.pdf(chi_grid, d), "chi2_band": (float(lo), float(hi))}
+    return DiagnosticViews(elements, theoretical, observed, grid, scipy.stats.norm.pdf(grid), square, chi_grid,
+                           scipy.stats.chi2.pdf(chi_grid, d), (float(lo), float(hi)))

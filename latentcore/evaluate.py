@@ -52,7 +52,6 @@ Everything except the timings is a deterministic function of the model, the data
 from __future__ import annotations
 
 import argparse
-import functools
 import json
 import math
 import sys
@@ -75,9 +74,6 @@ BOOTSTRAP_RESAMPLES = 2000
 FRECHET_RESAMPLES = 200
 NORMALITY_LEVEL = 0.01
 SEEDS_PER_SET = (3, 5)
-# ri-optimal paths put the decoder in the loop: far too slow through DDIM on a CPU, and capped for VAEs.
-SLOW_ON_DIFFUSION = ("geodesic",)
-GEODESIC_MAX_STEPS = 200
 TASKS = ("interpolation", "centroid")
 
 METRICS: dict[str, str] = {
@@ -304,9 +300,9 @@ def _point_metrics(latents: torch.Tensor, images: torch.Tensor, classes: torch.T
     both realisticity indices (mean and minimum) and the normality pass rate."""
     units, per = latents.shape[:2]
     flat = latents.reshape(units * per, *prior.shape)
-    density = realisticity_index(flat, prior).reshape(units, per).cpu()
-    typical = realisticity_index(flat, prior, kind="typical").reshape(units, per).cpu()
-    passes = torch.as_tensor(latent_summary(flat, prior, level=NORMALITY_LEVEL)["passes"]).reshape(units, per)
+    density = realisticity_index(flat, prior=prior).reshape(units, per).cpu()
+    typical = realisticity_index(flat, prior=prior, kind="typical").reshape(units, per).cpu()
+    passes = torch.as_tensor(latent_summary(flat, prior=prior, level=NORMALITY_LEVEL).passes).reshape(units, per)
     labels = classifier.predict(images.reshape(units * per, *images.shape[2:])).reshape(units, per).cpu()
     return {
         "class_preservation": (labels == classes[:, None]).double().mean(1),
@@ -329,8 +325,6 @@ def _plain(value):
     """A JSON-friendly stand-in for an option value (a model by its name)."""
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
-    if isinstance(value, functools.partial):
-        return _plain(value.func.__self__) if hasattr(value.func, "__self__") else value.func.__name__
     return getattr(value, "name", type(value).__name__)
 
 
@@ -406,30 +400,30 @@ def evaluate(model, classifier=None, *, schemes=None, centroid_schemes=None, pai
     default ``digits-classifier``. ``steps``: DDIM steps for decoding and inversion (diffusion models only;
     default the model's). ``data``: ``(images [N, 1, 16, 16], labels [N])``, default the held-out digits; every
     class present needs 2 digits (3 when centroids are evaluated). ``scheme_options`` / ``centroid_options``:
-    per scheme name, options for :func:`~latentcore.interpolate` / :func:`~latentcore.centroid` (ri-optimal
-    paths default to the model as decoder and ``max_steps=GEODESIC_MAX_STEPS``). ``centroid_sets=0`` or
+    per scheme name, options for :func:`~latentcore.interpolate` / :func:`~latentcore.centroid`, over each
+    scheme's own evaluation options (:meth:`~latentcore.Scheme.options`; e.g. the model as the ri-optimal path's
+    decoder, capped iterations). ``centroid_sets=0`` or
     ``centroid_schemes=[]`` skips the centroid task, ``schemes=[]`` the interpolation task. ``examples``: how
     many paths and centroids (the first) to keep as latents. ``progress(fraction, text)`` is called as the run
     advances.
     """
     from .models import load_classifier
 
-    diffusion = hasattr(model, "default_steps")
     pairs = _count("pairs", pairs, 2)
     frames = _count("frames", frames, 3)
     centroid_sets = _count("centroid_sets", centroid_sets, 2, zero_ok=True)
     examples = _count("examples", examples, 0)
     seed = _count("seed", seed, 0)
     if steps is not None:
-        if not diffusion:
-            raise ValueError(f"steps sets DDIM steps of diffusion models; {model.name} has none")
+        if model.sampler is None:
+            raise ValueError(f"steps sets the sampler steps of diffusion and flow models; {model.name} has none")
         steps = _count("steps", steps, 1)
     if not model.can_encode:
         raise ValueError(f"{model.name} has no encoder, and the seeds are encodings of real digits")
     if tuple(model.image_shape) != (1, 16, 16):
         raise ValueError(f"the digits classifier measures 1x16x16 images; {model.name} makes "
                          f"{'x'.join(map(str, model.image_shape))} images")
-    default = [s for s in SCHEMES if not (diffusion and s in SLOW_ON_DIFFUSION)]
+    default = [s for s, spec in SCHEMES.items() if spec.unsuited_reason(model) is None]
     schemes = _names(schemes, SCHEMES, default, "interpolation scheme")
     centroid_schemes = _names(centroid_schemes, CENTROIDS, list(CENTROIDS), "centroid scheme")
     if not centroid_schemes:
@@ -441,12 +435,12 @@ def evaluate(model, classifier=None, *, schemes=None, centroid_schemes=None, pai
     images, labels = _check_data(data)
     classifier = load_classifier(device=model.device) if classifier is None else classifier
     prior = model.prior
-    codec = {"steps": steps or model.default_steps} if diffusion else {}
-    geodesic_decoder = functools.partial(model.decode, grad=True, **codec) if diffusion else model
-    options = {"geodesic": {"decoder": geodesic_decoder, "max_steps": GEODESIC_MAX_STEPS}}
-    for name, extra in (scheme_options or {}).items():
-        options[name] = {**options.get(name, {}), **extra}
-    centroid_options = centroid_options or {}
+    if model.sampler is not None:
+        steps = steps or model.sampler.default
+    options = {name: {**SCHEMES[name].options(model, context="evaluation", steps=steps),
+                      **(scheme_options or {}).get(name, {})} for name in schemes}
+    centroid_options = {name: {**CENTROIDS[name].options(context="evaluation"),
+                               **(centroid_options or {}).get(name, {})} for name in centroid_schemes}
 
     stages = 1 + len(schemes) + len(centroid_schemes)
     done = [0]
@@ -462,7 +456,7 @@ def evaluate(model, classifier=None, *, schemes=None, centroid_schemes=None, pai
     report("encoding the seeds")
     needed = torch.unique(torch.cat([pair_idx.reshape(-1), *set_idx]))
     tic = time.perf_counter()
-    encoded = model.encode(images[needed], **codec)
+    encoded = model.encode(images[needed], steps=steps)
     encode_seconds = time.perf_counter() - tic
     position = torch.full((len(labels),), -1, dtype=torch.long)
     position[needed] = torch.arange(len(needed))
@@ -472,7 +466,7 @@ def evaluate(model, classifier=None, *, schemes=None, centroid_schemes=None, pai
     measured, kept_paths, kept_centroids = [], {}, {}
     if schemes:
         z0, z1 = seed_latents(pair_idx[:, 0]), seed_latents(pair_idx[:, 1])
-        ends = model.decode(torch.stack([z0, z1], 1), **codec)                       # [P, 2, C, H, W]
+        ends = model.decode(torch.stack([z0, z1], 1), steps=steps)                       # [P, 2, C, H, W]
     for name in schemes:
         report(f"interpolation: {name}")
         sub = lambda f, text, name=name: report(f"interpolation: {name}: {text}", f)  # noqa: E731
@@ -483,7 +477,7 @@ def evaluate(model, classifier=None, *, schemes=None, centroid_schemes=None, pai
             raise RuntimeError(f"interpolation scheme {name!r} produced NaN or Inf latents")
         interior = path[:, 1:-1]
         tic = time.perf_counter()
-        inner_images = model.decode(interior, **codec)                                # [P, S-2, C, H, W]
+        inner_images = model.decode(interior, steps=steps)                                # [P, S-2, C, H, W]
         decode_seconds = time.perf_counter() - tic
         per_unit = _point_metrics(interior, inner_images, pair_classes, classifier, prior)
         per_unit.update(_step_metrics(torch.cat([ends[:, :1], inner_images, ends[:, 1:]], 1)))
@@ -500,17 +494,18 @@ def evaluate(model, classifier=None, *, schemes=None, centroid_schemes=None, pai
             sub = lambda f, text, j=j, name=name: report(  # noqa: E731
                 f"centroid: {name}: set {j + 1} of {centroid_sets}: {text}", (j + f) / centroid_sets)
             tic = time.perf_counter()
-            results.append(centroid(seed_latents(idx), name, prior, progress=sub, **centroid_options.get(name, {})))
+            results.append(centroid(seed_latents(idx), scheme=name, prior=prior, progress=sub,
+                                    **centroid_options[name]))
             seconds += time.perf_counter() - tic
         centres = torch.stack(results)[:, None]                                       # [sets, 1, *shape]
         if not bool(torch.isfinite(centres).all()):
             raise RuntimeError(f"centroid scheme {name!r} produced NaN or Inf latents")
         tic = time.perf_counter()
-        centre_images = model.decode(centres, **codec)
+        centre_images = model.decode(centres, steps=steps)
         decode_seconds = time.perf_counter() - tic
         per_unit = _point_metrics(centres, centre_images, set_classes, classifier, prior)
         features = classifier.features(centre_images[:, 0])
-        measured.append(_Measured("centroid", name, CENTROIDS[name][0], per_unit, set_classes, set_idx, features,
+        measured.append(_Measured("centroid", name, CENTROIDS[name].label, per_unit, set_classes, set_idx, features,
                                   seconds, decode_seconds))
         kept_centroids[name] = centres[:examples, 0].detach().cpu()
         done[0] += 1
@@ -521,7 +516,7 @@ def evaluate(model, classifier=None, *, schemes=None, centroid_schemes=None, pai
     plain = lambda opts: {k: _plain(v) for k, v in opts.items()}  # noqa: E731
     settings = {
         "model": model.name, "pairs": pairs if schemes else 0, "frames": frames, "centroid_sets": centroid_sets,
-        "seed": seed, "steps": codec.get("steps"), "schemes": schemes, "centroid_schemes": centroid_schemes,
+        "seed": seed, "steps": steps, "schemes": schemes, "centroid_schemes": centroid_schemes,
         "scheme_options": {s: plain(o) for s, o in options.items() if s in schemes},
         "centroid_options": {s: plain(o) for s, o in centroid_options.items() if s in centroid_schemes},
         "data_digits": len(labels), "confidence": CONFIDENCE, "bootstrap_resamples": BOOTSTRAP_RESAMPLES,

@@ -1,6 +1,6 @@
 """ri-optimal interpolation: paths that stay realistic and are short in image space.
 
-Struski et al., "Interpolation in generative models" (paper 003): the realisticity index of a curve
+Struski, Tabor, Podolak, Nowak, "Interpolation in generative models": the realisticity index of a curve
 (Definition 2) is ``exp(-length)`` in the Riemannian metric ``log^2(ri(z)) dG^T dG`` (Theorem 1), so the best
 interpolation is a geodesic of that metric. Discretised (Eq. 3), it minimises over the interior points
 
@@ -10,9 +10,10 @@ with ``G`` the decoder (distances between decoded images) or the identity (dista
 ``ri_a = alpha * ri``. With ``alpha = 1`` a Gaussian's index is ~1 in its whole bulk, so ``log^2`` vanishes and
 path length stops counting there; ``alpha`` below 1 keeps a floor on every segment's cost (default 0.9).
 The path starts on the chord and Adam moves the interior points, all paths of a batch at once, each stopping when
-its energy changes by less than ``rtol`` (relative) for ``patience`` steps.
+its energy changes by less than ``tol`` (relative) for ``patience`` iterations.
 
-Feature-restricted interpolation (Struski et al., arXiv 1904.03445, paper 002) replaces the density by that of
+Feature-restricted interpolation (Struski, Sadowski, Danel, Tabor, Podolak, "Feature-based interpolation and
+geodesics in the latent spaces of generative models", arXiv 1904.03445) replaces the density by that of
 latents having a feature: an :class:`~latentcore.priors.Empirical` prior fitted to encodings of one class
 (:func:`class_prior`), or the classifier's probability of the class mixed with a small epsilon
 (:func:`classifier_index`), so that the path stays among images of that class. There, ``alpha = 0.5`` and
@@ -26,9 +27,10 @@ from dataclasses import dataclass
 
 import torch
 
+from .interpolate import Scheme, Setting, path_of, register_scheme
 from .optimise import optimise_units
 from .priors import Empirical, Prior
-from .realism import path_energy, path_realism
+from .realism import Decoder, PointIndex, path_energy, path_realism
 
 DEFAULT_ALPHA = 0.9
 
@@ -43,15 +45,15 @@ class GeodesicResult:
     converged: torch.Tensor     # [B] bool
 
 
-def ri_optimal_interpolate(z0: torch.Tensor, z1: torch.Tensor, t: torch.Tensor, prior: Prior, *, decoder=None,
-                           alpha: float = DEFAULT_ALPHA, kind: str = "density", index_fn=None,
-                           lr: float | None = None, max_steps: int = 500, rtol: float = 1e-4, patience: int = 10,
-                           progress=None) -> GeodesicResult:
+def ri_optimal_interpolate(z0: torch.Tensor, z1: torch.Tensor, t: torch.Tensor, prior: Prior, *,
+                           decoder: Decoder | None = None, alpha: float = DEFAULT_ALPHA, kind: str = "density",
+                           index_fn: PointIndex | None = None, lr: float | None = None, max_iter: int = 500,
+                           tol: float = 1e-4, patience: int = 10, progress=None) -> GeodesicResult:
     """ri-optimal paths between flat endpoints ``z0, z1 [B, D]`` with ``len(t)`` frames, started on the chord.
 
-    ``decoder``: None (latent distances) or a model / callable mapping latents to images. ``index_fn``: a point
-    index replacing the prior's (see :func:`classifier_index`). ``lr`` defaults to 2% of the prior's mean
-    element scale (the latents' natural step).
+    ``decoder``: None (latent distances) or a callable mapping latents to images (a model is one). ``index_fn``:
+    a point index replacing the prior's (see :func:`classifier_index`). ``lr`` defaults to 2% of the prior's mean
+    element scale (the latents' natural step). ``tol`` is relative to the energy.
     """
     if not 0.0 < alpha <= 1.0:
         raise ValueError(f"alpha must lie in (0, 1], got {alpha}")
@@ -69,54 +71,75 @@ def ri_optimal_interpolate(z0: torch.Tensor, z1: torch.Tensor, t: torch.Tensor, 
         out = torch.zeros(b, dtype=torch.float64, device=nodes.device)
         if len(rows):
             part = nodes[rows].reshape(len(rows), n, *prior.shape)
-            out = out.index_put((rows,), path_energy(part, prior, decoder=decoder, kind=kind, alpha=alpha,
+            out = out.index_put((rows,), path_energy(part, prior=prior, decoder=decoder, kind=kind, alpha=alpha,
                                                      index_fn=_rows(index_fn, rows, b)).reshape(len(rows)))
         return out
 
     if n > 2:
         energies, iterations, converged = optimise_units(
-            [inner], assemble, energy, lr=step, max_steps=max_steps, tol=rtol, patience=patience, relative=True,
+            [inner], assemble, energy, lr=step, max_iter=max_iter, tol=tol, patience=patience, relative=True,
             progress=progress, what="ri-optimal path")
     else:
         with torch.no_grad():
             energies, iterations = energy(chord)[None], 0
         converged = torch.ones(b, dtype=torch.bool)
     path = assemble().detach()
-    report = path_realism(path.reshape(b, n, *prior.shape), prior, decoder=decoder, kind=kind, index_fn=index_fn)
+    report = path_realism(path.reshape(b, n, *prior.shape), prior=prior, decoder=decoder, kind=kind,
+                          index_fn=index_fn)
     return GeodesicResult(path, energies, report.index, report.point_index, iterations, converged)
 
 
 def _rows(index_fn, rows: torch.Tensor, paths: int):
     """``index_fn`` restricted to some of the ``paths`` paths (those with per-path state, like labels)."""
-    if index_fn is None or len(rows) == paths or not hasattr(index_fn, "for_paths"):
-        return index_fn
-    return index_fn.for_paths(rows)
+    if isinstance(index_fn, PointIndex) and len(rows) < paths:
+        return index_fn.for_paths(rows)
+    return index_fn
 
 
-def classifier_index(model, classifier, labels, eps: float = 0.01):
-    """Point index ``eps + (1 - eps) p(label | G(z))`` from a classifier of decoded images (differentiable):
-    the feature-restricted density of paper 002 in its classifier form.
+class ClassifierIndex(PointIndex):
+    """Point index ``eps + (1 - eps) p(label | G(z))`` from a classifier of decoded images (differentiable): the
+    feature-restricted density of arXiv 1904.03445 in its classifier form.
 
     ``labels``: one class for every latent, or one per path (``[B]``) when the index is applied to the
     ``B * S`` frames of a batch of paths, path by path.
     """
-    if not 0.0 < eps < 1.0:
-        raise ValueError(f"eps must lie in (0, 1), got {eps}")
-    labels = torch.as_tensor(labels, dtype=torch.long).reshape(-1)
 
-    def index(latents: torch.Tensor) -> torch.Tensor:
-        if latents.shape[0] % labels.numel():
-            raise ValueError(f"{latents.shape[0]} latents cannot be split among {labels.numel()} paths' labels")
-        wanted = labels.to(latents.device).repeat_interleave(latents.shape[0] // labels.numel())
-        probs = classifier.predict_proba(model.decode(latents, grad=True), grad=True)
-        return eps + (1.0 - eps) * probs.gather(1, wanted[:, None])[:, 0]
+    def __init__(self, model, classifier, labels, eps: float = 0.01):
+        if not 0.0 < eps < 1.0:
+            raise ValueError(f"eps must lie in (0, 1), got {eps}")
+        self.model, self.classifier, self.eps = model, classifier, eps
+        self.labels = torch.as_tensor(labels, dtype=torch.long).reshape(-1)
 
-    index.for_paths = lambda rows: classifier_index(model, classifier, labels[rows.cpu()] if labels.numel() > 1
-                                                    else labels, eps)
-    return index
+    def __call__(self, latents: torch.Tensor) -> torch.Tensor:
+        if latents.shape[0] % self.labels.numel():
+            raise ValueError(f"{latents.shape[0]} latents cannot be split among {self.labels.numel()} paths' labels")
+        wanted = self.labels.to(latents.device).repeat_interleave(latents.shape[0] // self.labels.numel())
+        probs = self.classifier.predict_proba(self.model.decode(latents, grad=True), grad=True)
+        return self.eps + (1.0 - self.eps) * probs.gather(1, wanted[:, None])[:, 0]
+
+    def for_paths(self, rows: torch.Tensor) -> "ClassifierIndex":
+        if self.labels.numel() == 1:
+            return self
+        return ClassifierIndex(self.model, self.classifier, self.labels[rows.cpu()], self.eps)
+
+
+def classifier_index(model, classifier, labels, eps: float = 0.01) -> ClassifierIndex:
+    """See :class:`ClassifierIndex`."""
+    return ClassifierIndex(model, classifier, labels, eps)
 
 
 def class_prior(model, images: torch.Tensor, bandwidth: float | None = None) -> Empirical:
     """An empirical density of the latents of ``images`` (e.g. all training digits of one class) under the
-    model's encoder: the feature-restricted density of paper 002 in its data form."""
+    model's encoder: the feature-restricted density of arXiv 1904.03445 in its data form."""
     return Empirical(model.encode(images).cpu(), bandwidth=bandwidth)
+
+
+register_scheme(Scheme(
+    "geodesic", "ri-optimal", "The path of highest realisticity index: a geodesic of the metric log^2(ri) dG^T dG, "
+    "found by Adam on Eq. 3 of Struski et al., 'Interpolation in generative models', with the decoder in the loop.",
+    path_of(ri_optimal_interpolate), iterative=True, uses_decoder=True,
+    settings=(Setting("alpha", "alpha (scales the index in Eq. 3)", DEFAULT_ALPHA, 0.05, 1.0, 0.05,
+                      "Below 1, every step costs something even where the index is ~1, so the path stays short"),),
+    interactive={"max_iter": 1000}, evaluation={"max_iter": 200},
+    slow_on={"diffusion": "every iteration differentiates through the whole sampler, which takes minutes per path "
+                          "on a CPU"}))

@@ -55,7 +55,7 @@ def load_images(files: list[tuple[bytes, str]]) -> list[torch.Tensor]:
 
 def reconstruction_report(model, images: torch.Tensor, latents: torch.Tensor, steps: int | None = None):
     """Originals and their decoded latents as 8-bit arrays, and the mean squared error per image."""
-    decoded = model.decode(latents, **({"steps": steps} if steps else {}))
+    decoded = model.decode(latents, steps=steps)
     errors = (decoded - images).pow(2).flatten(1).mean(1).tolist()
     return to_uint8(images), to_uint8(decoded), errors
 

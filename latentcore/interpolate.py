@@ -2,8 +2,9 @@
 
 A scheme turns endpoint pairs ``z0, z1 [B, D]`` (flattened latents) and times ``t [S]`` in [0, 1] into paths
 ``[B, S, D]``. :func:`interpolate` is the one entry point: it validates shapes against the prior, runs the
-scheme as one batch and pins the endpoints to the inputs exactly. Adding a scheme is adding one
-:class:`Scheme` to :data:`SCHEMES` (see :func:`register_scheme`).
+scheme as one batch and pins the endpoints to the inputs exactly. Adding a scheme is one
+:func:`register_scheme` call with a :class:`Scheme`, which also carries the scheme's policy (options for the
+app and the evaluation, whether it needs a decoder, the models it is too slow for).
 
 - ``linear``: ``(1 - t) x + t y``.
 - ``slerp``: ``sin((1 - t) W) / sin W x + sin(t W) / sin W y`` with ``cos W = <x, y> / (|x| |y|)`` clipped to
@@ -14,38 +15,102 @@ scheme as one batch and pins the endpoints to the inputs exactly. Adding a schem
   linearly: ``((1 - t)|x| + t|y|) (cos(t W) x/|x| + sin(t W) v)``.
 - ``lol``: LOL with ``w = (1 - t, t)``: ``mu + ((1 - t)(x - mu) + t (y - mu)) / sqrt((1 - t)^2 + t^2)``
   (arXiv 2408.08558); independent non-Gaussian elements go through normal scores (see :mod:`.combine`).
-- ``nao``: norm-aware optimisation (Samuel et al., arXiv 2306.08687), see :mod:`.nao`.
-- ``geodesic``: ri-optimal interpolation (Struski et al., paper 003 Eq. 3), see :mod:`.geodesic`; options
-  ``decoder`` (None or a model), ``alpha``, ``kind``, ``index_fn``.
+- ``nao``: norm-aware optimisation (Samuel et al., arXiv 2306.08687), registered by :mod:`.nao`.
+- ``geodesic``: ri-optimal interpolation (Struski et al., "Interpolation in generative models", Eq. 3),
+  registered by :mod:`.geodesic`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Callable
+import functools
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
 
 import torch
 
 from .combine import from_lol_space, to_lol_space
 from .device import as_tensor
-from .priors import Prior, StandardNormal
+from .priors import Prior
+from .validation import check_choice, check_int, check_latents, check_options, keyword_options, resolve_prior
 
 # Progress callbacks everywhere in latentcore take (fraction in [0, 1], short text).
 Progress = Callable[[float, str], None]
+PathFn = Callable[..., torch.Tensor]
 
 # |sin W| below this counts as parallel (cos W > 0) or antipodal (cos W < 0).
 SLERP_SIN_EPS = 1e-4
 
 
 @dataclass(frozen=True)
+class Setting:
+    """A numeric option of a scheme that a user may choose, with its bounds (the app shows it as a slider)."""
+
+    name: str
+    label: str
+    default: float
+    low: float
+    high: float
+    step: float
+    help: str = ""
+
+
+@dataclass(frozen=True)
 class Scheme:
-    """One interpolation scheme: ``path(z0 [B, D], z1 [B, D], t [S], prior, progress, **options) -> [B, S, D]``."""
+    """One interpolation scheme and its policy.
+
+    ``path(z0 [B, D], z1 [B, D], t [S], prior, *, progress=None, **options) -> [B, S, D]`` computes the paths of
+    flattened endpoints; its keyword parameters are the scheme's options.
+
+    Policy, read by :meth:`options` so that callers never name a scheme:
+
+    - ``iterative``: it optimises (slower; reports progress through ``progress``).
+    - ``uses_decoder``: it takes ``decoder=`` (a callable from latents to images), the model's own when run for a
+      model.
+    - ``settings``: the options a user may choose, with bounds (e.g. ri-optimal paths' ``alpha``).
+    - ``interactive`` / ``evaluation``: fixed options for the app's pages (bounded for a person waiting) and for
+      :mod:`latentcore.evaluate` (the published settings where there are some).
+    - ``slow_on``: model kinds (see :class:`~latentcore.models.GenerativeModel`) on which one run takes minutes on
+      a CPU, with the reason; it is then not offered for them.
+    - ``playground``: meaningful on the 2-D priors of the geometry playground (no decoder).
+    """
 
     name: str
     label: str
     description: str
-    path: Callable[..., torch.Tensor]
-    iterative: bool = False  # optimises; slower; reports progress
+    path: PathFn
+    iterative: bool = False
+    uses_decoder: bool = False
+    settings: tuple[Setting, ...] = ()
+    interactive: Mapping[str, Any] = field(default_factory=dict)
+    evaluation: Mapping[str, Any] = field(default_factory=dict)
+    slow_on: Mapping[str, str] = field(default_factory=dict)
+    playground: bool = True
+
+    @property
+    def option_names(self) -> tuple[str, ...]:
+        """The keyword options of :attr:`path` (besides ``progress``)."""
+        return keyword_options(self.path)
+
+    def unsuited_reason(self, model=None) -> str | None:
+        """Why the scheme is not offered for ``model`` (None when it is)."""
+        return self.slow_on.get(getattr(model, "kind", None)) if model is not None else None
+
+    def options(self, model=None, *, context: str | None = None, steps: int | None = None, **chosen) -> dict:
+        """The options to run this scheme with: the fixed options of ``context`` (``"interactive"`` or
+        ``"evaluation"``), the decoder of ``model`` (at ``steps`` sampler steps) when the scheme uses one, then
+        the ``chosen`` settings."""
+        fixed = {"interactive": self.interactive, "evaluation": self.evaluation, None: {}}
+        if context not in fixed:
+            raise ValueError(f"context must be 'interactive', 'evaluation' or None, got {context!r}")
+        unknown = set(chosen) - {s.name for s in self.settings}
+        if unknown:
+            raise ValueError(f"{self.label} has no setting {', '.join(sorted(unknown))}; its settings: "
+                             f"{', '.join(s.name for s in self.settings) or 'none'}")
+        out = dict(fixed[context])
+        if self.uses_decoder and model is not None:
+            out["decoder"] = model.decoder(steps=steps)
+        out.update(chosen)
+        return out
 
 
 def _pairs_path(z0: torch.Tensor, z1: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -60,12 +125,12 @@ def _pairs_path(z0: torch.Tensor, z1: torch.Tensor, a: torch.Tensor, b: torch.Te
     return out
 
 
-def linear_path(z0, z1, t, prior=None, progress=None):
+def linear_path(z0, z1, t, prior, *, progress=None):
     """``(1 - t) z0 + t z1``, one fused pass (``torch.lerp``)."""
     return torch.lerp(z0[:, None, :], z1[:, None, :], t.to(z0.dtype)[None, :, None])
 
 
-def slerp_path(z0, z1, t, prior=None, progress=None):
+def slerp_path(z0, z1, t, prior, *, progress=None):
     """Spherical linear interpolation about the origin; finite for every pair of endpoints (module docstring)."""
     x, y, tt = z0.double(), z1.double(), t.double()
     nx, ny = torch.linalg.vector_norm(x, dim=1), torch.linalg.vector_norm(y, dim=1)
@@ -100,7 +165,7 @@ def slerp_path(z0, z1, t, prior=None, progress=None):
     return out
 
 
-def lol_path(z0, z1, t, prior, progress=None):
+def lol_path(z0, z1, t, prior, *, progress=None):
     """LOL interpolation, ``w = (1 - t, t)``. Since ``sum_i w_i (x_i - mu) / ||w||`` is the linear path about
     ``mu`` divided by ``sqrt((1 - t)^2 + t^2)``, it is one fused ``lerp`` and an in-place rescale."""
     s0, centre = to_lol_space(z0, prior)
@@ -115,23 +180,20 @@ def lol_path(z0, z1, t, prior, progress=None):
     return from_lol_space(out.reshape(-1, out.shape[-1]), prior).reshape(out.shape)
 
 
-def _nao_path(z0, z1, t, prior, progress=None, **options):
-    from .nao import nao_interpolate
+def path_of(optimiser: Callable) -> PathFn:
+    """A scheme's path function from a path optimiser that returns a result with ``.path`` (same signature)."""
+    @functools.wraps(optimiser)
+    def path(*args, **kwargs):
+        return optimiser(*args, **kwargs).path
 
-    return nao_interpolate(z0, z1, t, prior, progress=progress, **options).path
-
-
-def _geodesic_path(z0, z1, t, prior, progress=None, **options):
-    from .geodesic import ri_optimal_interpolate
-
-    return ri_optimal_interpolate(z0, z1, t, prior, progress=progress, **options).path
+    return path
 
 
 SCHEMES: dict[str, Scheme] = {}
 
 
 def register_scheme(scheme: Scheme) -> Scheme:
-    """Add a scheme to :data:`SCHEMES` (the UI lists whatever the registry holds)."""
+    """Add a scheme to :data:`SCHEMES`; the app, the evaluation and the playground list whatever it holds."""
     SCHEMES[scheme.name] = scheme
     return scheme
 
@@ -142,60 +204,47 @@ register_scheme(Scheme("slerp", "SLERP", "Spherical interpolation about the orig
                        "between the endpoints' directions (White, arXiv 1609.04468).", slerp_path))
 register_scheme(Scheme("lol", "LOL", "Latent optimal linear combination with weights (1 - t, t): every point is "
                        "distributed exactly as the prior (Bodin et al., arXiv 2408.08558).", lol_path))
-register_scheme(Scheme("nao", "NAO", "Norm-aware optimisation: a path whose points have likely norms under the "
-                       "chi distribution, found by Adam (Samuel et al., arXiv 2306.08687).", _nao_path,
-                       iterative=True))
-register_scheme(Scheme("geodesic", "ri-optimal", "The path of highest realisticity index: a geodesic of the metric "
-                       "log^2(ri) dG^T dG, found by Adam on paper 003's Eq. 3 (Struski et al.); options decoder, "
-                       "alpha, kind.", _geodesic_path, iterative=True))
 
 
 def _endpoints(z0, z1, prior: Prior | None):
-    z0, z1 = as_tensor(z0), as_tensor(z1)
-    if z1.device != z0.device:
-        z1 = z1.to(z0.device)
+    z0 = as_tensor(z0)
+    z1 = as_tensor(z1, device=z0.device)
     if z0.shape != z1.shape:
         raise ValueError(f"endpoints must have the same shape, got {tuple(z0.shape)} and {tuple(z1.shape)}")
-    prior = prior or StandardNormal(z0.shape)
-    f0, batch = prior.flatten(z0)
-    f1, _ = prior.flatten(z1)
-    if len(batch) > 1:
-        raise ValueError(f"endpoints must be one latent or a batch [B, *shape], got {tuple(z0.shape)}")
-    for name, f in (("z0", f0), ("z1", f1)):
-        if not bool(torch.isfinite(f).all()):
-            raise ValueError(f"{name} contains NaN or Inf")
+    prior = resolve_prior(prior, z0, batched=False)
+    f0, batch = check_latents(z0, prior, name="z0", batch_dims=(0, 1))
+    f1, _ = check_latents(z1, prior, name="z1", batch_dims=(0, 1))
     return f0, f1, batch, prior
 
 
-def interpolate(z0, z1, steps: int, scheme: str = "lol", prior: Prior | None = None,
+def interpolate(z0, z1, frames: int, *, scheme: str = "lol", prior: Prior | None = None,
                 progress: Progress | None = None, **options) -> torch.Tensor:
-    """The path from ``z0`` to ``z1`` in ``steps`` frames, endpoints included.
+    """The path from ``z0`` to ``z1`` in ``frames`` frames, endpoints included.
 
     ``z0, z1``: one latent ``[*shape]`` or a batch ``[B, *shape]`` (a batch needs ``prior`` to tell the latent
-    shape; without a prior the inputs are one latent of a standard normal). Returns ``[steps, *shape]`` or
-    ``[B, steps, *shape]``. ``options`` go to the scheme (e.g. NAO's ``max_steps``).
+    shape; without a prior the inputs are one latent of a standard normal). Returns ``[frames, *shape]`` or
+    ``[B, frames, *shape]``, the endpoints equal to the inputs. ``options`` go to the scheme (see
+    :attr:`Scheme.option_names`, e.g. NAO's ``max_iter``); an option the scheme does not take is an error.
     """
-    if scheme not in SCHEMES:
-        raise ValueError(f"unknown interpolation scheme {scheme!r}; choose one of {', '.join(SCHEMES)}")
-    if int(steps) != steps or steps < 2:
-        raise ValueError(f"steps must be an integer >= 2 (both endpoints are frames), got {steps}")
+    spec = SCHEMES[check_choice("interpolation scheme", scheme, SCHEMES)]
+    check_options(f"the interpolation scheme {scheme!r}", options, spec.option_names)
+    frames = check_int("frames (both endpoints are frames)", frames, 2)
     f0, f1, batch, prior = _endpoints(z0, z1, prior)
-    t = torch.linspace(0.0, 1.0, int(steps), device=f0.device, dtype=torch.float64)
-    path = SCHEMES[scheme].path(f0, f1, t, prior, progress=progress, **options).to(f0.dtype)
+    t = torch.linspace(0.0, 1.0, frames, device=f0.device, dtype=torch.float64)
+    path = spec.path(f0, f1, t, prior, progress=progress, **options).to(f0.dtype)
     path[:, 0], path[:, -1] = f0, f1
-    return path.reshape(*batch, int(steps), *prior.shape)
+    return path.reshape(*batch, frames, *prior.shape)
 
 
-def interpolate_chain(seeds, steps: int, scheme: str = "lol", prior: Prior | None = None,
+def interpolate_chain(seeds, frames: int, *, scheme: str = "lol", prior: Prior | None = None,
                       progress: Progress | None = None, **options) -> torch.Tensor:
-    """A path through seeds ``[K, *shape]`` in order: ``steps`` frames per leg, the shared seeds once.
+    """A path through seeds ``[K, *shape]`` in order: ``frames`` frames per leg, the shared seeds once.
 
-    Returns ``[(K - 1) (steps - 1) + 1, *shape]``; all legs are computed as one batch.
+    Returns ``[(K - 1) (frames - 1) + 1, *shape]``; all legs are computed as one batch.
     """
     seeds = as_tensor(seeds)
-    prior = prior or StandardNormal(seeds.shape[1:])
-    if seeds.dim() != len(prior.shape) + 1 or seeds.shape[0] < 2:
-        raise ValueError(f"a chain needs at least two seeds shaped [K, *shape], got {tuple(seeds.shape)}")
-    legs = interpolate(seeds[:-1], seeds[1:], steps, scheme=scheme, prior=prior, progress=progress, **options)
+    prior = resolve_prior(prior, seeds, batched=True)
+    check_latents(seeds, prior, name="seeds of a chain", batch_dims=(1,), min_count=2)
+    legs = interpolate(seeds[:-1], seeds[1:], frames, scheme=scheme, prior=prior, progress=progress, **options)
     body = legs[:, :-1].reshape(-1, *prior.shape)
     return torch.cat([body, seeds[-1:].to(body.dtype)])

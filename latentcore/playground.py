@@ -1,8 +1,7 @@
 """The geometry playground: two-dimensional priors where one can see why linear paths cross low-density regions
-and what ri-optimal paths do instead (paper 003, Figure 1). The decoder is the identity.
-
-``PLAYGROUND_PRIORS`` holds the semicircle's first two coordinates (paper 003 section 6), a ring, and two moons
-(scikit-learn's ``make_moons``, generated, not downloaded) as kernel density estimates.
+and what ri-optimal paths do instead (Struski, Tabor, Podolak, Nowak, "Interpolation in generative models",
+Figure 1). The decoder is the identity. The priors are the 2-D families of :data:`~latentcore.prior_registry.PRIORS`
+(``playground=True``); the schemes, those of :data:`~latentcore.SCHEMES` with ``playground=True``.
 """
 
 from __future__ import annotations
@@ -14,33 +13,20 @@ from typing import Callable
 import torch
 
 from .geodesic import DEFAULT_ALPHA
-from .interpolate import interpolate
-from .priors import Empirical, GaussianMixture, Prior
+from .interpolate import SCHEMES, interpolate
+from .prior_registry import PRIORS
+from .priors import Prior
 from .realism import path_realism
 
 
-def ring_prior(radius: float = 4.0, width: float = 0.5, n: int = 2000, seed: int = 0) -> Empirical:
-    """A KDE of ``n`` points on a circle of ``radius`` with Gaussian radial noise of std ``width``."""
-    gen = torch.Generator().manual_seed(seed)
-    angle = 2 * math.pi * torch.rand(n, generator=gen)
-    r = radius + width * torch.randn(n, generator=gen)
-    return Empirical(torch.stack([r * torch.cos(angle), r * torch.sin(angle)], dim=1))
+def playground_priors() -> list[str]:
+    """Names of the prior families the playground draws (``playground=True`` in :data:`PRIORS`)."""
+    return [name for name, family in PRIORS.items() if family.playground]
 
 
-def two_moons_prior(scale: float = 3.0, noise: float = 0.08, n: int = 2000, seed: int = 0) -> Empirical:
-    """A KDE of scikit-learn's two interleaving half circles, centred and scaled by ``scale``."""
-    from sklearn.datasets import make_moons
-
-    points, _ = make_moons(n_samples=n, noise=noise, random_state=seed)
-    points = torch.tensor(points, dtype=torch.float32)
-    return Empirical(scale * (points - points.mean(0)))
-
-
-PLAYGROUND_PRIORS: dict[str, Callable[[], Prior]] = {
-    "semicircle": lambda: GaussianMixture.semicircle(2),
-    "ring": ring_prior,
-    "two-moons": two_moons_prior,
-}
+def playground_schemes() -> list[str]:
+    """Names of the interpolation schemes meaningful on a 2-D prior without a decoder."""
+    return [name for name, scheme in SCHEMES.items() if scheme.playground]
 
 
 def density_grid(prior: Prior, xlim: tuple[float, float], ylim: tuple[float, float], n: int = 120):
@@ -73,9 +59,6 @@ def default_endpoints(prior: Prior, samples: int = 256) -> tuple[torch.Tensor, t
     return likely[far // len(likely)], likely[far % len(likely)]
 
 
-PLAYGROUND_SCHEMES = ("linear", "slerp", "lol", "geodesic")
-
-
 @dataclass
 class PlaygroundPath:
     path: torch.Tensor          # [S, 2]
@@ -85,22 +68,25 @@ class PlaygroundPath:
 
 
 def playground_paths(prior: Prior, start, end, frames: int = 32, alpha: float = DEFAULT_ALPHA,
-                     schemes=PLAYGROUND_SCHEMES, progress=None) -> dict[str, PlaygroundPath]:
-    """Each scheme's path from ``start`` to ``end`` (points ``[2]``) over a 2-D prior, with its realisticity.
+                     schemes=None, progress=None) -> dict[str, PlaygroundPath]:
+    """Each scheme's path (default: :func:`playground_schemes`) from ``start`` to ``end`` (points ``[2]``) over a
+    2-D prior, with its realisticity.
 
-    The ri-optimal path minimises paper 003 Eq. 3 with ``alpha`` scaling the index; the path index
-    ``exp(sum_i log((ri_a(x_i) + ri_a(x_{i+1})) / 2) ||x_{i+1} - x_i||)`` uses the same ``alpha``, so the
-    optimised path is the one it ranks best.
+    Schemes run with their interactive options; those with an ``alpha`` setting (the ri-optimal path, Eq. 3)
+    get ``alpha``, and every path's index ``exp(sum_i log((ri_a(x_i) + ri_a(x_{i+1})) / 2) ||x_{i+1} - x_i||)``
+    uses the same ``alpha``, so the optimised path is the one it ranks best.
     """
     start, end = torch.as_tensor(start, dtype=torch.float32), torch.as_tensor(end, dtype=torch.float32)
     if prior.shape != (2,) or start.shape != (2,) or end.shape != (2,):
         raise ValueError(f"the playground joins two 2-D points over a 2-D prior; got points {tuple(start.shape)} "
                          f"and {tuple(end.shape)} over a prior of shape {prior.shape}")
     result = {}
-    for name in schemes:
-        options = {"alpha": alpha, "max_steps": 1000} if name == "geodesic" else {}
+    for name in playground_schemes() if schemes is None else schemes:
+        scheme = SCHEMES[name]
+        chosen = {"alpha": alpha} if "alpha" in {s.name for s in scheme.settings} else {}
+        options = scheme.options(context="interactive", **chosen)
         path = interpolate(start, end, frames, scheme=name, prior=prior, progress=progress, **options).cpu()
-        scaled = path_realism(path, prior, alpha=alpha)
-        result[name] = PlaygroundPath(path=path, point_index=path_realism(path, prior).point_index,
+        scaled = path_realism(path, prior=prior, alpha=alpha)
+        result[name] = PlaygroundPath(path=path, point_index=path_realism(path, prior=prior).point_index,
                                       index=float(scaled.index), length=float(scaled.lengths.sum()))
     return result

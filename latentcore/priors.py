@@ -4,7 +4,7 @@ Every prior works on latents shaped ``[..., *shape]`` (any leading batch dimensi
 per latent for ``log_prob``. Sampling is reproducible: ``sample(n, seed=s)`` draws on the CPU with a seeded
 generator and then moves the result, so the same seed gives the same latents on every device.
 
-The family registry ``PRIORS`` maps a short name to a constructor so that user interfaces can list them.
+The registry of prior families is :data:`latentcore.prior_registry.PRIORS`.
 """
 
 from __future__ import annotations
@@ -81,12 +81,6 @@ class Prior:
         u = as_tensor(u)
         self.flatten(u)
         return self.mean.to(u) + u * self.std.to(u)
-
-    def realisticity_index(self, z, kind: str = "density", alpha: float = 1.0) -> torch.Tensor:
-        """See :func:`latentcore.realism.realisticity_index`."""
-        from .realism import realisticity_index
-
-        return realisticity_index(z, self, kind=kind, alpha=alpha)
 
     def _sample_flat(self, n: int, gen: torch.Generator) -> torch.Tensor:
         raise NotImplementedError
@@ -190,15 +184,19 @@ class StandardNormal(Gaussian):
 
 
 class GaussianMixture(Prior):
-    """``sum_m weights_m N(means_m, covs_m)`` over flat latents ``[D]``.
+    """``sum_m weights_m N(means_m, covs_m)`` over flat latents ``[D]``: ``weights [M]``, ``means [M, D]``,
+    ``covs [M, D, D]`` (symmetric positive definite; weights positive, normalised to sum to 1).
 
-    ``mean`` and ``std`` are the mixture's moments (used for standardisation and by LOL's moment-matching map).
+    Parameters are stored in float64 when any input is float64 and in float32 otherwise (the Cholesky factors
+    and moments are computed in float64 either way); ``log_prob`` computes in the latents' dtype, so float64
+    latents with float64 parameters get float64 accuracy. ``mean`` and ``std`` are the mixture's moments (used
+    for standardisation and by LOL's moment-matching map).
     """
 
     def __init__(self, weights, means, covs):
-        weights = as_tensor(weights, device="cpu", dtype=torch.float64)
-        means = as_tensor(means, device="cpu", dtype=torch.float64)
-        covs = as_tensor(covs, device="cpu", dtype=torch.float64)
+        given = [as_tensor(x, device="cpu") for x in (weights, means, covs)]
+        dtype = torch.float64 if any(x.dtype == torch.float64 for x in given) else torch.float32
+        weights, means, covs = (x.double() for x in given)
         if means.dim() != 2 or weights.shape != means.shape[:1] or covs.shape != (*means.shape, means.shape[1]):
             raise ValueError("GaussianMixture needs weights [M], means [M, D] and covs [M, D, D]; got "
                              f"{tuple(weights.shape)}, {tuple(means.shape)}, {tuple(covs.shape)}")
@@ -207,18 +205,18 @@ class GaussianMixture(Prior):
         chol, info = torch.linalg.cholesky_ex(covs)
         if bool((info != 0).any()):
             raise ValueError("every mixture covariance must be symmetric positive definite")
-        self.weights = (weights / weights.sum()).float()
-        self.means = means.float()
-        self.chols = chol.float()
-        self.shape = (means.shape[1],)
         w = weights / weights.sum()
+        self.shape = (means.shape[1],)
+        self.weights = w.to(dtype)
+        self.means = means.to(dtype)
+        self.chols = chol.to(dtype)
         mean = (w[:, None] * means).sum(0)
         second = (w[:, None, None] * (covs + means[:, :, None] * means[:, None, :])).sum(0)
-        self.mean = mean.float()
-        self.cov = (second - mean[:, None] * mean[None, :]).float()
+        self.mean = mean.to(dtype)
+        self.cov = (second - mean[:, None] * mean[None, :]).to(dtype)
         self.std = self.cov.diagonal().sqrt()
-        self._log_norm = (self.weights.log() - chol.diagonal(dim1=-2, dim2=-1).log().sum(-1).float()
-                          - 0.5 * self.dim * LOG_2PI)
+        self._log_norm = (w.log() - chol.diagonal(dim1=-2, dim2=-1).log().sum(-1)
+                          - 0.5 * self.dim * LOG_2PI).to(dtype)
 
     @classmethod
     def semicircle(cls, dim: int = 20) -> "GaussianMixture":
@@ -246,7 +244,7 @@ class GaussianMixture(Prior):
 
     def _sample_flat(self, n, gen):
         comp = torch.multinomial(self.weights, n, replacement=True, generator=gen)
-        eps = torch.randn(n, self.dim, generator=gen)
+        eps = torch.randn(n, self.dim, generator=gen, dtype=self.means.dtype)
         return self.means[comp] + torch.einsum("nij,nj->ni", self.chols[comp], eps)
 
 
@@ -386,18 +384,3 @@ class Empirical(Prior):
         scaled = flat / self.kernel_std.to(flat)
         out = [torch.logsumexp(-0.5 * torch.cdist(part, points).pow(2), dim=1) for part in scaled.split(self.chunk)]
         return (torch.cat(out) if out else flat.new_zeros(0)) + self._log_norm
-
-
-def _flat_dim(shape) -> int:
-    return int(shape) if isinstance(shape, int) else math.prod(shape)
-
-
-# Constructors the UI can list: name -> callable(shape) -> Prior
-PRIORS: dict[str, Callable[..., Prior]] = {
-    "standard-normal": StandardNormal,
-    "semicircle": lambda shape=20: GaussianMixture.semicircle(_flat_dim(shape)),
-    # unit-variance uniform on [-sqrt(3), sqrt(3)]
-    "uniform": lambda shape: Independent(shape, scipy.stats.uniform(-math.sqrt(3), 2 * math.sqrt(3))),
-    "logistic": lambda shape: Independent(shape, scipy.stats.logistic()),
-    "laplace": lambda shape: Independent(shape, scipy.stats.laplace()),
-}

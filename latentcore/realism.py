@@ -1,6 +1,7 @@
 """Realisticity index of latents and of paths, and the path energy of ri-optimal interpolation.
 
-Struski et al., "Interpolation in generative models" (paper 003 in ../shared/papers).
+Struski, Tabor, Podolak, Nowak, "Interpolation in generative models" (preprint, Jagiellonian University; developed
+further in arXiv 1904.03445): Definitions 1 and 2 and Eq. 3.
 
 Point index (Definition 1): ``ri(z; f) = P(f(X) <= f(z))`` for ``X ~ f``.
 - Gaussian ``N(mu, Sigma)``: ``f(X) <= f(z)`` iff the squared Mahalanobis norm of X is at least that of z, so
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import weakref
 from dataclasses import dataclass
+from typing import Callable
 
 import torch
 
@@ -31,6 +33,22 @@ from .priors import Gaussian, Prior
 KINDS = ("density", "typical")
 REFERENCE_SAMPLES = 5000
 RI_FLOOR = 1e-12
+
+# A decoder for path lengths: latents [M, *shape] -> images (any shape per latent); differentiable for optimisation.
+Decoder = Callable[[torch.Tensor], torch.Tensor]
+
+
+class PointIndex:
+    """A point index replacing the prior's in path realism and energies: ``index(latents [M, *shape]) -> [M]``
+    in [0, 1], differentiable. One with per-path state (such as one class label per path) returns itself
+    restricted to some paths from :meth:`for_paths`, which the optimiser calls when only those paths are left."""
+
+    def __call__(self, latents: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def for_paths(self, rows: torch.Tensor) -> "PointIndex":
+        return self
+
 
 _reference_cache: "weakref.WeakKeyDictionary[Prior, torch.Tensor]" = weakref.WeakKeyDictionary()
 
@@ -65,7 +83,7 @@ def log_density_cdf(log_f: torch.Tensor, reference: torch.Tensor, chunk: int = 2
     return (torch.cat(parts) if parts else flat.new_zeros(0)).reshape(log_f.shape)
 
 
-def realisticity_index(z, prior: Prior, kind: str = "density", alpha: float = 1.0,
+def realisticity_index(z, *, prior: Prior, kind: str = "density", alpha: float = 1.0,
                        samples: int = REFERENCE_SAMPLES) -> torch.Tensor:
     """Realisticity index in [0, 1] of each latent of ``z [..., *shape]`` under ``prior``; shape ``[...]``.
 
@@ -90,12 +108,7 @@ def _decoded(path_flat: torch.Tensor, batch: tuple[int, ...], prior: Prior, deco
     """Frames as flat vectors ``[B, S, F]``: decoded images, or the latents themselves when decoder is None."""
     if decoder is None:
         return path_flat.reshape(*batch, -1)
-    latents = path_flat.reshape(-1, *prior.shape)
-    if hasattr(decoder, "decode"):  # a model: differentiable whenever gradients are being recorded
-        images = decoder.decode(latents, grad=True)
-    else:
-        images = decoder(latents)
-    return images.reshape(*batch, -1)
+    return decoder(path_flat.reshape(-1, *prior.shape)).reshape(*batch, -1)
 
 
 def _path_terms(path, prior: Prior, decoder, kind: str, alpha: float, index_fn=None):
@@ -107,7 +120,7 @@ def _path_terms(path, prior: Prior, decoder, kind: str, alpha: float, index_fn=N
     batch = (1, *batch) if single else batch
     latents = flat.reshape(-1, *prior.shape)
     if index_fn is None:
-        points = realisticity_index(latents, prior, kind=kind, alpha=alpha)
+        points = realisticity_index(latents, prior=prior, kind=kind, alpha=alpha)
     else:
         points = alpha * index_fn(latents).double().clamp(0.0, 1.0)
     points = points.reshape(batch)
@@ -124,10 +137,12 @@ class PathRealism:
     lengths: torch.Tensor        # [B, S-1] (or [S-1]): ||G(x_{i+1}) - G(x_i)||
 
 
-def path_realism(path, prior: Prior, decoder=None, kind: str = "density", alpha: float = 1.0,
-                 index_fn=None) -> PathRealism:
-    """Realisticity index of discretised paths (paper 003, Definition 2); ``decoder`` None measures lengths in
-    latent space, otherwise a callable or model with ``decode`` measures them between decoded images.
+def path_realism(path, *, prior: Prior, decoder: Decoder | None = None, kind: str = "density", alpha: float = 1.0,
+                 index_fn: PointIndex | Callable | None = None) -> PathRealism:
+    """Realisticity index of discretised paths ``[S, *shape]`` or ``[B, S, *shape]`` (Definition 2).
+
+    ``decoder``: None measures lengths in latent space; a callable from latents ``[M, *shape]`` to images (a
+    model is one) measures them between decoded images.
     ``index_fn(latents [M, *shape]) -> [M]`` in [0, 1] replaces the prior's point index (feature-restricted
     densities, see :mod:`latentcore.geodesic`)."""
     with torch.no_grad():
@@ -138,9 +153,9 @@ def path_realism(path, prior: Prior, decoder=None, kind: str = "density", alpha:
     return PathRealism(index, points, lengths)
 
 
-def path_energy(path, prior: Prior, decoder=None, kind: str = "density", alpha: float = 0.9,
-                index_fn=None) -> torch.Tensor:
-    """Discretised energy of paper 003 Eq. 3, ``sum_i log^2(r_i) ||G(x_{i+1}) - G(x_i)||^2``, per path.
+def path_energy(path, *, prior: Prior, decoder: Decoder | None = None, kind: str = "density", alpha: float = 0.9,
+                index_fn: PointIndex | Callable | None = None) -> torch.Tensor:
+    """Discretised energy of Eq. 3, ``sum_i log^2(r_i) ||G(x_{i+1}) - G(x_i)||^2``, per path.
 
     Differentiable in ``path`` (and through ``decoder`` when it is). ``alpha < 1`` keeps ``log r_i`` away from 0
     inside the high-density region, so short paths there still cost something (the paper's scaled index).
@@ -151,5 +166,5 @@ def path_energy(path, prior: Prior, decoder=None, kind: str = "density", alpha: 
     return energy[0] if single else energy
 
 
-__all__ = ["KINDS", "RI_FLOOR", "realisticity_index", "path_realism", "path_energy", "PathRealism",
-           "reference_log_probs", "log_density_cdf"]
+__all__ = ["KINDS", "RI_FLOOR", "Decoder", "PointIndex", "realisticity_index", "path_realism", "path_energy",
+           "PathRealism", "reference_log_probs", "log_density_cdf"]

@@ -15,18 +15,17 @@ import torch
 
 from .combine import lol_combine, to_lol_space
 from .device import as_tensor
-from .priors import Prior, StandardNormal
+from .priors import Prior
+from .validation import check_latents, resolve_prior
 
 
 class Subspace:
     """The subspace spanned by seeds ``[K, *shape]`` (K >= 1, linearly independent) under ``prior``."""
 
-    def __init__(self, seeds, prior: Prior | None = None):
+    def __init__(self, seeds, *, prior: Prior | None = None):
         seeds = as_tensor(seeds)
-        self.prior = prior or StandardNormal(seeds.shape[1:])
-        flat, batch = self.prior.flatten(seeds)
-        if len(batch) != 1 or batch[0] < 1:
-            raise ValueError(f"a subspace needs seeds shaped [K, *shape] with K >= 1, got {tuple(seeds.shape)}")
+        self.prior = resolve_prior(prior, seeds, batched=True)
+        flat, _ = check_latents(seeds, self.prior, name="seeds of a subspace", batch_dims=(1,), min_count=1)
         k = flat.shape[0]
         if k > flat.shape[1]:
             raise ValueError(f"{k} seeds cannot be independent in a {flat.shape[1]}-dimensional latent space")
@@ -54,11 +53,11 @@ class Subspace:
         w = torch.linalg.solve_triangular(self._r, flat, upper=True).T
         return w.reshape(h.shape).to(self.basis.dtype)
 
-    def to_latents(self, coords, lol: bool = True) -> torch.Tensor:
+    def to_latents(self, coords, *, lol: bool = True) -> torch.Tensor:
         """Latents ``[..., *shape]`` at coordinates ``[..., K]``: ``LOL(w)``, or ``sum_i w_i x_i`` when lol=False."""
         w = self.weights(coords)
         if lol:
-            return lol_combine(self.seeds, w, self.prior)
+            return lol_combine(self.seeds, w, prior=self.prior)
         out = w.reshape(-1, self.dim) @ self.seeds.reshape(len(self.seeds), -1).to(w)
         return out.reshape(*w.shape[:-1], *self.prior.shape)
 
@@ -79,7 +78,7 @@ class Subspace:
         c = self.seed_coordinates
         return torch.stack([c.min(0).values, c.max(0).values], dim=1)
 
-    def grid(self, i: int, j: int, n: int, base=None, lol: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+    def grid(self, i: int, j: int, n: int, *, base=None, lol: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
         """An ``n x n`` grid over coordinates ``i`` (rows) and ``j`` (columns), each spanning the seeds' range,
         the other coordinates fixed at ``base`` (default: the seeds' mean coordinates).
 

@@ -14,12 +14,12 @@ TARGETS = ["A seed", "A fresh sample", "An uploaded image"]
 def invert_image(model_name: str, data: bytes, file_name: str, steps: int | None):
     model = ui.get_model(model_name)
     images = model.prepare_images(imaging.load_images([(data, file_name)]))
-    return model.encode(images, **({"steps": steps} if steps else {})).cpu()
+    return model.encode(images, steps=steps).cpu()
 
 
 with ui.page("Centroids and reconstruction") as (name, model, steps):
     seeds = ui.seeds_or_stop(name, "Centroids and reconstructions need")
-    names = seeds["names"]
+    names = seeds.names
 
     st.header("Centroids")
     st.markdown("The centre of several seeds. The arithmetic mean of Gaussian latents has a norm far below the "
@@ -30,32 +30,28 @@ with ui.page("Centroids and reconstruction") as (name, model, steps):
     if len(members) < 2:
         st.info("Choose at least two seeds.")
     else:
-        group = seeds["latents"][[names.index(n) for n in members]]
+        group = seeds.select(members)
         centroids = {}
-        for key, (label, _) in lc.CENTROIDS.items():
-            if key != "nao":
-                centroids[key] = lc.centroid(group, key, model.prior)
-                continue
-            bar = st.progress(0.0, text=f"{label} ...")  # the one iterative centroid
-            centroids[key] = lc.centroid(group, key, model.prior, max_steps=2000,
-                                         progress=lambda f, text: bar.progress(min(f, 1.0), text=text))
-            bar.empty()
+        for key, spec in lc.CENTROIDS.items():
+            centroids[key] = ui.run_with_progress(spec.label, spec.iterative, lambda progress, key=key: lc.centroid(
+                group, scheme=key, prior=model.prior, progress=progress, **lc.CENTROIDS[key].options(
+                    context="interactive")))
         batch = torch.stack(list(centroids.values()))
         images = ui.decode_to_uint8(name, batch.numpy(), steps)
-        summary = latent_summary(batch, model.prior)
-        for i, (column, (key, (label, _))) in enumerate(zip(st.columns(len(centroids)), lc.CENTROIDS.items())):
+        summary = latent_summary(batch, prior=model.prior)
+        for i, (column, (key, spec)) in enumerate(zip(st.columns(len(centroids)), lc.CENTROIDS.items())):
             column.image(images[i], width=128, clamp=True)
-            column.markdown(f"**{label}**")
-            column.caption(f"norm {summary['norm'][i]:.1f} · χ² p {summary['typicality'][i]:.2f} · "
-                           f"{'normal' if summary['passes'][i] else 'atypical'}")
+            column.markdown(f"**{spec.label}**")
+            column.caption(f"norm {summary.norm[i]:.1f} · χ² p {summary.typicality[i]:.2f} · "
+                           f"{'normal' if summary.passes[i] else 'atypical'}")
             if column.button("Add to the seeds", key=f"add-centroid-{key}"):
-                ui.add_seeds(name, centroids[key][None], [f"{key} centroid of {', '.join(members)}"])
+                seeds.add(centroids[key][None], [f"{key} centroid of {', '.join(members)}"])
                 st.rerun()
         st.dataframe(pd.DataFrame({
-            "centroid": [label for label, _ in lc.CENTROIDS.values()], "norm": summary["norm"],
-            "chi-square p of the norm": summary["typicality"], "smallest normality p": summary["normality"],
-            "realisticity (density)": lc.realisticity_index(batch, model.prior).numpy(),
-            "realisticity (typical set)": lc.realisticity_index(batch, model.prior, kind="typical").numpy()}),
+            "centroid": [c.label for c in lc.CENTROIDS.values()], "norm": summary.norm,
+            "chi-square p of the norm": summary.typicality, "smallest normality p": summary.normality,
+            "realisticity (density)": lc.realisticity_index(batch, prior=model.prior).numpy(),
+            "realisticity (typical set)": lc.realisticity_index(batch, prior=model.prior, kind="typical").numpy()}),
             hide_index=True, width="stretch",
             column_config={c: st.column_config.NumberColumn(format="%.3g") for c in
                            ["chi-square p of the norm", "smallest normality p", "realisticity (density)",
@@ -67,12 +63,12 @@ with ui.page("Centroids and reconstruction") as (name, model, steps):
                 "LOL the same weights go through the LOL map, so the reconstruction stays a typical latent.")
     source = st.radio("Target", TARGETS, horizontal=True, key=ui.remember("reconstruct.target", TARGETS[0],
                                                                           options=TARGETS))
-    bank_rows = list(range(len(names)))
+    bank_names = names
     target = None
     if source == "A seed":
         chosen = st.selectbox("Seed", names, key=ui.remember("reconstruct.seed", names[-1], options=names))
-        bank_rows.remove(names.index(chosen))  # the seed itself would be its own perfect reconstruction
-        target = seeds["latents"][names.index(chosen)]
+        bank_names = [n for n in names if n != chosen]  # the seed itself would be its own perfect reconstruction
+        target = seeds.select([chosen])[0]
     elif source == "A fresh sample":
         number = st.number_input("Random seed of the sample", min_value=0, step=1,
                                  key=ui.remember("reconstruct.sample_seed", 1234, bounds=(0, 2**62)))
@@ -89,23 +85,24 @@ with ui.page("Centroids and reconstruction") as (name, model, steps):
     if target is not None:
         k_col, lol_col = st.columns(2)
         k = 1
-        if len(bank_rows) > 1:
-            k = k_col.slider("k (neighbours)", 1, len(bank_rows), key=ui.remember(
-                "reconstruct.k", min(4, len(bank_rows)), bounds=(1, len(bank_rows))))
+        if len(bank_names) > 1:
+            k = k_col.slider("k (neighbours)", 1, len(bank_names), key=ui.remember(
+                "reconstruct.k", min(4, len(bank_names)), bounds=(1, len(bank_names))))
         else:
             k_col.caption("One seed besides the target: k = 1.")
         use_lol = lol_col.toggle("Weights through LOL", key=ui.remember("reconstruct.lol", False))
-        bank = seeds["latents"][bank_rows]
+        bank = seeds.select(bank_names)
         result = lc.knn_affine(target, bank, k, lol=use_lol, prior=model.prior)
-        neighbour_names = [names[bank_rows[i]] for i in result.indices.tolist()]
+        neighbour_names = [bank_names[i] for i in result.indices.tolist()]
         decoded = ui.decode_to_uint8(name, torch.stack([target, result.reconstruction]).numpy(), steps)
         a, b, c = st.columns([1, 1, 2])
         a.image(decoded[0], width=128, clamp=True, caption="target")
         b.image(decoded[1], width=128, clamp=True, caption="reconstruction")
         c.metric("Latent distance ||z_hat - z||", f"{float(result.residual):.3f}")
         c.metric("Image mean squared error", f"{imaging.mean_squared_error(decoded[0], decoded[1]):.4f}")
-        if bool(result.regularised):
-            c.caption("The neighbours are affinely dependent, so the system was regularised (ridge).")
+        if bool(result.rank_deficient):
+            c.caption(f"The neighbours are (nearly) affinely dependent (rank {int(result.rank)} of {k - 1}), so the "
+                      "weights are the smallest that fit.")
         st.plotly_chart(plots.weights_figure(neighbour_names, result.weights.numpy()), width="stretch")
         thumbs = ui.decode_to_uint8(name, bank[result.indices].numpy(), steps)
         st.image(list(thumbs), width=72, clamp=True,

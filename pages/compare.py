@@ -33,7 +33,7 @@ with ui.page("Compare schemes") as (name, model, steps):
     schemes = left.multiselect("Interpolation schemes", list(lc.SCHEMES), format_func=lambda k: lc.SCHEMES[k].label,
                                key=ui.remember("compare.schemes", ["linear", "slerp", "lol"], options=lc.SCHEMES))
     centroid_schemes = middle.multiselect("Centroid schemes", list(lc.CENTROIDS),
-                                          format_func=lambda k: lc.CENTROIDS[k][0], key=ui.remember(
+                                          format_func=lambda k: lc.CENTROIDS[k].label, key=ui.remember(
                                               "compare.centroids", ["lol", "mean", "rescaled"], options=lc.CENTROIDS))
     seed = right.number_input("Random seed (which digits)", min_value=0, step=1,
                               key=ui.remember("compare.seed", 0, bounds=(0, 2**31)))
@@ -96,4 +96,4 @@ with ui.page("Compare schemes") as (name, model, steps):
         centres = ui.decode_to_uint8(run["model"], torch.stack(
             [c[0] for c in examples.centroids.values()]).numpy(), None)
         st.image(imaging.image_grid(imaging.from_uint8(seeds), columns=len(seeds), scale=4), caption="seeds")
-        st.image(list(centres), width=64, clamp=True, caption=[lc.CENTROIDS[k][0] for k in examples.centroids])
+        st.image(list(centres), width=64, clamp=True, caption=[lc.CENTROIDS[k].label for k in examples.centroids])

@@ -13,10 +13,10 @@ with ui.page("Diagnostics") as (name, model, steps):
     st.markdown("Is a latent one the model expects? The elements of a standardised latent should look like draws of "
                 "N(0, 1) (LOL paper, section 4): a likely norm alone is not enough.")
     candidates, teaching = {}, {}
-    if seeds["latents"] is not None:
-        candidates.update({f"seed: {n}": z for n, z in zip(seeds["names"], seeds["latents"])})
-        if len(seeds["names"]) >= 2:
-            teaching = teaching_examples(model.prior, seeds["latents"][0], seeds["latents"][1])
+    if len(seeds):
+        candidates.update({f"seed: {n}": z for n, z in zip(seeds.names, seeds.latents)})
+        if len(seeds) >= 2:
+            teaching = teaching_examples(seeds.latents[0], seeds.latents[1], prior=model.prior)
             candidates.update(teaching)
     for label, path in st.session_state.get("last_paths", {}).get(name, {}).items():
         middle = len(path) // 2
@@ -32,9 +32,9 @@ with ui.page("Diagnostics") as (name, model, steps):
         st.info("Choose at least one latent.")
         st.stop()
     batch = np.stack([candidates[c].numpy() for c in chosen])
-    p = lc.normality_tests(batch, model.prior)
-    density = lc.realisticity_index(batch, model.prior).numpy()
-    typical = lc.realisticity_index(batch, model.prior, kind="typical").numpy()
+    p = lc.normality_tests(batch, prior=model.prior)
+    density = lc.realisticity_index(batch, prior=model.prior).numpy()
+    typical = lc.realisticity_index(batch, prior=model.prior, kind="typical").numpy()
     table = pd.DataFrame({"latent": chosen, **{TESTS[k]: p[k] for k in TESTS},
                           "realisticity (density)": density, "realisticity (typical set)": typical})
     st.dataframe(table, hide_index=True, width="stretch",
@@ -44,12 +44,12 @@ with ui.page("Diagnostics") as (name, model, steps):
                "prior produces, so a linear midpoint (too short) scores low there while scoring high on density.")
 
     focus = st.selectbox("Plots for", chosen, key=ui.remember("diagnostics.focus", chosen[0], options=chosen))
-    views = diagnostic_views(candidates[focus], model.prior)
+    views = diagnostic_views(candidates[focus], prior=model.prior)
     st.image(ui.decode_to_uint8(name, candidates[focus][None].numpy(), steps)[0], width=128, clamp=True,
              caption=f"{focus}, decoded")
     a, b = st.columns(2)
-    a.plotly_chart(plots.histogram_figure(views["elements"], views["normal_x"], views["normal_y"],
+    a.plotly_chart(plots.histogram_figure(views.elements, views.normal_x, views.normal_y,
                                           "Standardised elements over N(0, 1)", "element"), width="stretch")
-    b.plotly_chart(plots.qq_figure(views["qq_theoretical"], views["qq_observed"]), width="stretch")
-    st.plotly_chart(plots.chi2_figure(views["chi2_x"], views["chi2_y"], views["chi2_band"], views["squared_norm"]),
+    b.plotly_chart(plots.qq_figure(views.qq_theoretical, views.qq_observed), width="stretch")
+    st.plotly_chart(plots.chi2_figure(views.chi2_x, views.chi2_y, views.chi2_band, views.squared_norm),
                     width="stretch")

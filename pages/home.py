@@ -21,5 +21,5 @@ with ui.page("Latent Explorer") as (name, model, steps):
     st.page_link("pages/playground.py", label="Geometry playground: why straight paths cross empty regions, in 2-D")
 
     if st.button("Start with a demo", type="primary", help="Samples 8 seeds of this model and opens Interpolate"):
-        ui.add_seeds(name, model.prior.sample(8, seed=0), [f"demo {i}" for i in range(8)])
+        ui.seed_set(name).add(model.prior.sample(8, seed=0), [f"demo {i}" for i in range(8)])
         st.switch_page("pages/interpolate.py")

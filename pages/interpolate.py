@@ -7,7 +7,7 @@ from latentcore.diagnostics import path_profile, typical_norm_band
 
 with ui.page("Interpolate") as (name, model, steps):
     seeds = ui.seeds_or_stop(name, "Interpolation needs")
-    names = seeds["names"]
+    names = seeds.names
     chain = st.toggle("A chain through several seeds", key=ui.remember("interpolate.chain", False))
     if chain:
         stops = st.multiselect("Seeds, in order", names,
@@ -19,16 +19,19 @@ with ui.page("Interpolate") as (name, model, steps):
         left, right = st.columns(2)
         stops = [left.selectbox("From", names, key=ui.remember("interpolate.from", names[0], options=names)),
                  right.selectbox("To", names, key=ui.remember("interpolate.to", names[1], options=names))]
-    labels = {s.label: key for key, s in lc.SCHEMES.items()}
+    labels = {s.label: key for key, s in lc.SCHEMES.items() if s.unsuited_reason(model) is None}
     chosen = st.multiselect("Schemes", list(labels),
                             key=ui.remember("interpolate.schemes", ["Linear", "SLERP", "LOL"], options=labels))
+    for scheme in lc.SCHEMES.values():
+        if scheme.unsuited_reason(model):
+            st.caption(f"{scheme.label} is not offered for {name}: {scheme.unsuited_reason(model)}.")
     frames = st.slider("Frames" + (" per leg" if chain else ""), min_value=2, max_value=64,
                        key=ui.remember("interpolate.frames", 8, bounds=(2, 64)))
     if not chosen:
         st.info("Choose at least one scheme.")
         st.stop()
 
-    stop_latents = seeds["latents"][[names.index(n) for n in stops]]
+    stop_latents = seeds.select(stops)
     z0, z1 = stop_latents[0], stop_latents[-1]
     paths, images = {}, {}
     for label in chosen:
@@ -53,22 +56,22 @@ with ui.page("Interpolate") as (name, model, steps):
         st.stop()
     st.session_state.setdefault("last_paths", {})[name] = paths  # Diagnostics can inspect points on these paths
     named_paths = {labels[k]: v for k, v in paths.items()}
-    st.download_button("All paths (.npz)", lambda: lc.io.paths_to_npz(named_paths),
+    st.download_button("All paths (.npz)", lambda: lc.latent_files.paths_to_npz(named_paths),
                        file_name="paths.npz", on_click="ignore")
 
-    profiles = {k: path_profile(p, model.prior, images[k].astype("float32") / 255) for k, p in paths.items()}
+    profiles = {k: path_profile(p, prior=model.prior, images=images[k].astype("float32") / 255) for k, p in paths.items()}
     plane = {k: lc.endpoint_plane(p, z0, z1).numpy() for k, p in paths.items()}
     a, b = st.columns(2)
     a.plotly_chart(plots.endpoint_plane_figure(plane), width="stretch")
-    b.plotly_chart(plots.along_path_figure({k: v["density_index"] for k, v in profiles.items()},
+    b.plotly_chart(plots.along_path_figure({k: v.density_index for k, v in profiles.items()},
                                            "Realisticity index (density)", "ri"), width="stretch")
-    a.plotly_chart(plots.along_path_figure({k: v["typical_index"] for k, v in profiles.items()},
+    a.plotly_chart(plots.along_path_figure({k: v.typical_index for k, v in profiles.items()},
                                            "Realisticity index (typical set)", "ri"), width="stretch")
-    b.plotly_chart(plots.along_path_figure({k: v["step"] for k, v in profiles.items()},
+    b.plotly_chart(plots.along_path_figure({k: v.step for k, v in profiles.items()},
                                            "L2 distance between consecutive frames", "distance"), width="stretch")
-    a.plotly_chart(plots.along_path_figure({k: v["norm"] for k, v in profiles.items()}, "Norm along the path", "norm",
+    a.plotly_chart(plots.along_path_figure({k: v.norm for k, v in profiles.items()}, "Norm along the path", "norm",
                                            band=typical_norm_band(model.prior)), width="stretch")
-    b.plotly_chart(plots.along_path_figure({k: v["normality"] for k, v in profiles.items()},
+    b.plotly_chart(plots.along_path_figure({k: v.normality for k, v in profiles.items()},
                                            "Smallest normality-test p-value", "p-value", log_y=True),
                    width="stretch")
     st.caption("The density index is ~1 anywhere inside a Gaussian's bulk, so it rates a linear midpoint (small norm) "

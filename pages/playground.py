@@ -4,12 +4,9 @@ import latentcore as lc
 import ui
 from latentcore import plots
 
-LABELS = {"linear": "Linear", "slerp": "SLERP", "lol": "LOL", "geodesic": "ri-optimal"}
-
-
 @st.cache_resource(show_spinner="Fitting the prior ...")
 def playground_prior(name: str):
-    prior = lc.PLAYGROUND_PRIORS[name]()
+    prior = lc.make_prior(name, 2)
     xlim, ylim = lc.view_box(prior)
     start, end = (tuple(round(float(v), 2) for v in p) for p in lc.default_endpoints(prior))
     return prior, (xlim, ylim), lc.density_grid(prior, xlim, ylim), {"start": start, "end": end}
@@ -18,7 +15,7 @@ def playground_prior(name: str):
 @st.cache_data(max_entries=64, show_spinner="Optimising the ri-optimal path ...")
 def paths_between(name: str, start: tuple[float, float], end: tuple[float, float], alpha: float, frames: int):
     paths = lc.playground_paths(playground_prior(name)[0], start, end, frames=frames, alpha=alpha)
-    return {LABELS[k]: {"path": p.path.numpy(), "point_index": p.point_index.numpy(), "index": p.index,
+    return {lc.SCHEMES[k].label: {"path": p.path.numpy(), "point_index": p.point_index.numpy(), "index": p.index,
                         "length": p.length} for k, p in paths.items()}
 
 
@@ -37,8 +34,8 @@ with ui.page("Geometry playground") as (name, model, steps):
                 "type them) and compare the paths: each scheme's points are coloured lines over the density.")
     controls, view = st.columns([1, 3])
     with controls:
-        prior_name = st.selectbox("Prior", list(lc.PLAYGROUND_PRIORS),
-                                  key=ui.remember("playground.prior", "semicircle", options=lc.PLAYGROUND_PRIORS))
+        prior_name = st.selectbox("Prior", lc.playground_priors(), format_func=lambda p: lc.PRIORS[p].label,
+                                  key=ui.remember("playground.prior", "semicircle", options=lc.playground_priors()))
         prior, (xlim, ylim), (xs, ys, density), defaults = playground_prior(prior_name)
         st.radio("A click places", ["Start", "End"], horizontal=True,
                  key=ui.remember("playground.next", "Start", options=["Start", "End"]))

@@ -18,8 +18,8 @@ with ui.page("Seeds") as (name, model, steps):
         seed = st.number_input("Random seed (the same seed gives the same latents)", min_value=0, step=1,
                                key=ui.remember("seeds.seed", 0, bounds=(0, 2**62)))
         if st.button("Sample", type="primary"):
-            ui.add_seeds(name, model.prior.sample(int(count), seed=int(seed)),
-                         [f"seed {int(seed)}.{i}" for i in range(int(count))])
+            seeds.add(model.prior.sample(int(count), seed=int(seed)),
+                      [f"seed {int(seed)}.{i}" for i in range(int(count))])
             st.rerun()
     with upload_col:
         st.subheader("Upload latents")
@@ -27,15 +27,15 @@ with ui.page("Seeds") as (name, model, steps):
                                   help=f"One latent {model.latent_shape} or a batch; formats {', '.join(lc.FORMATS)}")
         if upload is not None and st.session_state.get("upload_result", (None,))[0] != upload.file_id:
             try:  # each uploaded file is read once; its result stays on screen while it is in the uploader
-                latents, names = lc.load_latents(upload.getvalue(), name=upload.name, shape=model.latent_shape,
-                                                 return_names=True)
+                uploaded = lc.read_latent_file(upload.getvalue(), name=upload.name, shape=model.latent_shape)
             except lc.LatentFileError as err:
                 st.session_state["upload_result"] = (upload.file_id, "error", f"{err}. Your seed set is unchanged.")
             else:
                 stem = upload.name.rsplit(".", 1)[0]
-                ui.add_seeds(name, latents, names or [f"{stem} {i}" for i in range(len(latents))])
+                added = len(uploaded.latents)
+                seeds.add(uploaded.latents, uploaded.names or [f"{stem} {i}" for i in range(added)])
                 st.session_state["upload_result"] = (upload.file_id, "success",
-                                                     f"Added {len(latents)} latents from {upload.name}.")
+                                                     f"Added {added} latents from {upload.name}.")
         file_id, kind, message = st.session_state.get("upload_result", (None, None, None))
         if upload is not None and file_id == upload.file_id and kind == "error":
             ui.show_error(message)
@@ -54,7 +54,7 @@ with ui.page("Seeds") as (name, model, steps):
                 batch = imaging.load_images([(p.getvalue(), p.name) for p in pictures])
                 prepared = model.prepare_images(batch)
                 with st.spinner("Inverting ..."):
-                    latents = model.encode(prepared, **({"steps": steps} if steps else {}))
+                    latents = model.encode(prepared, steps=steps)
             except (imaging.ImageFileError, ValueError) as err:
                 ui.show_error(f"{err}. Your seed set is unchanged.", err)
             else:
@@ -64,37 +64,38 @@ with ui.page("Seeds") as (name, model, steps):
                     a.image(original, caption=picture.name, width=96, clamp=True)
                     b.image(decoded, caption="decoded again", width=96, clamp=True)
                     c.caption(f"mean squared error {error:.4f}")
-                ui.add_seeds(name, latents, [p.name.rsplit(".", 1)[0] for p in pictures])
+                seeds.add(latents, [p.name.rsplit(".", 1)[0] for p in pictures])
                 st.success(f"Added {len(pictures)} inverted latent{'s' * (len(pictures) != 1)} to the seed set.")
 
-    st.subheader(f"{len(seeds['names'])} seeds")
-    if seeds["latents"] is None:
+    st.subheader(f"{len(seeds)} seeds")
+    if not len(seeds):
         st.info("No seeds yet: sample some or upload a file.")
         st.stop()
 
-    summary = latent_summary(seeds["latents"], model.prior)
-    images = ui.decode_to_uint8(name, seeds["latents"].numpy(), steps)
+    summary = latent_summary(seeds.latents, prior=model.prior)
+    images = ui.decode_to_uint8(name, seeds.latents.numpy(), steps)
     columns = st.columns(8)
-    for i, label in enumerate(seeds["names"]):
-        badge = "normal" if summary["passes"][i] else "atypical"
+    for i, label in enumerate(seeds.names):
+        badge = "normal" if summary.passes[i] else "atypical"
         with columns[i % 8]:
             st.image(images[i], width="stretch", clamp=True)
-            st.caption(f"**{label}** · norm {summary['norm'][i]:.1f} · χ² p {summary['typicality'][i]:.2f} · {badge}")
+            st.caption(f"**{label}** · norm {summary.norm[i]:.1f} · χ² p {summary.typicality[i]:.2f} · {badge}")
 
     rename_col, new_col, button_col = st.columns([2, 2, 1], vertical_alignment="bottom")
-    old = rename_col.selectbox("Rename a seed", seeds["names"])
+    old = rename_col.selectbox("Rename a seed", seeds.names)
     new = new_col.text_input("New name", value=old, key=f"rename-{old}")
     if button_col.button("Rename") and new != old:
-        problem = ui.rename_seed(name, old, new)
-        if problem:
-            st.warning(problem)
+        try:
+            seeds.rename(old, new)
+        except ValueError as err:
+            st.warning(str(err))
         else:
             st.rerun()
-    remove = st.multiselect("Select seeds to delete", seeds["names"])
+    remove = st.multiselect("Select seeds to delete", seeds.names)
     if remove and st.button("Delete selected"):
-        ui.keep_seeds(name, [i for i, n in enumerate(seeds["names"]) if n not in set(remove)])
+        seeds.remove(remove)
         st.rerun()
     fmt = st.selectbox("Download format", FORMATS, key=ui.remember("seeds.format", FORMATS[0], options=FORMATS))
-    latents, seed_names = seeds["latents"], list(seeds["names"])  # as shown now, encoded when pressed
-    st.download_button("Download the seed set", lambda: lc.latents_to_bytes(latents, fmt, seed_names),
+    latents, seed_names = seeds.latents, seeds.names  # as shown now (edits replace both), encoded when pressed
+    st.download_button("Download the seed set", lambda: lc.latents_to_bytes(latents, seed_names, fmt=fmt),
                        file_name=f"seeds-{name.replace('/', '_')}{fmt}", on_click="ignore")

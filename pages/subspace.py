@@ -10,7 +10,7 @@ with ui.page("Subspace") as (name, model, steps):
                 "every point is a typical latent; the **raw** linear combination shrinks or inflates the norm.")
     seeds = ui.seeds_or_stop(name, "A subspace needs")
 
-    names = seeds["names"]
+    names = seeds.names
     basis = st.multiselect("Basis seeds (2 to 6)", names, max_selections=6,
                            key=ui.remember("subspace.basis", names[:3], options=names))
     use_lol = st.toggle("LOL (off: raw linear combination)", key=ui.remember("subspace.lol", True))
@@ -18,7 +18,7 @@ with ui.page("Subspace") as (name, model, steps):
         st.info("Pick at least two seeds for the basis.")
         st.stop()
     try:
-        sub = lc.Subspace(seeds["latents"][[names.index(n) for n in basis]], model.prior)
+        sub = lc.Subspace(seeds.select(basis), prior=model.prior)
     except ValueError as err:
         ui.show_error(f"{err}.")
         st.stop()
@@ -42,7 +42,7 @@ with ui.page("Subspace") as (name, model, steps):
         with image_col:
             st.image(ui.decode_to_uint8(name, latent.numpy(), steps)[0], width=192, clamp=True, caption="current point")
             if st.button("Add this point to the seeds"):
-                ui.add_seeds(name, latent, [f"subspace point ({', '.join(f'{c:.2f}' for c in coords)})"])
+                seeds.add(latent, [f"subspace point ({', '.join(f'{c:.2f}' for c in coords)})"])
                 st.rerun(scope="app")
         st.plotly_chart(plots.scatter_figure(seed_coords[:, :2].numpy(), basis, h[0, :2].numpy(),
                                              title="Seeds and the current point (h1, h2)", axes=("h1", "h2")),

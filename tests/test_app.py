@@ -8,7 +8,7 @@ import torch
 from streamlit.testing.v1 import AppTest
 
 import latentcore as lc
-from latentcore import io
+from latentcore import workspace
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 
@@ -170,8 +170,8 @@ def test_a_new_session_on_the_same_workspace_gets_seeds_and_settings_back(app):
     assert again.sidebar.metric[0].value == "8"
     again.switch_page("pages/interpolate.py").run()
     assert again.slider[0].value == 12 and again.multiselect[0].value == ["LOL", "NAO"]
-    assert torch.equal(again.session_state["seed_sets"]["digits-vae"]["latents"],
-                       app.session_state["seed_sets"]["digits-vae"]["latents"])
+    assert torch.equal(again.session_state["seed_sets"]["digits-vae"].latents,
+                       app.session_state["seed_sets"]["digits-vae"].latents)
     app.sidebar.selectbox[0].set_value("semicircle-gen").run()  # the model is part of the workspace too
     assert _session(ws).sidebar.selectbox[0].value == "semicircle-gen"
 
@@ -200,7 +200,7 @@ def test_sessions_without_a_shared_link_never_see_each_others_seeds(app):
 
 def test_a_corrupt_workspace_gives_a_message_and_is_left_as_it_was(monkeypatch, workspace_folder):
     monkeypatch.chdir(Path(APP).parent)
-    ws = io.new_workspace_id()
+    ws = workspace.new_workspace_id()
     corrupt = workspace_folder / f"{ws}.safetensors"
     corrupt.write_bytes(b"\x00" * 100)
     at = _session(ws)
@@ -211,7 +211,7 @@ def test_a_corrupt_workspace_gives_a_message_and_is_left_as_it_was(monkeypatch, 
     at.button[0].click().run()  # work goes on in the new workspace
     _no_errors(at)
     assert corrupt.read_bytes() == b"\x00" * 100
-    assert io.load_workspace(at.session_state["workspace_id"]).seed_sets["digits-vae"]["names"][0] == "seed 0.0"
+    assert workspace.load_workspace(at.session_state["workspace_id"]).seed_sets["digits-vae"].names[0] == "seed 0.0"
 
 
 def test_a_malformed_workspace_id_is_refused(app):
@@ -241,11 +241,11 @@ def test_centroids_and_reconstruction(app):
     app.switch_page("pages/centroids.py").run()
     _no_errors(app)
     table = app.dataframe[0].value.set_index("centroid")
-    assert list(table.index) == [label for label, _ in lc.CENTROIDS.values()]
+    assert list(table.index) == [c.label for c in lc.CENTROIDS.values()]
     # the arithmetic mean of 4 Gaussian seeds has about half the typical norm; LOL keeps it typical
-    assert table.loc["Arithmetic mean", "norm"] < 0.7 * table.loc[lc.CENTROIDS["lol"][0], "norm"]
+    assert table.loc["Arithmetic mean", "norm"] < 0.7 * table.loc[lc.CENTROIDS["lol"].label, "norm"]
     assert table.loc["Arithmetic mean", "chi-square p of the norm"] < 0.01
-    assert table.loc[lc.CENTROIDS["lol"][0], "chi-square p of the norm"] > 0.01
+    assert table.loc[lc.CENTROIDS["lol"].label, "chi-square p of the norm"] > 0.01
     assert app.metric[0].label.startswith("Latent distance")
     residual = float(app.metric[0].value)
     [s for s in app.slider if s.label == "k (neighbours)"][0].set_value(7).run()  # all 7 other seeds
@@ -284,26 +284,26 @@ def _uploader(at, label):
 
 
 def test_uploads_on_seeds_valid_bad_and_an_image(app):
-    import io as bytes_io
+    import io
 
     import numpy as np
     from PIL import Image
 
     app.switch_page("pages/seeds.py").run()
     app.button[0].click().run()  # 8 sampled seeds
-    before = app.session_state["seed_sets"]["digits-vae"]["latents"].clone()
+    before = app.session_state["seed_sets"]["digits-vae"].latents.clone()
     _uploader(app, "A latent file").set_value(("broken.npy", b"not numpy", "application/octet-stream")).run()
     assert not app.exception
     assert "is not a valid .npy file" in app.error[0].value and "Your seed set is unchanged" in app.error[0].value
-    assert torch.equal(app.session_state["seed_sets"]["digits-vae"]["latents"], before)
+    assert torch.equal(app.session_state["seed_sets"]["digits-vae"].latents, before)
 
-    good = lc.latents_to_bytes(torch.randn(3, 16), ".safetensors", ["a", "b", "c"])
+    good = lc.latents_to_bytes(torch.randn(3, 16), ["a", "b", "c"], fmt=".safetensors")
     _uploader(app, "A latent file").set_value(("three.safetensors", good, "application/octet-stream")).run()
     _no_errors(app)
     assert "Added 3 latents from three.safetensors" in app.success[0].value
     assert app.sidebar.metric[0].value == "11"
 
-    picture = bytes_io.BytesIO()
+    picture = io.BytesIO()
     Image.fromarray((np.eye(24) * 255).astype(np.uint8)).save(picture, "PNG")
     _uploader(app, "PNG or JPEG images").set_value(("stroke.png", picture.getvalue(), "image/png")).run()
     [b for b in app.button if b.label == "Invert the images"][0].click().run()
@@ -320,12 +320,12 @@ def test_uploading_a_workspace_file(app):
     assert not app.exception
     assert "is not a usable Latent Explorer workspace" in app.sidebar.error[0].value
     assert app.session_state["workspace_id"] == ws and app.sidebar.metric[0].value == "8"
-    mine = io.Workspace(seed_sets={"digits-vae": {"latents": torch.zeros(2, 16), "names": ["x", "y"]}})
+    mine = workspace.Workspace(seed_sets={"digits-vae": lc.SeedSet(torch.zeros(2, 16), ["x", "y"])})
     _uploader(app.sidebar, "Open a workspace file").set_value(
-        ("mine.safetensors", io.workspace_to_bytes(mine), "application/octet-stream")).run()
+        ("mine.safetensors", workspace.workspace_to_bytes(mine), "application/octet-stream")).run()
     _no_errors(app)
     assert app.session_state["workspace_id"] != ws and app.sidebar.metric[0].value == "2"
-    assert io.load_workspace(ws).seed_sets["digits-vae"]["names"] == [f"demo {i}" for i in range(8)]  # kept
+    assert workspace.load_workspace(ws).seed_sets["digits-vae"].names == [f"demo {i}" for i in range(8)]  # kept
 
 
 def test_iterative_paths_are_not_optimised_again_on_a_rerun(app, monkeypatch):
@@ -347,8 +347,8 @@ def test_iterative_paths_are_not_optimised_again_on_a_rerun(app, monkeypatch):
 
 
 def test_a_failure_while_setting_up_the_page_is_a_message(app, monkeypatch):
-    monkeypatch.setattr(lc.io, "load_workspace", _raise_unexpected)  # the disk under the workspace folder fails
-    at = _session(lc.io.new_workspace_id())
+    monkeypatch.setattr(workspace, "load_workspace", _raise_unexpected)  # the disk under the workspace folder fails
+    at = _session(workspace.new_workspace_id())
     _only_folded_details(at, "ZeroDivisionError: injected fault")
 
 

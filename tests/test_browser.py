@@ -193,8 +193,8 @@ def test_journey(server, page):
         page.get_by_role("button", name="Download the seed set").click()
     import latentcore as lc
 
-    latents, names = lc.load_latents(download.value.path(), name="seeds.safetensors", shape=(16,), return_names=True)
-    assert latents.shape == (11, 16) and names[-1] == "stroke"
+    saved = lc.read_latent_file(download.value.path(), name="seeds.safetensors", shape=(16,))
+    assert saved.latents.shape == (11, 16) and saved.names[-1] == "stroke"
     shoot(page, "seeds")
 
 
@@ -275,7 +275,7 @@ def test_corrupt_workspace_in_the_browser(server, page, workspaces):
 
 
 def test_workspace_download_and_upload(server, page):
-    from latentcore import io
+    from latentcore import SeedSet, workspace
 
     page.goto(server)
     page.get_by_role("button", name="Start with a demo").click()
@@ -285,20 +285,19 @@ def test_workspace_download_and_upload(server, page):
     sidebar.get_by_text("Workspace", exact=True).click()
     with page.expect_download() as download:
         sidebar.get_by_role("button", name="Download the workspace").click()
-    saved = io.workspace_from_bytes(Path(download.value.path()).read_bytes())
-    assert saved.seed_sets["digits-vae"]["names"] == [f"demo {i}" for i in range(8)]
+    saved = workspace.workspace_from_bytes(Path(download.value.path()).read_bytes())
+    assert saved.seed_sets["digits-vae"].names == [f"demo {i}" for i in range(8)]
 
     sidebar.locator("input[type=file]").set_input_files(
         files=[{"name": "broken.safetensors", "mimeType": "application/octet-stream", "buffer": b"nope"}])
     sidebar.get_by_text("This workspace is unchanged").wait_for()
     assert seeds_in_set(page) == "8"
 
-    saved.seed_sets["digits-vae"] = {"latents": saved.seed_sets["digits-vae"]["latents"][:3],
-                                     "names": ["one", "two", "three"]}
+    saved.seed_sets["digits-vae"] = SeedSet(saved.seed_sets["digits-vae"].latents[:3], ["one", "two", "three"])
     before = page.url
     sidebar.locator("input[type=file]").set_input_files(
         files=[{"name": "mine.safetensors", "mimeType": "application/octet-stream",
-                "buffer": io.workspace_to_bytes(saved)}])
+                "buffer": workspace.workspace_to_bytes(saved)}])
     sidebar.get_by_text("Opened mine.safetensors as a new workspace").wait_for()
     assert seeds_in_set(page) == "3"
     assert page.url != before

@@ -102,12 +102,12 @@ def test_lol_and_slerp_paths_are_more_typical_than_linear_and_geodesics_shorter(
 
 def test_every_default_scheme_runs_on_the_vae_with_progress(vae):
     seen = []
-    result = ev.evaluate(vae, pairs=2, frames=4, centroid_sets=2, scheme_options={"nao": {"max_steps": 30},
-                         "geodesic": {"max_steps": 10}}, centroid_options={"nao": {"max_steps": 30}},
+    result = ev.evaluate(vae, pairs=2, frames=4, centroid_sets=2, scheme_options={"nao": {"max_iter": 30},
+                         "geodesic": {"max_iter": 10}}, centroid_options={"nao": {"max_iter": 30}},
                          progress=lambda f, text: seen.append((f, text)))
     assert list(result.table["scheme"]) == ["linear", "slerp", "lol", "nao", "geodesic", "lol", "mean", "rescaled",
                                             "nao"]
-    assert result.settings["scheme_options"]["geodesic"] == {"decoder": "digits-vae", "max_steps": 10}
+    assert result.settings["scheme_options"]["geodesic"] == {"decoder": "digits-vae", "max_iter": 10}
     fractions = [f for f, _ in seen]
     assert fractions == sorted(fractions) and fractions[0] >= 0 and fractions[-1] == 1.0
     assert any("geodesic" in text for _, text in seen) and any("centroid: nao: set 2 of 2" in t for _, t in seen)
@@ -124,7 +124,7 @@ def test_bad_arguments_say_what_is_accepted(vae):
         ev.evaluate(vae, frames=2)
     with pytest.raises(ValueError, match="centroid_sets must be 0 or an integer >= 2"):
         ev.evaluate(vae, centroid_sets=1)
-    with pytest.raises(ValueError, match="steps sets DDIM steps of diffusion models; digits-vae has none"):
+    with pytest.raises(ValueError, match="steps sets the sampler steps of diffusion and flow models; digits-vae has none"):
         ev.evaluate(vae, steps=10)
     with pytest.raises(ValueError, match="nothing to evaluate"):
         ev.evaluate(vae, schemes=[], centroid_schemes=[])

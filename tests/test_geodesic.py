@@ -21,7 +21,7 @@ def _ends(dim):
 
 def _assert_better_than_linear(result, a, b, prior, decoder=None):
     linear = lc.interpolate(a, b, result.path.shape[1], scheme="linear", prior=prior)
-    lin = lc.path_realism(linear, prior, decoder=decoder)
+    lin = lc.path_realism(linear, prior=prior, decoder=decoder)
     assert bool((result.index > lin.index).all()), (result.index, lin.index)
     interior = lambda r: r.point_index[:, 1:-1].min(1).values  # noqa: E731  (the endpoints are shared)
     assert bool((interior(result) > interior(lin)).all()), (interior(result), interior(lin))
@@ -31,7 +31,7 @@ def _assert_better_than_linear(result, a, b, prior, decoder=None):
 def test_semicircle_plane_path_beats_linear_and_keeps_its_endpoints():
     prior = lc.GaussianMixture.semicircle(2)
     a, b = _ends(2)
-    result = lc.ri_optimal_interpolate(a, b, T16, prior, max_steps=1000)
+    result = lc.ri_optimal_interpolate(a, b, T16, prior, max_iter=1000)
     assert torch.equal(result.path[:, 0], a) and torch.equal(result.path[:, -1], b)
     _assert_better_than_linear(result, a, b, prior)
     e = result.energies[:, 0]
@@ -45,14 +45,14 @@ def test_semicircle_generator_path_beats_linear_through_the_decoder():
 
     model = models.load("semicircle-gen", device="cpu")
     a, b = _ends(20)
-    result = lc.ri_optimal_interpolate(a, b, T16, model.prior, decoder=model, max_steps=1000)
+    result = lc.ri_optimal_interpolate(a, b, T16, model.prior, decoder=model, max_iter=1000)
     _assert_better_than_linear(result, a, b, model.prior, decoder=model)
 
 
 def test_coinciding_endpoints_give_a_finite_constant_path():
     prior = lc.StandardNormal(8)
     a = prior.sample(1, seed=0)
-    result = lc.ri_optimal_interpolate(a, a.clone(), T16, prior, max_steps=500)
+    result = lc.ri_optimal_interpolate(a, a.clone(), T16, prior, max_iter=500)
     assert torch.isfinite(result.path).all() and torch.isfinite(result.energies).all()
     assert result.iterations < 500 and bool(result.converged.all())  # zero energy counts as settled
     torch.testing.assert_close(result.path, a[:, None].expand(1, 16, 8))
@@ -63,9 +63,9 @@ def test_batched_paths_equal_paths_optimised_one_by_one():
     prior = lc.GaussianMixture.semicircle(2)
     a = torch.tensor([[2.0, 6.0], [0.0, 3.0]])
     b = torch.tensor([[2.0, -6.0], [2.0, -5.0]])
-    batch = lc.ri_optimal_interpolate(a, b, T16, prior, max_steps=300)
+    batch = lc.ri_optimal_interpolate(a, b, T16, prior, max_iter=300)
     for i in range(2):
-        single = lc.ri_optimal_interpolate(a[i:i + 1], b[i:i + 1], T16, prior, max_steps=300)
+        single = lc.ri_optimal_interpolate(a[i:i + 1], b[i:i + 1], T16, prior, max_iter=300)
         torch.testing.assert_close(batch.path[i], single.path[0], atol=1e-4, rtol=1e-4)
 
 
@@ -73,7 +73,7 @@ def test_scheme_is_registered_and_reached_through_interpolate():
     prior = lc.GaussianMixture.semicircle(2)
     a, b = _ends(2)
     reports = []
-    path = lc.interpolate(a[0], b[0], 8, scheme="geodesic", prior=prior, max_steps=100, alpha=0.8,
+    path = lc.interpolate(a[0], b[0], 8, scheme="geodesic", prior=prior, max_iter=100, alpha=0.8,
                           progress=lambda f, text: reports.append(f))
     assert "geodesic" in lc.SCHEMES and lc.SCHEMES["geodesic"].iterative
     assert path.shape == (8, 2) and torch.equal(path[0], a[0]) and torch.equal(path[-1], b[0])
@@ -81,16 +81,16 @@ def test_scheme_is_registered_and_reached_through_interpolate():
 
 
 def test_ring_path_goes_around_the_hole():
-    prior = lc.PLAYGROUND_PRIORS["ring"]()
+    prior = lc.make_prior("ring", 2)
     a, b = torch.tensor([[4.0, 0.0]]), torch.tensor([[-4.0, 0.3]])
-    result = lc.ri_optimal_interpolate(a, b, T16, prior, max_steps=1000)
+    result = lc.ri_optimal_interpolate(a, b, T16, prior, max_iter=1000)
     _assert_better_than_linear(result, a, b, prior)
     radius = result.path[0].norm(dim=1)
     assert float(radius.min()) > 2.0  # the linear path passes within 0.2 of the centre
 
 
 def test_density_grid():
-    xs, ys, density = lc.density_grid(lc.PLAYGROUND_PRIORS["two-moons"](), (-5, 5), (-4, 4), n=30)
+    xs, ys, density = lc.density_grid(lc.make_prior("two-moons", 2), (-5, 5), (-4, 4), n=30)
     assert xs.shape == (30,) and ys.shape == (30,) and density.shape == (30, 30)
     assert torch.isfinite(density).all() and float(density.min()) >= 0 and float(density.max()) > 0
 
@@ -129,7 +129,7 @@ def test_feature_restricted_paths_keep_the_class():
     linear = kept(lc.interpolate(a, b, 16, scheme="linear", prior=model.prior))
     index = lc.classifier_index(model, classifier, labels)
     result = lc.ri_optimal_interpolate(a, b, T16, model.prior, decoder=model, index_fn=index, alpha=0.5,
-                                       max_steps=300)
+                                       max_iter=300)
     restricted = kept(result.path)
     print(f"\nclass kept on {float(linear.mean()):.1%} of linear frames, {float(restricted.mean()):.1%} of "
           f"feature-restricted frames ({len(labels)} pairs)")
@@ -138,12 +138,12 @@ def test_feature_restricted_paths_keep_the_class():
 
 
 def test_playground_paths_rank_the_ri_optimal_path_first():
-    prior = lc.PLAYGROUND_PRIORS["two-moons"]()
+    prior = lc.make_prior("two-moons", 2)
     (x0, x1), (y0, y1) = lc.view_box(prior)
     assert x0 < -3 and x1 > 3 and y0 < -1 and y1 > 1  # the moons lie inside the box
     start, end = prior.sample(2, seed=3)
     paths = lc.playground_paths(prior, start, end, frames=12)
-    assert list(paths) == list(lc.PLAYGROUND_SCHEMES)
+    assert list(paths) == lc.playground_schemes()
     for name, p in paths.items():
         assert p.path.shape == (12, 2) and p.point_index.shape == (12,)
         assert torch.equal(p.path[0], start) and torch.equal(p.path[-1], end)

@@ -66,11 +66,10 @@ def test_path_profile_and_figures():
     prior = lc.StandardNormal(64)
     a, b = prior.sample(2, seed=0)
     path = lc.interpolate(a, b, 7, scheme="linear", prior=prior)
-    profile = path_profile(path, prior, images=path)
-    assert set(profile) == {"density_index", "typical_index", "norm", "normality", "step"}
-    assert profile["step"].shape == (6,) and profile["norm"].shape == (7,)
-    assert profile["typical_index"][3] < profile["typical_index"][0]  # the linear midpoint is atypical
-    fig = plots.along_path_figure({"linear": profile["norm"]}, "Norm", "norm", band=typical_norm_band(prior))
+    profile = path_profile(path, prior=prior, images=path)
+    assert profile.step.shape == (6,) and profile.norm.shape == (7,) and profile.density_index.shape == (7,)
+    assert profile.typical_index[3] < profile.typical_index[0]  # the linear midpoint is atypical
+    fig = plots.along_path_figure({"linear": profile.norm}, "Norm", "norm", band=typical_norm_band(prior))
     assert len(fig.data) == 1 and fig.layout.title.text == "Norm"
     plane = plots.endpoint_plane_figure({"linear": lc.endpoint_plane(path, a, b).numpy()})
     assert len(plane.data) == 2

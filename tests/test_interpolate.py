@@ -1,17 +1,20 @@
 """Interpolation schemes: endpoints, SLERP edge cases, chains, NAO against the linear path."""
 
+import itertools
 import math
 
+import numpy as np
 import pytest
+import scipy.stats
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import latentcore as lc
 from latentcore.interpolate import slerp_path
-from latentcore.nao import log_chi_density
+from latentcore.nao import log_chi_density, nao_centroid
 
-FAST = {"nao": {"max_steps": 300}}
+FAST = {"nao": {"max_iter": 300}}
 
 
 @pytest.mark.parametrize("scheme", sorted(lc.SCHEMES))
@@ -78,7 +81,7 @@ def test_slerp_antipodal_keeps_the_norm_and_turns_through_an_orthogonal_directio
 @given(st.lists(st.floats(-1e3, 1e3), min_size=6, max_size=6), st.lists(st.floats(-1e3, 1e3), min_size=6, max_size=6))
 def test_slerp_never_returns_nan(a, b):
     x, y = torch.tensor(a).reshape(2, 3), torch.tensor(b).reshape(2, 3)
-    out = slerp_path(x, y, torch.linspace(0, 1, 5, dtype=torch.float64))
+    out = slerp_path(x, y, torch.linspace(0, 1, 5, dtype=torch.float64), lc.StandardNormal(3))
     assert torch.isfinite(out).all()
 
 
@@ -112,18 +115,47 @@ def test_nao_stops_early_when_the_loss_settles():
     prior = lc.StandardNormal(8)
     seeds = prior.sample(4, seed=6)
     t = torch.linspace(0, 1, 6, dtype=torch.float64)
-    result = nao_interpolate(seeds[:2], seeds[2:], t, prior, max_steps=10_000)
+    result = nao_interpolate(seeds[:2], seeds[2:], t, prior, max_iter=10_000)
     assert result.iterations < 10_000 and bool(result.converged.all())
     assert torch.isfinite(result.path).all()
 
 
-def test_nao_centroid_is_likelier_than_the_mean():
+def test_nao_centroid_follows_the_official_code_and_converges():
     prior = lc.StandardNormal(256)
     seeds = prior.sample(4, seed=8)
-    c = lc.centroid(seeds, "nao", max_steps=2000)
-    mean = lc.centroid(seeds, "mean")
+    result = nao_centroid(seeds, prior)
+    assert bool(result.converged.all()) and result.iterations < 500  # the official rule: |dloss| < 0.01, 5 times
+    mean = lc.centroid(seeds, scheme="mean")
     ll = lambda z: float(log_chi_density(z.norm().double(), 256))  # noqa: E731
-    assert ll(c) > ll(mean) + 10.0
+    assert ll(result.centroid) > ll(mean) + 10.0
+    torch.testing.assert_close(lc.centroid(seeds, scheme="nao"), result.centroid)
+
+
+@pytest.mark.parametrize("cluster", [False, True])
+def test_nao_centroid_loss_is_the_official_objective(cluster):
+    # The official objective written out, chi terms from scipy: eps = 2 ||p1 - p2|| / n for two seeds, the mean
+    # pairwise distance for more. Four clustered seeds and an outlier make the penalty bind.
+    seeds = lc.StandardNormal(16).sample(5 if cluster else 2, seed=3).double()
+    if cluster:
+        seeds[1:] = seeds[1] + 0.01 * seeds[1:]
+    n = 3 if cluster else 6
+    result = nao_centroid(seeds, lc.StandardNormal(16), nodes=n, max_iter=40)
+    paths, c = result.path.numpy(), result.centroid.numpy()
+    assert np.allclose(paths[:, 0], seeds.numpy()) and np.allclose(paths[:, -1], c)
+    eps = 2 * np.mean([np.linalg.norm(p - q) for p, q in itertools.combinations(seeds.numpy(), 2)]) / n
+    likelihood, penalty = scipy.stats.chi(16).logpdf(np.linalg.norm(c)), 0.0
+    for path in paths:
+        seg = np.linalg.norm(path[1:] - path[:-1], axis=1)
+        likelihood += (seg * scipy.stats.chi(16).logpdf(np.linalg.norm((path[1:] + path[:-1]) / 2, axis=1))).sum()
+        penalty += np.maximum(seg - eps, 0).sum()
+    assert (penalty > 0) == cluster
+    assert abs(float(result.losses[-1, 0]) - (penalty - likelihood)) < 1e-9 * abs(likelihood)
+
+
+def test_nao_centroid_of_opposite_seeds_is_finite_and_typical():
+    seeds = lc.StandardNormal(64).sample(1, seed=4)
+    c = lc.centroid(torch.cat([seeds, -seeds]), scheme="nao")  # their mean is the origin, where the norm has no gradient
+    assert torch.isfinite(c).all() and abs(float(c.norm()) - 8.0) < 1.0
 
 
 def test_bad_inputs_raise_clear_errors():
@@ -131,8 +163,10 @@ def test_bad_inputs_raise_clear_errors():
     z = prior.sample(2, seed=0)
     with pytest.raises(ValueError, match="unknown interpolation scheme"):
         lc.interpolate(z[0], z[1], 4, scheme="cubic")
-    with pytest.raises(ValueError, match="steps"):
+    with pytest.raises(ValueError, match="frames"):
         lc.interpolate(z[0], z[1], 1)
+    with pytest.raises(ValueError, match="takes no option max_steps; its options: lr, max_iter, tol, patience"):
+        lc.interpolate(z[0], z[1], 4, scheme="nao", max_steps=10)
     with pytest.raises(ValueError, match="same shape"):
         lc.interpolate(z[0], torch.zeros(5), 4)
     with pytest.raises(ValueError, match="trailing dimensions"):

@@ -11,7 +11,7 @@ import torch
 
 import latentcore.models as models
 from latentcore.models.data import digits
-from latentcore.models.ddim import DIGITS_SCHEDULER
+from latentcore.models.train import DIGITS_SCHEDULER
 from latentcore.models.diffusion import PixelDiffusionModel
 
 # Encode-then-decode mean squared error on 64 held-out digits: about twice the values measured on all 297
@@ -175,9 +175,9 @@ def test_path_energy_differentiates_through_a_model():
     model = models.load("digits-vae", device="cpu")
     a, b = model.prior.sample(2, seed=4)
     path = lc.interpolate(a, b, 8, scheme="linear", prior=model.prior).requires_grad_(True)
-    lc.path_energy(path, model.prior, decoder=model).backward()
+    lc.path_energy(path, prior=model.prior, decoder=model).backward()
     assert torch.isfinite(path.grad).all() and float(path.grad[1:-1].abs().sum()) > 0
-    index = lc.path_realism(path.detach(), model.prior, decoder=model)
+    index = lc.path_realism(path.detach(), prior=model.prior, decoder=model)
     assert 0 < float(index.index) <= 1
 
 

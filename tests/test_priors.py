@@ -6,6 +6,7 @@ import sys
 
 import numpy as np
 import pytest
+import scipy.special
 import scipy.stats
 import torch
 
@@ -21,7 +22,8 @@ def test_gaussian_log_probs_match_scipy():
     cov = np.array([[2.0, 0.5, 0.0], [0.5, 1.0, 0.3], [0.0, 0.3, 0.8]])
     full = lc.Gaussian(torch.zeros(3), None, cov=cov)
     z = full.sample(10, seed=1)
-    np.testing.assert_allclose(full.log_prob(z).numpy(), scipy.stats.multivariate_normal(np.zeros(3), cov).logpdf(z.numpy()), rtol=1e-5)
+    ref = scipy.stats.multivariate_normal(np.zeros(3), cov).logpdf(z.numpy())
+    np.testing.assert_allclose(full.log_prob(z).numpy(), ref, rtol=1e-5)
     torch.testing.assert_close(full.unstandardize(full.standardize(z)), z, atol=1e-5, rtol=1e-5)
     with pytest.raises(ValueError, match="positive definite"):
         lc.Gaussian(torch.zeros(2), None, cov=[[1.0, 2.0], [2.0, 1.0]])
@@ -43,6 +45,27 @@ def test_semicircle_is_exactly_paper_003_section_6():
                      for m, c in zip(prior.means.double().numpy(), covs.double().numpy())))
     np.testing.assert_allclose(prior.log_prob(torch.from_numpy(z).float()).numpy(), ref, rtol=1e-4)
     assert lc.GaussianMixture.semicircle(2).shape == (2,)
+
+
+def test_mixture_keeps_float64_parameters_and_matches_scipy():
+    rng = np.random.default_rng(0)
+    factors = rng.normal(size=(3, 6, 6))
+    covs = factors @ factors.transpose(0, 2, 1) + 0.5 * np.eye(6)
+    means, weights = 3 * rng.normal(size=(3, 6)), [2, 5, 3]
+    z = 3 * rng.normal(size=(50, 6))
+    ref = scipy.special.logsumexp([np.log(w / 10) + scipy.stats.multivariate_normal(m, c).logpdf(z)
+                                   for w, m, c in zip(weights, means, covs)], axis=0)
+    wide = lc.GaussianMixture(np.array(weights, dtype=np.float64), means, covs)
+    assert {wide.weights.dtype, wide.means.dtype, wide.chols.dtype, wide.mean.dtype} == {torch.float64}
+    out = wide.log_prob(torch.from_numpy(z))
+    assert out.dtype == torch.float64
+    np.testing.assert_allclose(out.numpy(), ref, rtol=1e-12, atol=1e-10)
+    assert wide.sample(4, seed=0, device="cpu").dtype == torch.float64
+    narrow = lc.GaussianMixture(torch.tensor(weights), torch.from_numpy(means).float(),
+                                torch.from_numpy(covs).float())
+    assert {narrow.weights.dtype, narrow.means.dtype, narrow.chols.dtype, narrow.mean.dtype} == {torch.float32}
+    assert narrow.log_prob(torch.from_numpy(z).float()).dtype == torch.float32
+    np.testing.assert_allclose(narrow.log_prob(torch.from_numpy(z).float()).numpy(), ref, rtol=1e-4)
 
 
 @pytest.mark.parametrize("marginal", [scipy.stats.uniform(-1, 3), scipy.stats.logistic(0.5, 2),
@@ -80,10 +103,11 @@ def test_sampling_is_reproducible_and_shapes_are_checked():
 
 
 def test_every_registered_prior_builds_samples_and_scores():
-    for name, make in lc.PRIORS.items():
-        prior = make((20,))
+    for name, family in lc.PRIORS.items():
+        dim = 20 if family.dims is None or 20 in family.dims else family.dims[0]
+        prior = lc.make_prior(name, dim)
         z = prior.sample(3, seed=0)
-        assert z.shape == (3, 20) and torch.isfinite(prior.log_prob(z)).all(), name
+        assert z.shape == (3, dim) and torch.isfinite(prior.log_prob(z)).all(), name
 
 
 def _device_in_subprocess(value):

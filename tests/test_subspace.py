@@ -11,7 +11,7 @@ import latentcore as lc
                                    lc.Independent(64, scipy.stats.laplace())])
 def test_seeds_sit_at_their_own_coordinates(prior):
     seeds = prior.sample(4, seed=1)
-    sub = lc.Subspace(seeds, prior)
+    sub = lc.Subspace(seeds, prior=prior)
     coords = sub.seed_coordinates
     assert coords.shape == (4, 4)
     torch.testing.assert_close(sub.to_latents(coords), seeds, atol=1e-4, rtol=1e-4)
@@ -22,18 +22,18 @@ def test_seeds_sit_at_their_own_coordinates(prior):
 
 def test_raw_combinations_have_the_given_coordinates_and_lol_ones_are_typical():
     prior = lc.StandardNormal(2048)
-    sub = lc.Subspace(prior.sample(3, seed=2), prior)
+    sub = lc.Subspace(prior.sample(3, seed=2), prior=prior)
     h = torch.randn(6, 3, generator=torch.Generator().manual_seed(0)) * 20
     raw = sub.to_latents(h, lol=False)
     torch.testing.assert_close(sub.coordinates(raw), h, atol=1e-3, rtol=1e-4)
     lol = sub.to_latents(h)
-    assert (lc.normality_tests(lol, prior)["ks"] > 1e-3).all()
-    assert (lc.normality_tests(0.2 * raw / raw.norm(dim=1, keepdim=True), prior)["chi2_norm"] < 1e-3).all()
+    assert (lc.normality_tests(lol, prior=prior)["ks"] > 1e-3).all()
+    assert (lc.normality_tests(0.2 * raw / raw.norm(dim=1, keepdim=True), prior=prior)["chi2_norm"] < 1e-3).all()
 
 
 def test_grid_spans_the_seed_ranges():
     prior = lc.StandardNormal(32)
-    sub = lc.Subspace(prior.sample(3, seed=3), prior)
+    sub = lc.Subspace(prior.sample(3, seed=3), prior=prior)
     latents, coords = sub.grid(0, 2, 4)
     assert latents.shape == (4, 4, 32) and coords.shape == (4, 4, 3)
     torch.testing.assert_close(coords[0, 0, [0, 2]], sub.ranges[[0, 2], 0])
@@ -46,8 +46,8 @@ def test_dependent_seeds_are_refused():
     prior = lc.StandardNormal(16)
     s = prior.sample(2, seed=4)
     with pytest.raises(ValueError, match="linearly dependent"):
-        lc.Subspace(torch.stack([s[0], s[1], s[0] + s[1]]), prior)
+        lc.Subspace(torch.stack([s[0], s[1], s[0] + s[1]]), prior=prior)
     with pytest.raises(ValueError, match="linearly dependent"):
-        lc.Subspace(torch.stack([s[0], s[0]]), prior)
+        lc.Subspace(torch.stack([s[0], s[0]]), prior=prior)
     with pytest.raises(ValueError, match="different coordinates"):
-        lc.Subspace(s, prior).grid(0, 0, 3)
+        lc.Subspace(s, prior=prior).grid(0, 0, 3)

@@ -1,28 +1,91 @@
-"""The decoder interface every model of Latent Explorer implements.
+"""The typed interface every model of Latent Explorer implements, whatever its family.
 
-A model maps latents ``[N, *latent_shape]`` to images ``[N, C, H, W]`` in [0, 1], knows its prior, and where it
-can, maps images back to latents (a VAE encoder, or DDIM inversion for diffusion models). Decoding is chunked
-so memory stays bounded, runs without gradients unless ``grad=True`` (ri-optimal paths differentiate through the
-decoder), and is deterministic.
+A model maps latents ``[N, *latent_shape]`` to images ``[N, C, H, W]`` in [0, 1] and knows its prior; where it
+can, it maps images back to latents (a VAE's encoder, DDIM or ODE inversion, optimisation for a GAN). It declares
+what its decoder accepts:
+
+- ``sampler``: for models that decode by running a sampler (diffusion, flow matching), the number of ``steps``:
+  default and the choices offered to users. ``None`` for one-pass decoders (GANs, VAEs), which then refuse
+  ``steps``.
+- ``conditions``: named conditions such as a prompt, a guidance scale or a class label, each with its type and
+  default. Anything else passed to :meth:`~GenerativeModel.decode` is an error that says what is accepted.
+
+Decoding is chunked so memory stays bounded, deterministic, and runs without gradients unless ``grad=True``
+(ri-optimal paths differentiate through the decoder). A model is also a plain callable: ``model(latents)`` is
+its differentiable decoding with default options, and :meth:`~GenerativeModel.decoder` fixes other options.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
 
 import torch
 
 from ..device import as_tensor, default_device
 from ..priors import Prior
+from ..validation import check_finite, check_int, check_latents
+
+KINDS = ("gan", "vae", "diffusion", "flow")
+
+
+class ModelLoadError(ValueError):
+    """A model that cannot be loaded; the message says what is wrong and what is expected."""
+
+
+@dataclass(frozen=True)
+class Sampler:
+    """How many ``steps`` a sampling decoder runs: ``default`` and the ``choices`` offered to users."""
+
+    label: str                  # e.g. "DDIM steps"
+    default: int
+    choices: tuple[int, ...]
+    help: str = ""
+
+
+@dataclass(frozen=True)
+class Condition:
+    """A named condition of a model's decoder: a value of ``type`` (str, float or int), its ``default``, and for
+    an int the ``choices`` (e.g. class labels 0..9)."""
+
+    name: str
+    type: type
+    default: Any
+    help: str = ""
+    choices: tuple | None = None
+
+    def check(self, value) -> Any:
+        """``value`` converted to :attr:`type`; a ValueError saying what is accepted otherwise."""
+        if self.type is str:
+            if not isinstance(value, str):
+                raise ValueError(f"condition {self.name} must be text, got {value!r}")
+            return value
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ValueError(f"condition {self.name} must be a number, got {value!r}")
+        if self.type is int and int(value) != value:
+            raise ValueError(f"condition {self.name} must be an integer, got {value!r}")
+        value = self.type(value)
+        if self.choices is not None and value not in self.choices:
+            raise ValueError(f"condition {self.name} must be one of {', '.join(map(str, self.choices))}, got {value!r}")
+        if self.type is float:
+            check_finite(torch.tensor(value), f"condition {self.name}")
+        return value
 
 
 class GenerativeModel:
-    """Subclasses set the attributes below and implement ``_decode`` (and ``_encode`` where they can)."""
+    """Subclasses set the attributes below and implement ``_decode(latents, **options)`` (and ``_encode(images,
+    **options)`` where they can); ``options`` holds ``steps`` when the model has a :class:`Sampler`, and every
+    declared condition with its value or default."""
 
     name: str
+    kind: str                                  # one of KINDS
     latent_shape: tuple[int, ...]
     image_shape: tuple[int, int, int]          # (C, H, W)
     prior: Prior
     description: str                           # one paragraph for the UI
     trained_on: str                            # the data, in a sentence
+    sampler: Sampler | None = None
+    conditions: dict[str, Condition] = {}
     decode_batch: int = 256                    # latents per chunk
     encode_batch: int = 256
 
@@ -33,26 +96,53 @@ class GenerativeModel:
     def can_encode(self) -> bool:
         return type(self)._encode is not GenerativeModel._encode
 
-    def _check_latents(self, latents) -> tuple[torch.Tensor, tuple[int, ...]]:
-        flat, batch = self.prior.flatten(as_tensor(latents))
-        if not bool(torch.isfinite(flat).all()):
-            raise ValueError("latents contain NaN or Inf; a decoder needs finite latents")
-        return flat.reshape(-1, *self.latent_shape).to(self.device, torch.float32), batch
+    def options(self, steps: int | None = None, **conditions) -> dict:
+        """The options ``_decode`` / ``_encode`` get: ``steps`` (models with a sampler; default when None) and every
+        condition (default unless given). Unknown conditions and ``steps`` for a one-pass decoder are errors."""
+        unknown = sorted(set(conditions) - set(self.conditions))
+        if unknown:
+            accepted = ", ".join(self.conditions) or "none"
+            raise ValueError(f"{self.name} takes no condition {', '.join(unknown)}; its conditions: {accepted}")
+        out = {name: c.check(conditions[name]) if name in conditions else c.default
+               for name, c in self.conditions.items()}
+        if self.sampler is None:
+            if steps is not None:
+                raise ValueError(f"{self.name} decodes in one pass and takes no sampler steps (got steps={steps})")
+            return out
+        out["steps"] = self.sampler.default if steps is None else check_int("steps", steps, 1)
+        return out
 
-    def decode(self, latents, *, grad: bool = False, **options) -> torch.Tensor:
-        """Images ``[..., C, H, W]`` in [0, 1] of latents ``[..., *latent_shape]``; ``options`` are the model's
-        own (e.g. ``steps`` for diffusion models)."""
-        z, batch = self._check_latents(latents)
+    def decode(self, latents, *, grad: bool = False, steps: int | None = None, **conditions) -> torch.Tensor:
+        """Images ``[..., C, H, W]`` in [0, 1] of latents ``[..., *latent_shape]``.
+
+        ``grad``: differentiable (when gradients are being recorded). ``steps``: the sampler's steps (models with
+        a :attr:`sampler` only; default ``sampler.default``). ``conditions``: the model's named conditions.
+        """
+        options = self.options(steps, **conditions)
+        flat, batch = check_latents(latents, self.prior, name="latents to decode")
+        z = flat.reshape(-1, *self.latent_shape).to(self.device, torch.float32)
         with torch.set_grad_enabled(grad and torch.is_grad_enabled()):
             parts = [self._decode(chunk, **options) for chunk in z.split(self.decode_batch)]
         images = torch.cat(parts) if parts else z.new_zeros(0, *self.image_shape)
         return images.reshape(*batch, *self.image_shape)
 
-    def encode(self, images, **options) -> torch.Tensor:
+    def __call__(self, latents: torch.Tensor) -> torch.Tensor:
+        """Differentiable decoding with default options: a model is a plain decoder callable."""
+        return self.decode(latents, grad=True)
+
+    def decoder(self, *, steps: int | None = None, **conditions) -> Callable[[torch.Tensor], torch.Tensor]:
+        """A plain differentiable decoder ``latents -> images`` with these options fixed (checked now)."""
+        self.options(steps, **conditions)
+        if steps is None and not conditions:
+            return self
+        return _FixedDecoder(self, steps, conditions)
+
+    def encode(self, images, *, steps: int | None = None, **conditions) -> torch.Tensor:
         """Latents ``[N, *latent_shape]`` of images ``[N, C, H, W]`` in [0, 1] (resized and converted to the
-        model's size and channels first; see :meth:`prepare_images`)."""
+        model's size and channels first; see :meth:`prepare_images`); options as in :meth:`decode`."""
         if not self.can_encode:
             raise NotImplementedError(f"{self.name} has no encoder: it cannot turn images into latents")
+        options = self.options(steps, **conditions)
         x = self.prepare_images(images)
         with torch.no_grad():
             parts = [self._encode(chunk, **options) for chunk in x.split(self.encode_batch)]
@@ -71,8 +161,9 @@ class GenerativeModel:
             x = x[None]
         if x.dim() != 4:
             raise ValueError(f"images must be [N, C, H, W] or [C, H, W], got shape {tuple(x.shape)}")
-        if not bool(torch.isfinite(x).all()) or float(x.min()) < 0.0 or float(x.max()) > 1.0:
-            raise ValueError("image values must be finite and lie in [0, 1]")
+        check_finite(x, "images")
+        if float(x.min()) < 0.0 or float(x.max()) > 1.0:
+            raise ValueError("image values must lie in [0, 1]")
         c, h, w = self.image_shape
         if x.shape[1] != c:
             x = x[:, :3].mean(1, keepdim=True)
@@ -91,3 +182,21 @@ class GenerativeModel:
     def __repr__(self) -> str:
         return (f"<{type(self).__name__} {self.name}: latent {self.latent_shape} -> image {self.image_shape} "
                 f"on {self.device}>")
+
+
+class _FixedDecoder:
+    """``model.decode(latents, grad=True, steps=..., **conditions)`` as a plain callable."""
+
+    def __init__(self, model: GenerativeModel, steps: int | None, conditions: dict):
+        self.model, self.steps, self.conditions = model, steps, conditions
+
+    def __call__(self, latents: torch.Tensor) -> torch.Tensor:
+        return self.model.decode(latents, grad=True, steps=self.steps, **self.conditions)
+
+    @property
+    def name(self) -> str:
+        options = {"steps": self.steps, **self.conditions} if self.steps is not None else self.conditions
+        return f"{self.model.name} ({', '.join(f'{k}={v!r}' for k, v in options.items())})"
+
+    def __repr__(self) -> str:
+        return f"<decoder {self.name}>"

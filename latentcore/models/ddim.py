@@ -11,34 +11,7 @@ the schedulers' fixed stride ``T // steps`` differ slightly, which clipping in t
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import torch
-
-DIGITS_UNET = dict(
-    sample_size=16, in_channels=1, out_channels=1, layers_per_block=1, block_out_channels=(32, 64, 64),
-    down_block_types=("DownBlock2D", "DownBlock2D", "AttnDownBlock2D"),
-    up_block_types=("AttnUpBlock2D", "UpBlock2D", "UpBlock2D"), norm_num_groups=8,
-)
-DIGITS_SCHEDULER = dict(
-    num_train_timesteps=1000, beta_schedule="squaredcos_cap_v2", prediction_type="epsilon", clip_sample=True,
-    set_alpha_to_one=True, steps_offset=0, timestep_spacing="trailing",
-)
-
-
-def save_ddim_folder(unet, folder: Path) -> None:
-    """Write ``unet`` and the digits DDIM scheduler as a diffusers pipeline folder (``DDIMPipeline``)."""
-    import diffusers
-    from diffusers import DDIMScheduler
-
-    folder = Path(folder)
-    unet.save_pretrained(folder / "unet", safe_serialization=True)
-    DDIMScheduler(**DIGITS_SCHEDULER).save_pretrained(folder / "scheduler")
-    index = {"_class_name": "DDIMPipeline", "_diffusers_version": diffusers.__version__,
-             "scheduler": ["diffusers", "DDIMScheduler"], "unet": ["diffusers", "UNet2DModel"]}
-    (folder / "model_index.json").write_text(json.dumps(index, indent=2) + "\n")
-
 
 def ddim_decode(unet_eps, scheduler, x_t: torch.Tensor, steps: int, progress=None) -> torch.Tensor:
     """``x_0`` from ``x_T`` by deterministic DDIM (eta = 0); ``unet_eps(x, t) -> predicted noise``."""
@@ -66,7 +39,10 @@ def schedulers(config: dict):
     """The DDIM scheduler and its inverse (clipping off) from one scheduler configuration."""
     import inspect
 
-    from diffusers import DDIMInverseScheduler, DDIMScheduler
+    from .hub import import_diffusers
+
+    diffusers = import_diffusers()
+    DDIMInverseScheduler, DDIMScheduler = diffusers.DDIMInverseScheduler, diffusers.DDIMScheduler
 
     config = {k: v for k, v in dict(config).items() if not k.startswith("_")}
     known = lambda cls: {k: v for k, v in config.items() if k in inspect.signature(cls.__init__).parameters}  # noqa: E731

@@ -9,16 +9,19 @@ inversion (see :mod:`.ddim`).
 
 from __future__ import annotations
 
-
 import torch
 
 from ..priors import StandardNormal
-from .base import GenerativeModel
+from .base import Condition, GenerativeModel, Sampler
 from .ddim import ddim_decode, ddim_invert, schedulers
+
+DDIM_SAMPLER = Sampler("Decoding steps (DDIM)", 25, (10, 20, 25, 40, 50),
+                       "Step counts that divide the 1000 training steps invert exactly")
 
 
 class PixelDiffusionModel(GenerativeModel):
-    default_steps = 25
+    kind = "diffusion"
+    sampler = DDIM_SAMPLER
     decode_batch = 64
 
     def __init__(self, unet, scheduler_config: dict, name: str, description: str, trained_on: str, device=None):
@@ -36,17 +39,21 @@ class PixelDiffusionModel(GenerativeModel):
     def _eps(self, x, t):
         return self.unet(x, t).sample
 
-    def _decode(self, latents, steps: int | None = None, progress=None, **_):
-        x0 = ddim_decode(self._eps, self.scheduler, latents, int(steps or self.default_steps), progress)
+    def _decode(self, latents, *, steps: int):
+        x0 = ddim_decode(self._eps, self.scheduler, latents, steps)
         return ((x0 + 1.0) / 2.0).clamp(0.0, 1.0)
 
-    def _encode(self, images, steps: int | None = None, progress=None, **_):
-        return ddim_invert(self._eps, self.inverse_scheduler, images * 2.0 - 1.0, int(steps or self.default_steps),
-                           progress)
+    def _encode(self, images, *, steps: int):
+        return ddim_invert(self._eps, self.inverse_scheduler, images * 2.0 - 1.0, steps)
 
 
 class StableDiffusionModel(GenerativeModel):
-    default_steps = 25
+    kind = "diffusion"
+    sampler = DDIM_SAMPLER
+    conditions = {
+        "prompt": Condition("prompt", str, "", "The text the image should show"),
+        "guidance_scale": Condition("guidance_scale", float, 7.5, "Classifier-free guidance; 1 turns it off"),
+    }
     decode_batch = 4
     encode_batch = 4
 
@@ -89,17 +96,16 @@ class StableDiffusionModel(GenerativeModel):
 
         return eps
 
-    def _decode(self, latents, steps: int | None = None, prompt: str = "", guidance_scale: float = 7.5,
-                progress=None, **_):
-        eps = self._eps_fn(latents.shape[0], prompt, float(guidance_scale))
-        x0 = ddim_decode(eps, self.scheduler, latents, int(steps or self.default_steps), progress)
+    def _decode(self, latents, *, steps: int, prompt: str, guidance_scale: float):
+        eps = self._eps_fn(latents.shape[0], prompt, guidance_scale)
+        x0 = ddim_decode(eps, self.scheduler, latents, steps)
         images = self.vae.decode(x0 / self.scaling).sample
         return ((images + 1.0) / 2.0).clamp(0.0, 1.0)
 
-    def _encode(self, images, steps: int | None = None, prompt: str = "", progress=None, **_):
+    def _encode(self, images, *, steps: int, prompt: str, guidance_scale: float):
         x0 = self.vae.encode(images * 2.0 - 1.0).latent_dist.mean * self.scaling
-        eps = self._eps_fn(images.shape[0], prompt, 1.0)  # inversion without guidance
-        return ddim_invert(eps, self.inverse_scheduler, x0, int(steps or self.default_steps), progress)
+        eps = self._eps_fn(images.shape[0], prompt, 1.0)  # inversion runs without guidance
+        return ddim_invert(eps, self.inverse_scheduler, x0, steps)
 
 
 __all__ = ["PixelDiffusionModel", "StableDiffusionModel"]

@@ -1,6 +1,6 @@
 """Train a built-in model on scikit-learn's digits and write it to ``assets/models/NAME/``.
 
-    python -m latentcore.models.train NAME [--steps N] [--out DIR]
+    python -m latentcore.models.train NAME [--iterations N] [--out DIR]
 
 NAME is one of :data:`TRAINERS`. Every run uses a fixed seed, prints progress and loss, and prints its total
 time. Weights are written as safetensors with a JSON config.
@@ -10,19 +10,45 @@ from __future__ import annotations
 
 import argparse
 import copy
+import json
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import torch
 
 from .data import digits
+from .registry import ASSETS
 
-ASSETS = Path(__file__).resolve().parents[2] / "assets" / "models"
+# The digits DDIM model: its UNet2DModel and the scheduler it was trained with (also the decoding configuration).
+DIGITS_UNET = dict(
+    sample_size=16, in_channels=1, out_channels=1, layers_per_block=1, block_out_channels=(32, 64, 64),
+    down_block_types=("DownBlock2D", "DownBlock2D", "AttnDownBlock2D"),
+    up_block_types=("AttnUpBlock2D", "UpBlock2D", "UpBlock2D"), norm_num_groups=8,
+)
+DIGITS_SCHEDULER = dict(
+    num_train_timesteps=1000, beta_schedule="squaredcos_cap_v2", prediction_type="epsilon", clip_sample=True,
+    set_alpha_to_one=True, steps_offset=0, timestep_spacing="trailing",
+)
 
 
-def _log(start: float, step: int, steps: int, **values):
+def save_ddim_folder(unet, folder: Path) -> None:
+    """Write ``unet`` and the digits DDIM scheduler as a diffusers pipeline folder (``DDIMPipeline``)."""
+    from .hub import import_diffusers
+
+    diffusers = import_diffusers()
+    folder = Path(folder)
+    unet.save_pretrained(folder / "unet", safe_serialization=True)
+    diffusers.DDIMScheduler(**DIGITS_SCHEDULER).save_pretrained(folder / "scheduler")
+    index = {"_class_name": "DDIMPipeline", "_diffusers_version": diffusers.__version__,
+             "scheduler": ["diffusers", "DDIMScheduler"], "unet": ["diffusers", "UNet2DModel"]}
+    (folder / "model_index.json").write_text(json.dumps(index, indent=2) + "\n")
+
+
+def _log(start: float, iteration: int, iterations: int, **values):
     shown = ", ".join(f"{k} {v:.4f}" for k, v in values.items())
-    print(f"step {step:>6}/{steps}  {shown}  ({time.perf_counter() - start:.0f} s)", flush=True)
+    print(f"iteration {iteration:>6}/{iterations}  {shown}  ({time.perf_counter() - start:.0f} s)", flush=True)
 
 
 def _ema_update(ema: torch.nn.Module, model: torch.nn.Module, decay: float):
@@ -31,12 +57,13 @@ def _ema_update(ema: torch.nn.Module, model: torch.nn.Module, decay: float):
             e.lerp_(p, 1.0 - decay)
 
 
-def train_digits_ddim(out: Path, steps: int, batch: int = 128, lr: float = 1e-3, ema_decay: float = 0.999):
+def train_digits_ddim(out: Path, iterations: int, batch: int = 128, lr: float = 1e-3, ema_decay: float = 0.999):
     """DDPM noise-prediction training of a small UNet2DModel (epsilon loss, cosine schedule, EMA weights);
     saved as a diffusers DDIM pipeline folder (``unet/``, ``scheduler/``, ``model_index.json``)."""
-    from diffusers import DDPMScheduler, UNet2DModel
+    from .hub import import_diffusers
 
-    from .ddim import DIGITS_SCHEDULER, DIGITS_UNET, save_ddim_folder
+    diffusers = import_diffusers()
+    DDPMScheduler, UNet2DModel = diffusers.DDPMScheduler, diffusers.UNet2DModel
 
     images, _ = digits("train")
     x0 = images * 2.0 - 1.0
@@ -44,12 +71,12 @@ def train_digits_ddim(out: Path, steps: int, batch: int = 128, lr: float = 1e-3,
     ema = copy.deepcopy(unet).eval()
     noise_schedule = DDPMScheduler(**{k: DIGITS_SCHEDULER[k] for k in ("num_train_timesteps", "beta_schedule")})
     opt = torch.optim.AdamW(unet.parameters(), lr=lr, weight_decay=0.0)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps, pct_start=0.05)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=iterations, pct_start=0.05)
     gen = torch.Generator().manual_seed(0)
     print(f"digits-ddim: {sum(p.numel() for p in unet.parameters()):,} parameters, {len(x0)} training digits")
     start = time.perf_counter()
     running = None
-    for step in range(1, steps + 1):
+    for iteration in range(1, iterations + 1):
         idx = torch.randint(len(x0), (batch,), generator=gen)
         clean = x0[idx]
         noise = torch.randn(clean.shape, generator=gen)
@@ -61,17 +88,17 @@ def train_digits_ddim(out: Path, steps: int, batch: int = 128, lr: float = 1e-3,
         torch.nn.utils.clip_grad_norm_(unet.parameters(), 1.0)
         opt.step()
         sched.step()
-        _ema_update(ema, unet, ema_decay if step > 200 else 0.0)
+        _ema_update(ema, unet, ema_decay if iteration > 200 else 0.0)
         value = loss.item()
         running = value if running is None else 0.98 * running + 0.02 * value
-        if step % 100 == 0 or step == steps:
-            _log(start, step, steps, loss=running)
-        if step % 1000 == 0 or step == steps:
+        if iteration % 100 == 0 or iteration == iterations:
+            _log(start, iteration, iterations, loss=running)
+        if iteration % 1000 == 0 or iteration == iterations:
             save_ddim_folder(ema, out)
     return time.perf_counter() - start
 
 
-def _train_vae(out: Path, steps: int, prior_name: str, latent_dim: int, batch: int = 128, lr: float = 1e-3,
+def _train_vae(out: Path, iterations: int, prior_name: str, latent_dim: int, batch: int = 128, lr: float = 1e-3,
                rest_weight: float = 1.0):
     """VAE with a Bernoulli likelihood of pixel intensities and ``KL(q(z|x) || p(z))``.
 
@@ -91,10 +118,10 @@ def _train_vae(out: Path, steps: int, prior_name: str, latent_dim: int, batch: i
     arc = GaussianMixture.semicircle(2) if prior_name == "semicircle" else None
     build_prior(prior_name, latent_dim)  # fails early on an unknown prior
     opt = torch.optim.Adam(net.parameters(), lr=lr)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, iterations)
     gen = torch.Generator().manual_seed(0)
     start = time.perf_counter()
-    for step in range(1, steps + 1):
+    for iteration in range(1, iterations + 1):
         x = images[torch.randint(len(images), (batch,), generator=gen)]
         mean, log_var = net.encoder(x)
         std = torch.exp(0.5 * log_var)
@@ -113,22 +140,22 @@ def _train_vae(out: Path, steps: int, prior_name: str, latent_dim: int, batch: i
         loss.backward()
         opt.step()
         sched.step()
-        if step % 500 == 0 or step == steps:
-            _log(start, step, steps, loss=loss.item(), reconstruction=recon.item(), kl=kl.item())
+        if iteration % 500 == 0 or iteration == iterations:
+            _log(start, iteration, iterations, loss=loss.item(), reconstruction=recon.item(), kl=kl.item())
     seconds = time.perf_counter() - start
     save_net(net, out, {"latent_dim": latent_dim, "width": 32, "prior": prior_name,
-                        "training": {"steps": steps, "batch": batch, "lr": lr, "seed": 0, "seconds": round(seconds),
+                        "training": {"iterations": iterations, "batch": batch, "lr": lr, "seed": 0, "seconds": round(seconds),
                                      "rest_weight": rest_weight,
                                      "data": "scikit-learn digits, 1500 training images upsampled to 16x16"}})
     return seconds
 
 
-def train_digits_vae(out: Path, steps: int):
-    return _train_vae(out, steps, "standard-normal", 16)
+def train_digits_vae(out: Path, iterations: int):
+    return _train_vae(out, iterations, "standard-normal", 16)
 
 
-def train_semicircle_gen(out: Path, steps: int):
-    return _train_vae(out, steps, "semicircle", 20, rest_weight=4.0)
+def train_semicircle_gen(out: Path, iterations: int):
+    return _train_vae(out, iterations, "semicircle", 20, rest_weight=4.0)
 
 
 def _shift(x: torch.Tensor, gen: torch.Generator, pixels: int = 1) -> torch.Tensor:
@@ -139,25 +166,25 @@ def _shift(x: torch.Tensor, gen: torch.Generator, pixels: int = 1) -> torch.Tens
     return torch.stack([p[:, i:i + size, j:j + size] for p, (i, j) in zip(padded, offsets.tolist())])
 
 
-def train_digits_classifier(out: Path, steps: int, batch: int = 128, lr: float = 2e-3):
+def train_digits_classifier(out: Path, iterations: int, batch: int = 128, lr: float = 2e-3):
     """Cross-entropy with random one-pixel shifts; held-out accuracy printed at the end."""
     from .nets import DigitsCNN, save_net
 
     images, labels = digits("train")
     net = DigitsCNN()
     opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=1e-4)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, iterations)
     gen = torch.Generator().manual_seed(0)
     start = time.perf_counter()
-    for step in range(1, steps + 1):
+    for iteration in range(1, iterations + 1):
         idx = torch.randint(len(images), (batch,), generator=gen)
         loss = torch.nn.functional.cross_entropy(net(_shift(images[idx], gen)), labels[idx])
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
         sched.step()
-        if step % 200 == 0 or step == steps:
-            _log(start, step, steps, loss=loss.item())
+        if iteration % 200 == 0 or iteration == iterations:
+            _log(start, iteration, iterations, loss=loss.item())
     seconds = time.perf_counter() - start
     net.eval()
     held_images, held_labels = digits("heldout")
@@ -165,32 +192,43 @@ def train_digits_classifier(out: Path, steps: int, batch: int = 128, lr: float =
         accuracy = (net(held_images).argmax(1) == held_labels).float().mean().item()
     print(f"held-out accuracy {accuracy:.4f} on {len(held_labels)} digits")
     save_net(net, out, {"width": 32, "features": 128, "classes": 10,
-                               "training": {"steps": steps, "batch": batch, "lr": lr, "seed": 0,
+                               "training": {"iterations": iterations, "batch": batch, "lr": lr, "seed": 0,
                                             "seconds": round(seconds), "heldout_accuracy": round(accuracy, 4),
                                             "data": "scikit-learn digits, 1500 training images upsampled to "
                                                     "16x16, random one-pixel shifts"}})
     return seconds
 
 
-TRAINERS = {
-    "digits-ddim": (train_digits_ddim, 5000),
-    "digits-vae": (train_digits_vae, 4000),
-    "semicircle-gen": (train_semicircle_gen, 4000),
-    "digits-classifier": (train_digits_classifier, 2000),
-}
+@dataclass(frozen=True)
+class Trainer:
+    """How to train one built-in model: ``train(out_folder, iterations) -> seconds`` and its default iterations."""
+
+    name: str
+    train: Callable[[Path, int], float]
+    iterations: int
+
+
+TRAINERS: dict[str, Trainer] = {t.name: t for t in (
+    Trainer("digits-ddim", train_digits_ddim, 5000),
+    Trainer("digits-vae", train_digits_vae, 4000),
+    Trainer("semicircle-gen", train_semicircle_gen, 4000),
+    Trainer("digits-classifier", train_digits_classifier, 2000),
+)}
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description="Train a built-in Latent Explorer model on sklearn's digits.")
     parser.add_argument("name", choices=sorted(TRAINERS))
-    parser.add_argument("--steps", type=int, default=None, help="optimisation steps (default: the model's own)")
-    parser.add_argument("--out", type=Path, default=None, help="output folder (default: assets/models/NAME)")
+    parser.add_argument("--iterations", type=int, default=None,
+                        help="optimiser iterations (default: the model's own)")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="output folder (default: the package's assets/models/NAME)")
     args = parser.parse_args(argv)
     torch.manual_seed(0)
-    trainer, default_steps = TRAINERS[args.name]
+    trainer = TRAINERS[args.name]
     out = args.out or ASSETS / args.name
     out.mkdir(parents=True, exist_ok=True)
-    seconds = trainer(out, args.steps or default_steps)
+    seconds = trainer.train(out, args.iterations or trainer.iterations)
     print(f"{args.name}: trained in {seconds:.0f} s ({seconds / 60:.1f} min); written to {out}")
 
 

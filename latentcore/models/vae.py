@@ -1,6 +1,6 @@
-"""Variational auto-encoders on digits: ``digits-vae`` (prior N(0, I) in R^16) and ``semicircle-gen`` (the
-semicircle mixture prior of paper 003 section 6 in R^20, so that linear paths between the horseshoe's ends
-cross a low-density region).
+"""Variational auto-encoders on digits: ``digits-vae`` (prior N(0, I) in R^16) and ``semicircle-gen`` (in R^20,
+the semicircle mixture prior of Struski, Tabor, Podolak, Nowak, "Interpolation in generative models", section 6,
+so that linear paths between the horseshoe's ends cross a low-density region).
 
 Folder layout: ``config.json`` (architecture, prior, training record) and ``model.safetensors``.
 """
@@ -12,24 +12,16 @@ from pathlib import Path
 
 import torch
 
-from ..priors import GaussianMixture, Prior, StandardNormal
+from ..prior_registry import make_prior
 from .base import GenerativeModel
 from .nets import VAE, load_net
 
-PRIOR_BUILDERS = {
-    "standard-normal": lambda dim: StandardNormal(dim),
-    "semicircle": lambda dim: GaussianMixture.semicircle(dim),
-}
-
-
-def build_prior(name: str, dim: int) -> Prior:
-    if name not in PRIOR_BUILDERS:
-        raise ValueError(f"unknown VAE prior {name!r} in config; known: {', '.join(PRIOR_BUILDERS)}")
-    return PRIOR_BUILDERS[name](dim)
-
 
 class VAEModel(GenerativeModel):
-    """Decoder: the VAE's mean image (sigmoid of the logits). Encoder: the posterior mean."""
+    """Decoder: the VAE's mean image (sigmoid of the logits). Encoder: the posterior mean. ``config.json`` names
+    the prior by its family in :data:`~latentcore.prior_registry.PRIORS`."""
+
+    kind = "vae"
 
     def __init__(self, folder: Path, name: str, description: str, trained_on: str, device=None):
         super().__init__(device)
@@ -40,11 +32,11 @@ class VAEModel(GenerativeModel):
         self.name, self.description, self.trained_on = name, description, trained_on
         self.latent_shape = (dim,)
         self.image_shape = (1, 16, 16)
-        self.prior = build_prior(self.config["prior"], dim)
+        self.prior = make_prior(self.config["prior"], dim)
 
-    def _decode(self, latents, **options):
+    def _decode(self, latents):
         return torch.sigmoid(self.net.decoder(latents))
 
-    def _encode(self, images, **options):
+    def _encode(self, images):
         mean, _ = self.net.encoder(images)
         return mean

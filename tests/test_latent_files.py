@@ -26,9 +26,10 @@ def test_round_trip(tmp_path, fmt):
     latents = torch.randn(3, 1, 4, 4)
     names = ["a", "b", "ç"]
     path = lc.save_latents(tmp_path / f"seeds{fmt}", latents, names=None if fmt == ".npy" else names)
-    loaded, got_names = lc.load_latents(path, shape=(1, 4, 4), return_names=True)
-    assert torch.equal(loaded, latents)
-    assert got_names == (None if fmt == ".npy" else names)
+    loaded = lc.read_latent_file(path, shape=(1, 4, 4))
+    assert torch.equal(loaded.latents, latents)
+    assert loaded.names == (None if fmt == ".npy" else names)
+    assert torch.equal(lc.load_latents(path), latents)  # the tensor alone
     from_bytes = lc.load_latents(path.read_bytes(), name=f"upload{fmt}")
     assert torch.equal(from_bytes, latents)
     with open(path, "rb") as handle:

@@ -1,0 +1,107 @@
+"""The model registry: :data:`MODELS` holds every registered generative model (the built-ins and any added by
+:func:`register`); :func:`load` returns one by name, or a diffusers pipeline folder by path, on the chosen device,
+cached per (model, device). The built-in models' weights are package data under ``latentcore/assets/models``.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from dataclasses import dataclass
+from importlib.resources import files
+from pathlib import Path
+from typing import Callable
+
+import torch
+
+from ..device import device_key
+from .base import GenerativeModel
+from .diffusers_folder import load_diffusers, unet2d_components
+
+ASSETS = Path(str(files("latentcore").joinpath("assets", "models")))
+DIGITS_DATA = "scikit-learn's bundled handwritten digits (1500 of 1797 images, 8x8 upsampled to 16x16)"
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A registered model: its name, one paragraph for the UI, and ``build(device) -> GenerativeModel``."""
+
+    name: str
+    description: str
+    build: Callable[[torch.device], GenerativeModel]
+
+
+def _builtin_ddim(device):
+    from .diffusion import PixelDiffusionModel
+
+    spec = MODELS["digits-ddim"]
+    unet, config = unet2d_components(ASSETS / "digits-ddim")
+    return PixelDiffusionModel(unet, config, spec.name, spec.description, DIGITS_DATA, device)
+
+
+def _builtin_vae(name):
+    def build(device):
+        from .vae import VAEModel
+
+        return VAEModel(ASSETS / name, name, MODELS[name].description, DIGITS_DATA, device)
+
+    return build
+
+
+MODELS: dict[str, ModelSpec] = {}
+
+
+def register(spec: ModelSpec) -> ModelSpec:
+    """Add a model to the registry (the UI lists whatever it holds)."""
+    MODELS[spec.name] = spec
+    return spec
+
+
+register(ModelSpec(
+    "digits-ddim",
+    "A 1.1 M-parameter diffusers UNet2DModel trained as a denoising diffusion model on scikit-learn's handwritten "
+    "digits (16x16). The latent is the starting noise x_T (1x16x16, prior N(0, I)); decoding is deterministic "
+    "DDIM (25 steps by default) and encoding is DDIM inversion. Latents inverted from real digits are far from "
+    "Gaussian, which the normality tests show.",
+    _builtin_ddim))
+register(ModelSpec(
+    "digits-vae",
+    "A small convolutional VAE of the same digits with a 16-dimensional N(0, I) latent. Decoding is one pass of a "
+    "small network (well under a millisecond per image); the encoder gives the posterior mean.",
+    _builtin_vae("digits-vae")))
+register(ModelSpec(
+    "semicircle-gen",
+    "A VAE of the same digits whose prior is the 'semicircle' of Struski et al. (three Gaussians in R^20 forming "
+    "a horseshoe in the first two coordinates). Linear paths between the horseshoe's ends cross its empty "
+    "middle, where the decoder has seen little: the case ri-optimal interpolation is made for.",
+    _builtin_vae("semicircle-gen")))
+
+
+def available() -> list[str]:
+    """Names of the registered generative models."""
+    return list(MODELS)
+
+
+@functools.lru_cache(maxsize=8)
+def _build(name: str, device: str) -> GenerativeModel:
+    return MODELS[name].build(torch.device(device))
+
+
+def load(name_or_path: str | os.PathLike, device: torch.device | str | None = None) -> GenerativeModel:
+    """A registered model by name, or a diffusers pipeline folder by path; cached per (model, device)."""
+    key = str(name_or_path)
+    if key in MODELS:
+        return _build(key, device_key(device))
+    return load_diffusers(key, device)
+
+
+def load_classifier(device: torch.device | str | None = None):
+    """The built-in ``digits-classifier`` (cached)."""
+    return _classifier(device_key(device))
+
+
+@functools.lru_cache(maxsize=2)
+def _classifier(device: str):
+    from .classifier import DigitsClassifier
+
+    return DigitsClassifier(ASSETS / "digits-classifier", device)

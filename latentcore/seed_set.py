@@ -1,0 +1,100 @@
+"""Seed sets: named seed latents of one model, the starting points of every path, subspace and centroid.
+
+A seed set's names are distinct, one per latent. Latents are kept detached, on the CPU, in float32: the set is
+saved in workspaces and shown across pages, so it holds no autograd graph and no GPU memory.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+
+
+@dataclass(eq=False)
+class SeedSet:
+    """Seed latents ``[N, *shape]`` (``None`` while the set is empty) and their ``N`` distinct names.
+
+    Every change replaces ``latents`` and ``names`` instead of editing them in place, so a caller holding the old
+    values (a download being prepared, say) keeps them.
+    """
+
+    latents: torch.Tensor | None = None
+    names: list[str] = field(default_factory=list)
+
+    def __post_init__(self):
+        self.names = list(self.names)
+        if not all(isinstance(n, str) for n in self.names) or len(set(self.names)) < len(self.names):
+            raise ValueError("the seed names are not a list of distinct strings")
+        if self.latents is not None:
+            self.latents = _stored(self.latents)
+        count = 0 if self.latents is None else len(self.latents)
+        if len(self.names) != count:
+            raise ValueError(f"{len(self.names)} names for {count} seeds; give one name per seed")
+        if count == 0:
+            self.latents = None
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    def add(self, latents: torch.Tensor, names: list[str]) -> list[str]:
+        """Append ``latents [M, *shape]`` under ``names``; a taken name becomes ``"x (2)"``, ``"x (3)"``, ...
+        Returns the names given."""
+        latents = _stored(latents)
+        if len(names) != len(latents):
+            raise ValueError(f"{len(names)} names for {len(latents)} seeds; give one name per seed")
+        if self.latents is not None and latents.shape[1:] != self.latents.shape[1:]:
+            raise ValueError(f"latents of shape {tuple(latents.shape[1:])} do not fit this set's "
+                             f"{tuple(self.latents.shape[1:])}")
+        taken = set(self.names)
+        unique = []
+        for name in names:
+            base, k = name, 2
+            while name in taken:
+                name, k = f"{base} ({k})", k + 1
+            taken.add(name)
+            unique.append(name)
+        self.latents = latents if self.latents is None else torch.cat([self.latents, latents])
+        self.names = self.names + unique
+        return unique
+
+    def rename(self, old: str, new: str) -> str:
+        """Rename seed ``old`` to ``new`` (surrounding spaces dropped) and return the new name; ``ValueError``, with
+        a message for the user, when ``new`` is empty or another seed's name."""
+        index = self.index(old)
+        new = new.strip()
+        if not new:
+            raise ValueError("A name cannot be empty.")
+        if new != old and new in self.names:
+            raise ValueError(f"Another seed is already called {new!r}.")
+        self.names = self.names[:index] + [new] + self.names[index + 1:]
+        return new
+
+    def keep(self, indices: list[int]) -> None:
+        """Keep only the seeds at ``indices``, in that order."""
+        indices = list(indices)
+        self.names = [self.names[i] for i in indices]
+        self.latents = self.latents[indices] if indices else None
+
+    def remove(self, names) -> None:
+        """Delete the seeds called ``names``; names not in the set are ignored."""
+        gone = set(names)
+        self.keep([i for i, n in enumerate(self.names) if n not in gone])
+
+    def index(self, name: str) -> int:
+        """The row of seed ``name`` in ``latents``; ``KeyError`` when there is none."""
+        try:
+            return self.names.index(name)
+        except ValueError:
+            raise KeyError(f"no seed is called {name!r}") from None
+
+    def select(self, names) -> torch.Tensor:
+        """The latents of the seeds called ``names``, in that order: ``[len(names), *shape]``."""
+        return self.latents[[self.index(n) for n in names]]
+
+
+def _stored(latents: torch.Tensor) -> torch.Tensor:
+    latents = latents.detach().to("cpu", torch.float32)
+    if latents.dim() < 2:
+        raise ValueError(f"seed latents must be a batch [N, *shape], not a tensor of shape {tuple(latents.shape)}")
+    return latents

@@ -1,0 +1,96 @@
+"""The one place that checks inputs and resolves defaults, so every function says the same thing about the same
+mistake (as scikit-learn's ``utils.validation`` does).
+
+Shape rule for a missing prior (:func:`resolve_prior`): a standard normal over the latent shape, which is the
+input's whole shape for one latent and its shape without the first dimension for a batch ``[N, *shape]``.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+from typing import Callable, Iterable, Mapping
+
+import torch
+
+from .device import as_tensor
+from .priors import Prior, StandardNormal
+
+
+def resolve_prior(prior: Prior | None, latents, *, batched: bool) -> Prior:
+    """``prior``, or ``N(0, I)`` over the latent shape of ``latents`` (one latent, or ``[N, *shape]`` when
+    ``batched``)."""
+    if prior is not None:
+        if not isinstance(prior, Prior):
+            raise TypeError(f"prior must be a latentcore Prior, got {type(prior).__name__}")
+        return prior
+    shape = tuple(as_tensor(latents).shape)
+    if batched:
+        if len(shape) < 2:
+            raise ValueError(f"expected a batch of latents [N, *shape], got shape {shape}")
+        shape = shape[1:]
+    if not shape:
+        raise ValueError("a latent needs at least one dimension")
+    return StandardNormal(shape)
+
+
+def check_finite(x: torch.Tensor, name: str) -> torch.Tensor:
+    """``x`` unchanged, or a ValueError naming ``name`` and how many values are NaN or Inf."""
+    bad = int((~torch.isfinite(x)).sum())
+    if bad:
+        raise ValueError(f"{name} contain{'s' if not name.endswith('s') else ''} {bad} NaN or Inf "
+                         f"value{'s' * (bad != 1)}; only finite values are accepted")
+    return x
+
+
+def check_latents(latents, prior: Prior, *, name: str = "latents", batch_dims: Iterable[int] | None = None,
+                  min_count: int = 0) -> tuple[torch.Tensor, tuple[int, ...]]:
+    """``latents`` shaped ``[*batch, *prior.shape]`` with finite values, as ``(flat [M, D], batch)``.
+
+    ``batch_dims``: the numbers of leading batch dimensions accepted (default any), e.g. ``(0, 1)`` for one latent
+    or a batch, ``(1,)`` for a batch only. ``min_count``: the fewest latents ``M`` accepted.
+    """
+    flat, batch = prior.flatten(latents)
+    allowed = None if batch_dims is None else tuple(batch_dims)
+    if allowed is not None and len(batch) not in allowed:
+        forms = {0: f"one latent {list(prior.shape)}", 1: f"a batch [N, {', '.join(map(str, prior.shape))}]",
+                 2: f"a batch of batches [B, N, {', '.join(map(str, prior.shape))}]"}
+        shown = " or ".join(forms.get(d, f"{d} batch dimensions") for d in allowed)
+        raise ValueError(f"{name} must be {shown}; got shape {(*batch, *prior.shape)}")
+    count = math.prod(batch)
+    if count < min_count:
+        raise ValueError(f"{name} must hold at least {min_count} latent{'s' * (min_count != 1)}, got {count}")
+    check_finite(flat, name)
+    return flat, batch
+
+
+def check_int(name: str, value, minimum: int, maximum: int | None = None) -> int:
+    """``value`` as an int in ``[minimum, maximum]``; booleans and non-integers are refused with a message."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or int(value) != value:
+        raise ValueError(f"{name} must be an integer, got {value!r}")
+    if value < minimum or (maximum is not None and value > maximum):
+        bound = f">= {minimum}" if maximum is None else f"between {minimum} and {maximum}"
+        raise ValueError(f"{name} must be an integer {bound}, got {value!r}")
+    return int(value)
+
+
+def check_choice(what: str, value: str, choices: Iterable[str]) -> str:
+    """``value`` if it is one of ``choices``; otherwise a message listing them."""
+    choices = list(choices)
+    if value not in choices:
+        raise ValueError(f"unknown {what} {value!r}; choose one of {', '.join(choices)}")
+    return value
+
+
+def keyword_options(fn: Callable) -> tuple[str, ...]:
+    """The keyword-only parameters of ``fn`` besides ``progress``: the options a scheme's function takes."""
+    params = inspect.signature(fn).parameters.values()
+    return tuple(p.name for p in params if p.kind is p.KEYWORD_ONLY and p.name != "progress")
+
+
+def check_options(what: str, given: Mapping, accepted: Iterable[str]) -> None:
+    """A ValueError naming the options in ``given`` that ``what`` does not take, and the ones it does."""
+    accepted = list(accepted)
+    unknown = sorted(set(given) - set(accepted))
+    if unknown:
+        raise ValueError(f"{what} takes no option {', '.join(unknown)}; its options: {', '.join(accepted) or 'none'}")

@@ -1,0 +1,15 @@
+"""What every page of the app shares: the guard around a page run, the sidebar, the session's workspace and seed
+sets, the model and cached decoding, and error messages.
+
+Pages hold widgets and layout; every computation on latents goes through latentcore. Pages find ``ui`` beside
+app.py, also when Streamlit runs a page script directly (a server's first run, AppTest): ``streamlit run`` puts
+app.py's folder on ``sys.path``, and the tests run from that folder.
+"""
+
+from .errors import show_error
+from .guard import guarded, page
+from .models import decode_to_uint8, get_model, path_through, run_with_progress
+from .workspace import remember, seed_set, seeds_or_stop
+
+__all__ = ["page", "guarded", "show_error", "remember", "seed_set", "seeds_or_stop", "get_model", "decode_to_uint8",
+           "path_through", "run_with_progress"]

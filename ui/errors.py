@@ -1,0 +1,25 @@
+"""How failures reach the user: a message that says what to do, the exception's details folded away."""
+
+from __future__ import annotations
+
+import contextlib
+
+import streamlit as st
+
+
+def show_error(message: str, err: BaseException | None = None) -> None:
+    """A message that says what to do, with the exception's details folded away."""
+    st.error(message)
+    if err is not None:
+        with st.expander("Details"):
+            st.exception(err)
+
+
+@contextlib.contextmanager
+def errors_shown():
+    """Any exception of the block becomes a message; Streamlit's rerun and stop signals (BaseException) pass."""
+    try:
+        yield
+    except Exception as err:  # noqa: BLE001 - the last line of defence between latentcore and the user
+        show_error(f"Something went wrong: {type(err).__name__}: {err}. Your seeds are unchanged; try other "
+                   "settings, or open the details below if it keeps happening.", err)

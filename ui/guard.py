@@ -1,0 +1,52 @@
+"""The guard around every page run and fragment run: unexpected exceptions become messages, and the workspace is
+saved afterwards, whatever happened."""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+
+import streamlit as st
+
+from .errors import errors_shown
+from .sidebar import sidebar
+from .workspace import open_workspace, save_workspace, seed_set
+
+
+@contextlib.contextmanager
+def page(title: str):
+    """One page run: page config, sidebar and title; yields ``(model name, model, steps)``.
+
+    Any exception the page body did not expect becomes a message with its details folded away, and the session
+    state stays as it was. The guard lives here, not around ``st.navigation`` in app.py, because Streamlit runs
+    a script in ``pages/`` directly (without app.py) on a server's first run and in AppTest. Streamlit's rerun
+    and stop signals derive from BaseException, so they pass through.
+    """
+    st.set_page_config(page_title=f"{title} · Latent Explorer", layout="wide")
+    count = None
+    try:
+        with errors_shown():
+            open_workspace()
+            name, model, steps, count = sidebar()
+            save_workspace()  # the widget changes that started this run; st.stop() below blocks session state
+            st.title(title)
+        if count is None:  # the setup failed and says why; a context manager must yield or raise
+            st.stop()
+        with errors_shown():
+            yield name, model, steps
+    finally:  # the page's own changes, also after st.rerun (after st.stop this raises Streamlit's stop again)
+        save_workspace()
+        if count is not None:  # the page may have added or removed seeds after the sidebar was drawn
+            count.metric("Seeds in the set", len(seed_set(name)))
+
+
+def guarded(fragment):
+    """The page's error guard for an ``st.fragment``, whose reruns run only the fragment's function."""
+    @functools.wraps(fragment)
+    def run(*args, **kwargs):
+        try:
+            with errors_shown():
+                return fragment(*args, **kwargs)
+        finally:
+            save_workspace()
+    return run

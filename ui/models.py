@@ -1,0 +1,64 @@
+"""The model of a page run and what is cached around it: models loaded once per server process, decoded images
+cached by latent values, and iterative paths kept for the session."""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+import streamlit as st
+import torch
+
+import latentcore as lc
+import latentcore.models as models
+from latentcore.imaging import to_uint8
+
+
+@st.cache_resource(show_spinner="Loading the model ...")
+def get_model(name: str):
+    return models.load(name)
+
+
+@st.cache_data(max_entries=2048, show_spinner=False)
+def decode_to_uint8(model_name: str, latents: np.ndarray, steps: int | None) -> np.ndarray:
+    """Decoded images of ``latents`` as 8-bit arrays; cached by model, latent values and steps."""
+    return to_uint8(get_model(model_name).decode(torch.from_numpy(latents), steps=steps))
+
+
+PATHS_KEPT = 32
+
+
+def path_through(model_name: str, model, stops: torch.Tensor, frames: int, scheme: str) -> torch.Tensor:
+    """The path through ``stops [K, *shape]`` by one registered scheme, ``frames`` per leg.
+
+    Iterative schemes (NAO, ri-optimal) show a progress bar, and their paths are kept for the session (the last
+    ``PATHS_KEPT``), so a rerun for another widget does not optimise them again.
+    """
+    spec = lc.SCHEMES[scheme]
+    options = spec.options(model, context="interactive")
+    if not spec.iterative:
+        return lc.interpolate_chain(stops, frames, scheme=scheme, prior=model.prior, **options)
+    kept = st.session_state.setdefault("paths_kept", {})
+    key = (model_name, scheme, frames, _digest(stops.numpy().tobytes()), tuple(stops.shape))
+    if key not in kept:
+        kept[key] = run_with_progress(spec.label, True, lambda progress: lc.interpolate_chain(
+            stops, frames, scheme=scheme, prior=model.prior, progress=progress, **options))
+        while len(kept) > PATHS_KEPT:
+            kept.pop(next(iter(kept)))
+    return kept[key]
+
+
+def run_with_progress(label: str, iterative: bool, work):
+    """``work(progress)``, with a progress bar while it runs when it is ``iterative`` (else ``progress`` is
+    None)."""
+    if not iterative:
+        return work(None)
+    bar = st.progress(0.0, text=f"{label} ...")
+    try:
+        return work(lambda f, text: bar.progress(min(f, 1.0), text=text))
+    finally:
+        bar.empty()
+
+
+def _digest(data: bytes) -> str:
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
