@@ -2,19 +2,17 @@
 step to the new image on screen (median and 95th percentile over 30 steps), per model, and the cold start from
 launching `streamlit run` to the first decoded image on screen.
 
-    python bench/app_latency.py
+    python -m bench.app_latency
 """
 
 from __future__ import annotations
 
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from test_browser import CHROMIUM, FLAGS, streamlit_server  # noqa: E402
+from ui.launch import CHROMIUM, CHROMIUM_FLAGS, streamlit_server
 
 STEPS = 30
 
@@ -50,7 +48,7 @@ def main():
     started = time.perf_counter()
     # workspaces (saved on every slider step) go to a scratch folder
     with streamlit_server(Path(tempfile.mkdtemp(prefix="le-bench-"))) as url, sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         page.set_default_timeout(120_000)
         page.goto(url)

@@ -1,6 +1,6 @@
 """Decoding speed of the built-in models, and the cost of a path's energy with its gradient through each decoder.
 
-    python bench/decode.py [--device cpu|cuda]
+    python -m bench.decode [--device cpu|cuda]
 
 Frames per second at batch 1 and 32 (DDIM at 10, 25 and 50 steps); the time of ``path_energy`` plus its
 backward pass for one 32-point path decoded by the model (paper 003 Eq. 3, what ri-optimal paths optimise),
@@ -10,15 +10,12 @@ and that time as a multiple of decoding the same 32 frames without gradients. Pr
 from __future__ import annotations
 
 import argparse
-import os
-import sys
 
 import torch
 import torch.utils.benchmark as tb
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-import latentcore as lc  # noqa: E402
-import latentcore.models as models  # noqa: E402
+import latentcore as lc
+import latentcore.models as models
 
 SETTINGS = {"digits-vae": [{}], "semicircle-gen": [{}], "digits-ddim": [{"steps": 10}, {"steps": 25}, {"steps": 50}]}
 

@@ -1,7 +1,7 @@
 """ri-optimal interpolation through the digits-vae decoder: time, iterations, energy, and the speed-up of
 optimising a batch of paths at once over optimising them one by one (the baseline, timed in the same run).
 
-    python bench/geodesic.py [--paths 8] [--frames 32] [--device cpu|cuda]
+    python -m bench.geodesic [--paths 8] [--frames 32] [--device cpu|cuda]
 
 "Time to 1%" is the run's time scaled by the fraction of its iterations after which the energy stays within 1%
 of its final value (iterations cost the same).
@@ -10,15 +10,12 @@ of its final value (iterations cost the same).
 from __future__ import annotations
 
 import argparse
-import os
-import sys
 import time
 
 import torch
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-import latentcore as lc  # noqa: E402
-import latentcore.models as models  # noqa: E402
+import latentcore as lc
+import latentcore.models as models
 
 
 def run(a, b, t, model):

@@ -1,6 +1,6 @@
 """Figures of ri-optimal interpolation for the README (paper 003, Figures 1, 5 and 6).
 
-    pip install -r requirements-docs.txt && python bench/geodesic_figures.py
+    pip install -r requirements-docs.txt && python -m bench.geodesic_figures
 
 Writes docs/geodesic_semicircle.png (the planar semicircle: density with the linear and the ri-optimal path, and
 the realisticity index along each) and docs/geodesic_semicircle_gen.png plus docs/geodesic_semicircle_gen_frames.png
@@ -10,20 +10,17 @@ path, and the decoded frames, linear above ri-optimal). Prints the path indices.
 
 from __future__ import annotations
 
-import os
-import sys
 from pathlib import Path
 
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import torch  # noqa: E402
+import matplotlib.pyplot as plt
+import torch
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-import latentcore as lc  # noqa: E402
-import latentcore.models as models  # noqa: E402
-from latentcore.imaging import image_grid  # noqa: E402
+import latentcore as lc
+import latentcore.models as models
+from latentcore.imaging import image_grid
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 FRAMES = 16

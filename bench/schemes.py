@@ -4,7 +4,7 @@ same run: LOL against a plain copy of its output (the memory-bound limit), NAO a
 Scheme times are whole ``interpolate`` calls (validation and endpoint pinning included); "LOL kernel" is the
 scheme's path function alone on validated, flattened endpoints.
 
-    python bench/schemes.py [--device cpu|cuda] [--nao-steps N]
+    python -m bench.schemes [--device cpu|cuda] [--nao-steps N]
 
 Prints a Markdown table for the README.
 """
@@ -12,16 +12,13 @@ Prints a Markdown table for the README.
 from __future__ import annotations
 
 import argparse
-import os
 import platform
-import sys
 import time
 
 import torch
 import torch.utils.benchmark as tb
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-import latentcore as lc  # noqa: E402
+import latentcore as lc
 
 FRAMES = 64
 SHAPES = {256: (256,), 16384: (4, 64, 64)}

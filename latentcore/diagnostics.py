@@ -171,15 +171,24 @@ def path_profile(path, *, prior: Prior, images=None) -> PathProfile:
                        summary.norm, summary.normality, step)
 
 
+# The teaching examples by name, with what each one is.
+TEACHING_EXAMPLES = {
+    "constant": "constant vector with a likely norm",
+    "linear_midpoint": "linear midpoint of the two seeds",
+    "lol_midpoint": "LOL midpoint of the two seeds",
+}
+
+
 def teaching_examples(a, b, *, prior: Prior) -> dict[str, torch.Tensor]:
-    """Latents that show why a likely norm is not enough (LOL paper, Figure 3), by their caption: a constant
-    vector whose standardised norm is exactly sqrt(D), and the linear and LOL midpoints of seeds ``a`` and ``b``
-    (the LOL midpoint is :func:`~latentcore.lol_combine` with weights (1/2, 1/2))."""
+    """Latents ``[*shape]`` that show why a likely norm is not enough (LOL paper, Figure 3), by the names of
+    :data:`TEACHING_EXAMPLES`: a constant vector whose standardised norm is exactly sqrt(D), and the linear and LOL
+    midpoints of seeds ``a`` and ``b`` (the LOL midpoint is :func:`~latentcore.lol_combine` with weights
+    (1/2, 1/2))."""
     pair = torch.stack([as_tensor(a), as_tensor(b)])
     return {
-        "constant vector with a likely norm": prior.unstandardize(torch.ones(1, *prior.shape))[0],
-        "linear midpoint of the two seeds": pair.mean(0),
-        "LOL midpoint of the two seeds": lol_combine(pair, torch.ones(2), prior=prior),
+        "constant": prior.unstandardize(torch.ones(1, *prior.shape))[0],
+        "linear_midpoint": pair.mean(0),
+        "lol_midpoint": lol_combine(pair, torch.ones(2), prior=prior),
     }
 
 

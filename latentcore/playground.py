@@ -6,9 +6,7 @@ Figure 1). The decoder is the identity. The priors are the 2-D families of :data
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 

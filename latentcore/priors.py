@@ -13,7 +13,6 @@ import math
 from typing import Callable
 
 import numpy as np
-import scipy.stats
 import torch
 
 from .device import as_tensor, default_device

@@ -5,7 +5,7 @@ import streamlit as st
 import latentcore as lc
 import ui
 from latentcore import plots
-from latentcore.diagnostics import TESTS, diagnostic_views, teaching_examples
+from latentcore.diagnostics import TEACHING_EXAMPLES, TESTS, diagnostic_views, teaching_examples
 
 with ui.page("Diagnostics") as (name, model, steps):
     seeds = ui.seed_set(name)
@@ -16,7 +16,8 @@ with ui.page("Diagnostics") as (name, model, steps):
     if len(seeds):
         candidates.update({f"seed: {n}": z for n, z in zip(seeds.names, seeds.latents)})
         if len(seeds) >= 2:
-            teaching = teaching_examples(seeds.latents[0], seeds.latents[1], prior=model.prior)
+            examples = teaching_examples(seeds.latents[0], seeds.latents[1], prior=model.prior)
+            teaching = {TEACHING_EXAMPLES[k]: z for k, z in examples.items()}
             candidates.update(teaching)
     for label, path in st.session_state.get("last_paths", {}).get(name, {}).items():
         middle = len(path) // 2

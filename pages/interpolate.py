@@ -59,7 +59,8 @@ with ui.page("Interpolate") as (name, model, steps):
     st.download_button("All paths (.npz)", lambda: lc.latent_files.paths_to_npz(named_paths),
                        file_name="paths.npz", on_click="ignore")
 
-    profiles = {k: path_profile(p, prior=model.prior, images=images[k].astype("float32") / 255) for k, p in paths.items()}
+    profiles = {k: path_profile(p, prior=model.prior, images=images[k].astype("float32") / 255)
+                for k, p in paths.items()}
     plane = {k: lc.endpoint_plane(p, z0, z1).numpy() for k, p in paths.items()}
     a, b = st.columns(2)
     a.plotly_chart(plots.endpoint_plane_figure(plane), width="stretch")

@@ -2,61 +2,23 @@
 on a free localhost port. Every wait is on the page's state (data-test-script-state) or content, never a sleep.
 Screenshots go to test-output/ (and to $LE_SCREENSHOTS when set, e.g. docs/screenshots)."""
 
-import contextlib
 import os
 import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = "/usr/bin/chromium"
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync"]
+from ui.launch import CHROMIUM, CHROMIUM_FLAGS, ROOT, streamlit_server
+
 OUT = ROOT / "test-output"
+# Every wait is on the app's state; this bounds one wait. A DDIM page run takes ~10 s on 2 idle cores and several
+# times that when two other processes keep both cores busy, so the bound is generous.
+WAIT_MS = 240_000
 
 if not Path(CHROMIUM).exists():
     if os.environ.get("CI"):
         raise RuntimeError(f"{CHROMIUM} is missing: the test command installs Debian's chromium package")
     pytest.skip("Debian's chromium is not installed (apt-get install chromium)", allow_module_level=True)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@contextlib.contextmanager
-def streamlit_server(workspaces: Path):
-    """`streamlit run app.py` on a free port, saving workspaces in ``workspaces``; yields its address."""
-    port = _free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-                             "--server.address", "127.0.0.1", "--server.headless", "true"],
-                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            env={**os.environ, "LATENT_EXPLORER_WORKSPACES": str(workspaces)})
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                if response.status == 200:
-                    break
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                raise RuntimeError(f"streamlit did not start: {proc.stdout.read().decode()[-2000:]}")
-            time.sleep(0.2)  # polling the server's health endpoint, not waiting on the page
-    try:
-        yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +38,7 @@ def browser():
 
     OUT.mkdir(exist_ok=True)
     with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
         yield chromium
         chromium.close()
 
@@ -84,7 +46,7 @@ def browser():
 def new_tab(browser):
     """A tab in a fresh browser context: its own app session."""
     tab = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
-    tab.set_default_timeout(60_000)
+    tab.set_default_timeout(WAIT_MS)
     return tab
 
 
@@ -328,7 +290,7 @@ def test_compare_runs_in_the_browser(server, page):
     page.goto(server)
     goto_page(page, "Compare schemes")
     page.get_by_role("button", name="Run the comparison").click()
-    page.locator("[data-testid=stMain] [data-testid=stDataFrame]").first.wait_for(timeout=240_000)
+    page.locator("[data-testid=stMain] [data-testid=stDataFrame]").first.wait_for(timeout=2 * WAIT_MS)
     page.locator("[data-testid=stMain] .js-plotly-plot").nth(3).wait_for()
     page.get_by_text("Examples: the first pair of the run").wait_for()
     settle(page)

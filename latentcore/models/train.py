@@ -144,8 +144,8 @@ def _train_vae(out: Path, iterations: int, prior_name: str, latent_dim: int, bat
             _log(start, iteration, iterations, loss=loss.item(), reconstruction=recon.item(), kl=kl.item())
     seconds = time.perf_counter() - start
     save_net(net, out, {"latent_dim": latent_dim, "width": 32, "prior": prior_name,
-                        "training": {"iterations": iterations, "batch": batch, "lr": lr, "seed": 0, "seconds": round(seconds),
-                                     "rest_weight": rest_weight,
+                        "training": {"iterations": iterations, "batch": batch, "lr": lr, "seed": 0,
+                                     "seconds": round(seconds), "rest_weight": rest_weight,
                                      "data": "scikit-learn digits, 1500 training images upsampled to 16x16"}})
     return seconds
 

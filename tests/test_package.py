@@ -1,0 +1,109 @@
+"""latentcore as a package: installable with its models and weights, no import cycles, and registries that a new
+entry joins in one call (the app, the playground and the library then list it)."""
+
+import ast
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+import torch
+from streamlit.testing.v1 import AppTest
+
+import latentcore as lc
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGE = ROOT / "latentcore"
+
+
+def _imports(path: Path) -> set[str]:
+    """Modules of latentcore that ``path`` imports anywhere in its body (functions included)."""
+    module = ".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
+    package = module if path.name == "__init__.py" else module.rsplit(".", 1)[0]
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found |= {a.name for a in node.names if a.name.startswith("latentcore")}
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parts = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join(parts + ([base] if base else []))
+            if base.startswith("latentcore"):
+                found |= {f"{base}.{a.name}" for a in node.names} | {base}
+    return found
+
+
+def test_no_module_imports_a_module_that_imports_it_back():
+    modules = {".".join(p.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__"): p
+               for p in PACKAGE.rglob("*.py")}
+    graph = {m: {i for i in _imports(p) if i in modules and i != m} for m, p in modules.items()}
+    cycles, done = [], set()
+
+    def visit(node, stack):
+        for nxt in sorted(graph[node]):
+            if nxt in stack:
+                cycles.append(" -> ".join(stack[stack.index(nxt):] + [nxt]))
+            elif nxt not in done:
+                visit(nxt, stack + [nxt])
+        done.add(node)
+
+    for start in sorted(graph):
+        visit(start, [start])
+    assert len(graph) > 30 and not cycles, cycles
+
+
+@pytest.mark.slow
+def test_the_wheel_holds_the_models_and_weights_and_runs_outside_the_checkout(tmp_path):
+    wheels = tmp_path / "wheels"
+    subprocess.run([sys.executable, "-m", "pip", "wheel", str(ROOT), "--no-deps", "--no-build-isolation", "-q",
+                    "-w", str(wheels)], check=True, cwd=tmp_path)
+    wheel = next(wheels.glob("latent_explorer-*.whl"))
+    names = set(zipfile.ZipFile(wheel).namelist())
+    assert {"latentcore/models/registry.py", "latentcore/assets/models/digits-vae/model.safetensors",
+            "latentcore/assets/models/digits-ddim/unet/diffusion_pytorch_model.safetensors"} <= names
+    assert not any(n.startswith(("tests/", "pages/", "ui/", "bench/")) for n in names)
+    venv = tmp_path / "venv"  # dependencies from this interpreter; latentcore only from the wheel
+    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], check=True)
+    python = venv / "bin" / "python"
+    subprocess.run([str(python), "-m", "pip", "install", "-q", "--no-deps", "--no-index", str(wheel)], check=True)
+    code = ("import latentcore, latentcore.models as m; model = m.load('digits-vae'); "
+            "images = model.decode(model.prior.sample(2, seed=0)); print(latentcore.__file__); "
+            "print(tuple(images.shape), float(images.min()) >= 0, float(images.max()) <= 1)")
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    out = subprocess.run([str(python), "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr[-2000:]
+    where, result = out.stdout.strip().splitlines()
+    assert Path(where).is_relative_to(venv)
+    assert result == "(2, 1, 16, 16) True True"
+
+
+def _halfway_path(z0, z1, t, prior, *, progress=None):
+    """A toy scheme: the straight line run at half speed (for the registry test only)."""
+    return torch.lerp(z0[:, None], z1[:, None], 0.5 * t.to(z0)[None, :, None])
+
+
+@pytest.fixture
+def toy_scheme():
+    scheme = lc.register_scheme(lc.Scheme("halfway", "Halfway line", "The straight line at half speed.",
+                                          _halfway_path))
+    yield scheme
+    del lc.SCHEMES["halfway"]
+
+
+def test_a_registered_scheme_is_listed_and_runs_in_the_library_the_playground_and_the_app(toy_scheme, monkeypatch):
+    z = lc.StandardNormal(4).sample(2, seed=0)
+    path = lc.interpolate(z[0], z[1], 5, scheme="halfway")
+    torch.testing.assert_close(path[2], torch.lerp(z[0], z[1], 0.25))
+    assert "halfway" in lc.playground_schemes()
+
+    monkeypatch.chdir(ROOT)
+    app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120).run()
+    app.button[0].click().run()  # the demo opens Interpolate
+    schemes = app.multiselect[0]
+    assert "Halfway line" in schemes.options
+    schemes.set_value(["Halfway line"]).run()
+    assert not app.exception and not app.error
+    assert any("Halfway line" in m.value for m in app.markdown)

@@ -1,0 +1,53 @@
+"""Starting the app for a real browser: ``streamlit run app.py`` on a free localhost port, and the flags with
+which Debian's Chromium runs headless on a machine without a network. Used by the browser tests and the latency
+benchmark."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync"]
+START_TIMEOUT_S = 120  # a cold start on 2 busy cores
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def streamlit_server(workspaces: Path):
+    """`streamlit run app.py` on a free port, saving workspaces in ``workspaces``; yields its address."""
+    port = _free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+                             "--server.address", "127.0.0.1", "--server.headless", "true"],
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            env={**os.environ, "LATENT_EXPLORER_WORKSPACES": str(workspaces)})
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while True:
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+                if response.status == 200:
+                    break
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                raise RuntimeError(f"streamlit did not start: {proc.stdout.read().decode()[-2000:]}")
+            time.sleep(0.2)  # polling the server's health endpoint, not waiting on the page
+    try:
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
