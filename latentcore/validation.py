@@ -38,8 +38,7 @@ def check_finite(x: torch.Tensor, name: str) -> torch.Tensor:
     """``x`` unchanged, or a ValueError naming ``name`` and how many values are NaN or Inf."""
     bad = int((~torch.isfinite(x)).sum())
     if bad:
-        raise ValueError(f"{name} contain{'s' if not name.endswith('s') else ''} {bad} NaN or Inf "
-                         f"value{'s' * (bad != 1)}; only finite values are accepted")
+        raise ValueError(f"{name}: {bad} NaN or Inf value{'s' * (bad != 1)} found; only finite values are accepted")
     return x
 
 

@@ -9,6 +9,7 @@ import pytest
 import scipy.stats
 import torch
 
+import latentcore as lc
 import latentcore.models as models
 from latentcore.models.data import digits
 from latentcore.models.train import DIGITS_SCHEDULER
@@ -206,3 +207,48 @@ def test_frechet_distance():
     a, b = torch.randn(500, 4, generator=g), torch.randn(500, 4, generator=g)
     assert frechet_distance(a, b) < 0.2
     assert abs(frechet_distance(a, a + 3.0) - 36.0) < 1e-6
+
+
+class ClassConditionalGenerator(models.GenerativeModel):
+    """A toy class-conditional GAN-style generator: one linear layer from (latent, one-hot label) to an image.
+    It shows that the typed interface serves a conditional generator with no sampler."""
+
+    kind = "gan"
+    conditions = {"label": models.Condition("label", int, 0, "The digit class to draw", choices=tuple(range(10)))}
+
+    def __init__(self):
+        super().__init__("cpu")
+        self.name, self.description, self.trained_on = "toy-cgan", "a toy", "nothing"
+        self.latent_shape, self.image_shape = (8,), (1, 4, 4)
+        self.prior = lc.StandardNormal(8)
+        self.net = torch.nn.Linear(8 + 10, 16)
+
+    def _decode(self, latents, *, label: int):
+        onehot = torch.nn.functional.one_hot(torch.full((len(latents),), label), 10).float()
+        return torch.sigmoid(self.net(torch.cat([latents, onehot], 1))).reshape(-1, *self.image_shape)
+
+
+def test_the_model_interface_serves_a_conditional_generator_and_refuses_what_a_model_does_not_take():
+    torch.manual_seed(0)
+    model = ClassConditionalGenerator()
+    z = model.prior.sample(3, seed=0)
+    three, default = model.decode(z, label=3), model.decode(z)
+    assert three.shape == (3, 1, 4, 4) and not torch.equal(three, default)
+    torch.testing.assert_close(model.decode(z, label=0), default)
+    with pytest.raises(ValueError, match="toy-cgan decodes in one pass and takes no sampler steps"):
+        model.decode(z, steps=10)
+    with pytest.raises(ValueError, match="toy-cgan takes no condition prompt; its conditions: label"):
+        model.decode(z, prompt="a cat")
+    with pytest.raises(ValueError, match="label must be one of 0, 1, 2"):
+        model.decode(z, label=12)
+    with pytest.raises(ValueError, match="label must be an integer"):
+        model.decode(z, label=2.5)
+    with pytest.raises(ValueError, match="latents to decode: 1 NaN or Inf value found"):
+        model.decode(torch.tensor([[float("nan")] + [0.0] * 7]))
+    decoder = model.decoder(label=3)  # a plain differentiable callable, e.g. for ri-optimal paths
+    path = lc.interpolate(z[0], z[1], 6, scheme="linear", prior=model.prior).requires_grad_(True)
+    lc.path_energy(path, prior=model.prior, decoder=decoder).backward()
+    assert path.grad is not None and torch.isfinite(path.grad).all() and float(path.grad.abs().sum()) > 0
+    ddim = models.load("digits-ddim")
+    with pytest.raises(ValueError, match="steps must be an integer >= 1"):
+        ddim.decode(ddim.prior.sample(1, seed=0), steps=0)
