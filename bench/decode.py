@@ -3,8 +3,9 @@
     python -m bench.decode [--device cpu|cuda]
 
 Frames per second at batch 1 and 32 (DDIM at 10, 25 and 50 steps); the time of ``path_energy`` plus its
-backward pass for one 32-point path decoded by the model (paper 003 Eq. 3, what ri-optimal paths optimise),
-and that time as a multiple of decoding the same 32 frames without gradients. Prints Markdown tables.
+backward pass for one 32-point path decoded by the model (Eq. 3 of Struski et al., "Interpolation in generative
+models"; what ri-optimal paths optimise), and that time as a multiple of decoding the same 32 frames without
+gradients. Prints Markdown tables.
 """
 
 from __future__ import annotations

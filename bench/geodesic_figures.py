@@ -1,4 +1,5 @@
-"""Figures of ri-optimal interpolation for the README (paper 003, Figures 1, 5 and 6).
+"""Figures of ri-optimal interpolation for the README (Struski, Tabor, Podolak, Nowak, "Interpolation in generative
+models", Figures 1, 5 and 6).
 
     pip install -r requirements-docs.txt && python -m bench.geodesic_figures
 
@@ -81,7 +82,7 @@ def semicircle_generator():
         left.plot(plane[:, 0], plane[:, 1], "o-", color=colour, markersize=3)
         steps = (model.decode(path[1:]) - model.decode(path[:-1])).flatten(1).norm(dim=1).numpy()
         right.plot(steps, "o-", color=colour)
-    left.set_title("endpoint plane (paper 003 Eq. 4)")
+    left.set_title("endpoint plane (Eq. 4)")
     index_axis(middle, model.prior, (linear, optimal), decoder=model)
     middle.set_title("realisticity index along the paths")
     right.set_title("L2 distance between consecutive frames")

@@ -61,7 +61,7 @@ def default_endpoints(prior: Prior, samples: int = 256) -> tuple[torch.Tensor, t
 class PlaygroundPath:
     path: torch.Tensor          # [S, 2]
     point_index: torch.Tensor   # [S]: realisticity index of each point (density kind, unscaled)
-    index: float                # the path's realisticity index (paper 003 Definition 2) with the scaled index
+    index: float                # the path's realisticity index (Definition 2 of Struski et al.) with the scaled index
     length: float               # Euclidean length (the decoder is the identity)
 
 

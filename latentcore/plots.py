@@ -15,14 +15,15 @@ def _layout(fig: go.Figure, title: str, x: str, y: str, height: int = 320) -> go
 
 
 def endpoint_plane_figure(coords: dict[str, np.ndarray]) -> go.Figure:
-    """Each scheme's path ``[S, 2]`` in the endpoint plane (paper 003 Eq. 4): start (1, 0), end (0, 1)."""
+    """Each scheme's path ``[S, 2]`` in the endpoint plane (Struski et al., "Interpolation in generative models",
+    Eq. 4): start (1, 0), end (0, 1)."""
     fig = go.Figure()
     for k, (name, xy) in enumerate(coords.items()):
         fig.add_trace(go.Scatter(x=xy[:, 0], y=xy[:, 1], mode="lines+markers", name=name,
                                  line=dict(color=PALETTE[k % len(PALETTE)])))
     fig.add_trace(go.Scatter(x=[0], y=[0], mode="markers", name="origin", marker=dict(color="black", symbol="x")))
     fig.update_yaxes(scaleanchor="x", scaleratio=1)
-    return _layout(fig, "Endpoint plane (paper 003, Eq. 4)", "start coordinate", "end coordinate", height=380)
+    return _layout(fig, "Endpoint plane (Struski et al., Eq. 4)", "start coordinate", "end coordinate", height=380)
 
 
 def along_path_figure(values: dict[str, np.ndarray], title: str, y: str, band: tuple[float, float] | None = None,

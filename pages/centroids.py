@@ -59,8 +59,8 @@ with ui.page("Centroids and reconstruction") as (name, model, steps):
 
     st.header("k-NN affine reconstruction")
     st.markdown("A target rebuilt as an affine combination (weights summing to 1) of its k nearest seeds, the "
-                "weights solving the constrained least-squares (Lagrange) system of paper 000, section 4. With "
-                "LOL the same weights go through the LOL map, so the reconstruction stays a typical latent.")
+                "weights solving the constrained least-squares (Lagrange) system, as locally linear embedding does "
+                "(Roweis & Saul, Science 2000). With LOL the same weights go through the LOL map, so the reconstruction stays a typical latent.")
     source = st.radio("Target", TARGETS, horizontal=True, key=ui.remember("reconstruct.target", TARGETS[0],
                                                                           options=TARGETS))
     bank_names = names

@@ -74,5 +74,5 @@ with ui.page("Geometry playground") as (name, model, steps):
         "unrealistic. SLERP bends about the *origin*, which is not where this density lives; when the endpoints "
         "lie on nearly opposite sides of the origin with different norms its coefficients `1/sin W` blow up and it "
         "swings far out. LOL rescales the straight line to a typical norm, which helps for Gaussians but not for "
-        "these shapes. The ri-optimal path (paper 003, Eq. 3) trades length for realism and follows the ridge; "
+        "these shapes. The ri-optimal path (Struski et al., Eq. 3) trades length for realism and follows the ridge; "
         "lower **alpha** makes every step cost more, so the path cuts corners.")

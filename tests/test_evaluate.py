@@ -1,5 +1,6 @@
 """latentcore.evaluate on digits-vae (real models, small runs): determinism, valid ranges, the orderings the LOL
-paper and paper 003 predict on encoded digits, clear errors, file round trips, the CLI and the bar chart."""
+paper and Struski et al.'s realisticity index predict on encoded digits, clear errors, file round trips, the CLI
+and the bar chart."""
 
 import io
 import json
@@ -85,8 +86,8 @@ def test_examples_are_the_first_paths_between_encoded_digits(vae, small):
 def test_lol_and_slerp_paths_are_more_typical_than_linear_and_geodesics_shorter(vae):
     """Encoded digits (|z| ~ 2.4 against sqrt(16) = 4 for prior samples): linear midpoints shrink further. The
     typical-set index and the normality tests rank LOL > SLERP > linear as the LOL paper argues, while the
-    density index, ~1 inside the Gaussian ball, ranks them the other way round (paper 003's index cannot see a
-    too-small norm). ri-optimal paths through the decoder (paper 003, Eq. 3) are shorter and more evenly paced in
+    density index, ~1 inside the Gaussian ball, ranks them the other way round (the density index of Struski et
+    al. cannot see a too-small norm). ri-optimal paths through the decoder (Struski et al., Eq. 3) are shorter and more evenly paced in
     image space than linear ones."""
     result = ev.evaluate(vae, pairs=16, frames=9, centroid_sets=0, schemes=["linear", "slerp", "lol", "geodesic"])
     t = result.table.set_index("scheme")

@@ -1,5 +1,5 @@
-"""ri-optimal interpolation (paper 003): better paths than linear on the semicircle, endpoints kept, energy
-descending, no NaN for coinciding endpoints, batching, feature-restricted paths, the playground."""
+"""ri-optimal interpolation (Struski et al., "Interpolation in generative models"): better paths than linear on the
+semicircle, endpoints kept, energy descending, no NaN for coinciding endpoints, batching, feature-restricted paths, the playground."""
 
 import numpy as np
 import pytest

@@ -3,6 +3,7 @@ entry joins in one call (the app, the playground and the library then list it)."
 
 import ast
 import os
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -57,8 +58,10 @@ def test_no_module_imports_a_module_that_imports_it_back():
 
 @pytest.mark.slow
 def test_the_wheel_holds_the_models_and_weights_and_runs_outside_the_checkout(tmp_path):
-    wheels = tmp_path / "wheels"
-    subprocess.run([sys.executable, "-m", "pip", "wheel", str(ROOT), "--no-deps", "--no-build-isolation", "-q",
+    source, wheels = tmp_path / "source", tmp_path / "wheels"  # built from a copy: no build/ in the checkout
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(".git", "build", "*.egg-info", "test-output",
+                                                                "__pycache__", ".hypothesis", ".pytest_cache"))
+    subprocess.run([sys.executable, "-m", "pip", "wheel", str(source), "--no-deps", "--no-build-isolation", "-q",
                     "-w", str(wheels)], check=True, cwd=tmp_path)
     wheel = next(wheels.glob("latent_explorer-*.whl"))
     names = set(zipfile.ZipFile(wheel).namelist())

@@ -1,4 +1,4 @@
-"""Priors: densities against scipy, the semicircle of paper 003, reproducible sampling, device choice."""
+"""Priors: densities against scipy, the semicircle of Struski et al., reproducible sampling, device choice."""
 
 import os
 import subprocess

@@ -1,4 +1,4 @@
-"""Projections: the endpoint plane of paper 003 Eq. 4, and PCA."""
+"""Projections: the endpoint plane of Struski et al.'s Eq. 4, and PCA."""
 
 import torch
 

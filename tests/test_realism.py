@@ -1,4 +1,5 @@
-"""Realisticity index (paper 003): closed form vs KDE estimator, semicircle arc vs hole, path index, energy."""
+"""Realisticity index (Struski et al., "Interpolation in generative models"): closed form vs KDE estimator,
+semicircle arc vs hole, path index, energy."""
 
 import pytest
 import scipy.stats
