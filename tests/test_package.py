@@ -110,3 +110,13 @@ def test_a_registered_scheme_is_listed_and_runs_in_the_library_the_playground_an
     schemes.set_value(["Halfway line"]).run()
     assert not app.exception and not app.error
     assert any("Halfway line" in m.value for m in app.markdown)
+
+
+def test_the_readme_example_runs_with_the_public_names(monkeypatch, tmp_path):
+    text = (ROOT / "README.md").read_text()
+    code = text.split("## Using latentcore", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
+    monkeypatch.chdir(tmp_path)
+    scope: dict = {}
+    exec(compile(code, "README.md", "exec"), scope)  # noqa: S102 - the project's own README
+    assert scope["path"].shape == (16, 4, 64, 64) and scope["geodesic"].shape == (16, 16)
+    assert torch.isfinite(scope["geodesic"]).all()
