@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from latentcore import evaluate as ev
+from latentcore.evaluate import cli
 from latentcore.models import load, load_classifier
 from latentcore.models.classifier import frechet_distance
 from latentcore.models.data import digits
@@ -154,14 +155,14 @@ def test_csv_json_and_markdown_round_trip(small, tmp_path):
 
 
 def test_cli_writes_the_three_files(tmp_path, capsys):
-    result = ev.main(["--model", "digits-vae", "--pairs", "2", "--frames", "3", "--centroid-sets", "2",
+    result = cli.main(["--model", "digits-vae", "--pairs", "2", "--frames", "3", "--centroid-sets", "2",
                       "--schemes", "linear", "lol", "--centroid-schemes", "mean", "--out", str(tmp_path)])
     assert sorted(p.name for p in tmp_path.iterdir()) == ["digits-vae.csv", "digits-vae.json", "digits-vae.md"]
     out = capsys.readouterr()
     assert "| `lol` |" in out.out and "run time" in out.out and "interpolation: lol" in out.err
     assert result.settings["pairs"] == 2
     with pytest.raises(SystemExit):
-        ev.main(["--model", "digits-vae", "--schemes", "bezier", "--out", str(tmp_path)])
+        cli.main(["--model", "digits-vae", "--schemes", "bezier", "--out", str(tmp_path)])
     assert "unknown interpolation scheme" in capsys.readouterr().err
 
 
