@@ -20,7 +20,7 @@ def comparable_models() -> list[str]:
 with ui.page("Compare schemes") as (name, model, steps):
     st.markdown("Every scheme on the same seeds, with the same metrics: the LOL paper's tasks (interpolation between "
                 "two digits of one class, centroids of 3 to 5) measured by class preservation, Frechet distance of "
-                "the classifier's features to real digits, realisticity indices (paper 003), normality tests, "
+                "the classifier's features to real digits, realisticity indices (Struski et al.), normality tests, "
                 "smoothness and length in image space. Seeds are encodings of held-out digits (DDIM inversion for "
                 "diffusion models); intervals are 95 %.")
     choices = comparable_models()

@@ -94,6 +94,7 @@ class _Plan:
 
 def _plan(model, *, schemes, centroid_schemes, pairs, frames, centroid_sets, seed, steps, scheme_options,
           centroid_options, examples) -> _Plan:
+    """The arguments of :func:`evaluate` checked (ValueErrors that say what is accepted), defaults resolved."""
     pairs = check_int("pairs", pairs, 2)
     frames = check_int("frames", frames, 3)
     centroid_sets = _check_centroid_sets(centroid_sets)
