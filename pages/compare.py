@@ -4,9 +4,10 @@ import torch
 import latentcore as lc
 import latentcore.models as models
 import ui
-from latentcore import evaluate, imaging, plots
+from latentcore import imaging, plots
+from latentcore.evaluate import HEADINGS, METRICS, TIMINGS, Evaluation, evaluate
 
-METRICS = {**evaluate.METRICS, **{t: "seconds per path (set)" for t in evaluate.TIMINGS}}
+CHARTS = {**METRICS, **{t: "seconds per path (set)" for t in TIMINGS}}
 
 
 @st.cache_data(show_spinner=False)
@@ -30,23 +31,27 @@ with ui.page("Compare schemes") as (name, model, steps):
     set_counts = [0, *range(2, 17)]
     sets = right.select_slider("Centroid sets (0: none)", set_counts,
                                key=ui.remember("compare.sets", 4, options=set_counts))
-    schemes = left.multiselect("Interpolation schemes", list(lc.SCHEMES), format_func=lambda k: lc.SCHEMES[k].label,
-                               key=ui.remember("compare.schemes", ["linear", "slerp", "lol"], options=lc.SCHEMES))
+    compared = ui.get_model(model_name)
+    offered = [k for k, scheme in lc.SCHEMES.items() if scheme.unsuited_reason(compared) is None]
+    schemes = left.multiselect("Interpolation schemes", offered, format_func=lambda k: lc.SCHEMES[k].label,
+                               key=ui.remember("compare.schemes", ["linear", "slerp", "lol"], options=offered))
+    for scheme in lc.SCHEMES.values():
+        if scheme.unsuited_reason(compared):
+            left.caption(f"{scheme.label} is not offered for {model_name}: {scheme.unsuited_reason(compared)}.")
     centroid_schemes = middle.multiselect("Centroid schemes", list(lc.CENTROIDS),
                                           format_func=lambda k: lc.CENTROIDS[k].label, key=ui.remember(
                                               "compare.centroids", ["lol", "mean", "rescaled"], options=lc.CENTROIDS))
     seed = right.number_input("Random seed (which digits)", min_value=0, step=1,
                               key=ui.remember("compare.seed", 0, bounds=(0, 2**31)))
     st.caption("About 1 s for the defaults on digits-vae, 7 s on digits-ddim (2 CPU cores); NAO adds ~0.5 s per "
-               "path and ~2 s (VAE) to ~8 s (DDIM) per centroid; ri-optimal paths ~0.1 s per path on VAEs and are "
-               "not offered for diffusion models, whose decoder gradient is too slow on a CPU.")
+               "path and ~2 s (VAE) to ~8 s (DDIM) per centroid; ri-optimal paths ~0.1 s per path on VAEs.")
 
     if st.button("Run the comparison", type="primary"):
         bar = st.progress(0.0, text="Starting ...")
         try:
-            result = evaluate.evaluate(ui.get_model(model_name), models.load_classifier(), schemes=schemes,
-                                       centroid_schemes=centroid_schemes, pairs=pairs, centroid_sets=sets,
-                                       seed=int(seed), progress=lambda f, text: bar.progress(min(f, 1.0), text=text))
+            result = evaluate(compared, models.load_classifier(), schemes=schemes, centroid_schemes=centroid_schemes,
+                              pairs=pairs, centroid_sets=sets, seed=int(seed),
+                              progress=lambda f, text: bar.progress(min(f, 1.0), text=text))
         except ValueError as err:
             ui.show_error(f"The comparison could not run: {err}.", err)
         else:
@@ -59,28 +64,27 @@ with ui.page("Compare schemes") as (name, model, steps):
     if saved is None:
         st.info("Choose the model and schemes, then run the comparison.")
         st.stop()
-    result = evaluate.Evaluation.from_json(saved)
+    result = Evaluation.from_json(saved)
     run = result.settings
     st.subheader(f"{run['model']}: {run['pairs']} pairs, {run['centroid_sets']} centroid sets, seed {run['seed']}, "
                  f"{run['total_seconds']:.1f} s")
     intervals = st.toggle("Show interval bounds", key=ui.remember("compare.intervals", False))
     shown = [c for c in result.table.columns if intervals or not c.endswith(("_low", "_high"))]
-    numbers = [c for c in shown if c in evaluate.HEADINGS or c.endswith(("_low", "_high"))]
+    numbers = [c for c in shown if c in HEADINGS or c.endswith(("_low", "_high"))]
     st.dataframe(result.table[shown], hide_index=True, width="stretch", column_config={
-        c: st.column_config.NumberColumn(evaluate.HEADINGS.get(c, c), format="%.3g") for c in numbers})
+        c: st.column_config.NumberColumn(HEADINGS.get(c, c), format="%.3g") for c in numbers})
     csv, js = st.columns(2)
     csv.download_button("Download CSV", result.to_csv(), file_name=f"compare-{run['model']}.csv", mime="text/csv",
                         on_click="ignore")
     js.download_button("Download JSON (with per-pair values)", result.to_json(),
                        file_name=f"compare-{run['model']}.json", mime="application/json", on_click="ignore")
 
-    charted = st.multiselect("Charts", list(METRICS), format_func=lambda m: evaluate.HEADINGS.get(m, m),
+    charted = st.multiselect("Charts", list(CHARTS), format_func=lambda m: HEADINGS.get(m, m),
                              key=ui.remember("compare.charts", ["class_preservation", "frechet", "ri_typical_mean",
-                                                                "normality_pass"], options=METRICS))
+                                                                "normality_pass"], options=CHARTS))
     for column, metric in zip(st.columns(2) * len(charted), charted):
-        column.plotly_chart(plots.metric_bars_figure(result.table, metric, METRICS[metric],
-                                                     evaluate.HEADINGS.get(metric, metric)),
-                            width="stretch", key=f"chart-{metric}")
+        figure = plots.metric_bars_figure(result.table, metric, CHARTS[metric], HEADINGS.get(metric, metric))
+        column.plotly_chart(figure, width="stretch", key=f"chart-{metric}")
 
     examples = st.session_state.get("compare.examples")
     if examples is None or run["model"] != model_name:

@@ -279,6 +279,18 @@ def test_compare_runs_shows_metrics_and_keeps_the_result_in_the_workspace(app):
     assert again.dataframe[0].value.equals(table)
 
 
+def test_compare_offers_only_the_schemes_suited_to_the_model(app):
+    app.switch_page("pages/compare.py").run()
+    def offered():
+        return [m for m in app.multiselect if m.label == "Interpolation schemes"][0].options
+
+    assert "ri-optimal" in offered()
+    [s for s in app.selectbox if s.label == "Model"][0].set_value("digits-ddim").run()
+    _no_errors(app)
+    assert "ri-optimal" not in offered() and "NAO" in " ".join(offered())
+    assert any("ri-optimal is not offered for digits-ddim" in c.value for c in app.caption)
+
+
 def _uploader(at, label):
     return [u for u in at.get("file_uploader") if u.label == label][0]
 

@@ -1,6 +1,7 @@
-"""latentcore.evaluate on digits-vae (real models, small runs): determinism, valid ranges, the orderings the LOL
-paper and Struski et al.'s realisticity index predict on encoded digits, clear errors, file round trips, the CLI
-and the bar chart."""
+"""latentcore.evaluate: its intervals on plain numbers, then runs on digits-vae (real models, small runs):
+determinism, valid ranges, the orderings that the LOL paper (arXiv 2408.08558) and Struski et al.'s
+"Interpolation in generative models" predict on encoded digits, clear errors, file round trips, the CLI and the
+bar chart."""
 
 import io
 import json
@@ -12,6 +13,7 @@ import pytest
 import torch
 
 from latentcore import evaluate as ev
+from latentcore.evaluate import cli
 from latentcore.models import load, load_classifier
 from latentcore.models.classifier import frechet_distance
 from latentcore.models.data import digits
@@ -19,6 +21,26 @@ from latentcore.plots import metric_bars_figure
 
 FAST = dict(pairs=4, frames=5, centroid_sets=3, schemes=["linear", "slerp", "lol"],
             centroid_schemes=["lol", "mean", "rescaled"])
+
+
+def test_wilson_interval_at_the_extremes():
+    assert ev.wilson_interval(0, 10) == pytest.approx((0.0, 1.959964**2 / (10 + 1.959964**2)), abs=1e-6)
+    assert ev.wilson_interval(8, 8) == pytest.approx((0.6756, 1.0), abs=1e-4)
+
+
+def test_bootstrap_interval_brackets_the_mean_and_is_empty_for_equal_values():
+    low, high = ev.bootstrap_interval([1.0, 2.0, 3.0, 4.0], torch.Generator().manual_seed(0))
+    assert 1.0 <= low < 2.5 < high <= 4.0
+    assert ev.bootstrap_interval([0.5] * 6, torch.Generator().manual_seed(0)) == (0.5, 0.5)
+
+
+def test_frechet_interval_of_gaussian_features_covers_the_distance():
+    gen = torch.Generator().manual_seed(0)
+    real, shifted = torch.randn(400, 3, generator=gen), torch.randn(200, 3, generator=gen) + 1.0
+    point, low, high = ev.frechet_with_interval(shifted, real, gen)
+    assert 0 < low < point < high and 2.0 < point < 4.0  # ||m_g - m_r||^2 = 3, equal covariances
+    with pytest.raises(ValueError, match="at least two feature vectors"):
+        ev.frechet_with_interval(shifted[:1], real, gen)
 
 
 @pytest.fixture(scope="module")
@@ -125,7 +147,9 @@ def test_bad_arguments_say_what_is_accepted(vae):
         ev.evaluate(vae, frames=2)
     with pytest.raises(ValueError, match="centroid_sets must be 0 or an integer >= 2"):
         ev.evaluate(vae, centroid_sets=1)
-    with pytest.raises(ValueError, match="steps sets the sampler steps of diffusion and flow models; digits-vae has none"):
+    with pytest.raises(ValueError, match="centroid_sets must be 0 or an integer >= 2, got -1"):
+        ev.evaluate(vae, centroid_sets=-1)
+    with pytest.raises(ValueError, match="steps sets the sampler steps of diffusion and flow models; digits-vae has"):
         ev.evaluate(vae, steps=10)
     with pytest.raises(ValueError, match="nothing to evaluate"):
         ev.evaluate(vae, schemes=[], centroid_schemes=[])
@@ -155,19 +179,19 @@ def test_csv_json_and_markdown_round_trip(small, tmp_path):
 
 
 def test_cli_writes_the_three_files(tmp_path, capsys):
-    result = ev.main(["--model", "digits-vae", "--pairs", "2", "--frames", "3", "--centroid-sets", "2",
+    result = cli.main(["--model", "digits-vae", "--pairs", "2", "--frames", "3", "--centroid-sets", "2",
                       "--schemes", "linear", "lol", "--centroid-schemes", "mean", "--out", str(tmp_path)])
     assert sorted(p.name for p in tmp_path.iterdir()) == ["digits-vae.csv", "digits-vae.json", "digits-vae.md"]
     out = capsys.readouterr()
     assert "| `lol` |" in out.out and "run time" in out.out and "interpolation: lol" in out.err
     assert result.settings["pairs"] == 2
     with pytest.raises(SystemExit):
-        ev.main(["--model", "digits-vae", "--schemes", "bezier", "--out", str(tmp_path)])
+        cli.main(["--model", "digits-vae", "--schemes", "bezier", "--out", str(tmp_path)])
     assert "unknown interpolation scheme" in capsys.readouterr().err
 
 
 @pytest.mark.filterwarnings("ignore::scipy.linalg.LinAlgWarning")  # scipy's sqrtm in the reference, singular features
-def test_frechet_matches_the_classifier_module_and_intervals_are_sound():
+def test_frechet_matches_the_classifier_module():
     classifier = load_classifier(device="cpu")
     images, _ = digits("heldout")
     train, _ = digits("train")
@@ -177,10 +201,6 @@ def test_frechet_matches_the_classifier_module_and_intervals_are_sound():
     assert 0 <= low < point < high
     same = ev.frechet_with_interval(real, real, torch.Generator().manual_seed(0))[0]
     assert same < 1e-6 * point
-    assert ev.wilson_interval(0, 10) == pytest.approx((0.0, 1.959964**2 / (10 + 1.959964**2)), abs=1e-6)
-    assert ev.wilson_interval(8, 8) == pytest.approx((0.6756, 1.0), abs=1e-4)
-    low, high = ev.bootstrap_interval([1.0, 2.0, 3.0, 4.0], torch.Generator().manual_seed(0))
-    assert 1.0 <= low < 2.5 < high <= 4.0
 
 
 def test_metric_bars_figure_has_error_bars_and_skips_metrics_that_do_not_apply(small):

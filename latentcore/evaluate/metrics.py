@@ -1,0 +1,79 @@
+"""The evaluation's metrics (:data:`METRICS`), each computed per unit: a path between two seeds or the centroid of
+a set of seeds. A path has ``frames`` frames, endpoints included; its "interior" is the ``frames - 2`` frames
+between the endpoints, which are the same for every scheme. A centroid is one latent, its own interior.
+
+- ``class_preservation``: the fraction of interior frames (for a centroid: 1 or 0) that the digits classifier
+  labels with the seeds' class (the accuracy of Bodin et al., "Linear combinations of latents in generative
+  models: subspaces and beyond", arXiv 2408.08558).
+- ``frechet``: ``||m_g - m_r||^2 + tr(C_g + C_r - 2 (C_g C_r)^(1/2))`` between Gaussians fitted to the
+  classifier's penultimate features of all decoded interior frames (all centroids) of a scheme and of all real
+  digits of the data (FID with the digits classifier's features; Heusel et al., arXiv 1706.08500), with its
+  interval from :func:`~latentcore.evaluate.statistics.frechet_with_interval`. It is one value per scheme, not
+  per unit. With fewer images than the 128 features the estimate is biased upwards; compare schemes only at
+  equal counts.
+- ``ri_density_mean`` / ``ri_density_min``: mean / minimum over interior frames of the realisticity index
+  ``ri(z) = P(f(X) <= f(z))`` (Struski, Tabor, Podolak, Nowak, "Interpolation in generative models",
+  Definition 1; for N(0, I): ``1 - F_chi2_D(||z||^2)``). ``ri_typical_mean`` / ``ri_typical_min``: the same for
+  the typical-set index ``2 min(F, 1 - F)`` (see :mod:`latentcore.realism`). For a centroid, mean and minimum
+  are its own index.
+- ``normality_pass``: the fraction of interior latents (centroids) for which every test of
+  :func:`~latentcore.normality_tests` (Kolmogorov-Smirnov, Cramer-von Mises, Anderson-Darling, chi-square of
+  the squared norm; Bodin et al., section 4) gives ``p >= NORMALITY_LEVEL``.
+- ``smoothness`` (interpolation only): ``max_i d_i / mean_i d_i`` with ``d_i = ||G(x_{i+1}) - G(x_i)||_2`` over
+  all ``frames - 1`` gaps between consecutive decoded frames (Struski et al., "Interpolation in generative
+  models", Figure 5); 1 is an evenly paced path. A path whose frames all decode to the same image counts 1.
+- ``path_length`` (interpolation only): ``sum_i d_i``, the path's length in image space.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from ..diagnostics import latent_summary
+from ..priors import Prior
+from ..realism import realisticity_index
+
+NORMALITY_LEVEL = 0.01
+
+METRICS: dict[str, str] = {
+    "class_preservation": "fraction of interior frames (centroids) labelled with the seeds' class",
+    "frechet": "Frechet distance of classifier features to real digits",
+    "ri_density_mean": "mean density realisticity index of interior frames",
+    "ri_density_min": "minimum density realisticity index of interior frames",
+    "ri_typical_mean": "mean typical-set realisticity index of interior frames",
+    "ri_typical_min": "minimum typical-set realisticity index of interior frames",
+    "normality_pass": "fraction of latents with every normality test's p >= 0.01",
+    "smoothness": "max / mean of consecutive-frame L2 distances (interpolation only)",
+    "path_length": "sum of consecutive-frame L2 distances in image space (interpolation only)",
+}
+INTERPOLATION_ONLY = ("smoothness", "path_length")
+PROPORTIONS = ("class_preservation", "normality_pass")
+
+
+def point_metrics(latents: torch.Tensor, images: torch.Tensor, classes: torch.Tensor, *, classifier,
+                  prior: Prior) -> dict[str, torch.Tensor]:
+    """Per unit ``[U]``, over its latents ``[U, F, *shape]`` decoded to ``images [U, F, C, H, W]``, with the
+    units' ``classes [U]``: class preservation, both realisticity indices (mean and minimum) and the normality
+    pass rate."""
+    units, per = latents.shape[:2]
+    flat = latents.reshape(units * per, *prior.shape)
+    density = realisticity_index(flat, prior=prior).reshape(units, per).cpu()
+    typical = realisticity_index(flat, prior=prior, kind="typical").reshape(units, per).cpu()
+    passes = torch.as_tensor(latent_summary(flat, prior=prior, level=NORMALITY_LEVEL).passes).reshape(units, per)
+    labels = classifier.predict(images.reshape(units * per, *images.shape[2:])).reshape(units, per).cpu()
+    return {
+        "class_preservation": (labels == classes[:, None]).double().mean(1),
+        "ri_density_mean": density.mean(1), "ri_density_min": density.min(1).values,
+        "ri_typical_mean": typical.mean(1), "ri_typical_min": typical.min(1).values,
+        "normality_pass": passes.double().mean(1),
+    }
+
+
+def path_metrics(images: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Per path ``[U]`` of decoded frames ``images [U, frames, C, H, W]``: smoothness ``max_i d_i / mean_i d_i``
+    and length ``sum_i d_i``, ``d_i`` the L2 distance between consecutive frames."""
+    flat = images.reshape(images.shape[0], images.shape[1], -1).double().cpu()
+    gaps = torch.linalg.vector_norm(flat[:, 1:] - flat[:, :-1], dim=-1)
+    mean = gaps.mean(1)
+    smooth = torch.where(mean > 0, gaps.max(1).values / torch.where(mean > 0, mean, 1.0), 1.0)
+    return {"smoothness": smooth, "path_length": gaps.sum(1)}

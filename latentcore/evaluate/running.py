@@ -1,0 +1,253 @@
+"""Running an evaluation (:func:`evaluate`): check the arguments, choose the seeds (:mod:`.seeds`), encode them,
+measure each interpolation scheme and each centroid scheme on them (:mod:`.metrics`), summarise (:mod:`.report`).
+
+Timings (:data:`~.report.TIMINGS`): ``seconds`` is the wall time of the scheme per path (set): one batched
+:func:`~latentcore.interpolate` call over all pairs divided by ``pairs`` (centroids: one call per set,
+averaged). Decoding for the metrics is not included; ri-optimal paths decode inside their own optimisation, so
+theirs is. ``decode_seconds``: decoding a path's interior frames (one centroid), per path (set).
+
+Everything except the timings is a deterministic function of the model, the data and ``seed``: one generator
+seeded with it chooses the seeds, then draws the intervals' resamples.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import torch
+
+from ..combine import CENTROIDS, centroid
+from ..interpolate import SCHEMES, Progress, interpolate
+from ..models import load_classifier
+from ..validation import check_choice, check_int
+from .metrics import NORMALITY_LEVEL, path_metrics, point_metrics
+from .report import TASKS, Evaluation, Examples, Measured, summarise
+from .seeds import Seeds, check_digits, choose_seeds
+from .statistics import BOOTSTRAP_RESAMPLES, CONFIDENCE, FRECHET_RESAMPLES
+
+
+def evaluate(model, classifier=None, *, schemes=None, centroid_schemes=None, pairs: int = 16, frames: int = 9,
+             centroid_sets: int = 8, seed: int = 0, steps: int | None = None, data=None,
+             scheme_options: dict | None = None, centroid_options: dict | None = None, examples: int = 3,
+             progress: Progress | None = None) -> Evaluation:
+    """Measure interpolation schemes (``schemes``, names in :data:`~latentcore.SCHEMES`; default those suited to
+    the model, e.g. without ``geodesic`` for diffusion models) and centroid schemes (``centroid_schemes``, names
+    in :data:`~latentcore.CENTROIDS`; default all) on seeds encoded from real digits (:mod:`.seeds`), by the
+    metrics of :mod:`.metrics`.
+
+    ``model``: a generative model with an encoder and 1x16x16 images (the classifier's input). ``classifier``:
+    default ``digits-classifier``. ``pairs`` / ``centroid_sets``: how many pairs (paths of ``frames`` frames)
+    and sets. ``steps``: sampler steps for decoding and inversion (models with a sampler only; default the
+    model's). ``data``: ``(images [N, 1, 16, 16], labels [N])``, default the held-out digits; every class present
+    needs 2 digits (3 when centroids are evaluated). ``scheme_options`` / ``centroid_options``: per scheme name,
+    options for :func:`~latentcore.interpolate` / :func:`~latentcore.centroid`, over each scheme's own
+    evaluation options (:meth:`~latentcore.Scheme.options`; e.g. the model as the ri-optimal path's decoder,
+    capped iterations). ``centroid_sets=0`` or ``centroid_schemes=[]`` skips the centroid task, ``schemes=[]``
+    the interpolation task. ``examples``: how many paths and centroids (the first) to keep as latents.
+    ``progress(fraction, text)`` is called as the run advances.
+    """
+    plan = _plan(model, schemes=schemes, centroid_schemes=centroid_schemes, pairs=pairs, frames=frames,
+                 centroid_sets=centroid_sets, seed=seed, steps=steps, scheme_options=scheme_options,
+                 centroid_options=centroid_options, examples=examples)
+    images, labels = check_digits(data)
+    classifier = load_classifier(device=model.device) if classifier is None else classifier
+    stages = 1 + len(plan.schemes) + len(plan.centroid_schemes)
+
+    start = time.perf_counter()
+    generator = torch.Generator().manual_seed(plan.seed)
+    seeds = choose_seeds(labels, pairs=plan.pairs, sets=plan.centroid_sets, generator=generator)
+    if progress is not None:
+        progress(0.0, "encoding the seeds")
+    encoded = _encode(model, images, seeds, steps=plan.steps)
+    measured = [_measure_interpolation(name, seeds, encoded, model=model, classifier=classifier, plan=plan,
+                                       progress=_stage(progress, k, stages, f"interpolation: {name}"))
+                for k, name in enumerate(plan.schemes, start=1)]
+    measured += [_measure_centroid(name, seeds, encoded, model=model, classifier=classifier, plan=plan,
+                                   progress=_stage(progress, k, stages, f"centroid: {name}"))
+                 for k, name in enumerate(plan.centroid_schemes, start=1 + len(plan.schemes))]
+    table, units = summarise(measured, classifier.features(images), generator=generator)
+    if progress is not None:
+        progress(1.0, "done")
+
+    settings = _settings(model, plan, data_digits=len(labels), encode_seconds=encoded.seconds,
+                         total_seconds=time.perf_counter() - start)
+    return Evaluation(table, units, settings, _examples(measured, seeds, encoded, count=plan.examples))
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """The checked arguments of :func:`evaluate`, defaults resolved. Without interpolation schemes ``pairs`` is
+    0; without centroid schemes ``centroid_sets`` is 0, and the other way round."""
+
+    pairs: int
+    frames: int
+    centroid_sets: int
+    seed: int
+    steps: int | None
+    examples: int
+    schemes: list[str]
+    centroid_schemes: list[str]
+    scheme_options: dict[str, dict]       # per scheme: its evaluation options, then the caller's
+    centroid_options: dict[str, dict]
+
+
+def _plan(model, *, schemes, centroid_schemes, pairs, frames, centroid_sets, seed, steps, scheme_options,
+          centroid_options, examples) -> _Plan:
+    """The arguments of :func:`evaluate` checked (ValueErrors that say what is accepted), defaults resolved."""
+    pairs = check_int("pairs", pairs, 2)
+    frames = check_int("frames", frames, 3)
+    centroid_sets = _check_centroid_sets(centroid_sets)
+    examples = check_int("examples", examples, 0)
+    seed = check_int("seed", seed, 0)
+    if model.sampler is not None:
+        steps = model.sampler.default if steps is None else check_int("steps", steps, 1)
+    elif steps is not None:
+        raise ValueError(f"steps sets the sampler steps of diffusion and flow models; {model.name} has none")
+    if not model.can_encode:
+        raise ValueError(f"{model.name} has no encoder, and the seeds are encodings of real digits")
+    if tuple(model.image_shape) != (1, 16, 16):
+        raise ValueError(f"the digits classifier measures 1x16x16 images; {model.name} makes "
+                         f"{'x'.join(map(str, model.image_shape))} images")
+    suited = [name for name, spec in SCHEMES.items() if spec.unsuited_reason(model) is None]
+    schemes = _check_names("interpolation scheme", schemes, SCHEMES, default=suited)
+    centroid_schemes = _check_names("centroid scheme", centroid_schemes, CENTROIDS, default=list(CENTROIDS))
+    if not centroid_schemes:
+        centroid_sets = 0
+    if not centroid_sets:
+        centroid_schemes = []
+    if not schemes and not centroid_schemes:
+        raise ValueError("nothing to evaluate: give at least one interpolation scheme or centroid scheme")
+    scheme_options = {name: {**SCHEMES[name].options(model, context="evaluation", steps=steps),
+                             **(scheme_options or {}).get(name, {})} for name in schemes}
+    centroid_options = {name: {**CENTROIDS[name].options(context="evaluation"),
+                               **(centroid_options or {}).get(name, {})} for name in centroid_schemes}
+    return _Plan(pairs if schemes else 0, frames, centroid_sets, seed, steps, examples, schemes, centroid_schemes,
+                 scheme_options, centroid_options)
+
+
+def _check_centroid_sets(value) -> int:
+    """0 (no centroid task) or an integer >= 2 (one set has no interval)."""
+    try:
+        return check_int("centroid_sets", value, 0 if value == 0 else 2)
+    except ValueError:
+        raise ValueError(f"centroid_sets must be 0 or an integer >= 2, got {value!r}") from None
+
+
+def _check_names(what: str, given, registry: dict, *, default: list[str]) -> list[str]:
+    """``given`` (one name or several; None for ``default``) checked against ``registry``, duplicates dropped."""
+    if given is None:
+        return default
+    given = [given] if isinstance(given, str) else list(given)
+    return list(dict.fromkeys(check_choice(what, name, registry) for name in given))
+
+
+def _stage(progress: Progress | None, index: int, stages: int, prefix: str) -> Progress:
+    """The progress of stage ``index`` of ``stages`` equal stages: ``report(within, text)`` reports
+    ``(index + within) / stages`` and ``prefix: text``."""
+    def report(within: float, text: str = "") -> None:
+        if progress is not None:
+            progress(min(1.0, (index + within) / stages), f"{prefix}: {text}" if text else prefix)
+    return report
+
+
+@dataclass
+class _Encoded:
+    """The seeds as latents: the pairs' endpoints ``z0, z1 [P, *latent_shape]`` with their images ``ends
+    [P, 2, C, H, W]`` (None without pairs), and each set ``[K, *latent_shape]``."""
+
+    z0: torch.Tensor
+    z1: torch.Tensor
+    ends: torch.Tensor | None
+    sets: list[torch.Tensor]
+    seconds: float                        # encoding only
+
+
+def _encode(model, images: torch.Tensor, seeds: Seeds, *, steps: int | None) -> _Encoded:
+    """Every digit of the seeds encoded once, in one batch."""
+    needed = seeds.indices()
+    tic = time.perf_counter()
+    encoded = model.encode(images[needed], steps=steps)
+    seconds = time.perf_counter() - tic
+    row = torch.full((len(images),), -1, dtype=torch.long)  # data index -> row of `encoded`
+    row[needed] = torch.arange(len(needed))
+    z0, z1 = encoded[row[seeds.pairs[:, 0]]], encoded[row[seeds.pairs[:, 1]]]
+    ends = model.decode(torch.stack([z0, z1], 1), steps=steps) if len(seeds.pairs) else None
+    return _Encoded(z0, z1, ends, [encoded[row[s]] for s in seeds.sets], seconds)
+
+
+def _measure_interpolation(name: str, seeds: Seeds, encoded: _Encoded, *, model, classifier, plan: _Plan,
+                           progress: Progress) -> Measured:
+    """One interpolation scheme on every pair: one batched call, then the paths' interior frames decoded and
+    measured (the decoded endpoints close the paths for the path metrics)."""
+    progress(0.0)
+    tic = time.perf_counter()
+    path = interpolate(encoded.z0, encoded.z1, plan.frames, scheme=name, prior=model.prior, progress=progress,
+                       **plan.scheme_options[name])
+    seconds = time.perf_counter() - tic
+    if not bool(torch.isfinite(path).all()):
+        raise RuntimeError(f"interpolation scheme {name!r} produced NaN or Inf latents")
+    interior = path[:, 1:-1]
+    tic = time.perf_counter()
+    images = model.decode(interior, steps=plan.steps)                               # [P, frames - 2, C, H, W]
+    decode_seconds = time.perf_counter() - tic
+    per_unit = point_metrics(interior, images, seeds.pair_classes, classifier=classifier, prior=model.prior)
+    per_unit.update(path_metrics(torch.cat([encoded.ends[:, :1], images, encoded.ends[:, 1:]], 1)))
+    features = classifier.features(images.reshape(-1, *model.image_shape))
+    return Measured("interpolation", name, SCHEMES[name].label, per_unit, seeds.pair_classes, list(seeds.pairs),
+                    features, path, seconds, decode_seconds)
+
+
+def _measure_centroid(name: str, seeds: Seeds, encoded: _Encoded, *, model, classifier, plan: _Plan,
+                      progress: Progress) -> Measured:
+    """One centroid scheme on every set: one call per set, then the centroids decoded and measured."""
+    progress(0.0)
+    sets, results, seconds = len(encoded.sets), [], 0.0
+    for j, latents in enumerate(encoded.sets):
+        def within(fraction: float, text: str, j: int = j) -> None:  # set j's share of the stage
+            progress((j + fraction) / sets, f"set {j + 1} of {sets}: {text}")
+
+        tic = time.perf_counter()
+        results.append(centroid(latents, scheme=name, prior=model.prior, progress=within,
+                                **plan.centroid_options[name]))
+        seconds += time.perf_counter() - tic
+    centres = torch.stack(results)[:, None]                 # [sets, 1, *latent_shape]: a unit of one latent
+    if not bool(torch.isfinite(centres).all()):
+        raise RuntimeError(f"centroid scheme {name!r} produced NaN or Inf latents")
+    tic = time.perf_counter()
+    images = model.decode(centres, steps=plan.steps)
+    decode_seconds = time.perf_counter() - tic
+    per_unit = point_metrics(centres, images, seeds.set_classes, classifier=classifier, prior=model.prior)
+    features = classifier.features(images[:, 0])
+    return Measured("centroid", name, CENTROIDS[name].label, per_unit, seeds.set_classes, seeds.sets, features,
+                    centres[:, 0], seconds, decode_seconds)
+
+
+def _settings(model, plan: _Plan, *, data_digits: int, encode_seconds: float, total_seconds: float) -> dict:
+    """The run's arguments, sizes and times as JSON-friendly values."""
+    return {
+        "model": model.name, "pairs": plan.pairs, "frames": plan.frames, "centroid_sets": plan.centroid_sets,
+        "seed": plan.seed, "steps": plan.steps, "schemes": plan.schemes, "centroid_schemes": plan.centroid_schemes,
+        "scheme_options": {s: {k: _plain(v) for k, v in o.items()} for s, o in plan.scheme_options.items()},
+        "centroid_options": {s: {k: _plain(v) for k, v in o.items()} for s, o in plan.centroid_options.items()},
+        "data_digits": data_digits, "confidence": CONFIDENCE, "bootstrap_resamples": BOOTSTRAP_RESAMPLES,
+        "frechet_resamples": FRECHET_RESAMPLES, "normality_level": NORMALITY_LEVEL,
+        "device": str(model.device), "torch_threads": torch.get_num_threads(),
+        "encode_seconds": round(encode_seconds, 3), "total_seconds": round(total_seconds, 2),
+    }
+
+
+def _plain(value):
+    """A JSON-friendly stand-in for an option value (a model by its name)."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    return getattr(value, "name", type(value).__name__)
+
+
+def _examples(measured: list[Measured], seeds: Seeds, encoded: _Encoded, *, count: int) -> Examples:
+    """The first ``count`` paths and centroids of every scheme, with their seeds' classes and the sets' seeds."""
+    kept = {task: {} for task in TASKS}
+    for m in measured:
+        kept[m.task][m.scheme] = m.latents[:count].detach().cpu()
+    return Examples(kept["interpolation"], seeds.pair_classes[:count].clone(), kept["centroid"],
+                    [s.cpu() for s in encoded.sets[:count]], seeds.set_classes[:count].clone())
