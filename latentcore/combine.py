@@ -25,6 +25,7 @@ from typing import Any, Callable, Mapping
 import torch
 
 from .device import as_tensor
+from .policy import context_options
 from .priors import Independent, Prior, StandardNormal
 from .validation import check_choice, check_finite, check_latents, check_options, keyword_options, resolve_prior
 
@@ -127,11 +128,8 @@ class Centroid:
     evaluation: Mapping[str, Any] = field(default_factory=dict)
 
     def options(self, *, context: str | None = None) -> dict:
-        """The fixed options of ``context`` (``"interactive"``, ``"evaluation"`` or None)."""
-        fixed = {"interactive": self.interactive, "evaluation": self.evaluation, None: {}}
-        if context not in fixed:
-            raise ValueError(f"context must be 'interactive', 'evaluation' or None, got {context!r}")
-        return dict(fixed[context])
+        """The fixed options of ``context`` (see :mod:`latentcore.policy`)."""
+        return context_options(self, context)
 
 
 CENTROIDS: dict[str, Centroid] = {}

@@ -30,6 +30,7 @@ import torch
 
 from .combine import from_lol_space, to_lol_space
 from .device import as_tensor
+from .policy import context_options
 from .priors import Prior
 from .validation import check_choice, check_int, check_latents, check_options, keyword_options, resolve_prior
 
@@ -99,14 +100,11 @@ class Scheme:
         """The options to run this scheme with: the fixed options of ``context`` (``"interactive"`` or
         ``"evaluation"``), the decoder of ``model`` (at ``steps`` sampler steps) when the scheme uses one, then
         the ``chosen`` settings."""
-        fixed = {"interactive": self.interactive, "evaluation": self.evaluation, None: {}}
-        if context not in fixed:
-            raise ValueError(f"context must be 'interactive', 'evaluation' or None, got {context!r}")
+        out = context_options(self, context)
         unknown = set(chosen) - {s.name for s in self.settings}
         if unknown:
             raise ValueError(f"{self.label} has no setting {', '.join(sorted(unknown))}; its settings: "
                              f"{', '.join(s.name for s in self.settings) or 'none'}")
-        out = dict(fixed[context])
         if self.uses_decoder and model is not None:
             out["decoder"] = model.decoder(steps=steps)
         out.update(chosen)
