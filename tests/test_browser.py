@@ -11,6 +11,7 @@ import pytest
 from ui.launch import CHROMIUM, CHROMIUM_FLAGS, ROOT, streamlit_server
 
 OUT = ROOT / "test-output"
+pytestmark = pytest.mark.slow  # a real server and browser: tens of seconds per test
 # Every wait is on the app's state; this bounds one wait. A DDIM page run takes ~10 s on 2 idle cores and several
 # times that when two other processes keep both cores busy, so the bound is generous.
 WAIT_MS = 240_000

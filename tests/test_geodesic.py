@@ -118,6 +118,7 @@ def _same_class_pairs(model, per_class=2):
     return latents[first], latents[second], labels[first]
 
 
+@pytest.mark.slow
 def test_feature_restricted_paths_keep_the_class():
     import latentcore.models as models
 
