@@ -120,3 +120,20 @@ def test_the_readme_example_runs_with_the_public_names(monkeypatch, tmp_path):
     exec(compile(code, "README.md", "exec"), scope)  # noqa: S102 - the project's own README
     assert scope["path"].shape == (16, 4, 64, 64) and scope["geodesic"].shape == (16, 16)
     assert torch.isfinite(scope["geodesic"]).all()
+
+
+def test_a_registered_prior_family_is_built_by_name_and_drawn_by_the_playground(monkeypatch):
+    family = lc.register_prior(lc.PriorFamily("wide-gaussian", "Wide Gaussian", "N(0, 4 I).",
+                                              lambda shape: lc.Gaussian(torch.zeros(shape), 2.0), playground=True))
+    try:
+        prior = lc.make_prior("wide-gaussian", 2)
+        assert float(prior.std[0]) == 2.0 and "wide-gaussian" in lc.playground_priors()
+        monkeypatch.chdir(ROOT)
+        app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120).run()
+        app.switch_page("pages/playground.py").run()
+        chooser = app.selectbox(key="playground.prior")
+        assert "Wide Gaussian" in chooser.options  # shown by label
+        chooser.set_value("wide-gaussian").run()
+        assert not app.exception and not app.error
+    finally:
+        del lc.PRIORS[family.name]
