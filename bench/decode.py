@@ -48,7 +48,7 @@ def main():
         opts = options[0]
         a, b = model.prior.sample(2, seed=2, device=device)
         path = lc.interpolate(a, b, 32, scheme="linear", prior=model.prior).requires_grad_(True)
-        decoder = lambda z, m=model, o=opts: m.decode(z, grad=True, **o)  # noqa: E731
+        decoder = model.decoder(**opts)
 
         def energy_and_gradient():
             path.grad = None

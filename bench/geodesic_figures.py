@@ -5,7 +5,7 @@ models", Figures 1, 5 and 6).
 
 Writes docs/geodesic_semicircle.png (the planar semicircle: density with the linear and the ri-optimal path, and
 the realisticity index along each) and docs/geodesic_semicircle_gen.png plus docs/geodesic_semicircle_gen_frames.png
-(semicircle-gen, R^20, decoder in the loop: endpoint-plane projection, index and image-space steps along each
+(semicircle-gen, R^20, decoder in the loop: endpoint-plane projection, index and image-space distances between frames along each
 path, and the decoded frames, linear above ri-optimal). Prints the path indices.
 """
 
@@ -41,7 +41,7 @@ def both_paths(prior, decoder=None):
     a, b = ends(prior.dim)
     t = torch.linspace(0, 1, FRAMES, dtype=torch.float64)
     linear = lc.interpolate(a, b, FRAMES, scheme="linear", prior=prior)
-    optimal = lc.ri_optimal_interpolate(a, b, t, prior, decoder=decoder, max_steps=1000).path
+    optimal = lc.ri_optimal_interpolate(a, b, t, prior, decoder=decoder, max_iter=1000).path
     return linear[0], optimal[0]
 
 
@@ -80,8 +80,8 @@ def semicircle_generator():
     for path, colour in ((linear, LINEAR), (optimal, OPTIMAL)):
         plane = lc.endpoint_plane(path, path[0], path[-1]).numpy()
         left.plot(plane[:, 0], plane[:, 1], "o-", color=colour, markersize=3)
-        steps = (model.decode(path[1:]) - model.decode(path[:-1])).flatten(1).norm(dim=1).numpy()
-        right.plot(steps, "o-", color=colour)
+        distances = (model.decode(path[1:]) - model.decode(path[:-1])).flatten(1).norm(dim=1).numpy()
+        right.plot(distances, "o-", color=colour)
     left.set_title("endpoint plane (Eq. 4)")
     index_axis(middle, model.prior, (linear, optimal), decoder=model)
     middle.set_title("realisticity index along the paths")

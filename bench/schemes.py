@@ -4,7 +4,7 @@ same run: LOL against a plain copy of its output (the memory-bound limit), NAO a
 Scheme times are whole ``interpolate`` calls (validation and endpoint pinning included); "LOL kernel" is the
 scheme's path function alone on validated, flattened endpoints.
 
-    python -m bench.schemes [--device cpu|cuda] [--nao-steps N]
+    python -m bench.schemes [--device cpu|cuda] [--nao-max-iter N]
 
 Prints a Markdown table for the README.
 """
@@ -36,13 +36,13 @@ def sync(device):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default=None, help="torch device (default: latentcore's choice)")
-    parser.add_argument("--nao-steps", type=int, default=10_000, help="NAO's iteration cap (default 10000)")
+    parser.add_argument("--nao-max-iter", type=int, default=10_000, help="NAO's iteration cap (default 10000)")
     args = parser.parse_args()
     device = torch.device(args.device) if args.device else lc.default_device()
     print(f"device {device}, torch {torch.__version__}, {torch.get_num_threads()} threads, {platform.processor() or platform.machine()}")
     print()
     print("| D | frames | copy of output | linear | SLERP | LOL | LOL kernel | LOL / copy | LOL kernel / copy "
-          "| NAO (steps) | NAO / LOL |")
+          "| NAO (iterations) | NAO / LOL |")
     print("|---|---|---|---|---|---|---|---|---|---|---|")
     for d, shape in SHAPES.items():
         prior = lc.StandardNormal(shape)
@@ -55,14 +55,14 @@ def main():
         t = torch.linspace(0.0, 1.0, FRAMES, dtype=torch.float64, device=device)
         kernel = median_seconds(lambda: lc.SCHEMES["lol"].path(flat0, flat1, t, prior))
         lc.interpolate(z0, z1, FRAMES, scheme="nao", prior=prior, max_iter=2)  # one-off set-up costs
-        steps = []
+        reports = []
         sync(device)
         start = time.perf_counter()
-        lc.interpolate(z0, z1, FRAMES, scheme="nao", prior=prior, max_iter=args.nao_steps,
-                       progress=lambda f, text: steps.append(text))
+        lc.interpolate(z0, z1, FRAMES, scheme="nao", prior=prior, max_iter=args.nao_max_iter,
+                       progress=lambda f, text: reports.append(text))
         sync(device)
         nao = time.perf_counter() - start
-        iterations = steps[-1].split("after ")[-1].split(" ")[0] if steps else "?"
+        iterations = reports[-1].split("after ")[-1].split(" ")[0] if reports else "?"
         ms = lambda s: f"{s * 1e3:.3f} ms"  # noqa: E731
         print(f"| {d} | {FRAMES} | {ms(copy)} | {ms(times['linear'])} | {ms(times['slerp'])} | {ms(times['lol'])} | "
               f"{ms(kernel)} | {times['lol'] / copy:.2f}x | {kernel / copy:.2f}x | {nao:.2f} s ({iterations}) | "
