@@ -10,7 +10,10 @@ import torch
 from PIL import Image, UnidentifiedImageError
 
 IMAGE_FORMATS = ("PNG", "JPEG")
-MAX_IMAGE_PIXELS = 4096 * 4096
+MAX_SIDE = 4096
+MAX_IMAGE_PIXELS = MAX_SIDE * MAX_SIDE
+# Pillow's modes for 16-bit greyscale PNGs ("I" holds them in 32-bit integers); their range is 0..65535.
+SIXTEEN_BIT_MODES = ("I;16", "I;16B", "I;16L", "I")
 
 
 class ImageFileError(ValueError):
@@ -30,21 +33,31 @@ def from_uint8(array: np.ndarray) -> torch.Tensor:
 
 
 def load_image(data: bytes, name: str = "image") -> torch.Tensor:
-    """An uploaded PNG or JPEG as ``[1, C, H, W]`` in [0, 1] (C = 1 for greyscale, else 3)."""
+    """An uploaded PNG or JPEG as ``[1, C, H, W]`` in [0, 1] (C = 1 for greyscale, else 3). 16-bit greyscale PNGs
+    are scaled by their own range (65535), not clipped to 8 bits. At most :data:`MAX_IMAGE_PIXELS` pixels; larger
+    images are refused from their header, before they are decoded."""
     try:
         with Image.open(io.BytesIO(data)) as picture:
             if picture.format not in IMAGE_FORMATS:
                 raise ImageFileError(f"{name} is a {picture.format or 'unknown'} image; accepted: PNG or JPEG")
             if picture.width * picture.height > MAX_IMAGE_PIXELS:
-                raise ImageFileError(f"{name} has {picture.width}x{picture.height} pixels; at most 4096x4096 "
-                                     "are accepted")
-            picture = picture.convert("L" if picture.mode in ("L", "LA", "I", "I;16", "1") else "RGB")
-            array = np.asarray(picture, dtype=np.float32) / 255.0
+                raise ImageFileError(f"{name} has {picture.width}x{picture.height} pixels; at most {MAX_SIDE}x"
+                                     f"{MAX_SIDE} are accepted")
+            if picture.mode in SIXTEEN_BIT_MODES:
+                array = np.asarray(picture, dtype=np.float32) / 65535.0
+            else:
+                picture = picture.convert("L" if picture.mode in ("L", "LA", "1") else "RGB")
+                array = np.asarray(picture, dtype=np.float32) / 255.0
     except ImageFileError:
         raise
-    except (UnidentifiedImageError, OSError, ValueError) as err:
-        raise ImageFileError(f"{name} is not a readable PNG or JPEG image ({err})") from err
-    tensor = torch.from_numpy(array)
+    except Image.DecompressionBombError as err:  # Pillow's own guard, for headers far beyond ours
+        raise ImageFileError(f"{name} is far larger than {MAX_SIDE}x{MAX_SIDE} pixels, the most accepted") from err
+    except UnidentifiedImageError as err:
+        raise ImageFileError(f"{name} is not a PNG or JPEG image: its content is not an image format that can be "
+                             "read") from err
+    except (OSError, ValueError) as err:
+        raise ImageFileError(f"{name} is a damaged or truncated PNG or JPEG image ({err})") from err
+    tensor = torch.from_numpy(array.clip(0.0, 1.0))
     return (tensor[None, None] if tensor.dim() == 2 else tensor.permute(2, 0, 1)[None]).contiguous()
 
 

@@ -76,8 +76,15 @@ def _pick(arrays: dict, name: str, kind: str):
     if not candidates:
         raise LatentFileError(f"{name}: the {kind} holds no array; store the latents as its only array or under "
                               f"the key '{LATENTS_KEY}'")
-    raise LatentFileError(f"{name}: the {kind} holds several arrays ({', '.join(map(str, candidates))}); store the "
+    raise LatentFileError(f"{name}: the {kind} holds {len(candidates)} arrays ({_some(candidates)}); store the "
                           f"latents under the key '{LATENTS_KEY}' or as its only array")
+
+
+def _some(names, shown: int = 5) -> str:
+    """The first ``shown`` names and how many more: messages stay short for files with thousands of entries."""
+    names = [str(n)[:40] for n in names]
+    rest = len(names) - shown
+    return ", ".join(names[:shown]) + (f" and {rest} more" if rest > 0 else "")
 
 
 def safetensors_metadata(data: bytes) -> dict:

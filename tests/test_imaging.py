@@ -1,6 +1,8 @@
 """Image files in, 8-bit arrays out, and preparing images of any size for a model's encoder."""
 
 import io
+import struct
+import zlib
 
 import numpy as np
 import pytest
@@ -26,13 +28,33 @@ def test_png_and_jpeg_load_as_unit_range_tensors():
     assert imaging.load_image(_encoded(rgb, "JPEG"), "photo.jpg").shape == (1, 3, 10, 12)
 
 
+def _png_claiming(width: int, height: int) -> bytes:
+    """A 1x1 PNG whose header claims ``width`` x ``height`` pixels (CRC fixed), for size checks without the pixels."""
+    data = bytearray(_encoded(np.zeros((1, 1), dtype=np.uint8), "PNG"))
+    start = data.index(b"IHDR")
+    data[start + 4:start + 12] = struct.pack(">II", width, height)
+    data[start + 17:start + 21] = struct.pack(">I", zlib.crc32(bytes(data[start:start + 17])))
+    return bytes(data)
+
+
 @pytest.mark.parametrize("data, pattern", [
-    (b"not an image", "not a readable PNG or JPEG"),
+    (b"not an image", "not a PNG or JPEG image: its content is not an image format that can be read$"),
+    (_png_claiming(5000, 5000), "has 5000x5000 pixels; at most 4096x4096 are accepted"),
+    (_png_claiming(30_000, 30_000), "far larger than 4096x4096 pixels, the most accepted"),
     (_encoded(np.zeros((4, 4), dtype=np.uint8), "GIF"), "GIF image; accepted: PNG or JPEG"),
 ])
 def test_bad_images_are_refused_with_a_reason(data, pattern):
-    with pytest.raises(imaging.ImageFileError, match=pattern):
+    with pytest.raises(imaging.ImageFileError, match=pattern) as err:
         imaging.load_image(data, "upload")
+    assert "object at 0x" not in str(err.value)
+
+
+def test_sixteen_bit_greyscale_is_scaled_by_its_range_not_clipped():
+    levels = np.array([[0, 16384, 32768, 65535]], dtype=np.uint16)
+    buf = io.BytesIO()
+    Image.fromarray(levels).save(buf, "PNG")
+    t = imaging.load_image(buf.getvalue(), "deep.png")
+    np.testing.assert_allclose(t[0, 0, 0].numpy(), levels[0] / 65535.0, atol=1e-6)
 
 
 def test_to_uint8_and_model_preparation():

@@ -73,7 +73,7 @@ def _npy(array):
     ("corrupt-pt", "not a valid .pt"),
     ("truncated-npy", "not a valid .npy"),
     ("empty", "at least one latent"),
-    ("several-arrays", "several arrays"),
+    ("several-arrays", "holds 2 arrays"),
     ("not-a-tensor", "not a tensor"),
 ])
 def test_bad_files_raise_latent_file_error(tmp_path, case, pattern):
@@ -138,3 +138,11 @@ def test_save_is_atomic(tmp_path, monkeypatch):
         lc.save_latents(path, torch.zeros(2, 4))
     assert torch.equal(lc.load_latents(path), torch.ones(2, 4))
     assert [p.name for p in tmp_path.iterdir()] == ["seeds.safetensors"]
+
+
+def test_a_file_with_thousands_of_entries_gets_a_short_message(tmp_path):
+    np.savez(tmp_path / "many.npz", **{f"entry{i}": np.zeros(1, dtype=np.float32) for i in range(10_000)})
+    with pytest.raises(lc.LatentFileError, match=r"holds 10000 arrays \(entry0, entry1, entry2, entry3, entry4 and "
+                                                 r"9995 more\)") as err:
+        lc.load_latents(tmp_path / "many.npz", shape=(16,))
+    assert len(str(err.value)) < 300
