@@ -60,7 +60,8 @@ with ui.page("Centroids and reconstruction") as (name, model, steps):
     st.header("k-NN affine reconstruction")
     st.markdown("A target rebuilt as an affine combination (weights summing to 1) of its k nearest seeds, the "
                 "weights solving the constrained least-squares (Lagrange) system, as locally linear embedding does "
-                "(Roweis & Saul, Science 2000). With LOL the same weights go through the LOL map, so the reconstruction stays a typical latent.")
+                "(Roweis & Saul, Science 2000). With LOL the same weights go through the LOL map, so the "
+                "reconstruction stays a typical latent.")
     source = st.radio("Target", TARGETS, horizontal=True, key=ui.remember("reconstruct.target", TARGETS[0],
                                                                           options=TARGETS))
     bank_names = names
@@ -81,7 +82,7 @@ with ui.page("Centroids and reconstruction") as (name, model, steps):
             try:
                 target = invert_image(name, picture.getvalue(), picture.name, steps)[0]
             except (imaging.ImageFileError, ValueError) as err:
-                ui.show_error(f"{err}. Your seed set is unchanged.", err)
+                ui.show_error(f"{ui.plain(err)}. Your seed set is unchanged.", err)
     if target is not None:
         k_col, lol_col = st.columns(2)
         k = 1
@@ -106,4 +107,4 @@ with ui.page("Centroids and reconstruction") as (name, model, steps):
         st.plotly_chart(plots.weights_figure(neighbour_names, result.weights.numpy()), width="stretch")
         thumbs = ui.decode_to_uint8(name, bank[result.indices].numpy(), steps)
         st.image(list(thumbs), width=72, clamp=True,
-                 caption=[f"{n}: {w:.2f}" for n, w in zip(neighbour_names, result.weights.tolist())])
+                 caption=[f"{ui.plain(n)}: {w:.2f}" for n, w in zip(neighbour_names, result.weights.tolist())])

@@ -38,9 +38,9 @@ with ui.page("Seeds") as (name, model, steps):
                                                      f"Added {added} latents from {upload.name}.")
         file_id, kind, message = st.session_state.get("upload_result", (None, None, None))
         if upload is not None and file_id == upload.file_id and kind == "error":
-            ui.show_error(message)
+            ui.show_error(ui.plain(message))
         elif upload is not None and file_id == upload.file_id:
-            st.success(message)
+            st.success(ui.plain(message))
 
     st.subheader("Invert images into latents")
     if not model.can_encode:
@@ -56,7 +56,7 @@ with ui.page("Seeds") as (name, model, steps):
                 with st.spinner("Inverting ..."):
                     latents = model.encode(prepared, steps=steps)
             except (imaging.ImageFileError, ValueError) as err:
-                ui.show_error(f"{err}. Your seed set is unchanged.", err)
+                ui.show_error(f"{ui.plain(err)}. Your seed set is unchanged.", err)
             else:
                 report = imaging.reconstruction_report(model, prepared, latents, steps)
                 for picture, original, decoded, error in zip(pictures, *report):
@@ -79,7 +79,8 @@ with ui.page("Seeds") as (name, model, steps):
         badge = "normal" if summary.passes[i] else "atypical"
         with columns[i % 8]:
             st.image(images[i], width="stretch", clamp=True)
-            st.caption(f"**{label}** · norm {summary.norm[i]:.1f} · χ² p {summary.typicality[i]:.2f} · {badge}")
+            st.caption(f"**{ui.plain(label)}** · norm {summary.norm[i]:.1f} · χ² p {summary.typicality[i]:.2f} · "
+                       f"{badge}")
 
     rename_col, new_col, button_col = st.columns([2, 2, 1], vertical_alignment="bottom")
     old = rename_col.selectbox("Rename a seed", seeds.names)
@@ -88,7 +89,7 @@ with ui.page("Seeds") as (name, model, steps):
         try:
             seeds.rename(old, new)
         except ValueError as err:
-            st.warning(str(err))
+            st.warning(ui.plain(err))
         else:
             st.rerun()
     remove = st.multiselect("Select seeds to delete", seeds.names)

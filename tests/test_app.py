@@ -1,6 +1,7 @@
 """The Streamlit app through AppTest (the real app and models, no browser): every page renders, the demo, sampling,
 deleting, and every registered scheme on Interpolate."""
 
+import re
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,11 @@ APP = str(Path(__file__).resolve().parents[1] / "app.py")
 def app(monkeypatch):
     monkeypatch.chdir(Path(APP).parent)  # pages are addressed relative to the app
     return AppTest.from_file(APP, default_timeout=120).run()
+
+
+def _shown(markdown: str) -> str:
+    """What a Markdown message reads as on screen (user text in it is escaped, see ui.plain)."""
+    return re.sub(r"\\(.)", r"\1", markdown)
 
 
 def _no_errors(at):
@@ -306,13 +312,14 @@ def test_uploads_on_seeds_valid_bad_and_an_image(app):
     before = app.session_state["seed_sets"]["digits-vae"].latents.clone()
     _uploader(app, "A latent file").set_value(("broken.npy", b"not numpy", "application/octet-stream")).run()
     assert not app.exception
-    assert "is not a valid .npy file" in app.error[0].value and "Your seed set is unchanged" in app.error[0].value
+    assert "is not a valid .npy file" in _shown(app.error[0].value)
+    assert "Your seed set is unchanged" in _shown(app.error[0].value)
     assert torch.equal(app.session_state["seed_sets"]["digits-vae"].latents, before)
 
     good = lc.latents_to_bytes(torch.randn(3, 16), ["a", "b", "c"], fmt=".safetensors")
     _uploader(app, "A latent file").set_value(("three.safetensors", good, "application/octet-stream")).run()
     _no_errors(app)
-    assert "Added 3 latents from three.safetensors" in app.success[0].value
+    assert "Added 3 latents from three.safetensors" in _shown(app.success[0].value)
     assert app.sidebar.metric[0].value == "11"
 
     picture = io.BytesIO()
@@ -380,3 +387,27 @@ def test_a_diffusers_folder_from_the_sidebar(app, tmp_path, tiny_unet2d_folder):
     app.switch_page("pages/interpolate.py").run()
     _no_errors(app)
     assert len(app.get("image")) == 3
+
+
+def test_seed_names_from_a_shared_workspace_are_shown_as_plain_text(monkeypatch):
+    from markdown_it import MarkdownIt
+
+    import ui
+    from latentcore.seed_set import SeedSet
+
+    evil = "![p](http://127.0.0.1:8799/b.png) [link](http://x) :red[x] $x$ **b**"
+    ws_id = workspace.new_workspace_id()
+    seeds = SeedSet(lc.StandardNormal(16).sample(2, seed=0), [evil, "plain"])
+    workspace.save_workspace(workspace.Workspace(seed_sets={"digits-vae": seeds}), ws_id)
+    monkeypatch.chdir(Path(APP).parent)
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.query_params["ws"] = ws_id
+    at.run()
+    at.switch_page("pages/seeds.py").run()
+    _no_errors(at)
+    captions = [c.value for c in at.caption if "norm" in c.value]
+    assert len(captions) == 2
+    html = MarkdownIt("commonmark").render(captions[0])
+    assert "<img" not in html and "<a " not in html and "$x$" in html and "**b**" in html
+    assert "![p](http://127.0.0.1:8799/b.png)" in html  # the name reads as written
+    assert MarkdownIt("commonmark").render(ui.plain("a_b*c")) == "<p>a_b*c</p>\n"

@@ -8,8 +8,9 @@ app.py's folder on ``sys.path``, and the tests run from that folder.
 
 from .errors import show_error
 from .guard import guarded, page
+from .text import plain
 from .models import decode_to_uint8, get_model, path_through, run_with_progress
 from .workspace import remember, seed_set, seeds_or_stop
 
-__all__ = ["page", "guarded", "show_error", "remember", "seed_set", "seeds_or_stop", "get_model", "decode_to_uint8",
-           "path_through", "run_with_progress"]
+__all__ = ["page", "guarded", "show_error", "plain", "remember", "seed_set", "seeds_or_stop", "get_model",
+           "decode_to_uint8", "path_through", "run_with_progress"]
