@@ -411,3 +411,16 @@ def test_seed_names_from_a_shared_workspace_are_shown_as_plain_text(monkeypatch)
     assert "<img" not in html and "<a " not in html and "$x$" in html and "**b**" in html
     assert "![p](http://127.0.0.1:8799/b.png)" in html  # the name reads as written
     assert MarkdownIt("commonmark").render(ui.plain("a_b*c")) == "<p>a_b*c</p>\n"
+
+
+def test_a_chosen_workspace_id_with_nothing_saved_is_not_adopted(monkeypatch, workspace_folder):
+    monkeypatch.chdir(Path(APP).parent)
+    chosen = "AAAAAAAAAAAAAAAA"  # well formed, never issued
+    at = _session(chosen)
+    _no_errors(at)
+    issued = at.session_state["workspace_id"]
+    assert issued != chosen and at.query_params["ws"] == issued
+    assert any("starts a new workspace" in i.value for i in at.sidebar.info)
+    at.button[0].click().run()  # the demo: something to save
+    assert (workspace_folder / f"{issued}.safetensors").exists()
+    assert not (workspace_folder / f"{chosen}.safetensors").exists()

@@ -20,7 +20,9 @@ def open_workspace() -> None:
     """Bind the session to the URL's workspace (``?ws=``), loading it once; without one, start a new workspace.
 
     An id that is malformed or names an unreadable file leaves that file untouched and continues in a new
-    workspace, with a message in the sidebar.
+    workspace, with a message in the sidebar. A well-formed id with nothing saved under it is not adopted: ids are
+    issued by this server, and adopting a chosen one (``?ws=AAAAAAAAAAAAAAAA``) would file the work where anyone
+    who guesses that link can open it.
     """
     requested = st.query_params.get("ws")
     if requested and requested != st.session_state.get("workspace_id"):
@@ -31,7 +33,13 @@ def open_workspace() -> None:
                                                                  "session goes on in a new workspace.")
             _bind_workspace(workspace.new_workspace_id(), None)
         else:
-            _bind_workspace(requested, saved)
+            if saved is None:
+                st.session_state["workspace_notice"] = ("info", "Nothing is saved under the workspace id in this "
+                                                                "link, so this session starts a new workspace with "
+                                                                "an id of its own.")
+                _bind_workspace(workspace.new_workspace_id(), None)
+            else:
+                _bind_workspace(requested, saved)
     elif "workspace_id" not in st.session_state:
         _bind_workspace(workspace.new_workspace_id(), None)
     st.query_params["ws"] = st.session_state["workspace_id"]  # page links drop query parameters
@@ -129,7 +137,7 @@ def workspace_panel() -> None:
     with st.expander("Workspace", expanded="workspace_notice" in st.session_state):
         if "workspace_notice" in st.session_state:  # shown once
             kind, notice = st.session_state.pop("workspace_notice")
-            (st.error if kind == "error" else st.success)(notice)
+            {"error": st.error, "info": st.info}.get(kind, st.success)(notice)
         workspace_id = st.session_state["workspace_id"]
         st.caption(f"Saved on this server after every change as `{workspace_id}`. The address bar holds its link: "
                    "reload it or share it to come back to exactly this state.")
