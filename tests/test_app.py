@@ -424,3 +424,19 @@ def test_a_chosen_workspace_id_with_nothing_saved_is_not_adopted(monkeypatch, wo
     at.button[0].click().run()  # the demo: something to save
     assert (workspace_folder / f"{issued}.safetensors").exists()
     assert not (workspace_folder / f"{chosen}.safetensors").exists()
+
+
+def test_a_workspace_never_opens_a_folder_on_the_server(monkeypatch, tiny_unet2d_folder):
+    settings = {"model": "Load a diffusers folder ...", "diffusers_folder": str(tiny_unet2d_folder)}
+    ws_id = workspace.new_workspace_id()
+    workspace.save_workspace(workspace.Workspace(settings=settings), ws_id)
+    monkeypatch.chdir(Path(APP).parent)
+    at = _session(ws_id)  # a shared link to a workspace that names a folder
+    _no_errors(at)
+    assert at.sidebar.text_input[0].value == ""
+    assert "Enter the path of a diffusers pipeline folder" in at.sidebar.info[0].value
+    at.sidebar.text_input[0].set_value(str(tiny_unet2d_folder)).run()  # the user's own action loads it
+    _no_errors(at)
+    assert "latent 1x8x8" in " ".join(c.value for c in at.sidebar.caption)
+    saved = workspace.load_workspace(at.session_state["workspace_id"])
+    assert saved.settings.get("model") == "Load a diffusers folder ..." and "diffusers_folder" not in saved.settings

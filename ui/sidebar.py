@@ -22,8 +22,9 @@ def sidebar():
         choice = st.selectbox("Model", choices, key=remember("model", DEFAULT_MODEL, options=choices))
         name = choice
         if choice == DIFFUSERS_CHOICE:
-            folder = st.text_input("Pipeline folder", key=remember("diffusers_folder", ""),
-                                   help="A folder written by a diffusers pipeline's save_pretrained")
+            folder = st.text_input("Pipeline folder", key=remember("diffusers_folder", "", shared=False),
+                                   help="A folder written by a diffusers pipeline's save_pretrained. It stays in this "
+                                        "session: a workspace or its link never opens a folder on the server")
             if not folder:
                 st.info("Enter the path of a diffusers pipeline folder.")
                 name = DEFAULT_MODEL

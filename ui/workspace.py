@@ -74,6 +74,8 @@ def _current_workspace() -> workspace.Workspace:
             settings[key] = state[key]
         elif key in state:
             settings.pop(key, None)
+    for key in state.get("session_only", ()):
+        settings.pop(key, None)
     state["settings"] = settings
     seed_sets = {m: seeds for m, seeds in state.get("seed_sets", {}).items() if len(seeds)}
     return workspace.Workspace(seed_sets=seed_sets, settings=settings)
@@ -96,13 +98,21 @@ def save_workspace() -> None:
     st.session_state["workspace_digest"] = digest
 
 
-def remember(key: str, default, options=None, bounds: tuple[float, float] | None = None) -> str:
+def remember(key: str, default, options=None, bounds: tuple[float, float] | None = None, *,
+             shared: bool = True) -> str:
     """Use as a widget's ``key``: its value is kept in the workspace and comes back after a reload, a page switch
     or a server restart. ``options`` (for select widgets) and ``bounds`` (for sliders) drop restored values that
-    no longer fit, such as a deleted seed's name. The widget itself must not be given a default value."""
+    no longer fit, such as a deleted seed's name. The widget itself must not be given a default value.
+
+    ``shared=False``: kept across page switches of this session only, never written to or read from a workspace
+    (e.g. a folder on the server, which a shared link must not make the server open)."""
     state = st.session_state
-    state.setdefault("remembered", {})[key] = default
-    value = state[key] if key in state else state.get("settings", {}).get(key, default)
+    if shared:
+        state.setdefault("remembered", {})[key] = default
+    else:
+        state.setdefault("session_only", set()).add(key)
+    saved = state.get("settings", {}) if shared else {}
+    value = state[key] if key in state else saved.get(key, default)
     if options is not None:
         options = list(options)
         if isinstance(default, list):
