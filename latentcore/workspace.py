@@ -8,11 +8,13 @@ it is written atomically after every change and read back with the same checks a
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import secrets
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -70,6 +72,23 @@ def workspace_folder() -> Path:
     else:
         base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
     return base / "latent-explorer" / "workspaces"
+
+
+def remove_stale_temporaries(folder=None, older_than_s: float = 600.0) -> int:
+    """Delete temporary files that an interrupted save left in ``folder`` (default :func:`workspace_folder`):
+    ``.<id>.safetensors.*.tmp`` older than ``older_than_s`` seconds, so a save still being written by another
+    server process is left alone. Workspaces themselves are never touched. Returns how many were removed."""
+    folder = Path(folder) if folder is not None else workspace_folder()
+    if not folder.is_dir():
+        return 0
+    cutoff = time.time() - older_than_s
+    removed = 0
+    for tmp in folder.glob(".*.safetensors.*.tmp"):
+        with contextlib.suppress(OSError):  # gone already, or not ours to remove
+            if tmp.is_file() and tmp.stat().st_mtime < cutoff:
+                tmp.unlink()
+                removed += 1
+    return removed
 
 
 def workspace_to_bytes(workspace: Workspace) -> bytes:

@@ -3,6 +3,7 @@
 import json
 import os
 import struct
+import time
 
 import pytest
 import safetensors.torch
@@ -138,3 +139,19 @@ def test_a_left_over_temporary_file_is_ignored(tmp_path):
     partial = workspace.workspace_to_bytes(workspace.Workspace())[:40]
     (tmp_path / f".{ws_id}.safetensors.abc123.tmp").write_bytes(partial)
     _same(_workspace(), workspace.load_workspace(ws_id, tmp_path))
+
+
+def test_stale_temporaries_of_interrupted_saves_are_removed_and_nothing_else(tmp_path):
+    ws_id = workspace.new_workspace_id()
+    kept = workspace.save_workspace(_workspace(), ws_id, tmp_path)
+    old = tmp_path / f".{ws_id}.safetensors.abc123.tmp"
+    fresh = tmp_path / f".{ws_id}.safetensors.def456.tmp"  # another server may be writing it now
+    other = tmp_path / "notes.tmp"
+    for path in (old, fresh, other):
+        path.write_bytes(b"partial")
+    an_hour_ago = time.time() - 3600
+    os.utime(old, (an_hour_ago, an_hour_ago))
+    os.utime(other, (an_hour_ago, an_hour_ago))
+    assert workspace.remove_stale_temporaries(tmp_path) == 1
+    assert not old.exists() and fresh.exists() and other.exists() and kept.exists()
+    assert workspace.load_workspace(ws_id, tmp_path) is not None

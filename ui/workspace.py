@@ -16,6 +16,12 @@ from latentcore import workspace
 from latentcore.seed_set import SeedSet
 
 
+@st.cache_resource(show_spinner=False)
+def _stale_temporaries_removed() -> int:
+    """Once per server process: the temporary files of saves that a killed server left behind."""
+    return workspace.remove_stale_temporaries()
+
+
 def open_workspace() -> None:
     """Bind the session to the URL's workspace (``?ws=``), loading it once; without one, start a new workspace.
 
@@ -24,6 +30,7 @@ def open_workspace() -> None:
     issued by this server, and adopting a chosen one (``?ws=AAAAAAAAAAAAAAAA``) would file the work where anyone
     who guesses that link can open it.
     """
+    _stale_temporaries_removed()
     requested = st.query_params.get("ws")
     if requested and requested != st.session_state.get("workspace_id"):
         try:
