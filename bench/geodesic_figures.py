@@ -5,8 +5,8 @@ models", Figures 1, 5 and 6).
 
 Writes docs/geodesic_semicircle.png (the planar semicircle: density with the linear and the ri-optimal path, and
 the realisticity index along each) and docs/geodesic_semicircle_gen.png plus docs/geodesic_semicircle_gen_frames.png
-(semicircle-gen, R^20, decoder in the loop: endpoint-plane projection, index and image-space distances between frames along each
-path, and the decoded frames, linear above ri-optimal). Prints the path indices.
+(semicircle-gen, R^20, decoder in the loop: endpoint-plane projection, index and image-space distances between frames
+along each path, and the decoded frames, linear above ri-optimal). Prints the path indices.
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ Registries: :data:`SCHEMES` (interpolation), :data:`CENTROIDS`, :data:`PRIORS` (
 from .combine import CENTROIDS, Centroid, centroid, lol_combine, register_centroid
 from .device import default_device
 from .diagnostics import TESTS, normality_tests, typical_norm_band
-from .interpolate import SCHEMES, Scheme, Setting, interpolate, interpolate_chain, register_scheme
+from .interpolate import SCHEMES, Scheme, Setting, interpolate, interpolate_chain, register_scheme, schemes_for
 from .latent_files import (FORMATS, LatentFile, LatentFileError, latents_to_bytes, load_latents, read_latent_file,
                            save_latents)
 from .nao import nao_centroid, nao_interpolate  # registers the NAO scheme and centroid
@@ -29,7 +29,7 @@ from .subspace import Subspace
 __all__ = [
     "CENTROIDS", "Centroid", "centroid", "lol_combine", "register_centroid", "default_device", "TESTS",
     "normality_tests", "typical_norm_band", "SCHEMES", "Scheme", "Setting", "interpolate", "interpolate_chain",
-    "register_scheme", "FORMATS", "LatentFileError", "latents_to_bytes", "load_latents", "save_latents",
+    "register_scheme", "schemes_for", "FORMATS", "LatentFileError", "latents_to_bytes", "load_latents", "save_latents",
     "nao_centroid", "nao_interpolate", "ClassifierIndex", "GeodesicResult", "class_prior", "classifier_index",
     "ri_optimal_interpolate", "default_endpoints", "density_grid", "playground_paths", "playground_priors",
     "playground_schemes", "view_box", "PRIORS", "PriorFamily", "make_prior", "register_prior", "Empirical",

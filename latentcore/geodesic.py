@@ -33,6 +33,8 @@ from .priors import Empirical, Prior
 from .realism import Decoder, PointIndex, path_energy, path_realism
 
 DEFAULT_ALPHA = 0.9
+ALPHA = Setting("alpha", "alpha (scales the index in Eq. 3)", DEFAULT_ALPHA, 0.05, 1.0, 0.05,
+                "Below 1, every step costs something even where the index is ~1, so the path stays short")
 
 
 @dataclass
@@ -138,8 +140,7 @@ register_scheme(Scheme(
     "geodesic", "ri-optimal", "The path of highest realisticity index: a geodesic of the metric log^2(ri) dG^T dG, "
     "found by Adam on Eq. 3 of Struski et al., 'Interpolation in generative models', with the decoder in the loop.",
     path_of(ri_optimal_interpolate), iterative=True, uses_decoder=True,
-    settings=(Setting("alpha", "alpha (scales the index in Eq. 3)", DEFAULT_ALPHA, 0.05, 1.0, 0.05,
-                      "Below 1, every step costs something even where the index is ~1, so the path stays short"),),
+    settings=(ALPHA,),
     interactive={"max_iter": 1000}, evaluation={"max_iter": 200},
     slow_on={"diffusion": "every iteration differentiates through the whole sampler, which takes minutes per path "
                           "on a CPU"}))

@@ -100,11 +100,8 @@ class Scheme:
         """The options to run this scheme with: the fixed options of ``context`` (``"interactive"`` or
         ``"evaluation"``), the decoder of ``model`` (at ``steps`` sampler steps) when the scheme uses one, then
         the ``chosen`` settings."""
+        check_options(f"the {self.label} scheme's settings", chosen, [s.name for s in self.settings])
         out = context_options(self, context)
-        unknown = set(chosen) - {s.name for s in self.settings}
-        if unknown:
-            raise ValueError(f"{self.label} has no setting {', '.join(sorted(unknown))}; its settings: "
-                             f"{', '.join(s.name for s in self.settings) or 'none'}")
         if self.uses_decoder and model is not None:
             out["decoder"] = model.decoder(steps=steps)
         out.update(chosen)
@@ -202,6 +199,12 @@ register_scheme(Scheme("slerp", "SLERP", "Spherical interpolation about the orig
                        "between the endpoints' directions (White, arXiv 1609.04468).", slerp_path))
 register_scheme(Scheme("lol", "LOL", "Latent optimal linear combination with weights (1 - t, t): every point is "
                        "distributed exactly as the prior (Bodin et al., arXiv 2408.08558).", lol_path))
+
+
+def schemes_for(model) -> tuple[list[str], dict[str, str]]:
+    """The names of the schemes offered for ``model``, and for each scheme that is not, why."""
+    reasons = {name: scheme.unsuited_reason(model) for name, scheme in SCHEMES.items()}
+    return [name for name, why in reasons.items() if why is None], {n: why for n, why in reasons.items() if why}
 
 
 def _endpoints(z0, z1, prior: Prior | None):

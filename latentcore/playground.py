@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .geodesic import DEFAULT_ALPHA
+from .geodesic import ALPHA  # the index scale of every path here, the ri-optimal scheme's setting
 from .interpolate import SCHEMES, interpolate
 from .prior_registry import PRIORS
 from .priors import Prior
@@ -65,7 +65,7 @@ class PlaygroundPath:
     length: float               # Euclidean length (the decoder is the identity)
 
 
-def playground_paths(prior: Prior, start, end, frames: int = 32, alpha: float = DEFAULT_ALPHA,
+def playground_paths(prior: Prior, start, end, frames: int = 32, alpha: float = ALPHA.default,
                      schemes=None, progress=None) -> dict[str, PlaygroundPath]:
     """Each scheme's path (default: :func:`playground_schemes`) from ``start`` to ``end`` (points ``[2]``) over a
     2-D prior, with its realisticity.

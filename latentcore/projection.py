@@ -1,11 +1,11 @@
 """Two-dimensional views of latents and paths.
 
 - :func:`endpoint_plane`: Eq. 4 of Struski, Tabor, Podolak, Nowak, "Interpolation in generative models". With
-  ``X = [z_0, z_k]`` (D x 2), a latent projects to ``z~ = X (X^T X)^-1 X^T z``, and its coordinates ``(x, y)`` solve ``x z_0 + y z_k = z~``, i.e.
-  ``(x, y) = (X^T X)^-1 X^T z``: the start is (1, 0), the end (0, 1), the origin (0, 0). When the endpoints are
-  parallel (or one is zero) the plane is not defined; the coordinates are then taken in an orthonormal basis:
-  the endpoints' common direction and the leading principal direction of the points orthogonal to it (both
-  endpoints zero: the points' two leading principal components).
+  ``X = [z_0, z_k]`` (D x 2), a latent projects to ``z~ = X (X^T X)^-1 X^T z``, and its coordinates ``(x, y)`` solve
+  ``x z_0 + y z_k = z~``, i.e. ``(x, y) = (X^T X)^-1 X^T z``: the start is (1, 0), the end (0, 1), the origin (0, 0).
+  When the endpoints are parallel (or one is zero) the plane is not defined; the coordinates are then taken in an
+  orthonormal basis: the endpoints' common direction and the leading principal direction of the points orthogonal
+  to it (both endpoints zero: the points' two leading principal components).
 - :func:`pca`: the leading principal components of a set of latents.
 """
 

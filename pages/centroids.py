@@ -33,9 +33,9 @@ with ui.page("Centroids and reconstruction") as (name, model, steps):
         group = seeds.select(members)
         centroids = {}
         for key, spec in lc.CENTROIDS.items():
-            centroids[key] = ui.run_with_progress(spec.label, spec.iterative, lambda progress, key=key: lc.centroid(
-                group, scheme=key, prior=model.prior, progress=progress, **lc.CENTROIDS[key].options(
-                    context="interactive")))
+            centroids[key] = ui.run_with_progress(spec.label, spec.iterative, lambda progress, key=key, spec=spec: (
+                lc.centroid(group, scheme=key, prior=model.prior, progress=progress,
+                            **spec.options(context="interactive"))))
         batch = torch.stack(list(centroids.values()))
         images = ui.decode_to_uint8(name, batch.numpy(), steps)
         summary = latent_summary(batch, prior=model.prior)

@@ -32,19 +32,18 @@ with ui.page("Compare schemes") as (name, model, steps):
     sets = right.select_slider("Centroid sets (0: none)", set_counts,
                                key=ui.remember("compare.sets", 4, options=set_counts))
     compared = ui.get_model(model_name)
-    offered = [k for k, scheme in lc.SCHEMES.items() if scheme.unsuited_reason(compared) is None]
+    offered, not_offered = lc.schemes_for(compared)
     schemes = left.multiselect("Interpolation schemes", offered, format_func=lambda k: lc.SCHEMES[k].label,
                                key=ui.remember("compare.schemes", ["linear", "slerp", "lol"], options=offered))
-    for scheme in lc.SCHEMES.values():
-        if scheme.unsuited_reason(compared):
-            left.caption(f"{scheme.label} is not offered for {model_name}: {scheme.unsuited_reason(compared)}.")
+    for key, why in not_offered.items():
+        left.caption(f"{lc.SCHEMES[key].label} is not offered for {model_name}: {why}.")
     centroid_schemes = middle.multiselect("Centroid schemes", list(lc.CENTROIDS),
                                           format_func=lambda k: lc.CENTROIDS[k].label, key=ui.remember(
                                               "compare.centroids", ["lol", "mean", "rescaled"], options=lc.CENTROIDS))
     seed = right.number_input("Random seed (which digits)", min_value=0, step=1,
                               key=ui.remember("compare.seed", 0, bounds=(0, 2**31)))
     st.caption("About 1 s for the defaults on digits-vae, 7 s on digits-ddim (2 CPU cores); NAO adds ~0.5 s per "
-               "path and ~2 s (VAE) to ~8 s (DDIM) per centroid; ri-optimal paths ~0.1 s per path on VAEs.")
+               "path and ~0.1 s (VAE) to ~3 s (DDIM) per centroid; ri-optimal paths ~0.1 s per path on VAEs.")
 
     if st.button("Run the comparison", type="primary"):
         bar = st.progress(0.0, text="Starting ...")

@@ -19,12 +19,12 @@ with ui.page("Interpolate") as (name, model, steps):
         left, right = st.columns(2)
         stops = [left.selectbox("From", names, key=ui.remember("interpolate.from", names[0], options=names)),
                  right.selectbox("To", names, key=ui.remember("interpolate.to", names[1], options=names))]
-    labels = {s.label: key for key, s in lc.SCHEMES.items() if s.unsuited_reason(model) is None}
+    offered, not_offered = lc.schemes_for(model)
+    labels = {lc.SCHEMES[key].label: key for key in offered}
     chosen = st.multiselect("Schemes", list(labels),
                             key=ui.remember("interpolate.schemes", ["Linear", "SLERP", "LOL"], options=labels))
-    for scheme in lc.SCHEMES.values():
-        if scheme.unsuited_reason(model):
-            st.caption(f"{scheme.label} is not offered for {name}: {scheme.unsuited_reason(model)}.")
+    for key, why in not_offered.items():
+        st.caption(f"{lc.SCHEMES[key].label} is not offered for {name}: {why}.")
     frames = st.slider("Frames" + (" per leg" if chain else ""), min_value=2, max_value=64,
                        key=ui.remember("interpolate.frames", 8, bounds=(2, 64)))
     if not chosen:

@@ -3,6 +3,7 @@ import streamlit as st
 import latentcore as lc
 import ui
 from latentcore import plots
+from latentcore.playground import ALPHA
 
 @st.cache_resource(show_spinner="Fitting the prior ...")
 def playground_prior(name: str):
@@ -47,8 +48,8 @@ with ui.page("Geometry playground") as (name, model, steps):
                                key=ui.remember(f"playground.{which}_x", defaults[which][0])),
                 b.number_input(f"{which} x2", step=0.1, format="%.2f",
                                key=ui.remember(f"playground.{which}_y", defaults[which][1])))
-        alpha = st.slider("alpha (scales the index in Eq. 3)", 0.05, 1.0, step=0.05,
-                          key=ui.remember("playground.alpha", 0.9, bounds=(0.05, 1.0)))
+        alpha = st.slider(ALPHA.label, ALPHA.low, ALPHA.high, step=ALPHA.step, help=ALPHA.help,
+                          key=ui.remember("playground.alpha", ALPHA.default, bounds=(ALPHA.low, ALPHA.high)))
         frames = st.slider("Points per path", 8, 48, step=4, key=ui.remember("playground.frames", 24, bounds=(8, 48)))
     if point["start"] == point["end"]:
         st.info("Start and end are the same point: move one of them.")

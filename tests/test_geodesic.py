@@ -1,5 +1,6 @@
 """ri-optimal interpolation (Struski et al., "Interpolation in generative models"): better paths than linear on the
-semicircle, endpoints kept, energy descending, no NaN for coinciding endpoints, batching, feature-restricted paths, the playground."""
+semicircle, endpoints kept, energy descending, no NaN for coinciding endpoints, batching, feature-restricted paths,
+the playground."""
 
 import numpy as np
 import pytest

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import torch
 
 from ..combine import CENTROIDS, centroid
-from ..interpolate import SCHEMES, Progress, interpolate
+from ..interpolate import SCHEMES, Progress, interpolate, schemes_for
 from ..models import load_classifier
 from ..validation import check_choice, check_int
 from .metrics import NORMALITY_LEVEL, path_metrics, point_metrics
@@ -109,8 +109,7 @@ def _plan(model, *, schemes, centroid_schemes, pairs, frames, centroid_sets, see
     if tuple(model.image_shape) != (1, 16, 16):
         raise ValueError(f"the digits classifier measures 1x16x16 images; {model.name} makes "
                          f"{'x'.join(map(str, model.image_shape))} images")
-    suited = [name for name, spec in SCHEMES.items() if spec.unsuited_reason(model) is None]
-    schemes = _check_names("interpolation scheme", schemes, SCHEMES, default=suited)
+    schemes = _check_names("interpolation scheme", schemes, SCHEMES, default=schemes_for(model)[0])
     centroid_schemes = _check_names("centroid scheme", centroid_schemes, CENTROIDS, default=list(CENTROIDS))
     if not centroid_schemes:
         centroid_sets = 0

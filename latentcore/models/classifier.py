@@ -1,6 +1,7 @@
 """``digits-classifier``: a small CNN that labels 16x16 digits. It measures class preservation along paths,
 gives the class probability for feature-restricted interpolation (Struski et al., arXiv 1904.03445), and its
-penultimate features give a Frechet distance between sets of images (as FID does with Inception features; Heusel et al., arXiv 1706.08500).
+penultimate features give a Frechet distance between sets of images (as FID does with Inception features; Heusel et
+al., arXiv 1706.08500).
 """
 
 from __future__ import annotations

@@ -103,10 +103,10 @@ def _train_vae(out: Path, iterations: int, prior_name: str, latent_dim: int, bat
     """VAE with a Bernoulli likelihood of pixel intensities and ``KL(q(z|x) || p(z))``.
 
     N(0, I): the KL in closed form. Semicircle: the prior factorises into the planar horseshoe of the first two
-    coordinates times N(0, 0.5 I) on the rest (Struski et al., "Interpolation in generative models", section 6),
-    so the KL splits into a one-sample Monte Carlo estimate ``log q - log p`` on the horseshoe plus a closed form on the rest, weighted by
-    ``rest_weight``. A weight above 1 makes the remaining coordinates expensive, so the decoder carries the
-    digits through the horseshoe coordinates instead of ignoring them.
+    coordinates times N(0, 0.5 I) on the rest (Struski et al., "Interpolation in generative models", section 6), so
+    the KL splits into a one-sample Monte Carlo estimate ``log q - log p`` on the horseshoe plus a closed form on the
+    rest, weighted by ``rest_weight``. A weight above 1 makes the remaining coordinates expensive, so the decoder
+    carries the digits through the horseshoe coordinates instead of ignoring them.
     """
     from .nets import VAE
     from .nets import save_net
