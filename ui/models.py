@@ -11,7 +11,7 @@ import torch
 
 import latentcore as lc
 import latentcore.models as models
-from latentcore.imaging import to_uint8
+from latentcore.imaging import image_grid, to_uint8
 
 
 @st.cache_resource(show_spinner="Loading the model ...")
@@ -23,6 +23,13 @@ def get_model(name: str):
 def decode_to_uint8(model_name: str, latents: np.ndarray, steps: int | None) -> np.ndarray:
     """Decoded images of ``latents`` as 8-bit arrays; cached by model, latent values and steps."""
     return to_uint8(get_model(model_name).decode(torch.from_numpy(latents), steps=steps))
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def model_thumbnail(model_name: str) -> np.ndarray:
+    """Four samples of the model's prior, decoded in a row: what the model makes, at a glance."""
+    model = get_model(model_name)
+    return np.asarray(image_grid(model.decode(model.prior.sample(4, seed=0)), columns=4, scale=1))
 
 
 PATHS_KEPT = 32

@@ -7,11 +7,17 @@ import streamlit as st
 import latentcore.models as models
 
 from .errors import show_error
-from .models import get_model
+from .models import get_model, model_thumbnail
 from .workspace import remember, seed_set, workspace_panel
 
-DEFAULT_MODEL = "digits-vae"
+DEFAULT_MODEL = "faces-dcgan"
 DIFFUSERS_CHOICE = "Load a diffusers folder ..."
+
+
+def model_label(name: str) -> str:
+    """The selector's entry: the name and, for registered models, what they make."""
+    spec = models.MODELS.get(name)
+    return f"{name} · {spec.summary}" if spec is not None and spec.summary else name
 
 
 def sidebar():
@@ -19,7 +25,8 @@ def sidebar():
     model, the DDIM steps (None for other models) and the placeholder of the seed count."""
     with st.sidebar:
         choices = models.available() + [DIFFUSERS_CHOICE]
-        choice = st.selectbox("Model", choices, key=remember("model", DEFAULT_MODEL, options=choices))
+        choice = st.selectbox("Model", choices, format_func=model_label,
+                              key=remember("model", DEFAULT_MODEL, options=choices))
         name = choice
         if choice == DIFFUSERS_CHOICE:
             folder = st.text_input("Pipeline folder", key=remember("diffusers_folder", "", shared=False),
@@ -36,7 +43,12 @@ def sidebar():
             show_error(f"Could not load that model: {err}", err)
             name = DEFAULT_MODEL
             model = get_model(name)
-        st.caption(f"Device: `{model.device}` · latent {'x'.join(map(str, model.latent_shape))}")
+        facts = (f"{model.kind.upper()} · latent {'x'.join(map(str, model.latent_shape))} · image "
+                 f"{'x'.join(map(str, model.image_shape))} · on {model.device}")
+        if name in models.MODELS:  # registered models decode quickly; a pipeline folder may take minutes
+            st.image(model_thumbnail(name), width="stretch", caption=facts)
+        else:
+            st.caption(facts)
         steps = None
         if model.sampler is not None:
             sampler = model.sampler

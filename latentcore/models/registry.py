@@ -75,17 +75,17 @@ register(ModelSpec(
     "encoder: your images come back to latents by optimisation.",
     _builtin_gan, "64x64 synthetic faces, a pretrained GAN"))
 register(ModelSpec(
+    "digits-vae",
+    "A small convolutional VAE of the same digits with a 16-dimensional N(0, I) latent. Decoding is one pass of a "
+    "small network (well under a millisecond per image); the encoder gives the posterior mean.",
+    _builtin_vae("digits-vae"), "16x16 digits, a VAE"))
+register(ModelSpec(
     "digits-ddim",
     "A 1.1 M-parameter diffusers UNet2DModel trained as a denoising diffusion model on scikit-learn's handwritten "
     "digits (16x16). The latent is the starting noise x_T (1x16x16, prior N(0, I)); decoding is deterministic "
     "DDIM (25 steps by default) and encoding is DDIM inversion. Latents inverted from real digits are far from "
     "Gaussian, which the normality tests show.",
     _builtin_ddim, "16x16 digits, a diffusion model"))
-register(ModelSpec(
-    "digits-vae",
-    "A small convolutional VAE of the same digits with a 16-dimensional N(0, I) latent. Decoding is one pass of a "
-    "small network (well under a millisecond per image); the encoder gives the posterior mean.",
-    _builtin_vae("digits-vae"), "16x16 digits, a VAE"))
 register(ModelSpec(
     "semicircle-gen",
     "A VAE of the same digits whose prior is the 'semicircle' of Struski et al. (three Gaussians in R^20 forming "
