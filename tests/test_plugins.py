@@ -71,7 +71,7 @@ BROKEN = {
                  r"model 'range': decoding two samples of its prior gave values from 3\.\d+ to 6\.\d+, outside its "
                  r"declared output_range \(-1, 1\)"),
     "nan.py": (PLAIN.replace("self.net(z)", "float('nan') * self.net(z)").replace('"tiny-gan"', '"nan"'),
-               r"model 'nan': decoding two samples of its prior gave 384 NaN or Inf values"),
+               r"model 'nan': decoding two samples of its prior: 384 NaN or Inf values found"),
     "latent.py": (PLAIN.replace("latent_shape=(8,)", "latent_shape=(5,)").replace('"tiny-gan"', '"latent"'),
                   r"model 'latent': decoding two samples of its prior \(latents \[2, 5\]\) failed: latent\.py line "
                   r"\d+: RuntimeError: mat1 and mat2 shapes cannot be multiplied .* Is latent_shape \(5\) what the "
@@ -183,6 +183,11 @@ def test_a_module_given_itself_is_copied_for_each_model():
     model = models.PluginModel(models.Plugin("given", net, latent_shape=4, output_range=(0, 1)), "cpu")
     assert model.module is not net and model.image_shape == (3, 2, 2)
     assert all(p.requires_grad for p in net.parameters())  # the declared module is left as it was
+    exploding = models.Plugin("exploding", net, latent_shape=4, output_range=(0, 1), decode=lambda module, z: (
+        module(z) if float(z.abs().max()) < 50 else module(z) * float("nan")))
+    model = models.PluginModel(exploding, "cpu")  # passes its check on two prior samples
+    with pytest.raises(ValueError, match="exploding's decoded images: 12 NaN or Inf values found"):
+        model.decode(torch.full((1, 4), 100.0))  # never silently
 
 
 def test_a_plugin_with_an_encoder_inverts_images():
@@ -312,3 +317,25 @@ def test_plugins_on_every_page_with_their_conditions_in_the_sidebar(plugin_dir, 
     at.sidebar.selectbox[0].set_value("tiny-gan").run()
     _no_errors(at)
     assert not [s for s in at.sidebar.selectbox if s.label == "Label"]  # the plain GAN has no conditions
+
+
+def test_the_evaluation_decodes_with_the_conditions_it_is_given():
+    from latentcore.evaluate import evaluate
+
+    torch.manual_seed(0)
+    linear = torch.nn.Linear(16, 256)
+
+    def decode(module, z, offset):
+        return torch.sigmoid(module(z) + offset).view(-1, 1, 16, 16)
+
+    def encode(module, images, offset):  # the same latents whatever the offset: only decoding differs
+        logits = torch.logit(images.clamp(1e-3, 1 - 1e-3)).flatten(1) - module.bias
+        return torch.linalg.lstsq(module.weight, logits.T).solution.T
+
+    plugin = models.Plugin("offset-ae", linear, latent_shape=16, output_range=(0, 1), kind="vae", decode=decode,
+                           encode=encode, conditions=[models.Condition("offset", float, 0.0, low=-2, high=2)])
+    model = models.PluginModel(plugin, "cpu")
+    runs = {o: evaluate(model, schemes=["linear"], pairs=2, centroid_sets=0, conditions={"offset": o}) for o in (0, 1)}
+    assert runs[1].settings["conditions"] == {"offset": 1.0} and runs[0].settings["conditions"] == {"offset": 0.0}
+    assert runs[0].table["frechet"][0] != runs[1].table["frechet"][0]
+    torch.testing.assert_close(runs[0].examples.paths["linear"], runs[1].examples.paths["linear"])

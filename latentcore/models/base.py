@@ -71,11 +71,9 @@ class Condition:
         if self.type not in (str, int, float):
             raise ValueError(f"condition {self.name}: type must be str, int or float, got {self.type!r}")
         if self.choices is not None:
-            object.__setattr__(self, "choices", tuple(self.choices))
+            object.__setattr__(self, "choices", tuple(self._check_type(c) for c in self.choices))
             if not self.choices:
                 raise ValueError(f"condition {self.name}: choices must not be empty")
-            for choice in self.choices:
-                self._check_type(choice)
         for bound in ("low", "high"):
             value = getattr(self, bound)
             if value is not None and (self.type is str or isinstance(value, bool)
@@ -84,8 +82,8 @@ class Condition:
                                  f"got {value!r}")
         if self.low is not None and self.high is not None and self.low > self.high:
             raise ValueError(f"condition {self.name}: low ({self.low}) is above high ({self.high})")
-        try:
-            self.check(self.default)
+        try:  # as its type: a float condition declared with default 1 holds 1.0
+            object.__setattr__(self, "default", self.check(self.default))
         except ValueError as err:
             raise ValueError(f"the default does not fit: {err}") from None
 

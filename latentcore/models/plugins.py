@@ -36,6 +36,7 @@ import torch
 
 from ..prior_registry import PRIORS, make_prior
 from ..priors import Prior
+from ..validation import check_finite
 from .base import KINDS, Condition, GenerativeModel, ModelLoadError, Sampler
 from .registry import MODELS, ModelSpec, register
 
@@ -209,9 +210,10 @@ class PluginModel(GenerativeModel):
         if images.dim() != 4 or images.shape[0] != 2 or images.shape[1] not in CHANNELS or min(images.shape) < 1:
             raise ModelLoadError(f"decoding 2 latents gave shape {shown}; expected images {layout} with N = 2 and "
                                  f"C = 1 or 3 (layout {self.plugin.layout})")
-        bad = int((~torch.isfinite(images)).sum())
-        if bad:
-            raise ModelLoadError(f"decoding two samples of its prior gave {bad} NaN or Inf values")
+        try:
+            check_finite(images, "decoding two samples of its prior")
+        except ValueError as err:
+            raise ModelLoadError(str(err)) from None
         low, high = self.plugin.output_range
         tolerance = RANGE_TOLERANCE * (high - low)
         seen = float(images.min()), float(images.max())
@@ -226,9 +228,7 @@ class PluginModel(GenerativeModel):
         if tuple(images.shape) != (len(latents), *self.image_shape):
             raise ValueError(f"{self.name}'s decode gave shape {tuple(images.shape)} for {len(latents)} latents; "
                              f"expected {(len(latents), *self.image_shape)}")
-        bad = int((~torch.isfinite(images)).sum())
-        if bad:
-            raise ValueError(f"{self.name}'s decode gave {bad} NaN or Inf value{'s' * (bad != 1)}")
+        check_finite(images, f"{self.name}'s decoded images")
         low, high = self.plugin.output_range
         return ((images - low) / (high - low)).clamp(0.0, 1.0)
 
@@ -242,10 +242,7 @@ class PluginModel(GenerativeModel):
             shape = tuple(latents.shape) if isinstance(latents, torch.Tensor) else type(latents).__name__
             raise ValueError(f"{self.name}'s encode gave {shape} for {len(images)} images; expected "
                              f"{(len(images), *self.latent_shape)}")
-        bad = int((~torch.isfinite(latents)).sum())
-        if bad:
-            raise ValueError(f"{self.name}'s encode gave {bad} NaN or Inf value{'s' * (bad != 1)}")
-        return latents.float()
+        return check_finite(latents, f"{self.name}'s encoded latents").float()
 
 
 @dataclass(frozen=True)
