@@ -11,13 +11,13 @@ TARGETS = ["A seed", "A fresh sample", "An uploaded image"]
 
 
 @st.cache_data(max_entries=32, show_spinner="Inverting the image ...")
-def invert_image(model_name: str, data: bytes, file_name: str, steps: int | None):
+def invert_image(model_name: str, data: bytes, file_name: str, decoding: dict):
     model = ui.get_model(model_name)
     images = model.prepare_images(imaging.load_images([(data, file_name)]))
-    return model.encode(images, steps=steps).cpu()
+    return model.encode(images, **decoding).cpu()
 
 
-with ui.page("Centroids and reconstruction") as (name, model, steps):
+with ui.page("Centroids and reconstruction") as (name, model, decoding):
     seeds = ui.seeds_or_stop(name, "Centroids and reconstructions need")
     names = seeds.names
 
@@ -37,7 +37,7 @@ with ui.page("Centroids and reconstruction") as (name, model, steps):
                 lc.centroid(group, scheme=key, prior=model.prior, progress=progress,
                             **spec.options(context="interactive"))))
         batch = torch.stack(list(centroids.values()))
-        images = ui.decode_to_uint8(name, batch.numpy(), steps)
+        images = ui.decode_to_uint8(name, batch.numpy(), decoding)
         summary = latent_summary(batch, prior=model.prior)
         for i, (column, (key, spec)) in enumerate(zip(st.columns(len(centroids)), lc.CENTROIDS.items())):
             column.image(images[i], width=128, clamp=True)
@@ -80,7 +80,7 @@ with ui.page("Centroids and reconstruction") as (name, model, steps):
         picture = st.file_uploader("A PNG or JPEG image", type=["png", "jpg", "jpeg"], key="reconstruct.image")
         if picture is not None:
             try:
-                target = invert_image(name, picture.getvalue(), picture.name, steps)[0]
+                target = invert_image(name, picture.getvalue(), picture.name, decoding)[0]
             except (imaging.ImageFileError, ValueError) as err:
                 ui.show_error(f"{ui.plain(err)}. Your seed set is unchanged.", err)
     if target is not None:
@@ -95,7 +95,7 @@ with ui.page("Centroids and reconstruction") as (name, model, steps):
         bank = seeds.select(bank_names)
         result = lc.knn_affine(target, bank, k, lol=use_lol, prior=model.prior)
         neighbour_names = [bank_names[i] for i in result.indices.tolist()]
-        decoded = ui.decode_to_uint8(name, torch.stack([target, result.reconstruction]).numpy(), steps)
+        decoded = ui.decode_to_uint8(name, torch.stack([target, result.reconstruction]).numpy(), decoding)
         a, b, c = st.columns([1, 1, 2])
         a.image(decoded[0], width=128, clamp=True, caption="target")
         b.image(decoded[1], width=128, clamp=True, caption="reconstruction")
@@ -105,6 +105,6 @@ with ui.page("Centroids and reconstruction") as (name, model, steps):
             c.caption(f"The neighbours are (nearly) affinely dependent (rank {int(result.rank)} of {k - 1}), so the "
                       "weights are the smallest that fit.")
         st.plotly_chart(plots.weights_figure(neighbour_names, result.weights.numpy()), width="stretch")
-        thumbs = ui.decode_to_uint8(name, bank[result.indices].numpy(), steps)
+        thumbs = ui.decode_to_uint8(name, bank[result.indices].numpy(), decoding)
         st.image(list(thumbs), width=72, clamp=True,
                  caption=[f"{ui.plain(n)}: {w:.2f}" for n, w in zip(neighbour_names, result.weights.tolist())])

@@ -7,7 +7,7 @@ from latentcore.diagnostics import latent_summary
 
 FORMATS = [".safetensors", ".npz"]
 
-with ui.page("Seeds") as (name, model, steps):
+with ui.page("Seeds") as (name, model, decoding):
     seeds = ui.seed_set(name)
 
     sample_col, upload_col = st.columns(2)
@@ -54,11 +54,11 @@ with ui.page("Seeds") as (name, model, steps):
                 batch = imaging.load_images([(p.getvalue(), p.name) for p in pictures])
                 prepared = model.prepare_images(batch)
                 with st.spinner("Inverting ..."):
-                    latents = model.encode(prepared, steps=steps)
+                    latents = model.encode(prepared, **decoding)
             except (imaging.ImageFileError, ValueError) as err:
                 ui.show_error(f"{ui.plain(err)}. Your seed set is unchanged.", err)
             else:
-                report = imaging.reconstruction_report(model, prepared, latents, steps)
+                report = imaging.reconstruction_report(model, prepared, latents, decoding)
                 for picture, original, decoded, error in zip(pictures, *report):
                     a, b, c = st.columns([1, 1, 2])
                     a.image(original, caption=picture.name, width=96, clamp=True)
@@ -73,7 +73,7 @@ with ui.page("Seeds") as (name, model, steps):
         st.stop()
 
     summary = latent_summary(seeds.latents, prior=model.prior)
-    images = ui.decode_to_uint8(name, seeds.latents.numpy(), steps)
+    images = ui.decode_to_uint8(name, seeds.latents.numpy(), decoding)
     columns = st.columns(8)
     for i, label in enumerate(seeds.names):
         badge = "normal" if summary.passes[i] else "atypical"

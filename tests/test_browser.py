@@ -306,3 +306,39 @@ def test_compare_runs_in_the_browser(server, page):
     assert csv[0].startswith("task,scheme") and len(csv) == 1 + 3 + 3
     page.locator("[data-testid=stMain] [data-testid=stDataFrame]").first.scroll_into_view_if_needed()
     shoot(page, "compare")
+
+
+def test_a_plugin_model_and_its_class_condition(browser, tmp_path):
+    """A server started with `-- --models` (the README's example and a broken file): the plug-in is picked in the
+    model selector, and choosing another class in the sidebar changes the decoded images."""
+    broken = tmp_path / "broken_gan.py"
+    broken.write_text("import not_a_module_anywhere\n")
+    with streamlit_server(tmp_path / "workspaces", models=["examples/plugins/conditional_gan.py", broken]) as url:
+        page = new_tab(browser)
+        page.goto(url)
+        page.get_by_role("heading", name="Latent Explorer").wait_for()
+        settle(page)
+        sidebar = page.locator("[data-testid=stSidebar]")
+        sidebar.get_by_text("Plug-in models refused (1)").click()
+        sidebar.get_by_text("broken_gan.py: running the file failed").wait_for()
+        page.get_by_role("combobox", name="Model").click()
+        page.get_by_role("option", name="example-cgan").click()
+        page.get_by_role("combobox", name="Label").wait_for()
+        settle(page)
+        page.get_by_role("button", name="Start with a demo").click()
+        page.get_by_role("heading", name="Interpolate", level=1).wait_for()
+        page.locator(".js-plotly-plot").first.wait_for()
+        settle(page)
+        image = page.locator("[data-testid=stMain] [data-testid=stImage] img").first
+        before = image.get_attribute("src")
+        page.get_by_role("combobox", name="Label").click()
+        page.get_by_role("option", name="dog").click()
+        page.wait_for_function("src => document.querySelector('[data-testid=stMain] [data-testid=stImage] img')"
+                               ".getAttribute('src') !== src", arg=before)
+        settle(page)
+        assert image.get_attribute("src") != before
+        assert page.get_by_role("combobox", name="Label").input_value() == "dog"
+        assert page.get_by_role("combobox", name="Model").input_value() == "example-cgan"
+        no_errors(page)
+        shoot(page, "plugin")
+        page.context.close()

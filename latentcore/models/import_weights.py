@@ -9,8 +9,9 @@ weights_only=True)`` (tensors only, no code), and writes ``latentcore/assets/mod
 The weights are stored in float16 when that moves no decoded 8-bit pixel of 256 samples by more than one level,
 else in float32.
 
-``--samples FILE`` also writes a PNG grid of 32 samples; ``--reference FILE`` also writes the regression fixture of the tests: a few latents and the images of the
-package's own generator class for them (imported from the wheel, float32 weights, eval mode).
+``--samples FILE`` also writes a PNG grid of 32 samples; ``--reference FILE`` also writes the regression
+fixture of the tests: a few latents and the images of the package's own generator class for them (imported from
+the wheel, float32 weights, eval mode).
 """
 
 from __future__ import annotations

@@ -100,15 +100,15 @@ def available() -> list[str]:
 
 
 @functools.lru_cache(maxsize=8)
-def _build(name: str, device: str) -> GenerativeModel:
-    return MODELS[name].build(torch.device(device))
+def _build(spec: ModelSpec, device: str) -> GenerativeModel:
+    return spec.build(torch.device(device))  # keyed by the spec: a name registered again builds anew
 
 
 def load(name_or_path: str | os.PathLike, device: torch.device | str | None = None) -> GenerativeModel:
     """A registered model by name, or a diffusers pipeline folder by path; cached per (model, device)."""
     key = str(name_or_path)
     if key in MODELS:
-        return _build(key, device_key(device))
+        return _build(MODELS[key], device_key(device))
     return load_diffusers(key, device)
 
 
