@@ -338,7 +338,7 @@ def test_a_plugin_model_and_its_class_condition(browser, tmp_path):
         settle(page)
         assert image.get_attribute("src") != before
         assert page.get_by_role("combobox", name="Label").input_value() == "dog"
-        assert page.get_by_role("combobox", name="Model").input_value() == "example-cgan"
+        assert page.get_by_role("combobox", name="Model").input_value().startswith("example-cgan")
         no_errors(page)
         shoot(page, "plugin")
         page.context.close()
