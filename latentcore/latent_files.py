@@ -6,6 +6,11 @@ code). A file holds one array of latents ``[N, *shape]`` (or one latent), stored
 key ``latents``; optional names go under ``names`` (an array of strings in ``.npz``, a list in ``.pt``, a JSON
 list in the safetensors metadata). Every problem raises :class:`LatentFileError` with a message that says what
 is wrong and what is accepted. Files are written atomically (:func:`write_atomically`).
+
+Sizes are bounded before anything is inflated (:mod:`latentcore.limits`): the file's own size; for the zip
+archives (``.npz``, ``.pt``) the number of entries and each entry's declared size; for ``.npy`` data, also inside
+an ``.npz``, the shape and dtype its header declares, read with ``numpy.lib.format`` before the data, so that a
+small file that would expand to gigabytes (a zip bomb) or to more latents than accepted is refused at once.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import os
 import pickle
 import struct
 import tempfile
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,11 +30,17 @@ import numpy as np
 import safetensors.torch
 import torch
 
+from . import limits
+from .validation import count_nonfinite
+
 FORMATS = (".npy", ".npz", ".safetensors", ".pt", ".pth")
 LATENTS_KEY = "latents"
 NAMES_KEY = "names"
-MAX_BYTES = 256 * 2**20
+MAX_BYTES = limits.MAX_FILE_BYTES
 FLOAT_DTYPES = "float16, bfloat16, float32 or float64"
+# An .npy header is at most 10 000 bytes (numpy's own limit); an archive entry may exceed its array by that much.
+NPY_HEADER_BYTES = 10_000 + 16
+ZIP_ENTRY = b"PK\x01\x02"  # the signature of each entry in a zip's central directory
 
 
 class LatentFileError(ValueError):
@@ -66,13 +78,13 @@ def read_limited(source, name: str, max_bytes: int) -> bytes:
     return data
 
 
-def _pick(arrays: dict, name: str, kind: str):
-    """The latents array of a multi-array container: key ``latents``, or the only array besides ``names``."""
-    if LATENTS_KEY in arrays:
-        return arrays[LATENTS_KEY]
-    candidates = [k for k in arrays if k != NAMES_KEY]
+def _pick(keys, name: str, kind: str) -> str:
+    """The key of the latents in a multi-array container: ``latents``, or the only key besides ``names``."""
+    if LATENTS_KEY in keys:
+        return LATENTS_KEY
+    candidates = [k for k in keys if k != NAMES_KEY]
     if len(candidates) == 1:
-        return arrays[candidates[0]]
+        return candidates[0]
     if not candidates:
         raise LatentFileError(f"{name}: the {kind} holds no array; store the latents as its only array or under "
                               f"the key '{LATENTS_KEY}'")
@@ -94,10 +106,100 @@ def safetensors_metadata(data: bytes) -> dict:
     return header.get("__metadata__") or {}
 
 
-def _parse(data: bytes, suffix: str, name: str):
+def _pickled(name: str) -> LatentFileError:
+    return LatentFileError(f"{name} contains pickled Python objects, which could run code when loaded and are "
+                           "refused; save plain numeric arrays (numpy.save, safetensors, or torch.save of tensors)")
+
+
+def _not_float(name: str, dtype) -> LatentFileError:
+    return LatentFileError(f"{name} holds {str(dtype).replace('torch.', '')} values; latents must be floating point "
+                           f"({FLOAT_DTYPES})")
+
+
+def _latent_count(declared: tuple[int, ...], shape) -> int:
+    """How many latents an array of shape ``declared`` holds, by the rule of :func:`check_latents`."""
+    if (shape is not None and tuple(declared) == tuple(shape)) or len(declared) < 2:
+        return 1
+    return declared[0]
+
+
+def _check_count(count: int, name: str, max_latents: int | None) -> None:
+    if max_latents is not None and count > max_latents:
+        raise LatentFileError(f"{name} holds {count} latents; at most {max_latents} are accepted")
+
+
+def _open_zip(data: bytes, name: str, suffix: str) -> zipfile.ZipFile:
+    """The zip archive of an ``.npz`` or ``.pt`` once its directory is known to be small and each entry's declared
+    size, and their total, within :data:`limits.MAX_ARRAY_BYTES`: nothing is inflated yet."""
+    most = limits.MAX_ARCHIVE_ENTRIES
+    if data.count(ZIP_ENTRY) > most:  # an upper bound on the entries zipfile would parse, found without parsing
+        raise LatentFileError(f"{name} is an archive of more than {most} entries; a latent file holds the latents "
+                              "and their names")
+    archive = zipfile.ZipFile(io.BytesIO(data))
+    limit = limits.MAX_ARRAY_BYTES + NPY_HEADER_BYTES
+    total = 0
+    for info in archive.infolist():
+        entry = info.filename.removesuffix(".npy")[:40]
+        if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+            raise LatentFileError(f"{name}: the entry '{entry}' is compressed with method {info.compress_type}; "
+                                  f"{suffix} files are stored or deflated (numpy.savez, numpy.savez_compressed, "
+                                  "torch.save)")
+        if info.file_size > limit:
+            raise LatentFileError(f"{name}: the entry '{entry}' would expand to {limits.mib(info.file_size)}; an "
+                                  f"array in a latent file may take at most {limits.mib(limits.MAX_ARRAY_BYTES)}")
+        total += info.file_size
+    if suffix != ".npz" and total > limit:  # torch.load reads every entry; numpy only the ones asked for
+        raise LatentFileError(f"{name} would expand to {limits.mib(total)}; a latent file may hold at most "
+                              f"{limits.mib(limits.MAX_ARRAY_BYTES)}")
+    return archive
+
+
+def _read_npy(stream, name: str, shape, max_latents: int | None, names: bool = False) -> np.ndarray:
+    """The array of an ``.npy`` stream (a file's bytes, or an entry of an ``.npz``), read only after the shape and
+    dtype in its header pass: floating point (strings for ``names``), at most :data:`limits.MAX_ARRAY_BYTES` as
+    float32, at most ``max_latents`` latents."""
+    version = np.lib.format.read_magic(stream)
+    reader = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}.get(version)
+    if reader is None:
+        raise LatentFileError(f"{name} is not a valid .npy file for latents: its header says format version "
+                              f"{version[0]}.{version[1]}; numpy.save writes arrays of numbers as 1.0 or 2.0")
+    declared, _, dtype = reader(stream)
+    declared = tuple(declared)
+    if dtype.hasobject:
+        raise _pickled(name)
+    if names != (dtype.kind in "US"):
+        if names:
+            raise LatentFileError(f"{name}: '{NAMES_KEY}' must be an array of strings")
+        raise _not_float(name, dtype)
+    if any(d < 0 for d in declared):
+        raise LatentFileError(f"{name} is not a valid .npy file: its header declares the shape {declared}")
+    size = math.prod(declared) * max(dtype.itemsize, 1 if names else 4)
+    if size > limits.MAX_ARRAY_BYTES:
+        raise LatentFileError(f"{name} declares an array of shape {declared} ({limits.mib(size)}); an array in a "
+                              f"latent file may take at most {limits.mib(limits.MAX_ARRAY_BYTES)}")
+    if not names:
+        _check_count(_latent_count(declared, shape), name, max_latents)
+    stream.seek(0)
+    return np.lib.format.read_array(stream, allow_pickle=False)
+
+
+def _read_npz(data: bytes, name: str, shape, max_latents: int | None):
+    """(latents array, names or None) of an ``.npz``: only the entries of the latents and their names are
+    inflated, each after its header passes (:func:`_read_npy`)."""
+    archive = _open_zip(data, name, ".npz")
+    entries = {info.filename.removesuffix(".npy"): info for info in archive.infolist()}
+    key = _pick(list(entries), name, ".npz archive")
+    with archive.open(entries[key]) as stream:
+        latents = _read_npy(stream, name, shape, max_latents)
+    if NAMES_KEY not in entries:
+        return latents, None
+    with archive.open(entries[NAMES_KEY]) as stream:
+        names = _read_npy(stream, f"{name}: '{NAMES_KEY}'", None, None, names=True)
+    return latents, [str(s) for s in names.reshape(-1)]
+
+
+def _parse(data: bytes, suffix: str, name: str, shape=None, max_latents: int | None = None):
     """(array or tensor, names or None) from the file's bytes."""
-    refused = (f"{name} contains pickled Python objects, which could run code when loaded and are refused; "
-               "save plain numeric arrays (numpy.save, safetensors, or torch.save of tensors)")
     # numpy reads anything without its own header as a pickle; tell corrupt files from pickled ones first
     magic = {".npy": b"\x93NUMPY", ".npz": b"PK"}.get(suffix)
     if magic is not None and not data.startswith(magic):
@@ -105,24 +207,21 @@ def _parse(data: bytes, suffix: str, name: str):
                               "(it may be another format renamed, truncated or corrupt)")
     try:
         if suffix == ".npy":
-            return np.load(io.BytesIO(data), allow_pickle=False), None
+            return _read_npy(io.BytesIO(data), name, shape, max_latents), None
         if suffix == ".npz":
-            with np.load(io.BytesIO(data), allow_pickle=False) as archive:
-                arrays = {k: archive[k] for k in archive.files}
-            names = arrays.get(NAMES_KEY)
-            if names is not None and names.dtype.kind not in "US":
-                raise LatentFileError(f"{name}: '{NAMES_KEY}' must be an array of strings")
-            return _pick(arrays, name, ".npz archive"), None if names is None else [str(s) for s in names]
+            return _read_npz(data, name, shape, max_latents)
         if suffix == ".safetensors":
-            tensors = safetensors.torch.load(data)
+            tensors = safetensors.torch.load(data)  # not compressed: no larger than the file
             meta = safetensors_metadata(data).get(NAMES_KEY)
             names = json.loads(meta) if meta else None
-            return _pick(tensors, name, "safetensors file"), names
+            return tensors[_pick(list(tensors), name, "safetensors file")], names
+        if data.startswith(b"PK"):  # torch.save's zip format; entries may be deflated
+            _open_zip(data, name, suffix)
         obj = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
         names = None
         if isinstance(obj, dict):
             names = obj.get(NAMES_KEY)
-            obj = _pick(obj, name, ".pt dictionary")
+            obj = obj[_pick(list(obj), name, ".pt dictionary")]
         if not isinstance(obj, torch.Tensor):
             raise LatentFileError(f"{name} holds a {type(obj).__name__}, not a tensor; save a tensor [N, *shape] "
                                   f"or a dict with the tensor under '{LATENTS_KEY}'")
@@ -131,11 +230,11 @@ def _parse(data: bytes, suffix: str, name: str):
         raise
     except pickle.UnpicklingError as err:
         if "Unsupported global" in str(err) or "Unsupported class" in str(err):
-            raise LatentFileError(refused) from err
+            raise _pickled(name) from err
         raise LatentFileError(f"{name} is not a valid {suffix} file: it may be truncated or corrupt") from err
     except ValueError as err:
         if "allow_pickle" in str(err) or "pickle" in str(err).lower():
-            raise LatentFileError(refused) from err
+            raise _pickled(name) from err
         raise LatentFileError(f"{name} is not a valid {suffix} file ({err})") from err
     except Exception as err:  # corrupt or truncated files raise many kinds of errors
         raise LatentFileError(f"{name} is not a valid {suffix} file: it may be truncated or corrupt "
@@ -147,19 +246,17 @@ def check_latents(array, name: str, shape: tuple[int, ...] | None) -> torch.Tens
     floating point, empty or not finite, or does not fit ``shape`` (one latent, a batch, or a flat batch)."""
     if isinstance(array, np.ndarray):
         if array.dtype.kind != "f":
-            raise LatentFileError(f"{name} holds {array.dtype} values; latents must be floating point "
-                                  f"({FLOAT_DTYPES})")
+            raise _not_float(name, array.dtype)
         tensor = torch.from_numpy(np.ascontiguousarray(array))
     else:
         tensor = array
         if not tensor.is_floating_point():
-            raise LatentFileError(f"{name} holds {str(tensor.dtype).replace('torch.', '')} values; latents must be "
-                                  f"floating point ({FLOAT_DTYPES})")
+            raise _not_float(name, tensor.dtype)
     tensor = tensor.detach().to(torch.float32)
     if tensor.dim() == 0 or tensor.numel() == 0:
         raise LatentFileError(f"{name} holds an empty or scalar array of shape {tuple(tensor.shape)}; it must hold "
                               "at least one latent")
-    bad = int((~torch.isfinite(tensor)).sum())
+    bad = count_nonfinite(tensor)
     if bad:
         raise LatentFileError(f"{name} contains {bad} NaN or infinite value{'s' if bad > 1 else ''}; every element "
                               "of a latent must be finite")
@@ -187,32 +284,44 @@ class LatentFile:
     names: list[str] | None = None
 
 
-def read_latent_file(source, *, shape=None, name: str | None = None, max_bytes: int = MAX_BYTES) -> LatentFile:
+def read_latent_file(source, *, shape=None, name: str | None = None, max_bytes: int | None = None,
+                     max_latents: int | None = None) -> LatentFile:
     """The latents and names of a latent file, from a path, bytes or a binary file object.
 
     ``name`` (default: the path or the file object's ``name``) sets the format by its extension and appears in
     messages. ``shape`` checks the latent shape and accepts one latent, a batch, or a flat batch ``[N, D]``.
+    ``max_bytes`` (default :data:`limits.MAX_FILE_BYTES`) bounds the file, ``max_latents`` (default: no bound)
+    the latents it may hold; ``.npy`` data, also in an ``.npz``, is checked against both from its header, before
+    it is read. Names are at most :data:`limits.MAX_NAME_CHARS` characters each.
     """
     name = name or (os.fspath(source) if isinstance(source, (str, os.PathLike)) else getattr(source, "name", None))
     if not name:
         raise LatentFileError(f"cannot tell the file format without a file name; accepted: {', '.join(FORMATS)}")
     name = os.path.basename(str(name))
     suffix = _suffix(name)
-    array, names = _parse(read_limited(source, name, max_bytes), suffix, name)
+    data = read_limited(source, name, limits.MAX_FILE_BYTES if max_bytes is None else max_bytes)
+    array, names = _parse(data, suffix, name, shape, max_latents)
+    del data  # the bytes of a large file need not outlive its parse
     latents = check_latents(array, name, shape)
+    _check_count(len(latents), name, max_latents)
     if names is not None:
         if not isinstance(names, (list, tuple)) or not all(isinstance(s, str) for s in names):
             raise LatentFileError(f"{name}: '{NAMES_KEY}' must be a list of strings")
         if len(names) != latents.shape[0]:
             raise LatentFileError(f"{name}: {len(names)} names for {latents.shape[0]} latents; give one name per "
                                   "latent or none")
+        long = [s for s in names if len(s) > limits.MAX_NAME_CHARS]
+        if long:
+            raise LatentFileError(f"{name}: {len(long)} name{'s are' if len(long) > 1 else ' is'} longer than "
+                                  f"{limits.MAX_NAME_CHARS} characters, the most a seed name may have")
         names = list(names)
     return LatentFile(latents, names)
 
 
-def load_latents(source, *, shape=None, name: str | None = None, max_bytes: int = MAX_BYTES) -> torch.Tensor:
+def load_latents(source, *, shape=None, name: str | None = None, max_bytes: int | None = None,
+                 max_latents: int | None = None) -> torch.Tensor:
     """Latents ``[N, *shape]`` (float32, CPU) of a latent file: :func:`read_latent_file` without the names."""
-    return read_latent_file(source, shape=shape, name=name, max_bytes=max_bytes).latents
+    return read_latent_file(source, shape=shape, name=name, max_bytes=max_bytes, max_latents=max_latents).latents
 
 
 def latents_to_bytes(latents: torch.Tensor, names: list[str] | None = None, *, fmt: str = ".safetensors") -> bytes:

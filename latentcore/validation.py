@@ -34,9 +34,19 @@ def resolve_prior(prior: Prior | None, latents, *, batched: bool) -> Prior:
     return StandardNormal(shape)
 
 
+FINITE_CHUNK = 2**20
+
+
+def count_nonfinite(x: torch.Tensor) -> int:
+    """How many values of ``x`` are NaN or Inf, counted a million at a time so that a large tensor needs no mask of
+    its own size."""
+    flat = x.reshape(-1)  # a view when x is contiguous
+    return sum(int((~torch.isfinite(chunk)).sum()) for chunk in flat.split(FINITE_CHUNK))
+
+
 def check_finite(x: torch.Tensor, name: str) -> torch.Tensor:
     """``x`` unchanged, or a ValueError naming ``name`` and how many values are NaN or Inf."""
-    bad = int((~torch.isfinite(x)).sum())
+    bad = count_nonfinite(x)
     if bad:
         raise ValueError(f"{name}: {bad} NaN or Inf value{'s' * (bad != 1)} found; only finite values are accepted")
     return x

@@ -146,3 +146,119 @@ def test_a_file_with_thousands_of_entries_gets_a_short_message(tmp_path):
                                                  r"9995 more\)") as err:
         lc.load_latents(tmp_path / "many.npz", shape=(16,))
     assert len(str(err.value)) < 300
+
+
+def _npy_header(shape, dtype="<f4") -> bytes:
+    """The header of an .npy file declaring ``shape`` and ``dtype``: what numpy.save writes before the data."""
+    buffer = io.BytesIO()
+    np.lib.format.write_array_header_1_0(buffer, {"descr": dtype, "fortran_order": False, "shape": shape})
+    return buffer.getvalue()
+
+
+def _deflated_zeros(header: bytes, mib: int) -> bytes:
+    """A raw deflate stream of ``header`` and ``mib`` MiB of zeros, built from one compressed MiB repeated: a few
+    KiB that inflate to ``mib`` MiB, the way a zip bomb is made."""
+    import zlib
+
+    packer = zlib.compressobj(9, zlib.DEFLATED, -15)
+    head = packer.compress(header) + packer.flush(zlib.Z_FULL_FLUSH)
+    block = packer.compress(b"\0" * 2**20) + packer.flush(zlib.Z_FULL_FLUSH)  # the same bytes for every MiB
+    return head + block * mib + packer.flush()
+
+
+def _zip(entry: str, deflated: bytes, size: int) -> bytes:
+    """A one-entry zip archive whose entry ``entry`` holds the raw deflate stream ``deflated`` of ``size`` bytes (its
+    CRC is left zero: a reader that inflated it all would fail, after the damage)."""
+    import struct
+
+    name = entry.encode()
+    local = struct.pack("<4s5H3I2H", b"PK\x03\x04", 20, 0, 8, 0, 0, 0, len(deflated), size, len(name), 0) + name
+    central = struct.pack("<4s6H3I5H2I", b"PK\x01\x02", 20, 20, 0, 8, 0, 0, 0, len(deflated), size, len(name), 0, 0,
+                          0, 0, 0, 0) + name
+    end = struct.pack("<4s4H2IH", b"PK\x05\x06", 0, 0, 1, 1, len(central), len(local) + len(deflated), 0)
+    return local + deflated + central + end
+
+
+def test_a_zip_bomb_is_refused_from_its_header_before_it_is_inflated(tmp_path):
+    import tracemalloc
+
+    shape = (2**25, 16)  # 2 GiB of float32 from a 2 MB file: the reported bomb
+    bomb = _zip("latents.npy", _deflated_zeros(_npy_header(shape), 2048), 2 * 2**30 + 128)
+    assert len(bomb) < 3 * 2**20
+    tracemalloc.start()
+    try:
+        with pytest.raises(lc.LatentFileError, match=r"would expand to 2048 MiB; an array in a latent file may take at "
+                                                     r"most 256 MiB"):
+            lc.load_latents(bomb, name="bomb.npz", shape=(16,))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 3 * len(bomb) + 2**20  # the file's bytes and their copy, never the inflated array
+    liar = _zip("latents.npy", _deflated_zeros(_npy_header(shape), 2048), 1000)  # the entry's size understated
+    with pytest.raises(lc.LatentFileError, match=r"declares an array of shape \(33554432, 16\) \(2048 MiB\)"):
+        lc.load_latents(liar, name="bomb.npz", shape=(16,))
+
+
+def test_a_header_that_declares_too_much_is_refused_before_the_data_is_read(tmp_path, monkeypatch):
+    from latentcore import limits
+
+    with pytest.raises(lc.LatentFileError, match=r"declares an array of shape \(1000000000, 16\) \(61035 MiB\)"):
+        lc.load_latents(_npy_header((10**9, 16)), name="huge.npy", shape=(16,))
+    monkeypatch.setattr(limits, "MAX_ARRAY_BYTES", 2**20)  # a real, fully formed bomb, scaled down to 1 MiB
+    honest = _zip("latents.npy", _deflated_zeros(_npy_header((2**16, 16)), 4), 4 * 2**20 + 128)
+    with pytest.raises(lc.LatentFileError, match="would expand to 4.0 MiB; an array in a latent file may take at most "
+                                                 "1 MiB"):
+        lc.load_latents(honest, name="bomb.npz", shape=(16,))
+    path = lc.save_latents(tmp_path / "big.pt", torch.zeros(2**15, 16))  # 2 MiB in torch's zip
+    with pytest.raises(lc.LatentFileError, match="would expand to"):
+        lc.load_latents(path, shape=(16,))
+
+
+def test_the_latent_count_is_checked_from_the_header(tmp_path):
+    flood = io.BytesIO()
+    np.savez_compressed(flood, latents=np.zeros((20_000, 16), dtype=np.float32))  # the reported 1.5 KB flood
+    assert len(flood.getvalue()) < 2**13
+    with pytest.raises(lc.LatentFileError, match="flood.npz holds 20000 latents; at most 1024 are accepted"):
+        lc.load_latents(flood.getvalue(), name="flood.npz", shape=(16,), max_latents=1024)
+    with pytest.raises(lc.LatentFileError, match="holds 20000 latents; at most 1024"):
+        lc.load_latents(_npy_header((20_000, 16)), name="flood.npy", shape=(16,), max_latents=1024)
+    path = lc.save_latents(tmp_path / "many.safetensors", torch.zeros(30, 16))  # other formats: after parsing
+    with pytest.raises(lc.LatentFileError, match="holds 30 latents; at most 20"):
+        lc.load_latents(path, shape=(16,), max_latents=20)
+    assert lc.load_latents(path, shape=(16,), max_latents=30).shape == (30, 16)
+    one = lc.save_latents(tmp_path / "one.npy", torch.zeros(4, 4))  # one latent of shape (4, 4), not four
+    assert lc.load_latents(one, shape=(4, 4), max_latents=1).shape == (1, 4, 4)
+
+
+def test_archives_of_too_many_entries_and_odd_compression_are_refused(tmp_path, monkeypatch):
+    import zipfile
+
+    from latentcore import limits
+
+    monkeypatch.setattr(limits, "MAX_ARCHIVE_ENTRIES", 100)
+    np.savez(tmp_path / "many.npz", **{f"e{i}": np.zeros(1, dtype=np.float32) for i in range(101)})
+    with pytest.raises(lc.LatentFileError, match="an archive of more than 100 entries"):
+        lc.load_latents(tmp_path / "many.npz")
+    with zipfile.ZipFile(tmp_path / "bz.npz", "w", compression=zipfile.ZIP_BZIP2) as archive:
+        archive.writestr("latents.npy", _npy(np.zeros((2, 16), dtype=np.float32)))
+    with pytest.raises(lc.LatentFileError, match="compressed with method 12"):
+        lc.load_latents(tmp_path / "bz.npz")
+
+
+def test_names_in_a_file_are_bounded(tmp_path):
+    from latentcore import limits
+
+    path = lc.save_latents(tmp_path / "long.npz", torch.zeros(2, 16), ["x" * (limits.MAX_NAME_CHARS + 1), "y"])
+    with pytest.raises(lc.LatentFileError, match="1 name is longer than 200 characters"):
+        lc.read_latent_file(path)
+    np.savez(tmp_path / "ints.npz", latents=np.zeros((2, 16), dtype=np.float32), names=np.arange(2))
+    with pytest.raises(lc.LatentFileError, match="'names' must be an array of strings"):
+        lc.read_latent_file(tmp_path / "ints.npz")
+
+
+def test_non_finite_values_are_counted_in_chunks():
+    from latentcore.validation import FINITE_CHUNK, count_nonfinite
+
+    x = torch.zeros(2 * FINITE_CHUNK + 3)
+    x[-2], x[0], x[FINITE_CHUNK] = float("nan"), float("inf"), -float("inf")  # the last one at an odd index
+    assert count_nonfinite(x) == 3 and count_nonfinite(x.reshape(-1, 1)[::2]) == 2
