@@ -166,15 +166,15 @@ def _deflated_zeros(header: bytes, mib: int) -> bytes:
     return head + block * mib + packer.flush()
 
 
-def _zip(entry: str, deflated: bytes, size: int) -> bytes:
-    """A one-entry zip archive whose entry ``entry`` holds the raw deflate stream ``deflated`` of ``size`` bytes (its
-    CRC is left zero: a reader that inflated it all would fail, after the damage)."""
+def _zip(entry: str, deflated: bytes, size: int, crc: int = 0) -> bytes:
+    """A one-entry zip archive whose entry ``entry`` holds the raw deflate stream ``deflated``, declared as ``size``
+    bytes with checksum ``crc`` (zero by default: a reader that inflated it all would fail, after the damage)."""
     import struct
 
     name = entry.encode()
-    local = struct.pack("<4s5H3I2H", b"PK\x03\x04", 20, 0, 8, 0, 0, 0, len(deflated), size, len(name), 0) + name
-    central = struct.pack("<4s6H3I5H2I", b"PK\x01\x02", 20, 20, 0, 8, 0, 0, 0, len(deflated), size, len(name), 0, 0,
-                          0, 0, 0, 0) + name
+    local = struct.pack("<4s5H3I2H", b"PK\x03\x04", 20, 0, 8, 0, 0, crc, len(deflated), size, len(name), 0) + name
+    central = struct.pack("<4s6H3I5H2I", b"PK\x01\x02", 20, 20, 0, 8, 0, 0, crc, len(deflated), size, len(name), 0,
+                          0, 0, 0, 0, 0) + name
     end = struct.pack("<4s4H2IH", b"PK\x05\x06", 0, 0, 1, 1, len(central), len(local) + len(deflated), 0)
     return local + deflated + central + end
 
@@ -194,7 +194,10 @@ def test_a_zip_bomb_is_refused_from_its_header_before_it_is_inflated(tmp_path):
     finally:
         tracemalloc.stop()
     assert peak < 3 * len(bomb) + 2**20  # the file's bytes and their copy, never the inflated array
-    liar = _zip("latents.npy", _deflated_zeros(_npy_header(shape), 2048), 1000)  # the entry's size understated
+    import zlib
+
+    header = _npy_header(shape)  # the entry's size understated, its checksum that of what it declares
+    liar = _zip("latents.npy", _deflated_zeros(header, 2048), 1000, zlib.crc32(header.ljust(1000, b"\0")))
     with pytest.raises(lc.LatentFileError, match=r"declares an array of shape \(33554432, 16\) \(2048 MiB\)"):
         lc.load_latents(liar, name="bomb.npz", shape=(16,))
 
