@@ -23,7 +23,7 @@ from .priors import Empirical, Gaussian, GaussianMixture, Independent, Prior, St
 from .projection import endpoint_plane, pca
 from .realism import PointIndex, path_energy, path_realism, realisticity_index
 from .reconstruct import knn_affine
-from .seed_set import SeedSet
+from .seed_set import SeedSet, SeedSetFull
 from .subspace import Subspace
 
 __all__ = [
@@ -35,5 +35,5 @@ __all__ = [
     "playground_schemes", "view_box", "PRIORS", "PriorFamily", "make_prior", "register_prior", "Empirical",
     "Gaussian", "GaussianMixture", "Independent", "Prior", "StandardNormal", "endpoint_plane", "pca", "PointIndex",
     "path_energy", "path_realism", "realisticity_index", "knn_affine", "Subspace", "LatentFile", "read_latent_file",
-    "SeedSet",
+    "SeedSet", "SeedSetFull",
 ]

@@ -31,7 +31,7 @@ import safetensors.torch
 import torch
 
 from . import limits
-from .validation import count_nonfinite
+from .validation import count_nonfinite, some_of
 
 FORMATS = (".npy", ".npz", ".safetensors", ".pt", ".pth")
 LATENTS_KEY = "latents"
@@ -88,15 +88,8 @@ def _pick(keys, name: str, kind: str) -> str:
     if not candidates:
         raise LatentFileError(f"{name}: the {kind} holds no array; store the latents as its only array or under "
                               f"the key '{LATENTS_KEY}'")
-    raise LatentFileError(f"{name}: the {kind} holds {len(candidates)} arrays ({_some(candidates)}); store the "
+    raise LatentFileError(f"{name}: the {kind} holds {len(candidates)} arrays ({some_of(candidates)}); store the "
                           f"latents under the key '{LATENTS_KEY}' or as its only array")
-
-
-def _some(names, shown: int = 5) -> str:
-    """The first ``shown`` names and how many more: messages stay short for files with thousands of entries."""
-    names = [str(n)[:40] for n in names]
-    rest = len(names) - shown
-    return ", ".join(names[:shown]) + (f" and {rest} more" if rest > 0 else "")
 
 
 def safetensors_metadata(data: bytes) -> dict:

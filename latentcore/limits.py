@@ -41,6 +41,8 @@ MAX_WORKSPACE_METADATA_BYTES = _setting("MAX_WORKSPACE_METADATA_BYTES", 8 * MiB)
 
 
 def mib(n: int) -> str:
-    """``n`` bytes in MiB for a message: ``'256 MiB'``, ``'1.5 MiB'``."""
+    """``n`` bytes for a message: ``'256 MiB'``, ``'1.5 MiB'``, ``'3.1 KiB'`` below one MiB."""
+    if n < MiB:
+        return f"{n / 1024:.1f} KiB"
     value = n / MiB
     return f"{value:.0f} MiB" if value >= 10 or value == int(value) else f"{value:.1f} MiB"

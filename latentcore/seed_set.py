@@ -1,7 +1,8 @@
 """Seed sets: named seed latents of one model, the starting points of every path, subspace and centroid.
 
 A seed set's names are distinct, one per latent. Latents are kept detached, on the CPU, in float32: the set is
-saved in workspaces and shown across pages, so it holds no autograd graph and no GPU memory.
+saved in workspaces and shown across pages, so it holds no autograd graph and no GPU memory. A set holds at most
+:data:`latentcore.limits.MAX_SEEDS` seeds (4096 unless the server sets another limit).
 """
 
 from __future__ import annotations
@@ -9,6 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import torch
+
+from . import limits
+
+
+class SeedSetFull(ValueError):
+    """Adding these seeds would take the set past :data:`latentcore.limits.MAX_SEEDS`; the message says how many
+    fit."""
 
 
 @dataclass(eq=False)
@@ -37,9 +45,18 @@ class SeedSet:
     def __len__(self) -> int:
         return len(self.names)
 
+    def room(self) -> int:
+        """How many more seeds the set takes before it reaches :data:`latentcore.limits.MAX_SEEDS`."""
+        return max(0, limits.MAX_SEEDS - len(self))
+
     def add(self, latents: torch.Tensor, names: list[str]) -> list[str]:
         """Append ``latents [M, *shape]`` under ``names``; a taken name becomes ``"x (2)"``, ``"x (3)"``, ...
-        Returns the names given."""
+        Returns the names given. :class:`SeedSetFull` when the set would hold more than
+        :data:`latentcore.limits.MAX_SEEDS` seeds (nothing is added then)."""
+        if len(latents) > self.room():
+            raise SeedSetFull(f"The seed set holds {len(self)} seeds and a set holds at most {limits.MAX_SEEDS}, so "
+                              f"these {len(latents)} do not fit (room for {self.room()}); delete seeds on the Seeds "
+                              "page first")
         latents = _stored(latents)
         if len(names) != len(latents):
             raise ValueError(f"{len(names)} names for {len(latents)} seeds; give one name per seed")

@@ -73,6 +73,14 @@ def check_latents(latents, prior: Prior, *, name: str = "latents", batch_dims: I
     return flat, batch
 
 
+def some_of(names: Iterable, shown: int = 5) -> str:
+    """The first ``shown`` names and how many more (``"a, b, c and 9995 more"``), each cut to 40 characters:
+    messages stay short for files with thousands of entries and workspaces with many problems."""
+    names = [str(n)[:40] for n in names]
+    rest = len(names) - shown
+    return ", ".join(names[:shown]) + (f" and {rest} more" if rest > 0 else "")
+
+
 def check_int(name: str, value, minimum: int, maximum: int | None = None) -> int:
     """``value`` as an int in ``[minimum, maximum]``; booleans and non-integers are refused with a message."""
     if isinstance(value, bool) or not isinstance(value, (int, float)) or int(value) != value:

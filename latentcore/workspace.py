@@ -4,29 +4,43 @@ A workspace holds a :class:`~latentcore.seed_set.SeedSet` per model and the sett
 page's last choices). Its file has one tensor per non-empty seed set and the rest as JSON in the file's metadata;
 it is written atomically after every change and read back with the same checks as latent files
 (:class:`WorkspaceError`). A workspace id is random (128 bits, URL-safe) and validated before it names a file.
+
+One size limit holds for saving and opening (:data:`latentcore.limits.MAX_WORKSPACE_BYTES` for the file,
+:data:`~latentcore.limits.MAX_WORKSPACE_METADATA_BYTES` for its JSON header), so whatever is saved opens again: a
+workspace past it is not written (:class:`WorkspaceTooLarge`, saying what to delete). Opening a file drops what
+does not fit, and says what (:attr:`Workspace.dropped`): settings that are not finite, seeds past the seed set
+limit and, with :meth:`Workspace.fit`, seed sets of a shape their model does not take.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import re
 import secrets
+import struct
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Mapping
 
 import safetensors.torch
 
-from .latent_files import (MAX_BYTES, LatentFileError, check_latents, read_limited, safetensors_metadata,
-                           write_atomically)
+from . import limits
+from .latent_files import LatentFileError, check_latents, read_limited, safetensors_metadata, write_atomically
 from .seed_set import SeedSet
+from .validation import some_of
 
 
 class WorkspaceError(ValueError):
     """A workspace id or file that cannot be used; the message says why."""
+
+
+class WorkspaceTooLarge(WorkspaceError):
+    """A workspace past the size limits; it was not written, and the message says what takes the most room."""
 
 
 WORKSPACE_VERSION = 1
@@ -39,10 +53,31 @@ WORKSPACES_ENV = "LATENT_EXPLORER_WORKSPACES"
 @dataclass
 class Workspace:
     """What a session keeps: a seed set per model name, and settings (JSON values keyed by setting name: the model
-    chosen, each page's last choices)."""
+    chosen, each page's last choices). ``dropped``: what opening the file left out, and why (never saved)."""
 
     seed_sets: dict[str, SeedSet] = field(default_factory=dict)
     settings: dict = field(default_factory=dict)
+    dropped: list[str] = field(default_factory=list)
+
+    def fit(self, shapes: Mapping[str, tuple[int, ...]]) -> list[str]:
+        """Drop each seed set whose latents are not of its model's shape (``shapes``: model name -> latent shape;
+        the sets of models not named there are kept as they are) and return what was dropped, which is also added
+        to :attr:`dropped`."""
+        gone = []
+        for model, seeds in list(self.seed_sets.items()):
+            shape = shapes.get(model)
+            if shape is not None and seeds.latents is not None and tuple(seeds.latents.shape[1:]) != tuple(shape):
+                del self.seed_sets[model]
+                gone.append(f"{len(seeds)} seeds of {model[:40]} (shape {tuple(seeds.latents.shape[1:])}, the model "
+                            f"takes {tuple(shape)})")
+        self.dropped += gone
+        return gone
+
+    def describe_dropped(self) -> str:
+        """One short sentence naming the first few things dropped and how many more, or ``''``."""
+        if not self.dropped:
+            return ""
+        return f"Left out of the workspace, as they do not fit: {some_of(self.dropped, shown=3)}."
 
 
 def new_workspace_id() -> str:
@@ -91,8 +126,44 @@ def remove_stale_temporaries(folder=None, older_than_s: float = 600.0) -> int:
     return removed
 
 
+def _finite(value) -> bool:
+    """Whether a JSON value holds no NaN or infinity at any depth (Python's json reads ``NaN`` and ``Infinity``)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, float) and not math.isfinite(item):
+            return False
+        if isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, dict):
+            stack.extend(item.values())
+    return True
+
+
+def _too_large(workspace: Workspace, size: int, header: int) -> WorkspaceTooLarge:
+    """What to delete so that the workspace fits: the largest seed sets, or the longest names and settings."""
+    kept = "so it was not saved (the last saved state is kept)"
+    if header > limits.MAX_WORKSPACE_METADATA_BYTES:
+        parts = {f"the names of the {m[:40]} seeds": len(json.dumps(s.names)) for m, s in workspace.seed_sets.items()}
+        parts |= {f"the setting {k[:40]}": len(json.dumps(v)) for k, v in workspace.settings.items()}
+        largest = sorted(parts, key=parts.get, reverse=True)[:3]
+        return WorkspaceTooLarge(f"The workspace's names and settings would take {limits.mib(header)}, more than the "
+                                 f"{limits.mib(limits.MAX_WORKSPACE_METADATA_BYTES)} allowed, {kept}. The largest: "
+                                 f"{'; '.join(f'{p} ({limits.mib(parts[p])})' for p in largest)}. Shorten or delete "
+                                 "them to save again.")
+    sets = sorted(((m, s) for m, s in workspace.seed_sets.items() if s.latents is not None),
+                  key=lambda item: -item[1].latents.numel())
+    listed = [f"{m[:40]}: {len(s)} seeds, {limits.mib(s.latents.numel() * 4)}" for m, s in sets]
+    return WorkspaceTooLarge(f"The workspace would take {limits.mib(size)}, more than the "
+                             f"{limits.mib(limits.MAX_WORKSPACE_BYTES)} a workspace may take, {kept}. Delete seeds "
+                             f"(or download them first) to save again; the seed sets: {some_of(listed, shown=3)}.")
+
+
 def workspace_to_bytes(workspace: Workspace) -> bytes:
-    """The workspace as one ``.safetensors`` file (also the format of a downloaded workspace)."""
+    """The workspace as one ``.safetensors`` file (also the format of a downloaded workspace), or
+    :class:`WorkspaceTooLarge` when the file would be past :data:`latentcore.limits.MAX_WORKSPACE_BYTES` or its
+    header past :data:`~latentcore.limits.MAX_WORKSPACE_METADATA_BYTES`: checked from the seed counts before the
+    file is built, and on the built file, against the very sizes :func:`workspace_from_bytes` checks."""
     tensors, sets = {}, []
     for model, seeds in workspace.seed_sets.items():
         key = None
@@ -100,15 +171,31 @@ def workspace_to_bytes(workspace: Workspace) -> bytes:
             key = f"seed_set.{len(tensors)}"
             tensors[key] = seeds.latents.contiguous()
         sets.append({"model": model, "names": list(seeds.names), "tensor": key})
-    state = {"version": WORKSPACE_VERSION, "seed_sets": sets, "settings": workspace.settings}
-    return safetensors.torch.save(tensors, metadata={WORKSPACE_KEY: json.dumps(state)})
+    state = json.dumps({"version": WORKSPACE_VERSION, "seed_sets": sets, "settings": workspace.settings})
+    least = sum(t.numel() * t.element_size() for t in tensors.values()) + len(state)  # the file is larger still
+    if least > limits.MAX_WORKSPACE_BYTES or len(state) > limits.MAX_WORKSPACE_METADATA_BYTES:
+        raise _too_large(workspace, least, len(state))
+    data = safetensors.torch.save(tensors, metadata={WORKSPACE_KEY: state})
+    header = struct.unpack("<Q", data[:8])[0]
+    if len(data) > limits.MAX_WORKSPACE_BYTES or header > limits.MAX_WORKSPACE_METADATA_BYTES:
+        raise _too_large(workspace, len(data), header)
+    return data
 
 
 def workspace_from_bytes(data: bytes, name: str = "workspace") -> Workspace:
-    """A :class:`Workspace` from the bytes of a workspace file, checked entry by entry."""
+    """A :class:`Workspace` from the bytes of a workspace file, checked entry by entry: a file past the size limits,
+    corrupt, of another version or with a damaged seed set is refused (:class:`WorkspaceError`); settings that are
+    not finite and seeds past :data:`latentcore.limits.MAX_SEEDS` are dropped and listed in ``dropped``."""
     def bad(why: str) -> WorkspaceError:
         return WorkspaceError(f"{name} is not a usable Latent Explorer workspace: {why}")
 
+    if len(data) > limits.MAX_WORKSPACE_BYTES:
+        raise bad(f"it is {limits.mib(len(data))}; a workspace may take at most "
+                  f"{limits.mib(limits.MAX_WORKSPACE_BYTES)}")
+    header = struct.unpack("<Q", data[:8])[0] if len(data) >= 8 else 0
+    if limits.MAX_WORKSPACE_METADATA_BYTES < header <= len(data) - 8:  # a longer one is corrupt, said below
+        raise bad(f"its names and settings take {limits.mib(header)}; at most "
+                  f"{limits.mib(limits.MAX_WORKSPACE_METADATA_BYTES)} are read")
     try:
         tensors = safetensors.torch.load(data)
         state = json.loads(safetensors_metadata(data)[WORKSPACE_KEY])
@@ -122,7 +209,7 @@ def workspace_from_bytes(data: bytes, name: str = "workspace") -> Workspace:
     settings, sets = state.get("settings"), state.get("seed_sets")
     if not isinstance(settings, dict) or not isinstance(sets, list):
         raise bad("its settings or seed sets have the wrong type")
-    seed_sets = {}
+    seed_sets, dropped = {}, []
     for entry in sets:
         if not isinstance(entry, dict) or not isinstance(entry.get("model"), str):
             raise bad("a seed set has no model name")
@@ -141,7 +228,14 @@ def workspace_from_bytes(data: bytes, name: str = "workspace") -> Workspace:
             seed_sets[model] = SeedSet(latents, names)
         except ValueError as err:
             raise bad(f"the seed set of {model}: {err}") from err
-    return Workspace(seed_sets=seed_sets, settings=settings)
+        extra = len(names) - limits.MAX_SEEDS
+        if extra > 0:
+            seed_sets[model].keep(range(limits.MAX_SEEDS))
+            dropped.append(f"the last {extra} seeds of {model[:40]} (a set holds at most {limits.MAX_SEEDS})")
+    for key in [k for k, v in settings.items() if not _finite(v)]:
+        dropped.append(f"the setting {key[:40]} (not a finite number)")
+        del settings[key]
+    return Workspace(seed_sets=seed_sets, settings=settings, dropped=dropped)
 
 
 def _workspace_path(workspace_id: str, folder) -> Path:
@@ -162,7 +256,7 @@ def load_workspace(workspace_id: str, folder=None) -> Workspace | None:
     """The saved workspace, or ``None`` when there is none under this id; :class:`WorkspaceError` if unreadable."""
     path = _workspace_path(workspace_id, folder)
     try:
-        data = read_limited(path, path.name, MAX_BYTES)
+        data = read_limited(path, path.name, limits.MAX_WORKSPACE_BYTES)
     except LatentFileError as err:
         if not path.exists():
             return None
@@ -170,5 +264,6 @@ def load_workspace(workspace_id: str, folder=None) -> Workspace | None:
     return workspace_from_bytes(data, f"workspace {workspace_id}")
 
 
-__all__ = ["Workspace", "WorkspaceError", "new_workspace_id", "check_workspace_id", "workspace_folder",
-           "workspace_to_bytes", "workspace_from_bytes", "save_workspace", "save_workspace_bytes", "load_workspace"]
+__all__ = ["Workspace", "WorkspaceError", "WorkspaceTooLarge", "new_workspace_id", "check_workspace_id",
+           "workspace_folder", "workspace_to_bytes", "workspace_from_bytes", "save_workspace", "save_workspace_bytes",
+           "load_workspace"]

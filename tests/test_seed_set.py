@@ -80,3 +80,17 @@ def test_keep_remove_and_select():
 def test_construction_checks_the_names(latents, names, pattern):
     with pytest.raises(ValueError, match=pattern):
         lc.SeedSet(latents, names)
+
+
+def test_a_set_holds_at_most_max_seeds(monkeypatch):
+    from latentcore import limits
+
+    monkeypatch.setattr(limits, "MAX_SEEDS", 5)
+    seeds = _set(3)
+    assert seeds.room() == 2
+    with pytest.raises(lc.SeedSetFull, match="holds 3 seeds and a set holds at most 5, so these 3 do not fit "
+                                             r"\(room for 2\)"):
+        seeds.add(torch.zeros(3, 4), ["a", "b", "c"])
+    assert len(seeds) == 3  # nothing added
+    seeds.add(torch.zeros(2, 4), ["a", "b"])
+    assert len(seeds) == 5 and seeds.room() == 0

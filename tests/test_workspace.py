@@ -155,3 +155,74 @@ def test_stale_temporaries_of_interrupted_saves_are_removed_and_nothing_else(tmp
     assert workspace.remove_stale_temporaries(tmp_path) == 1
     assert not old.exists() and fresh.exists() and other.exists() and kept.exists()
     assert workspace.load_workspace(ws_id, tmp_path) is not None
+
+
+def test_a_large_seed_set_under_the_limit_round_trips(tmp_path):
+    seeds = SeedSet(torch.randn(300, 4, 64, 64, generator=torch.Generator().manual_seed(2)),
+                    [f"sd {i}" for i in range(300)])  # 300 Stable Diffusion latents, 18.75 MiB
+    big = workspace.Workspace(seed_sets={"sd-folder": seeds}, settings={"model": "x"})
+    ws_id = workspace.new_workspace_id()
+    path = workspace.save_workspace(big, ws_id, tmp_path)
+    assert path.stat().st_size > 18.75 * 2**20
+    _same(big, workspace.load_workspace(ws_id, tmp_path))
+
+
+def test_one_size_limit_for_saving_and_opening(tmp_path, monkeypatch):
+    from latentcore import limits
+
+    ws_id = workspace.new_workspace_id()
+    small = _workspace()
+    workspace.save_workspace(small, ws_id, tmp_path)
+    grown = _workspace()
+    grown.seed_sets["sd"] = SeedSet(torch.zeros(20, 4, 64, 64), [f"s{i}" for i in range(20)])
+    size = len(workspace.workspace_to_bytes(grown))
+    monkeypatch.setattr(limits, "MAX_WORKSPACE_BYTES", size)  # exactly this file: it saves and opens
+    workspace.save_workspace(grown, ws_id, tmp_path)
+    _same(grown, workspace.load_workspace(ws_id, tmp_path))
+    workspace.save_workspace(small, ws_id, tmp_path)
+    monkeypatch.setattr(limits, "MAX_WORKSPACE_BYTES", size - 1)  # one byte less: not written, and it says why
+    with pytest.raises(workspace.WorkspaceTooLarge, match=r"would take 1.3 MiB, more than the 1.3 MiB a workspace may "
+                                                         r"take, so it was not saved .* Delete seeds .* the seed sets: "
+                                                         r"sd: 20 seeds, 1.2 MiB, /some/diffusers folder: 1 seeds"):
+        workspace.save_workspace(grown, ws_id, tmp_path)
+    _same(small, workspace.load_workspace(ws_id, tmp_path))  # the last saved state, still readable
+    with pytest.raises(workspace.WorkspaceError, match="a workspace may take at most"):
+        workspace.workspace_from_bytes(b"\0" * size, "upload.safetensors")  # an upload is held to the same limit
+
+
+def test_names_and_settings_are_bounded_when_saved_and_opened(tmp_path, monkeypatch):
+    from latentcore import limits
+
+    chatty = _workspace()
+    chatty.settings["notes"] = "x" * 5000
+    data = workspace.workspace_to_bytes(chatty)
+    monkeypatch.setattr(limits, "MAX_WORKSPACE_METADATA_BYTES", 4096)
+    with pytest.raises(workspace.WorkspaceTooLarge, match=r"names and settings would take 5.3 KiB, more than the 4.0 "
+                                                         r"KiB allowed.* The largest: the setting notes \(4.9 KiB\)"):
+        workspace.workspace_to_bytes(chatty)
+    with pytest.raises(workspace.WorkspaceError, match="its names and settings take 5.5 KiB; at most 4.0 KiB"):
+        workspace.workspace_from_bytes(data, "upload.safetensors")
+
+
+def test_opening_drops_what_does_not_fit_and_says_what(monkeypatch):
+    from latentcore import limits
+
+    state = {"version": 1, "settings": {"model": "digits-vae", "interpolate.frames": float("nan"),
+                                        "deep": [1, {"x": [float("inf")]}], "seeds.count": "eight"},
+             "seed_sets": [{"model": "digits-vae", "names": [f"v{i}" for i in range(5)], "tensor": "a"},
+                           {"model": "digits-ddim", "names": ["d"], "tensor": "b"},
+                           {"model": "a plug-in not loaded now", "names": ["p"], "tensor": "c"}]}
+    data = _with_state(state, {"a": torch.zeros(5, 16), "b": torch.zeros(1, 16), "c": torch.zeros(1, 7)})
+    monkeypatch.setattr(limits, "MAX_SEEDS", 3)
+    opened = workspace.workspace_from_bytes(data)
+    assert opened.settings == {"model": "digits-vae", "seeds.count": "eight"}  # types are the app's to check
+    assert opened.seed_sets["digits-vae"].names == ["v0", "v1", "v2"]
+    assert opened.fit({"digits-vae": (16,), "digits-ddim": (1, 16, 16)}) == [
+        "1 seeds of digits-ddim (shape (16,), the model takes (1, 16, 16))"]
+    assert set(opened.seed_sets) == {"digits-vae", "a plug-in not loaded now"}  # unknown models: kept as they are
+    assert opened.dropped == ["the last 2 seeds of digits-vae (a set holds at most 3)",
+                              "the setting interpolate.frames (not a finite number)",
+                              "the setting deep (not a finite number)",
+                              "1 seeds of digits-ddim (shape (16,), the model takes (1, 16, 16))"]
+    assert opened.describe_dropped().startswith("Left out of the workspace, as they do not fit: the last 2 seeds")
+    assert opened.describe_dropped().endswith("and 1 more.")
