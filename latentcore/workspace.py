@@ -8,8 +8,8 @@ it is written atomically after every change and read back with the same checks a
 One size limit holds for saving and opening (:data:`latentcore.limits.MAX_WORKSPACE_BYTES` for the file,
 :data:`~latentcore.limits.MAX_WORKSPACE_METADATA_BYTES` for its JSON header), so whatever is saved opens again: a
 workspace past it is not written (:class:`WorkspaceTooLarge`, saying what to delete). Opening a file drops what
-does not fit, and says what (:attr:`Workspace.dropped`): settings that are not finite, seeds past the seed set
-limit and, with :meth:`Workspace.fit`, seed sets of a shape their model does not take.
+does not fit, and says what (:attr:`Workspace.dropped`, :func:`describe_dropped`): settings that are not finite,
+seeds past the seed set limit and, with :meth:`Workspace.fit`, seed sets of a shape their model does not take.
 """
 
 from __future__ import annotations
@@ -73,11 +73,13 @@ class Workspace:
         self.dropped += gone
         return gone
 
-    def describe_dropped(self) -> str:
-        """One short sentence naming the first few things dropped and how many more, or ``''``."""
-        if not self.dropped:
-            return ""
-        return f"Left out of the workspace, as they do not fit: {some_of(self.dropped, shown=3)}."
+
+def describe_dropped(dropped: list[str]) -> str:
+    """One short sentence naming the first few things dropped (:attr:`Workspace.dropped`) and how many more, or
+    ``''`` when nothing was."""
+    if not dropped:
+        return ""
+    return f"Left out of the workspace, as they do not fit: {some_of(dropped, shown=3)}."
 
 
 def new_workspace_id() -> str:
@@ -265,5 +267,5 @@ def load_workspace(workspace_id: str, folder=None) -> Workspace | None:
 
 
 __all__ = ["Workspace", "WorkspaceError", "WorkspaceTooLarge", "new_workspace_id", "check_workspace_id",
-           "workspace_folder", "workspace_to_bytes", "workspace_from_bytes", "save_workspace", "save_workspace_bytes",
-           "load_workspace"]
+           "workspace_folder", "describe_dropped", "workspace_to_bytes", "workspace_from_bytes", "save_workspace",
+           "save_workspace_bytes", "load_workspace"]

@@ -11,7 +11,8 @@ import streamlit as st
 from .errors import errors_shown
 from .models import plugins
 from .sidebar import sidebar
-from .workspace import open_workspace, save_workspace, seed_set
+from .text import plain
+from .workspace import open_workspace, save_workspace, seed_set, show_dropped
 
 
 @contextlib.contextmanager
@@ -26,22 +27,27 @@ def page(title: str):
     and stop signals derive from BaseException, so they pass through.
     """
     st.set_page_config(page_title=f"{title} · Latent Explorer", layout="wide")
-    count = None
+    count = problem = None
     try:
         with errors_shown():
             plugins()  # before the workspace: a link's ?model= may name a plug-in
             open_workspace()
-            name, model, decoding, count = sidebar()
-            save_workspace()  # the widget changes that started this run; st.stop() below blocks session state
+            name, model, decoding, count, dropped = sidebar()
+            problem = save_workspace()  # the widget changes that started this run; st.stop() blocks session state
+            if problem:
+                st.warning(plain(problem))
             st.title(title)
         if count is None:  # the setup failed and says why; a context manager must yield or raise
             st.stop()
         with errors_shown():
             yield name, model, decoding
     finally:  # the page's own changes, also after st.rerun (after st.stop this raises Streamlit's stop again)
-        save_workspace()
+        late = save_workspace()
+        if late and late != problem:  # e.g. seeds added by this run past the size limit
+            st.warning(plain(late))
         if count is not None:  # the page may have added or removed seeds after the sidebar was drawn
             count.metric("Seeds in the set", len(seed_set(name)))
+            show_dropped(dropped)
 
 
 def guarded(fragment):
@@ -52,5 +58,7 @@ def guarded(fragment):
             with errors_shown():
                 return fragment(*args, **kwargs)
         finally:
-            save_workspace()
+            problem = save_workspace()
+            if problem:
+                st.warning(plain(problem))
     return run

@@ -12,7 +12,7 @@ import latentcore.models as models
 from .errors import show_error
 from .models import get_model, model_thumbnail, plugins
 from .text import plain
-from .workspace import remember, seed_set, workspace_panel
+from .workspace import fit_seeds, remember, seed_set, workspace_panel
 
 DEFAULT_MODEL = "faces-dcgan"
 DIFFUSERS_CHOICE = "Load a diffusers folder ..."
@@ -26,8 +26,8 @@ def model_label(name: str) -> str:
 
 def sidebar():
     """The model selector, refused plug-ins, device, decoding options, seed count and workspace panel; returns the
-    model name, the model, the decoding options (``steps`` for models with a sampler, each condition's value) and
-    the placeholder of the seed count."""
+    model name, the model, the decoding options (``steps`` for models with a sampler, each condition's value), the
+    placeholder of the seed count and that of the message saying what was left out of the workspace."""
     with st.sidebar:
         choices = models.available() + [DIFFUSERS_CHOICE]
         choice = st.selectbox("Model", choices, format_func=model_label,
@@ -49,6 +49,7 @@ def sidebar():
             show_error(f"Could not load that model: {err}", err)
             name = DEFAULT_MODEL
             model = get_model(name)
+        fit_seeds(name, model.latent_shape)
         facts = (f"{model.kind.upper()} · latent {'x'.join(map(str, model.latent_shape))} · image "
                  f"{'x'.join(map(str, model.image_shape))} · on {model.device}")
         if name in models.MODELS:  # registered models decode quickly; a pipeline folder may take minutes
@@ -64,8 +65,9 @@ def sidebar():
             decoding[condition.name] = condition_widget(name, condition, shared=name in models.MODELS)
         count = st.empty()
         count.metric("Seeds in the set", len(seed_set(name)))
+        dropped = st.empty()  # filled after the page has run: its settings are checked as its widgets restore them
         workspace_panel()
-    return name, model, decoding, count
+    return name, model, decoding, count, dropped
 
 
 def refused_plugins() -> None:

@@ -3,17 +3,28 @@ page registers with :func:`remember`, kept on the server by :mod:`latentcore.wor
 
 The workspace id is in the URL (``?ws=...``), so a reload or a shared link restores the same state; the workspace
 is saved after every run of a page that changed something.
+
+A workspace comes from a link or an upload, so from anyone: what does not fit is dropped and said once in the
+sidebar (``workspace_dropped``): seed sets of another shape than their model's (registered models when the
+workspace opens, any other model when it is chosen) and settings of another type than :func:`remember` declares.
 """
 
 from __future__ import annotations
 
 import hashlib
+import math
+import numbers
 
 import streamlit as st
 
 import latentcore.models as models
-from latentcore import workspace
+from latentcore import limits, workspace
 from latentcore.seed_set import SeedSet
+
+from .models import get_model
+from .text import plain
+
+DROPPED = "workspace_dropped"  # session key: what was left out of the workspace, shown once after the page run
 
 
 @st.cache_resource(show_spinner=False)
@@ -63,8 +74,37 @@ def _bind_workspace(workspace_id: str, saved: workspace.Workspace | None) -> Non
         if st.query_params.get("model") in models.available():  # e.g. ?model=digits-ddim
             state["settings"]["model"] = st.query_params["model"]
         return
+    state["workspace_digest"] = _digest(workspace.workspace_to_bytes(saved))  # as read: a drop is saved later
+    saved.fit(_registered_shapes(saved.seed_sets))
     state["seed_sets"], state["settings"] = saved.seed_sets, dict(saved.settings)
-    state["workspace_digest"] = _digest(workspace.workspace_to_bytes(saved))
+    state[DROPPED] = list(saved.dropped)
+
+
+def _registered_shapes(names) -> dict[str, tuple[int, ...]]:
+    """The latent shapes of the registered models among ``names`` (loading them, once per server process)."""
+    shapes = {}
+    for name in names:
+        if name in models.MODELS:
+            try:
+                shapes[name] = tuple(get_model(name).latent_shape)
+            except Exception:  # noqa: BLE001 - a model that cannot load says why when it is chosen; its seeds wait
+                continue
+    return shapes
+
+
+def fit_seeds(model_name: str, latent_shape) -> None:
+    """Drop the model's seed set if its latents are not of ``latent_shape``: a diffusers folder's or a plug-in's
+    seeds from a shared workspace, checked when the model is chosen (registered models are checked on opening)."""
+    sets = st.session_state.setdefault("seed_sets", {})
+    dropped = workspace.Workspace(seed_sets=sets).fit({model_name: tuple(latent_shape)})  # edits ``sets``
+    st.session_state.setdefault(DROPPED, []).extend(dropped)
+
+
+def show_dropped(place) -> None:
+    """Say once, in ``place``, what was left out of the workspace since it was last said."""
+    dropped = st.session_state.pop(DROPPED, [])
+    if dropped:
+        place.warning(plain(workspace.describe_dropped(dropped)))
 
 
 def _digest(data: bytes) -> str:
@@ -88,21 +128,28 @@ def _current_workspace() -> workspace.Workspace:
     return workspace.Workspace(seed_sets=seed_sets, settings=settings)
 
 
-def save_workspace() -> None:
-    """Write the workspace if anything in it changed since it was last written or read."""
-    if "workspace_id" not in st.session_state:
-        return
-    data = workspace.workspace_to_bytes(_current_workspace())
-    digest = _digest(data)
-    if digest == st.session_state.get("workspace_digest"):
-        return
+def save_workspace() -> str | None:
+    """Write the workspace if anything in it changed since it was last written or read. Returns why it could not be
+    written (too large: what to delete; or the disk's error), or ``None``; the caller shows it."""
+    state = st.session_state
+    if "workspace_id" not in state:
+        return None
     try:
-        workspace.save_workspace_bytes(data, st.session_state["workspace_id"])
+        data = workspace.workspace_to_bytes(_current_workspace())
+    except workspace.WorkspaceTooLarge as err:  # checked from the seed counts first: cheap on every run
+        state["workspace_too_large"] = str(err)
+        return str(err)
+    state.pop("workspace_too_large", None)
+    digest = _digest(data)
+    if digest == state.get("workspace_digest"):
+        return None
+    try:
+        workspace.save_workspace_bytes(data, state["workspace_id"])
     except OSError as err:
-        st.warning(f"Could not save the workspace ({err.strerror or err}); your work stays in this browser tab "
-                   "until it is closed. Download the workspace from the sidebar to keep it.")
-        return
-    st.session_state["workspace_digest"] = digest
+        return (f"Could not save the workspace ({err.strerror or err}); your work stays in this browser tab until it "
+                "is closed. Download the workspace from the sidebar to keep it.")
+    state["workspace_digest"] = digest
+    return None
 
 
 def remember(key: str, default, options=None, bounds: tuple[float, float] | None = None, *,
@@ -110,6 +157,10 @@ def remember(key: str, default, options=None, bounds: tuple[float, float] | None
     """Use as a widget's ``key``: its value is kept in the workspace and comes back after a reload, a page switch
     or a server restart. ``options`` (for select widgets) and ``bounds`` (for sliders) drop restored values that
     no longer fit, such as a deleted seed's name. The widget itself must not be given a default value.
+
+    A value restored from the workspace must also be of the default's type (a bool, a whole number, a finite
+    number, a string, a list of the default's element type; any JSON value when the default is ``None``): one
+    that is not is dropped, the default used, and the sidebar says so (a shared workspace may hold anything).
 
     ``shared=False``: kept across page switches of this session only, never written to or read from a workspace
     (e.g. a folder on the server, which a shared link must not make the server open)."""
@@ -119,17 +170,55 @@ def remember(key: str, default, options=None, bounds: tuple[float, float] | None
     else:
         state.setdefault("session_only", set()).add(key)
     saved = state.get("settings", {}) if shared else {}
-    value = state[key] if key in state else saved.get(key, default)
+    if key in state:
+        value = state[key]
+    elif key in saved and (why := misfit(saved[key], default)):
+        state.setdefault(DROPPED, []).append(f"the setting {key[:40]} ({why})")
+        value = default
+    else:
+        value = saved.get(key, default)
     if options is not None:
-        options = list(options)
+        try:
+            allowed = set(options)  # a set: a restored list may be long
+        except TypeError:  # unhashable options
+            allowed = list(options)
         if isinstance(default, list):
-            value = [v for v in value if v in options] if isinstance(value, list) else default
-        elif value not in options:
+            value = [v for v in value if _member(v, allowed)] if isinstance(value, list) else default
+        elif not _member(value, allowed):
             value = default
     if bounds is not None and isinstance(value, (int, float)) and not isinstance(value, bool):
         value = min(max(value, bounds[0]), bounds[1])
     state[key] = value
     return key
+
+
+def _member(value, allowed) -> bool:
+    try:
+        return value in allowed
+    except TypeError:  # an unhashable value (a list where a name belongs) is in no set of options
+        return False
+
+
+def misfit(value, default) -> str | None:
+    """Why a restored ``value`` is not of the type of ``default``, or ``None`` when it is."""
+    if default is None:
+        return None
+    if isinstance(default, bool):
+        return None if isinstance(value, bool) else "not true or false"
+    if isinstance(value, bool):  # JSON true is not a number here
+        return "not a number"
+    if isinstance(default, numbers.Integral):
+        return None if isinstance(value, int) else "not a whole number"
+    if isinstance(default, numbers.Real):
+        return None if isinstance(value, (int, float)) and math.isfinite(value) else "not a finite number"
+    if isinstance(default, str):
+        return None if isinstance(value, str) else "not text"
+    if isinstance(default, list):
+        if not isinstance(value, list):
+            return "not a list"
+        kinds = {type(v) for v in default} or {str, int, float}
+        return None if all(type(v) in kinds for v in value) else "a list of the wrong kind of values"
+    return None
 
 
 def seed_set(model_name: str) -> SeedSet:
@@ -154,14 +243,17 @@ def workspace_panel() -> None:
     with st.expander("Workspace", expanded="workspace_notice" in st.session_state):
         if "workspace_notice" in st.session_state:  # shown once
             kind, notice = st.session_state.pop("workspace_notice")
-            {"error": st.error, "info": st.info}.get(kind, st.success)(notice)
+            {"error": st.error, "info": st.info}.get(kind, st.success)(plain(notice))  # names a file or an id
         workspace_id = st.session_state["workspace_id"]
         st.caption(f"Saved on this server after every change as `{workspace_id}`. The address bar holds its link: "
                    "reload it or share it to come back to exactly this state.")
         current = _current_workspace()  # written out only when the button is pressed
+        too_large = st.session_state.get("workspace_too_large")
         st.download_button("Download the workspace", lambda: workspace.workspace_to_bytes(current),
-                           file_name=f"workspace-{workspace_id[:8]}.safetensors", on_click="ignore")
+                           file_name=f"workspace-{workspace_id[:8]}.safetensors", on_click="ignore",
+                           disabled=too_large is not None, help=too_large and plain(too_large))
         upload = st.file_uploader("Open a workspace file", type=["safetensors"], key="workspace_upload",
+                                  max_upload_size=max(1, limits.MAX_WORKSPACE_BYTES // limits.MiB),
                                   help="A file downloaded here; it opens as a new workspace, this one stays saved")
         if upload is not None and st.session_state.get("workspace_upload_result", (None,))[0] != upload.file_id:
             try:  # read once per file; a bad file's message stays while it is in the uploader
@@ -174,16 +266,19 @@ def workspace_panel() -> None:
                                           f"?ws={workspace_id}.")
         file_id, problem = st.session_state.get("workspace_upload_result", (None, None))
         if upload is not None and file_id == upload.file_id and problem:
-            st.error(problem)
-        if st.button("New empty workspace", help="This one stays saved under its link"):
-            _switch_workspace(workspace.Workspace(), f"Started a new workspace; the previous one is still at "
-                                                     f"?ws={workspace_id}.")
+            st.error(plain(problem))  # the file's name is the uploader's text
+        if st.button("New empty workspace", help="This one stays saved under its link; the new one is written once it "
+                                                 "holds something"):
+            _switch_workspace(None, f"Started a new workspace; the previous one is still at ?ws={workspace_id}.")
 
 
-def _switch_workspace(opened: workspace.Workspace, notice: str) -> None:
+def _switch_workspace(opened: workspace.Workspace | None, notice: str) -> None:
+    """Continue in a new workspace: ``opened`` (written at once under a new id), or an empty one (``None``: written
+    when it first holds something, like any new session's)."""
     save_workspace()
     new_id = workspace.new_workspace_id()
-    workspace.save_workspace(opened, new_id)
+    if opened is not None:
+        workspace.save_workspace(opened, new_id)
     _bind_workspace(new_id, opened)
     st.session_state["workspace_notice"] = ("success", notice)
     st.query_params["ws"] = new_id
