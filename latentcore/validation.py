@@ -73,10 +73,10 @@ def check_latents(latents, prior: Prior, *, name: str = "latents", batch_dims: I
     return flat, batch
 
 
-def some_of(names: Iterable, shown: int = 5) -> str:
-    """The first ``shown`` names and how many more (``"a, b, c and 9995 more"``), each cut to 40 characters:
-    messages stay short for files with thousands of entries and workspaces with many problems."""
-    names = [str(n)[:40] for n in names]
+def some_of(names: Iterable, shown: int = 5, width: int = 40) -> str:
+    """The first ``shown`` names and how many more (``"a, b, c and 9995 more"``), each cut to ``width``
+    characters: messages stay short for files with thousands of entries and workspaces with many problems."""
+    names = [str(n)[:width] for n in names]
     rest = len(names) - shown
     return ", ".join(names[:shown]) + (f" and {rest} more" if rest > 0 else "")
 

@@ -79,7 +79,7 @@ def describe_dropped(dropped: list[str]) -> str:
     ``''`` when nothing was."""
     if not dropped:
         return ""
-    return f"Left out of the workspace, as they do not fit: {some_of(dropped, shown=3)}."
+    return f"Left out of the workspace, as they do not fit: {some_of(dropped, shown=3, width=200)}."
 
 
 def new_workspace_id() -> str:
@@ -158,7 +158,7 @@ def _too_large(workspace: Workspace, size: int, header: int) -> WorkspaceTooLarg
     listed = [f"{m[:40]}: {len(s)} seeds, {limits.mib(s.latents.numel() * 4)}" for m, s in sets]
     return WorkspaceTooLarge(f"The workspace would take {limits.mib(size)}, more than the "
                              f"{limits.mib(limits.MAX_WORKSPACE_BYTES)} a workspace may take, {kept}. Delete seeds "
-                             f"(or download them first) to save again; the seed sets: {some_of(listed, shown=3)}.")
+                             f"(or download them first) to save again; the seed sets: {some_of(listed, shown=3, width=80)}.")
 
 
 def workspace_to_bytes(workspace: Workspace) -> bytes:

@@ -6,6 +6,10 @@ import contextlib
 
 import streamlit as st
 
+from latentcore.seed_set import SeedSetFull
+
+from .text import plain
+
 
 def show_error(message: str, err: BaseException | None = None) -> None:
     """A message that says what to do, with the exception's details folded away."""
@@ -17,9 +21,12 @@ def show_error(message: str, err: BaseException | None = None) -> None:
 
 @contextlib.contextmanager
 def errors_shown():
-    """Any exception of the block becomes a message; Streamlit's rerun and stop signals (BaseException) pass."""
+    """Any exception of the block becomes a message (a full seed set a warning without details); Streamlit's rerun
+    and stop signals (BaseException) pass."""
     try:
         yield
+    except SeedSetFull as err:  # a limit reached, not a fault: its message says what to do
+        st.warning(plain(err))
     except Exception as err:  # noqa: BLE001 - the last line of defence between latentcore and the user
         show_error(f"Something went wrong: {type(err).__name__}: {err}. Your seeds are unchanged; try other "
                    "settings, or open the details below if it keeps happening.", err)

@@ -12,7 +12,7 @@ from .errors import errors_shown
 from .models import plugins
 from .sidebar import sidebar
 from .text import plain
-from .workspace import open_workspace, save_workspace, seed_set, show_dropped
+from .workspace import open_workspace, save_workspace, seed_set
 
 
 @contextlib.contextmanager
@@ -32,7 +32,7 @@ def page(title: str):
         with errors_shown():
             plugins()  # before the workspace: a link's ?model= may name a plug-in
             open_workspace()
-            name, model, decoding, count, dropped = sidebar()
+            name, model, decoding, count = sidebar()
             problem = save_workspace()  # the widget changes that started this run; st.stop() blocks session state
             if problem:
                 st.warning(plain(problem))
@@ -47,7 +47,6 @@ def page(title: str):
             st.warning(plain(late))
         if count is not None:  # the page may have added or removed seeds after the sidebar was drawn
             count.metric("Seeds in the set", len(seed_set(name)))
-            show_dropped(dropped)
 
 
 def guarded(fragment):

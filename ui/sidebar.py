@@ -12,7 +12,7 @@ import latentcore.models as models
 from .errors import show_error
 from .models import get_model, model_thumbnail, plugins
 from .text import plain
-from .workspace import fit_seeds, remember, seed_set, workspace_panel
+from .workspace import fit_seeds, remember, seed_set, show_dropped, workspace_panel
 
 DEFAULT_MODEL = "faces-dcgan"
 DIFFUSERS_CHOICE = "Load a diffusers folder ..."
@@ -26,8 +26,8 @@ def model_label(name: str) -> str:
 
 def sidebar():
     """The model selector, refused plug-ins, device, decoding options, seed count and workspace panel; returns the
-    model name, the model, the decoding options (``steps`` for models with a sampler, each condition's value), the
-    placeholder of the seed count and that of the message saying what was left out of the workspace."""
+    model name, the model, the decoding options (``steps`` for models with a sampler, each condition's value) and
+    the placeholder of the seed count."""
     with st.sidebar:
         choices = models.available() + [DIFFUSERS_CHOICE]
         choice = st.selectbox("Model", choices, format_func=model_label,
@@ -65,9 +65,9 @@ def sidebar():
             decoding[condition.name] = condition_widget(name, condition, shared=name in models.MODELS)
         count = st.empty()
         count.metric("Seeds in the set", len(seed_set(name)))
-        dropped = st.empty()  # filled after the page has run: its settings are checked as its widgets restore them
+        show_dropped()
         workspace_panel()
-    return name, model, decoding, count, dropped
+    return name, model, decoding, count
 
 
 def refused_plugins() -> None:

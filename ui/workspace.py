@@ -4,9 +4,10 @@ page registers with :func:`remember`, kept on the server by :mod:`latentcore.wor
 The workspace id is in the URL (``?ws=...``), so a reload or a shared link restores the same state; the workspace
 is saved after every run of a page that changed something.
 
-A workspace comes from a link or an upload, so from anyone: what does not fit is dropped and said once in the
-sidebar (``workspace_dropped``): seed sets of another shape than their model's (registered models when the
-workspace opens, any other model when it is chosen) and settings of another type than :func:`remember` declares.
+A workspace comes from a link or an upload, so from anyone: what does not fit is dropped and said once. Seed sets
+of another shape than their model's (registered models when the workspace opens, any other model when it is
+chosen) and settings that are not finite are listed in the sidebar; a setting of another type than
+:func:`remember`'s default is said where its widget is, when the page that has it first runs.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from latentcore.seed_set import SeedSet
 from .models import get_model
 from .text import plain
 
-DROPPED = "workspace_dropped"  # session key: what was left out of the workspace, shown once after the page run
+DROPPED = "workspace_dropped"  # session key: what was left out of the workspace, shown once in the sidebar
 
 
 @st.cache_resource(show_spinner=False)
@@ -100,11 +101,11 @@ def fit_seeds(model_name: str, latent_shape) -> None:
     st.session_state.setdefault(DROPPED, []).extend(dropped)
 
 
-def show_dropped(place) -> None:
-    """Say once, in ``place``, what was left out of the workspace since it was last said."""
+def show_dropped() -> None:
+    """Say once what was left out of the workspace since it was last said."""
     dropped = st.session_state.pop(DROPPED, [])
     if dropped:
-        place.warning(plain(workspace.describe_dropped(dropped)))
+        st.warning(plain(workspace.describe_dropped(dropped)))
 
 
 def _digest(data: bytes) -> str:
@@ -160,7 +161,8 @@ def remember(key: str, default, options=None, bounds: tuple[float, float] | None
 
     A value restored from the workspace must also be of the default's type (a bool, a whole number, a finite
     number, a string, a list of the default's element type; any JSON value when the default is ``None``): one
-    that is not is dropped, the default used, and the sidebar says so (a shared workspace may hold anything).
+    that is not is dropped and the default used, with a message where the widget goes (a shared workspace may hold
+    anything).
 
     ``shared=False``: kept across page switches of this session only, never written to or read from a workspace
     (e.g. a folder on the server, which a shared link must not make the server open)."""
@@ -173,7 +175,8 @@ def remember(key: str, default, options=None, bounds: tuple[float, float] | None
     if key in state:
         value = state[key]
     elif key in saved and (why := misfit(saved[key], default)):
-        state.setdefault(DROPPED, []).append(f"the setting {key[:40]} ({why})")
+        st.warning(plain(f"Left out of the workspace, as it does not fit: the setting {key[:40]} ({why}); the "
+                         f"default {str(default)[:40]} is used."))
         value = default
     else:
         value = saved.get(key, default)
