@@ -33,22 +33,31 @@ def from_uint8(array: np.ndarray) -> torch.Tensor:
     return t[:, None] if t.dim() == 3 else t.permute(0, 3, 1, 2)
 
 
-def load_image(data: bytes, name: str = "image") -> torch.Tensor:
+def load_image(data: bytes, name: str = "image", size: tuple[int, int] | None = None) -> torch.Tensor:
     """An uploaded PNG or JPEG as ``[1, C, H, W]`` in [0, 1] (C = 1 for greyscale, else 3). 16-bit greyscale PNGs
     are scaled by their own range (65535), not clipped to 8 bits. At most :data:`MAX_IMAGE_PIXELS` pixels; larger
-    images are refused from their header, before they are decoded."""
+    images are refused from their header, before they are decoded.
+
+    ``size`` ``(height, width)``: the size the image is for (a model's ``image_shape[1:]``). A larger image is
+    shrunk while still 8 or 16 bits per pixel, to between 2x and 4x that size (JPEGs decode at a reduced scale,
+    others are box-averaged by a whole factor), so a 4096x4096 upload never becomes 200 MB of float32; the model's
+    own antialiased resize (``prepare_images``) does the rest."""
     try:
-        with Image.open(io.BytesIO(data)) as picture:
-            if picture.format not in IMAGE_FORMATS:
-                raise ImageFileError(f"{name} is a {picture.format or 'unknown'} image; accepted: PNG or JPEG")
-            if picture.width * picture.height > MAX_IMAGE_PIXELS:
-                raise ImageFileError(f"{name} has {picture.width}x{picture.height} pixels; at most {MAX_SIDE}x"
+        with Image.open(io.BytesIO(data)) as opened:
+            if opened.format not in IMAGE_FORMATS:
+                raise ImageFileError(f"{name} is a {opened.format or 'unknown'} image; accepted: PNG or JPEG")
+            if opened.width * opened.height > MAX_IMAGE_PIXELS:
+                raise ImageFileError(f"{name} has {opened.width}x{opened.height} pixels; at most {MAX_SIDE}x"
                                      f"{MAX_SIDE} are accepted")
-            if picture.mode in SIXTEEN_BIT_MODES:
-                array = np.asarray(picture, dtype=np.float32) / 65535.0
-            else:
-                picture = picture.convert("L" if picture.mode in ("L", "LA", "1") else "RGB")
-                array = np.asarray(picture, dtype=np.float32) / 255.0
+            sixteen = opened.mode in SIXTEEN_BIT_MODES
+            if size is not None and opened.format == "JPEG":
+                opened.draft(opened.mode, (2 * size[1], 2 * size[0]))  # DCT scaling: never below the size asked
+            picture = opened.convert("I" if sixteen else "L" if opened.mode in ("L", "LA", "1") else "RGB")
+            if size is not None:
+                factor = min(picture.width // (2 * size[1]), picture.height // (2 * size[0]))
+                if factor > 1:
+                    picture = picture.reduce(factor)
+            array = np.asarray(picture, dtype=np.float32) / (65535.0 if sixteen else 255.0)
     except ImageFileError:
         raise
     except Image.DecompressionBombError as err:  # Pillow's own guard, for headers far beyond ours
@@ -62,9 +71,10 @@ def load_image(data: bytes, name: str = "image") -> torch.Tensor:
     return (tensor[None, None] if tensor.dim() == 2 else tensor.permute(2, 0, 1)[None]).contiguous()
 
 
-def load_images(files: list[tuple[bytes, str]]) -> list[torch.Tensor]:
-    """Several uploaded images (``(data, name)`` pairs) as a list of ``[1, C, H, W]`` tensors."""
-    return [load_image(data, name) for data, name in files]
+def load_images(files: list[tuple[bytes, str]], size: tuple[int, int] | None = None) -> list[torch.Tensor]:
+    """Several uploaded images (``(data, name)`` pairs) as a list of ``[1, C, H, W]`` tensors, each shrunk towards
+    ``size`` as :func:`load_image` does."""
+    return [load_image(data, name, size) for data, name in files]
 
 
 def reconstruction_report(model, images: torch.Tensor, latents: torch.Tensor, decoding: Mapping | None = None):

@@ -158,7 +158,8 @@ def _too_large(workspace: Workspace, size: int, header: int) -> WorkspaceTooLarg
     listed = [f"{m[:40]}: {len(s)} seeds, {limits.mib(s.latents.numel() * 4)}" for m, s in sets]
     return WorkspaceTooLarge(f"The workspace would take {limits.mib(size)}, more than the "
                              f"{limits.mib(limits.MAX_WORKSPACE_BYTES)} a workspace may take, {kept}. Delete seeds "
-                             f"(or download them first) to save again; the seed sets: {some_of(listed, shown=3, width=80)}.")
+                             "(or download them first) to save again; the seed sets: "
+                             f"{some_of(listed, shown=3, width=80)}.")
 
 
 def workspace_to_bytes(workspace: Workspace) -> bytes:

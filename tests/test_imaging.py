@@ -57,6 +57,39 @@ def test_sixteen_bit_greyscale_is_scaled_by_its_range_not_clipped():
     np.testing.assert_allclose(t[0, 0, 0].numpy(), levels[0] / 65535.0, atol=1e-6)
 
 
+def _photo(height: int, width: int) -> np.ndarray:
+    """A smooth RGB picture with some texture: what resizing has to keep."""
+    y, x = np.mgrid[0:height, 0:width] / max(height, width)
+    rgb = np.stack([np.sin(7 * x) * np.cos(5 * y), x * y, np.sin(11 * (x + y))], axis=-1)
+    return ((rgb - rgb.min()) / np.ptp(rgb) * 255).astype(np.uint8)
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "JPEG"])
+def test_a_large_image_is_shrunk_before_it_becomes_floats(fmt):
+    import tracemalloc
+
+    data = _encoded(_photo(1024, 768), fmt)
+    tracemalloc.start()
+    try:
+        small = imaging.load_image(data, "big", size=(64, 64))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert small.shape[:2] == (1, 3) and 128 <= small.shape[3] <= 256 and 128 <= small.shape[2] <= 256
+    assert peak < 3 * 2**20  # the full-size float32 array alone would be 9 MiB
+    full = imaging.load_image(data, "big")
+    assert full.shape == (1, 3, 1024, 768)
+
+    def resized(x):  # what a model's prepare_images does: antialiased bilinear to its size
+        return torch.nn.functional.interpolate(x, size=(64, 64), mode="bilinear", antialias=True)
+
+    assert float((resized(small) - resized(full)).abs().max()) < 0.03
+    sixteen = io.BytesIO()
+    Image.fromarray((_photo(512, 512)[..., 0].astype(np.uint16) * 257)).save(sixteen, "PNG")
+    deep = imaging.load_image(sixteen.getvalue(), "deep.png", size=(16, 16))
+    assert deep.shape == (1, 1, 32, 32) and float(deep.max()) > 0.99  # 16 bits, shrunk and still scaled by 65535
+
+
 def test_to_uint8_and_model_preparation():
     images = torch.rand(2, 1, 5, 5)
     assert imaging.to_uint8(images).shape == (2, 5, 5) and imaging.to_uint8(images).dtype == np.uint8

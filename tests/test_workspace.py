@@ -224,5 +224,6 @@ def test_opening_drops_what_does_not_fit_and_says_what(monkeypatch):
                               "the setting interpolate.frames (not a finite number)",
                               "the setting deep (not a finite number)",
                               "1 seeds of digits-ddim (shape (16,), the model takes (1, 16, 16))"]
-    assert workspace.describe_dropped(opened.dropped).startswith("Left out of the workspace, as they do not fit: the last 2 seeds")
-    assert workspace.describe_dropped(opened.dropped).endswith("and 1 more.")
+    said = workspace.describe_dropped(opened.dropped)
+    assert said.startswith("Left out of the workspace, as they do not fit: the last 2 seeds") and said.endswith(
+        "and 1 more.")
