@@ -52,7 +52,8 @@ def load_image(data: bytes, name: str = "image", size: tuple[int, int] | None = 
             sixteen = opened.mode in SIXTEEN_BIT_MODES
             if size is not None and opened.format == "JPEG":
                 opened.draft(opened.mode, (2 * size[1], 2 * size[0]))  # DCT scaling: never below the size asked
-            picture = opened.convert("I" if sixteen else "L" if opened.mode in ("L", "LA", "1") else "RGB")
+            mode = "I" if sixteen else "L" if opened.mode in ("L", "LA", "1") else "RGB"
+            picture = opened if opened.mode == mode else opened.convert(mode)  # convert would copy
             if size is not None:
                 factor = min(picture.width // (2 * size[1]), picture.height // (2 * size[0]))
                 if factor > 1:

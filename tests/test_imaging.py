@@ -2,7 +2,10 @@
 
 import io
 import struct
+import subprocess
+import sys
 import zlib
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -128,3 +131,30 @@ def test_path_profile_and_figures():
     assert len(fig.data) == 1 and fig.layout.title.text == "Norm"
     plane = plots.endpoint_plane_figure({"linear": lc.endpoint_plane(path, a, b).numpy()})
     assert len(plane.data) == 2
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc")
+def test_the_server_gives_back_the_memory_of_large_images():
+    """Four large PNGs decoded in four threads (a page run each), as the app does: with ui.memory's setting the
+    process keeps under 8 MiB of them (without it, glibc kept 32 MiB here)."""
+    script = """
+import importlib.util, io, threading
+from PIL import Image
+spec = importlib.util.spec_from_file_location("memory", "ui/memory.py")  # without the ui package's streamlit
+memory = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(memory)
+assert memory.return_large_blocks()
+buf = io.BytesIO(); Image.new("RGB", (2048, 2048), (10, 200, 30)).save(buf, "PNG"); data = buf.getvalue()
+def rss():
+    return int([l for l in open("/proc/self/status") if l.startswith("VmRSS")][0].split()[1]) * 1024
+def decode():
+    with Image.open(io.BytesIO(data)) as picture:
+        picture.load()
+start = rss()
+for _ in range(4):
+    run = threading.Thread(target=decode); run.start(); run.join()
+print(rss() - start)
+"""
+    kept = int(subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
+                              cwd=Path(__file__).resolve().parents[1]).stdout)
+    assert kept < 8 * 2**20

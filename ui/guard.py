@@ -9,6 +9,7 @@ import functools
 import streamlit as st
 
 from .errors import errors_shown
+from .memory import return_large_blocks
 from .models import plugins
 from .sidebar import sidebar
 from .text import plain
@@ -30,6 +31,7 @@ def page(title: str):
     count = problem = None
     try:
         with errors_shown():
+            return_large_blocks()  # once per process: a large upload's memory goes back when freed
             plugins()  # before the workspace: a link's ?model= may name a plug-in
             open_workspace()
             name, model, decoding, count = sidebar()
