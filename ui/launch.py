@@ -28,14 +28,15 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def streamlit_server(workspaces: Path, models: Sequence[str | Path] = ()):
+def streamlit_server(workspaces: Path, models: Sequence[str | Path] = (), root: Path = ROOT):
     """`streamlit run app.py` on a free port, saving workspaces in ``workspaces``, with the plug-in model files
-    ``models`` (``-- --models ...``); yields its address."""
+    ``models`` (``-- --models ...``); yields its address. ``root``: the checkout whose app runs (a benchmark may
+    compare another one)."""
     port = _free_port()
     plugins = ["--", "--models", *map(str, models)] if models else []
     proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
                              "--server.address", "127.0.0.1", "--server.headless", "true", *plugins],
-                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            cwd=root, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             env={**os.environ, "LATENT_EXPLORER_WORKSPACES": str(workspaces)})
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + START_TIMEOUT_S

@@ -1,0 +1,233 @@
+"""Hostile and oversized input against a live server: each case of issue 15 through the real browser (Debian's
+chromium, Playwright) against ``streamlit run app.py``, with the server process's peak memory (its VmHWM, reset
+before each case through /proc/PID/clear_refs), its resident memory after the case, and the time from the upload
+or link to the app's answer on screen. Every input is generated in memory.
+
+    python -m bench.hostile                  # this checkout
+    python -m bench.hostile --app DIR        # another checkout's app (e.g. an older one), the same cases
+    python -m bench.hostile --cases image    # only the cases whose name contains one of these words
+
+Linux only (/proc). The server uses a scratch workspace folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import tempfile
+import time
+import zlib
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from latentcore import latents_to_bytes, workspace
+from latentcore.seed_set import SeedSet
+from ui.launch import CHROMIUM, CHROMIUM_FLAGS, ROOT, streamlit_server
+
+WAIT_MS = 600_000
+MODEL = "digits-vae"  # 16-dimensional latents and an encoder: every upload path is open
+
+
+class ServerMemory:
+    """The memory of the server process: peak since the last reset, and resident now (MiB)."""
+
+    def __init__(self, port: int):
+        self.pid = next(int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit() and _serves(p, port))
+
+    def _status(self, field: str) -> float:
+        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
+            if line.startswith(field):
+                return int(line.split()[1]) / 1024
+        raise KeyError(field)
+
+    def reset_peak(self):
+        Path(f"/proc/{self.pid}/clear_refs").write_text("5")  # resets VmHWM to the current RSS
+
+    def peak(self) -> float:
+        return self._status("VmHWM")
+
+    def resident(self) -> float:
+        return self._status("VmRSS")
+
+
+def _serves(proc: Path, port: int) -> bool:
+    try:
+        args = (proc / "cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    return b"streamlit" in b" ".join(args) and str(port).encode() in args
+
+
+# Inputs, generated
+
+
+def zip_bomb() -> bytes:
+    """A 2 MB .npz whose one deflated entry inflates to 2 GiB of float32 latents (33 554 432 x 16)."""
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(header, {"descr": "<f4", "fortran_order": False, "shape": (2**25, 16)})
+    packer = zlib.compressobj(9, zlib.DEFLATED, -15)
+    stream = packer.compress(header.getvalue()) + packer.flush(zlib.Z_FULL_FLUSH)
+    block = packer.compress(b"\0" * 2**20) + packer.flush(zlib.Z_FULL_FLUSH)
+    stream += block * 2048 + packer.flush()
+    import struct
+
+    name, size = b"latents.npy", len(header.getvalue()) + 2**31
+    local = struct.pack("<4s5H3I2H", b"PK\x03\x04", 20, 0, 8, 0, 0, 0, len(stream), size, len(name), 0) + name
+    central = struct.pack("<4s6H3I5H2I", b"PK\x01\x02", 20, 20, 0, 8, 0, 0, 0, len(stream), size, len(name), 0, 0,
+                          0, 0, 0, 0) + name
+    end = struct.pack("<4s4H2IH", b"PK\x05\x06", 0, 0, 1, 1, len(central), len(local) + len(stream), 0)
+    return local + stream + central + end
+
+
+def npz(latents: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, latents=latents)
+    return buffer.getvalue()
+
+
+def npy(latents: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    np.save(buffer, latents)
+    return buffer.getvalue()
+
+
+def large_png(side: int = 4096) -> bytes:
+    y, x = np.mgrid[0:side, 0:side].astype(np.float32) / side
+    noise = np.random.default_rng(0).integers(0, 24, (side, side, 1), dtype=np.uint8)
+    rgb = np.stack([np.sin(7 * x) * np.cos(5 * y), x * y, np.sin(11 * (x + y))], axis=-1)
+    pixels = ((rgb + 1) * 100).astype(np.uint8) + noise
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, "PNG", compress_level=1)
+    return buffer.getvalue()
+
+
+def chatty_workspace(megabytes: int = 51) -> bytes:
+    """A workspace whose JSON header holds ``megabytes`` MB of settings."""
+    state = {"version": workspace.WORKSPACE_VERSION, "seed_sets": [], "settings": {"notes": "x" * megabytes * 10**6}}
+    import safetensors.torch
+
+    return safetensors.torch.save({}, metadata={workspace.WORKSPACE_KEY: json.dumps(state)})
+
+
+def sd_workspace(count: int = 300) -> bytes:
+    """A workspace with ``count`` Stable Diffusion latents (4x64x64) under a folder's name."""
+    seeds = SeedSet(torch.randn(count, 4, 64, 64, generator=torch.Generator().manual_seed(0)),
+                    [f"sd {i}" for i in range(count)])
+    return workspace.workspace_to_bytes(workspace.Workspace(seed_sets={"/models/sd-1.5": seeds}))
+
+
+def foreign_workspace(folder: Path) -> str:
+    """A workspace saved in the server's folder with seeds of another shape and settings of the wrong type."""
+    ws = workspace.new_workspace_id()
+    workspace.save_workspace(workspace.Workspace(
+        seed_sets={MODEL: SeedSet(torch.zeros(3, 7), ["a", "b", "c"])},
+        settings={"model": MODEL, "seeds.count": "eight", "interpolate.frames": float("nan")}), ws, folder)
+    return ws
+
+
+# The browser
+
+
+def settle(page):
+    page.wait_for_selector("[data-test-script-state=notRunning]")
+
+
+def open_seeds(page, url: str, query: str = f"model={MODEL}"):
+    page.goto(f"{url}/seeds?{query}")
+    page.get_by_role("heading", name="Seeds", level=1).wait_for()
+    settle(page)
+
+
+def open_workspace_panel(page):
+    page.locator("[data-testid=stSidebar]").get_by_text("Workspace", exact=True).click()
+
+
+def upload(page, label: str, name: str, data: bytes, mime: str = "application/octet-stream"):
+    uploader = page.locator("[data-testid=stFileUploader]").filter(has_text=label)
+    uploader.locator("input[type=file]").set_input_files(files=[{"name": name, "mimeType": mime, "buffer": data}])
+
+
+def main():
+    from playwright.sync_api import sync_playwright
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--app", type=Path, default=ROOT, help="the checkout whose app.py the server runs")
+    parser.add_argument("--cases", nargs="*", default=[], help="run only cases whose name contains one of these")
+    args = parser.parse_args()
+    folder = Path(tempfile.mkdtemp(prefix="le-hostile-"))
+    png = large_png()
+    rows = []
+    with streamlit_server(folder, root=args.app) as url, sync_playwright() as p:
+        memory = ServerMemory(int(url.rsplit(":", 1)[1]))
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+
+        def case(name: str, size: int, act, expect: str, sessions: int = 1):
+            if args.cases and not any(word in name for word in args.cases):
+                return
+            memory.reset_peak()
+            start = time.perf_counter()
+            for _ in range(sessions):
+                context = browser.new_context(viewport={"width": 1400, "height": 1000})
+                page = context.new_page()
+                page.set_default_timeout(WAIT_MS)
+                act(page)
+                page.get_by_text(expect).first.wait_for()
+                settle(page)
+                context.close()
+            seconds = time.perf_counter() - start
+            rows.append((name, size, seconds, memory.peak(), memory.resident()))
+            print(f"| {name} | {size / 1e6:.3g} MB | {seconds:.1f} s | {rows[-1][3]:.0f} MiB | {rows[-1][4]:.0f} MiB |",
+                  flush=True)
+
+        warm = browser.new_page()
+        warm.set_default_timeout(WAIT_MS)
+        open_seeds(warm, url)  # loads the model once
+        warm.close()
+        print(f"server after start and one Seeds page: {memory.resident():.0f} MiB resident\n")
+        print("| case | file | time to the answer | peak server memory | resident after |")
+        print("|---|---|---|---|---|")
+        flood = np.zeros((20_000, 16), dtype=np.float32)
+        many = np.random.default_rng(1).standard_normal((1024, 16)).astype(np.float32)
+        inputs = {
+            "zip bomb": zip_bomb(), "flood": npz(flood), "npy": npy(np.zeros((5000, 16), dtype=np.float32)),
+            "many": latents_to_bytes(torch.from_numpy(many), fmt=".npz"), "chatty": chatty_workspace(),
+            "sd": sd_workspace(),
+        }
+        case("sample 8 seeds (a normal run)", 0, lambda page: (
+            open_seeds(page, url), page.get_by_role("button", name="Sample").click()), "8 seeds")
+        case(".npz zip bomb, 2 GiB inflated", len(inputs["zip bomb"]), lambda page: (
+            open_seeds(page, url), upload(page, "A latent file", "bomb.npz", inputs["zip bomb"])),
+            "would expand to 2048 MiB")
+        case(".npz of 20 000 latents", len(inputs["flood"]), lambda page: (
+            open_seeds(page, url), upload(page, "A latent file", "flood.npz", inputs["flood"])),
+            "holds 20000 latents")
+        case(".npy of 5 000 latents", len(inputs["npy"]), lambda page: (
+            open_seeds(page, url), upload(page, "A latent file", "five.npy", inputs["npy"])), "holds 5000 latents")
+        case(".npz of 1 024 latents (accepted, gallery paged)", len(inputs["many"]), lambda page: (
+            open_seeds(page, url), upload(page, "A latent file", "many.npz", inputs["many"])),
+            "Added 1024 latents")
+        case("4096x4096 PNG inverted, three sessions", len(png), lambda page: (
+            open_seeds(page, url), upload(page, "PNG or JPEG images", "big.png", png, "image/png"),
+            page.get_by_text("big.png").first.wait_for(), settle(page),
+            page.get_by_role("button", name="Invert the images").click()), "Added 1 inverted latent", sessions=3)
+        case("workspace with a 51 MB header", len(inputs["chatty"]), lambda page: (
+            open_seeds(page, url), open_workspace_panel(page),
+            upload(page, "Open a workspace file", "chatty.safetensors", inputs["chatty"])),
+            "This workspace is unchanged")
+        case("workspace of 300 SD latents (4x64x64)", len(inputs["sd"]), lambda page: (
+            open_seeds(page, url), open_workspace_panel(page),
+            upload(page, "Open a workspace file", "sd.safetensors", inputs["sd"])), "as a new workspace")
+        ws = foreign_workspace(folder)
+        case("link to a foreign, ill-typed workspace", 0, lambda page: open_seeds(page, url, f"ws={ws}"),
+             "Left out of the workspace")
+        time.sleep(30)  # the measurement: the server idles with every session closed
+        print(f"\nserver 30 s after the last session closed: {memory.resident():.0f} MiB resident")
+        browser.close()
+
+
+if __name__ == "__main__":
+    main()
