@@ -11,8 +11,8 @@ from .combine import CENTROIDS, Centroid, centroid, lol_combine, register_centro
 from .device import default_device
 from .diagnostics import TESTS, normality_tests, typical_norm_band
 from .interpolate import SCHEMES, Scheme, Setting, interpolate, interpolate_chain, register_scheme, schemes_for
-from .latent_files import (FORMATS, LatentFile, LatentFileError, latents_to_bytes, load_latents, read_latent_file,
-                           save_latents)
+from .latent_files import (FORMATS, LatentFile, LatentFileError, TooManyLatents, latents_to_bytes, load_latents,
+                           read_latent_file, save_latents)
 from .nao import nao_centroid, nao_interpolate  # registers the NAO scheme and centroid
 from .geodesic import (ClassifierIndex, GeodesicResult, class_prior, classifier_index,  # registers "geodesic"
                        ri_optimal_interpolate)
@@ -35,5 +35,6 @@ __all__ = [
     "playground_schemes", "view_box", "PRIORS", "PriorFamily", "make_prior", "register_prior", "Empirical",
     "Gaussian", "GaussianMixture", "Independent", "Prior", "StandardNormal", "endpoint_plane", "pca", "PointIndex",
     "path_energy", "path_realism", "realisticity_index", "knn_affine", "Subspace", "LatentFile", "read_latent_file",
+    "TooManyLatents",
     "SeedSet", "SeedSetFull",
 ]

@@ -47,6 +47,10 @@ class LatentFileError(ValueError):
     """A latent file that cannot be used; the message says why and what is accepted."""
 
 
+class TooManyLatents(LatentFileError):
+    """A latent file holding more latents than the caller accepts (``max_latents``)."""
+
+
 def _suffix(name: str) -> str:
     suffix = Path(name).suffix.lower()
     if suffix not in FORMATS:
@@ -118,7 +122,7 @@ def _latent_count(declared: tuple[int, ...], shape) -> int:
 
 def _check_count(count: int, name: str, max_latents: int | None) -> None:
     if max_latents is not None and count > max_latents:
-        raise LatentFileError(f"{name} holds {count} latents; at most {max_latents} are accepted")
+        raise TooManyLatents(f"{name} holds {count} latents; at most {max_latents} are accepted")
 
 
 def _open_zip(data: bytes, name: str, suffix: str) -> zipfile.ZipFile:
@@ -371,6 +375,6 @@ def save_latents(path, latents: torch.Tensor, names: list[str] | None = None) ->
     return write_atomically(path, latents_to_bytes(latents, names, fmt=path.suffix.lower()))
 
 
-__all__ = ["FORMATS", "MAX_BYTES", "LatentFileError", "LatentFile", "read_latent_file", "load_latents",
-           "latents_to_bytes", "save_latents", "paths_to_npz", "read_limited", "check_latents", "safetensors_metadata",
-           "write_atomically"]
+__all__ = ["FORMATS", "MAX_BYTES", "LatentFileError", "TooManyLatents", "LatentFile", "read_latent_file",
+           "load_latents", "latents_to_bytes", "save_latents", "paths_to_npz", "read_limited", "check_latents",
+           "safetensors_metadata", "write_atomically"]

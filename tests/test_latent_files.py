@@ -221,7 +221,7 @@ def test_the_latent_count_is_checked_from_the_header(tmp_path):
     flood = io.BytesIO()
     np.savez_compressed(flood, latents=np.zeros((20_000, 16), dtype=np.float32))  # the reported 1.5 KB flood
     assert len(flood.getvalue()) < 2**13
-    with pytest.raises(lc.LatentFileError, match="flood.npz holds 20000 latents; at most 1024 are accepted"):
+    with pytest.raises(lc.TooManyLatents, match="flood.npz holds 20000 latents; at most 1024 are accepted"):
         lc.load_latents(flood.getvalue(), name="flood.npz", shape=(16,), max_latents=1024)
     with pytest.raises(lc.LatentFileError, match="holds 20000 latents; at most 1024"):
         lc.load_latents(_npy_header((20_000, 16)), name="flood.npy", shape=(16,), max_latents=1024)
