@@ -125,7 +125,7 @@ def test_bad_folders_and_hub_ids_fail_with_clear_messages(tmp_path, monkeypatch)
 
 # --- built-in models -------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("name", ["digits-ddim", "digits-vae", "semicircle-gen"])
+@pytest.mark.parametrize("name", ["faces-dcgan", "digits-ddim", "digits-vae", "semicircle-gen"])
 def test_builtin_decodes_deterministically_and_batches_exactly(name):
     assert name in models.available()
     model = models.load(name, device="cpu")
@@ -134,11 +134,36 @@ def test_builtin_decodes_deterministically_and_batches_exactly(name):
     opts = {"steps": 10} if name == "digits-ddim" else {}
     z = model.prior.sample(5, seed=3)
     images = model.decode(z, **opts)
-    assert images.shape == (5, *model.image_shape) == (5, 1, 16, 16)
+    assert images.shape == (5, *model.image_shape) == (5, *((3, 64, 64) if name == "faces-dcgan" else (1, 16, 16)))
     assert float(images.min()) >= 0.0 and float(images.max()) <= 1.0
     assert torch.equal(images, model.decode(z, **opts))
     one_by_one = torch.cat([model.decode(z[i:i + 1], **opts) for i in range(5)])
     torch.testing.assert_close(images, one_by_one, atol=1e-5, rtol=1e-5)
+
+
+def test_faces_dcgan_decodes_like_the_original_generator():
+    """The reference: 4 latents and the images of gan-face-generate 1.1.1's own Generator class (float32 weights,
+    eval mode), written once by ``python -m latentcore.models.import_weights faces-dcgan WHEEL --reference``.
+    The shipped weights are float16; every pixel stays within one 8-bit level of the original."""
+    from pathlib import Path
+
+    import safetensors.torch
+
+    from latentcore.imaging import to_uint8
+
+    reference = safetensors.torch.load_file(Path(__file__).parent / "data" / "faces-dcgan-reference.safetensors")
+    model = models.load("faces-dcgan", device="cpu")
+    assert (model.kind, model.latent_shape, model.image_shape, model.sampler) == ("gan", (100, 1, 1), (3, 64, 64), None)
+    assert not model.can_encode and "DigiFace-1M" in model.trained_on
+    images = model.decode(reference["latents"])
+    original = (reference["images"] + 1) / 2
+    assert float((images - original).abs().max()) <= 1 / 255
+    assert int(np.abs(to_uint8(images).astype(int) - to_uint8(original).astype(int)).max()) <= 1
+    assert float((images - original).abs().mean()) < 1e-3  # float16 rounding, not a different network
+    other = model.decode(reference["latents"].flip(0))
+    assert float((other - original).abs().mean()) > 0.05  # each image follows its own latent (eval-mode batch norm)
+    licence = (Path(models.registry.ASSETS) / "faces-dcgan" / "LICENSE.md").read_text()
+    assert "MIT" in licence and "Chien Liu" in licence and "non-commercial" in licence
 
 
 @pytest.mark.parametrize("name", ["digits-ddim", "digits-vae", "semicircle-gen"])

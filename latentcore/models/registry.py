@@ -20,15 +20,18 @@ from .diffusers_folder import load_diffusers, unet2d_components
 
 ASSETS = Path(str(files("latentcore").joinpath("assets", "models")))
 DIGITS_DATA = "scikit-learn's bundled handwritten digits (1500 of 1797 images, 8x8 upsampled to 16x16)"
+FACES_DATA = "Microsoft's DigiFace-1M synthetic faces (Bae et al., WACV 2023, arXiv 2210.02579)"
 
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """A registered model: its name, one paragraph for the UI, and ``build(device) -> GenerativeModel``."""
+    """A registered model: its name, one paragraph for the UI, ``build(device) -> GenerativeModel`` and a few
+    words that say what it makes."""
 
     name: str
     description: str
     build: Callable[[torch.device], GenerativeModel]
+    summary: str = ""           # a few words for the model selector, e.g. "64x64 synthetic faces (GAN)"
 
 
 def _builtin_ddim(device):
@@ -37,6 +40,12 @@ def _builtin_ddim(device):
     spec = MODELS["digits-ddim"]
     unet, config = unet2d_components(ASSETS / "digits-ddim")
     return PixelDiffusionModel(unet, config, spec.name, spec.description, DIGITS_DATA, device)
+
+
+def _builtin_gan(device):
+    from .gan import GANModel
+
+    return GANModel(ASSETS / "faces-dcgan", "faces-dcgan", MODELS["faces-dcgan"].description, FACES_DATA, device)
 
 
 def _builtin_vae(name):
@@ -58,23 +67,31 @@ def register(spec: ModelSpec) -> ModelSpec:
 
 
 register(ModelSpec(
+    "faces-dcgan",
+    "A DCGAN generator (Radford et al., arXiv 1511.06434) of 64x64 colour faces, trained by Chien Liu on "
+    "Microsoft's DigiFace-1M synthetic faces and published in the PyPI package gan-face-generate 1.1.1 (MIT "
+    "licence; the dataset is for non-commercial research). The latent is 100 numbers, prior N(0, I), the setting "
+    "of Struski et al.'s DCGAN experiments; decoding is one pass (a few milliseconds per image on a CPU). No "
+    "encoder: your images come back to latents by optimisation.",
+    _builtin_gan, "64x64 synthetic faces, a pretrained GAN"))
+register(ModelSpec(
     "digits-ddim",
     "A 1.1 M-parameter diffusers UNet2DModel trained as a denoising diffusion model on scikit-learn's handwritten "
     "digits (16x16). The latent is the starting noise x_T (1x16x16, prior N(0, I)); decoding is deterministic "
     "DDIM (25 steps by default) and encoding is DDIM inversion. Latents inverted from real digits are far from "
     "Gaussian, which the normality tests show.",
-    _builtin_ddim))
+    _builtin_ddim, "16x16 digits, a diffusion model"))
 register(ModelSpec(
     "digits-vae",
     "A small convolutional VAE of the same digits with a 16-dimensional N(0, I) latent. Decoding is one pass of a "
     "small network (well under a millisecond per image); the encoder gives the posterior mean.",
-    _builtin_vae("digits-vae")))
+    _builtin_vae("digits-vae"), "16x16 digits, a VAE"))
 register(ModelSpec(
     "semicircle-gen",
     "A VAE of the same digits whose prior is the 'semicircle' of Struski et al. (three Gaussians in R^20 forming "
     "a horseshoe in the first two coordinates). Linear paths between the horseshoe's ends cross its empty "
     "middle, where the decoder has seen little: the case ri-optimal interpolation is made for.",
-    _builtin_vae("semicircle-gen")))
+    _builtin_vae("semicircle-gen"), "16x16 digits, a VAE with a horseshoe prior"))
 
 
 def available() -> list[str]:
