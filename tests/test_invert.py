@@ -134,13 +134,19 @@ def test_out_of_domain_verdict(vae):
         assert all(text.startswith("Far from what digits-vae can make") for text in reference.describe(photos.mse))
 
 
-def test_typical_errors_are_cached_unless_cut_short(vae):
+def test_typical_errors_are_cached_unless_stopped(vae):
     first = typical_error(vae, method="optimise", samples=4, max_iter=40, restarts=1)
-    again = typical_error(vae, method="optimise", samples=4, max_iter=40, restarts=1)
-    assert again.errors is first.errors
-    short = typical_error(vae, method="optimise", samples=4, max_iter=100_000, tol=0.0, restarts=1, budget_s=0.2)
+    again = typical_error(vae, method="optimise", samples=4, max_iter=40, restarts=1, budget_s=60.0)
+    assert again.errors is first.errors  # a complete reference serves any budget
+    endless = {"method": "optimise", "samples": 4, "max_iter": 100_000, "tol": 0.0, "restarts": 1}
+    short = typical_error(vae, budget_s=0.2, **endless)
     assert short.stopped_by == "budget" and not short.complete
-    later = typical_error(vae, method="optimise", samples=4, max_iter=100_000, tol=0.0, restarts=1, budget_s=0.2)
-    assert later.errors is not short.errors
+    assert typical_error(vae, budget_s=0.2, **endless).errors is short.errors  # the same budget, the same result
+    calls = []
+    stopped = typical_error(vae, should_stop=lambda: calls.append(1) or len(calls) > 3, **endless)
+    assert stopped.stopped_by == "stop" and not stopped.complete
+    more = []
+    recomputed = typical_error(vae, should_stop=lambda: more.append(1) or len(more) > 3, **endless)
+    assert recomputed.errors is not stopped.errors
     with pytest.raises(ValueError, match="takes no setting budget"):
         typical_error(vae, method="optimise", budget=3)
