@@ -18,6 +18,9 @@ from .workspace import remember
 
 BUDGET_S = (2, 300)
 DEFAULT_BUDGET_S = 30
+# The reference: 16 of the model's own samples, one start each, at most 2 minutes (a GAN on a CPU); measured once
+# per model and method, then cached by latentcore.
+REFERENCE = {"samples": 16, "restarts": 1, "budget_s": 120.0}
 ATYPICAL_NOTE = ("Inverted latents are often atypical (Bodin et al., \"Linear combinations of latents in generative "
                  "models\", arXiv 2408.08558): paths and centroids through such a latent leave the region the model "
                  "was trained on. \"normal\" means it passes the same normality tests as a sample of the prior.")
@@ -38,7 +41,8 @@ def inversion_settings(model) -> dict:
     budget_col, restarts_col = st.columns(2)
     budget = budget_col.slider("Time budget (seconds)", *BUDGET_S, key=remember(
         "invert.budget", DEFAULT_BUDGET_S, bounds=BUDGET_S), help="The optimisation stops when it is spent and "
-        "keeps the best latents so far. Measuring the model's typical error takes at most as long again, once")
+        "keeps the best latents so far. Measuring the model's typical error, once per model and method, takes at "
+        f"most {REFERENCE['budget_s']:.0f} s more")
     restarts = restarts_col.number_input("Restarts per image", min_value=1, max_value=16, key=remember(
         "invert.restarts", DEFAULT_RESTARTS, bounds=(1, 16)),
         help="Starts drawn from the prior; each image keeps the one that ends with the lowest loss")
@@ -46,15 +50,20 @@ def inversion_settings(model) -> dict:
 
 
 def invert_with_reference(model, images, settings: dict, steps: int | None):
-    """The :class:`~latentcore.Inversion` of ``images`` and the model's :class:`~latentcore.TypicalError` under
-    the same settings, each with a progress bar."""
+    """The :class:`~latentcore.Inversion` of ``images`` and the model's :class:`~latentcore.TypicalError` by the
+    same method, each with a progress bar."""
     options = {} if steps is None else {"steps": steps}
     iterative = settings["method"] != "encoder"
     inversion = run_with_progress("Inverting", iterative, lambda progress: lc.invert(
         model, images, options=options, progress=progress, **settings))
-    reference = run_with_progress("The typical error of the model's own samples", iterative, lambda progress: (
-        lc.typical_error(model, options=options, progress=progress, **settings)))
+    reference = run_with_progress("Measuring the typical error of the model's own samples", iterative,
+                                  lambda progress: _reference(model, settings["method"], options, progress))
     return inversion, reference
+
+
+def _reference(model, method: str, options: dict, progress=None):
+    settings = {} if method == "encoder" else REFERENCE
+    return lc.typical_error(model, method=method, options=options, progress=progress, **settings)
 
 
 def show_inversion(model, names: list[str], inversion, reference) -> None:
@@ -68,8 +77,9 @@ def show_inversion(model, names: list[str], inversion, reference) -> None:
         a, b, c = st.columns([1, 1, 4])
         a.image(originals[i], caption=plain(name), width=96, clamp=True)
         b.image(decoded[i], caption="decoded again", width=96, clamp=True)
-        c.markdown(f"mean squared error **{inversion.mse[i]:.4f}** · PSNR **{inversion.psnr[i]:.1f} dB** · the "
-                   f"model's own samples: median {reference.median:.2g}, 95th percentile {reference.p95:.2g}")
+        c.markdown(f"mean squared error **{inversion.mse[i]:.4f}** · PSNR **{inversion.psnr[i]:.1f} dB** · "
+                   f"{len(reference.errors)} of the model's own samples, inverted the same way: median "
+                   f"{reference.median:.2g}, 95th percentile {reference.p95:.2g}")
         {"far": c.warning, "unusual": c.info}.get(verdicts[i], c.caption)(sentences[i])
         badge = "normal" if summary.passes[i] else "atypical"
         c.caption(f"Inverted latent: norm {summary.norm[i]:.1f} · χ² p {summary.typicality[i]:.2f} · smallest "
@@ -90,7 +100,7 @@ def invert_image(model_name: str, data: bytes, file_name: str, steps: int | None
     settings = {"method": method} if method == "encoder" else {"method": method, "budget_s": DEFAULT_BUDGET_S}
     options = {} if steps is None else {"steps": steps}
     inversion = lc.invert(model, images, options=options, **settings)
-    reference = lc.typical_error(model, options=options, **settings)
+    reference = _reference(model, method, options)
     latent = inversion.latents[0].detach().to("cpu", torch.float32)
     return latent, float(inversion.psnr[0]), str(reference.verdicts(inversion.mse)[0]), \
         reference.describe(inversion.mse)[0]
