@@ -126,7 +126,7 @@ def main():
 
     references = {}
     for key in methods:
-        references[key] = typical_error(model, method=key, **settings)
+        references[key] = typical_error(model, method=key, samples=args.samples, **settings)
         ref = references[key]
         print(f"\nTypical error of {methods[key].lower()} ({len(ref.errors)} own samples, {ref.seconds:.1f} s): "
               f"median {ref.median:.2g}, 95th percentile {ref.p95:.2g}; 'far' above {ref.threshold:.2g}")

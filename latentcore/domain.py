@@ -81,18 +81,18 @@ class TypicalError:
 
     def describe(self, mse) -> list[str]:
         """One sentence per error in ``mse [N]`` saying what its verdict means."""
-        typical = f"the model's own samples reconstruct with at most {self.p95:.2g} (95th percentile)"
+        typical = f"the model's own samples (95th percentile {self.p95:.2g})"
         out = []
         for error, verdict in zip(np.asarray(mse, dtype=np.float64), self.verdicts(mse)):
             if verdict == "typical":
-                out.append(f"Within the typical error: {typical}.")
+                out.append(f"Within the typical error of {typical}.")
             elif verdict == "unusual":
-                out.append(f"Above the typical error ({typical}), but not far: {self.model} makes something close "
+                out.append(f"Above the typical error of {typical}, but not far: {self.model} makes something close "
                            "to this image.")
             else:
                 times = error / max(self.p95, 1e-12)
-                out.append(f"Far from what {self.model} can make: the error is {times:,.0f} times the typical one "
-                           f"({typical}). The latent decodes to an image of the model's own kind, not to this "
+                out.append(f"Far from what {self.model} can make: the error is {times:,.0f} times the typical error "
+                           f"of {typical}. The latent decodes to an image of the model's own kind, not to this "
                            "picture.")
         return out
 
