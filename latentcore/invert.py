@@ -125,7 +125,7 @@ def invert(model, images, *, method: str | None = None, options: dict | None = N
 
     ``method``: a key of :func:`inversion_methods` (default :func:`default_method`). ``options``: the model's
     decode options (``steps``, conditions) as ``model.decode`` takes them. The optimisation settings apply to
-    ``optimise`` and ``refine``: at most ``max_iter`` Adam iterations at learning rate ``lr`` (default 5% of the
+    ``optimise`` and ``refine``: at most ``max_iter`` Adam iterations at learning rate ``lr`` (default 20% of the
     prior's mean element scale), ``restarts`` starts per image (``refine``: the encoder's latent and
     ``restarts - 1`` prior samples) drawn with ``seed``, the penalty's ``prior_weight``; a unit stops when its
     loss changes by less than ``tol`` (in MSE units; 1e-6 is invisible) for ``patience`` iterations.
@@ -170,7 +170,7 @@ def invert(model, images, *, method: str | None = None, options: dict | None = N
             best[rows[better]] = part.detach()[better]
         return torch.zeros(len(latents), device=latents.device).index_put((rows,), loss)
 
-    step = float(lr) if lr is not None else 0.05 * float(prior.std.mean())
+    step = float(lr) if lr is not None else 0.2 * float(prior.std.mean())
     remaining = None if budget_s is None else max(budget_s - (time.monotonic() - start), 1e-3)
     _, iterations, _, stopped_by = optimise_units(
         [z], lambda: z, loss_fn, lr=step, max_iter=max_iter, tol=tol, patience=patience,
