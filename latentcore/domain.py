@@ -6,7 +6,8 @@ The reference: ``samples`` latents drawn from the prior, decoded, and inverted a
 make. An image's verdict, with ``p95`` the reference errors' 95th percentile:
 
 - ``typical``: ``mse <= p95``;
-- ``unusual``: ``p95 < mse <= threshold``, where ``threshold = max(margin * p95, floor)``;
+- ``unusual``: ``p95 < mse <= threshold``, where ``threshold = max(margin * p95, floor)``: not clearly out of
+  reach (a pixel error cannot tell a smooth colour blob that a face GAN reproduces from a face);
 - ``far``: ``mse > threshold``: far from what the model can make; its latent decodes to an image of the model's
   kind, not to this one.
 
@@ -87,8 +88,8 @@ class TypicalError:
             if verdict == "typical":
                 out.append(f"Within the typical error of {typical}.")
             elif verdict == "unusual":
-                out.append(f"Above the typical error of {typical}, but not far: {self.model} makes something close "
-                           "to this image.")
+                out.append(f"Above the typical error of {typical}, but within {self.threshold:.2g}: not clearly "
+                           f"out of {self.model}'s reach; compare the reconstruction with the image.")
             else:
                 times = error / max(self.p95, 1e-12)
                 out.append(f"Far from what {self.model} can make: the error is {times:,.0f} times the typical error "
