@@ -10,6 +10,8 @@ Registries: :data:`SCHEMES` (interpolation), :data:`CENTROIDS`, :data:`PRIORS` (
 from .combine import CENTROIDS, Centroid, centroid, lol_combine, register_centroid
 from .device import default_device
 from .diagnostics import TESTS, normality_tests, typical_norm_band
+from .domain import TypicalError, typical_error
+from .invert import Inversion, default_method, inversion_methods, invert
 from .interpolate import SCHEMES, Scheme, Setting, interpolate, interpolate_chain, register_scheme, schemes_for
 from .latent_files import (FORMATS, LatentFile, LatentFileError, TooManyLatents, latents_to_bytes, load_latents,
                            read_latent_file, save_latents)
@@ -35,6 +37,6 @@ __all__ = [
     "playground_schemes", "view_box", "PRIORS", "PriorFamily", "make_prior", "register_prior", "Empirical",
     "Gaussian", "GaussianMixture", "Independent", "Prior", "StandardNormal", "endpoint_plane", "pca", "PointIndex",
     "path_energy", "path_realism", "realisticity_index", "knn_affine", "Subspace", "LatentFile", "read_latent_file",
-    "TooManyLatents",
-    "SeedSet", "SeedSetFull",
+    "TooManyLatents", "SeedSet", "SeedSetFull", "TypicalError", "typical_error", "Inversion", "default_method",
+    "inversion_methods", "invert",
 ]

@@ -78,7 +78,7 @@ def ri_optimal_interpolate(z0: torch.Tensor, z1: torch.Tensor, t: torch.Tensor, 
         return out
 
     if n > 2:
-        energies, iterations, converged = optimise_units(
+        energies, iterations, converged, _ = optimise_units(
             [inner], assemble, energy, lr=step, max_iter=max_iter, tol=tol, patience=patience, relative=True,
             progress=progress, what="ri-optimal path")
     else:

@@ -70,7 +70,7 @@ def nao_interpolate(z0: torch.Tensor, z1: torch.Tensor, t: torch.Tensor, prior: 
         return torch.cat([a[:, None], inner, b[:, None]], dim=1)
 
     if n > 2:
-        losses, iterations, converged = optimise_units(
+        losses, iterations, converged, _ = optimise_units(
             [inner], assemble, lambda nodes, active: nao_path_loss(nodes, spacing), lr=lr, max_iter=max_iter, tol=tol,
             patience=patience, progress=progress, what="NAO path")
     else:
@@ -132,7 +132,7 @@ def nao_centroid(latents: torch.Tensor, prior: Prior, *, nodes: int = 10, lr: fl
     def loss(path_nodes, active):  # one unit: the centroid is shared, so the paths cannot stop one by one
         return (nao_path_loss(path_nodes, spacing).sum() - log_chi_density(path_nodes[0, -1].norm(), dim))[None]
 
-    losses, iterations, converged = optimise_units(
+    losses, iterations, converged, _ = optimise_units(
         [inner, centre], assemble, loss, lr=lr, max_iter=max_iter, tol=tol, patience=patience,
         progress=progress, what="NAO centroid")
     flat = assemble().detach()

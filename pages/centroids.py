@@ -10,13 +10,6 @@ from latentcore.diagnostics import latent_summary
 TARGETS = ["A seed", "A fresh sample", "An uploaded image"]
 
 
-@st.cache_data(max_entries=32, show_spinner="Inverting the image ...")
-def invert_image(model_name: str, data: bytes, file_name: str, decoding: dict):
-    model = ui.get_model(model_name)
-    images = model.prepare_images(imaging.load_images([(data, file_name)]))
-    return model.encode(images, **decoding).cpu()
-
-
 with ui.page("Centroids and reconstruction") as (name, model, decoding):
     seeds = ui.seeds_or_stop(name, "Centroids and reconstructions need")
     names = seeds.names
@@ -74,15 +67,19 @@ with ui.page("Centroids and reconstruction") as (name, model, decoding):
         number = st.number_input("Random seed of the sample", min_value=0, step=1,
                                  key=ui.remember("reconstruct.sample_seed", 1234, bounds=(0, 2**62)))
         target = model.prior.sample(1, seed=int(number))[0].cpu()
-    elif not model.can_encode:
-        st.info(f"{name} has no encoder, so images cannot be turned into its latents; choose another target.")
+    elif not lc.inversion_methods(model):
+        st.info(f"{name} has no encoder and decodes with a sampler, so images cannot be turned into its latents; "
+                "choose another target.")
     else:
         picture = st.file_uploader("A PNG or JPEG image", type=["png", "jpg", "jpeg"], key="reconstruct.image")
         if picture is not None:
             try:
-                target = invert_image(name, picture.getvalue(), picture.name, decoding)[0]
+                target, psnr, verdict, sentence = ui.invert_image(name, picture.getvalue(), picture.name, decoding)
             except (imaging.ImageFileError, ValueError) as err:
                 ui.show_error(f"{ui.plain(err)}. Your seed set is unchanged.", err)
+            else:
+                {"far": st.warning, "unusual": st.info}.get(verdict, st.caption)(
+                    f"Inverted with PSNR {psnr:.1f} dB. {sentence}")
     if target is not None:
         k_col, lol_col = st.columns(2)
         k = 1

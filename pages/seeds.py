@@ -43,28 +43,22 @@ with ui.page("Seeds") as (name, model, decoding):
             st.success(ui.plain(message))
 
     st.subheader("Invert images into latents")
-    if not model.can_encode:
-        st.caption(f"{name} has no encoder, so images cannot be turned into its latents.")
+    if not lc.inversion_methods(model):
+        st.caption(f"{name} has no encoder and decodes with a sampler, so images cannot be turned into its latents.")
     else:
         pictures = st.file_uploader("PNG or JPEG images", type=["png", "jpg", "jpeg"], accept_multiple_files=True,
-                                    help=f"Resized to {model.image_shape[1]}x{model.image_shape[2]}; "
-                                         "light digits on a dark background, like the training data")
+                                    help=f"Resized to {model.image_shape[1]}x{model.image_shape[2]}; the closer "
+                                         "to the model's own images, the closer the reconstruction")
+        settings = ui.inversion_settings(model)
         if pictures and st.button("Invert the images"):
             try:
                 batch = imaging.load_images([(p.getvalue(), p.name) for p in pictures])
-                prepared = model.prepare_images(batch)
-                with st.spinner("Inverting ..."):
-                    latents = model.encode(prepared, **decoding)
+                inversion, reference = ui.invert_with_reference(model, batch, settings, decoding)
             except (imaging.ImageFileError, ValueError) as err:
                 ui.show_error(f"{ui.plain(err)}. Your seed set is unchanged.", err)
             else:
-                report = imaging.reconstruction_report(model, prepared, latents, decoding)
-                for picture, original, decoded, error in zip(pictures, *report):
-                    a, b, c = st.columns([1, 1, 2])
-                    a.image(original, caption=picture.name, width=96, clamp=True)
-                    b.image(decoded, caption="decoded again", width=96, clamp=True)
-                    c.caption(f"mean squared error {error:.4f}")
-                seeds.add(latents, [p.name.rsplit(".", 1)[0] for p in pictures])
+                ui.show_inversion(model, [p.name for p in pictures], inversion, reference)
+                seeds.add(inversion.latents, [p.name.rsplit(".", 1)[0] for p in pictures])
                 st.success(f"Added {len(pictures)} inverted latent{'s' * (len(pictures) != 1)} to the seed set.")
 
     st.subheader(f"{len(seeds)} seeds")

@@ -331,7 +331,65 @@ def test_uploads_on_seeds_valid_bad_and_an_image(app):
     [b for b in app.button if b.label == "Invert the images"][0].click().run()
     _no_errors(app)
     assert app.sidebar.metric[0].value == "12"
-    assert any("mean squared error" in c.value for c in app.caption)
+    assert any("mean squared error" in m.value for m in app.markdown)
+
+
+def _png(array) -> bytes:
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(array).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def _photo_and_own_sample():
+    """An 800x600 colour gradient (nothing like a digit) and a digits-vae sample, as PNG uploads."""
+    import numpy as np
+
+    import latentcore.models as models
+    from latentcore.imaging import to_uint8
+
+    x, y = np.meshgrid(np.linspace(0, 255, 800), np.linspace(0, 255, 600))
+    photo = np.stack([x, y, np.full_like(x, 80)], axis=-1).astype(np.uint8)
+    model = models.load("digits-vae", device="cpu")
+    own = to_uint8(model.decode(model.prior.sample(1, seed=5, device="cpu")))[0]
+    return [("photo.png", _png(photo), "image/png"), ("own.png", _png(own), "image/png")]
+
+
+@pytest.mark.parametrize("method", ["encoder", "optimise"])
+def test_inverting_a_photo_warns_and_a_sample_of_the_model_does_not(app, method):
+    app.sidebar.selectbox[0].set_value("digits-vae").run()
+    app.switch_page("pages/seeds.py").run()
+    methods = [r for r in app.radio if r.label == "Method"][0]
+    assert methods.options == ["The model's encoder", "Optimisation from prior samples",
+                               "The model's encoder, refined by optimisation"]
+    methods.set_value(method).run()
+    if method == "optimise":
+        [n for n in app.number_input if n.label == "Restarts per image"][0].set_value(2).run()
+    _uploader(app, "PNG or JPEG images").set_value(_photo_and_own_sample()).run()
+    [b for b in app.button if b.label == "Invert the images"][0].click().run()
+    _no_errors(app)
+    assert app.sidebar.metric[0].value == "2"
+    warnings = [w.value for w in app.warning]
+    assert len(warnings) == 1 and warnings[0].startswith("Far from what digits-vae can make"), warnings
+    errors = [m.value for m in app.markdown if "mean squared error" in m.value]
+    assert len(errors) == 2 and all("PSNR" in e and "95th percentile" in e for e in errors)
+    assert sum("Inverted latent: norm" in c.value for c in app.caption) == 2
+    assert any("arXiv 2408.08558" in c.value for c in app.caption)
+
+
+def test_centroids_inverts_an_upload_the_same_way_and_warns(app):
+    app.sidebar.selectbox[0].set_value("digits-vae").run()
+    app.button[0].click().run()  # demo seeds
+    app.switch_page("pages/centroids.py").run()
+    [r for r in app.radio if r.label == "Target"][0].set_value("An uploaded image").run()
+    _uploader(app, "A PNG or JPEG image").set_value(_photo_and_own_sample()[0]).run()
+    _no_errors(app)
+    assert any(w.value.startswith("Inverted with PSNR") and "Far from what digits-vae can make" in w.value
+               for w in app.warning)
+    assert any(m.label.startswith("Latent distance") for m in app.metric)
 
 
 def test_uploading_a_workspace_file(app):

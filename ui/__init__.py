@@ -10,7 +10,9 @@ from .errors import show_error
 from .guard import guarded, page
 from .text import plain
 from .models import decode_to_uint8, get_model, path_through, run_with_progress
+from .inversion import invert_image, invert_with_reference, inversion_settings, show_inversion
 from .workspace import remember, seed_set, seeds_or_stop
 
 __all__ = ["page", "guarded", "show_error", "plain", "remember", "seed_set", "seeds_or_stop", "get_model",
-           "decode_to_uint8", "path_through", "run_with_progress"]
+           "decode_to_uint8", "path_through", "run_with_progress", "inversion_settings", "invert_with_reference",
+           "show_inversion", "invert_image"]

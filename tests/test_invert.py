@@ -1,0 +1,152 @@
+"""Inversion of images into latents (latentcore.invert) and the out-of-domain verdict (latentcore.domain), on the
+real digits-vae model."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+import latentcore as lc
+import latentcore.models as models
+from latentcore.domain import typical_error
+from latentcore.invert import DEFAULT_PRIOR_WEIGHT, invert, inversion_methods, typicality_penalty
+
+FAST = {"max_iter": 150, "restarts": 2}
+
+
+@pytest.fixture(scope="module")
+def vae():
+    return models.load("digits-vae", device="cpu")
+
+
+def own_samples(model, n, seed):
+    return model.decode(model.prior.sample(n, seed=seed, device="cpu"))
+
+
+def photo_like(seed=0):
+    """Smooth colour noise and an 800x600 colour gradient: nothing like a digit."""
+    g = torch.Generator().manual_seed(seed)
+    noise = torch.nn.functional.interpolate(torch.rand(3, 3, 4, 4, generator=g), size=(64, 64), mode="bicubic",
+                                            align_corners=False).clamp(0, 1)
+    ramp_x, ramp_y = torch.linspace(0, 1, 800), torch.linspace(0, 1, 600)
+    gradient = torch.stack([ramp_x[None].expand(600, 800), ramp_y[:, None].expand(600, 800),
+                            torch.full((600, 800), 0.3)])[None]
+    return [noise, gradient]
+
+
+def test_methods_follow_what_the_model_can_do(vae):
+    assert list(inversion_methods(vae)) == ["encoder", "optimise", "refine"]
+    ddim = models.load("digits-ddim", device="cpu")
+    assert list(inversion_methods(ddim)) == ["encoder"]  # a sampler: no differentiable one-pass decoder
+    assert lc.default_method(ddim) == "encoder"
+    with pytest.raises(ValueError, match="unknown inversion method 'optimise'; choose one of encoder"):
+        invert(ddim, torch.rand(1, 1, 16, 16), method="optimise")
+
+
+def test_optimisation_recovers_decoded_samples(vae):
+    images = own_samples(vae, 8, seed=11)
+    found = invert(vae, images, method="optimise", **FAST)
+    assert found.latents.shape == (8, 16) and found.reconstructions.shape == (8, 1, 16, 16)
+    # the encoder alone reaches about 29 dB on such samples, random latents about 12 dB
+    assert np.median(found.psnr) > 38.0 and found.psnr.min() > 30.0, found.psnr
+    np.testing.assert_allclose(found.mse, (vae.decode(found.latents) - images).pow(2).mean((1, 2, 3)).numpy(),
+                               rtol=1e-4)
+    assert found.stopped_by in ("converged", "max_iter") and 0 < found.iterations <= FAST["max_iter"]
+
+
+def test_refinement_improves_on_the_encoder(vae):
+    images = own_samples(vae, 8, seed=12)
+    encoded = invert(vae, images, method="encoder")
+    refined = invert(vae, images, method="refine", max_iter=150, restarts=1)
+    assert encoded.stopped_by == "encoded" and encoded.iterations == 0
+    assert np.median(refined.psnr) > np.median(encoded.psnr) + 8.0, (encoded.psnr, refined.psnr)
+
+
+def test_restarts_keep_the_start_of_lowest_loss_per_image(vae):
+    images = own_samples(vae, 5, seed=13)
+    found = invert(vae, images, method="optimise", max_iter=0, restarts=6, seed=3)  # no step: the starts compete
+    starts = vae.prior.sample(5 * 6, seed=3, device="cpu").reshape(5, 6, 16)
+    decoded = vae.decode(starts)
+    loss = (decoded - images[:, None]).pow(2).mean((2, 3, 4)) + DEFAULT_PRIOR_WEIGHT * typicality_penalty(
+        starts.reshape(30, 16), vae.prior).reshape(5, 6)
+    best = loss.argmin(1)
+    assert len(set(best.tolist())) > 1  # the test means something only if different restarts win
+    assert found.restart.tolist() == best.tolist()
+    torch.testing.assert_close(found.latents, starts[torch.arange(5), best])
+
+
+def test_time_budget_and_stop_request_end_early_with_the_best_so_far(vae):
+    images = own_samples(vae, 4, seed=14)
+    budget = invert(vae, images, method="optimise", max_iter=100_000, tol=0.0, budget_s=0.3)
+    assert budget.stopped_by == "budget" and 0 < budget.iterations < 100_000
+    assert "time budget was spent" in budget.message and "best latents found so far" in budget.message
+    assert np.isfinite(budget.psnr).all()
+    calls = []
+    stopped = invert(vae, images, method="optimise", max_iter=1000, tol=0.0,
+                     should_stop=lambda: calls.append(1) or len(calls) >= 5)
+    assert stopped.stopped_by == "stop" and stopped.iterations == 4
+    assert "stop was requested" in stopped.message
+
+
+def test_progress_reports_fractions_and_time_left(vae):
+    seen = []
+    invert(vae, own_samples(vae, 2, seed=15), method="optimise", max_iter=60, tol=0.0, restarts=1,
+           progress=lambda f, text: seen.append((f, text)))
+    assert seen and all(0.0 <= f <= 1.0 for f, _ in seen) and seen[-1][0] == 1.0
+    assert any("s left" in text for _, text in seen[:-1])
+    assert "done after 60 iterations (iteration limit reached)" in seen[-1][1]
+
+
+def test_constant_images_give_finite_results(vae):
+    images = torch.tensor([0.0, 1.0, 0.5]).reshape(3, 1, 1, 1).expand(3, 1, 16, 16)
+    for method in inversion_methods(vae):
+        found = invert(vae, images, method=method, **FAST)
+        assert torch.isfinite(found.latents).all() and np.isfinite(found.mse).all() and np.isfinite(found.psnr).all()
+
+
+def test_the_penalty_keeps_inverted_latents_typical(vae):
+    """Without the penalty photo-like images pull the latent's norm far beyond the prior's typical band."""
+    images = photo_like()
+    free = invert(vae, images, method="optimise", prior_weight=0.0, **FAST)
+    held = invert(vae, images, method="optimise", **FAST)
+    q = lambda z: ((z.pow(2).sum(1) - 16) / math.sqrt(32)).abs()  # noqa: E731
+    assert (q(free.latents) > 3.0).all() and (q(held.latents) < 2.5).all()
+
+
+def test_bad_settings_and_images_are_refused(vae):
+    with pytest.raises(ValueError, match="restarts must be an integer >= 1"):
+        invert(vae, torch.rand(1, 1, 16, 16), method="optimise", restarts=0)
+    with pytest.raises(ValueError, match="budget_s must be a positive number"):
+        invert(vae, torch.rand(1, 1, 16, 16), method="optimise", budget_s=0)
+    with pytest.raises(ValueError, match=r"image values must lie in \[0, 1\]"):
+        invert(vae, torch.full((1, 1, 16, 16), 2.0), method="optimise")
+
+
+def test_out_of_domain_verdict(vae):
+    for method, settings in (("encoder", {}), ("optimise", FAST)):
+        reference = typical_error(vae, method=method, samples=16, **settings)
+        assert reference.complete and len(reference.errors) == 16 and reference.p95 < reference.threshold
+        own = invert(vae, own_samples(vae, 8, seed=16), method=method, **settings)
+        assert "far" not in reference.verdicts(own.mse), (own.mse, reference.p95)
+        photos = invert(vae, photo_like(), method=method, **settings)
+        assert (reference.verdicts(photos.mse) == "far").all(), (photos.mse, reference.threshold)
+        assert all(text.startswith("Far from what digits-vae can make") for text in reference.describe(photos.mse))
+
+
+def test_typical_errors_are_cached_unless_stopped(vae):
+    first = typical_error(vae, method="optimise", samples=4, max_iter=40, restarts=1)
+    again = typical_error(vae, method="optimise", samples=4, max_iter=40, restarts=1, budget_s=60.0)
+    assert again.errors is first.errors  # a complete reference serves any budget
+    endless = {"method": "optimise", "samples": 4, "max_iter": 100_000, "tol": 0.0, "restarts": 1}
+    short = typical_error(vae, budget_s=0.2, **endless)
+    assert short.stopped_by == "budget" and not short.complete
+    assert typical_error(vae, budget_s=0.2, **endless).errors is short.errors  # the same budget, the same result
+    calls = []
+    stopped = typical_error(vae, should_stop=lambda: calls.append(1) or len(calls) > 3, **endless)
+    assert stopped.stopped_by == "stop" and not stopped.complete
+    more = []
+    recomputed = typical_error(vae, should_stop=lambda: more.append(1) or len(more) > 3, **endless)
+    assert recomputed.errors is not stopped.errors
+    with pytest.raises(ValueError, match="takes no setting budget"):
+        typical_error(vae, method="optimise", budget=3)
