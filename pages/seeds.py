@@ -1,11 +1,14 @@
+import math
+
 import streamlit as st
 
 import latentcore as lc
 import ui
-from latentcore import imaging
+from latentcore import imaging, limits
 from latentcore.diagnostics import latent_summary
 
 FORMATS = [".safetensors", ".npz"]
+GALLERY_PAGE = 64  # seeds drawn at once: a large set never draws thousands of images
 
 with ui.page("Seeds") as (name, model, decoding):
     seeds = ui.seed_set(name)
@@ -18,16 +21,29 @@ with ui.page("Seeds") as (name, model, decoding):
         seed = st.number_input("Random seed (the same seed gives the same latents)", min_value=0, step=1,
                                key=ui.remember("seeds.seed", 0, bounds=(0, 2**62)))
         if st.button("Sample", type="primary"):
-            seeds.add(model.prior.sample(int(count), seed=int(seed)),
-                      [f"seed {int(seed)}.{i}" for i in range(int(count))])
-            st.rerun()
+            try:
+                seeds.add(model.prior.sample(int(count), seed=int(seed)),
+                          [f"seed {int(seed)}.{i}" for i in range(int(count))])
+            except lc.SeedSetFull as err:
+                st.warning(ui.plain(err))
+            else:
+                st.rerun()
     with upload_col:
         st.subheader("Upload latents")
         upload = st.file_uploader("A latent file", type=[f[1:] for f in lc.FORMATS],
-                                  help=f"One latent {model.latent_shape} or a batch; formats {', '.join(lc.FORMATS)}")
+                                  help=f"One latent {model.latent_shape} or a batch of at most "
+                                       f"{limits.MAX_UPLOAD_LATENTS}; formats {', '.join(lc.FORMATS)}")
         if upload is not None and st.session_state.get("upload_result", (None,))[0] != upload.file_id:
+            most = min(limits.MAX_UPLOAD_LATENTS, seeds.room())
+            why = (f"one file adds at most {most} latents" if most == limits.MAX_UPLOAD_LATENTS else
+                   f"the seed set holds {len(seeds)} seeds and a set holds at most {limits.MAX_SEEDS}; delete seeds "
+                   "to make room")
             try:  # each uploaded file is read once; its result stays on screen while it is in the uploader
-                uploaded = lc.read_latent_file(upload.getvalue(), name=upload.name, shape=model.latent_shape)
+                uploaded = lc.read_latent_file(upload.getvalue(), name=upload.name, shape=model.latent_shape,
+                                               max_latents=most)
+            except lc.TooManyLatents as err:
+                st.session_state["upload_result"] = (upload.file_id, "error",
+                                                     f"{err} ({why}). Your seed set is unchanged.")
             except lc.LatentFileError as err:
                 st.session_state["upload_result"] = (upload.file_id, "error", f"{err}. Your seed set is unchanged.")
             else:
@@ -52,7 +68,7 @@ with ui.page("Seeds") as (name, model, decoding):
         settings = ui.inversion_settings(model)
         if pictures and st.button("Invert the images"):
             try:
-                batch = imaging.load_images([(p.getvalue(), p.name) for p in pictures])
+                batch = imaging.load_images([(p.getvalue(), p.name) for p in pictures], model.image_shape[1:])
                 inversion, reference = ui.invert_with_reference(model, batch, settings, decoding)
             except (imaging.ImageFileError, ValueError) as err:
                 ui.show_error(f"{ui.plain(err)}. Your seed set is unchanged.", err)
@@ -66,10 +82,19 @@ with ui.page("Seeds") as (name, model, decoding):
         st.info("No seeds yet: sample some or upload a file.")
         st.stop()
 
-    summary = latent_summary(seeds.latents, prior=model.prior)
-    images = ui.decode_to_uint8(name, seeds.latents.numpy(), decoding)
+    pages = math.ceil(len(seeds) / GALLERY_PAGE)
+    shown = 1
+    if pages > 1:
+        shown = st.number_input(f"Page of the gallery ({GALLERY_PAGE} seeds each)", min_value=1, max_value=pages,
+                                key=ui.remember("seeds.page", 1, bounds=(1, pages), shared=False))
+    first = (int(shown) - 1) * GALLERY_PAGE
+    on_page, labels = seeds.latents[first:first + GALLERY_PAGE], seeds.names[first:first + GALLERY_PAGE]
+    if pages > 1:
+        st.caption(f"Seeds {first + 1} to {first + len(labels)} of {len(seeds)} (page {int(shown)} of {pages}).")
+    summary = latent_summary(on_page, prior=model.prior)
+    images = ui.decode_to_uint8(name, on_page.numpy(), decoding)
     columns = st.columns(8)
-    for i, label in enumerate(seeds.names):
+    for i, label in enumerate(labels):
         badge = "normal" if summary.passes[i] else "atypical"
         with columns[i % 8]:
             st.image(images[i], width="stretch", clamp=True)
@@ -78,7 +103,7 @@ with ui.page("Seeds") as (name, model, decoding):
 
     rename_col, new_col, button_col = st.columns([2, 2, 1], vertical_alignment="bottom")
     old = rename_col.selectbox("Rename a seed", seeds.names)
-    new = new_col.text_input("New name", value=old, key=f"rename-{old}")
+    new = new_col.text_input("New name", value=old, key=f"rename-{old}", max_chars=limits.MAX_NAME_CHARS)
     if button_col.button("Rename") and new != old:
         try:
             seeds.rename(old, new)
@@ -87,8 +112,12 @@ with ui.page("Seeds") as (name, model, decoding):
         else:
             st.rerun()
     remove = st.multiselect("Select seeds to delete", seeds.names)
-    if remove and st.button("Delete selected"):
+    delete_col, page_col = st.columns(2)
+    if remove and delete_col.button("Delete selected"):
         seeds.remove(remove)
+        st.rerun()
+    if pages > 1 and page_col.button(f"Delete the {len(labels)} seeds on this page"):
+        seeds.remove(labels)
         st.rerun()
     fmt = st.selectbox("Download format", FORMATS, key=ui.remember("seeds.format", FORMATS[0], options=FORMATS))
     latents, seed_names = seeds.latents, seeds.names  # as shown now (edits replace both), encoded when pressed

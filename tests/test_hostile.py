@@ -126,12 +126,52 @@ def test_an_uploaded_workspace_past_the_limits_is_refused(monkeypatch):
     assert uploader().proto.max_upload_size_mb == limits.MAX_WORKSPACE_BYTES // limits.MiB  # the browser's limit
 
 
+def _latent_uploader(at):
+    return [u for u in at.get("file_uploader") if u.label == "A latent file"][0]
+
+
+def test_a_seed_flood_is_refused_and_a_large_set_is_paged():
+    import io
+
+    import numpy as np
+
+    at = _session(page="pages/seeds.py")
+    at.sidebar.selectbox[0].set_value("digits-vae").run()
+    flood = io.BytesIO()
+    np.savez_compressed(flood, latents=np.zeros((20_000, 16), dtype=np.float32))  # 1.5 KB, 20 000 latents
+    _latent_uploader(at).set_value(("flood.npz", flood.getvalue(), "application/octet-stream")).run()
+    assert not at.exception
+    assert _shown(at.error[0].value) == ("flood.npz holds 20000 latents; at most 1024 are accepted (one file adds at "
+                                         "most 1024 latents). Your seed set is unchanged.")
+    many = lc.latents_to_bytes(lc.StandardNormal(16).sample(1000, seed=1), fmt=".npy")
+    _latent_uploader(at).set_value(("many.npy", many, "application/octet-stream")).run()
+    _no_errors(at)
+    assert at.sidebar.metric[0].value == "1000" and len(at.main.get("image")) == 64  # one page of the gallery
+    assert any(_shown(c.value) == "Seeds 1 to 64 of 1000 (page 1 of 16)." for c in at.caption)
+    page = [n for n in at.number_input if n.label.startswith("Page of the gallery")][0]
+    page.set_value(16).run()
+    _no_errors(at)
+    assert len(at.main.get("image")) == 1000 - 15 * 64
+    [b for b in at.button if b.label == "Delete the 40 seeds on this page"][0].click().run()
+    _no_errors(at)
+    assert at.sidebar.metric[0].value == "960" and len(at.main.get("image")) == 64  # back on the last page left
+
+
 def test_a_seed_set_at_its_limit_takes_no_more(monkeypatch):
     monkeypatch.setattr(limits, "MAX_SEEDS", 10)
     at = _session(page="pages/seeds.py")
     at.button[0].click().run()  # 8
     at.button[0].click().run()  # 8 more do not fit
     assert not at.exception
-    assert "holds 8 seeds and a set holds at most 10, so these 8 do not fit (room for 2)" in _shown(at.error[0].value)
+    assert _shown(at.warning[0].value) == ("The seed set holds 8 seeds and a set holds at most 10, so these 8 do not "
+                                           "fit (room for 2); delete seeds on the Seeds page first")
     assert at.sidebar.metric[0].value == "8"
-    assert lc.SeedSetFull.__mro__[1] is ValueError
+    at.switch_page("pages/home.py").run()
+    at.button[0].click().run()  # the demo's 8 seeds, added by another page: the same message, no traceback
+    assert not at.exception and "so these 8 do not fit (room for 2)" in _shown(at.warning[0].value)
+    at.switch_page("pages/seeds.py").run()
+    many = lc.latents_to_bytes(lc.StandardNormal(100).sample(5, seed=1), fmt=".npy")
+    _latent_uploader(at).set_value(("five.npy", many, "application/octet-stream")).run()
+    assert _shown(at.error[0].value) == ("five.npy holds 5 latents; at most 2 are accepted (the seed set holds 8 seeds "
+                                         "and a set holds at most 10; delete seeds to make room). Your seed set is "
+                                         "unchanged.")

@@ -95,7 +95,7 @@ def invert_image(model_name: str, data: bytes, file_name: str, decoding: dict):
     """One uploaded image inverted by the model's default method (its own inverse, else optimisation within the
     default budget): its latent ``[*latent_shape]`` on the CPU, its PSNR, verdict and the verdict's sentence."""
     model = get_model(model_name)
-    images = imaging.load_images([(data, file_name)])
+    images = imaging.load_images([(data, file_name)], model.image_shape[1:])  # shrunk before it becomes floats
     method = lc.default_method(model)
     settings = {"method": method} if method == "encoder" else {"method": method, "budget_s": DEFAULT_BUDGET_S}
     inversion = lc.invert(model, images, options=decoding, **settings)
