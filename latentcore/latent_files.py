@@ -30,7 +30,8 @@ import numpy as np
 import safetensors.torch
 import torch
 
-from . import limits
+import latentcore.limits as limits
+
 from .validation import count_nonfinite, some_of
 
 FORMATS = (".npy", ".npz", ".safetensors", ".pt", ".pth")

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from . import limits
+import latentcore.limits as limits
 
 
 class SeedSetFull(ValueError):

@@ -29,7 +29,8 @@ from typing import Mapping
 
 import safetensors.torch
 
-from . import limits
+import latentcore.limits as limits
+
 from .latent_files import LatentFileError, check_latents, read_limited, safetensors_metadata, write_atomically
 from .seed_set import SeedSet
 from .validation import some_of
