@@ -265,3 +265,17 @@ def test_non_finite_values_are_counted_in_chunks():
     x = torch.zeros(2 * FINITE_CHUNK + 3)
     x[-2], x[0], x[FINITE_CHUNK] = float("nan"), float("inf"), -float("inf")  # the last one at an odd index
     assert count_nonfinite(x) == 3 and count_nonfinite(x.reshape(-1, 1)[::2]) == 2
+
+
+def test_limits_are_settings_of_the_server(monkeypatch):
+    from latentcore import limits
+
+    assert limits._setting("MAX_SEEDS", 4096) == 4096
+    monkeypatch.setenv("LATENT_EXPLORER_MAX_SEEDS", "10000")
+    assert limits._setting("MAX_SEEDS", 4096) == 10000
+    for bad in ("-1", "0", "lots", "1e4"):
+        monkeypatch.setenv("LATENT_EXPLORER_MAX_SEEDS", bad)
+        with pytest.raises(ValueError, match="LATENT_EXPLORER_MAX_SEEDS=.*must be a positive whole number"):
+            limits._setting("MAX_SEEDS", 4096)
+    assert limits.mib(3 * 2**20 // 2) == "1.5 MiB" and limits.mib(256 * 2**20) == "256 MiB"
+    assert limits.mib(3200) == "3.1 KiB"
