@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 from ui.launch import CHROMIUM, CHROMIUM_FLAGS, streamlit_server
+from ui.sidebar import DEFAULT_MODEL
 
 STEPS = 30
 
@@ -25,7 +26,7 @@ def slider_latency(page, url: str, model: str) -> list[float]:
     page.get_by_role("link", name="Subspace", exact=True).first.click()
     page.get_by_role("heading", name="Subspace", level=1).wait_for()
     page.wait_for_selector("[data-test-script-state=notRunning]")
-    image = page.locator("[data-testid=stImage] img").first
+    image = page.locator("[data-testid=stMain] [data-testid=stImage] img").first
     image.wait_for()
     thumb = page.locator("[data-testid=stMain]").get_by_role("slider").first  # not the sidebar's
     thumb.focus()
@@ -35,8 +36,9 @@ def slider_latency(page, url: str, model: str) -> list[float]:
         start = time.perf_counter()
         thumb.focus()  # a fragment rerun may re-render the slider
         thumb.press("ArrowRight" if k < STEPS // 2 else "ArrowLeft")
-        page.wait_for_function("src => document.querySelector('[data-testid=stImage] img').src !== src",
-                               arg=before, polling=10)
+        page.wait_for_function(
+            "src => document.querySelector('[data-testid=stMain] [data-testid=stImage] img').src !== src",
+            arg=before, polling=10)
         times.append(time.perf_counter() - start)
         page.wait_for_selector("[data-test-script-state=notRunning]")
     return times
@@ -53,12 +55,12 @@ def main():
         page.set_default_timeout(120_000)
         page.goto(url)
         page.get_by_role("button", name="Start with a demo").click()
-        page.locator("[data-testid=stImage] img").first.wait_for()
+        page.locator("[data-testid=stMain] [data-testid=stImage] img").first.wait_for()
         cold = time.perf_counter() - started
-        print(f"cold start (launch to the first decoded image, demo on digits-vae): {cold:.1f} s\n")
+        print(f"cold start (launch to the first decoded image, demo on {DEFAULT_MODEL}): {cold:.1f} s\n")
         print("| model | slider step to new image: median | 95th percentile |")
         print("|---|---|---|")
-        for model in ("digits-vae", "digits-ddim"):
+        for model in ("faces-dcgan", "digits-vae", "digits-ddim"):
             context = browser.new_context(viewport={"width": 1400, "height": 1000})
             tab = context.new_page()
             tab.set_default_timeout(120_000)

@@ -18,7 +18,8 @@ import torch.utils.benchmark as tb
 import latentcore as lc
 import latentcore.models as models
 
-SETTINGS = {"digits-vae": [{}], "semicircle-gen": [{}], "digits-ddim": [{"steps": 10}, {"steps": 25}, {"steps": 50}]}
+SETTINGS = {"faces-dcgan": [{}], "digits-vae": [{}], "semicircle-gen": [{}],
+            "digits-ddim": [{"steps": 10}, {"steps": 25}, {"steps": 50}]}
 
 
 def seconds(fn, min_run_time=1.0) -> float:

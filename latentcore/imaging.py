@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import math
+from typing import Mapping
 
 import numpy as np
 import torch
@@ -66,9 +67,10 @@ def load_images(files: list[tuple[bytes, str]]) -> list[torch.Tensor]:
     return [load_image(data, name) for data, name in files]
 
 
-def reconstruction_report(model, images: torch.Tensor, latents: torch.Tensor, steps: int | None = None):
-    """Originals and their decoded latents as 8-bit arrays, and the mean squared error per image."""
-    decoded = model.decode(latents, steps=steps)
+def reconstruction_report(model, images: torch.Tensor, latents: torch.Tensor, decoding: Mapping | None = None):
+    """Originals and their decoded latents (with the model's ``decoding`` options: sampler steps, conditions) as
+    8-bit arrays, and the mean squared error per image."""
+    decoded = model.decode(latents, **(decoding or {}))
     errors = (decoded - images).pow(2).flatten(1).mean(1).tolist()
     return to_uint8(images), to_uint8(decoded), errors
 

@@ -96,14 +96,15 @@ class Scheme:
         """Why the scheme is not offered for ``model`` (None when it is)."""
         return self.slow_on.get(getattr(model, "kind", None)) if model is not None else None
 
-    def options(self, model=None, *, context: str | None = None, steps: int | None = None, **chosen) -> dict:
+    def options(self, model=None, *, context: str | None = None, decoding: Mapping[str, Any] | None = None,
+                **chosen) -> dict:
         """The options to run this scheme with: the fixed options of ``context`` (``"interactive"`` or
-        ``"evaluation"``), the decoder of ``model`` (at ``steps`` sampler steps) when the scheme uses one, then
-        the ``chosen`` settings."""
+        ``"evaluation"``), the decoder of ``model`` with its ``decoding`` options (sampler ``steps``, conditions)
+        when the scheme uses one, then the ``chosen`` settings."""
         check_options(f"the {self.label} scheme's settings", chosen, [s.name for s in self.settings])
         out = context_options(self, context)
         if self.uses_decoder and model is not None:
-            out["decoder"] = model.decoder(steps=steps)
+            out["decoder"] = model.decoder(**(decoding or {}))
         out.update(chosen)
         return out
 

@@ -10,7 +10,7 @@ from latentcore.diagnostics import latent_summary
 TARGETS = ["A seed", "A fresh sample", "An uploaded image"]
 
 
-with ui.page("Centroids and reconstruction") as (name, model, steps):
+with ui.page("Centroids and reconstruction") as (name, model, decoding):
     seeds = ui.seeds_or_stop(name, "Centroids and reconstructions need")
     names = seeds.names
 
@@ -30,7 +30,7 @@ with ui.page("Centroids and reconstruction") as (name, model, steps):
                 lc.centroid(group, scheme=key, prior=model.prior, progress=progress,
                             **spec.options(context="interactive"))))
         batch = torch.stack(list(centroids.values()))
-        images = ui.decode_to_uint8(name, batch.numpy(), steps)
+        images = ui.decode_to_uint8(name, batch.numpy(), decoding)
         summary = latent_summary(batch, prior=model.prior)
         for i, (column, (key, spec)) in enumerate(zip(st.columns(len(centroids)), lc.CENTROIDS.items())):
             column.image(images[i], width=128, clamp=True)
@@ -74,7 +74,7 @@ with ui.page("Centroids and reconstruction") as (name, model, steps):
         picture = st.file_uploader("A PNG or JPEG image", type=["png", "jpg", "jpeg"], key="reconstruct.image")
         if picture is not None:
             try:
-                target, psnr, verdict, sentence = ui.invert_image(name, picture.getvalue(), picture.name, steps)
+                target, psnr, verdict, sentence = ui.invert_image(name, picture.getvalue(), picture.name, decoding)
             except (imaging.ImageFileError, ValueError) as err:
                 ui.show_error(f"{ui.plain(err)}. Your seed set is unchanged.", err)
             else:
@@ -92,7 +92,7 @@ with ui.page("Centroids and reconstruction") as (name, model, steps):
         bank = seeds.select(bank_names)
         result = lc.knn_affine(target, bank, k, lol=use_lol, prior=model.prior)
         neighbour_names = [bank_names[i] for i in result.indices.tolist()]
-        decoded = ui.decode_to_uint8(name, torch.stack([target, result.reconstruction]).numpy(), steps)
+        decoded = ui.decode_to_uint8(name, torch.stack([target, result.reconstruction]).numpy(), decoding)
         a, b, c = st.columns([1, 1, 2])
         a.image(decoded[0], width=128, clamp=True, caption="target")
         b.image(decoded[1], width=128, clamp=True, caption="reconstruction")
@@ -102,6 +102,6 @@ with ui.page("Centroids and reconstruction") as (name, model, steps):
             c.caption(f"The neighbours are (nearly) affinely dependent (rank {int(result.rank)} of {k - 1}), so the "
                       "weights are the smallest that fit.")
         st.plotly_chart(plots.weights_figure(neighbour_names, result.weights.numpy()), width="stretch")
-        thumbs = ui.decode_to_uint8(name, bank[result.indices].numpy(), steps)
+        thumbs = ui.decode_to_uint8(name, bank[result.indices].numpy(), decoding)
         st.image(list(thumbs), width=72, clamp=True,
                  caption=[f"{ui.plain(n)}: {w:.2f}" for n, w in zip(neighbour_names, result.weights.tolist())])

@@ -17,7 +17,7 @@ def comparable_models() -> list[str]:
     return [n for n, m in loaded.items() if m.can_encode and tuple(m.image_shape) == (1, 16, 16)]
 
 
-with ui.page("Compare schemes") as (name, model, steps):
+with ui.page("Compare schemes") as (name, model, decoding):
     st.markdown("Every scheme on the same seeds, with the same metrics: the LOL paper's tasks (interpolation between "
                 "two digits of one class, centroids of 3 to 5) measured by class preservation, Frechet distance of "
                 "the classifier's features to real digits, realisticity indices (Struski et al.), normality tests, "
@@ -91,12 +91,12 @@ with ui.page("Compare schemes") as (name, model, steps):
         st.stop()
     st.subheader("Examples: the first pair of the run, every scheme")
     for scheme, paths in examples.paths.items():
-        images = ui.decode_to_uint8(run["model"], paths[0].numpy(), None)
+        images = ui.decode_to_uint8(run["model"], paths[0].numpy(), {})
         st.image(list(images), width=64, clamp=True, caption=[lc.SCHEMES[scheme].label] + [""] * (len(images) - 1))
     if examples.centroids:
         st.subheader("Examples: the first centroid set, its seeds and every centroid")
-        seeds = ui.decode_to_uint8(run["model"], examples.centroid_seeds[0].numpy(), None)
+        seeds = ui.decode_to_uint8(run["model"], examples.centroid_seeds[0].numpy(), {})
         centres = ui.decode_to_uint8(run["model"], torch.stack(
-            [c[0] for c in examples.centroids.values()]).numpy(), None)
+            [c[0] for c in examples.centroids.values()]).numpy(), {})
         st.image(imaging.image_grid(imaging.from_uint8(seeds), columns=len(seeds), scale=4), caption="seeds")
         st.image(list(centres), width=64, clamp=True, caption=[lc.CENTROIDS[k].label for k in examples.centroids])

@@ -7,7 +7,7 @@ import ui
 from latentcore import plots
 from latentcore.diagnostics import TEACHING_EXAMPLES, TESTS, diagnostic_views, teaching_examples
 
-with ui.page("Diagnostics") as (name, model, steps):
+with ui.page("Diagnostics") as (name, model, decoding):
     seeds = ui.seed_set(name)
 
     st.markdown("Is a latent one the model expects? The elements of a standardised latent should look like draws of "
@@ -46,7 +46,7 @@ with ui.page("Diagnostics") as (name, model, steps):
 
     focus = st.selectbox("Plots for", chosen, key=ui.remember("diagnostics.focus", chosen[0], options=chosen))
     views = diagnostic_views(candidates[focus], prior=model.prior)
-    st.image(ui.decode_to_uint8(name, candidates[focus][None].numpy(), steps)[0], width=128, clamp=True,
+    st.image(ui.decode_to_uint8(name, candidates[focus][None].numpy(), decoding)[0], width=128, clamp=True,
              caption=f"{focus}, decoded")
     a, b = st.columns(2)
     a.plotly_chart(plots.histogram_figure(views.elements, views.normal_x, views.normal_y,

@@ -2,7 +2,7 @@ import streamlit as st
 
 import ui
 
-with ui.page("Latent Explorer") as (name, model, steps):
+with ui.page("Latent Explorer") as (name, model, decoding):
     st.markdown(
         "Explore the latent space of a generative model: sample or upload **seed latents**, **interpolate** between "
         "them with several schemes (linear, SLERP, LOL, NAO, ri-optimal geodesics) and see the decoded images.\n\n"

@@ -5,7 +5,7 @@ import ui
 from latentcore import imaging, plots
 from latentcore.diagnostics import path_profile, typical_norm_band
 
-with ui.page("Interpolate") as (name, model, steps):
+with ui.page("Interpolate") as (name, model, decoding):
     seeds = ui.seeds_or_stop(name, "Interpolation needs")
     names = seeds.names
     chain = st.toggle("A chain through several seeds", key=ui.remember("interpolate.chain", False))
@@ -37,11 +37,11 @@ with ui.page("Interpolate") as (name, model, steps):
     for label in chosen:
         scheme = lc.SCHEMES[labels[label]]
         try:
-            paths[label] = ui.path_through(name, model, stop_latents, frames, scheme.name)
+            paths[label] = ui.path_through(name, model, stop_latents, frames, scheme.name, decoding)
         except (ValueError, RuntimeError) as err:
             ui.show_error(f"{label} failed: {err}", err)
             continue
-        images[label] = ui.decode_to_uint8(name, paths[label].numpy(), steps)
+        images[label] = ui.decode_to_uint8(name, paths[label].numpy(), decoding)
         strip, gif, text = st.columns([6, 1, 1])
         strip.markdown(f"**{label}**: {scheme.description}")
         strip.image(list(images[label]), width=72, clamp=True)

@@ -30,7 +30,7 @@ def place_clicked_point():
         st.session_state["playground.next"] = "End" if which == "Start" else "Start"
 
 
-with ui.page("Geometry playground") as (name, model, steps):
+with ui.page("Geometry playground") as (name, model, decoding):
     st.markdown("Two-dimensional priors where the geometry is visible. Place two endpoints (click on the plot or "
                 "type them) and compare the paths: each scheme's points are coloured lines over the density.")
     controls, view = st.columns([1, 3])

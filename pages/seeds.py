@@ -7,7 +7,7 @@ from latentcore.diagnostics import latent_summary
 
 FORMATS = [".safetensors", ".npz"]
 
-with ui.page("Seeds") as (name, model, steps):
+with ui.page("Seeds") as (name, model, decoding):
     seeds = ui.seed_set(name)
 
     sample_col, upload_col = st.columns(2)
@@ -53,7 +53,7 @@ with ui.page("Seeds") as (name, model, steps):
         if pictures and st.button("Invert the images"):
             try:
                 batch = imaging.load_images([(p.getvalue(), p.name) for p in pictures])
-                inversion, reference = ui.invert_with_reference(model, batch, settings, steps)
+                inversion, reference = ui.invert_with_reference(model, batch, settings, decoding)
             except (imaging.ImageFileError, ValueError) as err:
                 ui.show_error(f"{ui.plain(err)}. Your seed set is unchanged.", err)
             else:
@@ -67,7 +67,7 @@ with ui.page("Seeds") as (name, model, steps):
         st.stop()
 
     summary = latent_summary(seeds.latents, prior=model.prior)
-    images = ui.decode_to_uint8(name, seeds.latents.numpy(), steps)
+    images = ui.decode_to_uint8(name, seeds.latents.numpy(), decoding)
     columns = st.columns(8)
     for i, label in enumerate(seeds.names):
         badge = "normal" if summary.passes[i] else "atypical"

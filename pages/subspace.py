@@ -5,7 +5,7 @@ import latentcore as lc
 import ui
 from latentcore import imaging, plots
 
-with ui.page("Subspace") as (name, model, steps):
+with ui.page("Subspace") as (name, model, decoding):
     st.markdown("Seeds span a subspace; each point has one coordinate per seed (LOL paper, section 3.3). With **LOL** "
                 "every point is a typical latent; the **raw** linear combination shrinks or inflates the norm.")
     seeds = ui.seeds_or_stop(name, "A subspace needs")
@@ -40,7 +40,8 @@ with ui.page("Subspace") as (name, model, steps):
         h = torch.tensor([coords])
         latent = sub.to_latents(h, lol=use_lol)
         with image_col:
-            st.image(ui.decode_to_uint8(name, latent.numpy(), steps)[0], width=192, clamp=True, caption="current point")
+            st.image(ui.decode_to_uint8(name, latent.numpy(), decoding)[0], width=192, clamp=True,
+                     caption="current point")
             if st.button("Add this point to the seeds"):
                 seeds.add(latent, [f"subspace point ({', '.join(f'{c:.2f}' for c in coords)})"])
                 st.rerun(scope="app")
@@ -62,6 +63,6 @@ with ui.page("Subspace") as (name, model, steps):
         st.info("Choose two different coordinates.")
     else:
         latents, _ = sub.grid(i, j, n, lol=use_lol)
-        decoded = ui.decode_to_uint8(name, latents.reshape(n * n, *model.latent_shape).numpy(), steps)
+        decoded = ui.decode_to_uint8(name, latents.reshape(n * n, *model.latent_shape).numpy(), decoding)
         st.image(imaging.image_grid(imaging.from_uint8(decoded), columns=n, scale=4),
                  caption=f"rows: h{i + 1}, columns: h{j + 1}")

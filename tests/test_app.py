@@ -10,6 +10,7 @@ from streamlit.testing.v1 import AppTest
 
 import latentcore as lc
 from latentcore import workspace
+from ui.sidebar import DEFAULT_MODEL
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 
@@ -44,15 +45,16 @@ def test_demo_samples_seeds_and_opens_interpolate(app):
     app.button[0].click().run()
     _no_errors(app)
     assert app.title[0].value == "Interpolate"
-    assert len(app.get("image")) == 3  # the default schemes: linear, SLERP, LOL
+    assert len(app.main.get("image")) == 3  # the default schemes: linear, SLERP, LOL
 
 
 def test_every_scheme_runs_on_interpolate(app):
+    app.sidebar.selectbox[0].set_value("digits-vae").run()  # ri-optimal paths through a small decoder: quick
     app.button[0].click().run()
     app.multiselect[0].set_value([s.label for s in lc.SCHEMES.values()]).run()
     app.slider[0].set_value(6).run()
     _no_errors(app)
-    assert len(app.get("image")) == len(lc.SCHEMES)
+    assert len(app.main.get("image")) == len(lc.SCHEMES)
 
 
 def test_sample_and_delete_seeds(app):
@@ -60,21 +62,21 @@ def test_sample_and_delete_seeds(app):
     app.number_input[0].set_value(3).run()
     app.button[0].click().run()  # Sample
     _no_errors(app)
-    assert len(app.get("image")) == 3
+    assert len(app.main.get("image")) == 3
     app.multiselect[0].set_value([app.multiselect[0].options[0]]).run()
     [b for b in app.button if b.label == "Delete selected"][0].click().run()
     _no_errors(app)
-    assert len(app.get("image")) == 2
+    assert len(app.main.get("image")) == 2
 
 
 def test_subspace_slider_changes_the_image_and_adds_a_seed(app):
     app.button[0].click().run()  # demo seeds
     app.switch_page("pages/subspace.py").run()
     _no_errors(app)
-    before = app.get("image")[0].proto.imgs[0].url
+    before = app.main.get("image")[0].proto.imgs[0].url
     app.slider[0].set_value(app.slider[0].min).run()
     _no_errors(app)
-    assert app.get("image")[0].proto.imgs[0].url != before
+    assert app.main.get("image")[0].proto.imgs[0].url != before
     [b for b in app.button if b.label == "Add this point to the seeds"][0].click().run()
     _no_errors(app)
     assert app.sidebar.metric[0].value == "9"
@@ -109,7 +111,7 @@ def test_chain_through_three_seeds(app):
     app.button[0].click().run()
     app.toggle[0].set_value(True).run()
     _no_errors(app)
-    assert len(app.get("image")) == 3
+    assert len(app.main.get("image")) == 3
 
 
 @pytest.mark.parametrize("model", ["digits-ddim", "semicircle-gen"])
@@ -176,8 +178,8 @@ def test_a_new_session_on_the_same_workspace_gets_seeds_and_settings_back(app):
     assert again.sidebar.metric[0].value == "8"
     again.switch_page("pages/interpolate.py").run()
     assert again.slider[0].value == 12 and again.multiselect[0].value == ["LOL", "NAO"]
-    assert torch.equal(again.session_state["seed_sets"]["digits-vae"].latents,
-                       app.session_state["seed_sets"]["digits-vae"].latents)
+    assert torch.equal(again.session_state["seed_sets"][DEFAULT_MODEL].latents,
+                       app.session_state["seed_sets"][DEFAULT_MODEL].latents)
     app.sidebar.selectbox[0].set_value("semicircle-gen").run()  # the model is part of the workspace too
     assert _session(ws).sidebar.selectbox[0].value == "semicircle-gen"
 
@@ -217,7 +219,7 @@ def test_a_corrupt_workspace_gives_a_message_and_is_left_as_it_was(monkeypatch, 
     at.button[0].click().run()  # work goes on in the new workspace
     _no_errors(at)
     assert corrupt.read_bytes() == b"\x00" * 100
-    assert workspace.load_workspace(at.session_state["workspace_id"]).seed_sets["digits-vae"].names[0] == "seed 0.0"
+    assert workspace.load_workspace(at.session_state["workspace_id"]).seed_sets[DEFAULT_MODEL].names[0] == "seed 0.0"
 
 
 def test_a_malformed_workspace_id_is_refused(app):
@@ -262,7 +264,7 @@ def test_centroids_and_reconstruction(app):
     assert app.sidebar.metric[0].value == "9"
     [r for r in app.radio if r.label == "Target"][0].set_value("A fresh sample").run()
     _no_errors(app)
-    assert len(app.get("image")) >= 4 + 2
+    assert len(app.main.get("image")) >= 4 + 2
 
 
 def test_compare_runs_shows_metrics_and_keeps_the_result_in_the_workspace(app):
@@ -278,7 +280,7 @@ def test_compare_runs_shows_metrics_and_keeps_the_result_in_the_workspace(app):
         ("centroid", s) for s in ("lol", "mean", "rescaled")]
     assert table["class_preservation"].between(0, 1).all()
     assert len(app.get("plotly_chart")) == 4
-    assert len(app.get("image")) == 3 + 2  # one filmstrip per scheme; the centroid seeds and the centroids
+    assert len(app.main.get("image")) == 3 + 2  # one filmstrip per scheme; the centroid seeds and the centroids
     again = _session(app.session_state["workspace_id"])  # a reload keeps the table
     again.switch_page("pages/compare.py").run()
     _no_errors(again)
@@ -307,6 +309,7 @@ def test_uploads_on_seeds_valid_bad_and_an_image(app):
     import numpy as np
     from PIL import Image
 
+    app.sidebar.selectbox[0].set_value("digits-vae").run()
     app.switch_page("pages/seeds.py").run()
     app.button[0].click().run()  # 8 sampled seeds
     before = app.session_state["seed_sets"]["digits-vae"].latents.clone()
@@ -357,6 +360,7 @@ def _photo_and_own_sample():
 
 @pytest.mark.parametrize("method", ["encoder", "optimise"])
 def test_inverting_a_photo_warns_and_a_sample_of_the_model_does_not(app, method):
+    app.sidebar.selectbox[0].set_value("digits-vae").run()
     app.switch_page("pages/seeds.py").run()
     methods = [r for r in app.radio if r.label == "Method"][0]
     assert methods.options == ["The model's encoder", "Optimisation from prior samples",
@@ -377,6 +381,7 @@ def test_inverting_a_photo_warns_and_a_sample_of_the_model_does_not(app, method)
 
 
 def test_centroids_inverts_an_upload_the_same_way_and_warns(app):
+    app.sidebar.selectbox[0].set_value("digits-vae").run()
     app.button[0].click().run()  # demo seeds
     app.switch_page("pages/centroids.py").run()
     [r for r in app.radio if r.label == "Target"][0].set_value("An uploaded image").run()
@@ -388,6 +393,7 @@ def test_centroids_inverts_an_upload_the_same_way_and_warns(app):
 
 
 def test_uploading_a_workspace_file(app):
+    app.sidebar.selectbox[0].set_value("digits-vae").run()
     app.button[0].click().run()
     ws = app.session_state["workspace_id"]
     upload = _uploader(app.sidebar, "Open a workspace file")
@@ -395,7 +401,8 @@ def test_uploading_a_workspace_file(app):
     assert not app.exception
     assert "is not a usable Latent Explorer workspace" in app.sidebar.error[0].value
     assert app.session_state["workspace_id"] == ws and app.sidebar.metric[0].value == "8"
-    mine = workspace.Workspace(seed_sets={"digits-vae": lc.SeedSet(torch.zeros(2, 16), ["x", "y"])})
+    mine = workspace.Workspace(settings={"model": "digits-vae"},
+                               seed_sets={"digits-vae": lc.SeedSet(torch.zeros(2, 16), ["x", "y"])})
     _uploader(app.sidebar, "Open a workspace file").set_value(
         ("mine.safetensors", workspace.workspace_to_bytes(mine), "application/octet-stream")).run()
     _no_errors(app)
@@ -433,16 +440,16 @@ def test_a_diffusers_folder_from_the_sidebar(app, tmp_path, tiny_unet2d_folder):
     assert "Enter the path of a diffusers pipeline folder" in app.sidebar.info[0].value
     app.sidebar.text_input[0].set_value(str(tmp_path / "nowhere")).run()
     _only_folded_details(app, "Could not load that model: the folder")  # the default model is used meanwhile
-    assert "The model now is **digits-vae**" in app.markdown[0].value
+    assert f"The model now is **{DEFAULT_MODEL}**" in app.markdown[0].value
     app.sidebar.text_input[0].set_value(str(tiny_unet2d_folder)).run()
     _no_errors(app)
     app.switch_page("pages/seeds.py").run()
     app.button[0].click().run()  # sample 8 latents of the folder's model
     _no_errors(app)
-    assert app.sidebar.metric[0].value == "8" and len(app.get("image")) == 8
+    assert app.sidebar.metric[0].value == "8" and len(app.main.get("image")) == 8
     app.switch_page("pages/interpolate.py").run()
     _no_errors(app)
-    assert len(app.get("image")) == 3
+    assert len(app.main.get("image")) == 3
 
 
 def test_seed_names_from_a_shared_workspace_are_shown_as_plain_text(monkeypatch):
@@ -454,7 +461,8 @@ def test_seed_names_from_a_shared_workspace_are_shown_as_plain_text(monkeypatch)
     evil = "![p](http://127.0.0.1:8799/b.png) [link](http://x) :red[x] $x$ **b**"
     ws_id = workspace.new_workspace_id()
     seeds = SeedSet(lc.StandardNormal(16).sample(2, seed=0), [evil, "plain"])
-    workspace.save_workspace(workspace.Workspace(seed_sets={"digits-vae": seeds}), ws_id)
+    workspace.save_workspace(workspace.Workspace(settings={"model": "digits-vae"}, seed_sets={"digits-vae": seeds}),
+                             ws_id)
     monkeypatch.chdir(Path(APP).parent)
     at = AppTest.from_file(APP, default_timeout=120)
     at.query_params["ws"] = ws_id

@@ -9,13 +9,16 @@ import functools
 import streamlit as st
 
 from .errors import errors_shown
+from .models import plugins
 from .sidebar import sidebar
 from .workspace import open_workspace, save_workspace, seed_set
 
 
 @contextlib.contextmanager
 def page(title: str):
-    """One page run: page config, sidebar and title; yields ``(model name, model, steps)``.
+    """One page run: page config, plug-in models (loaded once per server process), sidebar and title; yields
+    ``(model name, model, decoding)``, ``decoding`` being the options every decode and encode takes
+    (``**decoding``): the sampler's ``steps`` for models with a sampler and the value of each condition.
 
     Any exception the page body did not expect becomes a message with its details folded away, and the session
     state stays as it was. The guard lives here, not around ``st.navigation`` in app.py, because Streamlit runs
@@ -26,14 +29,15 @@ def page(title: str):
     count = None
     try:
         with errors_shown():
+            plugins()  # before the workspace: a link's ?model= may name a plug-in
             open_workspace()
-            name, model, steps, count = sidebar()
+            name, model, decoding, count = sidebar()
             save_workspace()  # the widget changes that started this run; st.stop() below blocks session state
             st.title(title)
         if count is None:  # the setup failed and says why; a context manager must yield or raise
             st.stop()
         with errors_shown():
-            yield name, model, steps
+            yield name, model, decoding
     finally:  # the page's own changes, also after st.rerun (after st.stop this raises Streamlit's stop again)
         save_workspace()
         if count is not None:  # the page may have added or removed seeds after the sidebar was drawn

@@ -49,10 +49,10 @@ def inversion_settings(model) -> dict:
     return {"method": method, "budget_s": float(budget), "restarts": int(restarts)}
 
 
-def invert_with_reference(model, images, settings: dict, steps: int | None):
+def invert_with_reference(model, images, settings: dict, decoding: dict):
     """The :class:`~latentcore.Inversion` of ``images`` and the model's :class:`~latentcore.TypicalError` by the
-    same method, each with a progress bar."""
-    options = {} if steps is None else {"steps": steps}
+    same method, each with a progress bar; ``decoding``: the sidebar's decoding options (steps, conditions)."""
+    options = decoding
     iterative = settings["method"] != "encoder"
     inversion = run_with_progress("Inverting", iterative, lambda progress: lc.invert(
         model, images, options=options, progress=progress, **settings))
@@ -91,16 +91,15 @@ def show_inversion(model, names: list[str], inversion, reference) -> None:
 
 
 @st.cache_data(max_entries=32, show_spinner="Inverting the image ...")
-def invert_image(model_name: str, data: bytes, file_name: str, steps: int | None):
+def invert_image(model_name: str, data: bytes, file_name: str, decoding: dict):
     """One uploaded image inverted by the model's default method (its own inverse, else optimisation within the
     default budget): its latent ``[*latent_shape]`` on the CPU, its PSNR, verdict and the verdict's sentence."""
     model = get_model(model_name)
     images = imaging.load_images([(data, file_name)])
     method = lc.default_method(model)
     settings = {"method": method} if method == "encoder" else {"method": method, "budget_s": DEFAULT_BUDGET_S}
-    options = {} if steps is None else {"steps": steps}
-    inversion = lc.invert(model, images, options=options, **settings)
-    reference = _reference(model, method, options)
+    inversion = lc.invert(model, images, options=decoding, **settings)
+    reference = _reference(model, method, decoding)
     latent = inversion.latents[0].detach().to("cpu", torch.float32)
     return latent, float(inversion.psnr[0]), str(reference.verdicts(inversion.mse)[0]), \
         reference.describe(inversion.mse)[0]

@@ -12,6 +12,7 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
+from typing import Sequence
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = "/usr/bin/chromium"
@@ -27,11 +28,13 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def streamlit_server(workspaces: Path):
-    """`streamlit run app.py` on a free port, saving workspaces in ``workspaces``; yields its address."""
+def streamlit_server(workspaces: Path, models: Sequence[str | Path] = ()):
+    """`streamlit run app.py` on a free port, saving workspaces in ``workspaces``, with the plug-in model files
+    ``models`` (``-- --models ...``); yields its address."""
     port = _free_port()
+    plugins = ["--", "--models", *map(str, models)] if models else []
     proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-                             "--server.address", "127.0.0.1", "--server.headless", "true"],
+                             "--server.address", "127.0.0.1", "--server.headless", "true", *plugins],
                             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             env={**os.environ, "LATENT_EXPLORER_WORKSPACES": str(workspaces)})
     url = f"http://127.0.0.1:{port}"

@@ -1,25 +1,37 @@
-"""The sidebar of every page: the model, its device and decoding steps, the seed count and the workspace panel."""
+"""The sidebar of every page: the model (built-ins, plug-ins, a diffusers folder), its device, the decoding options
+(sampler steps, conditions), the seed count and the workspace panel."""
 
 from __future__ import annotations
+
+import math
 
 import streamlit as st
 
 import latentcore.models as models
 
 from .errors import show_error
-from .models import get_model
+from .models import get_model, model_thumbnail, plugins
+from .text import plain
 from .workspace import remember, seed_set, workspace_panel
 
-DEFAULT_MODEL = "digits-vae"
+DEFAULT_MODEL = "faces-dcgan"
 DIFFUSERS_CHOICE = "Load a diffusers folder ..."
 
 
+def model_label(name: str) -> str:
+    """The selector's entry: the name and, for registered models, what they make."""
+    spec = models.MODELS.get(name)
+    return f"{name} · {spec.summary}" if spec is not None and spec.summary else name
+
+
 def sidebar():
-    """The model selector, device, decoding steps, seed count and workspace panel; returns the model name, the
-    model, the DDIM steps (None for other models) and the placeholder of the seed count."""
+    """The model selector, refused plug-ins, device, decoding options, seed count and workspace panel; returns the
+    model name, the model, the decoding options (``steps`` for models with a sampler, each condition's value) and
+    the placeholder of the seed count."""
     with st.sidebar:
         choices = models.available() + [DIFFUSERS_CHOICE]
-        choice = st.selectbox("Model", choices, key=remember("model", DEFAULT_MODEL, options=choices))
+        choice = st.selectbox("Model", choices, format_func=model_label,
+                              key=remember("model", DEFAULT_MODEL, options=choices))
         name = choice
         if choice == DIFFUSERS_CHOICE:
             folder = st.text_input("Pipeline folder", key=remember("diffusers_folder", "", shared=False),
@@ -30,19 +42,58 @@ def sidebar():
                 name = DEFAULT_MODEL
             else:
                 name = folder
+        refused_plugins()
         try:
             model = get_model(name)
         except (models.ModelLoadError, ValueError, OSError) as err:
             show_error(f"Could not load that model: {err}", err)
             name = DEFAULT_MODEL
             model = get_model(name)
-        st.caption(f"Device: `{model.device}` · latent {'x'.join(map(str, model.latent_shape))}")
-        steps = None
+        facts = (f"{model.kind.upper()} · latent {'x'.join(map(str, model.latent_shape))} · image "
+                 f"{'x'.join(map(str, model.image_shape))} · on {model.device}")
+        if name in models.MODELS:  # registered models decode quickly; a pipeline folder may take minutes
+            st.image(model_thumbnail(name), width="stretch", caption=facts)
+        else:
+            st.caption(facts)
+        decoding = {}
         if model.sampler is not None:
             sampler = model.sampler
-            steps = st.select_slider(sampler.label, options=sampler.choices, help=sampler.help,
-                                     key=remember("ddim_steps", sampler.default, options=sampler.choices))
+            decoding["steps"] = st.select_slider(sampler.label, options=sampler.choices, help=sampler.help,
+                                                 key=remember("ddim_steps", sampler.default, options=sampler.choices))
+        for condition in model.conditions.values():
+            decoding[condition.name] = condition_widget(name, condition, shared=name in models.MODELS)
         count = st.empty()
         count.metric("Seeds in the set", len(seed_set(name)))
         workspace_panel()
-    return name, model, steps, count
+    return name, model, decoding, count
+
+
+def refused_plugins() -> None:
+    """The plug-in models that were refused at server start, each with its file (or entry point) and why."""
+    refused = plugins().refused
+    if refused:
+        with st.expander(f"Plug-in models refused ({len(refused)})", icon=":material/warning:"):
+            for refusal in refused:
+                st.warning(plain(str(refusal)))
+            st.caption("Fix the file and restart the server; the other models work meanwhile.")
+
+
+def condition_widget(model_name: str, condition: models.Condition, *, shared: bool):
+    """The widget of one condition of the model's decoder, remembered per model: a selectbox for choices, a text
+    field for text, a slider for a number with both bounds, else a number field. ``shared=False`` for a model from
+    a folder, whose path must not go into the workspace."""
+    label, hint = condition.name.replace("_", " ").capitalize(), condition.help or None
+    number = condition.type is not str
+    cast = condition.type if number else None
+    low, high = (None if b is None else cast(b) for b in (condition.low, condition.high))
+    key = remember(f"condition.{model_name if shared else 'folder'}.{condition.name}", condition.default,
+                   options=condition.choices, shared=shared,
+                   bounds=(-math.inf if low is None else low, math.inf if high is None else high) if number else None)
+    if condition.choices is not None:
+        return st.selectbox(label, condition.choices, key=key, help=hint)
+    if not number:
+        return st.text_input(label, key=key, help=hint)
+    step = 1 if condition.type is int else None
+    if low is not None and high is not None:
+        return st.slider(label, low, high, step=step, key=key, help=hint)
+    return st.number_input(label, min_value=low, max_value=high, step=step, key=key, help=hint)

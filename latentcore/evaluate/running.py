@@ -28,8 +28,8 @@ from .statistics import BOOTSTRAP_RESAMPLES, CONFIDENCE, FRECHET_RESAMPLES
 
 
 def evaluate(model, classifier=None, *, schemes=None, centroid_schemes=None, pairs: int = 16, frames: int = 9,
-             centroid_sets: int = 8, seed: int = 0, steps: int | None = None, data=None,
-             scheme_options: dict | None = None, centroid_options: dict | None = None, examples: int = 3,
+             centroid_sets: int = 8, seed: int = 0, steps: int | None = None, conditions: dict | None = None,
+             data=None, scheme_options: dict | None = None, centroid_options: dict | None = None, examples: int = 3,
              progress: Progress | None = None) -> Evaluation:
     """Measure interpolation schemes (``schemes``, names in :data:`~latentcore.SCHEMES`; default those suited to
     the model, e.g. without ``geodesic`` for diffusion models) and centroid schemes (``centroid_schemes``, names
@@ -39,7 +39,8 @@ def evaluate(model, classifier=None, *, schemes=None, centroid_schemes=None, pai
     ``model``: a generative model with an encoder and 1x16x16 images (the classifier's input). ``classifier``:
     default ``digits-classifier``. ``pairs`` / ``centroid_sets``: how many pairs (paths of ``frames`` frames)
     and sets. ``steps``: sampler steps for decoding and inversion (models with a sampler only; default the
-    model's). ``data``: ``(images [N, 1, 16, 16], labels [N])``, default the held-out digits; every class present
+    model's). ``conditions``: the model's named conditions for every decode and encode (default each condition's
+    default). ``data``: ``(images [N, 1, 16, 16], labels [N])``, default the held-out digits; every class present
     needs 2 digits (3 when centroids are evaluated). ``scheme_options`` / ``centroid_options``: per scheme name,
     options for :func:`~latentcore.interpolate` / :func:`~latentcore.centroid`, over each scheme's own
     evaluation options (:meth:`~latentcore.Scheme.options`; e.g. the model as the ri-optimal path's decoder,
@@ -48,7 +49,8 @@ def evaluate(model, classifier=None, *, schemes=None, centroid_schemes=None, pai
     ``progress(fraction, text)`` is called as the run advances.
     """
     plan = _plan(model, schemes=schemes, centroid_schemes=centroid_schemes, pairs=pairs, frames=frames,
-                 centroid_sets=centroid_sets, seed=seed, steps=steps, scheme_options=scheme_options,
+                 centroid_sets=centroid_sets, seed=seed, steps=steps, conditions=conditions,
+                 scheme_options=scheme_options,
                  centroid_options=centroid_options, examples=examples)
     images, labels = check_digits(data)
     classifier = load_classifier(device=model.device) if classifier is None else classifier
@@ -59,7 +61,7 @@ def evaluate(model, classifier=None, *, schemes=None, centroid_schemes=None, pai
     seeds = choose_seeds(labels, pairs=plan.pairs, sets=plan.centroid_sets, generator=generator)
     if progress is not None:
         progress(0.0, "encoding the seeds")
-    encoded = _encode(model, images, seeds, steps=plan.steps)
+    encoded = _encode(model, images, seeds, decoding=plan.decoding)
     measured = [_measure_interpolation(name, seeds, encoded, model=model, classifier=classifier, plan=plan,
                                        progress=_stage(progress, k, stages, f"interpolation: {name}"))
                 for k, name in enumerate(plan.schemes, start=1)]
@@ -84,7 +86,7 @@ class _Plan:
     frames: int
     centroid_sets: int
     seed: int
-    steps: int | None
+    decoding: dict                         # the model's options: sampler steps, conditions
     examples: int
     schemes: list[str]
     centroid_schemes: list[str]
@@ -92,7 +94,7 @@ class _Plan:
     centroid_options: dict[str, dict]
 
 
-def _plan(model, *, schemes, centroid_schemes, pairs, frames, centroid_sets, seed, steps, scheme_options,
+def _plan(model, *, schemes, centroid_schemes, pairs, frames, centroid_sets, seed, steps, conditions, scheme_options,
           centroid_options, examples) -> _Plan:
     """The arguments of :func:`evaluate` checked (ValueErrors that say what is accepted), defaults resolved."""
     pairs = check_int("pairs", pairs, 2)
@@ -100,10 +102,9 @@ def _plan(model, *, schemes, centroid_schemes, pairs, frames, centroid_sets, see
     centroid_sets = _check_centroid_sets(centroid_sets)
     examples = check_int("examples", examples, 0)
     seed = check_int("seed", seed, 0)
-    if model.sampler is not None:
-        steps = model.sampler.default if steps is None else check_int("steps", steps, 1)
-    elif steps is not None:
+    if model.sampler is None and steps is not None:
         raise ValueError(f"steps sets the sampler steps of diffusion and flow models; {model.name} has none")
+    decoding = model.options(steps, **(conditions or {}))
     if not model.can_encode:
         raise ValueError(f"{model.name} has no encoder, and the seeds are encodings of real digits")
     if tuple(model.image_shape) != (1, 16, 16):
@@ -117,11 +118,11 @@ def _plan(model, *, schemes, centroid_schemes, pairs, frames, centroid_sets, see
         centroid_schemes = []
     if not schemes and not centroid_schemes:
         raise ValueError("nothing to evaluate: give at least one interpolation scheme or centroid scheme")
-    scheme_options = {name: {**SCHEMES[name].options(model, context="evaluation", steps=steps),
+    scheme_options = {name: {**SCHEMES[name].options(model, context="evaluation", decoding=decoding),
                              **(scheme_options or {}).get(name, {})} for name in schemes}
     centroid_options = {name: {**CENTROIDS[name].options(context="evaluation"),
                                **(centroid_options or {}).get(name, {})} for name in centroid_schemes}
-    return _Plan(pairs if schemes else 0, frames, centroid_sets, seed, steps, examples, schemes, centroid_schemes,
+    return _Plan(pairs if schemes else 0, frames, centroid_sets, seed, decoding, examples, schemes, centroid_schemes,
                  scheme_options, centroid_options)
 
 
@@ -162,16 +163,16 @@ class _Encoded:
     seconds: float                        # encoding only
 
 
-def _encode(model, images: torch.Tensor, seeds: Seeds, *, steps: int | None) -> _Encoded:
+def _encode(model, images: torch.Tensor, seeds: Seeds, *, decoding: dict) -> _Encoded:
     """Every digit of the seeds encoded once, in one batch."""
     needed = seeds.indices()
     tic = time.perf_counter()
-    encoded = model.encode(images[needed], steps=steps)
+    encoded = model.encode(images[needed], **decoding)
     seconds = time.perf_counter() - tic
     row = torch.full((len(images),), -1, dtype=torch.long)  # data index -> row of `encoded`
     row[needed] = torch.arange(len(needed))
     z0, z1 = encoded[row[seeds.pairs[:, 0]]], encoded[row[seeds.pairs[:, 1]]]
-    ends = model.decode(torch.stack([z0, z1], 1), steps=steps) if len(seeds.pairs) else None
+    ends = model.decode(torch.stack([z0, z1], 1), **decoding) if len(seeds.pairs) else None
     return _Encoded(z0, z1, ends, [encoded[row[s]] for s in seeds.sets], seconds)
 
 
@@ -188,7 +189,7 @@ def _measure_interpolation(name: str, seeds: Seeds, encoded: _Encoded, *, model,
         raise RuntimeError(f"interpolation scheme {name!r} produced NaN or Inf latents")
     interior = path[:, 1:-1]
     tic = time.perf_counter()
-    images = model.decode(interior, steps=plan.steps)                               # [P, frames - 2, C, H, W]
+    images = model.decode(interior, **plan.decoding)                                # [P, frames - 2, C, H, W]
     decode_seconds = time.perf_counter() - tic
     per_unit = point_metrics(interior, images, seeds.pair_classes, classifier=classifier, prior=model.prior)
     per_unit.update(path_metrics(torch.cat([encoded.ends[:, :1], images, encoded.ends[:, 1:]], 1)))
@@ -214,7 +215,7 @@ def _measure_centroid(name: str, seeds: Seeds, encoded: _Encoded, *, model, clas
     if not bool(torch.isfinite(centres).all()):
         raise RuntimeError(f"centroid scheme {name!r} produced NaN or Inf latents")
     tic = time.perf_counter()
-    images = model.decode(centres, steps=plan.steps)
+    images = model.decode(centres, **plan.decoding)
     decode_seconds = time.perf_counter() - tic
     per_unit = point_metrics(centres, images, seeds.set_classes, classifier=classifier, prior=model.prior)
     features = classifier.features(images[:, 0])
@@ -226,7 +227,9 @@ def _settings(model, plan: _Plan, *, data_digits: int, encode_seconds: float, to
     """The run's arguments, sizes and times as JSON-friendly values."""
     return {
         "model": model.name, "pairs": plan.pairs, "frames": plan.frames, "centroid_sets": plan.centroid_sets,
-        "seed": plan.seed, "steps": plan.steps, "schemes": plan.schemes, "centroid_schemes": plan.centroid_schemes,
+        "seed": plan.seed, "steps": plan.decoding.get("steps"),
+        "conditions": {k: v for k, v in plan.decoding.items() if k != "steps"}, "schemes": plan.schemes,
+        "centroid_schemes": plan.centroid_schemes,
         "scheme_options": {s: {k: _plain(v) for k, v in o.items()} for s, o in plan.scheme_options.items()},
         "centroid_options": {s: {k: _plain(v) for k, v in o.items()} for s, o in plan.centroid_options.items()},
         "data_digits": data_digits, "confidence": CONFIDENCE, "bootstrap_resamples": BOOTSTRAP_RESAMPLES,

@@ -17,6 +17,9 @@ its differentiable decoding with default options, and :meth:`~GenerativeModel.de
 
 from __future__ import annotations
 
+import keyword
+import math
+import numbers
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -27,6 +30,7 @@ from ..priors import Prior
 from ..validation import check_finite, check_int, check_latents
 
 KINDS = ("gan", "vae", "diffusion", "flow")
+RESERVED_OPTIONS = ("latents", "grad", "steps")  # decode's own parameters, never a condition's name
 
 
 class ModelLoadError(ValueError):
@@ -45,31 +49,65 @@ class Sampler:
 
 @dataclass(frozen=True)
 class Condition:
-    """A named condition of a model's decoder: a value of ``type`` (str, float or int), its ``default``, and for
-    an int the ``choices`` (e.g. class labels 0..9)."""
+    """A named condition of a model's decoder: a value of ``type`` (str, float or int) and its ``default``;
+    optionally the ``choices`` (e.g. class labels 0..9, or their names) or, for a number, inclusive bounds ``low``
+    and ``high``. The app shows a selectbox for choices, a slider for a number with both bounds, a number field
+    for other numbers and a text field for text. A declaration that contradicts itself (a default outside its
+    choices or bounds, say) is a ValueError."""
 
     name: str
     type: type
     default: Any
     help: str = ""
     choices: tuple | None = None
+    low: float | None = None
+    high: float | None = None
+
+    def __post_init__(self):
+        if not isinstance(self.name, str) or not self.name.isidentifier() or keyword.iskeyword(self.name) \
+                or self.name in RESERVED_OPTIONS:
+            raise ValueError(f"a condition's name must be a Python identifier other than "
+                             f"{', '.join(RESERVED_OPTIONS)}, got {self.name!r}")
+        if self.type not in (str, int, float):
+            raise ValueError(f"condition {self.name}: type must be str, int or float, got {self.type!r}")
+        if self.choices is not None:
+            object.__setattr__(self, "choices", tuple(self._check_type(c) for c in self.choices))
+            if not self.choices:
+                raise ValueError(f"condition {self.name}: choices must not be empty")
+        for bound in ("low", "high"):
+            value = getattr(self, bound)
+            if value is not None and (self.type is str or isinstance(value, bool)
+                                      or not isinstance(value, numbers.Real) or not math.isfinite(value)):
+                raise ValueError(f"condition {self.name}: {bound} must be a finite number (numbers only), "
+                                 f"got {value!r}")
+        if self.low is not None and self.high is not None and self.low > self.high:
+            raise ValueError(f"condition {self.name}: low ({self.low}) is above high ({self.high})")
+        try:  # as its type: a float condition declared with default 1 holds 1.0
+            object.__setattr__(self, "default", self.check(self.default))
+        except ValueError as err:
+            raise ValueError(f"the default does not fit: {err}") from None
 
     def check(self, value) -> Any:
         """``value`` converted to :attr:`type`; a ValueError saying what is accepted otherwise."""
+        value = self._check_type(value)
+        if self.choices is not None and value not in self.choices:
+            raise ValueError(f"condition {self.name} must be one of {', '.join(map(str, self.choices))}, got {value!r}")
+        if (self.low is not None and value < self.low) or (self.high is not None and value > self.high):
+            bounds = {(True, True): f"between {self.low} and {self.high}", (True, False): f"at least {self.low}",
+                      (False, True): f"at most {self.high}"}[self.low is not None, self.high is not None]
+            raise ValueError(f"condition {self.name} must be {bounds}, got {value!r}")
+        return value
+
+    def _check_type(self, value) -> Any:
         if self.type is str:
             if not isinstance(value, str):
                 raise ValueError(f"condition {self.name} must be text, got {value!r}")
             return value
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ValueError(f"condition {self.name} must be a number, got {value!r}")
+        if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
+            raise ValueError(f"condition {self.name} must be a finite number, got {value!r}")
         if self.type is int and int(value) != value:
             raise ValueError(f"condition {self.name} must be an integer, got {value!r}")
-        value = self.type(value)
-        if self.choices is not None and value not in self.choices:
-            raise ValueError(f"condition {self.name} must be one of {', '.join(map(str, self.choices))}, got {value!r}")
-        if self.type is float:
-            check_finite(torch.tensor(value), f"condition {self.name}")
-        return value
+        return self.type(value)
 
 
 class GenerativeModel:

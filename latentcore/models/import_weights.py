@@ -9,8 +9,9 @@ weights_only=True)`` (tensors only, no code), and writes ``latentcore/assets/mod
 The weights are stored in float16 when that moves no decoded 8-bit pixel of 256 samples by more than one level,
 else in float32.
 
-``--reference FILE`` also writes the regression fixture of the tests: a few latents and the images of the
-package's own generator class for them (imported from the wheel, float32 weights, eval mode).
+``--samples FILE`` also writes a PNG grid of 32 samples; ``--reference FILE`` also writes the regression
+fixture of the tests: a few latents and the images of the package's own generator class for them (imported from
+the wheel, float32 weights, eval mode).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from pathlib import Path
 import safetensors.torch
 import torch
 
-from ..imaging import to_uint8
+from ..imaging import image_grid, to_uint8
 from .gan import DCGANGenerator
 from .registry import ASSETS
 
@@ -122,6 +123,14 @@ def write_reference(wheel: Path, out: Path) -> None:
     print(f"wrote {out}")
 
 
+def write_samples(folder: Path, out: Path) -> None:
+    from .gan import GANModel
+
+    model = GANModel(folder, "faces-dcgan", "", "", "cpu")
+    image_grid(model.decode(model.prior.sample(32, seed=0)), columns=8, scale=1).save(out, optimize=True)
+    print(f"wrote {out}")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description="Convert pretrained weights shipped by a registry package into a "
                                                  "built-in Latent Explorer model.")
@@ -130,8 +139,11 @@ def main(argv=None):
                                                  "gan-face-generate==1.1.1 --no-deps)")
     parser.add_argument("--out", type=Path, default=ASSETS / "faces-dcgan")
     parser.add_argument("--reference", type=Path, help="also write the tests' regression fixture here")
+    parser.add_argument("--samples", type=Path, help="also write a PNG grid of 32 samples (seed 0) here")
     args = parser.parse_args(argv)
     import_faces_dcgan(args.wheel, args.out)
+    if args.samples:
+        write_samples(args.out, args.samples)
     if args.reference:
         write_reference(args.wheel, args.reference)
 

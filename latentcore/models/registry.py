@@ -31,7 +31,7 @@ class ModelSpec:
     name: str
     description: str
     build: Callable[[torch.device], GenerativeModel]
-    summary: str = ""           # a few words for the model selector, e.g. "64x64 synthetic faces (GAN)"
+    summary: str = ""           # a few words for the model selector, e.g. "faces (GAN)"
 
 
 def _builtin_ddim(device):
@@ -73,25 +73,25 @@ register(ModelSpec(
     "licence; the dataset is for non-commercial research). The latent is 100 numbers, prior N(0, I), the setting "
     "of Struski et al.'s DCGAN experiments; decoding is one pass (a few milliseconds per image on a CPU). No "
     "encoder: your images come back to latents by optimisation.",
-    _builtin_gan, "64x64 synthetic faces, a pretrained GAN"))
+    _builtin_gan, "faces (GAN)"))
+register(ModelSpec(
+    "digits-vae",
+    "A small convolutional VAE of the same digits with a 16-dimensional N(0, I) latent. Decoding is one pass of a "
+    "small network (well under a millisecond per image); the encoder gives the posterior mean.",
+    _builtin_vae("digits-vae"), "digits (VAE)"))
 register(ModelSpec(
     "digits-ddim",
     "A 1.1 M-parameter diffusers UNet2DModel trained as a denoising diffusion model on scikit-learn's handwritten "
     "digits (16x16). The latent is the starting noise x_T (1x16x16, prior N(0, I)); decoding is deterministic "
     "DDIM (25 steps by default) and encoding is DDIM inversion. Latents inverted from real digits are far from "
     "Gaussian, which the normality tests show.",
-    _builtin_ddim, "16x16 digits, a diffusion model"))
-register(ModelSpec(
-    "digits-vae",
-    "A small convolutional VAE of the same digits with a 16-dimensional N(0, I) latent. Decoding is one pass of a "
-    "small network (well under a millisecond per image); the encoder gives the posterior mean.",
-    _builtin_vae("digits-vae"), "16x16 digits, a VAE"))
+    _builtin_ddim, "digits (diffusion)"))
 register(ModelSpec(
     "semicircle-gen",
     "A VAE of the same digits whose prior is the 'semicircle' of Struski et al. (three Gaussians in R^20 forming "
     "a horseshoe in the first two coordinates). Linear paths between the horseshoe's ends cross its empty "
     "middle, where the decoder has seen little: the case ri-optimal interpolation is made for.",
-    _builtin_vae("semicircle-gen"), "16x16 digits, a VAE with a horseshoe prior"))
+    _builtin_vae("semicircle-gen"), "digits (VAE, horseshoe prior)"))
 
 
 def available() -> list[str]:
@@ -100,15 +100,15 @@ def available() -> list[str]:
 
 
 @functools.lru_cache(maxsize=8)
-def _build(name: str, device: str) -> GenerativeModel:
-    return MODELS[name].build(torch.device(device))
+def _build(spec: ModelSpec, device: str) -> GenerativeModel:
+    return spec.build(torch.device(device))  # keyed by the spec: a name registered again builds anew
 
 
 def load(name_or_path: str | os.PathLike, device: torch.device | str | None = None) -> GenerativeModel:
     """A registered model by name, or a diffusers pipeline folder by path; cached per (model, device)."""
     key = str(name_or_path)
     if key in MODELS:
-        return _build(key, device_key(device))
+        return _build(MODELS[key], device_key(device))
     return load_diffusers(key, device)
 
 
