@@ -7,7 +7,8 @@ random pairs of prior samples, ``FRAMES`` frames each. Three ri-optimal variants
 is (``alpha = 1``), scaled by ``alpha = 0.9`` (the project's default), and the typical-set index (``alpha = 0.9``).
 Per path: the index of Definition 2 (density index, unscaled), the Eq. 3 energy (density index, ``alpha = 0.9``),
 the image-space length and largest step, and the mean of both point indices and of the latent norm over the
-interior frames; means over the pairs with 95% bootstrap intervals.
+interior frames, and of the contrast and detail ratios of (b); means over the pairs with 95% bootstrap
+intervals.
 
 (b) Bodin et al., "Linear combinations of latents in generative models: subspaces and beyond" (arXiv 2408.08558),
 the point of its Figure 1: the midpoints of linear paths have atypically small norms and decode to images with
@@ -105,6 +106,13 @@ def image_measures(images: torch.Tensor) -> dict[str, torch.Tensor]:
             "detail": (dx**2 + dy**2).sqrt().mean((1, 2)).reshape(batch)}
 
 
+def relative_to_ends(values: torch.Tensor) -> torch.Tensor:
+    """``values [B, S]`` of the frames of paths divided by the endpoints' interpolated,
+    ``(1 - t) v_0 + t v_{S-1}`` at ``t = i / (S - 1)``."""
+    t = torch.linspace(0, 1, values.shape[1], dtype=values.dtype)
+    return values / torch.lerp(values[:, :1], values[:, -1:], t)
+
+
 def image_rows(rows: list[torch.Tensor], labels: list[str], title: str, name: str, scale: int = 1):
     """Rows of images ``[n, 3, H, W]`` drawn at ``scale`` screen pixels per image pixel, each row labelled on the
     left, saved as docs/NAME."""
@@ -155,7 +163,8 @@ def path_measures(model, path: torch.Tensor) -> dict[str, torch.Tensor]:
         realism = lc.path_realism(latents, prior=prior, decoder=model)
         energy = lc.path_energy(latents, prior=prior, decoder=model, alpha=ENERGY_ALPHA)
     typical = lc.realisticity_index(latents, prior=prior, kind="typical")
-    return {"images": images, "steps": realism.lengths, "density": realism.point_index, "typical": typical,
+    relative = {name: relative_to_ends(v) for name, v in image_measures(images).items()}
+    return {**relative, "images": images, "steps": realism.lengths, "density": realism.point_index, "typical": typical,
             "norm": path.norm(dim=-1), "index": realism.index, "energy": energy,
             "plane": torch.stack([lc.endpoint_plane(p, p[0], p[-1]) for p in path])}
 
@@ -169,10 +178,12 @@ def ri_table(measured: dict[str, dict], generator):
         "mean density ri, interior": lambda m: m["density"][:, 1:-1].mean(1),
         "mean typical ri, interior": lambda m: m["typical"][:, 1:-1].mean(1),
         "mean latent norm, interior": lambda m: m["norm"][:, 1:-1].mean(1),
+        "mean contrast ratio, interior": lambda m: m["contrast"][:, 1:-1].mean(1),
+        "mean detail ratio, interior": lambda m: m["detail"][:, 1:-1].mean(1),
     }
-    rows = {label: [cell(interval(f(m).double().numpy(), generator)) for f in columns.values()]
-            for label, m in measured.items()}
-    table(["path", *columns], rows)
+    rows = {name: [cell(interval(f(m).double().numpy(), generator)) for m in measured.values()]
+            for name, f in columns.items()}
+    table(["measure (per path)", *measured], rows)
 
 
 def ri_frames_figures(measured: dict[str, dict]):
@@ -229,8 +240,7 @@ def lol_paths(model) -> dict[str, dict[str, torch.Tensor]]:
     for scheme in LOL_SCHEMES:
         path = lc.interpolate(ends[:LOL_PAIRS], ends[LOL_PAIRS:], LOL_FRAMES, scheme=scheme, prior=prior)
         images = model.decode(path.flatten(0, 1)).reshape(LOL_PAIRS, LOL_FRAMES, *model.image_shape)
-        t = torch.linspace(0, 1, LOL_FRAMES, dtype=torch.float64)
-        measures = {name: v / torch.lerp(v[:, :1], v[:, -1:], t) for name, v in image_measures(images).items()}
+        measures = {name: relative_to_ends(v) for name, v in image_measures(images).items()}
         out[scheme] = {"images": images, "norm": path.flatten(2).norm(dim=-1).double(),
                        "typical": lc.realisticity_index(path, prior=prior, kind="typical"), **measures}
     return out
