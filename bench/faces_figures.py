@@ -285,7 +285,7 @@ def centroids(model, generator):
     out = {name: {"norm": [], "contrast": [], "detail": [], "images": []} for name in names}
     for k in CENTROID_K:
         seeds = prior.sample(k * CENTROID_SETS, seed=100 + k).reshape(CENTROID_SETS, k, *prior.shape)
-        seed_measures = image_measures(model.decode(seeds.flatten(0, 1)).reshape(CENTROID_SETS, k, 3, 64, 64))
+        seed_measures = image_measures(model.decode(seeds.flatten(0, 1)).reshape(CENTROID_SETS, k, *model.image_shape))
         for name in names:
             centres = torch.stack([lc.centroid(s, scheme=name, prior=prior) for s in seeds])
             images = model.decode(centres)
