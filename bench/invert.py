@@ -5,8 +5,8 @@ out-of-domain verdict sorts images the model can and cannot make.
 
 1. Held-out decoded samples (prior latents the inversion never saw, seed 1000, decoded): PSNR of each inversion
    method the model offers, its time and iterations, and the time as a multiple of one forward and backward pass
-   of the same batch through the decoder (the baseline, timed in the same run). Optimisation is also run with
-   fewer iterations, for the time to a given PSNR.
+   of the same batch through the decoder (the baseline, timed in the same run; models that can be optimised).
+   Optimisation is also run with fewer iterations, for the time to a given PSNR.
 2. Normality tests (:func:`latentcore.diagnostics.normality_tests`) of the inverted latents against as many fresh
    prior samples: the fraction of latents each test rejects at level 0.01.
 3. Image sets the model was not trained on, next to its own domain: held-out real digits (digits models), real
@@ -91,10 +91,13 @@ def main():
     methods = inversion_methods(model)
     latents = model.prior.sample(args.samples, seed=1000, device=device)
     images = model.decode(latents)
-    step = gradient_step_seconds(model, args.samples * args.restarts, device)
+    optimising = "optimise" in methods
+    step = gradient_step_seconds(model, args.samples * args.restarts, device) if optimising else None
+    baseline = (f"; one forward + backward pass of {args.samples * args.restarts} latents: {step * 1e3:.1f} ms"
+                if optimising else "")
     print(f"{model.name} on {device}, torch {torch.__version__}, {torch.get_num_threads()} threads; "
-          f"{args.samples} held-out decoded samples, {args.restarts} restarts, at most {args.max_iter} iterations; "
-          f"one forward + backward pass of {args.samples * args.restarts} latents: {step * 1e3:.1f} ms\n")
+          f"{args.samples} held-out decoded samples, {args.restarts} restarts, at most {args.max_iter} "
+          f"iterations{baseline}\n")
 
     print("| method | median PSNR | 5th percentile PSNR | iterations | stopped by | time | time / gradient step |")
     print("|---|---|---|---|---|---|---|")
@@ -102,10 +105,10 @@ def main():
     for key, label in methods.items():
         result = invert(model, images, method=key, **settings)
         results[key] = result
+        ratio = f"{result.seconds / step:.0f}x" if optimising else "-"
         print(f"| {label} | {np.median(result.psnr):.1f} dB | {np.quantile(result.psnr, 0.05):.1f} dB | "
-              f"{result.iterations} | {result.stopped_by} | {result.seconds:.2f} s | "
-              f"{result.seconds / step:.0f}x |")
-    if "optimise" in methods:
+              f"{result.iterations} | {result.stopped_by} | {result.seconds:.2f} s | {ratio} |")
+    if optimising:
         print("\nOptimisation with fewer iterations (time to a given PSNR):\n")
         print("| at most iterations | median PSNR | 5th percentile PSNR | time |")
         print("|---|---|---|---|")
@@ -137,7 +140,7 @@ def main():
     for name, batch in sets.items():
         for key in methods:
             row(name, batch, methods[key], invert(model, batch, method=key, **settings), references[key], model.prior)
-    if "optimise" in methods:  # what the typical-set penalty does, on the first real image set
+    if optimising:  # what the typical-set penalty does, on the first real image set
         name, batch = next(iter(sets.items()))
         row(name, batch, "optimisation without the penalty (prior_weight 0)",
             invert(model, batch, method="optimise", prior_weight=0.0, **settings), references["optimise"], model.prior)

@@ -52,12 +52,11 @@ def inversion_settings(model) -> dict:
 def invert_with_reference(model, images, settings: dict, decoding: dict):
     """The :class:`~latentcore.Inversion` of ``images`` and the model's :class:`~latentcore.TypicalError` by the
     same method, each with a progress bar; ``decoding``: the sidebar's decoding options (steps, conditions)."""
-    options = decoding
     iterative = settings["method"] != "encoder"
     inversion = run_with_progress("Inverting", iterative, lambda progress: lc.invert(
-        model, images, options=options, progress=progress, **settings))
+        model, images, options=decoding, progress=progress, **settings))
     reference = run_with_progress("Measuring the typical error of the model's own samples", iterative,
-                                  lambda progress: _reference(model, settings["method"], options, progress))
+                                  lambda progress: _reference(model, settings["method"], decoding, progress))
     return inversion, reference
 
 
