@@ -16,8 +16,8 @@ with ui.page("Latent Explorer") as (name, model, decoding):
     st.page_link("pages/diagnostics.py", label="Diagnostics: normality tests and realisticity of single latents")
     st.page_link("pages/compare.py", label="Compare schemes: every scheme on the same digits, with metrics and "
                  "intervals")
-    st.page_link("pages/centroids.py", label="Centroids and reconstruction: the centre of seeds by each scheme; "
-                 "a latent rebuilt from its nearest seeds")
+    st.page_link("pages/centroids.py", label="Centroids and reconstruction: centres of seeds; a latent rebuilt "
+                 "from its neighbours")
     st.page_link("pages/playground.py", label="Geometry playground: why straight paths cross empty regions, in 2-D")
 
     if st.button("Start with a demo", type="primary", help="Samples 8 seeds of this model and opens Interpolate"):
