@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import math
-from typing import Mapping
 
 import numpy as np
 import torch
@@ -76,14 +75,6 @@ def load_images(files: list[tuple[bytes, str]], size: tuple[int, int] | None = N
     """Several uploaded images (``(data, name)`` pairs) as a list of ``[1, C, H, W]`` tensors, each shrunk towards
     ``size`` as :func:`load_image` does."""
     return [load_image(data, name, size) for data, name in files]
-
-
-def reconstruction_report(model, images: torch.Tensor, latents: torch.Tensor, decoding: Mapping | None = None):
-    """Originals and their decoded latents (with the model's ``decoding`` options: sampler steps, conditions) as
-    8-bit arrays, and the mean squared error per image."""
-    decoded = model.decode(latents, **(decoding or {}))
-    errors = (decoded - images).pow(2).flatten(1).mean(1).tolist()
-    return to_uint8(images), to_uint8(decoded), errors
 
 
 def mean_squared_error(a: np.ndarray, b: np.ndarray) -> float:

@@ -35,18 +35,14 @@ def page(title: str):
             plugins()  # before the workspace: a link's ?model= may name a plug-in
             open_workspace()
             name, model, decoding, count = sidebar()
-            problem = save_workspace()  # the widget changes that started this run; st.stop() blocks session state
-            if problem:
-                st.warning(plain(problem))
+            problem = _save_and_say()  # the widget changes that started this run; st.stop() blocks session state
             st.title(title)
         if count is None:  # the setup failed and says why; a context manager must yield or raise
             st.stop()
         with errors_shown():
             yield name, model, decoding
     finally:  # the page's own changes, also after st.rerun (after st.stop this raises Streamlit's stop again)
-        late = save_workspace()
-        if late and late != problem:  # e.g. seeds added by this run past the size limit
-            st.warning(plain(late))
+        _save_and_say(problem)  # e.g. seeds added by this run past the size limit
         if count is not None:  # the page may have added or removed seeds after the sidebar was drawn
             count.metric("Seeds in the set", len(seed_set(name)))
 
@@ -59,7 +55,13 @@ def guarded(fragment):
             with errors_shown():
                 return fragment(*args, **kwargs)
         finally:
-            problem = save_workspace()
-            if problem:
-                st.warning(plain(problem))
+            _save_and_say()
     return run
+
+
+def _save_and_say(shown: str | None = None) -> str | None:
+    """Save the workspace; a problem (e.g. past the size limit) is a warning unless it is ``shown`` already."""
+    problem = save_workspace()
+    if problem and problem != shown:
+        st.warning(plain(problem))
+    return problem
