@@ -25,6 +25,7 @@ from typing import Any, Callable, Mapping
 import torch
 
 from .device import as_tensor
+from .optimise import check_budget
 from .policy import context_options
 from .priors import Independent, Prior, StandardNormal
 from .validation import check_choice, check_finite, check_latents, check_options, keyword_options, resolve_prior
@@ -116,8 +117,9 @@ def rescaled_centroid(latents, prior, *, progress=None):
 @dataclass(frozen=True)
 class Centroid:
     """One centroid scheme and its policy: ``centre(latents [K, *shape], prior, *, progress=None, **options) ->
-    [*shape]``; ``iterative`` ones optimise and report progress; ``interactive`` / ``evaluation`` are the fixed
-    options the app's pages and :mod:`latentcore.evaluate` use."""
+    [*shape]``; ``iterative`` ones optimise, report progress, take ``budget_s`` and ``should_stop`` and return a
+    result with the ``centroid`` and its ``stopping`` (:class:`~latentcore.optimise.Stopping`); ``interactive`` /
+    ``evaluation`` are the fixed options the app's pages and :mod:`latentcore.evaluate` use."""
 
     name: str
     label: str
@@ -130,6 +132,16 @@ class Centroid:
     def options(self, *, context: str | None = None) -> dict:
         """The fixed options of ``context`` (see :mod:`latentcore.policy`)."""
         return context_options(self, context)
+
+    def run(self, latents: torch.Tensor, prior: Prior, *, progress=None, budget_s: float | None = None,
+            should_stop=None, **options):
+        """``(centroid [*shape], stopping)``: :attr:`centre` with the run controls where it is iterative;
+        closed-form schemes ignore them and give ``stopping`` None."""
+        if not self.iterative:
+            return self.centre(latents, prior, progress=progress, **options), None
+        result = self.centre(latents, prior, progress=progress, budget_s=budget_s, should_stop=should_stop,
+                             **options)
+        return result.centroid, result.stopping
 
 
 CENTROIDS: dict[str, Centroid] = {}
@@ -149,15 +161,20 @@ register_centroid(Centroid("rescaled", "Mean rescaled to the seeds' average norm
                            "direction to the seeds' average distance from the prior's mean.", rescaled_centroid))
 
 
-def centroid(latents, *, scheme: str = "lol", prior: Prior | None = None, progress=None, **options) -> torch.Tensor:
+def centroid(latents, *, scheme: str = "lol", prior: Prior | None = None, progress=None,
+             budget_s: float | None = None, should_stop=None, return_stopping: bool = False, **options):
     """The centroid ``[*shape]`` of seeds ``latents [K, *shape]`` by one of :data:`CENTROIDS`.
 
     ``options`` go to the scheme (an option it does not take is an error); iterative schemes report
-    ``progress(fraction, text)``.
+    ``progress(fraction, text)`` and stop early, with the best centroid reached, once ``budget_s`` seconds have
+    passed or ``should_stop()`` returns True. With ``return_stopping``, returns ``(centroid, stopping)``
+    (:class:`~latentcore.optimise.Stopping`, None for closed-form schemes).
     """
     spec = CENTROIDS[check_choice("centroid scheme", scheme, CENTROIDS)]
     latents = as_tensor(latents)
     prior = resolve_prior(prior, latents, batched=True)
     check_latents(latents, prior, name="seeds", batch_dims=(1,), min_count=1)
     check_options(f"the centroid scheme {scheme!r}", options, keyword_options(spec.centre))
-    return spec.centre(latents, prior, progress=progress, **options)
+    centre, stopping = spec.run(latents, prior, progress=progress, budget_s=check_budget(budget_s),
+                                should_stop=should_stop, **options)
+    return (centre, stopping) if return_stopping else centre

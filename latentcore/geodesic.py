@@ -10,7 +10,12 @@ with ``G`` the decoder (distances between decoded images) or the identity (dista
 ``ri_a = alpha * ri``. With ``alpha = 1`` a Gaussian's index is ~1 in its whole bulk, so ``log^2`` vanishes and
 path length stops counting there; ``alpha`` below 1 keeps a floor on every segment's cost (default 0.9).
 The path starts on the chord and Adam moves the interior points, all paths of a batch at once, each stopping when
-its energy changes by less than ``tol`` (relative) for ``patience`` iterations.
+its energy changes by less than ``tol`` (relative) for ``patience`` iterations, or when the time budget is spent or
+a stop is requested (then each path is the best one reached).
+
+Through a sampler (diffusion and flow models) every iteration differentiates through all of its steps, so the loop
+may decode with fewer steps (``loop_decoder``, e.g. 3 DDIM steps instead of 25: the images are blurrier but
+their distances rank paths alike); the energy and the index returned are measured with the full ``decoder``.
 
 Feature-restricted interpolation (Struski, Sadowski, Danel, Tabor, Podolak, "Feature-based interpolation and
 geodesics in the latent spaces of generative models", arXiv 1904.03445) replaces the density by that of
@@ -23,16 +28,33 @@ latents having a feature: an :class:`~latentcore.priors.Empirical` prior fitted 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
 
-from .interpolate import Scheme, Setting, path_of, register_scheme
-from .optimise import optimise_units
+from .interpolate import Scheme, Setting, register_scheme
+from .optimise import Stopping, optimise_units
 from .priors import Empirical, Prior
 from .realism import Decoder, PointIndex, path_energy, path_realism
 
 DEFAULT_ALPHA = 0.9
+# Sampler steps of the decoder in the loop for models with a sampler (measured in the README: 16 frames on
+# digits-ddim within a minute on 2 CPU cores).
+LOOP_STEPS = 3
+# Above this many image values per frame, a sampler on a CPU takes seconds per iteration (Stable Diffusion's 512x512
+# RGB frames, not the 16x16 digits), so a path would take hours.
+CPU_SAMPLER_VALUES = 64 * 64 * 3
+
+
+def slow_through(model) -> str | None:
+    """Why a path through ``model`` takes minutes or more (None when it does not): a sampler over large images on
+    a CPU."""
+    values = math.prod(model.image_shape)
+    if model.sampler is not None and model.device.type == "cpu" and values > CPU_SAMPLER_VALUES:
+        return (f"every iteration differentiates through {LOOP_STEPS} sampler steps over {values:,} image values "
+                "per frame, hours per path on a CPU")
+    return None
 ALPHA = Setting("alpha", "alpha (scales the index in Eq. 3)", DEFAULT_ALPHA, 0.05, 1.0, 0.05,
                 "Below 1, every step costs something even where the index is ~1, so the path stays short")
 
@@ -40,22 +62,31 @@ ALPHA = Setting("alpha", "alpha (scales the index in Eq. 3)", DEFAULT_ALPHA, 0.0
 @dataclass
 class GeodesicResult:
     path: torch.Tensor          # [B, S, D] flat latents, endpoints included
-    energies: torch.Tensor      # [iterations + 1, B]: Eq. 3 energy, the chord's first
+    energies: torch.Tensor      # [iterations + 1, B]: Eq. 3 energy in the loop, the chord's first
+    energy: torch.Tensor        # [B]: Eq. 3 energy of the path returned, with the full decoder
     index: torch.Tensor         # [B]: the path's realisticity index (Definition 2, unscaled)
     point_index: torch.Tensor   # [B, S]: the index of each frame
-    iterations: int
     converged: torch.Tensor     # [B] bool
+    stopping: Stopping          # how the optimisation ended
+
+    @property
+    def iterations(self) -> int:
+        return self.stopping.iterations
 
 
 def ri_optimal_interpolate(z0: torch.Tensor, z1: torch.Tensor, t: torch.Tensor, prior: Prior, *,
-                           decoder: Decoder | None = None, alpha: float = DEFAULT_ALPHA, kind: str = "density",
-                           index_fn: PointIndex | None = None, lr: float | None = None, max_iter: int = 500,
-                           tol: float = 1e-4, patience: int = 10, progress=None) -> GeodesicResult:
+                           decoder: Decoder | None = None, loop_decoder: Decoder | None = None,
+                           alpha: float = DEFAULT_ALPHA, kind: str = "density", index_fn: PointIndex | None = None,
+                           lr: float | None = None, max_iter: int = 500, tol: float = 1e-4, patience: int = 10,
+                           budget_s: float | None = None, should_stop=None, progress=None) -> GeodesicResult:
     """ri-optimal paths between flat endpoints ``z0, z1 [B, D]`` with ``len(t)`` frames, started on the chord.
 
-    ``decoder``: None (latent distances) or a callable mapping latents to images (a model is one). ``index_fn``:
-    a point index replacing the prior's (see :func:`classifier_index`). ``lr`` defaults to 2% of the prior's mean
-    element scale (the latents' natural step). ``tol`` is relative to the energy.
+    ``decoder``: None (latent distances) or a callable mapping latents to images (a model is one).
+    ``loop_decoder``: the decoder inside the optimisation loop (default ``decoder``), e.g. the same sampler with
+    fewer steps; the returned ``energy`` and ``index`` use ``decoder``. ``index_fn``: a point index replacing the
+    prior's (see :func:`classifier_index`). ``lr`` defaults to 2% of the prior's mean element scale (the latents'
+    natural step). ``tol`` is relative to the energy. ``budget_s`` (seconds) and ``should_stop()`` end the
+    optimisation early with the best path of each pair so far (``stopping.early``).
     """
     if not 0.0 < alpha <= 1.0:
         raise ValueError(f"alpha must lie in (0, 1], got {alpha}")
@@ -68,27 +99,31 @@ def ri_optimal_interpolate(z0: torch.Tensor, z1: torch.Tensor, t: torch.Tensor, 
     def assemble():
         return torch.cat([z0[:, None], inner, z1[:, None]], dim=1)
 
-    def energy(nodes, active=None):  # only the paths still being optimised are decoded
+    def energy(nodes, active=None, through=loop_decoder or decoder):  # only paths still optimised are decoded
         rows = torch.arange(b, device=nodes.device) if active is None else active.nonzero().squeeze(1)
         out = torch.zeros(b, dtype=torch.float64, device=nodes.device)
         if len(rows):
             part = nodes[rows].reshape(len(rows), n, *prior.shape)
-            out = out.index_put((rows,), path_energy(part, prior=prior, decoder=decoder, kind=kind, alpha=alpha,
+            out = out.index_put((rows,), path_energy(part, prior=prior, decoder=through, kind=kind, alpha=alpha,
                                                      index_fn=_rows(index_fn, rows, b)).reshape(len(rows)))
         return out
 
     if n > 2:
-        energies, iterations, converged, _ = optimise_units(
-            [inner], assemble, energy, lr=step, max_iter=max_iter, tol=tol, patience=patience, relative=True,
-            progress=progress, what="ri-optimal path")
+        run = optimise_units([inner], assemble, energy, lr=step, max_iter=max_iter, tol=tol, patience=patience,
+                             relative=True, budget_s=budget_s, should_stop=should_stop, progress=progress,
+                             what="ri-optimal path")
+        energies, converged, stopping = run.history, run.converged, run.stopping
     else:
         with torch.no_grad():
-            energies, iterations = energy(chord)[None], 0
+            energies = energy(chord)[None]
         converged = torch.ones(b, dtype=torch.bool)
+        stopping = Stopping("converged", 0, 0.0, float(energies.mean()))
     path = assemble().detach()
+    with torch.no_grad():
+        final = energy(path, through=decoder) if loop_decoder is not None else energies[-1]
     report = path_realism(path.reshape(b, n, *prior.shape), prior=prior, decoder=decoder, kind=kind,
                           index_fn=index_fn)
-    return GeodesicResult(path, energies, report.index, report.point_index, iterations, converged)
+    return GeodesicResult(path, energies, final, report.index, report.point_index, converged, stopping)
 
 
 def _rows(index_fn, rows: torch.Tensor, paths: int):
@@ -139,8 +174,6 @@ def class_prior(model, images: torch.Tensor, bandwidth: float | None = None) -> 
 register_scheme(Scheme(
     "geodesic", "ri-optimal", "The path of highest realisticity index: a geodesic of the metric log^2(ri) dG^T dG, "
     "found by Adam on Eq. 3 of Struski et al., 'Interpolation in generative models', with the decoder in the loop.",
-    path_of(ri_optimal_interpolate), iterative=True, uses_decoder=True,
+    ri_optimal_interpolate, iterative=True, uses_decoder=True, loop_steps=LOOP_STEPS, slow_on=slow_through,
     settings=(ALPHA,),
-    interactive={"max_iter": 1000}, evaluation={"max_iter": 200},
-    slow_on={"diffusion": "every iteration differentiates through the whole sampler, which takes minutes per path "
-                          "on a CPU"}))
+    interactive={"max_iter": 1000}, evaluation={"max_iter": 200}))

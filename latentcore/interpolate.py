@@ -22,7 +22,6 @@ app and the evaluation, whether it needs a decoder, the models it is too slow fo
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
@@ -30,6 +29,7 @@ import torch
 
 from .combine import from_lol_space, to_lol_space
 from .device import as_tensor
+from .optimise import check_budget
 from .policy import context_options
 from .priors import Prior
 from .validation import check_choice, check_int, check_latents, check_options, keyword_options, resolve_prior
@@ -59,19 +59,22 @@ class Setting:
 class Scheme:
     """One interpolation scheme and its policy.
 
-    ``path(z0 [B, D], z1 [B, D], t [S], prior, *, progress=None, **options) -> [B, S, D]`` computes the paths of
-    flattened endpoints; its keyword parameters are the scheme's options.
+    ``path(z0 [B, D], z1 [B, D], t [S], prior, *, progress=None, **options)`` computes the paths ``[B, S, D]`` of
+    flattened endpoints; its keyword parameters are the scheme's options. Iterative schemes also take
+    ``budget_s`` and ``should_stop`` and return a result with the ``path`` and its ``stopping``
+    (:class:`~latentcore.optimise.Stopping`).
 
     Policy, read by :meth:`options` so that callers never name a scheme:
 
     - ``iterative``: it optimises (slower; reports progress through ``progress``).
     - ``uses_decoder``: it takes ``decoder=`` (a callable from latents to images), the model's own when run for a
-      model.
+      model; with ``loop_steps``, models with a sampler also give ``loop_decoder=``, the same decoder with that
+      many sampler steps, for the optimisation loop.
     - ``settings``: the options a user may choose, with bounds (e.g. ri-optimal paths' ``alpha``).
     - ``interactive`` / ``evaluation``: fixed options for the app's pages (bounded for a person waiting) and for
       :mod:`latentcore.evaluate` (the published settings where there are some).
-    - ``slow_on``: model kinds (see :class:`~latentcore.models.GenerativeModel`) on which one run takes minutes on
-      a CPU, with the reason; it is then not offered for them.
+    - ``slow_on(model)``: why one run takes minutes for ``model`` on its device (None when it does not); the
+      scheme is then not offered for it.
     - ``playground``: meaningful on the 2-D priors of the geometry playground (no decoder).
     """
 
@@ -81,20 +84,22 @@ class Scheme:
     path: PathFn
     iterative: bool = False
     uses_decoder: bool = False
+    loop_steps: int | None = None
     settings: tuple[Setting, ...] = ()
     interactive: Mapping[str, Any] = field(default_factory=dict)
     evaluation: Mapping[str, Any] = field(default_factory=dict)
-    slow_on: Mapping[str, str] = field(default_factory=dict)
+    slow_on: Callable[[Any], str | None] | None = None
     playground: bool = True
 
     @property
     def option_names(self) -> tuple[str, ...]:
-        """The keyword options of :attr:`path` (besides ``progress``)."""
+        """The keyword options of :attr:`path` (besides the run controls: ``progress``, ``budget_s``,
+        ``should_stop``)."""
         return keyword_options(self.path)
 
     def unsuited_reason(self, model=None) -> str | None:
         """Why the scheme is not offered for ``model`` (None when it is)."""
-        return self.slow_on.get(getattr(model, "kind", None)) if model is not None else None
+        return self.slow_on(model) if model is not None and self.slow_on is not None else None
 
     def options(self, model=None, *, context: str | None = None, decoding: Mapping[str, Any] | None = None,
                 **chosen) -> dict:
@@ -105,8 +110,20 @@ class Scheme:
         out = context_options(self, context)
         if self.uses_decoder and model is not None:
             out["decoder"] = model.decoder(**(decoding or {}))
+            if self.loop_steps is not None and model.sampler is not None:
+                out["loop_decoder"] = model.decoder(**{**(decoding or {}), "steps": self.loop_steps})
         out.update(chosen)
         return out
+
+    def run(self, z0: torch.Tensor, z1: torch.Tensor, t: torch.Tensor, prior: Prior, *, progress=None,
+            budget_s: float | None = None, should_stop=None, **options):
+        """``(paths [B, S, D], stopping)``: :attr:`path` with the run controls where it is iterative; closed-form
+        schemes take no time to speak of, so they ignore the controls and give ``stopping`` None."""
+        if not self.iterative:
+            return self.path(z0, z1, t, prior, progress=progress, **options), None
+        result = self.path(z0, z1, t, prior, progress=progress, budget_s=budget_s, should_stop=should_stop,
+                           **options)
+        return result.path, result.stopping
 
 
 def _pairs_path(z0: torch.Tensor, z1: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -176,15 +193,6 @@ def lol_path(z0, z1, t, prior, *, progress=None):
     return from_lol_space(out.reshape(-1, out.shape[-1]), prior).reshape(out.shape)
 
 
-def path_of(optimiser: Callable) -> PathFn:
-    """A scheme's path function from a path optimiser that returns a result with ``.path`` (same signature)."""
-    @functools.wraps(optimiser)
-    def path(*args, **kwargs):
-        return optimiser(*args, **kwargs).path
-
-    return path
-
-
 SCHEMES: dict[str, Scheme] = {}
 
 
@@ -220,33 +228,47 @@ def _endpoints(z0, z1, prior: Prior | None):
 
 
 def interpolate(z0, z1, frames: int, *, scheme: str = "lol", prior: Prior | None = None,
-                progress: Progress | None = None, **options) -> torch.Tensor:
+                progress: Progress | None = None, budget_s: float | None = None,
+                should_stop: Callable[[], bool] | None = None, return_stopping: bool = False, **options):
     """The path from ``z0`` to ``z1`` in ``frames`` frames, endpoints included.
 
     ``z0, z1``: one latent ``[*shape]`` or a batch ``[B, *shape]`` (a batch needs ``prior`` to tell the latent
     shape; without a prior the inputs are one latent of a standard normal). Returns ``[frames, *shape]`` or
     ``[B, frames, *shape]``, the endpoints equal to the inputs. ``options`` go to the scheme (see
     :attr:`Scheme.option_names`, e.g. NAO's ``max_iter``); an option the scheme does not take is an error.
+
+    Iterative schemes stop early, with the best paths reached, once ``budget_s`` seconds have passed or
+    ``should_stop()`` returns True (polled once per iteration). With ``return_stopping``, returns ``(path,
+    stopping)``: a :class:`~latentcore.optimise.Stopping` saying how the optimisation ended (``stopping.early``),
+    None for closed-form schemes.
     """
     spec = SCHEMES[check_choice("interpolation scheme", scheme, SCHEMES)]
     check_options(f"the interpolation scheme {scheme!r}", options, spec.option_names)
     frames = check_int("frames (both endpoints are frames)", frames, 2)
+    budget_s = check_budget(budget_s)
     f0, f1, batch, prior = _endpoints(z0, z1, prior)
     t = torch.linspace(0.0, 1.0, frames, device=f0.device, dtype=torch.float64)
-    path = spec.path(f0, f1, t, prior, progress=progress, **options).to(f0.dtype)
+    path, stopping = spec.run(f0, f1, t, prior, progress=progress, budget_s=budget_s, should_stop=should_stop,
+                              **options)
+    path = path.to(f0.dtype)
     path[:, 0], path[:, -1] = f0, f1
-    return path.reshape(*batch, frames, *prior.shape)
+    path = path.reshape(*batch, frames, *prior.shape)
+    return (path, stopping) if return_stopping else path
 
 
 def interpolate_chain(seeds, frames: int, *, scheme: str = "lol", prior: Prior | None = None,
-                      progress: Progress | None = None, **options) -> torch.Tensor:
+                      progress: Progress | None = None, budget_s: float | None = None,
+                      should_stop: Callable[[], bool] | None = None, return_stopping: bool = False, **options):
     """A path through seeds ``[K, *shape]`` in order: ``frames`` frames per leg, the shared seeds once.
 
-    Returns ``[(K - 1) (frames - 1) + 1, *shape]``; all legs are computed as one batch.
+    Returns ``[(K - 1) (frames - 1) + 1, *shape]`` (with ``return_stopping``, and how it ended, as
+    :func:`interpolate`); all legs are computed as one batch.
     """
     seeds = as_tensor(seeds)
     prior = resolve_prior(prior, seeds, batched=True)
     check_latents(seeds, prior, name="seeds of a chain", batch_dims=(1,), min_count=2)
-    legs = interpolate(seeds[:-1], seeds[1:], frames, scheme=scheme, prior=prior, progress=progress, **options)
+    legs, stopping = interpolate(seeds[:-1], seeds[1:], frames, scheme=scheme, prior=prior, progress=progress,
+                                 budget_s=budget_s, should_stop=should_stop, return_stopping=True, **options)
     body = legs[:, :-1].reshape(-1, *prior.shape)
-    return torch.cat([body, seeds[-1:].to(body.dtype)])
+    chain = torch.cat([body, seeds[-1:].to(body.dtype)])
+    return (chain, stopping) if return_stopping else chain

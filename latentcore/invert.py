@@ -34,7 +34,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from .optimise import optimise_units
+from .optimise import check_budget, optimise_units, time_left
 from .priors import Prior
 from .validation import check_choice, check_finite, check_int
 
@@ -140,8 +140,7 @@ def invert(model, images, *, method: str | None = None, options: dict | None = N
     for name, value in (("prior_weight", prior_weight), ("tol", tol)):
         if not (math.isfinite(value) and value >= 0):
             raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
-    if budget_s is not None and not budget_s > 0:
-        raise ValueError(f"budget_s must be a positive number of seconds, got {budget_s!r}")
+    budget_s = check_budget(budget_s)
     start = time.monotonic()
     targets = model.prepare_images(images)
     if method == "encoder":
@@ -171,10 +170,10 @@ def invert(model, images, *, method: str | None = None, options: dict | None = N
         return torch.zeros(len(latents), device=latents.device).index_put((rows,), loss)
 
     step = float(lr) if lr is not None else 0.2 * float(prior.std.mean())
-    remaining = None if budget_s is None else max(budget_s - (time.monotonic() - start), 1e-3)
-    _, iterations, _, stopped_by = optimise_units(
-        [z], lambda: z, loss_fn, lr=step, max_iter=max_iter, tol=tol, patience=patience,
-        budget_s=remaining, should_stop=should_stop, progress=progress, what="Inversion")
+    remaining = time_left(budget_s, start)
+    stopping = optimise_units([z], lambda: z, loss_fn, lr=step, max_iter=max_iter, tol=tol, patience=patience,
+                              budget_s=remaining, should_stop=should_stop, progress=progress, what="Inversion").stopping
+    iterations, stopped_by = stopping.iterations, stopping.reason
     if not bool(torch.isfinite(best_loss).all()):
         raise ValueError(f"inverting into {model.name} gave no finite loss for some images (the decoder returned "
                          "NaN or Inf); try a smaller learning rate")

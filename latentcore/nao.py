@@ -13,20 +13,20 @@ less than 1e-3 for 10 consecutive iterations. The NAO centroid optimises the cen
 each seed, adding the log chi density of the centroid's norm and stopping on its own rule (:func:`nao_centroid`).
 
 Latents are optimised in the prior's standardised space (identity for N(0, I)), where the chi law holds.
-Paths are optimised as one batch; each stops on its own criterion (its nodes are then frozen).
+Paths are optimised as one batch; each stops on its own criterion (its nodes are then frozen), or all stop when
+the time budget ``budget_s`` is spent or ``should_stop()`` returns True, with the best nodes reached.
 """
 
 from __future__ import annotations
 
-import functools
 import math
 from dataclasses import dataclass
 
 import torch
 
 from .combine import Centroid, register_centroid
-from .interpolate import Scheme, path_of, register_scheme
-from .optimise import optimise_units
+from .interpolate import Scheme, register_scheme
+from .optimise import Stopping, optimise_units
 from .priors import Prior
 
 
@@ -50,14 +50,20 @@ def nao_path_loss(nodes: torch.Tensor, spacing: torch.Tensor) -> torch.Tensor:
 class NAOResult:
     path: torch.Tensor          # [B, n, D] flat latents (for a centroid: the paths from each seed)
     losses: torch.Tensor        # [iterations + 1, B] loss history, the initial loss first
-    iterations: int
     converged: torch.Tensor     # [B] bool
+    stopping: Stopping          # how the optimisation ended
     centroid: torch.Tensor | None = None
+
+    @property
+    def iterations(self) -> int:
+        return self.stopping.iterations
 
 
 def nao_interpolate(z0: torch.Tensor, z1: torch.Tensor, t: torch.Tensor, prior: Prior, *, lr: float = 0.01,
-                    max_iter: int = 10_000, tol: float = 1e-3, patience: int = 10, progress=None) -> NAOResult:
-    """NAO paths between flat endpoints ``z0, z1 [B, D]`` with ``len(t)`` nodes started on the chord at ``t``."""
+                    max_iter: int = 10_000, tol: float = 1e-3, patience: int = 10, budget_s: float | None = None,
+                    should_stop=None, progress=None) -> NAOResult:
+    """NAO paths between flat endpoints ``z0, z1 [B, D]`` with ``len(t)`` nodes started on the chord at ``t``;
+    ``budget_s`` (seconds) and ``should_stop()`` end the optimisation early with the best paths so far."""
     a = prior.standardize(z0.reshape(-1, *prior.shape)).reshape(z0.shape)
     b = prior.standardize(z1.reshape(-1, *prior.shape)).reshape(z1.shape)
     tt = t.to(a)
@@ -70,19 +76,22 @@ def nao_interpolate(z0: torch.Tensor, z1: torch.Tensor, t: torch.Tensor, prior: 
         return torch.cat([a[:, None], inner, b[:, None]], dim=1)
 
     if n > 2:
-        losses, iterations, converged, _ = optimise_units(
+        run = optimise_units(
             [inner], assemble, lambda nodes, active: nao_path_loss(nodes, spacing), lr=lr, max_iter=max_iter, tol=tol,
-            patience=patience, progress=progress, what="NAO path")
+            patience=patience, budget_s=budget_s, should_stop=should_stop, progress=progress, what="NAO path")
+        losses, converged, stopping = run.history, run.converged, run.stopping
     else:
-        losses, iterations = nao_path_loss(chord, spacing)[None], 0
+        losses = nao_path_loss(chord, spacing)[None]
         converged = torch.ones(a.shape[0], dtype=torch.bool)
+        stopping = Stopping("converged", 0, 0.0, float(losses.mean()))
     nodes = assemble().detach()
     path = prior.unstandardize(nodes.reshape(-1, *prior.shape)).reshape(nodes.shape)
-    return NAOResult(path, losses, iterations, converged)
+    return NAOResult(path, losses, converged, stopping)
 
 
 def nao_centroid(latents: torch.Tensor, prior: Prior, *, nodes: int = 10, lr: float = 0.01, max_iter: int = 10_000,
-                 tol: float = 0.01, patience: int = 5, progress=None) -> NAOResult:
+                 tol: float = 0.01, patience: int = 5, budget_s: float | None = None, should_stop=None,
+                 progress=None) -> NAOResult:
     """NAO centroid (Samuel et al., arXiv 2306.08687) of seeds ``latents [K, *shape]`` as in the official code:
     ``norm_aware_centroid_optimization`` in ``nao/norm_aware_optimization.py`` of github.com/dvirsamuel/SeedSelect,
     called from its ``main.py``.
@@ -103,7 +112,8 @@ def nao_centroid(latents: torch.Tensor, prior: Prior, *, nodes: int = 10, lr: fl
     The official stopping rule gives a typical norm but, for large D, elements that are not normal: Adam's
     near-sign steps move every element by about the same amount away from zero (D = 256, K = 4: KS p-value
     ~1e-13 after ~120 iterations). ``tol=1e-3, patience=10`` gives normal-looking elements (KS p ~0.5) at
-    ~70 times the iterations.
+    ~70 times the iterations. ``budget_s`` (seconds) and ``should_stop()`` end it early with the best centroid so
+    far.
 
     Returns the paths ``[K, nodes, D]`` (seed first, centroid last) and the centroid ``[*shape]``.
     """
@@ -132,13 +142,12 @@ def nao_centroid(latents: torch.Tensor, prior: Prior, *, nodes: int = 10, lr: fl
     def loss(path_nodes, active):  # one unit: the centroid is shared, so the paths cannot stop one by one
         return (nao_path_loss(path_nodes, spacing).sum() - log_chi_density(path_nodes[0, -1].norm(), dim))[None]
 
-    losses, iterations, converged, _ = optimise_units(
-        [inner, centre], assemble, loss, lr=lr, max_iter=max_iter, tol=tol, patience=patience,
-        progress=progress, what="NAO centroid")
+    run = optimise_units([inner, centre], assemble, loss, lr=lr, max_iter=max_iter, tol=tol, patience=patience,
+                         budget_s=budget_s, should_stop=should_stop, progress=progress, what="NAO centroid")
     flat = assemble().detach()
     paths = prior.unstandardize(flat.reshape(-1, *prior.shape)).reshape(flat.shape)
     c = prior.unstandardize(centre.detach().reshape(1, *prior.shape))[0]
-    return NAOResult(paths, losses, iterations, converged.expand(k), centroid=c)
+    return NAOResult(paths, run.history, run.converged.expand(k), run.stopping, centroid=c)
 
 
 # The app caps NAO below its published 10 000 iterations so that a person waits seconds, not minutes.
@@ -146,15 +155,11 @@ INTERACTIVE_MAX_ITER = 2000
 
 register_scheme(Scheme(
     "nao", "NAO", "Norm-aware optimisation: a path whose points have likely norms under the chi distribution, "
-    "found by Adam (Samuel et al., arXiv 2306.08687).", path_of(nao_interpolate), iterative=True,
+    "found by Adam (Samuel et al., arXiv 2306.08687).", nao_interpolate, iterative=True,
     interactive={"max_iter": INTERACTIVE_MAX_ITER}, playground=False))
-
-
-def _nao_centre(latents, prior, **options):
-    return nao_centroid(latents, prior, **options).centroid
 
 
 register_centroid(Centroid(
     "nao", "NAO centroid (norm-aware optimisation)", "The centroid optimised jointly with one norm-aware path from "
-    "each seed (Samuel et al., arXiv 2306.08687).", functools.wraps(nao_centroid)(_nao_centre), iterative=True,
+    "each seed (Samuel et al., arXiv 2306.08687).", nao_centroid, iterative=True,
     interactive={"max_iter": INTERACTIVE_MAX_ITER}))

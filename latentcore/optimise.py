@@ -5,11 +5,63 @@ on request."""
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import Callable
 
 import torch
 
 STOP_REASONS = ("converged", "max_iter", "budget", "stop")
+EARLY = ("budget", "stop")  # the reasons that leave an optimisation short of its own stopping rule
+
+
+@dataclass(frozen=True)
+class Stopping:
+    """How an iterative computation ended: ``reason`` (one of :data:`STOP_REASONS`), the ``iterations`` run, the
+    wall ``seconds`` taken and the mean ``loss`` (energy) of the result returned. ``early``: stopped by the time
+    budget or a stop request, before its own rule; the result is then the best one reached."""
+
+    reason: str
+    iterations: int
+    seconds: float
+    loss: float
+
+    @property
+    def early(self) -> bool:
+        return self.reason in EARLY
+
+    def describe(self, what: str = "loss") -> str:
+        """One line for a person: how it ended, after how many iterations, with which ``what`` (e.g. energy)."""
+        return (f"{_REASON_TEXT[self.reason]} after {self.iterations} iterations ({self.seconds:.1f} s), "
+                f"{what} {self.loss:.4g}" + ("; the best result so far" if self.early else ""))
+
+
+@dataclass
+class Optimised:
+    """What :func:`optimise_units` returns: the loss ``history [iterations + 1, P]`` (the initial loss first), the
+    ``converged [P]`` mask and the :class:`Stopping`."""
+
+    history: torch.Tensor
+    converged: torch.Tensor
+    stopping: Stopping
+
+
+def time_left(budget_s: float | None, start: float) -> float | None:
+    """The seconds left of ``budget_s`` counted from ``start`` (``time.monotonic()``), at least 1 ms; None (no
+    budget) stays None. For computations made of several optimisations that share one budget."""
+    return None if budget_s is None else max(budget_s - (time.monotonic() - start), 1e-3)
+
+
+def check_budget(budget_s) -> float | None:
+    """``budget_s`` as a positive float (seconds), or None; anything else is a ValueError."""
+    if budget_s is None:
+        return None
+    try:
+        value = float(budget_s)
+    except (TypeError, ValueError):
+        value = float("nan")
+    if not value > 0 or value == float("inf"):
+        raise ValueError(f"budget_s must be a positive, finite number of seconds, got {budget_s!r}")
+    return value
 
 
 def optimise_units(free: list[torch.Tensor], assemble: Callable[[], torch.Tensor],
@@ -27,12 +79,14 @@ def optimise_units(free: list[torch.Tensor], assemble: Callable[[], torch.Tensor
     The loss is evaluated once per iteration: the forward pass whose gradient takes the next Adam step also
     gives the loss of the previous step's result for the stopping rule. ``progress(fraction, text)`` gets the
     fraction of ``max_iter`` (or of the budget, whichever is further) and an estimate of the time left.
-    Returns the loss history ``[iterations + 1, P]`` (the initial loss first), the iterations run, the converged
-    mask, and why it stopped: one of :data:`STOP_REASONS` (the free tensors hold the last evaluated values).
+    Returns :class:`Optimised`. The free tensors hold the last evaluated values, except after an early stop
+    (budget or request): then each unit holds the values of its lowest loss so far, since Adam may have just
+    stepped uphill.
     """
+    budget_s = check_budget(budget_s)
     opt = torch.optim.Adam(free, lr=lr)
     history: list[torch.Tensor] = []
-    last = calm = converged = None
+    last = calm = converged = best = None
     report = max(1, max_iter // 100)
     iteration = 0
     start = time.monotonic()
@@ -49,6 +103,7 @@ def optimise_units(free: list[torch.Tensor], assemble: Callable[[], torch.Tensor
             converged |= calm >= patience
         history.append(value.clone())
         last = value
+        best = _keep_best(free, value, best)
         elapsed = time.monotonic() - start
         if iteration > 0 and progress is not None and iteration % report == 0:
             progress(*_progress(iteration, max_iter, elapsed, budget_s, what, float(value.mean())))
@@ -75,13 +130,42 @@ def optimise_units(free: list[torch.Tensor], assemble: Callable[[], torch.Tensor
                 for p, old in zip(free, kept):
                     p[converged] = old
         iteration += 1
+    final = history[-1]
+    if stopped_by in EARLY:
+        _restore_best(free, best)
+        final = best[0]
+    stopping = Stopping(stopped_by, iteration, time.monotonic() - start, float(final.mean()))
     if progress is not None:
-        progress(1.0, f"{what}: done after {iteration} iterations ({_REASON_TEXT[stopped_by]})")
-    return torch.stack(history), iteration, converged, stopped_by
+        progress(1.0, f"{what}: {stopping.describe()}")
+    return Optimised(torch.stack(history), converged, stopping)
 
 
-_REASON_TEXT = {"converged": "converged", "max_iter": "iteration limit reached", "budget": "time budget spent",
-                "stop": "stopped on request"}
+def _keep_best(free: list[torch.Tensor], value: torch.Tensor, best):
+    """``(lowest loss [P], values at it)`` per unit, updated with the current ``value`` of the ``free`` tensors;
+    with one unit (e.g. a centroid shared by paths) the whole tensors are the unit."""
+    with torch.no_grad():
+        if best is None:
+            return value.clone(), [p.detach().clone() for p in free]
+        lowest, kept = best
+        better = value < lowest
+        if bool(better.any()):
+            for p, old in zip(free, kept):
+                if len(value) == 1:
+                    old.copy_(p.detach())
+                else:
+                    old[better] = p.detach()[better]
+            lowest = torch.where(better, value, lowest)
+        return lowest, kept
+
+
+def _restore_best(free: list[torch.Tensor], best) -> None:
+    with torch.no_grad():
+        for p, old in zip(free, best[1]):
+            p.copy_(old)
+
+
+_REASON_TEXT = {"converged": "converged", "max_iter": "iteration limit reached", "budget": "stopped early: time "
+                "budget spent", "stop": "stopped early on request"}
 
 
 def _progress(iteration: int, max_iter: int, elapsed: float, budget_s: float | None, what: str, loss: float):

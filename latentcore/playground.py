@@ -6,12 +6,14 @@ Figure 1). The decoder is the identity. The priors are the 2-D families of :data
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import torch
 
 from .geodesic import ALPHA  # the index scale of every path here, the ri-optimal scheme's setting
 from .interpolate import SCHEMES, interpolate
+from .optimise import time_left
 from .prior_registry import PRIORS
 from .priors import Prior
 from .realism import path_realism
@@ -66,24 +68,27 @@ class PlaygroundPath:
 
 
 def playground_paths(prior: Prior, start, end, frames: int = 32, alpha: float = ALPHA.default,
-                     schemes=None, progress=None) -> dict[str, PlaygroundPath]:
+                     schemes=None, budget_s: float | None = None, should_stop=None,
+                     progress=None) -> dict[str, PlaygroundPath]:
     """Each scheme's path (default: :func:`playground_schemes`) from ``start`` to ``end`` (points ``[2]``) over a
     2-D prior, with its realisticity.
 
     Schemes run with their interactive options; those with an ``alpha`` setting (the ri-optimal path, Eq. 3)
     get ``alpha``, and every path's index ``exp(sum_i log((ri_a(x_i) + ri_a(x_{i+1})) / 2) ||x_{i+1} - x_i||)``
-    uses the same ``alpha``, so the optimised path is the one it ranks best.
+    uses the same ``alpha``, so the optimised path is the one it ranks best. ``budget_s`` (seconds, for all the
+    schemes together) and ``should_stop()`` cut iterative schemes short with their best paths so far.
     """
     start, end = torch.as_tensor(start, dtype=torch.float32), torch.as_tensor(end, dtype=torch.float32)
     if prior.shape != (2,) or start.shape != (2,) or end.shape != (2,):
         raise ValueError(f"the playground joins two 2-D points over a 2-D prior; got points {tuple(start.shape)} "
                          f"and {tuple(end.shape)} over a prior of shape {prior.shape}")
-    result = {}
+    result, began = {}, time.monotonic()
     for name in playground_schemes() if schemes is None else schemes:
         scheme = SCHEMES[name]
         chosen = {"alpha": alpha} if "alpha" in {s.name for s in scheme.settings} else {}
         options = scheme.options(context="interactive", **chosen)
-        path = interpolate(start, end, frames, scheme=name, prior=prior, progress=progress, **options).cpu()
+        path = interpolate(start, end, frames, scheme=name, prior=prior, progress=progress,
+                           budget_s=time_left(budget_s, began), should_stop=should_stop, **options).cpu()
         scaled = path_realism(path, prior=prior, alpha=alpha)
         result[name] = PlaygroundPath(path=path, point_index=path_realism(path, prior=prior).point_index,
                                       index=float(scaled.index), length=float(scaled.lengths.sum()))

@@ -99,10 +99,15 @@ def check_choice(what: str, value: str, choices: Iterable[str]) -> str:
     return value
 
 
+# What every iterative computation takes besides its options: progress reports, a time budget, a stop request.
+RUN_CONTROLS = ("progress", "budget_s", "should_stop")
+
+
 def keyword_options(fn: Callable) -> tuple[str, ...]:
-    """The keyword-only parameters of ``fn`` besides ``progress``: the options a scheme's function takes."""
+    """The keyword-only parameters of ``fn`` besides the :data:`RUN_CONTROLS`: the options a scheme's function
+    takes."""
     params = inspect.signature(fn).parameters.values()
-    return tuple(p.name for p in params if p.kind is p.KEYWORD_ONLY and p.name != "progress")
+    return tuple(p.name for p in params if p.kind is p.KEYWORD_ONLY and p.name not in RUN_CONTROLS)
 
 
 def check_options(what: str, given: Mapping, accepted: Iterable[str]) -> None:

@@ -26,13 +26,14 @@ with ui.page("Centroids and reconstruction") as (name, model, decoding):
         group = seeds.select(members)
         centroids = {}
         for key, spec in lc.CENTROIDS.items():
-            centroids[key] = ui.run_with_progress(spec.label, spec.iterative, lambda progress, key=key, spec=spec: (
-                lc.centroid(group, scheme=key, prior=model.prior, progress=progress,
-                            **spec.options(context="interactive"))))
+            centre = ui.centroid_of(name, model, group, key)
+            if centre is not None:  # iterative ones appear when their job has ended
+                centroids[key] = centre
+        specs = {key: lc.CENTROIDS[key] for key in centroids}
         batch = torch.stack(list(centroids.values()))
         images = ui.decode_to_uint8(name, batch.numpy(), decoding)
         summary = latent_summary(batch, prior=model.prior)
-        for i, (column, (key, spec)) in enumerate(zip(st.columns(len(centroids)), lc.CENTROIDS.items())):
+        for i, (column, (key, spec)) in enumerate(zip(st.columns(len(specs)), specs.items())):
             column.image(images[i], width=128, clamp=True)
             column.markdown(f"**{spec.label}**")
             column.caption(f"norm {summary.norm[i]:.1f} · χ² p {summary.typicality[i]:.2f} · "
@@ -41,7 +42,7 @@ with ui.page("Centroids and reconstruction") as (name, model, decoding):
                 seeds.add(centroids[key][None], [f"{key} centroid of {', '.join(members)}"])
                 st.rerun()
         st.dataframe(pd.DataFrame({
-            "centroid": [c.label for c in lc.CENTROIDS.values()], "norm": summary.norm,
+            "centroid": [c.label for c in specs.values()], "norm": summary.norm,
             "chi-square p of the norm": summary.typicality, "smallest normality p": summary.normality,
             "realisticity (density)": lc.realisticity_index(batch, prior=model.prior).numpy(),
             "realisticity (typical set)": lc.realisticity_index(batch, prior=model.prior, kind="typical").numpy()}),
@@ -74,12 +75,14 @@ with ui.page("Centroids and reconstruction") as (name, model, decoding):
         picture = st.file_uploader("A PNG or JPEG image", type=["png", "jpg", "jpeg"], key="reconstruct.image")
         if picture is not None:
             try:
-                target, psnr, verdict, sentence = ui.invert_image(name, picture.getvalue(), picture.name, decoding)
-            except (imaging.ImageFileError, ValueError) as err:
+                inverted = ui.invert_image(name, picture.getvalue(), picture.name, decoding)
+            except (imaging.ImageFileError, ValueError, RuntimeError) as err:
                 ui.show_error(f"{ui.plain(err)}. Your seed set is unchanged.", err)
             else:
-                {"far": st.warning, "unusual": st.info}.get(verdict, st.caption)(
-                    f"Inverted with PSNR {psnr:.1f} dB. {sentence}")
+                if inverted is not None:
+                    target, psnr, verdict, sentence = inverted
+                    {"far": st.warning, "unusual": st.info}.get(verdict, st.caption)(
+                        f"Inverted with PSNR {psnr:.1f} dB. {sentence}")
     if target is not None:
         k_col, lol_col = st.columns(2)
         k = 1

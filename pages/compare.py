@@ -46,18 +46,18 @@ with ui.page("Compare schemes") as (name, model, decoding):
                "path and ~0.1 s (VAE) to ~3 s (DDIM) per centroid; ri-optimal paths ~0.1 s per path on VAEs.")
 
     if st.button("Run the comparison", type="primary"):
-        bar = st.progress(0.0, text="Starting ...")
-        try:
-            result = evaluate(compared, models.load_classifier(), schemes=schemes, centroid_schemes=centroid_schemes,
-                              pairs=pairs, centroid_sets=sets, seed=int(seed),
-                              progress=lambda f, text: bar.progress(min(f, 1.0), text=text))
-        except ValueError as err:
-            ui.show_error(f"The comparison could not run: {err}.", err)
-        else:
+        chosen = dict(schemes=schemes, centroid_schemes=centroid_schemes, pairs=pairs, centroid_sets=sets,
+                      seed=int(seed))
+        ui.jobs.start("compare", ("compare", model_name, repr(sorted(chosen.items()))), f"Comparing on {model_name}",
+                      lambda **controls: evaluate(compared, models.load_classifier(), **chosen, **controls))
+    try:
+        result = ui.jobs.ended("compare")
+    except ValueError as err:
+        ui.show_error(f"The comparison could not run: {err}.", err)
+    else:
+        if result is not None:
             st.session_state["compare.result"] = result.to_json()  # kept in the workspace
             st.session_state["compare.examples"] = result.examples
-        finally:
-            bar.empty()
 
     saved = st.session_state.get(ui.remember("compare.result", None))
     if saved is None:
@@ -67,6 +67,9 @@ with ui.page("Compare schemes") as (name, model, decoding):
     run = result.settings
     st.subheader(f"{run['model']}: {run['pairs']} pairs, {run['centroid_sets']} centroid sets, seed {run['seed']}, "
                  f"{run['total_seconds']:.1f} s")
+    for what, reason in run.get("stopped_early", {}).items():
+        st.warning(f"{what} was stopped early ({'time budget spent' if reason == 'budget' else 'on request'}): its "
+                   "figures are those of the best results reached by then.")
     intervals = st.toggle("Show interval bounds", key=ui.remember("compare.intervals", False))
     shown = [c for c in result.table.columns if intervals or not c.endswith(("_low", "_high"))]
     numbers = [c for c in shown if c in HEADINGS or c.endswith(("_low", "_high"))]

@@ -36,14 +36,17 @@ with ui.page("Interpolate") as (name, model, decoding):
     paths, images = {}, {}
     for label in chosen:
         scheme = lc.SCHEMES[labels[label]]
+        strip, gif, text = st.columns([6, 1, 1])
+        strip.markdown(f"**{label}**: {scheme.description}")
         try:
-            paths[label] = ui.path_through(name, model, stop_latents, frames, scheme.name, decoding)
+            path = ui.path_through(name, model, stop_latents, frames, scheme.name, decoding, where=strip)
         except (ValueError, RuntimeError) as err:
             ui.show_error(f"{label} failed: {err}", err)
             continue
-        images[label] = ui.decode_to_uint8(name, paths[label].numpy(), decoding)
-        strip, gif, text = st.columns([6, 1, 1])
-        strip.markdown(f"**{label}**: {scheme.description}")
+        if path is None:  # its job is still running; the page is drawn again when it ends
+            continue
+        paths[label] = path
+        images[label] = ui.decode_to_uint8(name, path.numpy(), decoding)
         strip.image(list(images[label]), width=72, clamp=True)
         decoded = imaging.from_uint8(images[label])
         # exports are encoded when their button is pressed, not on every run

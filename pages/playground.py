@@ -5,6 +5,8 @@ import ui
 from latentcore import plots
 from latentcore.playground import ALPHA
 
+BUDGET_S = 20.0  # 2-D paths take well under a second; the bound is for a machine under heavy load
+
 @st.cache_resource(show_spinner="Fitting the prior ...")
 def playground_prior(name: str):
     prior = lc.make_prior(name, 2)
@@ -15,7 +17,8 @@ def playground_prior(name: str):
 
 @st.cache_data(max_entries=64, show_spinner="Optimising the ri-optimal path ...")
 def paths_between(name: str, start: tuple[float, float], end: tuple[float, float], alpha: float, frames: int):
-    paths = lc.playground_paths(playground_prior(name)[0], start, end, frames=frames, alpha=alpha)
+    paths = lc.playground_paths(playground_prior(name)[0], start, end, frames=frames, alpha=alpha,
+                                budget_s=BUDGET_S)
     return {lc.SCHEMES[k].label: {"path": p.path.numpy(), "point_index": p.point_index.numpy(), "index": p.index,
                         "length": p.length} for k, p in paths.items()}
 

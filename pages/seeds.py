@@ -68,14 +68,19 @@ with ui.page("Seeds") as (name, model, decoding):
         settings = ui.inversion_settings(model)
         if pictures and st.button("Invert the images"):
             try:
-                batch = imaging.load_images([(p.getvalue(), p.name) for p in pictures], model.image_shape[1:])
-                inversion, reference = ui.invert_with_reference(model, batch, settings, decoding)
+                ui.start_inversion(name, model, [(p.getvalue(), p.name) for p in pictures], settings, decoding)
             except (imaging.ImageFileError, ValueError) as err:
                 ui.show_error(f"{ui.plain(err)}. Your seed set is unchanged.", err)
-            else:
-                ui.show_inversion(model, [p.name for p in pictures], inversion, reference)
-                seeds.add(inversion.latents, [p.name.rsplit(".", 1)[0] for p in pictures])
-                st.success(f"Added {len(pictures)} inverted latent{'s' * (len(pictures) != 1)} to the seed set.")
+    try:
+        ended = ui.ended_inversion()
+    except (ValueError, RuntimeError) as err:
+        ui.show_error(f"The inversion failed: {ui.plain(err)}. Your seed set is unchanged.", err)
+    else:
+        if ended is not None:
+            inverted_into, files, inversion, reference = ended
+            ui.show_inversion(ui.get_model(inverted_into), files, inversion, reference)
+            where = "the seed set" if inverted_into == name else f"the seed set of {inverted_into}"
+            st.success(f"Added {len(files)} inverted latent{'s' * (len(files) != 1)} to {where}.")
 
     st.subheader(f"{len(seeds)} seeds")
     if not len(seeds):

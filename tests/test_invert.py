@@ -95,7 +95,7 @@ def test_progress_reports_fractions_and_time_left(vae):
            progress=lambda f, text: seen.append((f, text)))
     assert seen and all(0.0 <= f <= 1.0 for f, _ in seen) and seen[-1][0] == 1.0
     assert any("s left" in text for _, text in seen[:-1])
-    assert "done after 60 iterations (iteration limit reached)" in seen[-1][1]
+    assert "iteration limit reached after 60 iterations" in seen[-1][1]
 
 
 def test_constant_images_give_finite_results(vae):
@@ -117,7 +117,7 @@ def test_the_penalty_keeps_inverted_latents_typical(vae):
 def test_bad_settings_and_images_are_refused(vae):
     with pytest.raises(ValueError, match="restarts must be an integer >= 1"):
         invert(vae, torch.rand(1, 1, 16, 16), method="optimise", restarts=0)
-    with pytest.raises(ValueError, match="budget_s must be a positive number"):
+    with pytest.raises(ValueError, match="budget_s must be a positive, finite number"):
         invert(vae, torch.rand(1, 1, 16, 16), method="optimise", budget_s=0)
     with pytest.raises(ValueError, match=r"image values must lie in \[0, 1\]"):
         invert(vae, torch.full((1, 1, 16, 16), 2.0), method="optimise")

@@ -6,13 +6,15 @@ app.py, also when Streamlit runs a page script directly (a server's first run, A
 app.py's folder on ``sys.path``, and the tests run from that folder.
 """
 
+from . import jobs
 from .errors import show_error
 from .guard import guarded, page
 from .text import plain
-from .models import decode_to_uint8, get_model, path_through, run_with_progress
-from .inversion import invert_image, invert_with_reference, inversion_settings, show_inversion
+from .models import centroid_of, decode_to_uint8, get_model, path_through
+from .inversion import ended_inversion, invert_image, inversion_settings, show_inversion, start_inversion
 from .workspace import remember, seed_set, seeds_or_stop
 
-__all__ = ["page", "guarded", "show_error", "plain", "remember", "seed_set", "seeds_or_stop", "get_model",
-           "decode_to_uint8", "path_through", "run_with_progress", "inversion_settings", "invert_with_reference",
-           "show_inversion", "invert_image"]
+__all__ = ["jobs", "page", "guarded", "show_error", "plain", "remember", "seed_set", "seeds_or_stop", "get_model",
+           "decode_to_uint8", "path_through", "centroid_of", "inversion_settings",
+           "start_inversion",
+           "ended_inversion", "show_inversion", "invert_image"]

@@ -9,6 +9,7 @@ import functools
 import streamlit as st
 
 from .errors import errors_shown
+from .jobs import job_panel, own_jobs
 from .memory import return_large_blocks
 from .models import plugins
 from .sidebar import sidebar
@@ -22,13 +23,15 @@ def page(title: str):
     ``(model name, model, decoding)``, ``decoding`` being the options every decode and encode takes
     (``**decoding``): the sampler's ``steps`` for models with a sampler and the value of each condition.
 
+    Long computations the page asked for (:mod:`ui.jobs`) show their progress at the top, under the title.
+
     Any exception the page body did not expect becomes a message with its details folded away, and the session
     state stays as it was. The guard lives here, not around ``st.navigation`` in app.py, because Streamlit runs
     a script in ``pages/`` directly (without app.py) on a server's first run and in AppTest. Streamlit's rerun
     and stop signals derive from BaseException, so they pass through.
     """
     st.set_page_config(page_title=f"{title} · Latent Explorer", layout="wide")
-    count = problem = None
+    count = problem = jobs = None
     try:
         with errors_shown():
             return_large_blocks()  # once per process: a large upload's memory goes back when freed
@@ -37,6 +40,8 @@ def page(title: str):
             name, model, decoding, count = sidebar()
             problem = _save_and_say()  # the widget changes that started this run; st.stop() blocks session state
             st.title(title)
+            own_jobs(title)
+            jobs = st.container()  # the progress of long computations, at the top; drawn after the page asked
         if count is None:  # the setup failed and says why; a context manager must yield or raise
             st.stop()
         with errors_shown():
@@ -45,6 +50,9 @@ def page(title: str):
         _save_and_say(problem)  # e.g. seeds added by this run past the size limit
         if count is not None:  # the page may have added or removed seeds after the sidebar was drawn
             count.metric("Seeds in the set", len(seed_set(name)))
+        if jobs is not None:
+            with jobs:
+                job_panel(title)
 
 
 def guarded(fragment):

@@ -1,6 +1,7 @@
-"""Inverting uploaded images on a page: the method and its settings, progress bars, and per image the original,
-the reconstruction, its error against the typical error of the model's own samples (with a warning when the image
-is far from what the model can make) and whether the inverted latent looks like a sample of the prior."""
+"""Inverting uploaded images on a page: the method and its settings, inversion by optimisation as a job (progress
+at the top of the page, Cancel, the session's time budget), and per image the original, the reconstruction, its
+error against the typical error of the model's own samples (with a warning when the image is far from what the
+model can make) and whether the inverted latent looks like a sample of the prior."""
 
 from __future__ import annotations
 
@@ -12,12 +13,11 @@ from latentcore import imaging
 from latentcore.diagnostics import latent_summary
 from latentcore.invert import DEFAULT_RESTARTS
 
-from .models import get_model, run_with_progress
+from . import jobs
+from .models import digest, get_model
 from .text import plain
-from .workspace import remember
+from .workspace import remember, seed_set
 
-BUDGET_S = (2, 300)
-DEFAULT_BUDGET_S = 30
 # The reference: 16 of the model's own samples, one start each, at most 2 minutes (a GAN on a CPU); measured once
 # per model and method, then cached by latentcore.
 REFERENCE = {"samples": 16, "restarts": 1, "budget_s": 120.0}
@@ -27,42 +27,58 @@ ATYPICAL_NOTE = ("Inverted latents are often atypical (Bodin et al., \"Linear co
 
 
 def inversion_settings(model) -> dict:
-    """Widgets for the inversion method (those that suit ``model``) and, for optimisation, its time budget and
-    restarts; returns the keyword arguments of :func:`latentcore.invert` and :func:`latentcore.typical_error`."""
+    """Widgets for the inversion method (those that suit ``model``) and, for optimisation, its restarts; returns
+    the keyword arguments of :func:`latentcore.invert` and :func:`latentcore.typical_error` (the time budget is
+    the session's, see :mod:`ui.jobs`)."""
     methods = lc.inversion_methods(model)
     keys = list(methods)
     method = st.radio("Method", keys, format_func=methods.get, horizontal=True,
                       key=remember("invert.method", keys[0], options=keys),
                       help="The model's own inverse is fast; optimisation (Adam on the latent, a few restarts from "
                            "prior samples, the best kept) reconstructs more closely and works for any one-pass "
-                           "decoder")
+                           "decoder. It stops when the time budget (sidebar) is spent and keeps the best latents")
     if method == "encoder":
         return {"method": method}
-    budget_col, restarts_col = st.columns(2)
-    budget = budget_col.slider("Time budget (seconds)", *BUDGET_S, key=remember(
-        "invert.budget", DEFAULT_BUDGET_S, bounds=BUDGET_S), help="The optimisation stops when it is spent and "
-        "keeps the best latents so far. Measuring the model's typical error, once per model and method, takes at "
-        f"most {REFERENCE['budget_s']:.0f} s more")
-    restarts = restarts_col.number_input("Restarts per image", min_value=1, max_value=16, key=remember(
+    restarts = st.number_input("Restarts per image", min_value=1, max_value=16, key=remember(
         "invert.restarts", DEFAULT_RESTARTS, bounds=(1, 16)),
-        help="Starts drawn from the prior; each image keeps the one that ends with the lowest loss")
-    return {"method": method, "budget_s": float(budget), "restarts": int(restarts)}
+        help="Starts drawn from the prior; each image keeps the one that ends with the lowest loss. Measuring the "
+             f"model's typical error, once per model and method, takes at most {REFERENCE['budget_s']:.0f} s more")
+    return {"method": method, "restarts": int(restarts)}
 
 
-def invert_with_reference(model, images, settings: dict, decoding: dict):
-    """The :class:`~latentcore.Inversion` of ``images`` and the model's :class:`~latentcore.TypicalError` by the
-    same method, each with a progress bar; ``decoding``: the sidebar's decoding options (steps, conditions)."""
-    iterative = settings["method"] != "encoder"
-    inversion = run_with_progress("Inverting", iterative, lambda progress: lc.invert(
-        model, images, options=decoding, progress=progress, **settings))
-    reference = run_with_progress("Measuring the typical error of the model's own samples", iterative,
-                                  lambda progress: _reference(model, settings["method"], decoding, progress))
-    return inversion, reference
+def start_inversion(model_name: str, model, pictures: list[tuple[bytes, str]], settings: dict,
+                    decoding: dict) -> None:
+    """Load ``pictures`` (``(data, file name)`` pairs; an unreadable one raises
+    :class:`~latentcore.imaging.ImageFileError`) and start their inversion into ``model_name`` as a job; see
+    :func:`ended_inversion`."""
+    images = imaging.load_images(pictures, model.image_shape[1:])
+    names = [name for _, name in pictures]
+    key = ("invert", model_name, tuple((digest(data), name) for data, name in pictures),
+           tuple(sorted(settings.items())), tuple(sorted(decoding.items())))
+
+    def work(progress=None, budget_s=None, should_stop=None):
+        controls = {} if settings["method"] == "encoder" else {"budget_s": budget_s, "should_stop": should_stop}
+        inversion = lc.invert(model, images, options=decoding, progress=progress, **controls, **settings)
+        return model_name, names, inversion, _reference(model, settings["method"], decoding, progress, should_stop)
+
+    jobs.start("invert", key, f"Inverting {len(names)} image{'s' * (len(names) != 1)}", work)
 
 
-def _reference(model, method: str, options: dict, progress=None):
+def ended_inversion(where=st):
+    """The inversion started by :func:`start_inversion`, once, when it has ended: ``(model name, file names,
+    inversion, reference)``, its latents added to that model's seed set; None otherwise (while it runs, a line in
+    ``where`` says so). Its error is raised again if it failed."""
+    ended = jobs.ended("invert", where)
+    if ended is not None:
+        model_name, names, inversion, _ = ended
+        seed_set(model_name).add(inversion.latents, [name.rsplit(".", 1)[0] for name in names])
+    return ended
+
+
+def _reference(model, method: str, options: dict, progress=None, should_stop=None):
     settings = {} if method == "encoder" else REFERENCE
-    return lc.typical_error(model, method=method, options=options, progress=progress, **settings)
+    return lc.typical_error(model, method=method, options=options, progress=progress, should_stop=should_stop,
+                            **settings)
 
 
 def show_inversion(model, names: list[str], inversion, reference) -> None:
@@ -89,16 +105,23 @@ def show_inversion(model, names: list[str], inversion, reference) -> None:
     st.caption(ATYPICAL_NOTE)
 
 
-@st.cache_data(max_entries=32, show_spinner="Inverting the image ...")
-def invert_image(model_name: str, data: bytes, file_name: str, decoding: dict):
-    """One uploaded image inverted by the model's default method (its own inverse, else optimisation within the
-    default budget): its latent ``[*latent_shape]`` on the CPU, its PSNR, verdict and the verdict's sentence."""
+def invert_image(model_name: str, data: bytes, file_name: str, decoding: dict, where=st):
+    """One uploaded image inverted by the model's default method (its own inverse, else optimisation as a job
+    within the session's budget): its latent ``[*latent_shape]`` on the CPU, its PSNR, verdict and the verdict's
+    sentence; None while the job runs (a line in ``where`` says so)."""
     model = get_model(model_name)
-    images = imaging.load_images([(data, file_name)], model.image_shape[1:])  # shrunk before it becomes floats
     method = lc.default_method(model)
-    settings = {"method": method} if method == "encoder" else {"method": method, "budget_s": DEFAULT_BUDGET_S}
-    inversion = lc.invert(model, images, options=decoding, **settings)
-    reference = _reference(model, method, decoding)
-    latent = inversion.latents[0].detach().to("cpu", torch.float32)
-    return latent, float(inversion.psnr[0]), str(reference.verdicts(inversion.mse)[0]), \
-        reference.describe(inversion.mse)[0]
+    images = imaging.load_images([(data, file_name)], model.image_shape[1:])  # shrunk before it becomes floats
+
+    def work(progress=None, budget_s=None, should_stop=None):
+        controls = {} if method == "encoder" else {"budget_s": budget_s, "should_stop": should_stop}
+        inversion = lc.invert(model, images, method=method, options=decoding, progress=progress, **controls)
+        reference = _reference(model, method, decoding, progress, should_stop)
+        latent = inversion.latents[0].detach().to("cpu", torch.float32)
+        return latent, float(inversion.psnr[0]), str(reference.verdicts(inversion.mse)[0]), \
+            reference.describe(inversion.mse)[0]
+
+    if method == "encoder":
+        return work()
+    key = ("invert-one", model_name, digest(data), tuple(sorted(decoding.items())))
+    return jobs.result(jobs.run(key, f"Inverting {file_name}", work), where)

@@ -1,5 +1,5 @@
 """The model of a page run and what is cached around it: plug-in models and models loaded once per server process,
-decoded images cached by latent values and decoding options, and iterative paths kept for the session.
+decoded images cached by latent values and decoding options, and paths through seeds (iterative ones as jobs).
 
 A page's decoding options (``decoding``) are one dict: the sampler's ``steps`` (models with a sampler) and the
 value of each of the model's conditions, as the sidebar sets them; every decode and encode takes ``**decoding``.
@@ -17,6 +17,8 @@ import torch
 import latentcore as lc
 import latentcore.models as models
 from latentcore.imaging import image_grid, to_uint8
+
+from . import jobs
 
 
 def plugins() -> models.PluginReport:
@@ -49,43 +51,37 @@ def model_thumbnail(model_name: str) -> np.ndarray:
     return np.asarray(image_grid(model.decode(model.prior.sample(4, seed=0)), columns=4, scale=1))
 
 
-PATHS_KEPT = 32
+def path_through(model_name: str, model, stops: torch.Tensor, frames: int, scheme: str, decoding: dict, where=st):
+    """The path ``[F, *shape]`` through ``stops [K, *shape]`` by one registered scheme, ``frames`` per leg; schemes
+    that use the decoder (ri-optimal paths) decode with ``decoding``.
 
-
-def path_through(model_name: str, model, stops: torch.Tensor, frames: int, scheme: str,
-                 decoding: dict) -> torch.Tensor:
-    """The path through ``stops [K, *shape]`` by one registered scheme, ``frames`` per leg; schemes that use the
-    decoder (ri-optimal paths) decode with ``decoding``.
-
-    Iterative schemes (NAO, ri-optimal) show a progress bar, and their paths are kept for the session (the last
-    ``PATHS_KEPT``), so a rerun for another widget does not optimise them again.
+    Iterative schemes (NAO, ri-optimal) run as jobs (:mod:`ui.jobs`: progress at the top of the page, Cancel,
+    the session's time budget); until theirs has ended the path is None (a line in ``where`` says why), and the
+    result stays with the session's jobs, so a rerun for another widget does not optimise it again. A path cut
+    short by the budget or Cancel says so in ``where``, with a button to run it again.
     """
     spec = lc.SCHEMES[scheme]
     options = spec.options(model, context="interactive", decoding=decoding)
     if not spec.iterative:
         return lc.interpolate_chain(stops, frames, scheme=scheme, prior=model.prior, **options)
-    kept = st.session_state.setdefault("paths_kept", {})
-    key = (model_name, scheme, frames, _digest(stops.numpy().tobytes()), tuple(stops.shape),
+    key = ("path", model_name, scheme, frames, digest(stops.numpy().tobytes()), tuple(stops.shape),
            tuple(sorted(decoding.items())) if spec.uses_decoder else ())
-    if key not in kept:
-        kept[key] = run_with_progress(spec.label, True, lambda progress: lc.interpolate_chain(
-            stops, frames, scheme=scheme, prior=model.prior, progress=progress, **options))
-        while len(kept) > PATHS_KEPT:
-            kept.pop(next(iter(kept)))
-    return kept[key]
+    return jobs.optimised(key, f"{spec.label} path", lambda **controls: lc.interpolate_chain(
+        stops, frames, scheme=scheme, prior=model.prior, return_stopping=True, **options, **controls), where)
 
 
-def run_with_progress(label: str, iterative: bool, work):
-    """``work(progress)``, with a progress bar while it runs when it is ``iterative`` (else ``progress`` is
-    None)."""
-    if not iterative:
-        return work(None)
-    bar = st.progress(0.0, text=f"{label} ...")
-    try:
-        return work(lambda f, text: bar.progress(min(f, 1.0), text=text))
-    finally:
-        bar.empty()
+def centroid_of(model_name: str, model, seeds: torch.Tensor, scheme: str, where=st) -> torch.Tensor | None:
+    """The centroid ``[*shape]`` of ``seeds [K, *shape]`` by one registered centroid scheme. Iterative ones (NAO)
+    run as jobs, like :func:`path_through`: None until theirs has ended, a line in ``where`` meanwhile, and one
+    saying so when it was cut short."""
+    spec = lc.CENTROIDS[scheme]
+    options = spec.options(context="interactive")
+    if not spec.iterative:
+        return lc.centroid(seeds, scheme=scheme, prior=model.prior, **options)
+    key = ("centroid", model_name, scheme, digest(seeds.numpy().tobytes()), tuple(seeds.shape))
+    return jobs.optimised(key, spec.label, lambda **controls: lc.centroid(
+        seeds, scheme=scheme, prior=model.prior, return_stopping=True, **options, **controls), where)
 
 
-def _digest(data: bytes) -> str:
+def digest(data: bytes) -> str:
     return hashlib.blake2b(data, digest_size=16).hexdigest()

@@ -10,6 +10,7 @@ import streamlit as st
 import latentcore.models as models
 
 from .errors import show_error
+from .jobs import budget_widget
 from .models import get_model, model_thumbnail, plugins
 from .text import plain
 from .workspace import fit_seeds, remember, seed_set, show_dropped, workspace_panel
@@ -63,6 +64,7 @@ def sidebar():
                                                  key=remember("ddim_steps", sampler.default, options=sampler.choices))
         for condition in model.conditions.values():
             decoding[condition.name] = condition_widget(name, condition, shared=name in models.MODELS)
+        budget_widget()
         count = st.empty()
         count.metric("Seeds in the set", len(seed_set(name)))
         show_dropped()

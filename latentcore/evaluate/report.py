@@ -45,6 +45,7 @@ class Measured:
     latents: torch.Tensor               # paths [U, frames, *latent_shape] or centroids [U, *latent_shape]
     seconds: float                      # the scheme, all units
     decode_seconds: float               # decoding for the metrics, all units
+    stopped_early: str | None = None    # an iterative scheme cut short: "budget" or "stop" (best results so far)
 
 
 def summarise(measured: list[Measured], real_features: torch.Tensor, *,

@@ -20,6 +20,7 @@ import torch
 from ..combine import CENTROIDS, centroid
 from ..interpolate import SCHEMES, Progress, interpolate, schemes_for
 from ..models import load_classifier
+from ..optimise import check_budget, time_left
 from ..validation import check_choice, check_int
 from .metrics import NORMALITY_LEVEL, path_metrics, point_metrics
 from .report import TASKS, Evaluation, Examples, Measured, summarise
@@ -30,7 +31,7 @@ from .statistics import BOOTSTRAP_RESAMPLES, CONFIDENCE, FRECHET_RESAMPLES
 def evaluate(model, classifier=None, *, schemes=None, centroid_schemes=None, pairs: int = 16, frames: int = 9,
              centroid_sets: int = 8, seed: int = 0, steps: int | None = None, conditions: dict | None = None,
              data=None, scheme_options: dict | None = None, centroid_options: dict | None = None, examples: int = 3,
-             progress: Progress | None = None) -> Evaluation:
+             budget_s: float | None = None, should_stop=None, progress: Progress | None = None) -> Evaluation:
     """Measure interpolation schemes (``schemes``, names in :data:`~latentcore.SCHEMES`; default those suited to
     the model, e.g. without ``geodesic`` for diffusion models) and centroid schemes (``centroid_schemes``, names
     in :data:`~latentcore.CENTROIDS`; default all) on seeds encoded from real digits (:mod:`.seeds`), by the
@@ -46,8 +47,11 @@ def evaluate(model, classifier=None, *, schemes=None, centroid_schemes=None, pai
     evaluation options (:meth:`~latentcore.Scheme.options`; e.g. the model as the ri-optimal path's decoder,
     capped iterations). ``centroid_sets=0`` or ``centroid_schemes=[]`` skips the centroid task, ``schemes=[]``
     the interpolation task. ``examples``: how many paths and centroids (the first) to keep as latents.
-    ``progress(fraction, text)`` is called as the run advances.
+    ``progress(fraction, text)`` is called as the run advances. Once ``budget_s`` seconds (the whole run) have
+    passed or ``should_stop()`` returns True, iterative schemes stop with their best results so far and the rest
+    run as usual (they take no time to speak of); ``settings["stopped_early"]`` names the schemes cut short.
     """
+    budget_s = check_budget(budget_s)
     plan = _plan(model, schemes=schemes, centroid_schemes=centroid_schemes, pairs=pairs, frames=frames,
                  centroid_sets=centroid_sets, seed=seed, steps=steps, conditions=conditions,
                  scheme_options=scheme_options,
@@ -56,17 +60,21 @@ def evaluate(model, classifier=None, *, schemes=None, centroid_schemes=None, pai
     classifier = load_classifier(device=model.device) if classifier is None else classifier
     stages = 1 + len(plan.schemes) + len(plan.centroid_schemes)
 
-    start = time.perf_counter()
+    start, began = time.perf_counter(), time.monotonic()
     generator = torch.Generator().manual_seed(plan.seed)
     seeds = choose_seeds(labels, pairs=plan.pairs, sets=plan.centroid_sets, generator=generator)
     if progress is not None:
         progress(0.0, "encoding the seeds")
     encoded = _encode(model, images, seeds, decoding=plan.decoding)
+
+    def controls():  # the budget left is counted afresh for each scheme
+        return {"budget_s": time_left(budget_s, began), "should_stop": should_stop}
+
     measured = [_measure_interpolation(name, seeds, encoded, model=model, classifier=classifier, plan=plan,
-                                       progress=_stage(progress, k, stages, f"interpolation: {name}"))
+                                       progress=_stage(progress, k, stages, f"interpolation: {name}"), **controls())
                 for k, name in enumerate(plan.schemes, start=1)]
     measured += [_measure_centroid(name, seeds, encoded, model=model, classifier=classifier, plan=plan,
-                                   progress=_stage(progress, k, stages, f"centroid: {name}"))
+                                   progress=_stage(progress, k, stages, f"centroid: {name}"), **controls())
                  for k, name in enumerate(plan.centroid_schemes, start=1 + len(plan.schemes))]
     table, units = summarise(measured, classifier.features(images), generator=generator)
     if progress is not None:
@@ -74,6 +82,7 @@ def evaluate(model, classifier=None, *, schemes=None, centroid_schemes=None, pai
 
     settings = _settings(model, plan, data_digits=len(labels), encode_seconds=encoded.seconds,
                          total_seconds=time.perf_counter() - start)
+    settings["stopped_early"] = {f"{m.task}: {m.label}": m.stopped_early for m in measured if m.stopped_early}
     return Evaluation(table, units, settings, _examples(measured, seeds, encoded, count=plan.examples))
 
 
@@ -177,13 +186,14 @@ def _encode(model, images: torch.Tensor, seeds: Seeds, *, decoding: dict) -> _En
 
 
 def _measure_interpolation(name: str, seeds: Seeds, encoded: _Encoded, *, model, classifier, plan: _Plan,
-                           progress: Progress) -> Measured:
+                           progress: Progress, budget_s: float | None, should_stop) -> Measured:
     """One interpolation scheme on every pair: one batched call, then the paths' interior frames decoded and
     measured (the decoded endpoints close the paths for the path metrics)."""
     progress(0.0)
     tic = time.perf_counter()
-    path = interpolate(encoded.z0, encoded.z1, plan.frames, scheme=name, prior=model.prior, progress=progress,
-                       **plan.scheme_options[name])
+    path, stopping = interpolate(encoded.z0, encoded.z1, plan.frames, scheme=name, prior=model.prior,
+                                 progress=progress, budget_s=budget_s, should_stop=should_stop, return_stopping=True,
+                                 **plan.scheme_options[name])
     seconds = time.perf_counter() - tic
     if not bool(torch.isfinite(path).all()):
         raise RuntimeError(f"interpolation scheme {name!r} produced NaN or Inf latents")
@@ -195,21 +205,25 @@ def _measure_interpolation(name: str, seeds: Seeds, encoded: _Encoded, *, model,
     per_unit.update(path_metrics(torch.cat([encoded.ends[:, :1], images, encoded.ends[:, 1:]], 1)))
     features = classifier.features(images.reshape(-1, *model.image_shape))
     return Measured("interpolation", name, SCHEMES[name].label, per_unit, seeds.pair_classes, list(seeds.pairs),
-                    features, path, seconds, decode_seconds)
+                    features, path, seconds, decode_seconds, _early(stopping))
 
 
 def _measure_centroid(name: str, seeds: Seeds, encoded: _Encoded, *, model, classifier, plan: _Plan,
-                      progress: Progress) -> Measured:
+                      progress: Progress, budget_s: float | None, should_stop) -> Measured:
     """One centroid scheme on every set: one call per set, then the centroids decoded and measured."""
     progress(0.0)
-    sets, results, seconds = len(encoded.sets), [], 0.0
+    sets, results, seconds, early = len(encoded.sets), [], 0.0, None
+    start = time.monotonic()
     for j, latents in enumerate(encoded.sets):
         def within(fraction: float, text: str, j: int = j) -> None:  # set j's share of the stage
             progress((j + fraction) / sets, f"set {j + 1} of {sets}: {text}")
 
         tic = time.perf_counter()
-        results.append(centroid(latents, scheme=name, prior=model.prior, progress=within,
-                                **plan.centroid_options[name]))
+        centre, stopping = centroid(latents, scheme=name, prior=model.prior, progress=within,
+                                    budget_s=time_left(budget_s, start), should_stop=should_stop,
+                                    return_stopping=True, **plan.centroid_options[name])
+        results.append(centre)
+        early = early or _early(stopping)
         seconds += time.perf_counter() - tic
     centres = torch.stack(results)[:, None]                 # [sets, 1, *latent_shape]: a unit of one latent
     if not bool(torch.isfinite(centres).all()):
@@ -220,7 +234,7 @@ def _measure_centroid(name: str, seeds: Seeds, encoded: _Encoded, *, model, clas
     per_unit = point_metrics(centres, images, seeds.set_classes, classifier=classifier, prior=model.prior)
     features = classifier.features(images[:, 0])
     return Measured("centroid", name, CENTROIDS[name].label, per_unit, seeds.set_classes, seeds.sets, features,
-                    centres[:, 0], seconds, decode_seconds)
+                    centres[:, 0], seconds, decode_seconds, early)
 
 
 def _settings(model, plan: _Plan, *, data_digits: int, encode_seconds: float, total_seconds: float) -> dict:
@@ -237,6 +251,11 @@ def _settings(model, plan: _Plan, *, data_digits: int, encode_seconds: float, to
         "device": str(model.device), "torch_threads": torch.get_num_threads(),
         "encode_seconds": round(encode_seconds, 3), "total_seconds": round(total_seconds, 2),
     }
+
+
+def _early(stopping) -> str | None:
+    """``"budget"`` or ``"stop"`` when an iterative scheme was cut short, else None."""
+    return stopping.reason if stopping is not None and stopping.early else None
 
 
 def _plain(value):

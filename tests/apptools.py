@@ -1,0 +1,18 @@
+"""Helpers for AppTest runs of the app: long computations run as jobs on threads (ui.jobs), so a test waits for
+the session's jobs to end and runs the script again, as the job panel does in a browser."""
+
+import time
+
+
+def finish_jobs(at, timeout: float = 300.0):
+    """Wait until the session of ``at`` has no queued or running job; then, unless the page already ran again
+    after they ended (the job panel does that when a job ends during a run), run it again. Returns ``at``."""
+    deadline = time.monotonic() + timeout
+    jobs = at.session_state["jobs"] if "jobs" in at.session_state else None
+    while jobs is not None and jobs.active():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"jobs still running after {timeout:.0f} s: {[j.label for j in jobs.active()]}")
+        time.sleep(0.05)
+    if "jobs.watching" in at.session_state and at.session_state["jobs.watching"]:
+        at.run()
+    return at
