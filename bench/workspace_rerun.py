@@ -27,7 +27,6 @@ def _script(seeds: int, repeats: int):
     import torch
 
     from latentcore import workspace
-    from latentcore.seed_set import SeedSet
     from ui import workspace as ui_workspace
 
     def median_s(fn) -> float:

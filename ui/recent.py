@@ -50,7 +50,7 @@ def merged(entries, workspace_id: str | None = None, when: int = 0) -> list[tupl
     latest = {}
     for key, used in [*entries, *([(workspace_id, when)] if workspace_id else [])]:
         latest[key] = max(used, latest.get(key, 0))
-    return sorted(latest.items(), key=lambda item: -item[1])[:KEPT]
+    return sorted(latest.items(), key=lambda item: (-item[1], item[0] != workspace_id))[:KEPT]  # a tie: the note
 
 
 def recent_workspaces() -> list[tuple[str, int]]:
@@ -85,7 +85,8 @@ _NOTE = """(([name, id, when, kept, maxAge, idPattern]) => {
     }
   }
   latest.set(id, Math.max(when, latest.get(id) || 0));
-  const value = [...latest].sort((a, b) => b[1] - a[1]).slice(0, kept).map(([k, t]) => k + ":" + t).join(".");
+  const value = [...latest].sort((a, b) => b[1] - a[1] || (b[0] === id) - (a[0] === id)).slice(0, kept)
+    .map(([k, t]) => k + ":" + t).join(".");
   document.cookie = `${name}=${value}; path=/; max-age=${maxAge}; samesite=lax`;
 })(ARGS);"""
 
