@@ -83,7 +83,7 @@ def test_the_plain_address_reopens_the_last_saved_workspace_of_this_browser(monk
                for i in at.sidebar.info)
     assert not (workspace_folder / f"{never_saved}.safetensors").exists()  # a cookie's id is never adopted unsaved
     buttons = [b.label for b in at.sidebar.button if b.label.startswith(older[:8])]
-    assert buttons == [f"{older[:8]} · {recent.last_used(NOW)}"]  # the other saved one, not the unsaved
+    assert buttons == [f"{older[:8]}… used {recent.last_used(NOW)}"]  # the other saved one, not the unsaved
     [b for b in at.sidebar.button if b.label.startswith(older[:8])][0].click().run()
     _no_errors(at)
     assert at.session_state["workspace_id"] == older and at.sidebar.metric[0].value == "3"
@@ -154,7 +154,8 @@ def test_two_servers_on_one_folder_and_a_returning_browser(browser, tmp_path):  
         stranger.goto(second)  # the plain address: the other browser's cookie is not this one's
         stranger.get_by_role("heading", name="Latent Explorer").wait_for()
         assert seeds_in_set(stranger) == "0" and ws_id not in stranger.url
-        assert stranger.locator("[data-testid=stSidebar]").get_by_role("button", name=f"{ws_id[:8]} · ").count() == 0
+        listed = stranger.locator("[data-testid=stSidebar]").get_by_role("button", name=f"{ws_id[:8]}… used ")
+        assert listed.count() == 0
         stranger.goto(f"{second}/?ws={ws_id}")  # the link, opened on the other server
         stranger.get_by_role("heading", name="Latent Explorer").wait_for()
         assert seeds_in_set(stranger) == "8"
@@ -167,7 +168,7 @@ def test_two_servers_on_one_folder_and_a_returning_browser(browser, tmp_path):  
         sidebar.get_by_role("button", name="New empty workspace").click()
         sidebar.get_by_text("Started a new workspace").wait_for()
         assert seeds_in_set(again) == "0"
-        sidebar.get_by_role("button", name=f"{ws_id[:8]} · ").click()  # the recent list, from this browser's cookie
+        sidebar.get_by_role("button", name=f"{ws_id[:8]}… used ").click()  # the recent list, from the cookie
         sidebar.get_by_text(f"Opened workspace {ws_id}").wait_for()
         assert seeds_in_set(again) == "8" and f"ws={ws_id}" in again.url
         stranger.context.close()

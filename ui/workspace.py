@@ -329,9 +329,9 @@ def recent_panel(workspace_id: str) -> None:
     others = [(i, used) for i, used in others if saved[i]]
     if not others:
         return
-    st.caption("Recent in this browser (kept in this browser only):")
+    st.caption("This browser's recent workspaces (the list stays in this browser):")
     for other, used in others:
-        if st.button(f"{other[:8]} · {recent.last_used(used)}", key=f"recent.{other}", width="stretch",
+        if st.button(f"{other[:8]}… used {recent.last_used(used)}", key=f"recent.{other}", width="stretch",
                      help=f"Open workspace {other}; this one stays saved under its link"):
             try:
                 opened = workspace.load_workspace(other)
