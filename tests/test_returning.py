@@ -99,7 +99,10 @@ def test_an_unreadable_last_workspace_is_said_and_the_one_before_opens(monkeypat
     (workspace_folder / f"{corrupt}.safetensors").write_bytes(b"\0" * 64)
     at = _returning([(corrupt, NOW + 10), (good, NOW)], model="digits-vae")
     assert not at.exception
-    assert "cannot be opened" in at.sidebar.error[0].value and "is not a usable" in at.sidebar.error[0].value
+    said = at.sidebar.error[0].value.replace("\\", "")
+    assert f"This browser's workspace used {recent.last_used(NOW + 10)} cannot be opened" in said
+    assert "is not a usable" in said and said.endswith("Reopened this browser's last workspace (used " +
+                                                       recent.last_used(NOW) + ").")
     assert at.session_state["workspace_id"] == good
     assert at.sidebar.selectbox[0].value == "digits-vae"  # ?model= chooses the model of the reopened workspace
     assert (workspace_folder / f"{corrupt}.safetensors").read_bytes() == b"\0" * 64
@@ -173,3 +176,16 @@ def test_two_servers_on_one_folder_and_a_returning_browser(browser, tmp_path):  
         assert seeds_in_set(again) == "8" and f"ws={ws_id}" in again.url
         stranger.context.close()
         mine.context.close()
+
+
+def test_a_store_that_cannot_be_opened_is_said_where_the_work_would_be_saved(monkeypatch):
+    monkeypatch.chdir(ROOT)
+    monkeypatch.setenv(workspace.WORKSPACES_ENV, "nosuchprotocol://workspaces")
+    at = _session()
+    _no_errors(at)
+    at.button[0].click().run()  # the demo: seeds to save
+    assert not at.exception
+    said = [w.value.replace("\\", "") for w in at.warning]
+    assert any("Could not save the workspace (the workspace store 'nosuchprotocol://workspaces' cannot be opened" in w
+               for w in said), said
+    assert at.sidebar.metric[0].value == "8"  # the work stays in the session

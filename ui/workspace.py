@@ -34,8 +34,12 @@ DROPPED = "workspace_dropped"  # session key: what was left out of the workspace
 
 @st.cache_resource(show_spinner=False)
 def _stale_temporaries_removed() -> int:
-    """Once per server process: the temporary files of saves that a killed server left behind."""
-    return workspace.remove_stale_temporaries()
+    """Once per server process: the temporary files of saves that a killed server left behind. A store that cannot
+    be listed is left to say why when a workspace is read or written."""
+    try:
+        return workspace.remove_stale_temporaries()
+    except (OSError, workspace.WorkspaceError):
+        return 0
 
 
 def open_workspace() -> None:
@@ -72,19 +76,22 @@ def open_workspace() -> None:
 
 
 def _last_workspace() -> tuple[str, workspace.Workspace | None]:
-    """The most recent workspace of this browser that is saved, or a new id; an unreadable one is said and passed
-    over."""
+    """The most recent workspace of this browser that is saved, or a new id; one that cannot be read is said and
+    passed over."""
+    problems = []
     for workspace_id, used in recent.recent_workspaces():
         try:
             saved = workspace.load_workspace(workspace_id)
         except workspace.WorkspaceError as err:
-            st.session_state["workspace_notice"] = ("error", f"This browser's workspace from "
-                                                             f"{recent.last_used(used)} cannot be opened: {err}.")
+            problems.append(f"This browser's workspace used {recent.last_used(used)} cannot be opened: {err}.")
             continue
         if saved is not None:
-            st.session_state.setdefault("workspace_notice", (
-                "info", f"Reopened this browser's last workspace (used {recent.last_used(used)})."))
+            reopened = f"Reopened this browser's last workspace (used {recent.last_used(used)})."
+            st.session_state["workspace_notice"] = ("error", " ".join([*problems, reopened])) if problems else (
+                "info", reopened)
             return workspace_id, saved
+    if problems:
+        st.session_state["workspace_notice"] = ("error", " ".join([*problems, "This session starts a new one."]))
     return workspace.new_workspace_id(), None
 
 
@@ -315,21 +322,20 @@ def workspace_panel() -> None:
         if st.button("New empty workspace", help="This one stays saved under its link; the new one is written once it "
                                                  "holds something"):
             _switch_workspace(None, f"Started a new workspace; the previous one is still at ?ws={workspace_id}.")
-        recent_panel(workspace_id)
+        _recent_panel(workspace_id)
 
 
-def recent_panel(workspace_id: str) -> None:
+def _recent_panel(workspace_id: str) -> None:
     """This browser's other recent workspaces that are saved (checked once per session), each a button that opens it."""
-    state = st.session_state
-    others = [(i, used) for i, used in recent.recent_workspaces() if i != workspace_id]
-    saved = state.setdefault("recent_saved", {})
-    for other, _ in others:
-        if other not in saved:
+    saved = st.session_state.setdefault("recent_saved", {})
+    others = []
+    for other, used in recent.recent_workspaces():
+        if other != workspace_id and other not in saved:
             saved[other] = workspace.workspace_exists(other)
-    others = [(i, used) for i, used in others if saved[i]]
-    if not others:
-        return
-    st.caption("This browser's recent workspaces (the list stays in this browser):")
+        if other != workspace_id and saved[other]:
+            others.append((other, used))
+    if others:
+        st.caption("This browser's recent workspaces (the list stays in this browser):")
     for other, used in others:
         if st.button(f"{other[:8]}… used {recent.last_used(used)}", key=f"recent.{other}", width="stretch",
                      help=f"Open workspace {other}; this one stays saved under its link"):
@@ -338,14 +344,14 @@ def recent_panel(workspace_id: str) -> None:
             except workspace.WorkspaceError as err:
                 opened, problem = None, str(err)
             else:
-                problem = None if opened is not None else f"nothing is saved under {other} any more"
-            if opened is None:
-                saved[other] = False
-                state["workspace_notice"] = ("error", f"Could not open that workspace: {problem}. This one is "
-                                                      "unchanged.")
-                st.rerun()
-            _switch_workspace(opened, f"Opened workspace {other}; the previous one is still at ?ws={workspace_id}.",
-                              other)
+                problem = f"nothing is saved under {other} any more"
+            if opened is not None:
+                _switch_workspace(opened, f"Opened workspace {other}; the previous one is still at "
+                                          f"?ws={workspace_id}.", other)
+            saved[other] = False
+            st.session_state["workspace_notice"] = ("error", f"Could not open that workspace: {problem}. This one "
+                                                             "is unchanged.")
+            st.rerun()
 
 
 def _switch_workspace(opened: workspace.Workspace | None, notice: str, workspace_id: str | None = None) -> None:
