@@ -7,11 +7,14 @@ saved in workspaces and shown across pages, so it holds no autograd graph and no
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 
 import torch
 
 import latentcore.limits as limits
+
+_VERSIONS = itertools.count()  # one counter for every set, so that a replaced set never repeats a version
 
 
 class SeedSetFull(ValueError):
@@ -24,7 +27,7 @@ class SeedSet:
     """Seed latents ``[N, *shape]`` (``None`` while the set is empty) and their ``N`` distinct names.
 
     Every change replaces ``latents`` and ``names`` instead of editing them in place, so a caller holding the old
-    values (a download being prepared, say) keeps them.
+    values (a download being prepared, say) keeps them, and gives the set a new :attr:`version`.
     """
 
     latents: torch.Tensor | None = None
@@ -41,6 +44,17 @@ class SeedSet:
             raise ValueError(f"{len(self.names)} names for {count} seeds; give one name per seed")
         if count == 0:
             self.latents = None
+
+    def __setattr__(self, name, value):
+        super().__setattr__(name, value)
+        if name in ("latents", "names"):
+            super().__setattr__("_version", next(_VERSIONS))
+
+    @property
+    def version(self) -> int:
+        """A number that changes with every change of the set and is never given to another set of this process:
+        an unchanged version means unchanged seeds, told without reading them (e.g. to skip saving a workspace)."""
+        return self._version
 
     def __len__(self) -> int:
         return len(self.names)

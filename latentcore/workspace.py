@@ -5,6 +5,9 @@ page's last choices). Its file has one tensor per non-empty seed set and the res
 it is written atomically after every change and read back with the same checks as latent files
 (:class:`WorkspaceError`). A workspace id is random (128 bits, URL-safe) and validated before it names a file.
 
+Workspaces live in a store (:func:`workspace_store`): a local folder, or any filesystem fsspec opens from a URL
+(``file://``, ``memory://``, ``s3://`` with s3fs installed, ...), so that several server processes can share them.
+
 One size limit holds for saving and opening (:data:`latentcore.limits.MAX_WORKSPACE_BYTES` for the file,
 :data:`~latentcore.limits.MAX_WORKSPACE_METADATA_BYTES` for its JSON header), so whatever is saved opens again: a
 workspace past it is not written (:class:`WorkspaceTooLarge`, saying what to delete). Opening a file drops what
@@ -90,19 +93,21 @@ def new_workspace_id() -> str:
 
 def check_workspace_id(workspace_id) -> str:
     """``workspace_id`` if it is 16 to 64 characters of ``A-Z a-z 0-9 _ -`` (so it can never name a path outside
-    the workspace folder), else :class:`WorkspaceError`."""
+    the workspace store), else :class:`WorkspaceError`."""
     if not isinstance(workspace_id, str) or not WORKSPACE_ID.fullmatch(workspace_id):
         shown = repr(workspace_id)[:80]
         raise WorkspaceError(f"{shown} is not a workspace id; ids are 16 to 64 letters, digits, '_' or '-'")
     return workspace_id
 
 
-def workspace_folder() -> Path:
-    """Where workspaces live: ``$LATENT_EXPLORER_WORKSPACES``, else the user's data directory
-    (``%LOCALAPPDATA%`` on Windows, ``~/Library/Application Support`` on macOS, ``$XDG_DATA_HOME`` or
-    ``~/.local/share`` elsewhere) under ``latent-explorer/workspaces``."""
+def workspace_store() -> str | Path:
+    """Where workspaces live: ``$LATENT_EXPLORER_WORKSPACES`` (a folder, or an fsspec URL such as
+    ``file:///srv/workspaces`` or ``s3://bucket/workspaces``), else the user's data directory (``%LOCALAPPDATA%``
+    on Windows, ``~/Library/Application Support`` on macOS, ``$XDG_DATA_HOME`` or ``~/.local/share`` elsewhere)
+    under ``latent-explorer/workspaces``."""
     if os.environ.get(WORKSPACES_ENV):
-        return Path(os.environ[WORKSPACES_ENV]).expanduser()
+        store = os.environ[WORKSPACES_ENV]
+        return store if "://" in store else Path(store).expanduser()
     if sys.platform == "win32":
         base = Path(os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local")
     elif sys.platform == "darwin":
@@ -112,19 +117,113 @@ def workspace_folder() -> Path:
     return base / "latent-explorer" / "workspaces"
 
 
-def remove_stale_temporaries(folder=None, older_than_s: float = 600.0) -> int:
-    """Delete temporary files that an interrupted save left in ``folder`` (default :func:`workspace_folder`):
+class _Store:
+    """A store opened: a local folder (``fs`` is ``None``; written by atomic rename) or an fsspec filesystem and the
+    root path in it."""
+
+    def __init__(self, store=None):
+        store = workspace_store() if store is None else store
+        text = os.fspath(store)
+        self.fs, self.root = None, Path(text).expanduser()
+        if "://" not in text:
+            return
+        import fsspec  # only a store given as a URL needs it
+        from fsspec.implementations.local import LocalFileSystem
+
+        try:
+            fs, root = fsspec.core.url_to_fs(text)
+        except (ImportError, ValueError) as err:  # an unknown protocol, or its package is not installed
+            raise WorkspaceError(f"the workspace store {text[:200]!r} cannot be opened ({err}); "
+                                 f"{WORKSPACES_ENV} takes a folder or an fsspec URL") from err
+        if isinstance(fs, LocalFileSystem):  # file://: a local folder after all
+            self.root = Path(root)
+        else:
+            self.fs, self.root = fs, root.rstrip("/")
+
+    def path(self, workspace_id: str):
+        name = f"{check_workspace_id(workspace_id)}{WORKSPACE_SUFFIX}"
+        return self.root / name if self.fs is None else f"{self.root}/{name}"
+
+    def read(self, workspace_id: str) -> bytes | None:
+        """The file's bytes (at most the size limit), or ``None`` when there is none."""
+        path = self.path(workspace_id)
+        name = f"workspace {workspace_id}"
+        if self.fs is None:
+            try:
+                return read_limited(path, name, limits.MAX_WORKSPACE_BYTES)
+            except LatentFileError as err:
+                if not path.exists():
+                    return None
+                raise WorkspaceError(f"{name} cannot be read: {err}") from err
+        try:
+            with self.fs.open(path, "rb") as handle:
+                data = handle.read(limits.MAX_WORKSPACE_BYTES + 1)
+        except FileNotFoundError:
+            return None
+        except OSError as err:
+            raise WorkspaceError(f"{name} cannot be read ({err})") from err
+        if len(data) > limits.MAX_WORKSPACE_BYTES:
+            raise WorkspaceError(f"{name} cannot be read: it is larger than {limits.mib(limits.MAX_WORKSPACE_BYTES)}, "
+                                 "the most a workspace may take")
+        return data
+
+    def write(self, workspace_id: str, data: bytes):
+        """Write a temporary file beside the workspace, then move it over the workspace: atomic on a local folder
+        (a rename) and on object stores (a whole object replaced); elsewhere as atomic as the filesystem's move."""
+        path = self.path(workspace_id)
+        if self.fs is None:
+            return write_atomically(path, data)
+        tmp = f"{self.root}/.{path.rsplit('/', 1)[1]}.{secrets.token_hex(4)}.tmp"
+        self.fs.makedirs(self.root, exist_ok=True)
+        try:
+            self.fs.pipe_file(tmp, data)
+            self.fs.mv(tmp, path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                self.fs.rm(tmp)
+            raise
+        return path
+
+    def exists(self, workspace_id: str) -> bool:
+        path = self.path(workspace_id)
+        return path.is_file() if self.fs is None else self.fs.isfile(path)
+
+    def temporaries(self) -> list[tuple[object, float]]:
+        """The temporary files of unfinished saves and their modification times (Unix seconds)."""
+        pattern = f".*{WORKSPACE_SUFFIX}.*.tmp"
+        if self.fs is None:
+            if not self.root.is_dir():
+                return []
+            found = []
+            for tmp in self.root.glob(pattern):
+                with contextlib.suppress(OSError):  # gone already
+                    if tmp.is_file():
+                        found.append((tmp, tmp.stat().st_mtime))
+            return found
+        found = []
+        for tmp in self.fs.glob(f"{self.root}/{pattern}"):
+            with contextlib.suppress(OSError, NotImplementedError):  # gone, or a filesystem without times
+                found.append((tmp, self.fs.modified(tmp).timestamp()))
+        return found
+
+    def remove(self, path) -> None:
+        if self.fs is None:
+            path.unlink()
+        else:
+            self.fs.rm(path)
+
+
+def remove_stale_temporaries(store=None, older_than_s: float = 600.0) -> int:
+    """Delete temporary files that an interrupted save left in ``store`` (default :func:`workspace_store`):
     ``.<id>.safetensors.*.tmp`` older than ``older_than_s`` seconds, so a save still being written by another
     server process is left alone. Workspaces themselves are never touched. Returns how many were removed."""
-    folder = Path(folder) if folder is not None else workspace_folder()
-    if not folder.is_dir():
-        return 0
+    opened = _Store(store)
     cutoff = time.time() - older_than_s
     removed = 0
-    for tmp in folder.glob(".*.safetensors.*.tmp"):
-        with contextlib.suppress(OSError):  # gone already, or not ours to remove
-            if tmp.is_file() and tmp.stat().st_mtime < cutoff:
-                tmp.unlink()
+    for tmp, modified in opened.temporaries():
+        if modified < cutoff:
+            with contextlib.suppress(OSError):  # gone already, or not ours to remove
+                opened.remove(tmp)
                 removed += 1
     return removed
 
@@ -242,32 +341,28 @@ def workspace_from_bytes(data: bytes, name: str = "workspace") -> Workspace:
     return Workspace(seed_sets=seed_sets, settings=settings, dropped=dropped)
 
 
-def _workspace_path(workspace_id: str, folder) -> Path:
-    return Path(folder or workspace_folder()) / f"{check_workspace_id(workspace_id)}{WORKSPACE_SUFFIX}"
+def save_workspace(workspace: Workspace, workspace_id: str, store=None):
+    """Write the workspace atomically to ``store`` (a folder or fsspec URL, default :func:`workspace_store`): a
+    crash mid-write leaves the previous state readable. Returns the file's path in the store."""
+    return save_workspace_bytes(workspace_to_bytes(workspace), workspace_id, store)
 
 
-def save_workspace(workspace: Workspace, workspace_id: str, folder=None) -> Path:
-    """Write the workspace atomically: a crash mid-write leaves the previous state readable."""
-    return save_workspace_bytes(workspace_to_bytes(workspace), workspace_id, folder)
-
-
-def save_workspace_bytes(data: bytes, workspace_id: str, folder=None) -> Path:
+def save_workspace_bytes(data: bytes, workspace_id: str, store=None):
     """:func:`save_workspace` for a workspace already turned into bytes by :func:`workspace_to_bytes`."""
-    return write_atomically(_workspace_path(workspace_id, folder), data)
+    return _Store(store).write(workspace_id, data)
 
 
-def load_workspace(workspace_id: str, folder=None) -> Workspace | None:
+def load_workspace(workspace_id: str, store=None) -> Workspace | None:
     """The saved workspace, or ``None`` when there is none under this id; :class:`WorkspaceError` if unreadable."""
-    path = _workspace_path(workspace_id, folder)
-    try:
-        data = read_limited(path, path.name, limits.MAX_WORKSPACE_BYTES)
-    except LatentFileError as err:
-        if not path.exists():
-            return None
-        raise WorkspaceError(f"workspace {workspace_id} cannot be read: {err}") from err
-    return workspace_from_bytes(data, f"workspace {workspace_id}")
+    data = _Store(store).read(workspace_id)
+    return None if data is None else workspace_from_bytes(data, f"workspace {workspace_id}")
+
+
+def workspace_exists(workspace_id: str, store=None) -> bool:
+    """Whether a workspace is saved under this id (without reading it)."""
+    return _Store(store).exists(workspace_id)
 
 
 __all__ = ["Workspace", "WorkspaceError", "WorkspaceTooLarge", "new_workspace_id", "check_workspace_id",
-           "workspace_folder", "describe_dropped", "workspace_to_bytes", "workspace_from_bytes", "save_workspace",
-           "save_workspace_bytes", "load_workspace"]
+           "workspace_store", "describe_dropped", "workspace_to_bytes", "workspace_from_bytes", "save_workspace",
+           "save_workspace_bytes", "load_workspace", "workspace_exists", "remove_stale_temporaries"]

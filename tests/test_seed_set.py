@@ -94,3 +94,15 @@ def test_a_set_holds_at_most_max_seeds(monkeypatch):
     assert len(seeds) == 3  # nothing added
     seeds.add(torch.zeros(2, 4), ["a", "b"])
     assert len(seeds) == 5 and seeds.room() == 0
+
+
+def test_every_change_gives_a_new_version_and_reading_none():
+    seeds = _set(3)
+    seen = [seeds.version, lc.SeedSet().version]
+    for change in (lambda: seeds.add(torch.zeros(1, 4), ["x"]), lambda: seeds.rename("x", "y"),
+                   lambda: seeds.keep([2, 0, 1]), lambda: seeds.remove(["y", "s0"])):
+        change()
+        seen.append(seeds.version)
+    assert len(set(seen)) == len(seen)  # a fresh set never repeats another's version either
+    seeds.select(["s1"]), seeds.index("s1"), len(seeds), seeds.room()
+    assert seeds.version == seen[-1]

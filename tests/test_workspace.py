@@ -40,9 +40,9 @@ def test_round_trip_through_the_folder(tmp_path):
     _same(saved, workspace.workspace_from_bytes(workspace.workspace_to_bytes(saved)))
 
 
-def test_missing_workspace_is_none_and_the_folder_comes_from_the_environment(tmp_path, monkeypatch):
+def test_missing_workspace_is_none_and_the_store_comes_from_the_environment(tmp_path, monkeypatch):
     monkeypatch.setenv(workspace.WORKSPACES_ENV, str(tmp_path / "here"))
-    assert workspace.workspace_folder() == tmp_path / "here"
+    assert workspace.workspace_store() == tmp_path / "here"
     ws_id = workspace.new_workspace_id()
     assert workspace.load_workspace(ws_id) is None
     workspace.save_workspace(workspace.Workspace(), ws_id)
@@ -227,3 +227,99 @@ def test_opening_drops_what_does_not_fit_and_says_what(monkeypatch):
     said = workspace.describe_dropped(opened.dropped)
     assert said.startswith("Left out of the workspace, as they do not fit: the last 2 seeds") and said.endswith(
         "and 1 more.")
+
+
+@pytest.fixture(params=["folder", "file-url", "memory-url"])
+def store(request, tmp_path):
+    """A workspace store of each kind: a folder, the same as a file:// URL, and fsspec's in-memory filesystem."""
+    import fsspec
+
+    url = f"memory://workspaces-{workspace.new_workspace_id()}"
+    yield {"folder": tmp_path / "store", "file-url": f"file://{tmp_path}/store", "memory-url": url}[request.param]
+    if fsspec.filesystem("memory").exists(url):
+        fsspec.filesystem("memory").rm(url, recursive=True)
+
+
+def test_every_kind_of_store_round_trips_and_keeps_workspaces_apart(store):
+    first, second = workspace.new_workspace_id(), workspace.new_workspace_id()
+    assert workspace.load_workspace(first, store) is None and not workspace.workspace_exists(first, store)
+    workspace.save_workspace(_workspace(), first, store)
+    assert workspace.workspace_exists(first, store) and not workspace.workspace_exists(second, store)
+    _same(_workspace(), workspace.load_workspace(first, store))
+    changed = _workspace()
+    changed.settings["interpolate.frames"] = 64
+    workspace.save_workspace(changed, first, store)  # over the first file
+    workspace.save_workspace(workspace.Workspace(settings={"model": "x"}), second, store)
+    _same(changed, workspace.load_workspace(first, store))
+    assert workspace.load_workspace(second, store).settings == {"model": "x"}
+
+
+def test_a_file_url_is_the_folder_it_names(tmp_path):
+    ws_id = workspace.new_workspace_id()
+    workspace.save_workspace(_workspace(), ws_id, f"file://{tmp_path}")
+    _same(_workspace(), workspace.load_workspace(ws_id, tmp_path))
+
+
+def test_the_store_may_be_a_url_in_the_environment(monkeypatch):
+    url = f"memory://env-{workspace.new_workspace_id()}"
+    monkeypatch.setenv(workspace.WORKSPACES_ENV, url)
+    assert workspace.workspace_store() == url
+    ws_id = workspace.new_workspace_id()
+    workspace.save_workspace(_workspace(), ws_id)
+    _same(_workspace(), workspace.load_workspace(ws_id, url))
+
+
+@pytest.mark.parametrize("url, pattern", [("nosuchprotocol://x", "Protocol not known"),
+                                          ("s3://bucket/workspaces", "Install s3fs")])
+def test_a_store_that_cannot_be_opened_says_why(url, pattern):
+    with pytest.raises(workspace.WorkspaceError, match=f"the workspace store '{url}' cannot be opened .*{pattern}.*"
+                                                       "takes a folder or an fsspec URL"):
+        workspace.load_workspace(workspace.new_workspace_id(), url)
+
+
+def test_a_failed_move_on_an_fsspec_store_leaves_the_previous_state_and_no_temporary(monkeypatch):
+    import fsspec
+
+    url = f"memory://crash-{workspace.new_workspace_id()}"
+    ws_id = workspace.new_workspace_id()
+    workspace.save_workspace(_workspace(), ws_id, url)
+    memory = fsspec.filesystem("memory")
+
+    def crash(*args, **kwargs):
+        raise OSError("the connection dropped")
+
+    monkeypatch.setattr(type(memory), "mv", crash)
+    changed = _workspace()
+    changed.settings["interpolate.frames"] = 64
+    with pytest.raises(OSError, match="connection dropped"):
+        workspace.save_workspace(changed, ws_id, url)
+    monkeypatch.undo()
+    _same(_workspace(), workspace.load_workspace(ws_id, url))
+    assert [p.rsplit("/", 1)[1] for p in memory.ls(url.removeprefix("memory:/"), detail=False)] == [
+        f"{ws_id}.safetensors"]
+
+
+def test_stale_temporaries_on_an_fsspec_store(monkeypatch):
+    import fsspec
+
+    url = f"memory://stale-{workspace.new_workspace_id()}"
+    root = url.removeprefix("memory:/")
+    ws_id = workspace.new_workspace_id()
+    workspace.save_workspace(_workspace(), ws_id, url)
+    memory = fsspec.filesystem("memory")
+    memory.pipe_file(f"{root}/.{ws_id}.safetensors.abc123.tmp", b"partial")
+    assert workspace.remove_stale_temporaries(url) == 0  # fresh: another server may be writing it
+    monkeypatch.setattr(time, "time", lambda: 4e9)  # the year 2096: every temporary is old
+    assert workspace.remove_stale_temporaries(url) == 1
+    assert memory.ls(root, detail=False) == [f"{root}/{ws_id}.safetensors"]
+
+
+def test_an_oversized_file_on_an_fsspec_store_is_refused(monkeypatch):
+    from latentcore import limits
+
+    url = f"memory://big-{workspace.new_workspace_id()}"
+    ws_id = workspace.new_workspace_id()
+    workspace.save_workspace(_workspace(), ws_id, url)
+    monkeypatch.setattr(limits, "MAX_WORKSPACE_BYTES", 100)
+    with pytest.raises(workspace.WorkspaceError, match=f"workspace {ws_id} cannot be read: it is larger than 0.1 KiB"):
+        workspace.load_workspace(ws_id, url)

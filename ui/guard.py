@@ -14,7 +14,7 @@ from .memory import return_large_blocks
 from .models import plugins
 from .sidebar import sidebar
 from .text import plain
-from .workspace import open_workspace, save_workspace, seed_set
+from .workspace import note_workspace, open_workspace, save_workspace, seed_set
 
 
 @contextlib.contextmanager
@@ -48,6 +48,7 @@ def page(title: str):
             yield name, model, decoding
     finally:  # the page's own changes, also after st.rerun (after st.stop this raises Streamlit's stop again)
         _save_and_say(problem)  # e.g. seeds added by this run past the size limit
+        note_workspace()  # in this browser's recent workspaces, once saved
         if count is not None:  # the page may have added or removed seeds after the sidebar was drawn
             count.metric("Seeds in the set", len(seed_set(name)))
         if jobs is not None:

@@ -2,7 +2,8 @@
 page registers with :func:`remember`, kept on the server by :mod:`latentcore.workspace`.
 
 The workspace id is in the URL (``?ws=...``), so a reload or a shared link restores the same state; the workspace
-is saved after every run of a page that changed something.
+is saved after every run of a page that changed something. The browser keeps a list of the workspaces it used
+(:mod:`ui.recent`): the plain address reopens the last one, and the Workspace panel lists them.
 
 A workspace comes from a link or an upload, so from anyone: what does not fit is dropped and said once. Seed sets
 of another shape than their model's (registered models when the workspace opens, any other model when it is
@@ -13,8 +14,10 @@ chosen) and settings that are not finite are listed in the sidebar; a setting of
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 import numbers
+import time
 
 import streamlit as st
 
@@ -22,6 +25,7 @@ import latentcore.models as models
 from latentcore import limits, workspace
 from latentcore.seed_set import SeedSet
 
+from . import recent
 from .models import get_model
 from .text import plain
 
@@ -30,17 +34,22 @@ DROPPED = "workspace_dropped"  # session key: what was left out of the workspace
 
 @st.cache_resource(show_spinner=False)
 def _stale_temporaries_removed() -> int:
-    """Once per server process: the temporary files of saves that a killed server left behind."""
-    return workspace.remove_stale_temporaries()
+    """Once per server process: the temporary files of saves that a killed server left behind. A store that cannot
+    be listed is left to say why when a workspace is read or written."""
+    try:
+        return workspace.remove_stale_temporaries()
+    except (OSError, workspace.WorkspaceError):
+        return 0
 
 
 def open_workspace() -> None:
-    """Bind the session to the URL's workspace (``?ws=``), loading it once; without one, start a new workspace.
+    """Bind the session to the URL's workspace (``?ws=``), loading it once; without one, reopen this browser's last
+    workspace (:func:`ui.recent.recent_workspaces`), or start a new one.
 
     An id that is malformed or names an unreadable file leaves that file untouched and continues in a new
     workspace, with a message in the sidebar. A well-formed id with nothing saved under it is not adopted: ids are
     issued by this server, and adopting a chosen one (``?ws=AAAAAAAAAAAAAAAA``) would file the work where anyone
-    who guesses that link can open it.
+    who guesses that link can open it. The same holds for the ids a browser's cookie names.
     """
     _stale_temporaries_removed()
     requested = st.query_params.get("ws")
@@ -60,8 +69,30 @@ def open_workspace() -> None:
             else:
                 _bind_workspace(requested, saved)
     elif "workspace_id" not in st.session_state:
-        _bind_workspace(workspace.new_workspace_id(), None)
+        _bind_workspace(*_last_workspace())
+        if st.query_params.get("model") in models.available():  # e.g. ?model=digits-ddim
+            st.session_state["settings"]["model"] = st.query_params["model"]
     st.query_params["ws"] = st.session_state["workspace_id"]  # page links drop query parameters
+
+
+def _last_workspace() -> tuple[str, workspace.Workspace | None]:
+    """The most recent workspace of this browser that is saved, or a new id; one that cannot be read is said and
+    passed over."""
+    problems = []
+    for workspace_id, used in recent.recent_workspaces():
+        try:
+            saved = workspace.load_workspace(workspace_id)
+        except workspace.WorkspaceError as err:
+            problems.append(f"This browser's workspace used {recent.last_used(used)} cannot be opened: {err}.")
+            continue
+        if saved is not None:
+            reopened = f"Reopened this browser's last workspace (used {recent.last_used(used)})."
+            st.session_state["workspace_notice"] = ("error", " ".join([*problems, reopened])) if problems else (
+                "info", reopened)
+            return workspace_id, saved
+    if problems:
+        st.session_state["workspace_notice"] = ("error", " ".join([*problems, "This session starts a new one."]))
+    return workspace.new_workspace_id(), None
 
 
 def _bind_workspace(workspace_id: str, saved: workspace.Workspace | None) -> None:
@@ -69,11 +100,11 @@ def _bind_workspace(workspace_id: str, saved: workspace.Workspace | None) -> Non
     for key in state.get("remembered", {}):  # the last workspace's settings must not leak into this one
         state.pop(key, None)
     state["workspace_id"], state["remembered"] = workspace_id, {}
+    state.pop("workspace_mark", None)
+    state["workspace_used_at"] = None if saved is None else int(time.time())  # noted in the browser once saved
     if saved is None:  # nothing is written until something differs from an empty workspace
         state["seed_sets"], state["settings"] = {}, {}
         state["workspace_digest"] = _digest(workspace.workspace_to_bytes(workspace.Workspace()))
-        if st.query_params.get("model") in models.available():  # e.g. ?model=digits-ddim
-            state["settings"]["model"] = st.query_params["model"]
         return
     state["workspace_digest"] = _digest(workspace.workspace_to_bytes(saved))  # as read: a drop is saved later
     saved.fit(_registered_shapes(saved.seed_sets))
@@ -131,26 +162,44 @@ def _current_workspace() -> workspace.Workspace:
 
 def save_workspace() -> str | None:
     """Write the workspace if anything in it changed since it was last written or read. Returns why it could not be
-    written (too large: what to delete; or the disk's error), or ``None``; the caller shows it."""
+    written (too large: what to delete; or the store's error), or ``None``; the caller shows it.
+
+    Every page and fragment run asks, so a run that changed nothing must cost little: the settings' JSON and the
+    seed sets' versions (:attr:`SeedSet.version`) are compared with the last run's before the workspace is
+    serialised; only then are the file's bytes built and compared with those last written."""
     state = st.session_state
     if "workspace_id" not in state:
         return None
+    current = _current_workspace()
+    mark = (json.dumps(current.settings), [(m, seeds.version) for m, seeds in current.seed_sets.items()])
+    if state.get("workspace_mark", (None,))[0] == mark:
+        return state["workspace_mark"][1]  # the same outcome as last time: nothing to write, or still too large
     try:
-        data = workspace.workspace_to_bytes(_current_workspace())
-    except workspace.WorkspaceTooLarge as err:  # checked from the seed counts first: cheap on every run
+        data = workspace.workspace_to_bytes(current)
+    except workspace.WorkspaceTooLarge as err:  # checked from the seed counts first: cheap
         state["workspace_too_large"] = str(err)
+        state["workspace_mark"] = (mark, str(err))
         return str(err)
     state.pop("workspace_too_large", None)
     digest = _digest(data)
-    if digest == state.get("workspace_digest"):
-        return None
-    try:
-        workspace.save_workspace_bytes(data, state["workspace_id"])
-    except OSError as err:
-        return (f"Could not save the workspace ({err.strerror or err}); your work stays in this browser tab until it "
-                "is closed. Download the workspace from the sidebar to keep it.")
-    state["workspace_digest"] = digest
+    if digest != state.get("workspace_digest"):
+        try:
+            workspace.save_workspace_bytes(data, state["workspace_id"])
+        except (OSError, workspace.WorkspaceError) as err:  # not marked: the next run tries again
+            return (f"Could not save the workspace ({getattr(err, 'strerror', None) or err}); your work stays in "
+                    "this browser tab until it is closed. Download the workspace from the sidebar to keep it.")
+        state["workspace_digest"] = digest
+        state["workspace_used_at"] = int(time.time())
+    state["workspace_mark"] = (mark, None)
     return None
+
+
+def note_workspace() -> None:
+    """Note the session's workspace in this browser's list of recent ones once it is saved (see :mod:`ui.recent`);
+    called at the end of a page run, after the last save."""
+    state = st.session_state
+    if state.get("workspace_used_at"):
+        recent.note_in_browser(state["workspace_id"], state["workspace_used_at"])
 
 
 def remember(key: str, default, options=None, bounds: tuple[float, float] | None = None, *,
@@ -273,16 +322,48 @@ def workspace_panel() -> None:
         if st.button("New empty workspace", help="This one stays saved under its link; the new one is written once it "
                                                  "holds something"):
             _switch_workspace(None, f"Started a new workspace; the previous one is still at ?ws={workspace_id}.")
+        _recent_panel(workspace_id)
 
 
-def _switch_workspace(opened: workspace.Workspace | None, notice: str) -> None:
-    """Continue in a new workspace: ``opened`` (written at once under a new id), or an empty one (``None``: written
-    when it first holds something, like any new session's)."""
+def _recent_panel(workspace_id: str) -> None:
+    """This browser's other recent workspaces that are saved (checked once per session), each a button that opens it."""
+    saved = st.session_state.setdefault("recent_saved", {})
+    others = []
+    for other, used in recent.recent_workspaces():
+        if other != workspace_id and other not in saved:
+            saved[other] = workspace.workspace_exists(other)
+        if other != workspace_id and saved[other]:
+            others.append((other, used))
+    if others:
+        st.caption("This browser's recent workspaces (the list stays in this browser):")
+    for other, used in others:
+        if st.button(f"{other[:8]}… used {recent.last_used(used)}", key=f"recent.{other}", width="stretch",
+                     help=f"Open workspace {other}; this one stays saved under its link"):
+            try:
+                opened = workspace.load_workspace(other)
+            except workspace.WorkspaceError as err:
+                opened, problem = None, str(err)
+            else:
+                problem = f"nothing is saved under {other} any more"
+            if opened is not None:
+                _switch_workspace(opened, f"Opened workspace {other}; the previous one is still at "
+                                          f"?ws={workspace_id}.", other)
+            saved[other] = False
+            st.session_state["workspace_notice"] = ("error", f"Could not open that workspace: {problem}. This one "
+                                                             "is unchanged.")
+            st.rerun()
+
+
+def _switch_workspace(opened: workspace.Workspace | None, notice: str, workspace_id: str | None = None) -> None:
+    """Continue in another workspace: the saved one ``workspace_id`` (read as ``opened``), ``opened`` alone (an
+    upload: written at once under a new id), or an empty one (neither: written when it first holds something, like
+    any new session's)."""
     save_workspace()
-    new_id = workspace.new_workspace_id()
-    if opened is not None:
-        workspace.save_workspace(opened, new_id)
-    _bind_workspace(new_id, opened)
+    if workspace_id is None:
+        workspace_id = workspace.new_workspace_id()
+        if opened is not None:
+            workspace.save_workspace(opened, workspace_id)
+    _bind_workspace(workspace_id, opened)
     st.session_state["workspace_notice"] = ("success", notice)
-    st.query_params["ws"] = new_id
+    st.query_params["ws"] = workspace_id
     st.rerun()
