@@ -62,7 +62,7 @@ with ui.page("Compare schemes") as (name, model, decoding):
     saved = st.session_state.get(ui.remember("compare.result", None))
     if saved is None:
         st.info("Choose the model and schemes, then run the comparison.")
-        st.stop()
+        ui.stop()
     result = Evaluation.from_json(saved)
     run = result.settings
     st.subheader(f"{run['model']}: {run['pairs']} pairs, {run['centroid_sets']} centroid sets, seed {run['seed']}, "
@@ -91,7 +91,7 @@ with ui.page("Compare schemes") as (name, model, decoding):
     examples = st.session_state.get("compare.examples")
     if examples is None or run["model"] != model_name:
         st.caption("Example filmstrips appear after a run in this session.")
-        st.stop()
+        ui.stop()
     st.subheader("Examples: the first pair of the run, every scheme")
     for scheme, paths in examples.paths.items():
         images = ui.decode_to_uint8(run["model"], paths[0].numpy(), {})

@@ -25,13 +25,13 @@ with ui.page("Diagnostics") as (name, model, decoding):
     if not candidates:
         st.info("Sample or upload seeds first; with two or more, the teaching examples appear too.")
         st.page_link("pages/seeds.py", label="Go to Seeds")
-        st.stop()
+        ui.stop()
 
     chosen = st.multiselect("Latents", list(candidates), key=ui.remember(
         "diagnostics.latents", list(teaching) or list(candidates)[:3], options=candidates))
     if not chosen:
         st.info("Choose at least one latent.")
-        st.stop()
+        ui.stop()
     batch = np.stack([candidates[c].numpy() for c in chosen])
     p = lc.normality_tests(batch, prior=model.prior)
     density = lc.realisticity_index(batch, prior=model.prior).numpy()

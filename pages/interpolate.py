@@ -14,7 +14,7 @@ with ui.page("Interpolate") as (name, model, decoding):
                                key=ui.remember("interpolate.stops", names[:3], options=names))
         if len(stops) < 2:
             st.info("A chain needs at least two seeds.")
-            st.stop()
+            ui.stop()
     else:
         left, right = st.columns(2)
         stops = [left.selectbox("From", names, key=ui.remember("interpolate.from", names[0], options=names)),
@@ -29,7 +29,7 @@ with ui.page("Interpolate") as (name, model, decoding):
                        key=ui.remember("interpolate.frames", 8, bounds=(2, 64)))
     if not chosen:
         st.info("Choose at least one scheme.")
-        st.stop()
+        ui.stop()
 
     stop_latents = seeds.select(stops)
     z0, z1 = stop_latents[0], stop_latents[-1]
@@ -56,7 +56,7 @@ with ui.page("Interpolate") as (name, model, decoding):
                              key=f"png-{label}", on_click="ignore")
 
     if not paths:
-        st.stop()
+        ui.stop()
     st.session_state.setdefault("last_paths", {})[name] = paths  # Diagnostics can inspect points on these paths
     named_paths = {labels[k]: v for k, v in paths.items()}
     st.download_button("All paths (.npz)", lambda: lc.latent_files.paths_to_npz(named_paths),

@@ -56,7 +56,7 @@ with ui.page("Geometry playground") as (name, model, decoding):
         frames = st.slider("Points per path", 8, 48, step=4, key=ui.remember("playground.frames", 24, bounds=(8, 48)))
     if point["start"] == point["end"]:
         st.info("Start and end are the same point: move one of them.")
-        st.stop()
+        ui.stop()
     paths = paths_between(prior_name, point["start"], point["end"], alpha, frames)
     with view:
         st.plotly_chart(plots.playground_figure(xs.numpy(), ys.numpy(), density.numpy(),

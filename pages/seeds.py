@@ -85,7 +85,7 @@ with ui.page("Seeds") as (name, model, decoding):
     st.subheader(f"{len(seeds)} seeds")
     if not len(seeds):
         st.info("No seeds yet: sample some or upload a file.")
-        st.stop()
+        ui.stop()
 
     pages = math.ceil(len(seeds) / GALLERY_PAGE)
     shown = 1

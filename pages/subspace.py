@@ -16,12 +16,12 @@ with ui.page("Subspace") as (name, model, decoding):
     use_lol = st.toggle("LOL (off: raw linear combination)", key=ui.remember("subspace.lol", True))
     if len(basis) < 2:
         st.info("Pick at least two seeds for the basis.")
-        st.stop()
+        ui.stop()
     try:
         sub = lc.Subspace(seeds.select(basis), prior=model.prior)
     except ValueError as err:
         ui.show_error(f"{err}.")
-        st.stop()
+        ui.stop()
     ranges = sub.ranges.tolist()
     seed_coords = sub.seed_coordinates
 

@@ -64,6 +64,14 @@ def settle(page):
     page.wait_for_selector("[data-test-script-state=notRunning]")
 
 
+def jobs_done(page, timeout=180_000):
+    """Wait until no long computation of the page is queued or running (ui.jobs: the page says where its progress
+    is while one runs, and is drawn again when it ends), then until the script has finished."""
+    page.wait_for_function("!document.body.innerText.includes('its progress is at the top of the page')",
+                           timeout=timeout)
+    settle(page)
+
+
 def shoot(page, name):
     path = OUT / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
@@ -118,7 +126,7 @@ def test_journey(server, page):
     goto_page(page, "Centroids and reconstruction")
     page.locator("[data-testid=stMain] [data-testid=stDataFrame]").first.wait_for()
     page.get_by_text("Image mean squared error").wait_for()
-    settle(page)
+    jobs_done(page)  # the NAO centroid
     assert page.locator("[data-testid=stMain] [data-testid=stImage] img").count() >= 4 + 2 + 4
     no_errors(page)
     shoot(page, "centroids")

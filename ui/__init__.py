@@ -7,14 +7,13 @@ app.py's folder on ``sys.path``, and the tests run from that folder.
 """
 
 from . import jobs
-from .errors import show_error
+from .errors import show_error, stop
 from .guard import guarded, page
-from .text import plain
+from .inversion import ended_inversion, inversion_settings, invert_image, show_inversion, start_inversion
 from .models import centroid_of, decode_to_uint8, get_model, path_through
-from .inversion import ended_inversion, invert_image, inversion_settings, show_inversion, start_inversion
+from .text import plain
 from .workspace import remember, seed_set, seeds_or_stop
 
-__all__ = ["jobs", "page", "guarded", "show_error", "plain", "remember", "seed_set", "seeds_or_stop", "get_model",
-           "decode_to_uint8", "path_through", "centroid_of", "inversion_settings",
-           "start_inversion",
+__all__ = ["jobs", "page", "stop", "guarded", "show_error", "plain", "remember", "seed_set", "seeds_or_stop",
+           "get_model", "decode_to_uint8", "path_through", "centroid_of", "inversion_settings", "start_inversion",
            "ended_inversion", "show_inversion", "invert_image"]

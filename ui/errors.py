@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from typing import NoReturn
 
 import streamlit as st
 
@@ -19,12 +20,24 @@ def show_error(message: str, err: BaseException | None = None) -> None:
             st.exception(err)
 
 
+class PageStop(Exception):
+    """Raised by :func:`stop` and caught by the page guard (:func:`ui.page`)."""
+
+
+def stop() -> NoReturn:
+    """End the page's body here, as ``st.stop()`` does, but let the page guard draw what it draws after the body
+    (the seed count, the progress of long computations): after ``st.stop()`` Streamlit draws nothing more."""
+    raise PageStop
+
+
 @contextlib.contextmanager
 def errors_shown():
     """Any exception of the block becomes a message (a full seed set a warning without details); Streamlit's rerun
-    and stop signals (BaseException) pass."""
+    and stop signals (BaseException) and :class:`PageStop` pass."""
     try:
         yield
+    except PageStop:
+        raise
     except SeedSetFull as err:  # a limit reached, not a fault: its message says what to do
         st.warning(plain(err))
     except Exception as err:  # noqa: BLE001 - the last line of defence between latentcore and the user

@@ -8,7 +8,7 @@ import functools
 
 import streamlit as st
 
-from .errors import errors_shown
+from .errors import PageStop, errors_shown
 from .jobs import job_panel, own_jobs
 from .memory import return_large_blocks
 from .models import plugins
@@ -45,8 +45,12 @@ def page(title: str):
         if count is None:  # the setup failed and says why; a context manager must yield or raise
             st.stop()
         with errors_shown():
-            yield name, model, decoding
-    finally:  # the page's own changes, also after st.rerun (after st.stop this raises Streamlit's stop again)
+            try:
+                yield name, model, decoding
+            except PageStop:  # ui.stop(): the body ends, the guard goes on
+                pass
+    finally:  # the page's own changes, also after st.rerun (pages end early with ui.stop(): after st.stop(),
+        # Streamlit raises its stop again at the first element drawn)
         _save_and_say(problem)  # e.g. seeds added by this run past the size limit
         note_workspace()  # in this browser's recent workspaces, once saved
         if count is not None:  # the page may have added or removed seeds after the sidebar was drawn

@@ -26,6 +26,7 @@ from latentcore import limits, workspace
 from latentcore.seed_set import SeedSet
 
 from . import recent
+from .errors import stop
 from .models import get_model
 from .text import plain
 
@@ -286,7 +287,7 @@ def seeds_or_stop(model_name: str, what: str) -> SeedSet:
     if len(seeds) < 2:
         st.info(f"{what} at least two seeds: sample or upload some on the Seeds page.")
         st.page_link("pages/seeds.py", label="Go to Seeds")
-        st.stop()
+        stop()
     return seeds
 
 
