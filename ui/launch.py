@@ -9,6 +9,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -27,18 +28,26 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+class ServerAddress(str):
+    """A running server's address (``http://127.0.0.1:PORT``), with its process id as ``pid``."""
+
+    pid: int
+
+
 @contextlib.contextmanager
 def streamlit_server(workspaces: Path, models: Sequence[str | Path] = (), root: Path = ROOT):
     """`streamlit run app.py` on a free port, saving workspaces in ``workspaces``, with the plug-in model files
-    ``models`` (``-- --models ...``); yields its address. ``root``: the checkout whose app runs (a benchmark may
-    compare another one)."""
+    ``models`` (``-- --models ...``); yields its address (a :class:`ServerAddress`). ``root``: the checkout whose
+    app runs (a benchmark may compare another one)."""
     port = _free_port()
     plugins = ["--", "--models", *map(str, models)] if models else []
+    log = tempfile.TemporaryFile()  # a pipe nobody reads would block a chatty server
     proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
                              "--server.address", "127.0.0.1", "--server.headless", "true", *plugins],
-                            cwd=root, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            cwd=root, stdout=log, stderr=subprocess.STDOUT,
                             env={**os.environ, "LATENT_EXPLORER_WORKSPACES": str(workspaces)})
-    url = f"http://127.0.0.1:{port}"
+    url = ServerAddress(f"http://127.0.0.1:{port}")
+    url.pid = proc.pid
     deadline = time.monotonic() + START_TIMEOUT_S
     while True:
         try:
@@ -48,10 +57,13 @@ def streamlit_server(workspaces: Path, models: Sequence[str | Path] = (), root: 
         except OSError:
             if proc.poll() is not None or time.monotonic() > deadline:
                 proc.kill()
-                raise RuntimeError(f"streamlit did not start: {proc.stdout.read().decode()[-2000:]}")
+                proc.wait(timeout=20)
+                log.seek(0)
+                raise RuntimeError(f"streamlit did not start: {log.read().decode(errors='replace')[-2000:]}")
             time.sleep(0.2)  # polling the server's health endpoint, not waiting on the page
     try:
         yield url
     finally:
         proc.terminate()
         proc.wait(timeout=20)
+        log.close()
