@@ -318,19 +318,22 @@ def summarise_profile(path: Path, top: int = 25):
         "image serialisation (st.image: JPEG encoding, media files)": ("streamlit/elements/lib/image_utils.py",),
         "plotly figures (building and JSON)": ("plotly/", "plotly_chart"),
         "workspace saves (ui.workspace.save_workspace)": ("save_workspace",),
+        "file watcher (server.fileWatcherType)": ("streamlit/watcher/",),
+        "end of each run (garbage collection, orphaned media files)": ("ScriptRunner._on_script_finished",),
         "widget registration and session state": ("streamlit/runtime/state/",),
         "websocket and protobuf sending": ("starlette", "uvicorn", "websockets/", "SerializeToString"),
     }
+    idle = ("Condition.wait", "Event.wait", "EpollSelector.select", "Thread.join", "sleep (")  # waiting, not working
     stacks = Counter()
     for line in path.read_text().splitlines():
         stack, _, count = line.rpartition(" ")
-        if stack and count.isdigit():
+        if stack and count.isdigit() and not any(m in stack.split(";")[-1] for m in idle):
             stacks[stack] += int(count)
     total = sum(stacks.values())
     if not total:
         print("py-spy recorded no samples")
         return
-    print(f"\nServer profile: {total} samples of busy threads (py-spy, 50 Hz)\n")
+    print(f"\nServer profile: {total} samples of working threads (py-spy, 50 Hz; threads waiting left out)\n")
     print("| part | share of samples |\n|---|---|")
     for name, marks in parts.items():
         share = sum(c for s, c in stacks.items() if any(m in s for m in marks)) / total

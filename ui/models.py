@@ -9,6 +9,7 @@ value of each of the model's conditions, as the sidebar sets them; every decode 
 from __future__ import annotations
 
 import collections
+import gc
 import hashlib
 import sys
 import threading
@@ -37,7 +38,12 @@ def _plugins_loaded(files: tuple[str, ...]) -> models.PluginReport:
 
 @st.cache_resource(show_spinner="Loading the model ...")
 def get_model(name: str):
-    return models.load(name)
+    model = models.load(name)
+    # Streamlit collects garbage after every script run (runner.postScriptGC): with torch, diffusers and the
+    # models loaded that is a full pass over half a million objects, ~0.3 s holding the GIL on every rerun of every
+    # session. What is alive once a model is loaded (modules, weights) stays: the collector skips it from now on.
+    gc.freeze()
+    return model
 
 
 class DecodedImages:
