@@ -3,8 +3,8 @@ server's cache of decoded images (ui.models), bounded in bytes.
 
 Batched images are compared with unbatched ones within 1e-5 for one-pass decoders and 1e-4 for DDIM (images in
 [0, 1]; measured differences are 0 for faces-dcgan, about 3e-7 for digits-vae and 3e-5 for digits-ddim, whose
-steps compound them: the order of float sums in a convolution depends on the batch size), and 8-bit images of the
-same batch exactly. Batches are counted with the batcher's own statistics, never timed.
+steps compound them: the order of float sums in a convolution depends on the batch size and the thread count), and
+8-bit images within one grey level. Batches are counted with the batcher's own statistics, never timed.
 """
 
 import gc
@@ -144,6 +144,30 @@ def test_a_failing_request_does_not_fail_the_others():
     batcher.close()
 
 
+class CountsThreads(VAEModel):
+    """digits-vae that notes torch's thread count each time it decodes."""
+
+    def _decode(self, latents):
+        self.seen.append(torch.get_num_threads())
+        return super()._decode(latents)
+
+
+def test_the_worker_decodes_with_its_own_thread_count():
+    spec = models.MODELS["digits-vae"]
+    model = CountsThreads(models.registry.ASSETS / "digits-vae", "digits-vae", spec.description, "digits", "cpu")
+    model.seen = []
+    torch.set_num_threads(2)
+    batcher = batching.DecodeBatcher(model)
+    assert batcher.threads == 1  # one core left to the sessions' Python code
+    batcher.decode(model.prior.sample(2, seed=1))
+    seen_elsewhere = []
+    later = threading.Thread(target=lambda: seen_elsewhere.append(torch.get_num_threads()))
+    later.start()
+    later.join()
+    assert model.seen == [1] and torch.get_num_threads() == 2 and seen_elsewhere == [2]
+    batcher.close()
+
+
 def test_closing_decodes_what_is_queued_then_refuses():
     model = models.load("digits-vae")
     latents = _requests(model, [1, 2, 1], seed=40)
@@ -220,14 +244,14 @@ def test_decode_to_uint8_is_shared_and_right_for_every_thread(monkeypatch):
     for w in workers:
         w.join(60)
     for g, e in zip(got, expected):
-        np.testing.assert_array_equal(g, e)
+        assert np.abs(g.astype(int) - e).max() <= 1  # the worker's thread count may round a pixel the other way
         assert not g.flags.writeable
     assert ui_models.decode_to_uint8("digits-vae", latents[0], {}) is got[0]  # a hit: the same shared entry
     assert ui_models.DECODED.nbytes == sum(e.nbytes for e in expected)
     ddim = models.load("digits-ddim")
     z = ddim.prior.sample(1, seed=0).numpy()
     two, three = (ui_models.decode_to_uint8("digits-ddim", z, {"steps": s}) for s in (2, 3))
-    np.testing.assert_array_equal(three, to_uint8(ddim.decode(torch.from_numpy(z), steps=3)))
+    assert np.abs(three.astype(int) - to_uint8(ddim.decode(torch.from_numpy(z), steps=3))).max() <= 1
     assert not np.array_equal(two, three)  # the options are part of the key
     monkeypatch.setattr(limits, "MAX_DECODED_CACHE_BYTES", 2 * expected[0].nbytes)
     for z in latents:
