@@ -39,9 +39,9 @@ def _plugins_loaded(files: tuple[str, ...]) -> models.PluginReport:
 @st.cache_resource(show_spinner="Loading the model ...")
 def get_model(name: str):
     model = models.load(name)
-    # Streamlit collects garbage after every script run (runner.postScriptGC): with torch, diffusers and the
-    # models loaded that is a full pass over half a million objects, ~0.3 s holding the GIL on every rerun of every
-    # session. What is alive once a model is loaded (modules, weights) stays: the collector skips it from now on.
+    # A full garbage collection (Streamlit's after each run, unless runner.postScriptGC is off, or Python's own)
+    # walks every object tracked: with torch, diffusers and the models loaded, half a million, ~0.3 s holding the
+    # GIL for every session. What is alive once a model is loaded (modules, weights) stays: it is skipped from now.
     gc.freeze()
     return model
 
