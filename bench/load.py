@@ -8,27 +8,30 @@ id); the server answers with deltas (elements, images as ``/media/...`` addresse
 browser runs, so N browsers on the same cores do not decide the figure (in a classroom they run on the students'
 machines).
 
-Per model and N it reports:
+Each session waits before each slider move: ``--pauses`` gives the mean wait (each one drawn between 0.5 and 1.5
+times it); the default runs 1 s (a student looking at each image) and 0 (sliders moved back to back, each move
+sent as soon as the last image arrived). Per model, pause and N it reports:
 
-- slider move, end to end: from sending the new slider value to the new image fetched from ``/media`` (median,
-  95th percentile, max over all sessions' moves), and the server's time per rerun: from sending to
-  ``script_finished`` (the script ran, its deltas reached the client);
+- slider move, end to end: from sending the new slider value to the new image fetched from ``/media`` (fetched as
+  soon as its delta arrives, as a browser does; median, 95th percentile and max over all sessions' moves), and the
+  server's time per rerun: from sending to ``script_finished`` (the script ran, its deltas reached the client);
 - the demo: from the click on "Start with a demo" to the end of the Interpolate page's run;
 - failures: a session that raised, timed out, or whose page showed an error or exception;
 - cross-talk: each session has its own workspace (its own ``?ws=`` id), moves its slider to values no other
   session uses, and checks every image it gets against the image of its own seeds at its own coordinates
-  (decoded here afterwards; the page's JPEG compared within 3 grey levels on average and nearer to its own image
-  than to any other session's at the same move); at the end it adds its point to its seeds and checks that the
-  Basis list shows its own point's name and no other session's, and that its seed count is 9;
+  (decoded here afterwards; the page's JPEG within 3 grey levels on average and nearer to its own image than to
+  any other session's at the same move); at the end it adds its point to its seeds and checks that the Basis list
+  shows its own point's name and no other session's, and that its seed count is 9;
 - the CPU the server used (``/proc/<pid>/stat``: cores busy on average, 2 = both cores) and the client's own.
 
-    python -m bench.load                       # all models, N = 1, 5, 10, 20
-    python -m bench.load --models digits-vae --sizes 1 5
-    python -m bench.load --models digits-vae --sizes 20 --profile profile.txt   # py-spy on the server at N = 20
+    python -m bench.load                       # all models, N = 1, 5, 10, 20, pauses 1 s and 0
+    python -m bench.load --models digits-vae --sizes 1 5 --pauses 0
+    python -m bench.load --models digits-vae --sizes 20 --pauses 0 --profile profile.txt   # py-spy at N = 20
+    python -m bench.load --app DIR             # another checkout's app (e.g. an older one), the same sessions
 
-``--profile FILE`` samples the server with py-spy (``pip install -e .[bench]``) during the slider moves of the
-largest N and prints where its time goes, by part (script reruns, decoding, image serialisation, workspace saves,
-plotly figures, the websocket) and by function.
+``--profile FILE`` samples the server with py-spy (``pip install -e .[bench]``) during the run of the largest N
+with the first pause given (the demo and the slider moves) and prints where its time goes, by part (script runs,
+decoding, image serialisation, plotly figures, workspace saves, ...) and by function.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ import argparse
 import asyncio
 import io
 import os
+import random
 import shutil
 import signal
 import statistics
@@ -58,9 +62,10 @@ from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 import latentcore as lc
 import latentcore.models as models
 from latentcore.imaging import to_uint8
-from ui.launch import streamlit_server
+from ui.launch import ROOT, streamlit_server
 
 SIZES = (1, 5, 10, 20)
+PAUSES = (1.0, 0.0)  # a student looking at each image for about a second; sliders moved back to back
 MODELS = ("digits-vae", "digits-ddim", "faces-dcgan")
 MOVES = 10
 TIMEOUT_S = 600  # one script run, on 2 busy cores
@@ -169,8 +174,9 @@ class Session:
         data = await asyncio.to_thread(get)
         return data, time.perf_counter(), path
 
-    async def run(self, offset: float):
-        """The demo, Subspace, ``MOVES`` slider moves to values of this session's own, then the point added."""
+    async def run(self, offset: float, pause: float):
+        """The demo, Subspace, ``MOVES`` slider moves to values of this session's own (each after a pause of
+        ``pause`` seconds on average, 0.5 to 1.5 times it), then the point added."""
         self.query = f"model={self.model}"
         await self.rerun()  # Home
         demo, _ = self.find("button", "Start with a demo")
@@ -182,7 +188,9 @@ class Session:
         self.sliders = [s.value[0] for s in sliders]
         h1, fragment = self.find("slider", "h1")
         image = self.find("imgs", caption="current point")[0].imgs[0].url
+        pauses = random.Random(self.index).uniform
         for k in range(MOVES):
+            await asyncio.sleep(pause * pauses(0.5, 1.5))  # the student looks at the image
             # golden-ratio steps: every session's values differ from every other's at every move
             frac = 0.1 + 0.8 * ((self.index * 0.6180339887 + k * 0.1 + offset) % 1.0)
             value = h1.min + (h1.max - h1.min) * frac
@@ -262,7 +270,7 @@ def server_pid() -> int:
     raise RuntimeError("the server process was not found")
 
 
-async def one_load(url: str, model: str, n: int, offset: float, pid: int, profile: Path | None):
+async def one_load(url: str, model: str, n: int, offset: float, pause: float, pid: int, profile: Path | None):
     sessions = [Session(url, model, i) for i in range(n)]
     await asyncio.gather(*(s.open() for s in sessions))  # all connected, then all start at once
     spy = None
@@ -270,7 +278,7 @@ async def one_load(url: str, model: str, n: int, offset: float, pid: int, profil
         spy = subprocess.Popen(["py-spy", "record", "--pid", str(pid), "--rate", "50", "--nonblocking", "--format",
                                 "raw", "--output", str(profile)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     cpu, own, wall = cpu_seconds(pid), time.process_time(), time.perf_counter()
-    results = await asyncio.gather(*(s.run(offset) for s in sessions), return_exceptions=True)
+    results = await asyncio.gather(*(s.run(offset, pause) for s in sessions), return_exceptions=True)
     wall = time.perf_counter() - wall
     cpu, own = cpu_seconds(pid) - cpu, time.process_time() - own
     if spy is not None:
@@ -287,7 +295,7 @@ def percentile(values, q):
     return values[min(len(values) - 1, round(q * (len(values) - 1)))]
 
 
-def report(model: str, n: int, sessions, server_cores, client_cores, wall) -> dict:
+def report(model: str, n: int, pause: float, sessions, server_cores, client_cores, wall) -> dict:
     moves = [m for s in sessions for m in s.moves]
     e2e = [m.fetched - m.sent for m in moves]
     server = [m.finished - m.sent for m in moves]
@@ -297,16 +305,16 @@ def report(model: str, n: int, sessions, server_cores, client_cores, wall) -> di
         print(f"  session {s.index}: {'; '.join(s.problems)[:500]}")
     for line in cross[:10]:
         print(f"  cross-talk check: {line}")
+
     def ms(values, q):
         return f"{percentile(values, q) * 1e3:.0f}" if values else "-"
 
     demos = [s.demo_s for s in sessions if s.demo_s]
-    line = (f"| {model} | {n} | {ms(e2e, 0.5)} / {ms(e2e, 0.95)} / {ms(e2e, 1.0)} | {ms(server, 0.5)} / "
-            f"{ms(server, 0.95)} | {statistics.median(demos) if demos else float('nan'):.1f} s | {len(failed)} | "
-            f"{right}/{checked} images; {'none' if not cross else len(cross)} | {server_cores:.2f} | "
-            f"{client_cores:.2f} | {wall:.0f} s |")
-    print(line, flush=True)
-    return {"model": model, "n": n, "median": percentile(e2e, 0.5) if e2e else float("nan")}
+    print(f"| {model} | {n} | {pause:g} s | {ms(e2e, 0.5)} / {ms(e2e, 0.95)} / {ms(e2e, 1.0)} | {ms(server, 0.5)} / "
+          f"{ms(server, 0.95)} | {statistics.median(demos) if demos else float('nan'):.1f} s | {len(failed)} | "
+          f"{right}/{checked}; {'none' if not cross else len(cross)} | {server_cores:.2f} | {client_cores:.2f} | "
+          f"{wall:.0f} s |", flush=True)
+    return {"model": model, "n": n, "pause": pause, "median": percentile(e2e, 0.5) if e2e else float("nan")}
 
 
 def summarise_profile(path: Path, top: int = 25):
@@ -350,32 +358,42 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--models", nargs="+", default=list(MODELS), choices=models.available())
     parser.add_argument("--sizes", nargs="+", type=int, default=list(SIZES))
+    parser.add_argument("--pauses", nargs="+", type=float, default=list(PAUSES),
+                        help="mean seconds a session waits before each slider move (0: back to back)")
+    parser.add_argument("--app", type=Path, default=ROOT, help="the checkout whose app.py the server runs")
     parser.add_argument("--profile", type=Path, help="py-spy's samples of the server at the largest N go here")
     args = parser.parse_args()
     if args.profile is not None and shutil.which("py-spy") is None:
         parser.error("--profile needs py-spy: pip install -e .[bench]")
-    print(f"{os.cpu_count()} cores; each session: the demo, Subspace, {MOVES} slider moves, its point added. "
-          "Times in ms: slider move end to end median / p95 / max; server time per rerun median / p95.\n")
-    print("| model | N | slider move, end to end | server per rerun | demo (median) | failed sessions | "
+    print(f"{os.cpu_count()} cores, app {args.app}; each session: the demo, Subspace, {MOVES} slider moves after "
+          "a pause each, its point added. Slider move end to end: median / p95 / max; server per rerun: median / p95 "
+          "(ms).\n")
+    print("| model | N | pause | slider move, end to end | server per rerun | demo (median) | failed sessions | "
           "cross-talk: images right; problems | server CPU (cores) | client CPU (cores) | wall |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
-    rows = []
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    rows, run = [], 0
     for model in args.models:
-        with streamlit_server(Path(tempfile.mkdtemp(prefix="le-load-"))) as url:
+        with streamlit_server(Path(tempfile.mkdtemp(prefix="le-load-")), root=args.app) as url:
             pid = server_pid()
-            asyncio.run(one_load(url, model, 1, 0.5, pid, None))  # warm-up: imports, the model, the demo's images
-            for i, n in enumerate(args.sizes):
-                profile = args.profile if args.profile is not None and n == max(args.sizes) else None
-                # a fresh offset per run: no slider value of an earlier run is in the server's cache
-                sessions, server, client, wall = asyncio.run(one_load(url, model, n, 0.037 * (i + 1), pid, profile))
-                rows.append(report(model, n, sessions, server, client, wall))
-                if profile is not None:
-                    summarise_profile(profile)
+            asyncio.run(one_load(url, model, 1, 0.5, 0.0, pid, None))  # warm-up: imports, the model, the demo
+            for pause in args.pauses:
+                for n in args.sizes:
+                    run += 1
+                    profile = (args.profile if args.profile is not None and n == max(args.sizes)
+                               and pause == args.pauses[0] else None)
+                    # a fresh offset per run: no slider value of an earlier run is in the server's cache
+                    sessions, server, client, wall = asyncio.run(one_load(url, model, n, 0.037 * run, pause, pid,
+                                                                          profile))
+                    rows.append(report(model, n, pause, sessions, server, client, wall))
+                    if profile is not None:
+                        summarise_profile(profile)
+    print()
     for model in args.models:
-        medians = {r["n"]: r["median"] for r in rows if r["model"] == model}
-        if 1 in medians and len(medians) > 1:
-            print(f"{model}: slider median at N = {max(medians)} is {medians[max(medians)] / medians[1]:.1f}x "
-                  f"the median at N = 1")
+        for pause in args.pauses:
+            medians = {r["n"]: r["median"] for r in rows if r["model"] == model and r["pause"] == pause}
+            if 1 in medians and len(medians) > 1:
+                print(f"{model}, pause {pause:g} s: slider median at N = {max(medians)} is "
+                      f"{medians[max(medians)] / medians[1]:.1f}x the median at N = 1")
 
 
 if __name__ == "__main__":
