@@ -75,7 +75,7 @@ class DecodeBatcher:
     long the oldest queued request waits for others (0: decode what is queued at once); ``threads``: the CPU
     threads torch uses in the worker (default one fewer than the process's, at least one: the sessions' Python
     code, which holds the GIL, keeps one core busy, and a torch thread competing for that core spins instead of
-    computing; on a busy 2-core machine one thread decoded a digits-ddim latent 2 to 10 times faster than two).
+    computing: on a busy 2-core machine one thread decoded a digits-ddim latent several times faster than two).
     With torch's OpenMP build (the CPU wheels) the count is the worker thread's own; other threads keep theirs.
     """
 
