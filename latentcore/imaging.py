@@ -28,7 +28,7 @@ def to_uint8(images: torch.Tensor) -> np.ndarray:
 
 def from_uint8(array: np.ndarray) -> torch.Tensor:
     """The inverse of :func:`to_uint8`: ``[N, H, W]`` or ``[N, H, W, 3]`` bytes as ``[N, C, H, W]`` in [0, 1]."""
-    t = torch.from_numpy(np.ascontiguousarray(array)).float().div(255.0)
+    t = torch.from_numpy(array.astype(np.float32)).div_(255.0)  # a copy: shared arrays are read-only
     return t[:, None] if t.dim() == 3 else t.permute(0, 3, 1, 2)
 
 

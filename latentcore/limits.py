@@ -1,6 +1,6 @@
 """Limits on what one file or one workspace may hold, so that no upload or shared link can take the server's memory
-or time: the defaults below, each overridable by an environment variable read when the server starts (a whole
-number; ``LATENT_EXPLORER_MAX_SEEDS=10000``, say).
+or time, and on what the server keeps for all sessions: the defaults below, each overridable by an environment
+variable read when the server starts (a whole number; ``LATENT_EXPLORER_MAX_SEEDS=10000``, say).
 
 The byte limits are in bytes, the counts in latents. They are read by the functions that enforce them at call time
 (``limits.MAX_SEEDS``), so a test or a server can change them.
@@ -38,6 +38,8 @@ MAX_NAME_CHARS = _setting("MAX_NAME_CHARS", 200)
 # A workspace file, saved or opened (one limit, so whatever is saved opens again), and its JSON metadata.
 MAX_WORKSPACE_BYTES = _setting("MAX_WORKSPACE_BYTES", 256 * MiB)
 MAX_WORKSPACE_METADATA_BYTES = _setting("MAX_WORKSPACE_METADATA_BYTES", 8 * MiB)
+# Decoded images the server keeps for all sessions together (8-bit arrays; the least recently used go first).
+MAX_DECODED_CACHE_BYTES = _setting("MAX_DECODED_CACHE_BYTES", 256 * MiB)
 
 
 def mib(n: int) -> str:

@@ -1,5 +1,6 @@
 """The model of a page run and what is cached around it: plug-in models and models loaded once per server process,
-decoded images cached by latent values and decoding options, and paths through seeds (iterative ones as jobs).
+decoded images shared by all sessions (decoded through the model's batcher, cached by latent values and decoding
+options), and paths and centroids by the registered schemes (iterative ones as jobs, :mod:`ui.jobs`).
 
 A page's decoding options (``decoding``) are one dict: the sampler's ``steps`` (models with a sampler) and the
 value of each of the model's conditions, as the sidebar sets them; every decode and encode takes ``**decoding``.
@@ -7,8 +8,11 @@ value of each of the model's conditions, as the sidebar sets them; every decode 
 
 from __future__ import annotations
 
+import collections
+import gc
 import hashlib
 import sys
+import threading
 
 import numpy as np
 import streamlit as st
@@ -16,6 +20,7 @@ import torch
 
 import latentcore as lc
 import latentcore.models as models
+from latentcore import batching, limits
 from latentcore.imaging import image_grid, to_uint8
 
 from . import jobs
@@ -35,13 +40,70 @@ def _plugins_loaded(files: tuple[str, ...]) -> models.PluginReport:
 
 @st.cache_resource(show_spinner="Loading the model ...")
 def get_model(name: str):
-    return models.load(name)
+    model = models.load(name)
+    # A full garbage collection (Streamlit's after each run, unless runner.postScriptGC is off, or Python's own)
+    # walks every object tracked: with torch, diffusers and the models loaded, half a million, ~0.3 s holding the
+    # GIL for every session. What is alive once a model is loaded (modules, weights) stays: it is skipped from now.
+    gc.freeze()
+    return model
 
 
-@st.cache_data(max_entries=2048, show_spinner=False)
+class DecodedImages:
+    """Decoded images shared by all sessions of the server process: a thread-safe least-recently-used cache
+    bounded in bytes (``limits.MAX_DECODED_CACHE_BYTES``, read at each insertion; an entry larger than the bound is
+    not kept). Entries are read-only arrays backed by immutable bytes, so no caller can change what another gets."""
+
+    def __init__(self):
+        self._entries: collections.OrderedDict[tuple, np.ndarray] = collections.OrderedDict()
+        self._lock = threading.Lock()
+        self.nbytes = 0
+
+    def get(self, key: tuple) -> np.ndarray | None:
+        with self._lock:
+            found = self._entries.get(key)
+            if found is not None:
+                self._entries.move_to_end(key)
+            return found
+
+    def put(self, key: tuple, array: np.ndarray) -> np.ndarray:
+        """Keep a read-only copy of ``array`` under ``key`` (dropping the least recently used entries past the
+        bound) and return it."""
+        kept = np.frombuffer(np.ascontiguousarray(array).tobytes(), dtype=array.dtype).reshape(array.shape)
+        with self._lock:
+            if key in self._entries:
+                self.nbytes -= self._entries.pop(key).nbytes
+            if kept.nbytes <= limits.MAX_DECODED_CACHE_BYTES:
+                self._entries[key] = kept
+                self.nbytes += kept.nbytes
+            while self.nbytes > limits.MAX_DECODED_CACHE_BYTES:
+                self.nbytes -= self._entries.popitem(last=False)[1].nbytes
+        return kept
+
+    def keys(self) -> list[tuple]:
+        """The keys, least recently used first."""
+        with self._lock:
+            return list(self._entries)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+            self.nbytes = 0
+
+
+DECODED = DecodedImages()
+
+
 def decode_to_uint8(model_name: str, latents: np.ndarray, decoding: dict) -> np.ndarray:
-    """Decoded images of ``latents`` as 8-bit arrays; cached by model, latent values and decoding options."""
-    return to_uint8(get_model(model_name).decode(torch.from_numpy(latents), **decoding))
+    """Decoded images of ``latents`` as read-only 8-bit arrays (:func:`latentcore.imaging.to_uint8`), shared by
+    all sessions: cached by model, latent values, shape, dtype and decoding options (:data:`DECODED`), decoded
+    through the model's batcher (:mod:`latentcore.batching`) together with other sessions' requests."""
+    key = (model_name, digest(np.ascontiguousarray(latents).tobytes()), latents.shape, latents.dtype.str,
+           tuple(sorted(decoding.items())))
+    found = DECODED.get(key)
+    if found is None:
+        images = batching.decode(get_model(model_name), torch.from_numpy(latents), **decoding)
+        found = DECODED.put(key, to_uint8(images))
+    return found
 
 
 @st.cache_data(max_entries=32, show_spinner=False)

@@ -11,10 +11,13 @@ the schedulers' fixed stride ``T // steps`` differ slightly, which clipping in t
 
 from __future__ import annotations
 
+import copy
+
 import torch
 
 def ddim_decode(unet_eps, scheduler, x_t: torch.Tensor, steps: int, progress=None) -> torch.Tensor:
     """``x_0`` from ``x_T`` by deterministic DDIM (eta = 0); ``unet_eps(x, t) -> predicted noise``."""
+    scheduler = copy.copy(scheduler)  # set_timesteps writes on the scheduler: a model may decode in two threads
     scheduler.set_timesteps(steps, device=x_t.device)
     x = x_t
     for i, t in enumerate(scheduler.timesteps):
@@ -26,6 +29,7 @@ def ddim_decode(unet_eps, scheduler, x_t: torch.Tensor, steps: int, progress=Non
 
 def ddim_invert(unet_eps, inverse_scheduler, x_0: torch.Tensor, steps: int, progress=None) -> torch.Tensor:
     """``x_T`` from ``x_0`` by DDIM inversion: the noise predicted at each level moves the sample one level up."""
+    inverse_scheduler = copy.copy(inverse_scheduler)  # as in ddim_decode
     inverse_scheduler.set_timesteps(steps, device=x_0.device)
     x = x_0
     for i, t in enumerate(inverse_scheduler.timesteps):

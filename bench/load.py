@@ -1,0 +1,400 @@
+"""Many sessions against one server: N concurrent sessions (N = 1, 5, 10, 20) on one `streamlit run app.py` on
+localhost, each running the Home page's demo, opening Subspace and moving its first slider 10 times, per model.
+
+The sessions are light clients that speak Streamlit's own websocket protocol (``/_stcore/stream``, the
+``BackMsg`` and ``ForwardMsg`` protobufs Streamlit ships), as the browser's frontend does: a widget change is a
+``rerun_script`` message with the widget's new state (and, for a widget inside an ``st.fragment``, the fragment's
+id); the server answers with deltas (elements, images as ``/media/...`` addresses) and ``script_finished``. No
+browser runs, so N browsers on the same cores do not decide the figure (in a classroom they run on the students'
+machines).
+
+Each session waits before each slider move: ``--pauses`` gives the mean wait (each one drawn between 0.5 and 1.5
+times it); the default runs 1 s (a student looking at each image) and 0 (sliders moved back to back, each move
+sent as soon as the last image arrived). Per model, pause and N it reports:
+
+- slider move, end to end: from sending the new slider value to the new image fetched from ``/media`` (fetched as
+  soon as its delta arrives, as a browser does; median, 95th percentile and max over all sessions' moves), and the
+  server's time per rerun: from sending to ``script_finished`` (the script ran, its deltas reached the client);
+- the demo: from the click on "Start with a demo" to the end of the Interpolate page's run;
+- failures: a session that raised, timed out, or whose page showed an error or exception;
+- cross-talk: each session has its own workspace (its own ``?ws=`` id), moves its slider to values no other
+  session uses, and checks every image it gets against the image of its own seeds at its own coordinates
+  (decoded here afterwards; the page's JPEG within 3 grey levels on average and nearer to its own image than to
+  any other session's at the same move); at the end it adds its point to its seeds and checks that the Basis list
+  shows its own point's name and no other session's, and that its seed count is 9;
+- the CPU the server used (``/proc/<pid>/stat``: cores busy on average, 2 = both cores) and the client's own.
+
+    python -m bench.load                       # all models, N = 1, 5, 10, 20, pauses 1 s and 0
+    python -m bench.load --models digits-vae --sizes 1 5 --pauses 0
+    python -m bench.load --models digits-vae --sizes 20 --pauses 0 --profile profile.txt   # py-spy at N = 20
+    python -m bench.load --app DIR             # another checkout's app (e.g. an older one), the same sessions
+
+``--profile FILE`` samples the server with py-spy (``pip install -e .[bench]``) during the run of the largest N
+with the first pause given (the demo and the slider moves) and prints where its time goes, by part (script runs,
+decoding, image serialisation, plotly figures, workspace saves, ...) and by function.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import io
+import os
+import random
+import shutil
+import signal
+import statistics
+import subprocess
+import tempfile
+import time
+import urllib.request
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import websockets
+from PIL import Image
+from streamlit.proto.BackMsg_pb2 import BackMsg
+from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+import latentcore as lc
+import latentcore.models as models
+from latentcore.imaging import to_uint8
+from ui.launch import ROOT, streamlit_server
+
+SIZES = (1, 5, 10, 20)
+PAUSES = (1.0, 0.0)  # a student looking at each image for about a second; sliders moved back to back
+MODELS = ("digits-vae", "digits-ddim", "faces-dcgan")
+MOVES = 10
+TIMEOUT_S = 600  # one script run, on 2 busy cores
+FINISHED, FRAGMENT_FINISHED, EARLY = (ForwardMsg.FINISHED_SUCCESSFULLY, ForwardMsg.FINISHED_FRAGMENT_RUN_SUCCESSFULLY,
+                                      ForwardMsg.FINISHED_EARLY_FOR_RERUN)
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class Move:
+    value: float
+    sent: float
+    finished: float
+    fetched: float
+    image: bytes
+
+
+@dataclass
+class Session:
+    """One light client: its websocket, what the server drew (elements by delta path), its query string and
+    pages."""
+
+    url: str
+    model: str
+    index: int
+    elements: dict = field(default_factory=dict)
+    query: str = ""
+    pages: dict = field(default_factory=dict)
+    page: str = ""
+    problems: list = field(default_factory=list)
+    moves: list = field(default_factory=list)
+    demo_s: float = 0.0
+    sliders: list = field(default_factory=list)   # the Subspace sliders' values before the moves
+    point_check: str = ""
+
+    async def open(self):
+        stream = self.url.replace("http://", "ws://") + "/_stcore/stream"
+        self.ws = await websockets.connect(stream, subprotocols=["streamlit"], max_size=None, open_timeout=TIMEOUT_S,
+                                           ping_interval=None)
+
+    async def close(self):
+        await self.ws.close()
+
+    async def rerun(self, widgets=(), fragment: str = "", page: str | None = None, until=(FINISHED,),
+                    watch: str | None = None):
+        """Send a rerun (as the frontend does on a widget change) and read the server's messages until the run
+        ends with a status in ``until``. Returns when the message was sent, and the fetch (started as its delta
+        arrives, as a browser does) of the image captioned ``watch``, if given."""
+        msg = BackMsg()
+        state = msg.rerun_script
+        state.query_string = self.query
+        state.page_script_hash = self.page if page is None else page
+        for widget_id, kind, value in widgets:
+            w = state.widget_states.widgets.add()
+            w.id = widget_id
+            if kind == "trigger":
+                w.trigger_value = True
+            else:
+                w.double_array_value.data.extend(value)
+        if fragment:
+            state.fragment_id = fragment
+        else:
+            self.elements.clear()  # a full run draws the page anew
+        sent, fetch = time.perf_counter(), None
+        await self.ws.send(msg.SerializeToString())
+        while True:
+            fwd = ForwardMsg()
+            fwd.ParseFromString(await asyncio.wait_for(self.ws.recv(), TIMEOUT_S))
+            kind = fwd.WhichOneof("type")
+            if kind == "delta" and fwd.delta.WhichOneof("type") == "new_element":
+                element = fwd.delta.new_element
+                self.elements[tuple(fwd.metadata.delta_path)] = (element, fwd.delta.fragment_id)
+                what = element.WhichOneof("type")
+                if what == "imgs" and watch is not None and element.imgs.imgs[0].caption == watch:
+                    fetch = asyncio.create_task(self.fetch(element.imgs.imgs[0].url))
+                if what == "exception" or (what == "alert" and element.alert.format == element.alert.ERROR):
+                    self.problems.append(f"the page showed an error: {str(getattr(element, what))[:300]}")
+            elif kind == "page_info_changed":
+                self.query = fwd.page_info_changed.query_string
+            elif kind == "navigation":
+                self.page = fwd.navigation.page_script_hash
+                self.pages = {p.url_pathname or "home": p.page_script_hash for p in fwd.navigation.app_pages}
+            elif kind == "script_finished":
+                if fwd.script_finished in until:
+                    return sent, fetch
+                if fwd.script_finished != EARLY:
+                    raise RuntimeError(f"the run ended with status {fwd.script_finished}")
+
+    def find(self, kind: str, label: str | None = None, caption: str | None = None):
+        """The element of ``kind`` drawn last with this label or image caption, and its fragment id."""
+        for element, fragment in self.elements.values():
+            if element.WhichOneof("type") != kind:
+                continue
+            inner = getattr(element, kind)
+            if label is not None and inner.label == label:
+                return inner, fragment
+            if caption is not None and any(i.caption == caption for i in inner.imgs):
+                return inner, fragment
+        raise RuntimeError(f"no {kind} {label or caption!r} on the page")
+
+    async def fetch(self, path: str) -> tuple[bytes, float, str]:
+        """The file at ``path`` on the server, when it arrived, and its address."""
+        def get():
+            with urllib.request.urlopen(self.url + path, timeout=TIMEOUT_S) as response:
+                return response.read()
+        data = await asyncio.to_thread(get)
+        return data, time.perf_counter(), path
+
+    async def run(self, offset: float, pause: float):
+        """The demo, Subspace, ``MOVES`` slider moves to values of this session's own (each after a pause of
+        ``pause`` seconds on average, 0.5 to 1.5 times it), then the point added."""
+        self.query = f"model={self.model}"
+        await self.rerun()  # Home
+        demo, _ = self.find("button", "Start with a demo")
+        started = time.perf_counter()
+        await self.rerun(widgets=[(demo.id, "trigger", None)])
+        self.demo_s = time.perf_counter() - started
+        await self.rerun(page=self.pages["subspace"])
+        sliders = [self.find("slider", f"h{k + 1}")[0] for k in range(3)]
+        self.sliders = [s.value[0] for s in sliders]
+        h1, fragment = self.find("slider", "h1")
+        image = self.find("imgs", caption="current point")[0].imgs[0].url
+        pauses = random.Random(self.index).uniform
+        for k in range(MOVES):
+            await asyncio.sleep(pause * pauses(0.5, 1.5))  # the student looks at the image
+            # golden-ratio steps: every session's values differ from every other's at every move
+            frac = 0.1 + 0.8 * ((self.index * 0.6180339887 + k * 0.1 + offset) % 1.0)
+            value = h1.min + (h1.max - h1.min) * frac
+            sent, fetch = await self.rerun(widgets=[(h1.id, "values", [value])], fragment=fragment,
+                                           until=(FRAGMENT_FINISHED,), watch="current point")
+            finished = time.perf_counter()
+            if fetch is None:
+                raise RuntimeError(f"move {k}: no new image came")
+            data, fetched, url = await fetch
+            if url == image:
+                self.problems.append(f"move {k}: the image did not change")
+            image = url
+            self.moves.append(Move(value, sent, finished, fetched, data))
+        add, fragment = self.find("button", "Add this point to the seeds")
+        await self.rerun(widgets=[(add.id, "trigger", None)], fragment=fragment)
+        names = [n for n in self.find("multiselect", "Basis seeds (2 to 6)")[0].options if "subspace point" in n]
+        count = self.find("metric", "Seeds in the set")[0].body
+        self.point_check = f"{names}|{count}"
+        await self.close()
+
+
+def expected_images(model_name: str, session: Session) -> np.ndarray:
+    """The images this session's moves should show: its demo seeds (the Home page samples 8 with seed 0), the
+    subspace of the first three, LOL, the slider values it sent."""
+    model = models.load(model_name)
+    seeds = model.prior.sample(8, seed=0)
+    sub = lc.Subspace(seeds[:3], prior=model.prior)
+    h = torch.tensor([[m.value, *session.sliders[1:]] for m in session.moves])
+    steps = {"steps": model.sampler.default} if model.sampler is not None else {}
+    return to_uint8(model.decode(sub.to_latents(h, lol=True), **steps))
+
+
+def check_cross_talk(model_name: str, sessions: list[Session]) -> tuple[int, int, list[str]]:
+    """(images right, images checked, problems): each image near its own expected image and nearer to it than to
+    any other session's at the same move; the added point's name its own and alone; distinct workspaces."""
+    done = [s for s in sessions if len(s.moves) == MOVES]
+    expected = {s.index: expected_images(model_name, s).astype(np.float32) for s in done}
+    right, checked, problems = 0, 0, []
+    for s in done:
+        for k, move in enumerate(s.moves):
+            got = np.asarray(Image.open(io.BytesIO(move.image)), dtype=np.float32)
+            own = np.abs(got - expected[s.index][k]).mean()
+            others = [np.abs(got - expected[o.index][k]).mean() for o in done if o is not s]
+            checked += 1
+            if own <= 3.0 and all(own < d for d in others):
+                right += 1
+            else:
+                problems.append(f"session {s.index} move {k}: off its own image by {own:.1f} grey levels"
+                                f"{f', nearest other {min(others):.1f}' if others else ''}")
+        names, count = s.point_check.split("|")
+        own_name = f"subspace point ({s.moves[-1].value:.2f}, "
+        if count != "9" or names.count("subspace point") != 1 or own_name not in names:
+            problems.append(f"session {s.index}: after adding its point it saw {names} and {count} seeds")
+    spaces = [s.query for s in sessions]
+    if len({q.split("ws=")[-1] for q in spaces}) != len(spaces):
+        problems.append(f"sessions share a workspace: {spaces}")
+    return right, checked, problems
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time of a process and its waited-for children (``/proc/<pid>/stat``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return sum(int(x) for x in fields[11:15]) / TICKS
+
+
+def server_pid() -> int:
+    """The `streamlit run` process this benchmark started (a child of this process)."""
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+                cmdline = (entry / "cmdline").read_bytes()
+            except OSError:
+                continue
+            if ppid == os.getpid() and b"streamlit" in cmdline:
+                return int(entry.name)
+    raise RuntimeError("the server process was not found")
+
+
+async def one_load(url: str, model: str, n: int, offset: float, pause: float, pid: int, profile: Path | None):
+    sessions = [Session(url, model, i) for i in range(n)]
+    await asyncio.gather(*(s.open() for s in sessions))  # all connected, then all start at once
+    spy = None
+    if profile is not None:
+        spy = subprocess.Popen(["py-spy", "record", "--pid", str(pid), "--rate", "50", "--nonblocking", "--format",
+                                "raw", "--output", str(profile)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    cpu, own, wall = cpu_seconds(pid), time.process_time(), time.perf_counter()
+    results = await asyncio.gather(*(s.run(offset, pause) for s in sessions), return_exceptions=True)
+    wall = time.perf_counter() - wall
+    cpu, own = cpu_seconds(pid) - cpu, time.process_time() - own
+    if spy is not None:
+        spy.send_signal(signal.SIGINT)
+        spy.wait(60)
+    for s, result in zip(sessions, results):
+        if isinstance(result, BaseException):
+            s.problems.append(f"{type(result).__name__}: {result}")
+    return sessions, cpu / wall, own / wall, wall
+
+
+def percentile(values, q):
+    values = sorted(values)
+    return values[min(len(values) - 1, round(q * (len(values) - 1)))]
+
+
+def report(model: str, n: int, pause: float, sessions, server_cores, client_cores, wall) -> dict:
+    moves = [m for s in sessions for m in s.moves]
+    e2e = [m.fetched - m.sent for m in moves]
+    server = [m.finished - m.sent for m in moves]
+    failed = [s for s in sessions if s.problems]
+    right, checked, cross = check_cross_talk(model, sessions)
+    for s in failed:
+        print(f"  session {s.index}: {'; '.join(s.problems)[:500]}")
+    for line in cross[:10]:
+        print(f"  cross-talk check: {line}")
+
+    def ms(values, q):
+        return f"{percentile(values, q) * 1e3:.0f}" if values else "-"
+
+    demos = [s.demo_s for s in sessions if s.demo_s]
+    print(f"| {model} | {n} | {pause:g} s | {ms(e2e, 0.5)} / {ms(e2e, 0.95)} / {ms(e2e, 1.0)} | {ms(server, 0.5)} / "
+          f"{ms(server, 0.95)} | {statistics.median(demos) if demos else float('nan'):.1f} s | {len(failed)} | "
+          f"{right}/{checked}; {'none' if not cross else len(cross)} | {server_cores:.2f} | {client_cores:.2f} | "
+          f"{wall:.0f} s |", flush=True)
+    return {"model": model, "n": n, "pause": pause, "median": percentile(e2e, 0.5) if e2e else float("nan")}
+
+
+def summarise_profile(path: Path, top: int = 25):
+    """Where the server's sampled time went: by part of a rerun (a sample counts for every part on its stack) and
+    by the function running (self time)."""
+    parts = {
+        "script runs (page and fragment code, all of it)": ("exec_func_with_error_handling",),
+        "decoding (the batcher's worker and model decodes)": ("latentcore/batching.py", "latentcore/models/"),
+        "image serialisation (st.image: JPEG encoding, media files)": ("streamlit/elements/lib/image_utils.py",),
+        "plotly figures (building and JSON)": ("plotly/", "plotly_chart"),
+        "workspace saves (ui.workspace.save_workspace)": ("save_workspace",),
+        "file watcher (server.fileWatcherType)": ("streamlit/watcher/",),
+        "end of each run (garbage collection, orphaned media files)": ("ScriptRunner._on_script_finished",),
+        "widget registration and session state": ("streamlit/runtime/state/",),
+        "websocket and protobuf sending": ("starlette", "uvicorn", "websockets/", "SerializeToString"),
+    }
+    idle = ("Condition.wait", "Event.wait", "EpollSelector.select", "Thread.join", "sleep (")  # waiting, not working
+    stacks = Counter()
+    for line in path.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        if stack and count.isdigit() and not any(m in stack.split(";")[-1] for m in idle):
+            stacks[stack] += int(count)
+    total = sum(stacks.values())
+    if not total:
+        print("py-spy recorded no samples")
+        return
+    print(f"\nServer profile: {total} samples of working threads (py-spy, 50 Hz; threads waiting left out)\n")
+    print("| part | share of samples |\n|---|---|")
+    for name, marks in parts.items():
+        share = sum(c for s, c in stacks.items() if any(m in s for m in marks)) / total
+        print(f"| {name} | {share:.0%} |")
+    leaves = Counter()
+    for stack, count in stacks.items():
+        leaves[stack.split(";")[-1]] += count
+    print("\n| function (self time) | share |\n|---|---|")
+    for leaf, count in leaves.most_common(top):
+        print(f"| `{leaf[:110]}` | {count / total:.1%} |")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--models", nargs="+", default=list(MODELS), choices=models.available())
+    parser.add_argument("--sizes", nargs="+", type=int, default=list(SIZES))
+    parser.add_argument("--pauses", nargs="+", type=float, default=list(PAUSES),
+                        help="mean seconds a session waits before each slider move (0: back to back)")
+    parser.add_argument("--app", type=Path, default=ROOT, help="the checkout whose app.py the server runs")
+    parser.add_argument("--profile", type=Path, help="py-spy's samples of the server at the largest N go here")
+    args = parser.parse_args()
+    if args.profile is not None and shutil.which("py-spy") is None:
+        parser.error("--profile needs py-spy: pip install -e .[bench]")
+    print(f"{os.cpu_count()} cores, app {args.app}; each session: the demo, Subspace, {MOVES} slider moves after "
+          "a pause each, its point added. Slider move end to end: median / p95 / max; server per rerun: median / p95 "
+          "(ms).\n")
+    print("| model | N | pause | slider move, end to end | server per rerun | demo (median) | failed sessions | "
+          "cross-talk: images right; problems | server CPU (cores) | client CPU (cores) | wall |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    rows, run = [], 0
+    for model in args.models:
+        with streamlit_server(Path(tempfile.mkdtemp(prefix="le-load-")), root=args.app) as url:
+            pid = server_pid()
+            asyncio.run(one_load(url, model, 1, 0.5, 0.0, pid, None))  # warm-up: imports, the model, the demo
+            for pause in args.pauses:
+                for n in args.sizes:
+                    run += 1
+                    profile = (args.profile if args.profile is not None and n == max(args.sizes)
+                               and pause == args.pauses[0] else None)
+                    # a fresh offset per run: no slider value of an earlier run is in the server's cache
+                    sessions, server, client, wall = asyncio.run(one_load(url, model, n, 0.037 * run, pause, pid,
+                                                                          profile))
+                    rows.append(report(model, n, pause, sessions, server, client, wall))
+                    if profile is not None:
+                        summarise_profile(profile)
+    print()
+    for model in args.models:
+        for pause in args.pauses:
+            medians = {r["n"]: r["median"] for r in rows if r["model"] == model and r["pause"] == pause}
+            if 1 in medians and len(medians) > 1:
+                print(f"{model}, pause {pause:g} s: slider median at N = {max(medians)} is "
+                      f"{medians[max(medians)] / medians[1]:.1f}x the median at N = 1")
+
+
+if __name__ == "__main__":
+    main()
