@@ -1,7 +1,7 @@
 """ri-optimal paths through a sampler (digits-ddim): the decoder in the optimisation loop with few DDIM steps, against
 the full sampler in the loop (the baseline, timed in the same run).
 
-    python -m bench.sampler_geodesic [--pairs 3] [--frames 16] [--budget 60] [--loop-steps 2 3 5]
+    python -m bench.sampler_geodesic [--pairs 3] [--frames 16] [--budget 60] [--loop-steps 3 10]
 
 For each loop decoder: the seconds per Adam iteration (and the ratio to the full sampler's), the iterations run
 within the budget and how they ended, and, measured with the full sampler (25 steps) on the path returned, the
@@ -30,7 +30,7 @@ def main():
     parser.add_argument("--pairs", type=int, default=3)
     parser.add_argument("--frames", type=int, default=16)
     parser.add_argument("--budget", type=float, default=60.0, help="seconds per path, as the app's default")
-    parser.add_argument("--loop-steps", type=int, nargs="+", default=[2, 3, 5])
+    parser.add_argument("--loop-steps", type=int, nargs="+", default=[3, 10])
     parser.add_argument("--device", default=None)
     args = parser.parse_args()
     device = torch.device(args.device) if args.device else lc.default_device()
