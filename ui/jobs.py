@@ -52,7 +52,6 @@ class Job:
     fraction: float = 0.0
     text: str = ""
     started: float | None = None
-    seconds: float = 0.0
     result: Any = None
     error: BaseException | None = None
     cancel: threading.Event = field(default_factory=threading.Event)
@@ -138,7 +137,6 @@ class SessionJobs:
                 job.state = "cancelled"
             except Exception as err:  # shown on the page that asked, like any error there
                 job.error, job.state = err, "failed"
-            job.seconds = time.monotonic() - job.started
             with self.lock:
                 self.queue.remove(job)
                 self.finished[job.key] = job
