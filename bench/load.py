@@ -255,7 +255,7 @@ class JobSession(Session):
         self._last = 0
 
     async def start(self):
-        """Open the Interpolate page (its job starts) and return once the job panel shows an iteration."""
+        """Open the Interpolate page (its job starts) and return once the job panel shows the job."""
         await self.open()
         await self.rerun()  # Home, with the workspace of the query string
         await self.rerun(page=self.pages["interpolate"])
