@@ -28,6 +28,15 @@ sent as soon as the last image arrived). Per model, pause and N it reports:
     python -m bench.load --models digits-vae --sizes 1 5 --pauses 0
     python -m bench.load --models digits-vae --sizes 20 --pauses 0 --profile profile.txt   # py-spy at N = 20
     python -m bench.load --app DIR             # another checkout's app (e.g. an older one), the same sessions
+    python -m bench.load --with-job --models digits-vae   # 5 sessions alone, then beside a ri-optimal job
+
+``--with-job`` measures isolation: per model and pause, the N sessions (N = 5 unless ``--sizes`` says otherwise)
+run twice on the same server, first alone, then while one more session keeps a ri-optimal path job running (its
+workspace preset with 8 seeds chained on the Interpolate page, 16 frames per leg, a 600 s budget; when a job ends
+the session asks for another by changing the frames, so one runs throughout). That session polls its job panel
+every 0.5 s as the browser does, and is closed after the sliders' run; the next run waits until the server is
+idle again. It reports the slider figures of both runs, their ratio (job / alone), and the job's iterations and
+the share of polls that found it running during the sliders' run.
 
 ``--profile FILE`` samples the server with py-spy (``pip install -e .[bench]``) during the run of the largest N
 with the first pause given (the demo and the slider moves) and prints where its time goes, by part (script runs,
@@ -41,6 +50,7 @@ import asyncio
 import io
 import os
 import random
+import re
 import shutil
 import signal
 import statistics
@@ -61,7 +71,9 @@ from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
 import latentcore as lc
 import latentcore.models as models
+from latentcore import workspace
 from latentcore.imaging import to_uint8
+from latentcore.seed_set import SeedSet
 from ui.launch import ROOT, streamlit_server
 
 SIZES = (1, 5, 10, 20)
@@ -72,6 +84,8 @@ TIMEOUT_S = 600  # one script run, on 2 busy cores
 FINISHED, FRAGMENT_FINISHED, EARLY = (ForwardMsg.FINISHED_SUCCESSFULLY, ForwardMsg.FINISHED_FRAGMENT_RUN_SUCCESSFULLY,
                                       ForwardMsg.FINISHED_EARLY_FOR_RERUN)
 TICKS = os.sysconf("SC_CLK_TCK")
+JOB_SEEDS, JOB_FRAMES = 8, 16  # the job session's chain: 7 legs of 16 frames
+IDLE_CORES = 0.15  # the server counts as idle below this CPU share
 
 
 @dataclass
@@ -100,6 +114,8 @@ class Session:
     demo_s: float = 0.0
     sliders: list = field(default_factory=list)   # the Subspace sliders' values before the moves
     point_check: str = ""
+    auto_rerun: tuple = ()   # (fragment id, interval) of the page's self-rerunning fragment (the job panel)
+    progress: list = field(default_factory=list)  # texts of the progress bars drawn in the last rerun
 
     async def open(self):
         stream = self.url.replace("http://", "ws://") + "/_stcore/stream"
@@ -110,7 +126,7 @@ class Session:
         await self.ws.close()
 
     async def rerun(self, widgets=(), fragment: str = "", page: str | None = None, until=(FINISHED,),
-                    watch: str | None = None):
+                    watch: str | None = None, auto: bool = False):
         """Send a rerun (as the frontend does on a widget change) and read the server's messages until the run
         ends with a status in ``until``. Returns when the message was sent, and the fetch (started as its delta
         arrives, as a browser does) of the image captioned ``watch``, if given."""
@@ -127,8 +143,10 @@ class Session:
                 w.double_array_value.data.extend(value)
         if fragment:
             state.fragment_id = fragment
+            state.is_auto_rerun = auto
         else:
             self.elements.clear()  # a full run draws the page anew
+        self.progress = []
         sent, fetch = time.perf_counter(), None
         await self.ws.send(msg.SerializeToString())
         while True:
@@ -141,6 +159,8 @@ class Session:
                 what = element.WhichOneof("type")
                 if what == "imgs" and watch is not None and element.imgs.imgs[0].caption == watch:
                     fetch = asyncio.create_task(self.fetch(element.imgs.imgs[0].url))
+                if what == "progress":
+                    self.progress.append(element.progress.text)
                 if what == "exception" or (what == "alert" and element.alert.format == element.alert.ERROR):
                     self.problems.append(f"the page showed an error: {str(getattr(element, what))[:300]}")
             elif kind == "page_info_changed":
@@ -148,6 +168,8 @@ class Session:
             elif kind == "navigation":
                 self.page = fwd.navigation.page_script_hash
                 self.pages = {p.url_pathname or "home": p.page_script_hash for p in fwd.navigation.app_pages}
+            elif kind == "auto_rerun":
+                self.auto_rerun = (fwd.auto_rerun.fragment_id, fwd.auto_rerun.interval)
             elif kind == "script_finished":
                 if fwd.script_finished in until:
                     return sent, fetch
@@ -210,6 +232,62 @@ class Session:
         count = self.find("metric", "Seeds in the set")[0].body
         self.point_check = f"{names}|{count}"
         await self.close()
+
+
+class JobSession(Session):
+    """A session that keeps a ri-optimal path job running on the server: its workspace chains ``JOB_SEEDS`` seeds
+    on the Interpolate page with the ri-optimal scheme alone; it polls the job panel as the browser does and, when
+    a job has ended, changes the frames to ask for another."""
+
+    def __init__(self, url: str, model: str, store: Path):
+        super().__init__(url, model, -1)
+        ws = workspace.new_workspace_id()
+        seeds = models.load(model).prior.sample(JOB_SEEDS, seed=1)
+        names = [f"job seed {k}" for k in range(JOB_SEEDS)]
+        settings = {"model": model, "interpolate.chain": True, "interpolate.stops": names,
+                    "interpolate.schemes": ["ri-optimal"], "interpolate.frames": JOB_FRAMES, "jobs.budget_s": 600}
+        workspace.save_workspace(workspace.Workspace(seed_sets={model: SeedSet(seeds, names)}, settings=settings),
+                                 ws, store)
+        self.query = f"ws={ws}"
+        self.iterations = 0       # iterations of all its jobs seen so far
+        self.polls = []           # per poll: whether a job was running
+        self.jobs = 0             # jobs asked for
+        self._last = 0
+
+    async def start(self):
+        """Open the Interpolate page (its job starts) and return once the job panel shows the job."""
+        await self.open()
+        await self.rerun()  # Home, with the workspace of the query string
+        await self.rerun(page=self.pages["interpolate"])
+        self.jobs = 1
+        while not self._note():
+            await self.poll()
+
+    def _note(self) -> bool:
+        """Count the iterations shown by the last rerun's progress; whether a job was running."""
+        found = [int(m.group(1)) for text in self.progress for m in [re.search(r"iteration (\d+)", text)] if m]
+        if found:
+            self.iterations += max(found[0] - self._last, 0)
+            self._last = found[0]
+        return bool(self.progress)
+
+    async def poll(self):
+        """One rerun of the job panel after its interval (a full run follows when the job has ended); if no job
+        runs any more, ask for another (new frames: a new path)."""
+        fragment, interval = self.auto_rerun or ("", 0.5)
+        await asyncio.sleep(interval)
+        await self.rerun(fragment=fragment, auto=True, until=(FRAGMENT_FINISHED, FINISHED))
+        self.polls.append(self._note())
+        if not self.polls[-1]:
+            frames, _ = self.find("slider", "Frames per leg")
+            self.auto_rerun, self._last = (), 0
+            await self.rerun(widgets=[(frames.id, "values", [JOB_FRAMES + self.jobs % 2])])
+            self.jobs += 1
+            self._note()
+
+    async def keep(self, until: asyncio.Event):
+        while not until.is_set():
+            await self.poll()
 
 
 def expected_images(model_name: str, session: Session) -> np.ndarray:
@@ -290,12 +368,40 @@ async def one_load(url: str, model: str, n: int, offset: float, pause: float, pi
     return sessions, cpu / wall, own / wall, wall
 
 
+async def beside_job(url: str, model: str, n: int, offset: float, pause: float, pid: int, store: Path):
+    """:func:`one_load` while a :class:`JobSession` keeps a ri-optimal job running; the job session is closed
+    afterwards. Also returns (job iterations during the sliders' run, share of polls that found a job running,
+    jobs asked for in all)."""
+    job = JobSession(url, model, store)
+    await job.start()
+    done = asyncio.Event()
+    before, polls = job.iterations, len(job.polls)
+    keeper = asyncio.create_task(job.keep(done))
+    result = await one_load(url, model, n, offset, pause, pid, None)
+    done.set()
+    await keeper
+    running = job.polls[polls:]
+    await job.close()
+    return result, (job.iterations - before, sum(running) / max(len(running), 1), job.jobs)
+
+
+def wait_idle(pid: int, timeout_s: float = 60.0) -> float:
+    """Wait (measuring 1 s windows) until the server uses less than ``IDLE_CORES``; its last share."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        before, start = cpu_seconds(pid), time.monotonic()
+        time.sleep(1.0)  # a measuring window
+        share = (cpu_seconds(pid) - before) / (time.monotonic() - start)
+        if share < IDLE_CORES or time.monotonic() > deadline:
+            return share
+
+
 def percentile(values, q):
     values = sorted(values)
     return values[min(len(values) - 1, round(q * (len(values) - 1)))]
 
 
-def report(model: str, n: int, pause: float, sessions, server_cores, client_cores, wall) -> dict:
+def report(model: str, n: int, pause: float, sessions, server_cores, client_cores, wall, job=None) -> dict:
     moves = [m for s in sessions for m in s.moves]
     e2e = [m.fetched - m.sent for m in moves]
     server = [m.finished - m.sent for m in moves]
@@ -310,11 +416,16 @@ def report(model: str, n: int, pause: float, sessions, server_cores, client_core
         return f"{percentile(values, q) * 1e3:.0f}" if values else "-"
 
     demos = [s.demo_s for s in sessions if s.demo_s]
-    print(f"| {model} | {n} | {pause:g} s | {ms(e2e, 0.5)} / {ms(e2e, 0.95)} / {ms(e2e, 1.0)} | {ms(server, 0.5)} / "
-          f"{ms(server, 0.95)} | {statistics.median(demos) if demos else float('nan'):.1f} s | {len(failed)} | "
+    beside = ""
+    if job is not None:
+        beside = f"{job[0]} iterations, running at {job[1]:.0%} of polls | " if job else "no | "
+    print(f"| {model} | {n} | {pause:g} s | {beside}{ms(e2e, 0.5)} / {ms(e2e, 0.95)} / {ms(e2e, 1.0)} | "
+          f"{ms(server, 0.5)} / {ms(server, 0.95)} | {statistics.median(demos) if demos else float('nan'):.1f} s | "
+          f"{len(failed)} | "
           f"{right}/{checked}; {'none' if not cross else len(cross)} | {server_cores:.2f} | {client_cores:.2f} | "
           f"{wall:.0f} s |", flush=True)
-    return {"model": model, "n": n, "pause": pause, "median": percentile(e2e, 0.5) if e2e else float("nan")}
+    return {"model": model, "n": n, "pause": pause, "job": bool(job), "server": server_cores,
+            **{q: percentile(e2e, q) if e2e else float("nan") for q in (0.5, 0.95, 1.0)}}
 
 
 def summarise_profile(path: Path, top: int = 25):
@@ -357,43 +468,61 @@ def summarise_profile(path: Path, top: int = 25):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--models", nargs="+", default=list(MODELS), choices=models.available())
-    parser.add_argument("--sizes", nargs="+", type=int, default=list(SIZES))
+    parser.add_argument("--sizes", nargs="+", type=int, help=f"sessions (default {SIZES}; 5 with --with-job)")
     parser.add_argument("--pauses", nargs="+", type=float, default=list(PAUSES),
                         help="mean seconds a session waits before each slider move (0: back to back)")
     parser.add_argument("--app", type=Path, default=ROOT, help="the checkout whose app.py the server runs")
     parser.add_argument("--profile", type=Path, help="py-spy's samples of the server at the largest N go here")
+    parser.add_argument("--with-job", action="store_true",
+                        help="each run twice: alone, then while another session runs a ri-optimal path job")
     args = parser.parse_args()
     if args.profile is not None and shutil.which("py-spy") is None:
         parser.error("--profile needs py-spy: pip install -e .[bench]")
+    sizes = args.sizes or ([5] if args.with_job else list(SIZES))
     print(f"{os.cpu_count()} cores, app {args.app}; each session: the demo, Subspace, {MOVES} slider moves after "
           "a pause each, its point added. Slider move end to end: median / p95 / max; server per rerun: median / p95 "
           "(ms).\n")
-    print("| model | N | pause | slider move, end to end | server per rerun | demo (median) | failed sessions | "
-          "cross-talk: images right; problems | server CPU (cores) | client CPU (cores) | wall |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    beside = "ri-optimal job in another session | " if args.with_job else ""
+    print(f"| model | N | pause | {beside}slider move, end to end | server per rerun | demo (median) | "
+          "failed sessions | cross-talk: images right; problems | server CPU (cores) | client CPU (cores) | wall |")
+    print("|---|---|---|" + "---|" * (8 + args.with_job))
     rows, run = [], 0
     for model in args.models:
-        with streamlit_server(Path(tempfile.mkdtemp(prefix="le-load-")), root=args.app) as url:
+        store = Path(tempfile.mkdtemp(prefix="le-load-"))
+        with streamlit_server(store, root=args.app) as url:
             pid = server_pid()
             asyncio.run(one_load(url, model, 1, 0.5, 0.0, pid, None))  # warm-up: imports, the model, the demo
             for pause in args.pauses:
-                for n in args.sizes:
-                    run += 1
-                    profile = (args.profile if args.profile is not None and n == max(args.sizes)
-                               and pause == args.pauses[0] else None)
-                    # a fresh offset per run: no slider value of an earlier run is in the server's cache
-                    sessions, server, client, wall = asyncio.run(one_load(url, model, n, 0.037 * run, pause, pid,
-                                                                          profile))
-                    rows.append(report(model, n, pause, sessions, server, client, wall))
-                    if profile is not None:
-                        summarise_profile(profile)
+                for n in sizes:
+                    for with_job in (False, True) if args.with_job else (False,):
+                        run += 1
+                        profile = (args.profile if args.profile is not None and n == max(sizes)
+                                   and pause == args.pauses[0] and not with_job else None)
+                        # a fresh offset per run: no slider value of an earlier run is in the server's cache
+                        if with_job:
+                            (sessions, server, client, wall), job = asyncio.run(beside_job(
+                                url, model, n, 0.037 * run, pause, pid, store))
+                        else:
+                            job = () if args.with_job else None
+                            sessions, server, client, wall = asyncio.run(one_load(url, model, n, 0.037 * run, pause,
+                                                                                  pid, profile))
+                        rows.append(report(model, n, pause, sessions, server, client, wall, job))
+                        if profile is not None:
+                            summarise_profile(profile)
+                        if with_job and wait_idle(pid) >= IDLE_CORES:
+                            print(f"  the server was still busy {60} s after the job's session closed")
     print()
     for model in args.models:
         for pause in args.pauses:
-            medians = {r["n"]: r["median"] for r in rows if r["model"] == model and r["pause"] == pause}
+            same = [r for r in rows if r["model"] == model and r["pause"] == pause]
+            medians = {r["n"]: r[0.5] for r in same if not r["job"]}
             if 1 in medians and len(medians) > 1:
                 print(f"{model}, pause {pause:g} s: slider median at N = {max(medians)} is "
                       f"{medians[max(medians)] / medians[1]:.1f}x the median at N = 1")
+            for alone, job in zip([r for r in same if not r["job"]], [r for r in same if r["job"]]):
+                print(f"{model}, N = {alone['n']}, pause {pause:g} s, beside a ri-optimal job / alone: median "
+                      f"{job[0.5] / alone[0.5]:.1f}x, p95 {job[0.95] / alone[0.95]:.1f}x, max "
+                      f"{job[1.0] / alone[1.0]:.1f}x; server CPU {job['server']:.2f} / {alone['server']:.2f} cores")
 
 
 if __name__ == "__main__":
