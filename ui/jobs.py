@@ -284,8 +284,9 @@ def _panel(jobs: SessionJobs) -> None:
                 bar.progress(0.0, text=f"{job.label}: waiting for the computation before it")
             else:
                 elapsed = time.monotonic() - (job.started or time.monotonic())
+                detail = job.text.removeprefix(f"{job.label}: ") or "starting"  # latentcore's text may name it too
                 bar.progress(job.fraction, text=f"{job.label} · {elapsed:.0f} s of at most {job.budget_s:.0f} s · "
-                                                f"{job.text or 'starting'}")
+                                                f"{detail}")
             if button.button("Cancel", key=f"cancel-{id(job)}", disabled=job.cancel.is_set(),
                              help="Stop now and keep the best result so far"):
                 job.cancel.set()
