@@ -268,10 +268,17 @@ def check_latents(array, name: str, shape: tuple[int, ...] | None) -> torch.Tens
         return tensor
     if tensor.dim() == 2 and got[1] == math.prod(shape):
         return tensor.reshape(got[0], *shape)
+    raise LatentFileError(f"{name} holds an array of shape {got}, which does not fit latents of shape "
+                          f"({', '.join(map(str, shape))}); accepted: {accepted_shapes(shape)}")
+
+
+def accepted_shapes(shape) -> str:
+    """The array shapes a latent file may hold for latents of ``shape``, in words: one latent, a batch and, for
+    latents of more than one dimension, a flat batch."""
     dims = ", ".join(map(str, shape))
-    raise LatentFileError(f"{name} holds an array of shape {got}, which does not fit latents of shape ({dims}); "
-                          f"accepted: one latent ({dims}), a batch (N, {dims}), or a flat batch "
-                          f"(N, {math.prod(shape)})")
+    if len(shape) == 1:  # a batch of 1-d latents is already flat
+        return f"one latent ({dims}) or a batch (N, {dims})"
+    return f"one latent ({dims}), a batch (N, {dims}), or a flat batch (N, {math.prod(shape)})"
 
 
 @dataclass

@@ -24,7 +24,7 @@ with ui.page("Diagnostics") as (name, model, decoding):
         candidates[f"{label} path, frame {middle} of {len(path)}"] = path[middle]
     if not candidates:
         st.info("Sample or upload seeds first; with two or more, the teaching examples appear too.")
-        st.page_link("pages/seeds.py", label="Go to Seeds")
+        ui.go_to_seeds()
         ui.stop()
 
     chosen = st.multiselect("Latents", list(candidates), key=ui.remember(

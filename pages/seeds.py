@@ -33,6 +33,7 @@ with ui.page("Seeds") as (name, model, decoding):
         upload = st.file_uploader("A latent file", type=[f[1:] for f in lc.FORMATS],
                                   help=f"One latent {model.latent_shape} or a batch of at most "
                                        f"{limits.MAX_UPLOAD_LATENTS}; formats {', '.join(lc.FORMATS)}")
+        st.caption(f"{ui.plain(name)} takes {lc.latent_files.accepted_shapes(model.latent_shape)}.")
         if upload is not None and st.session_state.get("upload_result", (None,))[0] != upload.file_id:
             most = min(limits.MAX_UPLOAD_LATENTS, seeds.room())
             why = (f"one file adds at most {most} latents" if most == limits.MAX_UPLOAD_LATENTS else

@@ -62,6 +62,16 @@ def test_every_scheme_runs_on_interpolate(app):
     assert len(app.main.get("image")) == len(lc.SCHEMES)
 
 
+def test_a_page_without_seeds_offers_a_button_to_the_seeds_page(app):
+    app.switch_page("pages/interpolate.py").run()
+    _no_errors(app)
+    [b for b in app.button if b.label == "Go to Seeds"][0].click().run()
+    _no_errors(app)
+    assert app.title[0].value == "Seeds"  # and beside the latent uploader, the shapes it takes
+    assert any("takes one latent (100, 1, 1), a batch (N, 100, 1, 1), or a flat batch (N, 100)" in c.value
+               for c in app.caption)
+
+
 def test_sample_and_delete_seeds(app):
     app.switch_page("pages/seeds.py").run()
     app.number_input[0].set_value(3).run()
@@ -404,14 +414,14 @@ def test_uploading_a_workspace_file(app):
     app.sidebar.selectbox[0].set_value("digits-vae").run()
     app.button[0].click().run()
     ws = app.session_state["workspace_id"]
-    upload = _uploader(app.sidebar, "Open a workspace file")
+    upload = _uploader(app.sidebar, "Open a workspace file (.safetensors)")
     upload.set_value(("not.safetensors", b"junk", "application/octet-stream")).run()
     assert not app.exception
     assert "is not a usable Latent Explorer workspace" in app.sidebar.error[0].value
     assert app.session_state["workspace_id"] == ws and app.sidebar.metric[0].value == "8"
     mine = workspace.Workspace(settings={"model": "digits-vae"},
                                seed_sets={"digits-vae": lc.SeedSet(torch.zeros(2, 16), ["x", "y"])})
-    _uploader(app.sidebar, "Open a workspace file").set_value(
+    _uploader(app.sidebar, "Open a workspace file (.safetensors)").set_value(
         ("mine.safetensors", workspace.workspace_to_bytes(mine), "application/octet-stream")).run()
     _no_errors(app)
     assert app.session_state["workspace_id"] != ws and app.sidebar.metric[0].value == "2"

@@ -118,7 +118,7 @@ def test_an_uploaded_workspace_past_the_limits_is_refused(monkeypatch):
     chatty = workspace.workspace_to_bytes(workspace.Workspace(settings={"notes": "x" * 5000}))
     monkeypatch.setattr(limits, "MAX_WORKSPACE_METADATA_BYTES", 4096)
     def uploader():
-        return [u for u in at.sidebar.get("file_uploader") if u.label == "Open a workspace file"][0]
+        return [u for u in at.sidebar.get("file_uploader") if u.label == "Open a workspace file (.safetensors)"][0]
 
     uploader().set_value(("chatty.safetensors", chatty, "application/octet-stream")).run()
     assert not at.exception

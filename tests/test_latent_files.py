@@ -279,3 +279,13 @@ def test_limits_are_settings_of_the_server(monkeypatch):
             limits._setting("MAX_SEEDS", 4096)
     assert limits.mib(3 * 2**20 // 2) == "1.5 MiB" and limits.mib(256 * 2**20) == "256 MiB"
     assert limits.mib(3200) == "3.1 KiB"
+
+
+@pytest.mark.parametrize("shape, accepted", [
+    ((16,), r"accepted: one latent \(16\) or a batch \(N, 16\)$"),
+    ((1, 4, 4), r"accepted: one latent \(1, 4, 4\), a batch \(N, 1, 4, 4\), or a flat batch \(N, 16\)$"),
+])
+def test_a_shape_error_lists_each_accepted_shape_once(tmp_path, shape, accepted):
+    path = _bad(tmp_path, "x.npy", _npy(np.zeros((2, 15), dtype=np.float32)))
+    with pytest.raises(lc.LatentFileError, match=accepted):
+        lc.load_latents(path, shape=shape)

@@ -12,8 +12,8 @@ from .guard import guarded, page
 from .inversion import ended_inversion, inversion_settings, invert_image, show_inversion, start_inversion
 from .models import centroid_of, decode_to_uint8, get_model, path_through
 from .text import plain
-from .workspace import remember, seed_set, seeds_or_stop
+from .workspace import go_to_seeds, remember, seed_set, seeds_or_stop
 
 __all__ = ["jobs", "page", "stop", "guarded", "show_error", "plain", "remember", "seed_set", "seeds_or_stop",
-           "get_model", "decode_to_uint8", "path_through", "centroid_of", "inversion_settings", "start_inversion",
-           "ended_inversion", "show_inversion", "invert_image"]
+           "go_to_seeds", "get_model", "decode_to_uint8", "path_through", "centroid_of", "inversion_settings",
+           "start_inversion", "ended_inversion", "show_inversion", "invert_image"]

@@ -23,6 +23,7 @@ import streamlit as st
 
 import latentcore.models as models
 from latentcore import limits, workspace
+from latentcore.latent_files import FORMATS
 from latentcore.seed_set import SeedSet
 
 from . import recent
@@ -280,13 +281,19 @@ def seed_set(model_name: str) -> SeedSet:
     return sets.setdefault(model_name, SeedSet())
 
 
+def go_to_seeds() -> None:
+    """A button (not a link that reads as plain text) that opens the Seeds page."""
+    if st.button("Go to Seeds", icon=":material/arrow_forward:"):
+        st.switch_page("pages/seeds.py")
+
+
 def seeds_or_stop(model_name: str, what: str) -> SeedSet:
     """The model's seed set when it holds at least two seeds; otherwise says that ``what`` needs two, links to
     the Seeds page and stops the page."""
     seeds = seed_set(model_name)
     if len(seeds) < 2:
         st.info(f"{what} at least two seeds: sample or upload some on the Seeds page.")
-        st.page_link("pages/seeds.py", label="Go to Seeds")
+        go_to_seeds()
         stop()
     return seeds
 
@@ -305,9 +312,12 @@ def workspace_panel() -> None:
         st.download_button("Download the workspace", lambda: workspace.workspace_to_bytes(current),
                            file_name=f"workspace-{workspace_id[:8]}.safetensors", on_click="ignore",
                            disabled=too_large is not None, help=too_large and plain(too_large))
-        upload = st.file_uploader("Open a workspace file", type=["safetensors"], key="workspace_upload",
+        upload = st.file_uploader("Open a workspace file (.safetensors)", type=["safetensors"],
+                                  key="workspace_upload",
                                   max_upload_size=max(1, limits.MAX_WORKSPACE_BYTES // limits.MiB),
                                   help="A file downloaded here; it opens as a new workspace, this one stays saved")
+        st.caption(f"Only workspace files downloaded from this panel; latent files ({', '.join(FORMATS)}) go on "
+                   "the Seeds page.")
         if upload is not None and st.session_state.get("workspace_upload_result", (None,))[0] != upload.file_id:
             try:  # read once per file; a bad file's message stays while it is in the uploader
                 opened = workspace.workspace_from_bytes(upload.getvalue(), upload.name)
