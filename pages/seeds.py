@@ -69,9 +69,14 @@ with ui.page("Seeds") as (name, model, decoding):
         settings = ui.inversion_settings(model)
         if pictures and st.button("Invert the images"):
             try:
-                ui.start_inversion(name, model, [(p.getvalue(), p.name) for p in pictures], settings, decoding)
+                skipped = ui.start_inversion(name, model, [(p.getvalue(), p.name) for p in pictures], settings,
+                                             decoding)
             except (imaging.ImageFileError, ValueError) as err:
                 ui.show_error(f"{ui.plain(err)}. Your seed set is unchanged.", err)
+            else:
+                if skipped:
+                    st.info(ui.plain(f"Already in the seed set, not inverted again: {', '.join(skipped)}. Delete "
+                                     "its seed to invert it anew."))
     try:
         ended = ui.ended_inversion()
     except (ValueError, RuntimeError) as err:

@@ -349,6 +349,11 @@ def test_uploads_on_seeds_valid_bad_and_an_image(app):
     _no_errors(app)
     assert app.sidebar.metric[0].value == "12"
     assert any("mean squared error" in m.value for m in app.markdown)
+    [b for b in app.button if b.label == "Invert the images"][0].click().run()  # again: the file is added once
+    finish_jobs(app)
+    _no_errors(app)
+    assert app.sidebar.metric[0].value == "12"
+    assert any(_shown(i.value).startswith("Already in the seed set, not inverted again: stroke.png") for i in app.info)
 
 
 def _png(array) -> bytes:

@@ -47,21 +47,30 @@ def inversion_settings(model) -> dict:
 
 
 def start_inversion(model_name: str, model, pictures: list[tuple[bytes, str]], settings: dict,
-                    decoding: dict) -> None:
+                    decoding: dict) -> list[str]:
     """Load ``pictures`` (``(data, file name)`` pairs; an unreadable one raises
     :class:`~latentcore.imaging.ImageFileError`) and start their inversion into ``model_name`` as a job; see
-    :func:`ended_inversion`."""
-    images = imaging.load_images(pictures, model.image_shape[1:])
-    names = [name for _, name in pictures]
-    key = ("invert", model_name, tuple((digest(data), name) for data, name in pictures),
-           tuple(sorted(settings.items())), tuple(sorted(decoding.items())))
+    :func:`ended_inversion`. A file whose inversion is in the seed set already (by this session, under the name it
+    was given) is not inverted again: returns those files' names."""
+    added = st.session_state.setdefault("inverted_files", {})  # (model, file digest) -> seed name
+    names_now = set(seed_set(model_name).names)
+    fresh = [(data, name) for data, name in pictures if added.get((model_name, digest(data))) not in names_now]
+    skipped = [name for data, name in pictures if (data, name) not in fresh]
+    if not fresh:
+        return skipped
+    images = imaging.load_images(fresh, model.image_shape[1:])
+    names, digests = [name for _, name in fresh], [digest(data) for data, _ in fresh]
+    key = ("invert", model_name, tuple(zip(digests, names)), tuple(sorted(settings.items())),
+           tuple(sorted(decoding.items())))
 
     def work(progress=None, budget_s=None, should_stop=None):
         controls = {} if settings["method"] == "encoder" else {"budget_s": budget_s, "should_stop": should_stop}
         inversion = lc.invert(model, images, options=decoding, progress=progress, **controls, **settings)
-        return model_name, names, inversion, _reference(model, settings["method"], decoding, progress, should_stop)
+        reference = _reference(model, settings["method"], decoding, progress, should_stop)
+        return model_name, names, digests, inversion, reference
 
     jobs.start("invert", key, f"Inverting {len(names)} image{'s' * (len(names) != 1)}", work)
+    return skipped
 
 
 def ended_inversion(where=st):
@@ -69,10 +78,13 @@ def ended_inversion(where=st):
     inversion, reference)``, its latents added to that model's seed set; None otherwise (while it runs, a line in
     ``where`` says so). Its error is raised again if it failed."""
     ended = jobs.ended("invert", where)
-    if ended is not None:
-        model_name, names, inversion, _ = ended
-        seed_set(model_name).add(inversion.latents, [name.rsplit(".", 1)[0] for name in names])
-    return ended
+    if ended is None:
+        return None
+    model_name, names, digests, inversion, reference = ended
+    given = seed_set(model_name).add(inversion.latents, [name.rsplit(".", 1)[0] for name in names])
+    added = st.session_state.setdefault("inverted_files", {})
+    added.update({(model_name, d): seed for d, seed in zip(digests, given)})
+    return model_name, names, inversion, reference
 
 
 def _reference(model, method: str, options: dict, progress=None, should_stop=None):
