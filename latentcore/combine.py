@@ -27,7 +27,7 @@ import torch
 from .device import as_tensor
 from .optimise import check_budget
 from .policy import context_options
-from .priors import Independent, Prior, StandardNormal
+from .priors import Gaussian, Independent, Prior, StandardNormal
 from .validation import check_choice, check_finite, check_latents, check_options, keyword_options, resolve_prior
 
 
@@ -56,6 +56,13 @@ def to_lol_space(flat: torch.Tensor, prior: Prior) -> tuple[torch.Tensor, torch.
     if isinstance(prior, StandardNormal):
         return flat, None
     return flat, prior.mean.reshape(-1).to(flat)
+
+
+def lol_is_exact(prior: Prior) -> bool:
+    """Whether LOL combinations of the prior's samples are distributed exactly as the prior: Gaussian priors and
+    independent elements (through normal scores). Otherwise (mixtures, empirical densities) the map keeps the
+    mean and covariance only."""
+    return isinstance(prior, (Gaussian, Independent))
 
 
 def from_lol_space(flat: torch.Tensor, prior: Prior) -> torch.Tensor:

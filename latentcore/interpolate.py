@@ -27,7 +27,7 @@ from typing import Any, Callable, Mapping
 
 import torch
 
-from .combine import from_lol_space, to_lol_space
+from .combine import from_lol_space, lol_is_exact, to_lol_space
 from .device import as_tensor
 from .optimise import check_budget
 from .policy import context_options
@@ -76,6 +76,7 @@ class Scheme:
     - ``slow_on(model)``: why one run takes minutes for ``model`` on its device (None when it does not); the
       scheme is then not offered for it.
     - ``playground``: meaningful on the 2-D priors of the geometry playground (no decoder).
+    - ``caveat(prior)``: what the description does not hold for on ``prior`` (None where it holds).
     """
 
     name: str
@@ -90,6 +91,13 @@ class Scheme:
     evaluation: Mapping[str, Any] = field(default_factory=dict)
     slow_on: Callable[[Any], str | None] | None = None
     playground: bool = True
+    caveat: Callable[[Prior], str | None] | None = None
+
+    def description_for(self, prior: Prior) -> str:
+        """:attr:`description`, with what it does not promise for ``prior`` when ``caveat(prior)`` says so (e.g.
+        LOL's exact distribution holds for Gaussian priors and independent elements only)."""
+        why = self.caveat(prior) if self.caveat is not None else None
+        return f"{self.description} {why}" if why else self.description
 
     @property
     def option_names(self) -> tuple[str, ...]:
@@ -206,8 +214,16 @@ register_scheme(Scheme("linear", "Linear", "(1 - t) x + t y: a straight chord; i
                        "small norms for a Gaussian prior.", linear_path))
 register_scheme(Scheme("slerp", "SLERP", "Spherical interpolation about the origin: follows the great circle "
                        "between the endpoints' directions (White, arXiv 1609.04468).", slerp_path))
+def _lol_caveat(prior: Prior) -> str | None:
+    if lol_is_exact(prior):
+        return None
+    return ("This prior is neither Gaussian nor made of independent elements, so here LOL keeps only its mean and "
+            "covariance (the first two moments), not its whole distribution.")
+
+
 register_scheme(Scheme("lol", "LOL", "Latent optimal linear combination with weights (1 - t, t): every point is "
-                       "distributed exactly as the prior (Bodin et al., arXiv 2408.08558).", lol_path))
+                       "distributed exactly as the prior (Bodin et al., arXiv 2408.08558).", lol_path,
+                       caveat=_lol_caveat))
 
 
 def schemes_for(model) -> tuple[list[str], dict[str, str]]:

@@ -37,7 +37,7 @@ with ui.page("Interpolate") as (name, model, decoding):
     for label in chosen:
         scheme = lc.SCHEMES[labels[label]]
         strip, gif, text = st.columns([6, 1, 1])
-        strip.markdown(f"**{label}**: {scheme.description}")
+        strip.markdown(f"**{label}**: {scheme.description_for(model.prior)}")
         try:
             path = ui.path_through(name, model, stop_latents, frames, scheme.name, decoding, where=strip)
         except (ValueError, RuntimeError) as err:

@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import latentcore as lc
+import latentcore.models as models
 from latentcore.interpolate import slerp_path
 from latentcore.nao import log_chi_density, nao_centroid
 
@@ -173,3 +174,10 @@ def test_bad_inputs_raise_clear_errors():
         lc.interpolate(torch.zeros(5), torch.zeros(5), 4, prior=prior)
     with pytest.raises(ValueError, match="NaN"):
         lc.interpolate(torch.full((4,), float("nan")), z[1], 4)
+
+
+def test_the_lol_description_says_what_it_keeps_for_the_prior():
+    lol = lc.SCHEMES["lol"]
+    assert lol.description_for(lc.StandardNormal((16,))) == lol.description  # exactly the prior's distribution
+    semicircle = models.load("semicircle-gen", device="cpu").prior  # a Gaussian mixture
+    assert "keeps only its mean and covariance" in lol.description_for(semicircle)
