@@ -78,5 +78,8 @@ with ui.page("Interpolate") as (name, model, decoding):
     b.plotly_chart(plots.along_path_figure({k: v.normality for k, v in profiles.items()},
                                            "Smallest normality-test p-value", "p-value", log_y=True),
                    width="stretch")
-    st.caption("The density index is ~1 anywhere inside a Gaussian's bulk, so it rates a linear midpoint (small norm) "
-               "as realistic; the typical-set index and the normality tests do not.")
+    st.caption("For a Gaussian prior the density index (Struski et al., \"Interpolation in generative models\") is "
+               "1 - F(||z||²), F the chi-square CDF: the prior's own samples spread evenly between 0 and 1, and a "
+               "point of atypically small norm scores near 1. A linear midpoint has about half the typical squared "
+               "norm, so it scores about 0.95 in 16 dimensions and above 0.9999 in 100: rated more realistic than the "
+               "endpoints. The typical-set index and the normality tests flag its small norm instead.")
