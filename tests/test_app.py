@@ -268,8 +268,9 @@ def test_centroids_and_reconstruction(app):
     assert list(table.index) == [c.label for c in lc.CENTROIDS.values()]
     # the arithmetic mean of 4 Gaussian seeds has about half the typical norm; LOL keeps it typical
     assert table.loc["Arithmetic mean", "norm"] < 0.7 * table.loc[lc.CENTROIDS["lol"].label, "norm"]
-    assert table.loc["Arithmetic mean", "chi-square p of the norm"] < 0.01
-    assert table.loc[lc.CENTROIDS["lol"].label, "chi-square p of the norm"] > 0.01
+    typical = "typical-set index (two-sided χ² p of the squared norm)"
+    assert table.loc["Arithmetic mean", typical] < 0.01
+    assert table.loc[lc.CENTROIDS["lol"].label, typical] > 0.01
     assert app.metric[0].label.startswith("Latent distance")
     residual = float(app.metric[0].value)
     [s for s in app.slider if s.label == "k (neighbours)"][0].set_value(7).run()  # all 7 other seeds
