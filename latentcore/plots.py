@@ -27,8 +27,9 @@ def endpoint_plane_figure(coords: dict[str, np.ndarray]) -> go.Figure:
 
 
 def along_path_figure(values: dict[str, np.ndarray], title: str, y: str, band: tuple[float, float] | None = None,
-                      log_y: bool = False) -> go.Figure:
-    """One line per scheme of a quantity along the path; ``band`` shades a reference interval."""
+                      log_y: bool = False, level: float | None = None) -> go.Figure:
+    """One line per scheme of a quantity along the path; ``band`` shades a reference interval; ``log_y`` puts
+    the y axis on a log scale ticked at powers of ten (p-values); ``level`` draws a test level as a line."""
     fig = go.Figure()
     for k, (name, v) in enumerate(values.items()):
         fig.add_trace(go.Scatter(y=v, mode="lines+markers", name=name, line=dict(color=PALETTE[k % len(PALETTE)])))
@@ -36,7 +37,10 @@ def along_path_figure(values: dict[str, np.ndarray], title: str, y: str, band: t
         fig.add_hrect(y0=band[0], y1=band[1], fillcolor="grey", opacity=0.15, line_width=0,
                       annotation_text="typical", annotation_position="top left")
     if log_y:
-        fig.update_yaxes(type="log")
+        fig.update_yaxes(type="log", dtick=1, exponentformat="power", showexponent="all")
+    if level is not None:
+        fig.add_hline(y=level, line_dash="dot", line_color="black", annotation_text=f"test level {level:g}",
+                      annotation_position="bottom left")
     return _layout(fig, title, "frame", y)
 
 

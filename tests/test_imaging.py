@@ -129,6 +129,10 @@ def test_path_profile_and_figures():
     assert len(fig.data) == 1 and fig.layout.title.text == "Norm"
     plane = plots.endpoint_plane_figure({"linear": lc.endpoint_plane(path, a, b).numpy()})
     assert len(plane.data) == 2
+    p_values = plots.along_path_figure({"linear": profile.normality}, "p", "p-value", log_y=True, level=0.01)
+    axis = p_values.layout.yaxis  # ticks at powers of ten, written as powers, and the test level drawn
+    assert axis.type == "log" and axis.dtick == 1 and axis.exponentformat == "power"
+    assert [shape.y0 for shape in p_values.layout.shapes] == [0.01]
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc")
