@@ -6,8 +6,13 @@ import ui
 from latentcore import imaging, plots
 
 with ui.page("Subspace") as (name, model, decoding):
-    st.markdown("Seeds span a subspace; each point has one coordinate per seed (LOL paper, section 3.3). With **LOL** "
-                "every point is a typical latent; the **raw** linear combination shrinks or inflates the norm.")
+    st.markdown("The basis seeds span a subspace (Bodin et al., \"Linear combinations of latents in generative "
+                "models\", arXiv 2408.08558, section 3.3). Its coordinates h1, h2, ... are along an orthonormal basis "
+                "of that span (a QR decomposition of the seeds), not one weight per seed, so each seed sits at a "
+                "point of its own: its coordinates are listed under each slider. A slider runs from the seeds' "
+                "smallest to their largest value of its coordinate, a quarter of that span wider on each side. With "
+                "**LOL** every point is a typical latent; the **raw** linear combination shrinks or inflates the "
+                "norm.")
     seeds = ui.seeds_or_stop(name, "A subspace needs")
 
     names = seeds.names
@@ -37,6 +42,8 @@ with ui.page("Subspace") as (name, model, decoding):
                 key = ui.remember(f"subspace.h{k}.{'-'.join(basis)}", float(seed_coords[:, k].mean()),
                                   bounds=(low, high))
                 coords.append(st.slider(f"h{k + 1}", low, high, step=(high - low) / 100, key=key))
+                st.caption("seeds: " + " · ".join(f"{ui.plain(seed)} {value:.2f}"
+                                                  for seed, value in zip(basis, seed_coords[:, k].tolist())))
         h = torch.tensor([coords])
         latent = sub.to_latents(h, lol=use_lol)
         with image_col:
