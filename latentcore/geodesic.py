@@ -42,7 +42,7 @@ from .realism import Decoder, PointIndex, path_energy, path_realism
 
 DEFAULT_ALPHA = 0.9
 # Sampler steps of the decoder in the loop for models with a sampler. Measured in the README on digits-ddim (25
-# steps): with 3, the full sampler's energy rarely falls within a minute; with 10 it fell by ~30 % for 2 of 3 pairs.
+# steps): with 3, the full sampler's energy rarely fell within a minute; with 10, by about a third for 2 pairs of 3.
 LOOP_STEPS = 10
 # Above this many image values per frame, a sampler on a CPU takes seconds per iteration (Stable Diffusion's 512x512
 # RGB frames, not the 16x16 digits), so a path would take hours.
