@@ -38,9 +38,9 @@ def along_path_figure(values: dict[str, np.ndarray], title: str, y: str, band: t
                       annotation_text="typical", annotation_position="top left")
     if log_y:
         fig.update_yaxes(type="log", dtick=1, exponentformat="power", showexponent="all")
-    if level is not None:
-        fig.add_hline(y=level, line_dash="dot", line_color="black", annotation_text=f"test level {level:g}",
-                      annotation_position="bottom left")
+    if level is not None:  # named in the axis title: plotly misplaces a line's annotation on a log axis
+        fig.add_hline(y=level, line_dash="dot", line_color="black")
+        y = f"{y} (dotted: test level {level:g})"
     return _layout(fig, title, "frame", y)
 
 

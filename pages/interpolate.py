@@ -79,7 +79,7 @@ with ui.page("Interpolate") as (name, model, decoding):
     a, b = st.columns(2)
     a.plotly_chart(plots.endpoint_plane_figure(plane), width="stretch")
     b.plotly_chart(plots.along_path_figure({k: v.step for k, v in profiles.items()},
-                                           "L2 distance between consecutive frames", "distance"), width="stretch")
+                                           "Step between frames (L2)", "distance"), width="stretch")
     a, b = st.columns(2)
     a.plotly_chart(plots.along_path_figure({k: v.norm for k, v in profiles.items()}, "Norm along the path", "norm",
                                            band=typical_norm_band(model.prior)), width="stretch")
