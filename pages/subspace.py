@@ -42,7 +42,7 @@ with ui.page("Subspace") as (name, model, decoding):
                 key = ui.remember(f"subspace.h{k}.{'-'.join(basis)}", float(seed_coords[:, k].mean()),
                                   bounds=(low, high))
                 coords.append(st.slider(f"h{k + 1}", low, high, step=(high - low) / 100, key=key))
-                st.caption("seeds: " + " · ".join(f"{ui.plain(seed)} {value:.2f}"
+                st.caption("seeds: " + " · ".join(f"{ui.plain(seed)}: {value:.2f}"
                                                   for seed, value in zip(basis, seed_coords[:, k].tolist())))
         h = torch.tensor([coords])
         latent = sub.to_latents(h, lol=use_lol)

@@ -93,7 +93,7 @@ def test_subspace_slider_changes_the_image_and_adds_a_seed(app):
     sub = lc.Subspace(app.session_state["seed_sets"][DEFAULT_MODEL].select(["demo 0", "demo 1", "demo 2"]),
                       prior=models.load(DEFAULT_MODEL, device="cpu").prior)
     listed = [c.value for c in app.caption if c.value.startswith("seeds: ")]  # each seed's own coordinates
-    assert listed[0] == "seeds: " + " · ".join(f"demo {i} {v:.2f}" for i, v in enumerate(sub.seed_coordinates[:, 0]))
+    assert listed[0] == "seeds: " + " · ".join(f"demo {i}: {v:.2f}" for i, v in enumerate(sub.seed_coordinates[:, 0]))
     before = app.main.get("image")[0].proto.imgs[0].url
     app.slider[0].set_value(app.slider[0].min).run()
     _no_errors(app)
