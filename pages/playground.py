@@ -33,13 +33,23 @@ def place_clicked_point():
         st.session_state["playground.next"] = "End" if which == "Start" else "Start"
 
 
+def keep_endpoints_on_the_map():
+    """After the prior changes: an endpoint outside the new prior's map goes to that prior's default."""
+    _, (xlim, ylim), _, defaults = playground_prior(st.session_state["playground.prior"])
+    for which in ("start", "end"):
+        x, y = (st.session_state.get(f"playground.{which}_{axis}") for axis in "xy")
+        if x is None or y is None or not (xlim[0] <= x <= xlim[1] and ylim[0] <= y <= ylim[1]):
+            st.session_state[f"playground.{which}_x"], st.session_state[f"playground.{which}_y"] = defaults[which]
+
+
 with ui.page("Geometry playground") as (name, model, decoding):
     st.markdown("Two-dimensional priors where the geometry is visible. Place two endpoints (click on the plot or "
                 "type them) and compare the paths: each scheme's points are coloured lines over the density.")
     controls, view = st.columns([1, 3])
     with controls:
         prior_name = st.selectbox("Prior", lc.playground_priors(), format_func=lambda p: lc.PRIORS[p].label,
-                                  key=ui.remember("playground.prior", "semicircle", options=lc.playground_priors()))
+                                  key=ui.remember("playground.prior", "semicircle", options=lc.playground_priors()),
+                                  on_change=keep_endpoints_on_the_map)
         prior, (xlim, ylim), (xs, ys, density), defaults = playground_prior(prior_name)
         st.radio("A click places", ["Start", "End"], horizontal=True,
                  key=ui.remember("playground.next", "Start", options=["Start", "End"]))

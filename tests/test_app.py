@@ -255,6 +255,11 @@ def test_playground_draws_every_path_and_follows_its_inputs(app):
     table = app.dataframe[0].value.set_index("path")
     assert list(table.index) == ["Linear", "SLERP", "LOL", "ri-optimal"]
     assert table.loc["ri-optimal", "path index (Definition 2)"] > table.loc["Linear", "path index (Definition 2)"]
+    [s for s in app.selectbox if s.label == "Prior"][0].set_value("two-moons").run()
+    _no_errors(app)  # the semicircle's endpoints lie off the two moons' map: they move to the moons' own
+    moons = lc.make_prior("two-moons", 2)
+    expected = [round(float(v), 2) for end in lc.default_endpoints(moons) for v in end]
+    assert [n.value for n in app.number_input if n.label in ("start x1", "start x2", "end x1", "end x2")] == expected
     [s for s in app.selectbox if s.label == "Prior"][0].set_value("ring").run()
     _no_errors(app)
     start_x = [n for n in app.number_input if n.label == "start x1"][0]
