@@ -226,7 +226,7 @@ class Session:
                 self.problems.append(f"move {k}: the image did not change")
             image = url
             self.moves.append(Move(value, sent, finished, fetched, data))
-        add, fragment = self.find("button", "Add this point to the seeds")
+        add, fragment = self.find("button", "Add to the seeds")
         await self.rerun(widgets=[(add.id, "trigger", None)], fragment=fragment)
         names = [n for n in self.find("multiselect", "Basis seeds (2 to 6)")[0].options if "subspace point" in n]
         count = self.find("metric", "Seeds in the set")[0].body

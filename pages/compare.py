@@ -76,6 +76,9 @@ with ui.page("Compare schemes") as (name, model, decoding):
     numbers = [c for c in shown if c in HEADINGS or c.endswith(("_low", "_high"))]
     st.dataframe(result.table[shown], hide_index=True, width="stretch", column_config={
         c: st.column_config.NumberColumn(HEADINGS.get(c, c), format="%.3g") for c in numbers})
+    st.caption("Frechet distances of small samples are dominated by the sample size: sets of 8 real digits score "
+               "about 1000 against all real digits, so the centroids' figures (one image per set) say little "
+               "beyond spread; compare schemes within a task, not across (see the README's Evaluation section).")
     csv, js = st.columns(2)
     csv.download_button("Download CSV", result.to_csv(), file_name=f"compare-{run['model']}.csv", mime="text/csv",
                         on_click="ignore")

@@ -49,7 +49,7 @@ with ui.page("Subspace") as (name, model, decoding):
         with image_col:
             st.image(ui.decode_to_uint8(name, latent.numpy(), decoding)[0], width=192, clamp=True,
                      caption="current point")
-            if st.button("Add this point to the seeds"):
+            if st.button("Add to the seeds", help="Add the current point to the seed set"):
                 seeds.add(latent, [f"subspace point ({', '.join(f'{c:.2f}' for c in coords)})"])
                 st.rerun(scope="app")
         st.plotly_chart(plots.scatter_figure(seed_coords[:, :2].numpy(), basis, h[0, :2].numpy(),

@@ -98,7 +98,7 @@ def test_subspace_slider_changes_the_image_and_adds_a_seed(app):
     app.slider[0].set_value(app.slider[0].min).run()
     _no_errors(app)
     assert app.main.get("image")[0].proto.imgs[0].url != before
-    [b for b in app.button if b.label == "Add this point to the seeds"][0].click().run()
+    [b for b in app.button if b.label == "Add to the seeds"][0].click().run()
     _no_errors(app)
     assert app.sidebar.metric[0].value == "9"
 
