@@ -78,6 +78,8 @@ with ui.page("Interpolate") as (name, model, decoding):
                "endpoints. The typical-set index and the normality tests flag its small norm instead.")
     a, b = st.columns(2)
     a.plotly_chart(plots.endpoint_plane_figure(plane), width="stretch")
+    a.caption("The endpoint plane is the plane through the origin spanned by the two endpoints (Struski et al., "
+              "Eq. 4): each frame is projected onto it, the start at (1, 0), the end at (0, 1).")
     b.plotly_chart(plots.along_path_figure({k: v.step for k, v in profiles.items()},
                                            "Step between frames (L2)", "distance"), width="stretch")
     a, b = st.columns(2)

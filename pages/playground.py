@@ -81,7 +81,9 @@ with ui.page("Geometry playground") as (name, model, decoding):
                  "lowest point index": [float(v["point_index"].min()) for v in paths.values()],
                  "length": [v["length"] for v in paths.values()]},
                 hide_index=True, column_config={"path index (Definition 2)": st.column_config.NumberColumn(
-                    format="%.3g")})
+                    format="%.3g", help="The realisticity index of a whole path (Struski et al., Definition 2): "
+                    "exp(-sum of -log ri along the path times each step's length); 1 only for a path through "
+                    "points of index 1")})
     st.markdown(
         "**What to notice.** The straight line is the shortest path, yet between two points of the semicircle or "
         "the ring it crosses the empty middle, where the realisticity index drops to ~0: those images would be "
