@@ -95,15 +95,27 @@ def image_grid(images: torch.Tensor, columns: int = 8, scale: int = 4) -> Image.
     return picture.resize((picture.width * scale, picture.height * scale), Image.NEAREST)
 
 
-def png_bytes(images: torch.Tensor, columns: int | None = None, scale: int = 4) -> bytes:
-    """A PNG of images ``[N, C, H, W]`` in one row (or ``columns`` per row)."""
+EXPORT_MIN_PX = 256  # exported frames are at least this tall: a 16x16 digit is unreadable at its own size
+
+
+def export_scale(images: torch.Tensor) -> int:
+    """The whole-number scale (nearest-neighbour, so pixels stay sharp) that makes frames ``[N, C, H, W]`` at least
+    :data:`EXPORT_MIN_PX` pixels tall."""
+    return max(1, math.ceil(EXPORT_MIN_PX / images.shape[-2]))
+
+
+def png_bytes(images: torch.Tensor, columns: int | None = None, scale: int | None = None) -> bytes:
+    """A PNG of images ``[N, C, H, W]`` in one row (or ``columns`` per row), each pixel ``scale`` x ``scale``
+    (default :func:`export_scale`)."""
     buffer = io.BytesIO()
-    image_grid(images, columns or len(images), scale).save(buffer, format="PNG")
+    image_grid(images, columns or len(images), scale or export_scale(images)).save(buffer, format="PNG")
     return buffer.getvalue()
 
 
-def gif_bytes(images: torch.Tensor, frame_ms: int = 120, scale: int = 4) -> bytes:
-    """An animated GIF of the frames ``[N, C, H, W]``, looping forth and back."""
+def gif_bytes(images: torch.Tensor, frame_ms: int = 120, scale: int | None = None) -> bytes:
+    """An animated GIF of the frames ``[N, C, H, W]``, looping forth and back, each pixel ``scale`` x ``scale``
+    (default :func:`export_scale`)."""
+    scale = scale or export_scale(images)
     frames = [image_grid(images[i:i + 1], 1, scale) for i in range(len(images))]
     frames = frames + frames[-2:0:-1]
     buffer = io.BytesIO()

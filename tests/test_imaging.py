@@ -112,6 +112,10 @@ def test_png_and_gif_exports():
     assert png.format == "PNG" and png.size == (2 * (4 * 7 + 1), 2 * (7 + 1))  # one-pixel separators
     gif = Image.open(io.BytesIO(imaging.gif_bytes(frames)))
     assert gif.format == "GIF" and gif.n_frames == 6  # forth and back
+    assert gif.size[1] >= imaging.EXPORT_MIN_PX  # a 6x6 frame exported large enough to see, pixels kept sharp
+    levels = {round(float(v) * 255) for v in frames.flatten()} | {255}  # the frames' own grey levels, separators
+    assert set(np.asarray(gif.convert("L")).ravel().tolist()) <= levels
+    assert Image.open(io.BytesIO(imaging.png_bytes(frames))).size[1] >= imaging.EXPORT_MIN_PX
 
 
 def test_path_profile_and_figures():
