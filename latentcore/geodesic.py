@@ -30,6 +30,7 @@ latents having a feature: an :class:`~latentcore.priors.Empirical` prior fitted 
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -137,6 +138,7 @@ def ri_optimal_interpolate(z0: torch.Tensor, z1: torch.Tensor, t: torch.Tensor, 
     if kept is not None:
         kept.measure(path)
         path, final = kept.path, kept.energy
+        stopping = dataclasses.replace(stopping, loss=float(final.mean()))  # the energy of the path returned
     else:
         final = energies[-1]
     report = path_realism(path.reshape(b, n, *prior.shape), prior=prior, decoder=decoder, kind=kind,

@@ -153,3 +153,21 @@ def test_playground_paths_rank_the_ri_optimal_path_first():
     assert paths["geodesic"].index >= max(p.index for p in paths.values())
     with pytest.raises(ValueError, match="2-D"):
         lc.playground_paths(lc.StandardNormal((3,)), torch.zeros(3), torch.ones(3))
+
+
+def test_a_cheaper_loop_decoder_never_returns_a_path_worse_than_the_chord_by_the_full_decoder():
+    import latentcore.models as models
+    from latentcore.realism import path_energy
+
+    model = models.load("digits-ddim", device="cpu")
+    z = model.prior.sample(2, seed=0).reshape(2, -1)
+    t = torch.linspace(0, 1, 5, dtype=torch.float64)
+    full = model.decoder(steps=5)
+    result = lc.ri_optimal_interpolate(z[:1], z[1:], t, model.prior, decoder=full, loop_decoder=model.decoder(steps=2),
+                                       max_iter=30, check_every=10)
+    chord = torch.lerp(z[:1, None], z[1:, None], t.float()[None, :, None]).reshape(1, 5, *model.prior.shape)
+    with torch.no_grad():
+        chord_energy = float(path_energy(chord, prior=model.prior, decoder=full))
+        returned = float(path_energy(result.path.reshape(1, 5, *model.prior.shape), prior=model.prior, decoder=full))
+    assert returned <= chord_energy + 1e-9 and abs(returned - float(result.energy[0])) < 1e-6
+    assert result.stopping.loss == float(result.energy[0])  # the label's figure is the returned path's energy
