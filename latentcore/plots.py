@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import textwrap
+
 import numpy as np
 import plotly.graph_objects as go
 
 PALETTE = ["#2ca02c", "#1f77b4", "#d62728", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2"]
 
 
+TITLE_CHARS = 48  # a chart title wraps beyond this: half a page at 1024 px holds about that many
+
+
 def _layout(fig: go.Figure, title: str, x: str, y: str, height: int = 320) -> go.Figure:
-    fig.update_layout(title=title, xaxis_title=x, yaxis_title=y, height=height, margin=dict(l=40, r=10, t=40, b=40),
-                      legend=dict(orientation="h", y=-0.25))
+    lines = textwrap.wrap(title, TITLE_CHARS) or [""]
+    fig.update_layout(title="<br>".join(lines), xaxis_title=x, yaxis_title=y, height=height + 20 * (len(lines) - 1),
+                      margin=dict(l=40, r=10, t=20 + 20 * len(lines), b=40), legend=dict(orientation="h", y=-0.25))
     return fig
 
 

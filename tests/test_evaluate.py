@@ -213,3 +213,6 @@ def test_metric_bars_figure_has_error_bars_and_skips_metrics_that_do_not_apply(s
     assert list(bar.x) == list(rows["scheme"])
     assert np.allclose(np.asarray(bar.error_y.array) + np.asarray(bar.y), rows["class_preservation_high"])
     assert np.allclose(np.asarray(bar.y) - np.asarray(bar.error_y.arrayminus), rows["class_preservation_low"])
+    long = "fraction of interior frames (centroids) labelled with the seeds' class"  # was cut at 1024 px
+    title = metric_bars_figure(small.table, "class_preservation", long, "fraction").layout.title.text
+    assert title.replace("<br>", " ") == long and all(len(line) <= 48 for line in title.split("<br>"))
