@@ -155,25 +155,19 @@ def invert(model, images, *, method: str | None = None, options: dict | None = N
     z = starts.reshape(n * restarts, *prior.shape).float().contiguous().requires_grad_(True)
     goal = targets.repeat_interleave(restarts, dim=0)
     decoder = model.decoder(**options)
-    best_loss = torch.full((n * restarts,), math.inf, device=model.device)
-    best = z.detach().clone()
 
     def loss_fn(latents, active):
         rows = torch.arange(len(latents), device=latents.device) if active is None else active.nonzero()[:, 0]
         part = latents[rows]
         mse = (decoder(part) - goal[rows]).pow(2).flatten(1).mean(1)
         loss = mse + prior_weight * typicality_penalty(part, prior)
-        with torch.no_grad():  # the best each unit reached, whatever Adam does afterwards
-            better = loss.detach() < best_loss[rows]
-            best_loss[rows[better]] = loss.detach()[better]
-            best[rows[better]] = part.detach()[better]
         return torch.zeros(len(latents), device=latents.device).index_put((rows,), loss)
 
     step = float(lr) if lr is not None else 0.2 * float(prior.std.mean())
-    remaining = time_left(budget_s, start)
-    stopping = optimise_units([z], lambda: z, loss_fn, lr=step, max_iter=max_iter, tol=tol, patience=patience,
-                              budget_s=remaining, should_stop=should_stop, progress=progress, what="Inversion").stopping
-    iterations, stopped_by = stopping.iterations, stopping.reason
+    run = optimise_units([z], lambda: z, loss_fn, lr=step, max_iter=max_iter, tol=tol, patience=patience,
+                         budget_s=time_left(budget_s, start), should_stop=should_stop, keep_best=True,
+                         progress=progress, what="Inversion")  # each unit's best, whatever Adam did afterwards
+    iterations, stopped_by, best_loss, best = run.stopping.iterations, run.stopping.reason, run.lowest, z.detach()
     if not bool(torch.isfinite(best_loss).all()):
         raise ValueError(f"inverting into {model.name} gave no finite loss for some images (the decoder returned "
                          "NaN or Inf); try a smaller learning rate")

@@ -4,6 +4,7 @@ on request."""
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 from typing import Callable
@@ -38,11 +39,13 @@ class Stopping:
 @dataclass
 class Optimised:
     """What :func:`optimise_units` returns: the loss ``history [iterations + 1, P]`` (the initial loss first), the
-    ``converged [P]`` mask and the :class:`Stopping`."""
+    ``converged [P]`` mask, the :class:`Stopping` and each unit's ``lowest [P]`` loss (inf where none was
+    finite)."""
 
     history: torch.Tensor
     converged: torch.Tensor
     stopping: Stopping
+    lowest: torch.Tensor
 
 
 def time_left(budget_s: float | None, start: float) -> float | None:
@@ -67,7 +70,8 @@ def check_budget(budget_s) -> float | None:
 def optimise_units(free: list[torch.Tensor], assemble: Callable[[], torch.Tensor],
                    loss_fn: Callable[[torch.Tensor, torch.Tensor | None], torch.Tensor], *, lr: float, max_iter: int,
                    tol: float, patience: int, relative: bool = False, budget_s: float | None = None,
-                   should_stop: Callable[[], bool] | None = None, progress=None, what: str = "optimisation"):
+                   should_stop: Callable[[], bool] | None = None, keep_best: bool = False, progress=None,
+                   what: str = "optimisation"):
     """Adam on ``free`` until each unit's loss has changed by less than ``tol`` (times its previous value when
     ``relative``) for ``patience`` consecutive iterations, or ``max_iter`` iterations pass, or ``budget_s`` seconds
     pass, or ``should_stop()`` returns True (both checked once per iteration).
@@ -80,8 +84,8 @@ def optimise_units(free: list[torch.Tensor], assemble: Callable[[], torch.Tensor
     gives the loss of the previous step's result for the stopping rule. ``progress(fraction, text)`` gets the
     fraction of ``max_iter`` (or of the budget, whichever is further) and an estimate of the time left.
     Returns :class:`Optimised`. The free tensors hold the last evaluated values, except after an early stop
-    (budget or request): then each unit holds the values of its lowest loss so far, since Adam may have just
-    stepped uphill.
+    (budget or request) or with ``keep_best``: then each unit holds the values of its lowest loss so far, since
+    Adam may have just stepped uphill.
     """
     budget_s = check_budget(budget_s)
     opt = torch.optim.Adam(free, lr=lr)
@@ -131,21 +135,21 @@ def optimise_units(free: list[torch.Tensor], assemble: Callable[[], torch.Tensor
                     p[converged] = old
         iteration += 1
     final = history[-1]
-    if stopped_by in EARLY:
+    if keep_best or stopped_by in EARLY:
         _restore_best(free, best)
         final = best[0]
     stopping = Stopping(stopped_by, iteration, time.monotonic() - start, float(final.mean()))
     if progress is not None:
         progress(1.0, f"{what}: {stopping.describe()}")
-    return Optimised(torch.stack(history), converged, stopping)
+    return Optimised(torch.stack(history), converged, stopping, best[0])
 
 
 def _keep_best(free: list[torch.Tensor], value: torch.Tensor, best):
     """``(lowest loss [P], values at it)`` per unit, updated with the current ``value`` of the ``free`` tensors;
     with one unit (e.g. a centroid shared by paths) the whole tensors are the unit."""
     with torch.no_grad():
-        if best is None:
-            return value.clone(), [p.detach().clone() for p in free]
+        if best is None:  # a loss that is not finite is never the lowest
+            best = torch.full_like(value, math.inf), [p.detach().clone() for p in free]
         lowest, kept = best
         better = value < lowest
         if bool(better.any()):

@@ -44,9 +44,12 @@ with ui.page("Centroids and reconstruction") as (name, model, decoding):
         numbers = {"typical-set index (two-sided χ² p of the squared norm)": summary.typicality,
                    "smallest normality-test p-value (KS, CvM, AD)": summary.normality,
                    "realisticity index (density)": lc.realisticity_index(batch, prior=model.prior).numpy()}
+        short = dict(zip(["norm", *numbers], ["norm", "typical-set index", "smallest normality p",
+                                              "density index"]))  # short headers fit the page; the long in help
         st.dataframe(pd.DataFrame({"centroid": [c.label for c in specs.values()], "norm": summary.norm, **numbers}),
                      hide_index=True, width="stretch",
-                     column_config={c: st.column_config.NumberColumn(format="%.3g") for c in numbers})
+                     column_config={c: st.column_config.NumberColumn(label, help=c, format="%.3g")
+                                    for c, label in short.items()})
         st.caption("The typical-set index of Struski et al. is the two-sided chi-square p-value of the squared "
                    "(Mahalanobis) norm, so one column shows both.")
 

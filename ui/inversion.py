@@ -5,6 +5,8 @@ model can make) and whether the inverted latent looks like a sample of the prior
 
 from __future__ import annotations
 
+import functools
+
 import streamlit as st
 import torch
 
@@ -118,22 +120,30 @@ def show_inversion(model, names: list[str], inversion, reference) -> None:
 
 
 def invert_image(model_name: str, data: bytes, file_name: str, decoding: dict, where=st):
-    """One uploaded image inverted by the model's default method (its own inverse, else optimisation as a job
-    within the session's budget): its latent ``[*latent_shape]`` on the CPU, its PSNR, verdict and the verdict's
-    sentence; None while the job runs (a line in ``where`` says so)."""
+    """One uploaded image inverted by the model's default method (its own inverse, cached; else optimisation as a
+    job within the session's budget): its latent ``[*latent_shape]`` on the CPU, its PSNR, verdict and the
+    verdict's sentence; None while the job runs (a line in ``where`` says so)."""
     model = get_model(model_name)
-    method = lc.default_method(model)
-    images = imaging.load_images([(data, file_name)], model.image_shape[1:])  # shrunk before it becomes floats
-
-    def work(progress=None, budget_s=None, should_stop=None):
-        controls = {} if method == "encoder" else {"budget_s": budget_s, "should_stop": should_stop}
-        inversion = lc.invert(model, images, method=method, options=decoding, progress=progress, **controls)
-        reference = _reference(model, method, decoding, progress, should_stop)
-        latent = inversion.latents[0].detach().to("cpu", torch.float32)
-        return latent, float(inversion.psnr[0]), str(reference.verdicts(inversion.mse)[0]), \
-            reference.describe(inversion.mse)[0]
-
-    if method == "encoder":
-        return work()
+    if lc.default_method(model) == "encoder":
+        return _encoded_image(model_name, data, file_name, decoding)
     key = ("invert-one", model_name, digest(data), tuple(sorted(decoding.items())))
+    work = functools.partial(_invert_one, model, data, file_name, decoding)
     return jobs.result(jobs.run(key, f"Inverting {file_name}", work), where)
+
+
+@st.cache_data(max_entries=32, show_spinner="Inverting the image ...")
+def _encoded_image(model_name: str, data: bytes, file_name: str, decoding: dict):
+    return _invert_one(get_model(model_name), data, file_name, decoding)
+
+
+def _invert_one(model, data: bytes, file_name: str, decoding: dict, progress=None, budget_s=None, should_stop=None):
+    """:func:`invert_image`'s result, computed: the image loaded (shrunk before it becomes floats) and inverted
+    by the model's default method, with the model's typical error for the verdict."""
+    method = lc.default_method(model)
+    images = imaging.load_images([(data, file_name)], model.image_shape[1:])
+    controls = {} if method == "encoder" else {"budget_s": budget_s, "should_stop": should_stop}
+    inversion = lc.invert(model, images, method=method, options=decoding, progress=progress, **controls)
+    reference = _reference(model, method, decoding, progress, should_stop)
+    latent = inversion.latents[0].detach().to("cpu", torch.float32)
+    return latent, float(inversion.psnr[0]), str(reference.verdicts(inversion.mse)[0]), \
+        reference.describe(inversion.mse)[0]
