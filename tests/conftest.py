@@ -31,6 +31,16 @@ def tiny_unet2d_folder(tmp_path):
     return tmp_path / "pipe"
 
 
+@pytest.fixture(scope="session")
+def tiny_pipelines(tmp_path_factory):
+    """Folders of tiny pipelines of every kind Latent Explorer loads (tests/pipelines.py), built once per session:
+    ``{"sd": ..., "sdxl": ..., "sd3": ..., "sd3-t5": ...}``."""
+    from pipelines import BUILDERS
+
+    root = tmp_path_factory.mktemp("pipelines")
+    return {kind: build(root / kind) for kind, build in BUILDERS.items()}
+
+
 def pytest_collection_modifyitems(config, items):
     if torch.cuda.is_available():
         return

@@ -59,38 +59,8 @@ def test_zero_noise_oracle_makes_inversion_an_exact_round_trip(config):
         torch.testing.assert_close(model.decode(latents, steps=steps), images, atol=1e-5, rtol=1e-5)
 
 
-def _tiny_stable_diffusion_folder(path):
-    from diffusers import AutoencoderKL, DDIMScheduler, StableDiffusionPipeline, UNet2DConditionModel
-    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
-
-    vocab = {"<|startoftext|>": 0, "<|endoftext|>": 1}
-    for i, c in enumerate("abcdefghijklmnopqrstuvwxyz"):
-        vocab[c], vocab[c + "</w>"] = 2 + 2 * i, 3 + 2 * i
-    path.mkdir()
-    (path / "vocab.json").write_text(json.dumps(vocab))
-    (path / "merges.txt").write_text("#version: 0.2\n")
-    tokenizer = CLIPTokenizer(str(path / "vocab.json"), str(path / "merges.txt"), model_max_length=16)
-    torch.manual_seed(0)
-    unet = UNet2DConditionModel(block_out_channels=(4, 8), layers_per_block=1, sample_size=8, in_channels=4,
-                                out_channels=4, down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
-                                up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"), cross_attention_dim=8,
-                                norm_num_groups=2, attention_head_dim=2)
-    vae = AutoencoderKL(block_out_channels=[4, 8], in_channels=3, out_channels=3, latent_channels=4,
-                        down_block_types=["DownEncoderBlock2D"] * 2, up_block_types=["UpDecoderBlock2D"] * 2,
-                        norm_num_groups=2, sample_size=16)
-    text = CLIPTextModel(CLIPTextConfig(bos_token_id=0, eos_token_id=1, pad_token_id=1, hidden_size=8,
-                                        intermediate_size=16, num_attention_heads=2, num_hidden_layers=2,
-                                        vocab_size=len(vocab), max_position_embeddings=16))
-    scheduler = DDIMScheduler(beta_schedule="scaled_linear", beta_start=0.00085, beta_end=0.012, clip_sample=False,
-                              set_alpha_to_one=False, steps_offset=1)
-    pipe = StableDiffusionPipeline(vae=vae, text_encoder=text, tokenizer=tokenizer, unet=unet, scheduler=scheduler,
-                                   safety_checker=None, feature_extractor=None, requires_safety_checker=False)
-    pipe.save_pretrained(path / "pipe")
-    return path / "pipe"
-
-
-def test_a_stable_diffusion_folder_decodes_with_a_prompt_and_inverts(tmp_path):
-    model = models.load_diffusers(_tiny_stable_diffusion_folder(tmp_path / "sd"), device="cpu")
+def test_a_stable_diffusion_folder_decodes_with_a_prompt_and_inverts(tiny_pipelines):
+    model = models.load_diffusers(tiny_pipelines["sd"], device="cpu")
     assert model.latent_shape == (4, 8, 8) and model.image_shape == (3, 16, 16)
     z = model.prior.sample(2, seed=1)
     cat = model.decode(z, steps=3, prompt="a cat")

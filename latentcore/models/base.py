@@ -5,21 +5,33 @@ can, it maps images back to latents (a VAE's encoder, DDIM or ODE inversion, opt
 what its decoder accepts:
 
 - ``sampler``: for models that decode by running a sampler (diffusion, flow matching), the number of ``steps``:
-  default and the choices offered to users. ``None`` for one-pass decoders (GANs, VAEs), which then refuse
-  ``steps``.
+  default and the choices offered to users, and where the model can switch its diffusers scheduler, the
+  ``scheduler`` names it offers (:mod:`.schedulers`). ``None`` for one-pass decoders (GANs, VAEs), which then
+  refuse ``steps`` and ``scheduler``.
 - ``conditions``: named conditions such as a prompt, a guidance scale or a class label, each with its type and
   default. Anything else passed to :meth:`~GenerativeModel.decode` is an error that says what is accepted.
 
 Decoding is chunked so memory stays bounded, deterministic, and runs without gradients unless ``grad=True``
-(ri-optimal paths differentiate through the decoder). A model is also a plain callable: ``model(latents)`` is
+(ri-optimal paths differentiate through the decoder).
+
+Precision and memory: a model's networks compute in :attr:`~GenerativeModel.dtype` (float32 unless
+:meth:`~GenerativeModel.set_precision` chose another, see :mod:`.precision`); :meth:`~GenerativeModel.decode` and
+:meth:`~GenerativeModel.encode` take and give float32 and convert at this boundary only, so the rest of latentcore
+computes in float32/float64 whatever the model's dtype. Chunks are ``decode_batch`` latents; a model
+``sized_by_memory`` on CUDA sizes them from the free device memory instead. A chunk that runs out of device memory
+is split in halves and tried again; one latent that does not fit is an :class:`OutOfMemory` error that says what to
+do. :meth:`~GenerativeModel.offload` moves the networks to the CPU; the next decode or encode brings them back. A model is also a plain callable: ``model(latents)`` is
 its differentiable decoding with default options, and :meth:`~GenerativeModel.decoder` fixes other options.
 """
 
 from __future__ import annotations
 
+import contextlib
 import keyword
 import math
 import numbers
+import threading
+import weakref
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -27,10 +39,18 @@ import torch
 
 from ..device import as_tensor, default_device
 from ..priors import Prior
-from ..validation import check_finite, check_int, check_latents
+from ..validation import check_choice, check_finite, check_int, check_latents
+from .precision import resolve_dtype
 
 KINDS = ("gan", "vae", "diffusion", "flow")
-RESERVED_OPTIONS = ("latents", "grad", "steps")  # decode's own parameters, never a condition's name
+RESERVED_OPTIONS = ("latents", "grad", "steps", "scheduler")  # decode's own parameters, never a condition's name
+MAX_MEMORY_CHUNK = 64  # the most latents per chunk when a model's chunks are sized from free CUDA memory
+MEMORY_FRACTION = 0.5  # of the free CUDA memory that one chunk's activations may take
+
+
+class OutOfMemory(RuntimeError):
+    """A decode or encode that does not fit in the device's memory even one latent at a time; the message says
+    what to do."""
 
 
 class ModelLoadError(ValueError):
@@ -39,12 +59,22 @@ class ModelLoadError(ValueError):
 
 @dataclass(frozen=True)
 class Sampler:
-    """How many ``steps`` a sampling decoder runs: ``default`` and the ``choices`` offered to users."""
+    """How many ``steps`` a sampling decoder runs: ``default`` and the ``choices`` offered to users; the
+    ``schedulers`` a user may choose for decoding (names in :data:`.schedulers.SCHEDULERS`, the default first;
+    empty when the model decodes with one fixed scheduler)."""
 
-    label: str                  # e.g. "DDIM steps"
+    label: str                  # e.g. "Decoding steps"
     default: int
     choices: tuple[int, ...]
     help: str = ""
+    schedulers: tuple[str, ...] = ()
+
+    def __post_init__(self):
+        from .schedulers import SCHEDULERS
+
+        unknown = [name for name in self.schedulers if name not in SCHEDULERS]
+        if unknown:
+            raise ValueError(f"unknown scheduler(s) {', '.join(map(repr, unknown))}; known: {', '.join(SCHEDULERS)}")
 
 
 @dataclass(frozen=True)
@@ -126,17 +156,82 @@ class GenerativeModel:
     conditions: dict[str, Condition] = {}
     decode_batch: int = 256                    # latents per chunk
     encode_batch: int = 256
+    sized_by_memory: bool = False              # on CUDA, chunks sized from the free memory (large pipelines)
+    dtype: torch.dtype = torch.float32         # what the networks compute in
 
     def __init__(self, device: torch.device | str | None = None):
         self.device = torch.device(device) if device is not None else default_device()
+        self._placement = threading.RLock()    # held while the networks compute or move
+        self._offloaded = False
+        self._bytes_per_latent: float | None = None  # measured on the first decode when sized by memory
+        _MODELS.add(self)
+
+    # --- precision and placement -----------------------------------------------------------------------------
+
+    def networks(self) -> dict[str, torch.nn.Module]:
+        """The torch modules the model computes with (what precision converts and offloading moves): by default
+        every ``torch.nn.Module`` attribute."""
+        return {k: v for k, v in vars(self).items() if isinstance(v, torch.nn.Module)}
+
+    def auto_dtype(self) -> torch.dtype | None:
+        """The dtype precision ``"auto"`` picks on this model's device; None keeps the networks as they are built
+        (float32 for the built-in models: they are small, and their decoding runs many steps whose rounding
+        float16 would accumulate, for no gain in speed worth having)."""
+        return None
+
+    def set_precision(self, precision: str = "auto") -> torch.dtype:
+        """Convert the networks to the dtype ``precision`` names on the model's device (see
+        :func:`.precision.resolve_dtype`: float32 on the CPU whatever is asked); returns it."""
+        dtype = resolve_dtype(precision, self.device, self.auto_dtype())
+        if dtype is not None and self.networks():
+            with self._placement:
+                self._cast(dtype)
+                self.dtype = dtype
+        return self.dtype
+
+    def _cast(self, dtype: torch.dtype) -> None:
+        for module in self.networks().values():
+            module.to(dtype)
+
+    def offload(self) -> bool:
+        """Move the networks to the CPU to free the device's memory (waiting for a decode in progress); the next
+        decode or encode moves them back. Whether anything moved (nothing does on the CPU)."""
+        if self.device.type == "cpu" or self._offloaded:
+            return False
+        with self._placement:
+            for module in self.networks().values():
+                module.to("cpu")
+            self._offloaded = True
+        if self.device.type == "cuda":
+            torch.cuda.empty_cache()
+        return True
+
+    @property
+    def offloaded(self) -> bool:
+        return self._offloaded
+
+    @contextlib.contextmanager
+    def _on_device(self):
+        """The networks on :attr:`device` for the block (moved back if offloaded); on an accelerator no other
+        thread moves them meanwhile."""
+        if self.device.type == "cpu":
+            yield
+            return
+        with self._placement:
+            if self._offloaded:
+                for module in self.networks().values():
+                    module.to(self.device)
+                self._offloaded = False
+            yield
 
     @property
     def can_encode(self) -> bool:
         return type(self)._encode is not GenerativeModel._encode
 
-    def options(self, steps: int | None = None, **conditions) -> dict:
-        """The options ``_decode`` / ``_encode`` get: ``steps`` (models with a sampler; default when None) and every
-        condition (default unless given). Unknown conditions and ``steps`` for a one-pass decoder are errors."""
+    def options(self, steps: int | None = None, scheduler: str | None = None, **conditions) -> dict:
+        """The options ``_decode`` / ``_encode`` get: ``steps`` (models with a sampler; default when None), the
+        ``scheduler`` (models whose sampler offers a choice; default its first) and every condition (default unless
+        given). Unknown conditions, and ``steps`` or ``scheduler`` for a model that takes none, are errors."""
         unknown = sorted(set(conditions) - set(self.conditions))
         if unknown:
             accepted = ", ".join(self.conditions) or "none"
@@ -144,47 +239,116 @@ class GenerativeModel:
         out = {name: c.check(conditions[name]) if name in conditions else c.default
                for name, c in self.conditions.items()}
         if self.sampler is None:
-            if steps is not None:
-                raise ValueError(f"{self.name} decodes in one pass and takes no sampler steps (got steps={steps})")
+            if steps is not None or scheduler is not None:
+                given = f"steps={steps}" if steps is not None else f"scheduler={scheduler!r}"
+                raise ValueError(f"{self.name} decodes in one pass and takes no sampler steps or scheduler "
+                                 f"(got {given})")
             return out
         out["steps"] = self.sampler.default if steps is None else check_int("steps", steps, 1)
+        if self.sampler.schedulers:
+            out["scheduler"] = self.sampler.schedulers[0] if scheduler is None else \
+                check_choice("scheduler", scheduler, self.sampler.schedulers)
+        elif scheduler is not None:
+            raise ValueError(f"{self.name} decodes with its one scheduler and offers no choice (got "
+                             f"scheduler={scheduler!r})")
         return out
 
-    def decode(self, latents, *, grad: bool = False, steps: int | None = None, **conditions) -> torch.Tensor:
-        """Images ``[..., C, H, W]`` in [0, 1] of latents ``[..., *latent_shape]``.
+    def decode(self, latents, *, grad: bool = False, steps: int | None = None, scheduler: str | None = None,
+               **conditions) -> torch.Tensor:
+        """Images ``[..., C, H, W]`` in [0, 1] (float32) of latents ``[..., *latent_shape]``.
 
         ``grad``: differentiable (when gradients are being recorded). ``steps``: the sampler's steps (models with
-        a :attr:`sampler` only; default ``sampler.default``). ``conditions``: the model's named conditions.
+        a :attr:`sampler` only; default ``sampler.default``). ``scheduler``: the decoding scheduler (models whose
+        sampler offers a choice; default its first). ``conditions``: the model's named conditions.
         """
-        options = self.options(steps, **conditions)
+        options = self.options(steps, scheduler, **conditions)
         flat, batch = check_latents(latents, self.prior, name="latents to decode")
         z = flat.reshape(-1, *self.latent_shape).to(self.device, torch.float32)
-        with torch.set_grad_enabled(grad and torch.is_grad_enabled()):
-            parts = [self._decode(chunk, **options) for chunk in z.split(self.decode_batch)]
-        images = torch.cat(parts) if parts else z.new_zeros(0, *self.image_shape)
+        with self._on_device(), torch.set_grad_enabled(grad and torch.is_grad_enabled()):
+            images = self._chunked(self._decode, z, options, "decoding", self.decode_batch, self.image_shape)
         return images.reshape(*batch, *self.image_shape)
+
+    def _chunked(self, fn, x: torch.Tensor, options: dict, what: str, batch: int, shape) -> torch.Tensor:
+        """``fn`` over chunks of ``x`` (float32) in the model's dtype, results in float32. Chunks of ``batch``, or
+        sized from free CUDA memory (:attr:`sized_by_memory`); a chunk out of memory is halved and tried again."""
+        chunk = self._memory_chunk() if self._sized_here() else batch
+        parts, start = [], 0
+        while start < len(x):
+            piece = x[start:start + chunk]
+            try:
+                if self._sized_here() and self._bytes_per_latent is None:
+                    out = self._measured(fn, piece[:1], options)
+                    chunk = self._memory_chunk()
+                    piece = piece[:1]
+                else:
+                    out = fn(piece.to(self.dtype), **options)
+            except torch.cuda.OutOfMemoryError as err:
+                if len(piece) == 1:
+                    raise OutOfMemory(self._out_of_memory(what, err)) from err
+                chunk = max(1, len(piece) // 2)
+                if self._bytes_per_latent is not None:  # the estimate was too low: what failed is the new bound
+                    self._bytes_per_latent *= 2.0
+                torch.cuda.empty_cache()
+                continue
+            parts.append(out.to(torch.float32))
+            start += len(piece)
+        return torch.cat(parts) if parts else x.new_zeros(0, *shape)
+
+    def _sized_here(self) -> bool:
+        return self.sized_by_memory and self.device.type == "cuda"
+
+    def _measured(self, fn, one: torch.Tensor, options: dict) -> torch.Tensor:
+        """``fn`` of one latent, recording the device memory it took above what was allocated before."""
+        torch.cuda.reset_peak_memory_stats(self.device)
+        before = torch.cuda.memory_allocated(self.device)
+        out = fn(one.to(self.dtype), **options)
+        self._bytes_per_latent = max(float(torch.cuda.max_memory_allocated(self.device) - before), 1.0)
+        return out
+
+    def _memory_chunk(self) -> int:
+        """Latents per chunk: :data:`MEMORY_FRACTION` of the free device memory over the memory one latent took
+        (1 until measured), at most :data:`MAX_MEMORY_CHUNK`."""
+        if self._bytes_per_latent is None:
+            return 1
+        free, _ = torch.cuda.mem_get_info(self.device)
+        return int(min(MAX_MEMORY_CHUNK, max(1, MEMORY_FRACTION * free // self._bytes_per_latent)))
+
+    def _out_of_memory(self, what: str, err: BaseException) -> str:
+        free = ""
+        if self.device.type == "cuda":
+            available, total = torch.cuda.mem_get_info(self.device)
+            free = f" ({available / 2**30:.1f} of {total / 2**30:.1f} GiB free)"
+        half = "" if self.dtype != torch.float32 else " choose float16 or bfloat16 precision in the sidebar,"
+        return (f"{self.name} ran out of memory on {self.device}{free} {what} even one latent at a time. Try fewer "
+                f"frames or seeds at once, fewer models on the device (let the selected model alone stay there),"
+                f"{half} or start the app on another device (LATENTCORE_DEVICE=cpu). ({type(err).__name__})")
 
     def __call__(self, latents: torch.Tensor) -> torch.Tensor:
         """Differentiable decoding with default options: a model is a plain decoder callable."""
         return self.decode(latents, grad=True)
 
-    def decoder(self, *, steps: int | None = None, **conditions) -> Callable[[torch.Tensor], torch.Tensor]:
+    def decoder(self, *, steps: int | None = None, scheduler: str | None = None,
+                **conditions) -> Callable[[torch.Tensor], torch.Tensor]:
         """A plain differentiable decoder ``latents -> images`` with these options fixed (checked now)."""
-        self.options(steps, **conditions)
+        self.options(steps, scheduler, **conditions)
+        if scheduler is not None:
+            conditions = {"scheduler": scheduler, **conditions}
         if steps is None and not conditions:
             return self
         return _FixedDecoder(self, steps, conditions)
 
-    def encode(self, images, *, steps: int | None = None, **conditions) -> torch.Tensor:
-        """Latents ``[N, *latent_shape]`` of images ``[N, C, H, W]`` in [0, 1] (resized and converted to the
-        model's size and channels first; see :meth:`prepare_images`); options as in :meth:`decode`."""
+    def encode(self, images, *, steps: int | None = None, scheduler: str | None = None,
+               **conditions) -> torch.Tensor:
+        """Latents ``[N, *latent_shape]`` (float32) of images ``[N, C, H, W]`` in [0, 1] (resized and converted to
+        the model's size and channels first; see :meth:`prepare_images`); options as in :meth:`decode`. The
+        decoding ``scheduler`` is accepted and has no effect: inversion is the model's own (DDIM inversion,
+        the flow ODE backwards, an encoder)."""
         if not self.can_encode:
             raise NotImplementedError(f"{self.name} has no encoder: it cannot turn images into latents")
-        options = self.options(steps, **conditions)
+        options = self.options(steps, scheduler, **conditions)
         x = self.prepare_images(images)
-        with torch.no_grad():
-            parts = [self._encode(chunk, **options) for chunk in x.split(self.encode_batch)]
-        return torch.cat(parts)
+        with self._on_device(), torch.no_grad():
+            return self._chunked(self._encode, x, options, "encoding", self.encode_batch, self.latent_shape)
 
     def prepare_images(self, images) -> torch.Tensor:
         """Images ``[N, C', H', W']`` (or ``[C', H', W']``, or a list of such of different sizes) in [0, 1] as
@@ -220,6 +384,15 @@ class GenerativeModel:
     def __repr__(self) -> str:
         return (f"<{type(self).__name__} {self.name}: latent {self.latent_shape} -> image {self.image_shape} "
                 f"on {self.device}>")
+
+
+_MODELS: "weakref.WeakSet[GenerativeModel]" = weakref.WeakSet()
+
+
+def offload_others(keep: GenerativeModel | None) -> list[str]:
+    """Move every model but ``keep`` off its accelerator (:meth:`GenerativeModel.offload`), so the selected
+    model has the device's memory to itself; the names of those moved."""
+    return [model.name for model in list(_MODELS) if model is not keep and model.offload()]
 
 
 class _FixedDecoder:

@@ -1,7 +1,15 @@
-"""Diffusers pipelines from local folders written by ``pipeline.save_pretrained``: ``UNet2DModel`` pipelines
-(DDPM/DDIM; latent ``x_T``) and Stable Diffusion pipelines (latent ``4 x H/8 x W/8``). Every problem is a
-:class:`~latentcore.models.registry.ModelLoadError` that says what is wrong and what is supported. Nothing is
-downloaded unless the user allowed it (see :mod:`.hub`).
+"""Diffusers pipelines from local folders written by ``pipeline.save_pretrained``, recognised by the components
+their ``model_index.json`` names (so variants of a pipeline class with the same parts load too):
+
+- a ``UNet2DModel`` (DDPMPipeline, DDIMPipeline, ...): pixel diffusion with any scheduler diffusers can switch to
+  DDIM (latent ``x_T``), or pixel flow matching with a ``FlowMatchEulerDiscreteScheduler`` (latent ``x_1``);
+- Stable Diffusion 1.x/2.x: ``UNet2DConditionModel`` and one CLIP text encoder;
+- Stable Diffusion XL: ``UNet2DConditionModel`` and two CLIP text encoders (``text_encoder_2``);
+- Stable Diffusion 3: ``SD3Transformer2DModel``, two CLIP text encoders and optionally the T5 one, flow matching.
+
+Every problem is a :class:`~latentcore.models.base.ModelLoadError` that says what is wrong and, for a pipeline of
+another kind, which kind it is and which kinds are supported (:data:`SUPPORTED`). Nothing is downloaded unless the
+user allowed it (see :mod:`.hub`). ``precision`` is the dtype choice of :mod:`.precision`.
 """
 
 from __future__ import annotations
@@ -17,11 +25,15 @@ import torch
 from ..device import device_key
 from .base import GenerativeModel, ModelLoadError
 from .hub import import_diffusers, offline
+from .precision import check_precision
 
 
-def load_diffusers(path: str | os.PathLike, device: torch.device | str | None = None) -> GenerativeModel:
-    """A diffusers pipeline from a local folder written by ``save_pretrained`` (cached per folder and device)."""
+def load_diffusers(path: str | os.PathLike, device: torch.device | str | None = None,
+                   precision: str = "auto") -> GenerativeModel:
+    """A diffusers pipeline from a local folder written by ``save_pretrained`` (cached per folder, device and
+    precision)."""
     device = device_key(device)
+    check_precision(precision)
     text = str(path).strip()
     if not text:
         raise ModelLoadError("no folder given: enter the path of a diffusers pipeline folder")
@@ -33,19 +45,23 @@ def load_diffusers(path: str | os.PathLike, device: torch.device | str | None = 
                     f"'{text}' is not a local folder. It looks like a Hugging Face Hub id, but downloading is off "
                     "here (HF_HUB_OFFLINE=1): download the pipeline on a machine with internet, save it with "
                     "save_pretrained, and give the folder's path")
-            return _load_cached(text, device)
+            return _load_cached(text, device, precision)
         raise ModelLoadError(f"the folder {folder} does not exist")
     if not folder.is_dir():
         raise ModelLoadError(f"{folder} is a file; give the folder that a pipeline's save_pretrained wrote")
-    return _load_cached(str(folder.resolve()), device)
+    return _load_cached(str(folder.resolve()), device, precision)
 
 
 @functools.lru_cache(maxsize=8)
-def _load_cached(key: str, device: str) -> GenerativeModel:
-    return _load_folder(Path(key), torch.device(device))
+def _load_cached(key: str, device: str, precision: str) -> GenerativeModel:
+    return _load_folder(Path(key), torch.device(device), precision)
 
 
-SUPPORTED = "UNet2DModel pipelines (DDPMPipeline, DDIMPipeline) and StableDiffusionPipeline"
+SUPPORTED = ("UNet2DModel pipelines (DDPMPipeline, DDIMPipeline: a DDIM-compatible scheduler, or "
+             "FlowMatchEulerDiscreteScheduler for pixel flow matching), Stable Diffusion 1.x/2.x "
+             "(StableDiffusionPipeline), Stable Diffusion XL (StableDiffusionXLPipeline) and Stable Diffusion 3 "
+             "(StableDiffusion3Pipeline, with or without its T5 text encoder)")
+FLOW_SCHEDULER = "FlowMatchEulerDiscreteScheduler"
 
 
 def _model_index(folder: Path) -> dict:
@@ -99,37 +115,95 @@ def _component(folder: Path, name: str, spec) -> object:
         raise ModelLoadError(f"could not load {folder / name} as {cls_name}: {err}") from err
 
 
-def _load_folder(folder: Path, device: torch.device) -> GenerativeModel:
-    from .diffusion import PixelDiffusionModel, StableDiffusionModel
+class _Parts:
+    """The components of a pipeline, from a folder (loaded when asked) or from a pipeline object (downloaded)."""
 
+    def __init__(self, index: dict, folder: Path | None = None, pipe=None):
+        self.index, self.folder, self.pipe = index, folder, pipe
+
+    def cls(self, name: str) -> str | None:
+        """The class name of component ``name`` (None when absent)."""
+        spec = self.index.get(name)
+        return spec[1] if isinstance(spec, (list, tuple)) and len(spec) == 2 and spec[1] else None
+
+    def load(self, names: list[str], optional: tuple[str, ...] = ()) -> dict:
+        """The components ``names`` (those in ``optional`` may be absent: None) and the scheduler configuration."""
+        present = [n for n in names if n not in optional or self.cls(n)]
+        if self.pipe is not None:
+            out = {n: getattr(self.pipe, n) for n in present}
+            out["scheduler_config"] = dict(self.pipe.scheduler.config)
+        else:
+            _require(self.folder, present + ["scheduler"])
+            out = {n: _component(self.folder, n, self.index[n]) for n in present}
+            out["scheduler_config"] = _scheduler_config(self.folder)
+        return {**{n: None for n in optional}, **out}
+
+    def describe(self) -> str:
+        """What the pipeline is made of, for messages: its class and main components."""
+        parts = [f"{n} {self.cls(n)}" for n in ("unet", "transformer", "text_encoder_2", "scheduler") if self.cls(n)]
+        return f"the pipeline {self.index.get('_class_name', 'without a class name')}" + (
+            f" ({', '.join(parts)})" if parts else "")
+
+
+def _family(parts: _Parts) -> str | None:
+    """``"flow"`` for a flow-matching scheduler, ``"noise"`` for one diffusers can switch to DDIM, else None."""
+    scheduler = parts.cls("scheduler")
+    if scheduler == FLOW_SCHEDULER:
+        return "flow"
+    if scheduler in import_diffusers().DDIMScheduler._compatibles:
+        return "noise"
+    return None
+
+
+def _build(parts: _Parts, label: str, where: str, device: torch.device, precision: str) -> GenerativeModel:
+    """The model of a pipeline's components; a ModelLoadError naming its kind when it is not one supported."""
+    from . import pipelines
+    from .diffusion import PixelDiffusionModel
+
+    cls_name = parts.index.get("_class_name", "?")
+    family = _family(parts)
+    if parts.cls("unet") == "UNet2DModel" and family is not None:
+        found = parts.load(["unet"])
+        if family == "flow":
+            from .pixel_flow import PixelFlowModel as cls
+        else:
+            cls = PixelDiffusionModel
+        kind = " (flow matching)" if family == "flow" else ""
+        model = cls(found["unet"], found["scheduler_config"], label, f"Diffusers {cls_name}{kind} from {where}",
+                    "whatever the pipeline's authors trained it on", device)
+        model.set_precision(precision)
+        return model
+    if family == "noise" and parts.cls("unet") == "UNet2DConditionModel" and parts.cls("text_encoder_2"):
+        found = parts.load(["unet", "vae", "text_encoder", "tokenizer", "text_encoder_2", "tokenizer_2"])
+        found["force_zeros_for_empty_prompt"] = parts.index.get("force_zeros_for_empty_prompt", True)
+        return pipelines.StableDiffusionXLModel(found, label, f"Stable Diffusion XL ({cls_name}) from {where}",
+                                                device, precision)
+    if family == "noise" and parts.cls("unet") == "UNet2DConditionModel" and parts.cls("text_encoder"):
+        found = parts.load(["unet", "vae", "text_encoder", "tokenizer"])
+        return pipelines.StableDiffusionModel(found, label, f"Stable Diffusion ({cls_name}) from {where}", device,
+                                              precision)
+    if family == "flow" and parts.cls("transformer") == "SD3Transformer2DModel":
+        found = parts.load(["transformer", "vae", "text_encoder", "tokenizer", "text_encoder_2", "tokenizer_2",
+                            "text_encoder_3", "tokenizer_3"], optional=("text_encoder_3", "tokenizer_3"))
+        if found["scheduler_config"].get("use_dynamic_shifting"):
+            raise ModelLoadError(f"{where}: its scheduler shifts its noise levels by the image size "
+                                 "(use_dynamic_shifting), which Latent Explorer does not support")
+        t5 = "" if found["text_encoder_3"] is not None else ", without its T5 text encoder"
+        return pipelines.StableDiffusion3Model(found, label, f"Stable Diffusion 3 ({cls_name}{t5}) from {where}",
+                                               device, precision)
+    why = "its parts are none of the supported kinds"
+    if (parts.cls("unet") or parts.cls("transformer")) and family is None:
+        why = f"its scheduler {parts.cls('scheduler')} is neither DDIM-compatible nor flow matching"
+    raise ModelLoadError(f"{where} holds {parts.describe()}, which Latent Explorer cannot use ({why}); "
+                         f"supported: {SUPPORTED}")
+
+
+def _load_folder(folder: Path, device: torch.device, precision: str) -> GenerativeModel:
     if not folder.exists():  # a hub id with downloads allowed
         try:
             pipe = import_diffusers().DiffusionPipeline.from_pretrained(str(folder))
         except Exception as err:
             raise ModelLoadError(f"could not download '{folder}' from the Hugging Face Hub: {err}") from err
-        return _from_pipeline(pipe, str(folder), device)
-    index = _model_index(folder)
-    cls_name = index.get("_class_name", "?")
-    label = folder.name
-    if "unet" in index and index["unet"][1] == "UNet2DModel":
-        unet, config = unet2d_components(folder)
-        return PixelDiffusionModel(unet, config, label, f"Diffusers {cls_name} from {folder}",
-                                   "whatever the pipeline's authors trained it on", device)
-    if cls_name.startswith("StableDiffusion") and index.get("unet", [None, None])[1] == "UNet2DConditionModel":
-        parts = ["unet", "vae", "text_encoder", "tokenizer", "scheduler"]
-        _require(folder, parts)
-        components = {n: _component(folder, n, index[n]) for n in parts[:4]}
-        components["scheduler_config"] = _scheduler_config(folder)
-        return StableDiffusionModel(components, label, f"Stable Diffusion ({cls_name}) from {folder}", device)
-    raise ModelLoadError(f"{folder} holds a {cls_name}, which Latent Explorer cannot use; supported: {SUPPORTED}")
-
-
-def _from_pipeline(pipe, label: str, device: torch.device) -> GenerativeModel:
-    from .diffusion import PixelDiffusionModel, StableDiffusionModel
-
-    if hasattr(pipe, "text_encoder"):
-        components = {n: getattr(pipe, n) for n in ("unet", "vae", "text_encoder", "tokenizer")}
-        components["scheduler_config"] = dict(pipe.scheduler.config)
-        return StableDiffusionModel(components, label, f"Stable Diffusion from the Hub: {label}", device)
-    return PixelDiffusionModel(pipe.unet, dict(pipe.scheduler.config), label, f"Diffusers pipeline {label}",
-                               "whatever the pipeline's authors trained it on", device)
+        index = {"_class_name": type(pipe).__name__, **dict(pipe.config)}
+        return _build(_Parts(index, pipe=pipe), str(folder), f"the Hub: {folder}", device, precision)
+    return _build(_Parts(_model_index(folder), folder), folder.name, str(folder), device, precision)

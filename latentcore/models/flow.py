@@ -18,20 +18,16 @@ import copy
 
 import torch
 
+from .schedulers import sample
+
 
 def flow_decode(velocity, scheduler, x_1: torch.Tensor, steps: int, progress=None) -> torch.Tensor:
     """``x_0`` from the noise ``x_1`` by Euler steps of the flow ODE; ``velocity(x, t) -> v`` with ``t`` the
-    scheduler's timestep (``s * num_train_timesteps``). ``scheduler`` is a ``FlowMatchEulerDiscreteScheduler``
-    (or any diffusers scheduler with the same ``set_timesteps``/``step`` contract, e.g. a flow-matching
-    DPM-Solver++); it is copied, so one model can decode in two threads."""
-    scheduler = copy.deepcopy(scheduler)  # set_timesteps and step keep state on the scheduler
-    scheduler.set_timesteps(steps, device=x_1.device)
-    x = x_1
-    for i, t in enumerate(scheduler.timesteps):
-        x = scheduler.step(velocity(x, t), t, x).prev_sample
-        if progress is not None:
-            progress((i + 1) / steps, f"flow step {i + 1}/{steps}")
-    return x
+    scheduler's timestep (``s * num_train_timesteps``, a 0-dim tensor on ``x_1``'s device). ``scheduler`` is a
+    ``FlowMatchEulerDiscreteScheduler`` (or any diffusers scheduler with the same ``set_timesteps``/``step``
+    contract, e.g. a flow-matching DPM-Solver++); it is copied, so one model can decode in two threads. The loop is
+    :func:`.schedulers.sample`'s (nothing crosses between host and device inside it)."""
+    return sample(velocity, scheduler, x_1, steps, progress, "flow step")
 
 
 def flow_sigmas(scheduler, steps: int, device=None) -> torch.Tensor:

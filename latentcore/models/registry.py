@@ -17,6 +17,7 @@ import torch
 from ..device import device_key
 from .base import GenerativeModel
 from .diffusers_folder import load_diffusers, unet2d_components
+from .precision import check_precision
 
 ASSETS = Path(str(files("latentcore").joinpath("assets", "models")))
 DIGITS_DATA = "scikit-learn's bundled handwritten digits (1500 of 1797 images, 8x8 upsampled to 16x16)"
@@ -100,16 +101,21 @@ def available() -> list[str]:
 
 
 @functools.lru_cache(maxsize=8)
-def _build(spec: ModelSpec, device: str) -> GenerativeModel:
-    return spec.build(torch.device(device))  # keyed by the spec: a name registered again builds anew
+def _build(spec: ModelSpec, device: str, precision: str) -> GenerativeModel:
+    model = spec.build(torch.device(device))  # keyed by the spec: a name registered again builds anew
+    model.set_precision(precision)
+    return model
 
 
-def load(name_or_path: str | os.PathLike, device: torch.device | str | None = None) -> GenerativeModel:
-    """A registered model by name, or a diffusers pipeline folder by path; cached per (model, device)."""
+def load(name_or_path: str | os.PathLike, device: torch.device | str | None = None,
+         precision: str = "auto") -> GenerativeModel:
+    """A registered model by name, or a diffusers pipeline folder by path, its networks in the dtype ``precision``
+    names on the device (:mod:`.precision`); cached per (model, device, precision)."""
     key = str(name_or_path)
+    check_precision(precision)
     if key in MODELS:
-        return _build(MODELS[key], device_key(device))
-    return load_diffusers(key, device)
+        return _build(MODELS[key], device_key(device), precision)
+    return load_diffusers(key, device, precision)
 
 
 def load_classifier(device: torch.device | str | None = None):

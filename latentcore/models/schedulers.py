@@ -1,0 +1,105 @@
+"""The decoding schedulers a user can choose for a sampling model, behind one registry, and the sampling loop that
+runs any of them.
+
+- ``ddim``: deterministic DDIM (Song et al., "Denoising Diffusion Implicit Models", arXiv 2010.02502, eta = 0).
+- ``euler``: Euler steps of the probability-flow ODE (Karras et al., "Elucidating the Design Space of
+  Diffusion-Based Generative Models", arXiv 2206.00364, Algorithm 1 without churn); for flow-matching models the
+  Euler steps of the flow ODE (``FlowMatchEulerDiscreteScheduler``).
+- ``dpm++``: the second-order multistep DPM-Solver++ (Lu et al., "DPM-Solver++: Fast Solver for Guided Sampling
+  of Diffusion Probabilistic Models", arXiv 2211.01095), which needs fewer steps for the same quality; for
+  flow-matching models its flow variant (``use_flow_sigmas``, velocity predictions).
+
+Every choice is deterministic, so a latent decodes to one image. Each is built from the pipeline's own scheduler
+configuration (its noise schedule, prediction type, timestep spacing and shift), as diffusers' ``from_config``
+switches a pipeline's scheduler. Inversion (images to latents) does not depend on the choice: diffusion models
+invert by DDIM inversion and flow models by integrating the flow ODE backwards, so an encode followed by a decode
+returns the image only with ``ddim`` (diffusion) or ``euler`` (flow).
+
+:func:`sample` is diffusers' sampling loop, arranged so that nothing moves between the host and an accelerator
+inside it: the scheduler's tables and arithmetic stay on the CPU (its scalars enter the device's arithmetic as
+kernel arguments), and the timesteps the network sees are copied to the device once, before the loop.
+"""
+
+from __future__ import annotations
+
+import copy
+import inspect
+from dataclasses import dataclass, field
+
+import torch
+
+FAMILIES = ("noise", "flow")  # networks predicting noise (or v, or x_0) of a diffusion; velocities of a flow
+
+
+@dataclass(frozen=True)
+class SchedulerChoice:
+    """One decoding scheduler: its ``label`` and ``help`` for the UI, and per family the diffusers class with the
+    settings that make it deterministic (None: not offered for that family)."""
+
+    name: str
+    label: str
+    help: str
+    classes: dict[str, tuple[str, dict]] = field(default_factory=dict)  # family -> (diffusers class, settings)
+
+
+SCHEDULERS: dict[str, SchedulerChoice] = {c.name: c for c in (
+    SchedulerChoice("ddim", "DDIM", "Deterministic DDIM; decoding after DDIM inversion returns the image",
+                    {"noise": ("DDIMScheduler", {})}),
+    SchedulerChoice("euler", "Euler", "Euler steps of the ODE; for flow models, decoding after inversion returns the "
+                                      "image", {"noise": ("EulerDiscreteScheduler", {}),
+                                                "flow": ("FlowMatchEulerDiscreteScheduler", {})}),
+    SchedulerChoice("dpm++", "DPM-Solver++", "Second-order multistep solver: good images in fewer steps",
+                    {"noise": ("DPMSolverMultistepScheduler", {"algorithm_type": "dpmsolver++", "solver_order": 2}),
+                     "flow": ("DPMSolverMultistepScheduler", {"algorithm_type": "dpmsolver++", "solver_order": 2,
+                                                              "use_flow_sigmas": True,
+                                                              "prediction_type": "flow_prediction"})}),
+)}
+
+
+def choices(family: str) -> tuple[str, ...]:
+    """The scheduler names offered for a family (``"noise"`` or ``"flow"``), the family's usual one first."""
+    if family not in FAMILIES:
+        raise ValueError(f"family must be one of {', '.join(FAMILIES)}, got {family!r}")
+    names = [name for name, choice in SCHEDULERS.items() if family in choice.classes]
+    return tuple(sorted(names, key=lambda n: n != ("euler" if family == "flow" else "ddim")))
+
+
+def make_scheduler(name: str, family: str, config: dict):
+    """The scheduler ``name`` of ``family`` built from a pipeline's scheduler configuration (keys the class does not
+    take are left out; a flow pipeline's ``shift`` becomes DPM-Solver++'s ``flow_shift``)."""
+    from .hub import import_diffusers
+
+    if name not in SCHEDULERS or family not in SCHEDULERS[name].classes:
+        raise ValueError(f"scheduler must be one of {', '.join(choices(family))}, got {name!r}")
+    cls_name, settings = SCHEDULERS[name].classes[family]
+    cls = getattr(import_diffusers(), cls_name)
+    config = {k: v for k, v in dict(config).items() if not k.startswith("_")}
+    if family == "flow" and "shift" in config:
+        config["flow_shift"] = config["shift"]
+    allowed = inspect.signature(cls.__init__).parameters
+    return cls.from_config({**{k: v for k, v in config.items() if k in allowed}, **settings})
+
+
+def sample(network, scheduler, x: torch.Tensor, steps: int, progress=None, what: str = "step") -> torch.Tensor:
+    """diffusers' sampling loop from the latent ``x`` (``[N, ...]``, noise at the scheduler's highest level):
+    ``x <- x * init_noise_sigma``; for each timestep ``t``, ``x <- step(network(scale_model_input(x, t), t), t, x)``.
+    ``network(x, t) -> prediction`` gets ``t`` as a 0-dim tensor on ``x``'s device. The scheduler is copied (its
+    state changes as it steps), so one model can decode in two threads. ``progress(fraction, text)`` after each
+    step."""
+    scheduler = copy.deepcopy(scheduler)
+    scheduler.set_timesteps(steps, device="cpu")
+    if hasattr(scheduler, "set_begin_index"):  # else the first step searches the grid for t on the device
+        scheduler.set_begin_index(0)
+    timesteps = scheduler.timesteps
+    on_device = timesteps.to(x.device)
+    x = x * float(getattr(scheduler, "init_noise_sigma", 1.0))  # flow schedulers start at x_1 as it is
+    scale = getattr(scheduler, "scale_model_input", lambda x, t: x)
+    for i, t in enumerate(timesteps):
+        prediction = network(scale(x, t), on_device[i])
+        x = scheduler.step(prediction, t, x).prev_sample
+        if progress is not None:
+            progress((i + 1) / len(timesteps), f"{what} {i + 1}/{len(timesteps)}")
+    return x
+
+
+__all__ = ["SCHEDULERS", "SchedulerChoice", "choices", "make_scheduler", "sample"]
