@@ -88,7 +88,8 @@ def test_bad_folders_and_hub_ids_fail_with_clear_messages(tmp_path, monkeypatch)
         models.load_diffusers(tmp_path / "other")
     (tmp_path / "half").mkdir()
     (tmp_path / "half" / "model_index.json").write_text(json.dumps(
-        {"_class_name": "DDPMPipeline", "unet": ["diffusers", "UNet2DModel"], "scheduler": ["diffusers", "DDPMScheduler"]}))
+        {"_class_name": "DDPMPipeline", "unet": ["diffusers", "UNet2DModel"],
+         "scheduler": ["diffusers", "DDPMScheduler"]}))
     with pytest.raises(models.ModelLoadError, match="lacks the component"):
         models.load_diffusers(tmp_path / "half")
 

@@ -7,6 +7,7 @@ from typing import NoReturn
 
 import streamlit as st
 
+from latentcore.models import OutOfMemory
 from latentcore.seed_set import SeedSetFull
 
 from .text import plain
@@ -40,6 +41,8 @@ def errors_shown():
         raise
     except SeedSetFull as err:  # a limit reached, not a fault: its message says what to do
         st.warning(plain(err))
+    except OutOfMemory as err:  # the device's limit: the message says what to do instead
+        show_error(plain(err), err)
     except Exception as err:  # noqa: BLE001 - the last line of defence between latentcore and the user
         show_error(f"Something went wrong: {type(err).__name__}: {err}. Your seeds are unchanged; try other "
                    "settings, or open the details below if it keeps happening.", err)

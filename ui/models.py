@@ -39,8 +39,10 @@ def _plugins_loaded(files: tuple[str, ...]) -> models.PluginReport:
 
 
 @st.cache_resource(show_spinner="Loading the model ...")
-def get_model(name: str):
-    model = models.load(name)
+def get_model(name: str, precision: str = "auto"):
+    """The model ``name`` (registered or a diffusers folder) with its networks in ``precision``, once per server
+    process."""
+    model = models.load(name, precision=precision)
     # A full garbage collection (Streamlit's after each run, unless runner.postScriptGC is off, or Python's own)
     # walks every object tracked: with torch, diffusers and the models loaded, half a million, ~0.3 s holding the
     # GIL for every session. What is alive once a model is loaded (modules, weights) stays: it is skipped from now.

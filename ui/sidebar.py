@@ -1,5 +1,5 @@
-"""The sidebar of every page: the model (built-ins, plug-ins, a diffusers folder), its device, the decoding options
-(sampler steps, conditions), the seed count and the workspace panel."""
+"""The sidebar of every page: the model (built-ins, plug-ins, a diffusers folder), its device and precision, the
+decoding options (sampler steps and scheduler, conditions), the seed count and the workspace panel."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import math
 import streamlit as st
 
 import latentcore.models as models
+from latentcore.device import default_device
 
 from .errors import show_error
 from .jobs import budget_widget
@@ -44,15 +45,18 @@ def sidebar():
             else:
                 name = folder
         refused_plugins()
+        precision, offload = device_settings()
         try:
-            model = get_model(name)
+            model = get_model(name, precision)
         except (models.ModelLoadError, ValueError, OSError) as err:
             show_error(f"Could not load that model: {err}", err)
             name = DEFAULT_MODEL
-            model = get_model(name)
+            model = get_model(name, precision)
+        if offload:
+            models.offload_others(model)
         fit_seeds(name, model.latent_shape)
         facts = (f"{model.kind.upper()} · latent {'x'.join(map(str, model.latent_shape))} · image "
-                 f"{'x'.join(map(str, model.image_shape))} · on {model.device}")
+                 f"{'x'.join(map(str, model.image_shape))} · on {model.device} in {str(model.dtype)[6:]}")
         if name in models.MODELS:  # registered models decode quickly; a pipeline folder may take minutes
             st.image(model_thumbnail(name), width="stretch", caption=facts)
         else:
@@ -62,6 +66,11 @@ def sidebar():
             sampler = model.sampler
             decoding["steps"] = st.select_slider(sampler.label, options=sampler.choices, help=sampler.help,
                                                  key=remember("ddim_steps", sampler.default, options=sampler.choices))
+            if sampler.schedulers:
+                decoding["scheduler"] = st.selectbox(
+                    "Scheduler", sampler.schedulers, format_func=lambda n: models.SCHEDULERS[n].label,
+                    key=remember("scheduler", sampler.schedulers[0], options=sampler.schedulers),
+                    help=scheduler_help(sampler.schedulers))
         for condition in model.conditions.values():
             decoding[condition.name] = condition_widget(name, condition, shared=name in models.MODELS)
         budget_widget()
@@ -70,6 +79,34 @@ def sidebar():
         show_dropped()
         workspace_panel()
     return name, model, decoding, count
+
+
+def device_settings() -> tuple[str, bool]:
+    """The precision models load in and whether the selected model alone stays on the accelerator; on the CPU
+    both are shown, disabled (the CPU computes in float32 and has nothing to free)."""
+    device = default_device()
+    on_cpu = device.type == "cpu"
+    with st.expander(f"Device: {device}", icon=":material/memory:"):
+        precision = st.selectbox(
+            "Precision", models.PRECISIONS, key=remember("precision", "auto", options=models.PRECISIONS),
+            disabled=on_cpu, help="What the model's networks compute in. auto: float16 (bfloat16 for Stable "
+            "Diffusion 3) for diffusers pipelines on a GPU, float32 for the small built-in models and on the CPU. "
+            "Half precision halves the memory and is faster on GPUs; images differ slightly. Interpolation, LOL "
+            "and the statistics compute in float32 whatever is chosen")
+        offload = st.checkbox(
+            "Keep only the selected model on the GPU", key=remember("offload", True), disabled=on_cpu,
+            help="Other models loaded in this server move to the CPU's memory when you select one (they come back "
+                 "when used). Turn it off on a server whose sessions use several models at once")
+        if on_cpu:
+            st.caption("On the CPU models compute in float32; start the app on a machine with a GPU to choose.")
+    return ("auto" if on_cpu else precision), (offload and not on_cpu)
+
+
+def scheduler_help(names) -> str:
+    """The scheduler selector's help: each choice, and what inversion uses whatever the choice."""
+    lines = "; ".join(f"{models.SCHEDULERS[n].label}: {models.SCHEDULERS[n].help}" for n in names)
+    return (f"How decoding steps from the noise to the image. {lines}. Inverting images into latents always runs "
+            "DDIM inversion (diffusion models) or the flow ODE backwards (flow models), whatever is chosen here")
 
 
 def refused_plugins() -> None:

@@ -12,7 +12,8 @@ what its decoder accepts:
   default. Anything else passed to :meth:`~GenerativeModel.decode` is an error that says what is accepted.
 
 Decoding is chunked so memory stays bounded, deterministic, and runs without gradients unless ``grad=True``
-(ri-optimal paths differentiate through the decoder).
+(ri-optimal paths differentiate through the decoder). A model is also a plain callable: ``model(latents)`` is
+its differentiable decoding with default options, and :meth:`~GenerativeModel.decoder` fixes other options.
 
 Precision and memory: a model's networks compute in :attr:`~GenerativeModel.dtype` (float32 unless
 :meth:`~GenerativeModel.set_precision` chose another, see :mod:`.precision`); :meth:`~GenerativeModel.decode` and
@@ -20,8 +21,7 @@ Precision and memory: a model's networks compute in :attr:`~GenerativeModel.dtyp
 computes in float32/float64 whatever the model's dtype. Chunks are ``decode_batch`` latents; a model
 ``sized_by_memory`` on CUDA sizes them from the free device memory instead. A chunk that runs out of device memory
 is split in halves and tried again; one latent that does not fit is an :class:`OutOfMemory` error that says what to
-do. :meth:`~GenerativeModel.offload` moves the networks to the CPU; the next decode or encode brings them back. A model is also a plain callable: ``model(latents)`` is
-its differentiable decoding with default options, and :meth:`~GenerativeModel.decoder` fixes other options.
+do. :meth:`~GenerativeModel.offload` moves the networks to the CPU; the next decode or encode brings them back.
 """
 
 from __future__ import annotations

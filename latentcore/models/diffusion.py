@@ -6,8 +6,6 @@ latent is ``x_T``; decoding runs the chosen scheduler (deterministic DDIM by def
 
 from __future__ import annotations
 
-import torch
-
 from ..priors import StandardNormal
 from .base import GenerativeModel, Sampler
 from .ddim import ddim_invert, inverse_scheduler

@@ -109,7 +109,9 @@ class LatentPipelineModel(GenerativeModel):
         return half_dtype(self.device, self.prefer_bfloat16)
 
     def _cast(self, dtype: torch.dtype) -> None:
-        super()._cast(dtype)
+        for module in self.networks().values():
+            if any(p.dtype != dtype for p in module.parameters()):
+                module.to(dtype)
         if dtype == torch.float16 and getattr(self.vae.config, "force_upcast", False):
             self.vae.to(torch.float32)  # this VAE overflows in float16 (diffusers upcasts it the same way)
         self._embeddings = {}  # computed in the old dtype
