@@ -10,9 +10,12 @@ import numpy as np
 import pytest
 import torch
 from streamlit.testing.v1 import AppTest
+from torch.utils._python_dispatch import TorchDispatchMode
+from torch.utils._pytree import tree_flatten
 
 import latentcore.models as models
 from latentcore.models.base import GenerativeModel
+from latentcore.models.ddim import inverse_scheduler
 from latentcore.models.schedulers import make_scheduler, sample
 from latentcore.priors import StandardNormal
 from tests.apptools import finish_jobs
@@ -121,6 +124,40 @@ def test_flow_schedulers_converge_to_the_exact_flow_and_dpm_solver_gets_there_fi
     for coarse, fine in error.values():  # first order at least
         assert fine < coarse / 3 and fine < 0.2, error
     assert error["dpm++"][0] < error["euler"][0] / 3 and error["dpm++"][1] < 0.05, error
+
+
+class HostDeviceCrossings(TorchDispatchMode):
+    """Counts the copies whose source and destination lie on different devices; a read of a device tensor's value
+    on the host (``.item()``) fails on the meta device by itself. (A host scalar in the device's arithmetic is no
+    copy: it is passed to the kernel as an argument.)"""
+
+    COPIES = {torch.ops.aten._to_copy.default, torch.ops.aten.copy_.default}
+
+    def __init__(self):
+        super().__init__()
+        self.count = 0
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        out = func(*args, **(kwargs or {}))
+        devices = [{t.device.type for t in tree_flatten(x)[0] if isinstance(t, torch.Tensor)} for x in (args, out)]
+        self.count += func in self.COPIES and devices[0] != devices[1]
+        return out
+
+
+@pytest.mark.parametrize("family, name", [("noise", "ddim"), ("noise", "euler"), ("noise", "dpm++"),
+                                          ("flow", "euler"), ("flow", "dpm++"), ("noise", "inverse")])
+def test_the_sampling_loop_moves_nothing_between_host_and_device_per_step(family, name):
+    # on the meta device (shapes without data) as a stand-in for an accelerator: the scheduler computes on the host,
+    # the network's timesteps are copied once before the loop, whatever the number of steps
+    config = {**CONFIG, "shift": 3.0}
+    scheduler = inverse_scheduler(config) if name == "inverse" else make_scheduler(name, family, config)
+    x = torch.empty(2, 4, 8, 8, device="meta")
+    counts = []
+    for steps in (4, 12):
+        with HostDeviceCrossings() as crossings:
+            sample(lambda x, t: x * t.to(x.device).float(), scheduler, x, steps)  # as UNets take t
+        counts.append(crossings.count)
+    assert counts == [1, 1]
 
 
 # --- folders that cannot be used -------------------------------------------------------------------------------

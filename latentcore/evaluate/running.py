@@ -241,8 +241,9 @@ def _settings(model, plan: _Plan, *, data_digits: int, encode_seconds: float, to
     """The run's arguments, sizes and times as JSON-friendly values."""
     return {
         "model": model.name, "pairs": plan.pairs, "frames": plan.frames, "centroid_sets": plan.centroid_sets,
-        "seed": plan.seed, "steps": plan.decoding.get("steps"),
-        "conditions": {k: v for k, v in plan.decoding.items() if k != "steps"}, "schemes": plan.schemes,
+        "seed": plan.seed, "steps": plan.decoding.get("steps"), "scheduler": plan.decoding.get("scheduler"),
+        "conditions": {k: v for k, v in plan.decoding.items() if k not in ("steps", "scheduler")},
+        "schemes": plan.schemes,
         "centroid_schemes": plan.centroid_schemes,
         "scheme_options": {s: {k: _plain(v) for k, v in o.items()} for s, o in plan.scheme_options.items()},
         "centroid_options": {s: {k: _plain(v) for k, v in o.items()} for s, o in plan.centroid_options.items()},
