@@ -138,15 +138,15 @@ PAGES = ["pages/seeds.py", "pages/interpolate.py", "pages/subspace.py", "pages/d
 def on_cuda(monkeypatch):
     """The app's default device is CUDA for the test (latentcore chooses it once per process: chosen again before
     and after), with a fresh model cache."""
-    from ui.models import get_model
+    from ui.models import _loaded
 
     monkeypatch.setenv("LATENTCORE_DEVICE", "cuda")
     default_device.cache_clear()
-    get_model.clear()
+    _loaded.clear()
     yield
     monkeypatch.undo()
     default_device.cache_clear()
-    get_model.clear()
+    _loaded.clear()
 
 
 @pytest.mark.parametrize("model", ["digits-ddim", "pipeline"])

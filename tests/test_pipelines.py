@@ -21,7 +21,7 @@ from latentcore.priors import StandardNormal
 from tests.apptools import finish_jobs
 
 KINDS = {"sd": ("StableDiffusionModel", "diffusion", (4, 8, 8), ("ddim", "euler", "dpm++")),
-         "sdxl": ("StableDiffusionXLModel", "diffusion", (4, 8, 8), ("ddim", "euler", "dpm++")),
+         "sdxl": ("StableDiffusionXLModel", "diffusion", (4, 8, 8), ("euler", "ddim", "dpm++")),  # its own first
          "sd3": ("StableDiffusion3Model", "flow", (16, 8, 8), ("euler", "dpm++")),
          "sd3-t5": ("StableDiffusion3Model", "flow", (16, 8, 8), ("euler", "dpm++"))}
 # diffusers' own pipelines decode with the scheduler saved in the folder (DDIM for SD, Euler for SDXL and SD3)

@@ -21,6 +21,7 @@ import torch
 import latentcore as lc
 import latentcore.models as models
 from latentcore import batching, limits
+from latentcore.device import default_device
 from latentcore.imaging import image_grid, to_uint8
 
 from . import jobs
@@ -38,10 +39,21 @@ def _plugins_loaded(files: tuple[str, ...]) -> models.PluginReport:
     return models.load_plugins(files)
 
 
+def get_model(name: str):
+    """The model ``name`` (registered or a diffusers folder) in the session's precision (:func:`precision`), loaded
+    once per server process."""
+    return _loaded(name, precision())
+
+
+def precision() -> str:
+    """The session's precision (the sidebar's Device panel, kept in the workspace); ``"auto"`` on the CPU, which
+    computes in float32 whatever is chosen, so every session there shares one copy of each model."""
+    chosen = st.session_state.get("precision", "auto")
+    return chosen if default_device().type != "cpu" and chosen in models.PRECISIONS else "auto"
+
+
 @st.cache_resource(show_spinner="Loading the model ...")
-def get_model(name: str, precision: str = "auto"):
-    """The model ``name`` (registered or a diffusers folder) with its networks in ``precision``, once per server
-    process."""
+def _loaded(name: str, precision: str):
     model = models.load(name, precision=precision)
     # A full garbage collection (Streamlit's after each run, unless runner.postScriptGC is off, or Python's own)
     # walks every object tracked: with torch, diffusers and the models loaded, half a million, ~0.3 s holding the
@@ -97,13 +109,15 @@ DECODED = DecodedImages()
 
 def decode_to_uint8(model_name: str, latents: np.ndarray, decoding: dict) -> np.ndarray:
     """Decoded images of ``latents`` as read-only 8-bit arrays (:func:`latentcore.imaging.to_uint8`), shared by
-    all sessions: cached by model, latent values, shape, dtype and decoding options (:data:`DECODED`), decoded
+    all sessions: cached by model and its precision, latent values, shape, dtype and decoding options
+    (:data:`DECODED`), decoded
     through the model's batcher (:mod:`latentcore.batching`) together with other sessions' requests."""
-    key = (model_name, digest(np.ascontiguousarray(latents).tobytes()), latents.shape, latents.dtype.str,
-           tuple(sorted(decoding.items())))
+    model = get_model(model_name)
+    key = (model_name, str(model.dtype), digest(np.ascontiguousarray(latents).tobytes()), latents.shape,
+           latents.dtype.str, tuple(sorted(decoding.items())))
     found = DECODED.get(key)
     if found is None:
-        images = batching.decode(get_model(model_name), torch.from_numpy(latents), **decoding)
+        images = batching.decode(model, torch.from_numpy(latents), **decoding)
         found = DECODED.put(key, to_uint8(images))
     return found
 

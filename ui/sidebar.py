@@ -45,13 +45,13 @@ def sidebar():
             else:
                 name = folder
         refused_plugins()
-        precision, offload = device_settings()
+        offload = device_settings()
         try:
-            model = get_model(name, precision)
+            model = get_model(name)
         except (models.ModelLoadError, ValueError, OSError) as err:
             show_error(f"Could not load that model: {err}", err)
             name = DEFAULT_MODEL
-            model = get_model(name, precision)
+            model = get_model(name)
         if offload:
             models.offload_others(model)
         fit_seeds(name, model.latent_shape)
@@ -81,13 +81,14 @@ def sidebar():
     return name, model, decoding, count
 
 
-def device_settings() -> tuple[str, bool]:
-    """The precision models load in and whether the selected model alone stays on the accelerator; on the CPU
-    both are shown, disabled (the CPU computes in float32 and has nothing to free)."""
+def device_settings() -> bool:
+    """The precision models load in (read by :func:`ui.models.get_model`) and whether the selected model alone
+    stays on the accelerator (returned); on the CPU both are shown, disabled (the CPU computes in float32 and has
+    nothing to free)."""
     device = default_device()
     on_cpu = device.type == "cpu"
     with st.expander(f"Device: {device}", icon=":material/memory:"):
-        precision = st.selectbox(
+        st.selectbox(
             "Precision", models.PRECISIONS, key=remember("precision", "auto", options=models.PRECISIONS),
             disabled=on_cpu, help="What the model's networks compute in. auto: float16 (bfloat16 for Stable "
             "Diffusion 3) for diffusers pipelines on a GPU, float32 for the small built-in models and on the CPU. "
@@ -99,7 +100,7 @@ def device_settings() -> tuple[str, bool]:
                  "when used). Turn it off on a server whose sessions use several models at once")
         if on_cpu:
             st.caption("On the CPU models compute in float32; start the app on a machine with a GPU to choose.")
-    return ("auto" if on_cpu else precision), (offload and not on_cpu)
+    return offload and not on_cpu
 
 
 def scheduler_help(names) -> str:

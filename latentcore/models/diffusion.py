@@ -11,18 +11,17 @@ from .base import GenerativeModel, Sampler
 from .ddim import ddim_invert, inverse_scheduler
 from .schedulers import choices, make_scheduler, sample
 
-DDIM_SAMPLER = Sampler("Decoding steps", 25, (10, 20, 25, 40, 50),
-                       "With DDIM, step counts that divide the 1000 training steps invert exactly",
-                       schedulers=choices("noise"))
+STEPS = (10, 20, 25, 40, 50)
+STEPS_HELP = "With DDIM, step counts that divide the 1000 training steps invert exactly"
 
 
 class PixelDiffusionModel(GenerativeModel):
     kind = "diffusion"
-    sampler = DDIM_SAMPLER
     decode_batch = 64
 
     def __init__(self, unet, scheduler_config: dict, name: str, description: str, trained_on: str, device=None):
         super().__init__(device)
+        self.sampler = Sampler("Decoding steps", 25, STEPS, STEPS_HELP, choices("noise", scheduler_config))
         self.unet = unet.to(self.device).eval().requires_grad_(False)
         self.schedulers = {n: make_scheduler(n, "noise", scheduler_config) for n in self.sampler.schedulers}
         self.inverse_scheduler = inverse_scheduler(scheduler_config)

@@ -38,10 +38,11 @@ GUIDANCE = Condition("guidance_scale", float, 7.5, "Classifier-free guidance; 1 
 T5_TOKENS = 256  # the T5 sequence length of diffusers' Stable Diffusion 3 pipeline
 
 
-def sampler_for(family: str, default: int) -> Sampler:
+def sampler_for(family: str, default: int, config: dict) -> Sampler:
+    """Steps from 4 to 50 and the schedulers of ``family``, the pipeline's own (``config``) first."""
     return Sampler("Decoding steps", default, (4, 8, 10, 20, 25, 40, 50),
                    "More steps: closer to the model's own images, slower. Inversion runs the same number of steps",
-                   schedulers=choices(family))
+                   schedulers=choices(family, config))
 
 
 def _expand(embeddings, batch: int):
@@ -75,7 +76,7 @@ class LatentPipelineModel(GenerativeModel):
 
     def __init__(self, components: dict, name: str, description: str, device=None, precision: str = "auto"):
         super().__init__(device)
-        self.sampler = sampler_for(self.family, 25 if self.family == "noise" else 28)
+        self.sampler = sampler_for(self.family, 25 if self.family == "noise" else 28, components["scheduler_config"])
         self.tokenizers = [components[k] for k in ("tokenizer", "tokenizer_2", "tokenizer_3")
                            if components.get(k) is not None]
         dtype = resolve_dtype(precision, self.device, self.auto_dtype()) or torch.float32

@@ -56,12 +56,17 @@ SCHEDULERS: dict[str, SchedulerChoice] = {c.name: c for c in (
 )}
 
 
-def choices(family: str) -> tuple[str, ...]:
-    """The scheduler names offered for a family (``"noise"`` or ``"flow"``), the family's usual one first."""
+def choices(family: str, config: dict | None = None) -> tuple[str, ...]:
+    """The scheduler names offered for a family (``"noise"`` or ``"flow"``), the default first: the one a
+    pipeline's scheduler ``config`` names (its ``_class_name``, e.g. SDXL's Euler) when it is offered, else DDIM for
+    diffusion and Euler for flow matching."""
     if family not in FAMILIES:
         raise ValueError(f"family must be one of {', '.join(FAMILIES)}, got {family!r}")
     names = [name for name, choice in SCHEDULERS.items() if family in choice.classes]
-    return tuple(sorted(names, key=lambda n: n != ("euler" if family == "flow" else "ddim")))
+    own = (config or {}).get("_class_name")
+    first = next((n for n in names if SCHEDULERS[n].classes[family][0] == own),
+                 "euler" if family == "flow" else "ddim")
+    return tuple(sorted(names, key=lambda n: n != first))
 
 
 def make_scheduler(name: str, family: str, config: dict):
