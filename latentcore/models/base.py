@@ -319,9 +319,11 @@ class GenerativeModel:
             available, total = torch.cuda.mem_get_info(self.device)
             free = f" ({available / 2**30:.1f} of {total / 2**30:.1f} GiB free)"
         half = "" if self.dtype != torch.float32 else " choose float16 or bfloat16 precision in the sidebar,"
+        elsewhere = "start the app on the CPU (LATENTCORE_DEVICE=cpu)" if self.device.type != "cpu" else \
+            "free memory on this machine"
         return (f"{self.name} ran out of memory on {self.device}{free} {what} even one latent at a time. Try fewer "
                 f"frames or seeds at once, fewer models on the device (let the selected model alone stay there),"
-                f"{half} or start the app on another device (LATENTCORE_DEVICE=cpu). ({type(err).__name__})")
+                f"{half} or {elsewhere}. ({type(err).__name__})")
 
     def __call__(self, latents: torch.Tensor) -> torch.Tensor:
         """Differentiable decoding with default options: a model is a plain decoder callable."""
