@@ -46,10 +46,7 @@ with ui.page("Centroids and reconstruction") as (name, model, decoding):
                    "realisticity index (density)": lc.realisticity_index(batch, prior=model.prior).numpy()}
         short = dict(zip(["norm", *numbers], ["norm", "typical-set index", "smallest normality p",
                                               "density index"]))  # short headers fit the page; the long in help
-        st.dataframe(pd.DataFrame({"centroid": [c.label for c in specs.values()], "norm": summary.norm, **numbers}),
-                     hide_index=True, width="stretch",
-                     column_config={c: st.column_config.NumberColumn(label, help=c, format="%.3g")
-                                    for c, label in short.items()})
+        ui.table(pd.DataFrame({"centroid": [c.label for c in specs.values()], "norm": summary.norm, **numbers}), short)
         st.caption("The typical-set index of Struski et al. is the two-sided chi-square p-value of the squared "
                    "(Mahalanobis) norm, so one column shows both.")
 

@@ -7,6 +7,10 @@ import ui
 from latentcore import plots
 from latentcore.diagnostics import TEACHING_EXAMPLES, TESTS, diagnostic_views, teaching_examples
 
+# Short headers fit the page; the full names are their help.
+SHORT = {TESTS["ks"]: "KS p", TESTS["cvm"]: "CvM p", TESTS["ad"]: "AD p", TESTS["chi2_norm"]: "χ² p of the norm",
+         "realisticity (density)": "density index", "realisticity (typical set)": "typical-set index"}
+
 with ui.page("Diagnostics") as (name, model, decoding):
     seeds = ui.seed_set(name)
 
@@ -38,8 +42,7 @@ with ui.page("Diagnostics") as (name, model, decoding):
     typical = lc.realisticity_index(batch, prior=model.prior, kind="typical").numpy()
     table = pd.DataFrame({"latent": chosen, **{TESTS[k]: p[k] for k in TESTS},
                           "realisticity (density)": density, "realisticity (typical set)": typical})
-    st.dataframe(table, hide_index=True, width="stretch",
-                 column_config={c: st.column_config.NumberColumn(format="%.3g") for c in table.columns[1:]})
+    ui.table(table, SHORT)
     st.caption("The density index asks how many latents are less likely than this one: ~1 anywhere inside a "
                "Gaussian's bulk, even at its improbable centre. The typical-set index asks whether the norm is one the "
                "prior produces, so a linear midpoint (too short) scores low there while scoring high on density.")

@@ -16,3 +16,12 @@ def finish_jobs(at, timeout: float = 300.0):
     if "jobs.watching" in at.session_state and at.session_state["jobs.watching"]:
         at.run()
     return at
+
+
+def frame_rows(at) -> list[list[str]]:
+    """The rows (or grids) of images a page drew with ui.frames.image_row, in order: each as its images' captions."""
+    import html
+    import re
+
+    bodies = [element.proto.body for element in at.main.get("html") if 'class="le-frames"' in element.proto.body]
+    return [[html.unescape(c) for c in re.findall(r"<figcaption>(.*?)</figcaption>", body)] for body in bodies]

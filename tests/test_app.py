@@ -10,7 +10,7 @@ from streamlit.testing.v1 import AppTest
 
 import latentcore as lc
 from latentcore import workspace
-from tests.apptools import finish_jobs
+from tests.apptools import finish_jobs, frame_rows
 from ui.sidebar import DEFAULT_MODEL
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
@@ -46,7 +46,9 @@ def test_demo_samples_seeds_and_opens_interpolate(app):
     app.button[0].click().run()
     _no_errors(app)
     assert app.title[0].value == "Interpolate"
-    assert len(app.main.get("image")) == 3  # the default schemes: linear, SLERP, LOL
+    rows = frame_rows(app)
+    assert len(rows) == 3  # the default schemes: linear, SLERP, LOL, one row of frames each, every frame's t under it
+    assert all(row == ["demo 0", "0.14", "0.29", "0.43", "0.57", "0.71", "0.86", "demo 1"] for row in rows)
 
 
 def test_every_scheme_runs_on_interpolate(app):
@@ -59,7 +61,7 @@ def test_every_scheme_runs_on_interpolate(app):
     assert sum("progress is at the top of the page" in c.value for c in app.caption) == len(iterative)
     finish_jobs(app)  # NAO and ri-optimal paths run as jobs
     _no_errors(app)
-    assert len(app.main.get("image")) == len(lc.SCHEMES)
+    assert len(frame_rows(app)) == len(lc.SCHEMES)
 
 
 def test_a_page_without_seeds_offers_a_button_to_the_seeds_page(app):
@@ -132,7 +134,9 @@ def test_chain_through_three_seeds(app):
     app.button[0].click().run()
     app.toggle[0].set_value(True).run()
     _no_errors(app)
-    assert len(app.main.get("image")) == 3
+    rows = frame_rows(app)
+    assert len(rows) == 3 and all(len(row) == 2 * 7 + 1 for row in rows)  # 8 frames per leg, the middle seed once
+    assert [rows[0][i] for i in (0, 7, 14)] == ["demo 0", "demo 1", "demo 2"]
 
 
 @pytest.mark.parametrize("model", ["digits-ddim", "semicircle-gen"])
@@ -254,7 +258,7 @@ def test_playground_draws_every_path_and_follows_its_inputs(app):
     _no_errors(app)
     table = app.dataframe[0].value.set_index("path")
     assert list(table.index) == ["Linear", "SLERP", "LOL", "ri-optimal"]
-    assert table.loc["ri-optimal", "path index (Definition 2)"] > table.loc["Linear", "path index (Definition 2)"]
+    assert table.loc["ri-optimal", "path index"] > table.loc["Linear", "path index"]
     [s for s in app.selectbox if s.label == "Prior"][0].set_value("two-moons").run()
     _no_errors(app)  # the semicircle's endpoints lie off the two moons' map: they move to the moons' own
     moons = lc.make_prior("two-moons", 2)
@@ -305,11 +309,14 @@ def test_compare_runs_shows_metrics_and_keeps_the_result_in_the_workspace(app):
     finish_jobs(app)
     _no_errors(app)
     table = app.dataframe[0].value
-    assert list(zip(table["task"], table["scheme"])) == [("interpolation", s) for s in ("linear", "slerp", "lol")] + [
-        ("centroid", s) for s in ("lol", "mean", "rescaled")]
+    assert list(zip(table["task"], table["label"])) == [
+        ("interpolation", lc.SCHEMES[s].label) for s in ("linear", "slerp", "lol")] + [
+        ("centroid", lc.CENTROIDS[s].label) for s in ("lol", "mean", "rescaled")]
     assert table["class_preservation"].between(0, 1).all()
     assert len(app.get("plotly_chart")) == 4
-    assert len(app.main.get("image")) == 3 + 2  # one filmstrip per scheme; the centroid seeds and the centroids
+    rows = frame_rows(app)  # one filmstrip per scheme; the centroid seeds and the centroids, each labelled
+    assert len(rows) == 3 + 2 and rows[0][0] == "start" and rows[0][-1] == "end"
+    assert rows[-1] == [lc.CENTROIDS[k].label for k in ("lol", "mean", "rescaled")]
     again = _session(app.session_state["workspace_id"])  # a reload keeps the table
     again.switch_page("pages/compare.py").run()
     _no_errors(again)
