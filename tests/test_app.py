@@ -469,7 +469,7 @@ def test_iterative_paths_are_not_optimised_again_on_a_rerun(app, monkeypatch):
     finish_jobs(app.toggle[0].set_value(True).run())  # a chain: new endpoints, a new optimisation
     app.toggle[0].set_value(False).run()  # back to the pair: the kept path
     _no_errors(app)
-    assert calls.count("nao") == 2 and len(app.main.get("image")) == 2
+    assert calls.count("nao") == 2 and len(frame_rows(app)) == 2
 
 
 def test_a_failure_while_setting_up_the_page_is_a_message(app, monkeypatch):
@@ -493,7 +493,7 @@ def test_a_diffusers_folder_from_the_sidebar(app, tmp_path, tiny_unet2d_folder):
     assert app.sidebar.metric[0].value == "8" and len(app.main.get("image")) == 8
     app.switch_page("pages/interpolate.py").run()
     _no_errors(app)
-    assert len(app.main.get("image")) == 3
+    assert len(frame_rows(app)) == 3
 
 
 def test_seed_names_from_a_shared_workspace_are_shown_as_plain_text(monkeypatch):
