@@ -76,10 +76,13 @@ with ui.page("Compare schemes") as (name, model, decoding):
                              key=ui.remember("compare.charts", ["class_preservation", "frechet", "ri_typical_mean",
                                                                 "normality_pass"], options=CHARTS))
     intervals = st.toggle("Show interval bounds", key=ui.remember("compare.intervals", False))
-    shown = ["task", "label"] + [c for m in charted for c in (m, f"{m}_low", f"{m}_high")
-                                 if c in result.table.columns and (intervals or c == m)]
-    ui.table(result.table[shown], {"label": "scheme", **HEADINGS, **{
-        f"{m}_{end}": f"{HEADINGS.get(m, m)} {end}" for m in charted for end in ("low", "high")}}, helps=CHARTS)
+    headers = {"label": "scheme", **HEADINGS, **{f"{m}_{end}": f"{HEADINGS.get(m, m)} {end}" for m in charted
+                                                 for end in ("low", "high")}}
+    for task, rows in result.table.groupby("task", sort=False):  # one table per task: interpolation, centroid
+        shown = ["label"] + [c for m in charted for c in (m, f"{m}_low", f"{m}_high")
+                             if c in rows.columns and (intervals or c == m) and rows[c].notna().any()]
+        st.markdown(f"**{task.capitalize()}**")
+        ui.table(rows[shown], headers, helps=CHARTS)
     st.caption("Frechet distances of small samples are dominated by the sample size: sets of 8 real digits score "
                "about 1000 against all real digits, so the centroids' figures (one image per set) say little "
                "beyond spread; compare schemes within a task, not across (see the README's Evaluation section).")

@@ -31,6 +31,8 @@ _STYLE = """<style>
   font-size: 1rem; opacity: 1; white-space: normal; }
 .le-frames figcaption { font-size: 0.8rem; line-height: 1.2; text-align: center; overflow: hidden;
   text-overflow: ellipsis; white-space: nowrap; opacity: 0.85; }
+.le-frames .le-note { font-size: 0.7rem; text-align: center; opacity: 0.7; overflow: hidden;
+  text-overflow: ellipsis; white-space: nowrap; }
 .le-frames .le-head { font-size: 0.8rem; opacity: 0.85; align-self: center; text-align: center; }
 .le-frames .le-marked img { outline: 3px solid #ff4b4b; outline-offset: -3px; }
 </style>"""
@@ -47,20 +49,25 @@ def frame_size_control(key: str, label: str = "Frame size") -> int | None:
 
 
 def image_row(images: np.ndarray, captions: list[str], *, size: int | None = None, titles: list[str] | None = None,
-              marked: int | None = None, columns: int | None = None, row_heads: list[str] | None = None,
-              column_heads: list[str] | None = None, where=st) -> None:
+              notes: list[str] | None = None, marked: int | None = None, columns: int | None = None,
+              wrap_px: int | None = None, row_heads: list[str] | None = None, column_heads: list[str] | None = None,
+              where=st) -> None:
     """Images ``[N, H, W]`` or ``[N, H, W, C]`` (8-bit) in one row (or a grid of ``columns``), each with its caption.
 
     ``size``: the cell width in pixels (the row scrolls sideways when it is wider than the page) or None to share
-    the width equally (never under :data:`FIT_MIN_PX`). ``titles``: each image's tooltip and alternative text
-    (default its caption). ``marked``: the index of an image to outline. ``row_heads`` / ``column_heads``: labels
-    of a grid's rows (left) and columns (top).
+    the width equally (never under :data:`FIT_MIN_PX`). ``wrap_px``: instead of one row, as many columns of at least
+    that width (or ``size``) as the page has room for (a gallery). ``titles``: each image's tooltip and alternative
+    text (default its caption). ``notes``: a second, smaller line under each caption. ``marked``: the index of an
+    image to outline. ``row_heads`` / ``column_heads``: labels of a grid's rows (left) and columns (top).
     """
     count = len(images)
     columns = columns or count
     height, width = images.shape[1:3]
-    cell = f"{size}px" if size else f"minmax({FIT_MIN_PX}px, 1fr)"
-    template = (f"{'auto ' if row_heads else ''}repeat({columns}, {cell})")
+    if wrap_px:
+        template = f"repeat(auto-fill, {f'{size}px' if size else f'minmax({wrap_px}px, 1fr)'})"
+    else:
+        cell = f"{size}px" if size else f"minmax({FIT_MIN_PX}px, 1fr)"
+        template = f"{'auto ' if row_heads else ''}repeat({columns}, {cell})"
     titles = titles or captions
     parts = [f'<div class="le-frames" style="grid-template-columns: {template}; --le-aspect: {width} / {height};">']
     if column_heads:
@@ -72,7 +79,8 @@ def image_row(images: np.ndarray, captions: list[str], *, size: int | None = Non
         title = html.escape(titles[k], quote=True)
         parts.append(f'<figure class="{"le-marked" if k == marked else ""}"><div class="le-cell">'
                      f'<img tabindex="0" alt="{title}" title="{title}" src="{_png_data(images[k])}"></div>'
-                     f'<figcaption>{html.escape(captions[k])}</figcaption></figure>')
+                     + (f'<figcaption>{html.escape(captions[k])}</figcaption>' if captions[k] else "")
+                     + (f'<div class="le-note">{html.escape(notes[k])}</div>' if notes else "") + '</figure>')
     parts.append("</div>")
     where.html(_STYLE + "".join(parts))
 
