@@ -106,8 +106,9 @@ with ui.page("Seeds") as (name, model, decoding):
     images = ui.decode_to_uint8(name, on_page.numpy(), decoding)
     size = ui.frames.frame_size_control("seeds.frame_size")
     ui.frames.image_row(images, [str(label) for label in labels], size=size, wrap_px=128,
-                        titles=[f"{label}: norm {summary.norm[i]:.2f}, typical-set index (two-sided χ² p of the squared "
-                                f"norm) {summary.typicality[i]:.2f}, {'normal' if summary.passes[i] else 'atypical'}"
+                        titles=[f"{label}: norm {summary.norm[i]:.2f}, typical-set index (two-sided χ² p of the "
+                                f"squared norm) {summary.typicality[i]:.2f}, "
+                                f"{'normal' if summary.passes[i] else 'atypical'}"
                                 for i, label in enumerate(labels)],
                         notes=[f"{summary.norm[i]:.1f} · p {summary.typicality[i]:.2f} · "
                                f"{'normal' if summary.passes[i] else 'atypical'}" for i in range(len(labels))])
