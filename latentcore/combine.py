@@ -160,11 +160,11 @@ def register_centroid(scheme: Centroid) -> Centroid:
     return scheme
 
 
-register_centroid(Centroid("lol", "LOL centroid (equal weights through the LOL map)", "Equal weights through the "
+register_centroid(Centroid("lol", "LOL centroid", "Equal weights through the "
                            "LOL map: distributed exactly as the prior for Gaussian seeds.", lol_centroid))
 register_centroid(Centroid("mean", "Arithmetic mean", "The plain average; for Gaussian seeds its norm is "
                            "atypically small.", mean_centroid))
-register_centroid(Centroid("rescaled", "Mean rescaled to the seeds' average norm", "The average, moved along its "
+register_centroid(Centroid("rescaled", "Rescaled mean", "The average, moved along its "
                            "direction to the seeds' average distance from the prior's mean.", rescaled_centroid))
 
 

@@ -60,6 +60,15 @@ def slow_through(model) -> str | None:
     return None
 ALPHA = Setting("alpha", "alpha (scales the index in Eq. 3)", DEFAULT_ALPHA, 0.05, 1.0, 0.05,
                 "Below 1, every step costs something even where the index is ~1, so the path stays short")
+# The index the app's paths use by default. Measured in the README (digits-vae, 8 pairs of prior samples): with the
+# density index the paths bend towards the prior's mode (midpoint norm 2.2, typical norm 4) and the fewest frames
+# pass the typical-set test; with the typical-set index they keep the typical norm (3.9) and the frames the
+# digits classifier is least sure of are surer (0.66 against 0.47 with alpha 0.5).
+KIND = Setting("kind", "Realisticity index", "typical", help=(
+    "The density index (Struski et al.'s own) is highest at the prior's mode, so a path that maximises it bends "
+    "towards latents of small norm, which a Gaussian model rarely makes. The typical-set index is highest at the "
+    "norms the prior's samples have, so the path keeps its frames among the latents the model was trained on."),
+    choices=("typical", "density"), choice_labels=("typical set", "density"))
 
 
 @dataclass
@@ -212,5 +221,5 @@ register_scheme(Scheme(
     "geodesic", "ri-optimal", "The path of highest realisticity index: a geodesic of the metric log^2(ri) dG^T dG, "
     "found by Adam on Eq. 3 of Struski et al., 'Interpolation in generative models', with the decoder in the loop.",
     ri_optimal_interpolate, iterative=True, uses_decoder=True, loop_steps=LOOP_STEPS, slow_on=slow_through,
-    settings=(ALPHA,),
+    settings=(KIND, ALPHA),
     interactive={"max_iter": 1000}, evaluation={"max_iter": 200}))

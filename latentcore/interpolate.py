@@ -44,15 +44,22 @@ SLERP_SIN_EPS = 1e-4
 
 @dataclass(frozen=True)
 class Setting:
-    """A numeric option of a scheme that a user may choose, with its bounds (the app shows it as a slider)."""
+    """An option of a scheme that a user may choose: a number with its bounds and step (the app shows a slider), or
+    one of ``choices`` named by ``choice_labels`` (the app shows a selectbox). ``help`` says what it changes."""
 
     name: str
     label: str
-    default: float
-    low: float
-    high: float
-    step: float
+    default: Any
+    low: float | None = None
+    high: float | None = None
+    step: float | None = None
     help: str = ""
+    choices: tuple | None = None
+    choice_labels: tuple[str, ...] | None = None
+
+    def label_of(self, value) -> str:
+        """How the app names one of :attr:`choices`."""
+        return dict(zip(self.choices, self.choice_labels or self.choices)).get(value, str(value))
 
 
 @dataclass(frozen=True)

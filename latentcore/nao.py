@@ -160,6 +160,6 @@ register_scheme(Scheme(
 
 
 register_centroid(Centroid(
-    "nao", "NAO centroid (norm-aware optimisation)", "The centroid optimised jointly with one norm-aware path from "
+    "nao", "NAO centroid", "The centroid optimised jointly with one norm-aware path from "
     "each seed (Samuel et al., arXiv 2306.08687).", nao_centroid, iterative=True,
     interactive={"max_iter": INTERACTIVE_MAX_ITER}))

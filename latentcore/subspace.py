@@ -95,3 +95,10 @@ class Subspace:
         coords[..., j] = torch.linspace(float(lo_hi[j, 0]), float(lo_hi[j, 1]), n)[None, :].to(coords)
         return self.to_latents(coords, lol=lol), coords
 
+    def nearest_grid_point(self, coords: torch.Tensor, h) -> tuple[int, int]:
+        """The (row, column) of the point of a :meth:`grid` (its ``coords [n, n, K]``) nearest to coordinates ``h
+        [K]``, by Euclidean distance in the subspace's coordinates."""
+        h = as_tensor(h, device=coords.device).to(coords.dtype).reshape(1, 1, -1)
+        n = coords.shape[1]
+        return divmod(int((coords - h).norm(dim=-1).argmin()), n)
+

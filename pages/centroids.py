@@ -33,23 +33,23 @@ with ui.page("Centroids and reconstruction") as (name, model, decoding):
         batch = torch.stack(list(centroids.values()))
         images = ui.decode_to_uint8(name, batch.numpy(), decoding)
         summary = latent_summary(batch, prior=model.prior)
-        for i, (column, (key, spec)) in enumerate(zip(st.columns(len(specs)), specs.items())):
-            column.image(images[i], width=128, clamp=True)
-            column.markdown(f"**{spec.label}**")
-            column.caption(f"norm {summary.norm[i]:.1f} · χ² p {summary.typicality[i]:.2f} · "
-                           f"{'normal' if summary.passes[i] else 'atypical'}")
-            if column.button("Add to the seeds", key=f"add-centroid-{key}"):
-                seeds.add(centroids[key][None], [f"{key} centroid of {', '.join(members)}"])
-                st.rerun()
+        ui.frames.image_row(images, [spec.label for spec in specs.values()], size=128, notes=[
+            f"norm {summary.norm[i]:.1f} · p {summary.typicality[i]:.2f} · "
+            f"{'normal' if summary.passes[i] else 'atypical'}" for i in range(len(specs))])
+        st.caption(" ".join(f"**{spec.label}**: {spec.description}" for spec in specs.values()))
+        st.caption("Under each centroid: its norm, its typical-set index (p) and whether it passes the normality "
+                   "tests; the table below has each figure in full.")
+        add_col, button_col = st.columns([3, 1], vertical_alignment="bottom")
+        adding = add_col.selectbox("Add a centroid to the seeds", list(specs), format_func=lambda k: specs[k].label)
+        if button_col.button("Add to the seeds"):
+            seeds.add(centroids[adding][None], [f"{adding} centroid of {', '.join(members)}"])
+            st.rerun()
         numbers = {"typical-set index (two-sided χ² p of the squared norm)": summary.typicality,
                    "smallest normality-test p-value (KS, CvM, AD)": summary.normality,
                    "realisticity index (density)": lc.realisticity_index(batch, prior=model.prior).numpy()}
-        short = dict(zip(["norm", *numbers], ["norm", "typical-set index", "smallest normality p",
+        short = dict(zip(["norm", *numbers], ["norm", "typical-set index", "normality p (min)",
                                               "density index"]))  # short headers fit the page; the long in help
-        st.dataframe(pd.DataFrame({"centroid": [c.label for c in specs.values()], "norm": summary.norm, **numbers}),
-                     hide_index=True, width="stretch",
-                     column_config={c: st.column_config.NumberColumn(label, help=c, format="%.3g")
-                                    for c, label in short.items()})
+        ui.table(pd.DataFrame({"centroid": [c.label for c in specs.values()], "norm": summary.norm, **numbers}), short)
         st.caption("The typical-set index of Struski et al. is the two-sided chi-square p-value of the squared "
                    "(Mahalanobis) norm, so one column shows both.")
 
@@ -108,5 +108,5 @@ with ui.page("Centroids and reconstruction") as (name, model, decoding):
                       "weights are the smallest that fit.")
         st.plotly_chart(plots.weights_figure(neighbour_names, result.weights.numpy()), width="stretch")
         thumbs = ui.decode_to_uint8(name, bank[result.indices].numpy(), decoding)
-        st.image(list(thumbs), width=72, clamp=True,
-                 caption=[f"{ui.plain(n)}: {w:.2f}" for n, w in zip(neighbour_names, result.weights.tolist())])
+        ui.frames.image_row(thumbs, neighbour_names, size=96,
+                            notes=[f"weight {w:.2f}" for w in result.weights.tolist()])

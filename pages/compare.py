@@ -4,10 +4,10 @@ import torch
 import latentcore as lc
 import latentcore.models as models
 import ui
-from latentcore import imaging, plots
+from latentcore import plots
 from latentcore.evaluate import HEADINGS, METRICS, TIMINGS, Evaluation, evaluate
 
-CHARTS = {**METRICS, **{t: "seconds per path (set)" for t in TIMINGS}}
+CHARTS = {**METRICS, **{t: "seconds per path (set)" for t in TIMINGS}}  # every metric and timing: what it is
 
 
 @st.cache_data(show_spinner=False)
@@ -33,13 +33,14 @@ with ui.page("Compare schemes") as (name, model, decoding):
                                key=ui.remember("compare.sets", 4, options=set_counts))
     compared = ui.get_model(model_name)
     offered, not_offered = lc.schemes_for(compared)
-    schemes = left.multiselect("Interpolation schemes", offered, format_func=lambda k: lc.SCHEMES[k].label,
-                               key=ui.remember("compare.schemes", ["linear", "slerp", "lol"], options=offered))
+    left_wide, right_wide = st.columns(2)  # wide enough for every scheme's tag at 1024 px
+    schemes = left_wide.multiselect("Interpolation schemes", offered, format_func=lambda k: lc.SCHEMES[k].label,
+                                    key=ui.remember("compare.schemes", ["linear", "slerp", "lol"], options=offered))
     for key, why in not_offered.items():
-        left.caption(f"{lc.SCHEMES[key].label} is not offered for {model_name}: {why}.")
-    centroid_schemes = middle.multiselect("Centroid schemes", list(lc.CENTROIDS),
-                                          format_func=lambda k: lc.CENTROIDS[k].label, key=ui.remember(
-                                              "compare.centroids", ["lol", "mean", "rescaled"], options=lc.CENTROIDS))
+        left_wide.caption(f"{lc.SCHEMES[key].label} is not offered for {model_name}: {why}.")
+    centroid_schemes = right_wide.multiselect(
+        "Centroid schemes", list(lc.CENTROIDS), format_func=lambda k: lc.CENTROIDS[k].label,
+        key=ui.remember("compare.centroids", ["lol", "mean", "rescaled"], options=lc.CENTROIDS))
     seed = right.number_input("Random seed (which digits)", min_value=0, step=1,
                               key=ui.remember("compare.seed", 0, bounds=(0, 2**31)))
     st.caption("About 1 s for the defaults on digits-vae, 7 s on digits-ddim (2 CPU cores); NAO adds ~0.5 s per "
@@ -71,23 +72,26 @@ with ui.page("Compare schemes") as (name, model, decoding):
     for what, reason in run.get("stopped_early", {}).items():
         st.warning(f"{what} was stopped early ({'time budget spent' if reason == 'budget' else 'on request'}): its "
                    "figures are those of the best results reached by then.")
+    charted = st.multiselect("Metrics (table and charts)", list(CHARTS), format_func=lambda m: HEADINGS.get(m, m),
+                             key=ui.remember("compare.charts", ["class_preservation", "frechet", "ri_typical_mean",
+                                                                "normality_pass"], options=CHARTS))
     intervals = st.toggle("Show interval bounds", key=ui.remember("compare.intervals", False))
-    shown = [c for c in result.table.columns if intervals or not c.endswith(("_low", "_high"))]
-    numbers = [c for c in shown if c in HEADINGS or c.endswith(("_low", "_high"))]
-    st.dataframe(result.table[shown], hide_index=True, width="stretch", column_config={
-        c: st.column_config.NumberColumn(HEADINGS.get(c, c), format="%.3g") for c in numbers})
+    headers = {"label": "scheme", **HEADINGS, **{f"{m}_{end}": f"{HEADINGS.get(m, m)} {end}" for m in charted
+                                                 for end in ("low", "high")}}
+    for task, rows in result.table.groupby("task", sort=False):  # one table per task: interpolation, centroid
+        shown = ["label"] + [c for m in charted for c in (m, f"{m}_low", f"{m}_high")
+                             if c in rows.columns and (intervals or c == m) and rows[c].notna().any()]
+        st.markdown(f"**{task.capitalize()}**")
+        ui.table(rows[shown], headers, helps=CHARTS)
     st.caption("Frechet distances of small samples are dominated by the sample size: sets of 8 real digits score "
                "about 1000 against all real digits, so the centroids' figures (one image per set) say little "
                "beyond spread; compare schemes within a task, not across (see the README's Evaluation section).")
     csv, js = st.columns(2)
-    csv.download_button("Download CSV", result.to_csv(), file_name=f"compare-{run['model']}.csv", mime="text/csv",
-                        on_click="ignore")
-    js.download_button("Download JSON (with per-pair values)", result.to_json(),
+    csv.download_button("Download CSV (every metric)", result.to_csv(), file_name=f"compare-{run['model']}.csv",
+                        mime="text/csv", on_click="ignore")
+    js.download_button("Download JSON (every metric, per pair)", result.to_json(),
                        file_name=f"compare-{run['model']}.json", mime="application/json", on_click="ignore")
 
-    charted = st.multiselect("Charts", list(CHARTS), format_func=lambda m: HEADINGS.get(m, m),
-                             key=ui.remember("compare.charts", ["class_preservation", "frechet", "ri_typical_mean",
-                                                                "normality_pass"], options=CHARTS))
     for column, metric in zip(st.columns(2) * len(charted), charted):
         figure = plots.metric_bars_figure(result.table, metric, CHARTS[metric], HEADINGS.get(metric, metric))
         column.plotly_chart(figure, width="stretch", key=f"chart-{metric}")
@@ -97,13 +101,16 @@ with ui.page("Compare schemes") as (name, model, decoding):
         st.caption("Example filmstrips appear after a run in this session.")
         ui.stop()
     st.subheader("Examples: the first pair of the run, every scheme")
+    size = ui.frames.frame_size_control("compare.frame_size")
     for scheme, paths in examples.paths.items():
         images = ui.decode_to_uint8(run["model"], paths[0].numpy(), {})
-        st.image(list(images), width=64, clamp=True, caption=[lc.SCHEMES[scheme].label] + [""] * (len(images) - 1))
+        captions, _ = ui.frames.path_captions(len(images), 1, ["start", "end"])
+        st.markdown(f"**{lc.SCHEMES[scheme].label}**")
+        ui.frames.image_row(images, captions, size=size)
     if examples.centroids:
         st.subheader("Examples: the first centroid set, its seeds and every centroid")
         seeds = ui.decode_to_uint8(run["model"], examples.centroid_seeds[0].numpy(), {})
         centres = ui.decode_to_uint8(run["model"], torch.stack(
             [c[0] for c in examples.centroids.values()]).numpy(), {})
-        st.image(imaging.image_grid(imaging.from_uint8(seeds), columns=len(seeds), scale=4), caption="seeds")
-        st.image(list(centres), width=64, clamp=True, caption=[lc.CENTROIDS[k].label for k in examples.centroids])
+        ui.frames.image_row(seeds, [f"seed {i + 1}" for i in range(len(seeds))], size=size)
+        ui.frames.image_row(centres, [lc.CENTROIDS[k].label for k in examples.centroids], size=size)

@@ -7,6 +7,10 @@ import ui
 from latentcore import plots
 from latentcore.diagnostics import TEACHING_EXAMPLES, TESTS, diagnostic_views, teaching_examples
 
+# Short headers fit the page; the full names are their help.
+SHORT = {TESTS["ks"]: "KS p", TESTS["cvm"]: "CvM p", TESTS["ad"]: "AD p", TESTS["chi2_norm"]: "χ² p (norm)",
+         "realisticity (density)": "density index", "realisticity (typical set)": "typical-set index"}
+
 with ui.page("Diagnostics") as (name, model, decoding):
     seeds = ui.seed_set(name)
 
@@ -36,10 +40,13 @@ with ui.page("Diagnostics") as (name, model, decoding):
     p = lc.normality_tests(batch, prior=model.prior)
     density = lc.realisticity_index(batch, prior=model.prior).numpy()
     typical = lc.realisticity_index(batch, prior=model.prior, kind="typical").numpy()
-    table = pd.DataFrame({"latent": chosen, **{TESTS[k]: p[k] for k in TESTS},
-                          "realisticity (density)": density, "realisticity (typical set)": typical})
-    st.dataframe(table, hide_index=True, width="stretch",
-                 column_config={c: st.column_config.NumberColumn(format="%.3g") for c in table.columns[1:]})
+    st.markdown("**Normality tests**: p-values of each latent's standardised elements against N(0, 1), and of its "
+                "squared norm against the chi-square distribution")
+    ui.table(pd.DataFrame({"latent": chosen, **{TESTS[k]: p[k] for k in TESTS}}), SHORT)
+    st.markdown("**Realisticity indices** (Struski et al., \"Interpolation in generative models\"): how usual the "
+                "latent is for the prior, between 0 and 1")
+    ui.table(pd.DataFrame({"latent": chosen, "realisticity (density)": density,
+                           "realisticity (typical set)": typical}), SHORT)
     st.caption("The density index asks how many latents are less likely than this one: ~1 anywhere inside a "
                "Gaussian's bulk, even at its improbable centre. The typical-set index asks whether the norm is one the "
                "prior produces, so a linear midpoint (too short) scores low there while scoring high on density.")

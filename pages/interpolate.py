@@ -32,15 +32,19 @@ with ui.page("Interpolate") as (name, model, decoding):
         st.info("Choose at least one scheme.")
         ui.stop()
 
+    size = ui.frames.frame_size_control("interpolate.frame_size")
+    captions, what = ui.frames.path_captions(frames, len(stops) - 1, stops)
+    st.caption(what)
     stop_latents = seeds.select(stops)
     z0, z1 = stop_latents[0], stop_latents[-1]
     paths, images = {}, {}
     for label in chosen:
         scheme = lc.SCHEMES[labels[label]]
-        strip, gif, text = st.columns([6, 1, 1])
-        strip.markdown(f"**{label}**: {scheme.description_for(model.prior)}")
+        text, gif, png = st.columns([6, 1, 1], vertical_alignment="bottom")
+        text.markdown(f"**{label}**: {scheme.description_for(model.prior)}")
+        settings = ui.scheme_settings(scheme, f"interpolate.{scheme.name}")
         try:
-            path = ui.path_through(name, model, stop_latents, frames, scheme.name, decoding, where=strip)
+            path = ui.path_through(name, model, stop_latents, frames, scheme.name, decoding, settings, where=st)
         except (ValueError, RuntimeError) as err:
             ui.show_error(f"{label} failed: {err}", err)
             continue
@@ -48,13 +52,14 @@ with ui.page("Interpolate") as (name, model, decoding):
             continue
         paths[label] = path
         images[label] = ui.decode_to_uint8(name, path.numpy(), decoding)
-        strip.image(list(images[label]), width=72, clamp=True)
+        ui.frames.image_row(images[label], captions, size=size,
+                            titles=[f"{label}, frame {i + 1} of {len(captions)}: {c}" for i, c in enumerate(captions)])
         decoded = imaging.from_uint8(images[label])
         # exports are encoded when their button is pressed, not on every run
         gif.download_button("GIF", lambda d=decoded: imaging.gif_bytes(d), file_name=f"{labels[label]}.gif",
                             key=f"gif-{label}", on_click="ignore")
-        text.download_button("PNG", lambda d=decoded: imaging.png_bytes(d), file_name=f"{labels[label]}.png",
-                             key=f"png-{label}", on_click="ignore")
+        png.download_button("PNG", lambda d=decoded: imaging.png_bytes(d), file_name=f"{labels[label]}.png",
+                            key=f"png-{label}", on_click="ignore")
 
     if not paths:
         ui.stop()

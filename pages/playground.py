@@ -1,3 +1,4 @@
+import pandas as pd
 import streamlit as st
 
 import latentcore as lc
@@ -5,6 +6,8 @@ import ui
 from latentcore import plots
 from latentcore.playground import ALPHA
 
+PATH_INDEX_HELP = ("The realisticity index of a whole path (Struski et al., Definition 2): exp(-sum of -log ri along "
+                   "the path times each step's length); 1 only for a path through points of index 1")
 BUDGET_S = 20.0  # 2-D paths take well under a second; the bound is for a machine under heavy load
 
 @st.cache_resource(show_spinner="Fitting the prior ...")
@@ -74,16 +77,13 @@ with ui.page("Geometry playground") as (name, model, decoding):
                                                 point["start"], point["end"]),
                         key="playground.click", on_select=place_clicked_point, selection_mode="points",
                         width="stretch")
-    a, b = st.columns([3, 2])
-    a.plotly_chart(plots.along_path_figure({k: v["point_index"] for k, v in paths.items()},
-                                           "Realisticity index along each path", "ri"), width="stretch")
-    b.dataframe({"path": list(paths), "path index (Definition 2)": [v["index"] for v in paths.values()],
-                 "lowest point index": [float(v["point_index"].min()) for v in paths.values()],
-                 "length": [v["length"] for v in paths.values()]},
-                hide_index=True, column_config={"path index (Definition 2)": st.column_config.NumberColumn(
-                    format="%.3g", help="The realisticity index of a whole path (Struski et al., Definition 2): "
-                    "exp(-sum of -log ri along the path times each step's length); 1 only for a path through "
-                    "points of index 1")})
+    st.plotly_chart(plots.along_path_figure({k: v["point_index"] for k, v in paths.items()},
+                                            "Realisticity index along each path", "ri"), width="stretch")
+    ui.table(pd.DataFrame({"path": list(paths), "path index": [v["index"] for v in paths.values()],
+                           "lowest point index": [float(v["point_index"].min()) for v in paths.values()],
+                           "length": [v["length"] for v in paths.values()]}), {},
+             helps={"path index": PATH_INDEX_HELP, "lowest point index": "The smallest realisticity index of a point "
+                    "on the path", "length": "The path's length in the plane"})
     st.markdown(
         "**What to notice.** The straight line is the shortest path, yet between two points of the semicircle or "
         "the ring it crosses the empty middle, where the realisticity index drops to ~0: those images would be "

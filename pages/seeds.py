@@ -104,13 +104,17 @@ with ui.page("Seeds") as (name, model, decoding):
         st.caption(f"Seeds {first + 1} to {first + len(labels)} of {len(seeds)} (page {int(shown)} of {pages}).")
     summary = latent_summary(on_page, prior=model.prior)
     images = ui.decode_to_uint8(name, on_page.numpy(), decoding)
-    columns = st.columns(8)
-    for i, label in enumerate(labels):
-        badge = "normal" if summary.passes[i] else "atypical"
-        with columns[i % 8]:
-            st.image(images[i], width="stretch", clamp=True)
-            st.caption(f"**{ui.plain(label)}** · norm {summary.norm[i]:.1f} · χ² p {summary.typicality[i]:.2f} · "
-                       f"{badge}")
+    size = ui.frames.frame_size_control("seeds.frame_size")
+    ui.frames.image_row(images, [str(label) for label in labels], size=size, wrap_px=128,
+                        titles=[f"{label}: norm {summary.norm[i]:.2f}, typical-set index (two-sided χ² p of the "
+                                f"squared norm) {summary.typicality[i]:.2f}, "
+                                f"{'normal' if summary.passes[i] else 'atypical'}"
+                                for i, label in enumerate(labels)],
+                        notes=[f"{summary.norm[i]:.1f} · p {summary.typicality[i]:.2f} · "
+                               f"{'normal' if summary.passes[i] else 'atypical'}" for i in range(len(labels))])
+    st.caption("Under each seed: its norm, its typical-set index (p: the two-sided chi-square p-value of the squared "
+               "norm) and whether it passes the normality tests (\"atypical\" when one has p < 0.01). Hover for the "
+               "whole name.")
 
     rename_col, new_col, button_col = st.columns([2, 2, 1], vertical_alignment="bottom")
     old = rename_col.selectbox("Rename a seed", seeds.names)

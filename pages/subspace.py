@@ -3,7 +3,7 @@ import torch
 
 import latentcore as lc
 import ui
-from latentcore import imaging, plots
+from latentcore import plots
 
 with ui.page("Subspace") as (name, model, decoding):
     st.markdown("The basis seeds span a subspace (Bodin et al., \"Linear combinations of latents in generative "
@@ -56,20 +56,28 @@ with ui.page("Subspace") as (name, model, decoding):
                                              title="Seeds and the current point (h1, h2)", axes=("h1", "h2")),
                         width="stretch")
 
-    explorer()
-
-    st.subheader("Grid over two coordinates")
-    axes = list(range(sub.dim))
-    i_col, j_col, n_col = st.columns(3)
-    i = i_col.selectbox("Rows", axes, format_func=lambda k: f"h{k + 1}",
-                        key=ui.remember("subspace.rows", 0, options=axes))
-    j = j_col.selectbox("Columns", axes, format_func=lambda k: f"h{k + 1}",
-                        key=ui.remember("subspace.columns", 1, options=axes))
-    n = n_col.slider("Points per axis", 2, 10, key=ui.remember("subspace.points", 5, bounds=(2, 10)))
-    if i == j:
-        st.info("Choose two different coordinates.")
-    else:
-        latents, _ = sub.grid(i, j, n, lol=use_lol)
+        st.subheader("Grid over two coordinates")
+        axes = list(range(sub.dim))
+        i_col, j_col, n_col = st.columns(3)
+        i = i_col.selectbox("Rows", axes, format_func=lambda k: f"h{k + 1}",
+                            key=ui.remember("subspace.rows", 0, options=axes))
+        j = j_col.selectbox("Columns", axes, format_func=lambda k: f"h{k + 1}",
+                            key=ui.remember("subspace.columns", 1, options=axes))
+        n = n_col.slider("Points per axis", 2, 10, key=ui.remember("subspace.points", 5, bounds=(2, 10)))
+        if i == j:
+            st.info("Choose two different coordinates.")
+            return
+        latents, grid_coords = sub.grid(i, j, n, base=h[0], lol=use_lol)
         decoded = ui.decode_to_uint8(name, latents.reshape(n * n, *model.latent_shape).numpy(), decoding)
-        st.image(imaging.image_grid(imaging.from_uint8(decoded), columns=n, scale=4),
-                 caption=f"rows: h{i + 1}, columns: h{j + 1}")
+        row, column = sub.nearest_grid_point(grid_coords, h[0])
+        rows, columns = grid_coords[:, 0, i].tolist(), grid_coords[0, :, j].tolist()
+        ui.frames.image_row(decoded, [""] * (n * n), columns=n, marked=row * n + column,
+                            row_heads=[f"h{i + 1} = {v:.2f}" for v in rows],
+                            column_heads=[f"h{j + 1} = {v:.2f}" for v in columns],
+                            titles=[f"h{i + 1} = {a:.2f}, h{j + 1} = {b:.2f}" for a in rows for b in columns])
+        st.caption(f"Rows step through h{i + 1}, columns through h{j + 1}, each over the seeds' range; the other "
+                   f"coordinates are those of the current point, and the outlined image is the one nearest to it "
+                   f"(h{i + 1} = {float(h[0, i]):.2f}, h{j + 1} = {float(h[0, j]):.2f}). Click an image to see it "
+                   "large.")
+
+    explorer()

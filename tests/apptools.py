@@ -1,6 +1,8 @@
 """Helpers for AppTest runs of the app: long computations run as jobs on threads (ui.jobs), so a test waits for
 the session's jobs to end and runs the script again, as the job panel does in a browser."""
 
+import html
+import re
 import time
 
 
@@ -16,3 +18,18 @@ def finish_jobs(at, timeout: float = 300.0):
     if "jobs.watching" in at.session_state and at.session_state["jobs.watching"]:
         at.run()
     return at
+
+
+def _frame_bodies(at) -> list[str]:
+    return [element.proto.body for element in at.main.get("html") if 'class="le-frames"' in element.proto.body]
+
+
+def frame_rows(at) -> list[list[str]]:
+    """The rows (or grids) of images a page drew with ui.frames.image_row, in order: each as its images' captions."""
+    return [[html.unescape(c) for c in re.findall(r"<figcaption>(.*?)</figcaption>", body)]
+            for body in _frame_bodies(at)]
+
+
+def frame_images(at) -> list[list[str]]:
+    """The same rows, each as its images' data (PNG data URLs): equal when the images are."""
+    return [re.findall(r'src="(data:image/png;base64,[^"]*)"', body) for body in _frame_bodies(at)]

@@ -4,13 +4,14 @@ deleting, and every registered scheme on Interpolate."""
 import re
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import torch
 from streamlit.testing.v1 import AppTest
 
 import latentcore as lc
 from latentcore import workspace
-from tests.apptools import finish_jobs
+from tests.apptools import finish_jobs, frame_rows
 from ui.sidebar import DEFAULT_MODEL
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
@@ -46,7 +47,9 @@ def test_demo_samples_seeds_and_opens_interpolate(app):
     app.button[0].click().run()
     _no_errors(app)
     assert app.title[0].value == "Interpolate"
-    assert len(app.main.get("image")) == 3  # the default schemes: linear, SLERP, LOL
+    rows = frame_rows(app)
+    assert len(rows) == 3  # the default schemes: linear, SLERP, LOL, one row of frames each, every frame's t under it
+    assert all(row == ["demo 0", "0.14", "0.29", "0.43", "0.57", "0.71", "0.86", "demo 1"] for row in rows)
 
 
 def test_every_scheme_runs_on_interpolate(app):
@@ -59,7 +62,7 @@ def test_every_scheme_runs_on_interpolate(app):
     assert sum("progress is at the top of the page" in c.value for c in app.caption) == len(iterative)
     finish_jobs(app)  # NAO and ri-optimal paths run as jobs
     _no_errors(app)
-    assert len(app.main.get("image")) == len(lc.SCHEMES)
+    assert len(frame_rows(app)) == len(lc.SCHEMES)
 
 
 def test_a_page_without_seeds_offers_a_button_to_the_seeds_page(app):
@@ -77,11 +80,11 @@ def test_sample_and_delete_seeds(app):
     app.number_input[0].set_value(3).run()
     app.button[0].click().run()  # Sample
     _no_errors(app)
-    assert len(app.main.get("image")) == 3
+    assert len(frame_rows(app)[0]) == 3
     app.multiselect[0].set_value([app.multiselect[0].options[0]]).run()
     [b for b in app.button if b.label == "Delete selected"][0].click().run()
     _no_errors(app)
-    assert len(app.main.get("image")) == 2
+    assert len(frame_rows(app)[0]) == 2
 
 
 def test_subspace_slider_changes_the_image_and_adds_a_seed(app):
@@ -132,7 +135,9 @@ def test_chain_through_three_seeds(app):
     app.button[0].click().run()
     app.toggle[0].set_value(True).run()
     _no_errors(app)
-    assert len(app.main.get("image")) == 3
+    rows = frame_rows(app)
+    assert len(rows) == 3 and all(len(row) == 2 * 7 + 1 for row in rows)  # 8 frames per leg, the middle seed once
+    assert [rows[0][i] for i in (0, 7, 14)] == ["demo 0", "demo 1", "demo 2"]
 
 
 @pytest.mark.parametrize("model", ["digits-ddim", "semicircle-gen"])
@@ -254,7 +259,7 @@ def test_playground_draws_every_path_and_follows_its_inputs(app):
     _no_errors(app)
     table = app.dataframe[0].value.set_index("path")
     assert list(table.index) == ["Linear", "SLERP", "LOL", "ri-optimal"]
-    assert table.loc["ri-optimal", "path index (Definition 2)"] > table.loc["Linear", "path index (Definition 2)"]
+    assert table.loc["ri-optimal", "path index"] > table.loc["Linear", "path index"]
     [s for s in app.selectbox if s.label == "Prior"][0].set_value("two-moons").run()
     _no_errors(app)  # the semicircle's endpoints lie off the two moons' map: they move to the moons' own
     moons = lc.make_prior("two-moons", 2)
@@ -291,8 +296,9 @@ def test_centroids_and_reconstruction(app):
     _no_errors(app)
     assert app.sidebar.metric[0].value == "9"
     [r for r in app.radio if r.label == "Target"][0].set_value("A fresh sample").run()
-    _no_errors(app)
-    assert len(app.main.get("image")) >= 4 + 2
+    _no_errors(app)  # the centroids, labelled; the target and its reconstruction; its 7 neighbours with their weights
+    rows = frame_rows(app)
+    assert rows[0] == [c.label for c in lc.CENTROIDS.values()] and len(app.main.get("image")) == 2 and len(rows[1]) == 7
 
 
 def test_compare_runs_shows_metrics_and_keeps_the_result_in_the_workspace(app):
@@ -304,16 +310,18 @@ def test_compare_runs_shows_metrics_and_keeps_the_result_in_the_workspace(app):
     [b for b in app.button if b.label == "Run the comparison"][0].click().run()
     finish_jobs(app)
     _no_errors(app)
-    table = app.dataframe[0].value
-    assert list(zip(table["task"], table["scheme"])) == [("interpolation", s) for s in ("linear", "slerp", "lol")] + [
-        ("centroid", s) for s in ("lol", "mean", "rescaled")]
+    table = pd.concat([app.dataframe[0].value, app.dataframe[1].value])  # interpolation, then centroids
+    assert list(table["label"]) == [lc.SCHEMES[s].label for s in ("linear", "slerp", "lol")] + [
+        lc.CENTROIDS[s].label for s in ("lol", "mean", "rescaled")]
     assert table["class_preservation"].between(0, 1).all()
     assert len(app.get("plotly_chart")) == 4
-    assert len(app.main.get("image")) == 3 + 2  # one filmstrip per scheme; the centroid seeds and the centroids
+    rows = frame_rows(app)  # one filmstrip per scheme; the centroid seeds and the centroids, each labelled
+    assert len(rows) == 3 + 2 and rows[0][0] == "start" and rows[0][-1] == "end"
+    assert rows[-1] == [lc.CENTROIDS[k].label for k in ("lol", "mean", "rescaled")]
     again = _session(app.session_state["workspace_id"])  # a reload keeps the table
     again.switch_page("pages/compare.py").run()
     _no_errors(again)
-    assert again.dataframe[0].value.equals(table)
+    assert pd.concat([again.dataframe[0].value, again.dataframe[1].value]).equals(table)
 
 
 def test_compare_offers_only_the_schemes_suited_to_the_model(app):
@@ -462,7 +470,7 @@ def test_iterative_paths_are_not_optimised_again_on_a_rerun(app, monkeypatch):
     finish_jobs(app.toggle[0].set_value(True).run())  # a chain: new endpoints, a new optimisation
     app.toggle[0].set_value(False).run()  # back to the pair: the kept path
     _no_errors(app)
-    assert calls.count("nao") == 2 and len(app.main.get("image")) == 2
+    assert calls.count("nao") == 2 and len(frame_rows(app)) == 2
 
 
 def test_a_failure_while_setting_up_the_page_is_a_message(app, monkeypatch):
@@ -483,10 +491,10 @@ def test_a_diffusers_folder_from_the_sidebar(app, tmp_path, tiny_unet2d_folder):
     app.switch_page("pages/seeds.py").run()
     app.button[0].click().run()  # sample 8 latents of the folder's model
     _no_errors(app)
-    assert app.sidebar.metric[0].value == "8" and len(app.main.get("image")) == 8
+    assert app.sidebar.metric[0].value == "8" and len(frame_rows(app)[0]) == 8
     app.switch_page("pages/interpolate.py").run()
     _no_errors(app)
-    assert len(app.main.get("image")) == 3
+    assert len(frame_rows(app)) == 3
 
 
 def test_seed_names_from_a_shared_workspace_are_shown_as_plain_text(monkeypatch):
@@ -506,11 +514,10 @@ def test_seed_names_from_a_shared_workspace_are_shown_as_plain_text(monkeypatch)
     at.run()
     at.switch_page("pages/seeds.py").run()
     _no_errors(at)
-    captions = [c.value for c in at.caption if "norm" in c.value]
-    assert len(captions) == 2
-    html = MarkdownIt("commonmark").render(captions[0])
-    assert "<img" not in html and "<a " not in html and "$x$" in html and "**b**" in html
-    assert "![p](http://127.0.0.1:8799/b.png)" in html  # the name reads as written
+    assert frame_rows(at) == [[evil, "plain"]]  # the gallery's names read as written (HTML-escaped) ...
+    body = [e.proto.body for e in at.main.get("html") if 'class="le-frames"' in e.proto.body][0]
+    sources = re.findall(r"<img [^>]*src=\"([^\"]*)\"", body)  # ... and form no image or link of their own
+    assert len(sources) == 2 and all(s.startswith("data:image/png;base64,") for s in sources) and "<a " not in body
     assert MarkdownIt("commonmark").render(ui.plain("a_b*c")) == "<p>a_b*c</p>\n"
 
 

@@ -12,6 +12,7 @@ from streamlit.testing.v1 import AppTest
 import latentcore as lc
 from latentcore import limits, workspace
 from latentcore.seed_set import SeedSet
+from tests.apptools import frame_rows
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 
@@ -146,15 +147,15 @@ def test_a_seed_flood_is_refused_and_a_large_set_is_paged():
     many = lc.latents_to_bytes(lc.StandardNormal(16).sample(1000, seed=1), fmt=".npy")
     _latent_uploader(at).set_value(("many.npy", many, "application/octet-stream")).run()
     _no_errors(at)
-    assert at.sidebar.metric[0].value == "1000" and len(at.main.get("image")) == 64  # one page of the gallery
+    assert at.sidebar.metric[0].value == "1000" and len(frame_rows(at)[0]) == 64  # one page of the gallery
     assert any(_shown(c.value) == "Seeds 1 to 64 of 1000 (page 1 of 16)." for c in at.caption)
     page = [n for n in at.number_input if n.label.startswith("Page of the gallery")][0]
     page.set_value(16).run()
     _no_errors(at)
-    assert len(at.main.get("image")) == 1000 - 15 * 64
+    assert len(frame_rows(at)[0]) == 1000 - 15 * 64
     [b for b in at.button if b.label == "Delete the 40 seeds on this page"][0].click().run()
     _no_errors(at)
-    assert at.sidebar.metric[0].value == "960" and len(at.main.get("image")) == 64  # back on the last page left
+    assert at.sidebar.metric[0].value == "960" and len(frame_rows(at)[0]) == 64  # back on the last page left
 
 
 def test_a_seed_set_at_its_limit_takes_no_more(monkeypatch):

@@ -13,7 +13,7 @@ from streamlit.testing.v1 import AppTest
 
 import latentcore as lc
 import latentcore.models as models
-from tests.apptools import finish_jobs
+from tests.apptools import finish_jobs, frame_images, frame_rows
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = str(ROOT / "app.py")
@@ -298,13 +298,13 @@ def test_plugins_on_every_page_with_their_conditions_in_the_sidebar(plugin_dir, 
     _no_errors(at)
     finish_jobs(at.multiselect[0].set_value(["LOL", lc.SCHEMES["geodesic"].label]).run())
     _no_errors(at)
-    assert len(at.main.get("image")) == 2
+    assert len(frame_rows(at)) == 2
     for page in PAGES:  # the geometry playground has no model; test_app renders it
         at.switch_page(page).run()
         _no_errors(at)
 
     at.switch_page("pages/seeds.py").run()
-    gallery = lambda: [image.url for image in at.main.get("image")[0].proto.imgs]  # noqa: E731
+    gallery = lambda: frame_images(at)[0]  # noqa: E731
     before = gallery()
     _widget(at.sidebar.selectbox, "Label").set_value(3).run()
     _no_errors(at)

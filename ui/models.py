@@ -129,9 +129,11 @@ def model_thumbnail(model_name: str) -> np.ndarray:
     return np.asarray(image_grid(model.decode(model.prior.sample(4, seed=0)), columns=4, scale=1))
 
 
-def path_through(model_name: str, model, stops: torch.Tensor, frames: int, scheme: str, decoding: dict, where=st):
-    """The path ``[F, *shape]`` through ``stops [K, *shape]`` by one registered scheme, ``frames`` per leg; schemes
-    that use the decoder (ri-optimal paths) decode with ``decoding``.
+def path_through(model_name: str, model, stops: torch.Tensor, frames: int, scheme: str, decoding: dict,
+                 settings: dict | None = None, where=st):
+    """The path ``[F, *shape]`` through ``stops [K, *shape]`` by one registered scheme, ``frames`` per leg, with the
+    user's ``settings`` of the scheme (:attr:`~latentcore.interpolate.Scheme.settings`); schemes that use the
+    decoder (ri-optimal paths) decode with ``decoding``.
 
     Iterative schemes (NAO, ri-optimal) run as jobs (:mod:`ui.jobs`: progress at the top of the page, Cancel,
     the session's time budget); until theirs has ended the path is None (a line in ``where`` says why), and the
@@ -139,11 +141,12 @@ def path_through(model_name: str, model, stops: torch.Tensor, frames: int, schem
     short by the budget or Cancel says so in ``where``, with a button to run it again.
     """
     spec = lc.SCHEMES[scheme]
-    options = spec.options(model, context="interactive", decoding=decoding)
+    settings = settings or {}
+    options = spec.options(model, context="interactive", decoding=decoding, **settings)
     if not spec.iterative:
         return lc.interpolate_chain(stops, frames, scheme=scheme, prior=model.prior, **options)
     key = ("path", model_name, scheme, frames, digest(stops.numpy().tobytes()), tuple(stops.shape),
-           tuple(sorted(decoding.items())) if spec.uses_decoder else ())
+           tuple(sorted(decoding.items())) if spec.uses_decoder else (), tuple(sorted(settings.items())))
     return jobs.optimised(key, f"{spec.label} path", lambda **controls: lc.interpolate_chain(
         stops, frames, scheme=scheme, prior=model.prior, return_stopping=True, **options, **controls), where)
 
@@ -163,3 +166,25 @@ def centroid_of(model_name: str, model, seeds: torch.Tensor, scheme: str, where=
 
 def digest(data: bytes) -> str:
     return hashlib.blake2b(data, digest_size=16).hexdigest()
+
+
+def scheme_settings(scheme, key: str) -> dict:
+    """Widgets for the settings a user may choose of one registered scheme (its ``settings``), in one row with what
+    they change under them; their values by name. ``key``: the prefix of the widgets' remembered keys."""
+    from .workspace import remember
+
+    if not scheme.settings:
+        return {}
+    chosen = {}
+    for column, setting in zip(st.columns(len(scheme.settings)), scheme.settings):
+        widget_key = f"{key}.{setting.name}"
+        if setting.choices is not None:
+            chosen[setting.name] = column.selectbox(
+                f"{scheme.label}: {setting.label}", setting.choices, format_func=setting.label_of, help=setting.help,
+                key=remember(widget_key, setting.default, options=setting.choices))
+        else:
+            chosen[setting.name] = column.slider(
+                f"{scheme.label}: {setting.label}", setting.low, setting.high, step=setting.step, help=setting.help,
+                key=remember(widget_key, setting.default, bounds=(setting.low, setting.high)))
+        column.caption(setting.help)
+    return chosen

@@ -1,0 +1,112 @@
+"""Rows and grids of decoded images drawn as HTML: every image in a cell of one size with its caption under it
+(always legible text, not pixels of a shrunk picture), rows that line up across schemes, a size control, and a
+click on an image to see it large (CSS only: the image takes the focus and is drawn over the page; a click
+elsewhere puts it back). Images are sent inline as PNG data, encoded once per image (cached by content)."""
+
+from __future__ import annotations
+
+import base64
+import functools
+import html
+import io
+
+import numpy as np
+import streamlit as st
+from PIL import Image
+
+SIZES = {"Fit the width": None, "Small (48 px)": 48, "Medium (96 px)": 96, "Large (160 px)": 160}
+FIT_MIN_PX = 36  # a fitted row never draws a cell smaller than this: it scrolls sideways instead
+
+_STYLE = """<style>
+.le-frames { display: grid; gap: 6px; overflow-x: auto; padding-bottom: 4px; }
+.le-frames figure { margin: 0; min-width: 0; }
+.le-frames .le-cell { aspect-ratio: var(--le-aspect); width: 100%; }
+.le-frames img { width: 100%; height: 100%; display: block; image-rendering: pixelated; cursor: zoom-in;
+  border: 1px solid rgba(128, 128, 128, 0.35); box-sizing: border-box; }
+.le-frames img:focus { position: fixed; z-index: 1000000; top: 50%; left: 50%; transform: translate(-50%, -50%);
+  width: min(80vh, 80vw); height: auto; cursor: zoom-out; outline: none;
+  box-shadow: 0 0 0 100vmax rgba(0, 0, 0, 0.6); }
+.le-frames figure:focus-within figcaption { position: fixed; z-index: 1000001; left: 50%;
+  top: calc(50% + min(40vh, 40vw)); transform: translateX(-50%); padding: 0.3rem 0.8rem; color: #fff;
+  font-size: 1rem; opacity: 1; white-space: normal; }
+.le-frames figcaption { font-size: 0.8rem; line-height: 1.2; text-align: center; overflow: hidden;
+  text-overflow: ellipsis; white-space: nowrap; opacity: 0.85; }
+.le-frames .le-note { font-size: 0.7rem; text-align: center; opacity: 0.7; overflow: hidden;
+  text-overflow: ellipsis; white-space: nowrap; }
+.le-frames .le-head { font-size: 0.8rem; opacity: 0.85; align-self: center; text-align: center; }
+.le-frames .le-marked img { outline: 3px solid #ff4b4b; outline-offset: -3px; }
+</style>"""
+
+
+def frame_size_control(key: str, label: str = "Frame size") -> int | None:
+    """A select slider of :data:`SIZES`; the pixel width of a cell, or None to fit the page's width."""
+    from . import remember
+
+    names = list(SIZES)
+    chosen = st.select_slider(label, names, key=remember(key, names[0], options=names),
+                              help="Click a frame to see it large; click anywhere to put it back.")
+    return SIZES[chosen]
+
+
+def image_row(images: np.ndarray, captions: list[str], *, size: int | None = None, titles: list[str] | None = None,
+              notes: list[str] | None = None, marked: int | None = None, columns: int | None = None,
+              wrap_px: int | None = None, row_heads: list[str] | None = None, column_heads: list[str] | None = None,
+              where=st) -> None:
+    """Images ``[N, H, W]`` or ``[N, H, W, C]`` (8-bit) in one row (or a grid of ``columns``), each with its caption.
+
+    ``size``: the cell width in pixels (the row scrolls sideways when it is wider than the page) or None to share
+    the width equally (never under :data:`FIT_MIN_PX`). ``wrap_px``: instead of one row, as many columns of at least
+    that width (or ``size``) as the page has room for (a gallery). ``titles``: each image's tooltip and alternative
+    text (default its caption). ``notes``: a second, smaller line under each caption. ``marked``: the index of an
+    image to outline. ``row_heads`` / ``column_heads``: labels of a grid's rows (left) and columns (top).
+    """
+    count = len(images)
+    columns = columns or count
+    height, width = images.shape[1:3]
+    if wrap_px:
+        template = f"repeat(auto-fill, {f'{size}px' if size else f'minmax({wrap_px}px, 1fr)'})"
+    else:
+        cell = f"{size}px" if size else f"minmax({FIT_MIN_PX}px, 1fr)"
+        template = f"{'auto ' if row_heads else ''}repeat({columns}, {cell})"
+    titles = titles or captions
+    parts = [f'<div class="le-frames" style="grid-template-columns: {template}; --le-aspect: {width} / {height};">']
+    if column_heads:
+        parts += ['<div></div>'] if row_heads else []
+        parts += [f'<div class="le-head">{html.escape(h)}</div>' for h in column_heads]
+    for k in range(count):
+        if row_heads and k % columns == 0:
+            parts.append(f'<div class="le-head">{html.escape(row_heads[k // columns])}</div>')
+        title = html.escape(titles[k], quote=True)
+        parts.append(f'<figure class="{"le-marked" if k == marked else ""}"><div class="le-cell">'
+                     f'<img tabindex="0" alt="{title}" title="{title}" src="{_png_data(images[k])}"></div>'
+                     + (f'<figcaption>{html.escape(captions[k])}</figcaption>' if captions[k] else "")
+                     + (f'<div class="le-note">{html.escape(notes[k])}</div>' if notes else "") + '</figure>')
+    parts.append("</div>")
+    where.html(_STYLE + "".join(parts))
+
+
+def _png_data(image: np.ndarray) -> str:
+    array = np.ascontiguousarray(image)
+    return _encoded(array.tobytes(), array.shape, array.dtype.str)
+
+
+@functools.lru_cache(maxsize=4096)
+def _encoded(data: bytes, shape: tuple, dtype: str) -> str:
+    array = np.frombuffer(data, dtype=dtype).reshape(shape)
+    buffer = io.BytesIO()
+    Image.fromarray(array[..., 0] if array.ndim == 3 and array.shape[2] == 1 else array).save(buffer, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def path_captions(frames: int, legs: int, stop_names: list[str]) -> tuple[list[str], str]:
+    """Captions of the frames of a path through ``legs + 1`` stops with ``frames`` per leg (the shared stops once):
+    the position ``t`` in its leg (0 at a leg's start, 1 at its end), and the seed's name at every stop (HTML-escaped
+    where they are drawn); and one sentence that says so."""
+    captions = []
+    for leg in range(legs):
+        for i in range(frames - 1):
+            captions.append(str(stop_names[leg]) if i == 0 else f"{i / (frames - 1):.2f}")
+    captions.append(str(stop_names[-1]))
+    what = ("Under each frame its t, from 0 at the first seed to 1 at the second." if legs == 1 else
+            "Under each frame its t in its leg, from 0 at one seed to 1 at the next; at the seeds, their names.")
+    return captions, what
