@@ -157,8 +157,8 @@ def _family(parts: _Parts) -> str | None:
 
 def _build(parts: _Parts, label: str, where: str, device: torch.device, precision: str) -> GenerativeModel:
     """The model of a pipeline's components; a ModelLoadError naming its kind when it is not one supported."""
-    from . import pipelines
     from .diffusion import PixelDiffusionModel
+    from .pipelines import StableDiffusion3Model, StableDiffusionModel, StableDiffusionXLModel
 
     cls_name = parts.index.get("_class_name", "?")
     family = _family(parts)
@@ -176,11 +176,11 @@ def _build(parts: _Parts, label: str, where: str, device: torch.device, precisio
     if family == "noise" and parts.cls("unet") == "UNet2DConditionModel" and parts.cls("text_encoder_2"):
         found = parts.load(["unet", "vae", "text_encoder", "tokenizer", "text_encoder_2", "tokenizer_2"])
         found["force_zeros_for_empty_prompt"] = parts.index.get("force_zeros_for_empty_prompt", True)
-        return pipelines.StableDiffusionXLModel(found, label, f"Stable Diffusion XL ({cls_name}) from {where}",
+        return StableDiffusionXLModel(found, label, f"Stable Diffusion XL ({cls_name}) from {where}",
                                                 device, precision)
     if family == "noise" and parts.cls("unet") == "UNet2DConditionModel" and parts.cls("text_encoder"):
         found = parts.load(["unet", "vae", "text_encoder", "tokenizer"])
-        return pipelines.StableDiffusionModel(found, label, f"Stable Diffusion ({cls_name}) from {where}", device,
+        return StableDiffusionModel(found, label, f"Stable Diffusion ({cls_name}) from {where}", device,
                                               precision)
     if family == "flow" and parts.cls("transformer") == "SD3Transformer2DModel":
         found = parts.load(["transformer", "vae", "text_encoder", "tokenizer", "text_encoder_2", "tokenizer_2",
@@ -189,7 +189,7 @@ def _build(parts: _Parts, label: str, where: str, device: torch.device, precisio
             raise ModelLoadError(f"{where}: its scheduler shifts its noise levels by the image size "
                                  "(use_dynamic_shifting), which Latent Explorer does not support")
         t5 = "" if found["text_encoder_3"] is not None else ", without its T5 text encoder"
-        return pipelines.StableDiffusion3Model(found, label, f"Stable Diffusion 3 ({cls_name}{t5}) from {where}",
+        return StableDiffusion3Model(found, label, f"Stable Diffusion 3 ({cls_name}{t5}) from {where}",
                                                device, precision)
     why = "its parts are none of the supported kinds"
     if (parts.cls("unet") or parts.cls("transformer")) and family is None:
