@@ -74,7 +74,7 @@ def jobs_done(page, timeout=180_000):
 
 # What does not fit the main area: an element past its right edge, or one that scrolls sideways. Allowed: a row of
 # frames the user set wider than the page (ui.frames scrolls it), text cut with an ellipsis (its whole is on hover),
-# hidden elements and the insides of charts (plotly sizes them to the chart).
+# hidden elements and the insides of charts (plotly sizes them to the chart), except their titles.
 OVERFLOW_JS = """() => {
   const main = document.querySelector('[data-testid=stMainBlockContainer]');
   const right = main.getBoundingClientRect().right + 1;
@@ -87,6 +87,10 @@ OVERFLOW_JS = """() => {
       && !(el.classList.contains('le-frames') && el.dataset.sized);
     if (scrolls || el.getBoundingClientRect().right > right)
       found.push(`${el.dataset.testid || el.className || el.tagName}: ${(el.innerText || '').slice(0, 40)}`);
+  }
+  for (const title of main.querySelectorAll('.js-plotly-plot .gtitle')) {  // a chart's title within its chart
+    const chart = title.closest('.js-plotly-plot').getBoundingClientRect(), box = title.getBoundingClientRect();
+    if (box.left < chart.left - 1 || box.right > chart.right + 1) found.push(`chart title: ${title.textContent}`);
   }
   return found.slice(0, 10);
 }"""
