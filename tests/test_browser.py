@@ -387,13 +387,13 @@ def test_a_plugin_model_and_its_class_condition(browser, tmp_path):
         page.get_by_role("heading", name="Interpolate", level=1).wait_for()
         page.locator(".js-plotly-plot").first.wait_for()
         settle(page)
-        image = page.locator("[data-testid=stMain] [data-testid=stImage] img").first
+        image = page.locator("[data-testid=stMain] .le-frames img").nth(1)  # a frame between the seeds
         before = image.get_attribute("src")
         label = page.get_by_role("combobox", name="Label")
         label.click()  # typing and Enter: no race with a dropdown that a rerun may close
         label.press_sequentially("dog")
         label.press("Enter")
-        page.wait_for_function("src => document.querySelector('[data-testid=stMain] [data-testid=stImage] img')"
+        page.wait_for_function("src => document.querySelectorAll('[data-testid=stMain] .le-frames img')[1]"
                                ".getAttribute('src') !== src", arg=before)
         settle(page)
         assert image.get_attribute("src") != before
