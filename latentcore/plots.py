@@ -10,12 +10,15 @@ import plotly.graph_objects as go
 PALETTE = ["#2ca02c", "#1f77b4", "#d62728", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2"]
 
 
-TITLE_CHARS = 48  # a chart title wraps beyond this: half a page at 1024 px holds about that many
+# A chart title wraps beyond this many characters, at TITLE_PX: a chart in half the page at 1024 px (about 270 px
+# wide) holds a line of that length.
+TITLE_CHARS, TITLE_PX = 32, 14
 
 
 def _layout(fig: go.Figure, title: str, x: str, y: str, height: int = 320) -> go.Figure:
     lines = textwrap.wrap(title, TITLE_CHARS) or [""]
-    fig.update_layout(title="<br>".join(lines), xaxis_title=x, yaxis_title=y, height=height + 20 * (len(lines) - 1),
+    fig.update_layout(title=dict(text="<br>".join(lines), font=dict(size=TITLE_PX)), xaxis_title=x, yaxis_title=y,
+                      height=height + 20 * (len(lines) - 1),
                       margin=dict(l=40, r=10, t=20 + 20 * len(lines), b=40), legend=dict(orientation="h", y=-0.25))
     return fig
 

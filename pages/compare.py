@@ -33,12 +33,12 @@ with ui.page("Compare schemes") as (name, model, decoding):
                                key=ui.remember("compare.sets", 4, options=set_counts))
     compared = ui.get_model(model_name)
     offered, not_offered = lc.schemes_for(compared)
-    left_wide, right_wide = st.columns(2)  # wide enough for every scheme's tag at 1024 px
-    schemes = left_wide.multiselect("Interpolation schemes", offered, format_func=lambda k: lc.SCHEMES[k].label,
-                                    key=ui.remember("compare.schemes", ["linear", "slerp", "lol"], options=offered))
+    # the scheme lists at the page's width: every chosen scheme's tag in view at 1024 px
+    schemes = st.multiselect("Interpolation schemes", offered, format_func=lambda k: lc.SCHEMES[k].label,
+                             key=ui.remember("compare.schemes", ["linear", "slerp", "lol"], options=offered))
     for key, why in not_offered.items():
-        left_wide.caption(f"{lc.SCHEMES[key].label} is not offered for {model_name}: {why}.")
-    centroid_schemes = right_wide.multiselect(
+        st.caption(f"{lc.SCHEMES[key].label} is not offered for {model_name}: {why}.")
+    centroid_schemes = st.multiselect(
         "Centroid schemes", list(lc.CENTROIDS), format_func=lambda k: lc.CENTROIDS[k].label,
         key=ui.remember("compare.centroids", ["lol", "mean", "rescaled"], options=lc.CENTROIDS))
     seed = right.number_input("Random seed (which digits)", min_value=0, step=1,

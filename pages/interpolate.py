@@ -76,7 +76,10 @@ with ui.page("Interpolate") as (name, model, decoding):
                                            "Realisticity index (density)", "ri"), width="stretch")
     b.plotly_chart(plots.along_path_figure({k: v.typical_index for k, v in profiles.items()},
                                            "Realisticity index (typical set)", "ri"), width="stretch")
-    st.caption("For a Gaussian prior the density index (Struski et al., \"Interpolation in generative models\") is "
+    st.caption("A realisticity index (Struski et al., \"Interpolation in generative models\") rates how usual a "
+               "latent is for the prior, from 0 to 1. The typical-set index is the two-sided chi-square p-value of "
+               "the squared norm: near 0 for a norm the prior rarely produces, too small or too large. "
+               "For a Gaussian prior the density index is "
                "1 - F(||z||²), F the chi-square CDF: the prior's own samples spread evenly between 0 and 1, and a "
                "point of atypically small norm scores near 1. A linear midpoint has about half the typical squared "
                "norm, so it scores about 0.95 in 16 dimensions and above 0.9999 in 100: rated more realistic than the "

@@ -47,7 +47,9 @@ def keep_endpoints_on_the_map():
 
 with ui.page("Geometry playground") as (name, model, decoding):
     st.markdown("Two-dimensional priors where the geometry is visible. Place two endpoints (click on the plot or "
-                "type them) and compare the paths: each scheme's points are coloured lines over the density.")
+                "type them) and compare the paths: each scheme's points are coloured lines over the density. The "
+                "realisticity index of a point (Struski et al., \"Interpolation in generative models\") is the share "
+                "of the prior's samples less likely than it: near 0 where the prior rarely goes, 1 at its densest.")
     controls, view = st.columns([1, 3])
     with controls:
         prior_name = st.selectbox("Prior", lc.playground_priors(), format_func=lambda p: lc.PRIORS[p].label,
@@ -91,4 +93,7 @@ with ui.page("Geometry playground") as (name, model, decoding):
         "lie on nearly opposite sides of the origin with different norms its coefficients `1/sin W` blow up and it "
         "swings far out. LOL rescales the straight line to a typical norm, which helps for Gaussians but not for "
         "these shapes. The ri-optimal path (Struski et al., Eq. 3) trades length for realism and follows the ridge; "
-        "lower **alpha** makes every step cost more, so the path cuts corners.")
+        "lower **alpha** makes every step cost more, so the path cuts corners. Eq. 3 prices each step by the index "
+        "at its two ends, not by how the points are spaced: the optimised points gather where the index is highest "
+        "and leave a few long straight steps between (on the ring, next to the endpoints), which makes the path "
+        "look jagged. More points per path shorten those steps, at the price of a longer optimisation.")

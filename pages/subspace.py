@@ -30,6 +30,9 @@ with ui.page("Subspace") as (name, model, decoding):
     ranges = sub.ranges.tolist()
     seed_coords = sub.seed_coordinates
 
+    def slider_key(k: int) -> str:
+        return f"subspace.h{k}.{'-'.join(basis)}"
+
     @st.fragment
     @ui.guarded
     def explorer():
@@ -39,8 +42,7 @@ with ui.page("Subspace") as (name, model, decoding):
             for k, (lo, hi) in enumerate(ranges):
                 pad = 0.25 * (hi - lo) or 1.0
                 low, high = float(lo - pad), float(hi + pad)
-                key = ui.remember(f"subspace.h{k}.{'-'.join(basis)}", float(seed_coords[:, k].mean()),
-                                  bounds=(low, high))
+                key = ui.remember(slider_key(k), float(seed_coords[:, k].mean()), bounds=(low, high))
                 coords.append(st.slider(f"h{k + 1}", low, high, step=(high - low) / 100, key=key))
                 st.caption("seeds: " + " · ".join(f"{ui.plain(seed)}: {value:.2f}"
                                                   for seed, value in zip(basis, seed_coords[:, k].tolist())))
@@ -56,28 +58,33 @@ with ui.page("Subspace") as (name, model, decoding):
                                              title="Seeds and the current point (h1, h2)", axes=("h1", "h2")),
                         width="stretch")
 
-        st.subheader("Grid over two coordinates")
-        axes = list(range(sub.dim))
-        i_col, j_col, n_col = st.columns(3)
-        i = i_col.selectbox("Rows", axes, format_func=lambda k: f"h{k + 1}",
-                            key=ui.remember("subspace.rows", 0, options=axes))
-        j = j_col.selectbox("Columns", axes, format_func=lambda k: f"h{k + 1}",
-                            key=ui.remember("subspace.columns", 1, options=axes))
-        n = n_col.slider("Points per axis", 2, 10, key=ui.remember("subspace.points", 5, bounds=(2, 10)))
-        if i == j:
-            st.info("Choose two different coordinates.")
-            return
-        latents, grid_coords = sub.grid(i, j, n, base=h[0], lol=use_lol)
-        decoded = ui.decode_to_uint8(name, latents.reshape(n * n, *model.latent_shape).numpy(), decoding)
-        row, column = sub.nearest_grid_point(grid_coords, h[0])
-        rows, columns = grid_coords[:, 0, i].tolist(), grid_coords[0, :, j].tolist()
-        ui.frames.image_row(decoded, [""] * (n * n), columns=n, marked=row * n + column,
-                            row_heads=[f"h{i + 1} = {v:.2f}" for v in rows],
-                            column_heads=[f"h{j + 1} = {v:.2f}" for v in columns],
-                            titles=[f"h{i + 1} = {a:.2f}, h{j + 1} = {b:.2f}" for a in rows for b in columns])
-        st.caption(f"Rows step through h{i + 1}, columns through h{j + 1}, each over the seeds' range; the other "
-                   f"coordinates are those of the current point, and the outlined image is the one nearest to it "
-                   f"(h{i + 1} = {float(h[0, i]):.2f}, h{j + 1} = {float(h[0, j]):.2f}). Click an image to see it "
-                   "large.")
-
     explorer()
+
+    st.subheader("Grid over two coordinates")
+    axes = list(range(sub.dim))
+    i_col, j_col, n_col = st.columns(3)
+    i = i_col.selectbox("Rows", axes, format_func=lambda k: f"h{k + 1}",
+                        key=ui.remember("subspace.rows", 0, options=axes))
+    j = j_col.selectbox("Columns", axes, format_func=lambda k: f"h{k + 1}",
+                        key=ui.remember("subspace.columns", 1, options=axes))
+    n = n_col.slider("Points per axis", 2, 10, key=ui.remember("subspace.points", 5, bounds=(2, 10)))
+    if i == j:
+        st.info("Choose two different coordinates.")
+        ui.stop()
+    # Around the current point as the sliders were at this run of the page (the sliders rerun only their
+    # fragment, so a slider step does not send the whole grid again)
+    here = torch.tensor([st.session_state[slider_key(k)] for k in range(sub.dim)])
+    latents, grid_coords = sub.grid(i, j, n, base=here, lol=use_lol)
+    decoded = ui.decode_to_uint8(name, latents.reshape(n * n, *model.latent_shape).numpy(), decoding)
+    row, column = sub.nearest_grid_point(grid_coords, here)
+    rows, columns = grid_coords[:, 0, i].tolist(), grid_coords[0, :, j].tolist()
+    ui.frames.image_row(decoded, [""] * (n * n), columns=n, marked=row * n + column,
+                        row_heads=[f"h{i + 1} = {v:.2f}" for v in rows],
+                        column_heads=[f"h{j + 1} = {v:.2f}" for v in columns],
+                        titles=[f"h{i + 1} = {a:.2f}, h{j + 1} = {b:.2f}" for a in rows for b in columns])
+    st.caption(f"Rows step through h{i + 1}, columns through h{j + 1}, each over the seeds' range; the other "
+               f"coordinates are those of the current point, and the outlined image is the one nearest to it "
+               f"(h{i + 1} = {float(here[i]):.2f}, h{j + 1} = {float(here[j]):.2f}). After moving the sliders, "
+               "press Redraw to centre the grid on the new point. Click an image to see it large.")
+    st.button("Redraw the grid around the current point")
+

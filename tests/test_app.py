@@ -548,3 +548,17 @@ def test_a_workspace_never_opens_a_folder_on_the_server(monkeypatch, tiny_unet2d
     assert "latent 1x8x8" in " ".join(c.value for c in at.sidebar.caption)
     saved = workspace.load_workspace(at.session_state["workspace_id"])
     assert saved.settings.get("model") == "Load a diffusers folder ..." and "diffusers_folder" not in saved.settings
+
+
+def test_subspace_grid_is_labelled_and_drawn_around_the_current_point(app):
+    app.button[0].click().run()  # demo seeds
+    app.switch_page("pages/subspace.py").run()
+    app.slider[0].set_value(app.slider[0].max).run()  # h1 to the top of its range
+    [b for b in app.button if b.label == "Redraw the grid around the current point"][0].click().run()
+    _no_errors(app)
+    body = [e.proto.body for e in app.main.get("html") if 'class="le-frames"' in e.proto.body][-1]
+    heads = re.findall(r'<div class="le-head">(.*?)</div>', body)
+    assert len(heads) == 5 + 5 and heads[0].startswith("h2 = ") and heads[5].startswith("h1 = ")
+    assert body.count("<img") == 25
+    marked = body.index('class="le-marked"')  # the nearest to h1 at its top: in the last row
+    assert body.count("<figure", 0, marked) >= 20

@@ -72,13 +72,55 @@ def jobs_done(page, timeout=180_000):
     settle(page)
 
 
+# What does not fit the main area: an element past its right edge, or one that scrolls sideways. Allowed: a row of
+# frames the user set wider than the page (ui.frames scrolls it), text cut with an ellipsis (its whole is on hover),
+# hidden elements and the insides of charts (plotly sizes them to the chart), except their titles.
+OVERFLOW_JS = """() => {
+  const main = document.querySelector('[data-testid=stMainBlockContainer]');
+  const right = main.getBoundingClientRect().right + 1;
+  const found = [];
+  for (const el of main.querySelectorAll('*')) {
+    if (el.clientWidth <= 20 || el.closest('.js-plotly-plot') || el.tagName === 'FIGCAPTION'
+        || el.classList.contains('le-note')) continue;
+    const style = getComputedStyle(el);
+    const scrolls = ['auto', 'scroll', 'hidden'].includes(style.overflowX) && el.scrollWidth > el.clientWidth + 1
+      && !(el.classList.contains('le-frames') && el.dataset.sized);
+    if (scrolls || el.getBoundingClientRect().right > right)
+      found.push(`${el.dataset.testid || el.className || el.tagName}: ${(el.innerText || '').slice(0, 40)}`);
+  }
+  for (const title of main.querySelectorAll('.js-plotly-plot .gtitle')) {  // a chart's title within its chart
+    const chart = title.closest('.js-plotly-plot').getBoundingClientRect(), box = title.getBoundingClientRect();
+    if (box.left < chart.left - 1 || box.right > chart.right + 1) found.push(`chart title: ${title.textContent}`);
+  }
+  return found.slice(0, 10);
+}"""
+
+
+def rendered(page):
+    """Wait until the browser has drawn the page as it is now (three animation frames)."""
+    page.evaluate("() => new Promise(done => requestAnimationFrame(() => requestAnimationFrame("
+                  "() => requestAnimationFrame(done))))")
+
+
 def shoot(page, name):
-    path = OUT / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)
-    if os.environ.get("LE_SCREENSHOTS"):
-        target = ROOT / os.environ["LE_SCREENSHOTS"]
-        target.mkdir(parents=True, exist_ok=True)
-        shutil.copy(path, target / path.name)
+    """Check that the page fits a window 1400 and 1024 px wide, and save a screenshot of the whole page at each
+    width (``name.png``, ``name-1024.png``): the window is made as tall as the page, whose main area scrolls."""
+    for width, suffix in ((1400, ""), (1024, "-1024")):
+        page.set_viewport_size({"width": width, "height": 1000})
+        rendered(page)
+        height = page.evaluate("document.querySelector('[data-testid=stMainBlockContainer]').scrollHeight")
+        page.set_viewport_size({"width": width, "height": min(height + 160, 8000)})
+        rendered(page)
+        overflow = page.evaluate(OVERFLOW_JS)
+        assert not overflow, f"{name} does not fit a {width} px wide window: {overflow}"
+        path = OUT / f"{name}{suffix}.png"
+        page.screenshot(path=str(path))
+        if os.environ.get("LE_SCREENSHOTS"):
+            target = ROOT / os.environ["LE_SCREENSHOTS"]
+            target.mkdir(parents=True, exist_ok=True)
+            shutil.copy(path, target / path.name)
+    page.set_viewport_size({"width": 1400, "height": 1000})
+    rendered(page)
 
 
 def goto_page(page, title):
@@ -97,9 +139,15 @@ def test_journey(server, page):
     page.get_by_text("LOL", exact=True).first.wait_for()
     settle(page)
     page.locator(".js-plotly-plot").first.wait_for()
-    for scheme in ("LOL", "SLERP"):
-        strip = page.locator("[data-testid=stImage] img")
-        assert strip.count() >= 2 * 8, f"{scheme}: filmstrip images missing"
+    rows = page.locator("[data-testid=stMain] .le-frames")
+    assert rows.count() == 3 and rows.nth(0).locator("img").count() == 8  # a row of 8 frames per scheme
+    first = rows.nth(0).locator("img").nth(3)
+    first.click()  # a frame seen large ...
+    assert first.bounding_box()["width"] > 500
+    page.mouse.click(5, 5)  # ... and put back
+    page.wait_for_function("() => document.activeElement.tagName !== 'IMG'")
+    rendered(page)
+    assert first.bounding_box()["width"] < 200
     with page.expect_download() as download:  # exports are encoded when pressed
         page.get_by_role("button", name="GIF").first.click()
     assert Path(download.value.path()).read_bytes()[:6] == b"GIF89a"
@@ -127,7 +175,7 @@ def test_journey(server, page):
     page.locator("[data-testid=stMain] [data-testid=stDataFrame]").first.wait_for()
     page.get_by_text("Image mean squared error").wait_for()
     jobs_done(page)  # the NAO centroid
-    assert page.locator("[data-testid=stMain] [data-testid=stImage] img").count() >= 4 + 2 + 4
+    assert page.locator("[data-testid=stMain] .le-frames img").count() >= 4 + 4  # centroids, k-NN neighbours
     no_errors(page)
     shoot(page, "centroids")
 
@@ -161,6 +209,9 @@ def test_journey(server, page):
     page.get_by_text("Added 1 inverted latent to the seed set").wait_for()
     page.get_by_text("decoded again").first.wait_for()
     settle(page)
+    page.get_by_role("button", name="Invert the images").click()  # pressed again: the file is added once
+    page.get_by_text("Already in the seed set, not inverted again: stroke.png").wait_for()
+    assert seeds_in_set(page) == "11"
     with page.expect_download() as download:
         page.get_by_role("button", name="Download the seed set").click()
     import latentcore as lc
@@ -187,11 +238,10 @@ def test_every_page_on_other_builtin_models(server, page, model):
     page.get_by_role("heading", name="Interpolate", level=1).wait_for()
     page.locator(".js-plotly-plot").first.wait_for()
     settle(page)
-    assert page.locator("[data-testid=stMain] [data-testid=stImage] img").count() >= 3 * 8
+    assert page.locator("[data-testid=stMain] .le-frames img").count() == 3 * 8
     no_errors(page)
     for title, content in [("Subspace", "[data-testid=stImage] img"), ("Diagnostics", "[data-testid=stDataFrame]"),
-                           ("Centroids and reconstruction", "[data-testid=stImage] img"),
-                           ("Seeds", "[data-testid=stImage] img")]:
+                           ("Centroids and reconstruction", ".le-frames img"), ("Seeds", ".le-frames img")]:
         goto_page(page, title)
         page.locator(f"[data-testid=stMain] {content}").first.wait_for()
         no_errors(page)
@@ -337,13 +387,13 @@ def test_a_plugin_model_and_its_class_condition(browser, tmp_path):
         page.get_by_role("heading", name="Interpolate", level=1).wait_for()
         page.locator(".js-plotly-plot").first.wait_for()
         settle(page)
-        image = page.locator("[data-testid=stMain] [data-testid=stImage] img").first
+        image = page.locator("[data-testid=stMain] .le-frames img").nth(1)  # a frame between the seeds
         before = image.get_attribute("src")
         label = page.get_by_role("combobox", name="Label")
         label.click()  # typing and Enter: no race with a dropdown that a rerun may close
         label.press_sequentially("dog")
         label.press("Enter")
-        page.wait_for_function("src => document.querySelector('[data-testid=stMain] [data-testid=stImage] img')"
+        page.wait_for_function("src => document.querySelectorAll('[data-testid=stMain] .le-frames img')[1]"
                                ".getAttribute('src') !== src", arg=before)
         settle(page)
         assert image.get_attribute("src") != before

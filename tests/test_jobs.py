@@ -50,7 +50,7 @@ def test_a_long_path_shows_progress_is_cancelled_and_stops_with_its_tab(browser,
     tab.get_by_text(re.compile(r"stopped early on request after \d+ iterations .* the best result so far")).wait_for()
     jobs_done(tab)
     no_errors(tab)
-    assert tab.locator("[data-testid=stMain] [data-testid=stImage] img").count() == FRAMES
+    assert tab.locator("[data-testid=stMain] .le-frames img").count() == FRAMES
 
     tab.get_by_role("button", name="Run again").click()
     tab.get_by_text(progress).wait_for()

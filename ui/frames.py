@@ -69,7 +69,9 @@ def image_row(images: np.ndarray, captions: list[str], *, size: int | None = Non
         cell = f"{size}px" if size else f"minmax({FIT_MIN_PX}px, 1fr)"
         template = f"{'auto ' if row_heads else ''}repeat({columns}, {cell})"
     titles = titles or captions
-    parts = [f'<div class="le-frames" style="grid-template-columns: {template}; --le-aspect: {width} / {height};">']
+    sized = ' data-sized="1"' if size else ""  # set wider than the page by the user: it scrolls sideways
+    parts = [f'<div class="le-frames"{sized} style="grid-template-columns: {template}; '
+             f'--le-aspect: {width} / {height};">']
     if column_heads:
         parts += ['<div></div>'] if row_heads else []
         parts += [f'<div class="le-head">{html.escape(h)}</div>' for h in column_heads]
