@@ -99,15 +99,15 @@ def device_settings() -> bool:
             help="Other models loaded in this server move to the CPU's memory when you select one (they come back "
                  "when used). Turn it off on a server whose sessions use several models at once")
         if on_cpu:
-            st.caption("On the CPU models compute in float32; start the app on a machine with a GPU to choose.")
+            st.caption("On the CPU, models compute in float32; start the app on a machine with a GPU to choose.")
     return offload and not on_cpu
 
 
 def scheduler_help(names) -> str:
     """The scheduler selector's help: each choice, and what inversion uses whatever the choice."""
-    lines = "; ".join(f"{models.SCHEDULERS[n].label}: {models.SCHEDULERS[n].help}" for n in names)
-    return (f"How decoding steps from the noise to the image. {lines}. Inverting images into latents always runs "
-            "DDIM inversion (diffusion models) or the flow ODE backwards (flow models), whatever is chosen here")
+    lines = "\n".join(f"- **{models.SCHEDULERS[n].label}**: {models.SCHEDULERS[n].help}." for n in names)
+    return (f"How decoding steps from the noise to the image:\n\n{lines}\n\nInverting images into latents always "
+            "runs DDIM inversion (diffusion models) or the flow ODE backwards (flow models), whatever is chosen here.")
 
 
 def refused_plugins() -> None:

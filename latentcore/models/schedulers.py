@@ -43,12 +43,11 @@ class SchedulerChoice:
 
 
 SCHEDULERS: dict[str, SchedulerChoice] = {c.name: c for c in (
-    SchedulerChoice("ddim", "DDIM", "Deterministic DDIM; decoding after DDIM inversion returns the image",
-                    {"noise": ("DDIMScheduler", {})}),
-    SchedulerChoice("euler", "Euler", "Euler steps of the ODE; for flow models, decoding after inversion returns the "
-                                      "image", {"noise": ("EulerDiscreteScheduler", {}),
-                                                "flow": ("FlowMatchEulerDiscreteScheduler", {})}),
-    SchedulerChoice("dpm++", "DPM-Solver++", "Second-order multistep solver: good images in fewer steps",
+    SchedulerChoice("ddim", "DDIM", "deterministic DDIM, the inverse of DDIM inversion: an inverted image decodes "
+                    "back to itself", {"noise": ("DDIMScheduler", {})}),
+    SchedulerChoice("euler", "Euler", "Euler steps of the ODE; for flow models the inverse of their inversion",
+                    {"noise": ("EulerDiscreteScheduler", {}), "flow": ("FlowMatchEulerDiscreteScheduler", {})}),
+    SchedulerChoice("dpm++", "DPM-Solver++", "a second-order multistep solver: good images in fewer steps",
                     {"noise": ("DPMSolverMultistepScheduler", {"algorithm_type": "dpmsolver++", "solver_order": 2}),
                      "flow": ("DPMSolverMultistepScheduler", {"algorithm_type": "dpmsolver++", "solver_order": 2,
                                                               "use_flow_sigmas": True,
