@@ -79,13 +79,13 @@ def test_one_pass_and_fixed_scheduler_models_refuse_a_scheduler():
 
 def test_a_unet2d_folder_with_a_flow_matching_scheduler_is_a_pixel_flow_model(tmp_path):
     pytest.importorskip("latentcore.models.pixel_flow")
-    from diffusers import DDIMPipeline, FlowMatchEulerDiscreteScheduler, UNet2DModel
+    from diffusers import DDPMPipeline, FlowMatchEulerDiscreteScheduler, UNet2DModel
 
     torch.manual_seed(0)
     unet = UNet2DModel(sample_size=8, in_channels=1, out_channels=1, layers_per_block=1, block_out_channels=(8, 16),
                        down_block_types=("DownBlock2D", "DownBlock2D"), up_block_types=("UpBlock2D", "UpBlock2D"),
                        norm_num_groups=4)
-    DDIMPipeline(unet=unet, scheduler=FlowMatchEulerDiscreteScheduler()).save_pretrained(tmp_path / "pipe")
+    DDPMPipeline(unet=unet, scheduler=FlowMatchEulerDiscreteScheduler()).save_pretrained(tmp_path / "pipe")
     model = models.load_diffusers(tmp_path / "pipe", device="cpu")
     assert (type(model).__name__, model.kind, model.latent_shape) == ("PixelFlowModel", "flow", (1, 8, 8))
     images = model.decode(model.prior.sample(2, seed=0), steps=4)
