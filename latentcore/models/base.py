@@ -194,14 +194,17 @@ class GenerativeModel:
             module.to(dtype)
 
     def offload(self) -> bool:
-        """Move the networks to the CPU to free the device's memory (waiting for a decode in progress); the next
-        decode or encode moves them back. Whether anything moved (nothing does on the CPU)."""
-        if self.device.type == "cpu" or self._offloaded:
+        """Move the networks to the CPU to free the device's memory; the next decode or encode moves them back.
+        Whether anything moved: nothing does on the CPU, nor while the model is computing (another session uses
+        it: it stays)."""
+        if self.device.type == "cpu" or self._offloaded or not self._placement.acquire(blocking=False):
             return False
-        with self._placement:
+        try:
             for module in self.networks().values():
                 module.to("cpu")
             self._offloaded = True
+        finally:
+            self._placement.release()
         if self.device.type == "cuda":
             torch.cuda.empty_cache()
         return True
