@@ -19,10 +19,13 @@ the flow ODE backwards for Stable Diffusion 3.
 
 As in diffusers: latents enter the VAE as ``z / scaling_factor + shift_factor``; the VAE decodes one image at a
 time (slicing) and tiles images larger than its tile size, and stays in float32 when it is known to overflow in
-float16 (``force_upcast``). Prompt embeddings are computed once per prompt and kept.
+float16 (``force_upcast``). Prompt embeddings are computed once per prompt and kept (the last 16 prompts).
 """
 
 from __future__ import annotations
+
+import collections
+import threading
 
 import torch
 
@@ -36,6 +39,7 @@ from .schedulers import choices, make_scheduler, sample
 PROMPT = Condition("prompt", str, "", "The text the image should show")
 GUIDANCE = Condition("guidance_scale", float, 7.5, "Classifier-free guidance; 1 turns it off (and halves the work)")
 T5_TOKENS = 256  # the T5 sequence length of diffusers' Stable Diffusion 3 pipeline
+KEPT_PROMPTS = 16  # prompt embeddings kept on the device (an SD3 prompt's take 2.7 MB in float16)
 
 
 def sampler_for(family: str, default: int, config: dict) -> Sampler:
@@ -80,6 +84,7 @@ class LatentPipelineModel(GenerativeModel):
         self.tokenizers = [components[k] for k in ("tokenizer", "tokenizer_2", "tokenizer_3")
                            if components.get(k) is not None]
         dtype = resolve_dtype(precision, self.device, self.auto_dtype()) or torch.float32
+        self._embedding = threading.Lock()
         for key, value in components.items():
             if isinstance(value, torch.nn.Module):  # cast on the CPU, then move: the device never holds float32
                 setattr(self, key, value.eval().requires_grad_(False))
@@ -104,26 +109,33 @@ class LatentPipelineModel(GenerativeModel):
         self.prior = StandardNormal(self.latent_shape)
         self.name, self.description = name, description
         self.trained_on = "whatever the pipeline's authors trained it on (see its model card)"
-        self._embeddings: dict[str, object] = {}
 
     def auto_dtype(self) -> torch.dtype | None:
         return half_dtype(self.device, self.prefer_bfloat16)
 
     def _cast(self, dtype: torch.dtype) -> None:
+        # a VAE that overflows in float16 stays in float32 (diffusers upcasts it the same way)
+        upcast = dtype == torch.float16 and getattr(self.vae.config, "force_upcast", False)
         for module in self.networks().values():
-            if any(p.dtype != dtype for p in module.parameters()):
-                module.to(dtype)
-        if dtype == torch.float16 and getattr(self.vae.config, "force_upcast", False):
-            self.vae.to(torch.float32)  # this VAE overflows in float16 (diffusers upcasts it the same way)
-        self._embeddings = {}  # computed in the old dtype
+            target = torch.float32 if upcast and module is self.vae else dtype
+            if any(p.dtype != target for p in module.parameters()):
+                module.to(target)
+        self._embeddings = collections.OrderedDict()  # computed in the old dtype
 
     # --- prompts and guidance --------------------------------------------------------------------------------
 
     def _embed(self, prompt: str):
-        if prompt not in self._embeddings:
-            with torch.no_grad():
-                self._embeddings[prompt] = self._prompt_embeddings(prompt)
-        return self._embeddings[prompt]
+        """The prompt's embeddings, kept for the :data:`KEPT_PROMPTS` prompts used last."""
+        with self._embedding:  # decodes in several threads share the cache
+            found = self._embeddings.get(prompt)
+            if found is None:
+                with torch.no_grad():
+                    found = self._prompt_embeddings(prompt)
+            self._embeddings[prompt] = found
+            self._embeddings.move_to_end(prompt)
+            while len(self._embeddings) > KEPT_PROMPTS:
+                self._embeddings.popitem(last=False)
+            return found
 
     def _negative(self):
         """The embeddings of the unconditional half of guidance: those of the empty prompt."""
