@@ -22,7 +22,7 @@ with ui.page("Compare schemes") as (name, model, decoding):
                 "two digits of one class, centroids of 3 to 5) measured by class preservation, Frechet distance of "
                 "the classifier's features to real digits, realisticity indices (Struski et al.), normality tests, "
                 "smoothness and length in image space. Seeds are encodings of held-out digits (DDIM inversion for "
-                "diffusion models); intervals are 95 %.")
+                "diffusion models, ODE inversion for flow matching); intervals are 95 %.")
     choices = comparable_models()
     left, middle, right = st.columns(3)
     model_name = left.selectbox("Model", choices, key=ui.remember(
