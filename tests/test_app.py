@@ -140,7 +140,8 @@ def test_chain_through_three_seeds(app):
     assert [rows[0][i] for i in (0, 7, 14)] == ["demo 0", "demo 1", "demo 2"]
 
 
-@pytest.mark.parametrize("model", ["digits-ddim", "semicircle-gen"])
+@pytest.mark.parametrize("model", ["digits-ddim", pytest.param("digits-flow", marks=pytest.mark.slow),
+                                   "semicircle-gen"])
 def test_pages_on_other_builtin_models(monkeypatch, model):
     monkeypatch.chdir(Path(APP).parent)
     at = AppTest.from_file(APP, default_timeout=300)
