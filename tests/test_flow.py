@@ -1,8 +1,15 @@
-"""Flow-matching decoding and inversion against the exact flow of Gaussian data."""
+"""Flow-matching decoding and inversion against the exact flow of Gaussian data; the built-in digits-flow (shapes,
+steps, sample quality, the ODE round trip, its folder as a diffusers pipeline)."""
 
+import math
+
+import pytest
 import torch
 
+from latentcore import models
+from latentcore.models.data import digits
 from latentcore.models.flow import flow_decode, flow_invert, flow_scheduler
+from latentcore.models.registry import ASSETS
 
 MEAN, STD = 0.7, 0.3  # data N(MEAN, STD^2) per element: the flow between it and N(0, I) is known in closed form
 
@@ -34,8 +41,6 @@ FLOW_PSNR_BOUND = 22.0  # dB, round trip at 25 steps on 8 held-out digits (measu
 
 
 def _flow():
-    from latentcore import models
-
     return models.load("digits-flow", device="cpu")
 
 
@@ -48,8 +53,6 @@ def test_digits_flow_is_a_flow_model_of_16x16_digits():
 
 
 def test_digits_flow_steps_are_accepted_or_refused_with_a_message():
-    import pytest
-
     model = _flow()
     z = model.prior.sample(2, seed=1)
     ten, fifty = model.decode(z, steps=10), model.decode(z, steps=50)
@@ -65,8 +68,6 @@ def test_digits_flow_steps_are_accepted_or_refused_with_a_message():
 def test_digits_flow_samples_are_digits_the_classifier_recognises():
     """32 prior samples at the default 25 steps: the classifier is confident (p > 0.8) on most of them and they are
     not all one digit (README: 256 samples measure the fraction over all)."""
-    from latentcore import models
-
     samples = _flow().decode(_flow().prior.sample(32, seed=0))
     confidence, label = models.load_classifier(device="cpu").predict_proba(samples).max(1)
     assert float((confidence > 0.8).float().mean()) >= 0.85
@@ -75,10 +76,6 @@ def test_digits_flow_samples_are_digits_the_classifier_recognises():
 
 def test_digits_flow_round_trip_of_heldout_digits():
     """ODE inversion then decoding, both at 25 Euler steps, on 8 held-out digits; each digit gets its own latent."""
-    import math
-
-    from latentcore.models.data import digits
-
     model = _flow()
     images = digits("heldout")[0][:8]
     latents = model.encode(images)
@@ -92,8 +89,6 @@ def test_digits_flow_round_trip_of_heldout_digits():
 def test_digits_flow_folder_is_a_diffusers_pipeline_that_samples_like_the_model():
     """diffusers' own DDPMPipeline loads the shipped folder and, from the same noise, draws the same digits."""
     from diffusers import DDPMPipeline
-
-    from latentcore.models.registry import ASSETS
 
     pipe = DDPMPipeline.from_pretrained(ASSETS / "digits-flow", local_files_only=True)
     pipe.set_progress_bar_config(disable=True)
