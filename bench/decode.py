@@ -2,10 +2,10 @@
 
     python -m bench.decode [--device cpu|cuda]
 
-Frames per second at batch 1 and 32 (DDIM at 10, 25 and 50 steps); the time of ``path_energy`` plus its
-backward pass for one 32-point path decoded by the model (Eq. 3 of Struski et al., "Interpolation in generative
-models"; what ri-optimal paths optimise), and that time as a multiple of decoding the same 32 frames without
-gradients. Prints Markdown tables.
+Frames per second at batch 1 and 32 (DDIM and the flow ODE's Euler steps at 10, 25 and 50 steps); the time of
+``path_energy`` plus its backward pass for one 32-point path decoded by the model (Eq. 3 of Struski et al.,
+"Interpolation in generative models"; what ri-optimal paths optimise), and that time as a multiple of decoding the
+same 32 frames without gradients. Prints Markdown tables.
 """
 
 from __future__ import annotations
@@ -19,7 +19,9 @@ import latentcore as lc
 import latentcore.models as models
 
 SETTINGS = {"faces-dcgan": [{}], "digits-vae": [{}], "semicircle-gen": [{}],
-            "digits-ddim": [{"steps": 10}, {"steps": 25}, {"steps": 50}]}
+            "digits-ddim": [{"steps": 10}, {"steps": 25}, {"steps": 50}],
+            "digits-flow": [{"steps": 10}, {"steps": 25}, {"steps": 50}]}
+SOLVERS = {"diffusion": "DDIM", "flow": "Euler"}
 
 
 def seconds(fn, min_run_time=1.0) -> float:
@@ -40,7 +42,7 @@ def main():
             z1, z32 = model.prior.sample(1, seed=0, device=device), model.prior.sample(32, seed=1, device=device)
             one = seconds(lambda: model.decode(z1, **opts))
             many = seconds(lambda: model.decode(z32, **opts))
-            label = f"{opts['steps']} DDIM steps" if opts else "-"
+            label = f"{opts['steps']} {SOLVERS[model.kind]} steps" if opts else "-"
             print(f"| {name} | {label} | {1 / one:.1f} | {32 / many:.1f} |")
     print("\n| model | setting | energy + gradient, 32-point path | decoding 32 frames | ratio |")
     print("|---|---|---|---|---|")
@@ -57,7 +59,7 @@ def main():
 
         with_grad = seconds(energy_and_gradient)
         plain = seconds(lambda: model.decode(path.detach(), **opts))
-        label = f"{opts['steps']} DDIM steps" if opts else "-"
+        label = f"{opts['steps']} {SOLVERS[model.kind]} steps" if opts else "-"
         print(f"| {name} | {label} | {with_grad * 1e3:.1f} ms | {plain * 1e3:.1f} ms | {with_grad / plain:.1f}x |")
 
 

@@ -22,7 +22,7 @@ with ui.page("Compare schemes") as (name, model, decoding):
                 "two digits of one class, centroids of 3 to 5) measured by class preservation, Frechet distance of "
                 "the classifier's features to real digits, realisticity indices (Struski et al.), normality tests, "
                 "smoothness and length in image space. Seeds are encodings of held-out digits (DDIM inversion for "
-                "diffusion models); intervals are 95 %.")
+                "diffusion models, ODE inversion for flow matching); intervals are 95 %.")
     choices = comparable_models()
     left, middle, right = st.columns(3)
     model_name = left.selectbox("Model", choices, key=ui.remember(
@@ -43,9 +43,9 @@ with ui.page("Compare schemes") as (name, model, decoding):
         key=ui.remember("compare.centroids", ["lol", "mean", "rescaled"], options=lc.CENTROIDS))
     seed = right.number_input("Random seed (which digits)", min_value=0, step=1,
                               key=ui.remember("compare.seed", 0, bounds=(0, 2**31)))
-    st.caption("About 1 s for the defaults on digits-vae, 7 s on digits-ddim (2 CPU cores); NAO adds ~0.5 s per "
-               "path and ~0.1 s (VAE) to ~3 s (DDIM) per centroid; ri-optimal paths ~0.1 s per path on VAEs, while on "
-               "digits-ddim they run until the time budget (sidebar) is spent.")
+    st.caption("About 1 s for the defaults on digits-vae, 7 s on digits-ddim or digits-flow (2 CPU cores); NAO adds "
+               "~0.5 s per path and ~0.1 s (VAE) to ~3 s (DDIM) per centroid; ri-optimal paths ~0.1 s per path on VAEs,"
+               " while through a sampler (digits-ddim, digits-flow) they run until the time budget (sidebar) is spent.")
 
     if st.button("Run the comparison", type="primary"):
         chosen = dict(schemes=schemes, centroid_schemes=centroid_schemes, pairs=pairs, centroid_sets=sets,

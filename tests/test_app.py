@@ -140,7 +140,8 @@ def test_chain_through_three_seeds(app):
     assert [rows[0][i] for i in (0, 7, 14)] == ["demo 0", "demo 1", "demo 2"]
 
 
-@pytest.mark.parametrize("model", ["digits-ddim", "semicircle-gen"])
+@pytest.mark.parametrize("model", ["digits-ddim", pytest.param("digits-flow", marks=pytest.mark.slow),
+                                   "semicircle-gen"])
 def test_pages_on_other_builtin_models(monkeypatch, model):
     monkeypatch.chdir(Path(APP).parent)
     at = AppTest.from_file(APP, default_timeout=300)
@@ -330,9 +331,12 @@ def test_compare_offers_only_the_schemes_suited_to_the_model(app):
         return [m for m in app.multiselect if m.label == "Interpolation schemes"][0].options
 
     assert "ri-optimal" in offered()
-    [s for s in app.selectbox if s.label == "Model"][0].set_value("digits-ddim").run()
-    _no_errors(app)
-    assert "ri-optimal" in offered() and "NAO" in offered()  # ri-optimal paths decode with fewer steps in the loop
+    model = [s for s in app.selectbox if s.label == "Model"][0]
+    assert {"digits-ddim", "digits-flow"} <= set(model.options)  # models with an encoder and 16x16 digits
+    for sampled in ("digits-ddim", "digits-flow"):
+        [s for s in app.selectbox if s.label == "Model"][0].set_value(sampled).run()
+        _no_errors(app)
+        assert "ri-optimal" in offered() and "NAO" in offered()  # ri-optimal paths decode with fewer loop steps
 
 
 def _uploader(at, label):

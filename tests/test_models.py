@@ -86,13 +86,13 @@ def test_bad_folders_and_hub_ids_fail_with_clear_messages(tmp_path, monkeypatch)
 
 # --- built-in models -------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("name", ["faces-dcgan", "digits-ddim", "digits-vae", "semicircle-gen"])
+@pytest.mark.parametrize("name", ["faces-dcgan", "digits-ddim", "digits-flow", "digits-vae", "semicircle-gen"])
 def test_builtin_decodes_deterministically_and_batches_exactly(name):
     assert name in models.available()
     model = models.load(name, device="cpu")
     assert models.load(name, device="cpu") is model
     assert model.description and model.trained_on
-    opts = {"steps": 10} if name == "digits-ddim" else {}
+    opts = {"steps": 10} if model.sampler is not None else {}
     z = model.prior.sample(5, seed=3)
     images = model.decode(z, **opts)
     assert images.shape == (5, *model.image_shape) == (5, *((3, 64, 64) if name == "faces-dcgan" else (1, 16, 16)))

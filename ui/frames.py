@@ -92,7 +92,7 @@ def _png_data(image: np.ndarray) -> str:
     return _encoded(array.tobytes(), array.shape, array.dtype.str)
 
 
-@functools.lru_cache(maxsize=4096)
+@functools.lru_cache(maxsize=1024)  # at most ~20 MB for 64x64 colour frames (key and PNG)
 def _encoded(data: bytes, shape: tuple, dtype: str) -> str:
     array = np.frombuffer(data, dtype=dtype).reshape(shape)
     buffer = io.BytesIO()

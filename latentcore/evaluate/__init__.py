@@ -6,8 +6,9 @@ of Struski, Tabor, Podolak, Nowak, "Interpolation in generative models".
 
 The LOL paper compares schemes on two tasks, interpolation between two latents of one class and the centroid of
 several, by class preservation (a classifier's accuracy on the generated images) and FID. Here the seeds are
-latents of real digits from the model's encoder (DDIM inversion for diffusion models), and every scheme of
-:data:`~latentcore.SCHEMES` and :data:`~latentcore.CENTROIDS` is measured on the same seeds.
+latents of real digits from the model's encoder (DDIM inversion for diffusion models, ODE inversion for flow
+matching), and every scheme of :data:`~latentcore.SCHEMES` and :data:`~latentcore.CENTROIDS` is measured on the
+same seeds.
 
 - :mod:`.seeds`: which digits (pairs and sets of one class);
 - :mod:`.metrics`: what is measured per path or set (:data:`METRICS`);

@@ -43,6 +43,14 @@ def _builtin_ddim(device):
     return PixelDiffusionModel(unet, config, spec.name, spec.description, DIGITS_DATA, device)
 
 
+def _builtin_flow(device):
+    from .pixel_flow import PixelFlowModel
+
+    spec = MODELS["digits-flow"]
+    unet, config = unet2d_components(ASSETS / "digits-flow")
+    return PixelFlowModel(unet, config, spec.name, spec.description, DIGITS_DATA, device)
+
+
 def _builtin_gan(device):
     from .gan import GANModel
 
@@ -87,6 +95,13 @@ register(ModelSpec(
     "DDIM (25 steps by default) and encoding is DDIM inversion. Latents inverted from real digits are far from "
     "Gaussian, which the normality tests show.",
     _builtin_ddim, "digits (diffusion)"))
+register(ModelSpec(
+    "digits-flow",
+    "The same 1.1 M-parameter diffusers UNet2DModel trained by rectified flow matching on the same digits: it "
+    "predicts the velocity of the straight path from a digit to Gaussian noise. The latent is the noise end x_1 "
+    "of the flow ODE (1x16x16, prior N(0, I)); decoding integrates the ODE to the image with Euler steps (25 by "
+    "default, diffusers' FlowMatchEulerDiscreteScheduler) and encoding integrates it backwards (ODE inversion).",
+    _builtin_flow, "digits (flow matching)"))
 register(ModelSpec(
     "semicircle-gen",
     "A VAE of the same digits whose prior is the 'semicircle' of Struski et al. (three Gaussians in R^20 forming "

@@ -31,19 +31,38 @@ DIGITS_SCHEDULER = dict(
     num_train_timesteps=1000, beta_schedule="squaredcos_cap_v2", prediction_type="epsilon", clip_sample=True,
     set_alpha_to_one=True, steps_offset=0, timestep_spacing="trailing",
 )
+# The digits flow-matching model's scheduler: Euler steps over evenly spaced noise levels s (no shift), t = 1000 s.
+FLOW_SCHEDULER = dict(num_train_timesteps=1000, shift=1.0)
+
+
+def _save_unet_folder(unet, scheduler, folder: Path) -> None:
+    """Write ``unet`` and ``scheduler`` as a diffusers ``DDPMPipeline`` folder (``unet/``, ``scheduler/``,
+    ``model_index.json``). DDPMPipeline's loop (``set_timesteps``, then ``step`` on the UNet's output from
+    Gaussian noise) samples correctly with a DDIM or a flow-matching Euler scheduler alike."""
+    from .hub import import_diffusers
+
+    folder = Path(folder)
+    unet.save_pretrained(folder / "unet", safe_serialization=True)
+    scheduler.save_pretrained(folder / "scheduler")
+    index = {"_class_name": "DDIMPipeline" if type(scheduler).__name__ == "DDIMScheduler" else "DDPMPipeline",
+             "_diffusers_version": import_diffusers().__version__,
+             "scheduler": ["diffusers", type(scheduler).__name__], "unet": ["diffusers", "UNet2DModel"]}
+    (folder / "model_index.json").write_text(json.dumps(index, indent=2) + "\n")
 
 
 def save_ddim_folder(unet, folder: Path) -> None:
     """Write ``unet`` and the digits DDIM scheduler as a diffusers pipeline folder (``DDIMPipeline``)."""
     from .hub import import_diffusers
 
-    diffusers = import_diffusers()
-    folder = Path(folder)
-    unet.save_pretrained(folder / "unet", safe_serialization=True)
-    diffusers.DDIMScheduler(**DIGITS_SCHEDULER).save_pretrained(folder / "scheduler")
-    index = {"_class_name": "DDIMPipeline", "_diffusers_version": diffusers.__version__,
-             "scheduler": ["diffusers", "DDIMScheduler"], "unet": ["diffusers", "UNet2DModel"]}
-    (folder / "model_index.json").write_text(json.dumps(index, indent=2) + "\n")
+    _save_unet_folder(unet, import_diffusers().DDIMScheduler(**DIGITS_SCHEDULER), folder)
+
+
+def save_flow_folder(unet, folder: Path) -> None:
+    """Write ``unet`` and the digits flow-matching scheduler (``FlowMatchEulerDiscreteScheduler``) as a diffusers
+    pipeline folder."""
+    from .hub import import_diffusers
+
+    _save_unet_folder(unet, import_diffusers().FlowMatchEulerDiscreteScheduler(**FLOW_SCHEDULER), folder)
 
 
 def _log(start: float, iteration: int, iterations: int, **values):
@@ -57,32 +76,26 @@ def _ema_update(ema: torch.nn.Module, model: torch.nn.Module, decay: float):
             e.lerp_(p, 1.0 - decay)
 
 
-def train_digits_ddim(out: Path, iterations: int, batch: int = 128, lr: float = 1e-3, ema_decay: float = 0.999):
-    """DDPM noise-prediction training of a small UNet2DModel (epsilon loss, cosine schedule, EMA weights);
-    saved as a diffusers DDIM pipeline folder (``unet/``, ``scheduler/``, ``model_index.json``)."""
+def _train_unet(name: str, out: Path, iterations: int, loss_fn, save, batch: int = 128, lr: float = 1e-3,
+                ema_decay: float = 0.999) -> float:
+    """Train a ``UNet2DModel`` (:data:`DIGITS_UNET`) on the digits scaled to [-1, 1]: AdamW with a one-cycle
+    learning rate, gradients clipped at norm 1, EMA weights (from iteration 200) saved by ``save(ema, out)`` every
+    1000 iterations and at the end. ``loss_fn(unet, clean, gen) -> loss`` draws its own noise from ``gen``."""
     from .hub import import_diffusers
-
-    diffusers = import_diffusers()
-    DDPMScheduler, UNet2DModel = diffusers.DDPMScheduler, diffusers.UNet2DModel
 
     images, _ = digits("train")
     x0 = images * 2.0 - 1.0
-    unet = UNet2DModel(**DIGITS_UNET)
+    unet = import_diffusers().UNet2DModel(**DIGITS_UNET)
     ema = copy.deepcopy(unet).eval()
-    noise_schedule = DDPMScheduler(**{k: DIGITS_SCHEDULER[k] for k in ("num_train_timesteps", "beta_schedule")})
     opt = torch.optim.AdamW(unet.parameters(), lr=lr, weight_decay=0.0)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=iterations, pct_start=0.05)
     gen = torch.Generator().manual_seed(0)
-    print(f"digits-ddim: {sum(p.numel() for p in unet.parameters()):,} parameters, {len(x0)} training digits")
+    print(f"{name}: {sum(p.numel() for p in unet.parameters()):,} parameters, {len(x0)} training digits")
     start = time.perf_counter()
     running = None
     for iteration in range(1, iterations + 1):
         idx = torch.randint(len(x0), (batch,), generator=gen)
-        clean = x0[idx]
-        noise = torch.randn(clean.shape, generator=gen)
-        t = torch.randint(0, noise_schedule.config.num_train_timesteps, (batch,), generator=gen)
-        noisy = noise_schedule.add_noise(clean, noise, t)
-        loss = torch.nn.functional.mse_loss(unet(noisy, t).sample, noise)
+        loss = loss_fn(unet, x0[idx], gen)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(unet.parameters(), 1.0)
@@ -94,8 +107,44 @@ def train_digits_ddim(out: Path, iterations: int, batch: int = 128, lr: float = 
         if iteration % 100 == 0 or iteration == iterations:
             _log(start, iteration, iterations, loss=running)
         if iteration % 1000 == 0 or iteration == iterations:
-            save_ddim_folder(ema, out)
+            save(ema, out)
     return time.perf_counter() - start
+
+
+def train_digits_ddim(out: Path, iterations: int):
+    """DDPM noise-prediction training of a small UNet2DModel (epsilon loss, cosine schedule, EMA weights);
+    saved as a diffusers DDIM pipeline folder (``unet/``, ``scheduler/``, ``model_index.json``)."""
+    from .hub import import_diffusers
+
+    noise_schedule = import_diffusers().DDPMScheduler(
+        **{k: DIGITS_SCHEDULER[k] for k in ("num_train_timesteps", "beta_schedule")})
+
+    def loss(unet, clean, gen):
+        noise = torch.randn(clean.shape, generator=gen)
+        t = torch.randint(0, noise_schedule.config.num_train_timesteps, (len(clean),), generator=gen)
+        noisy = noise_schedule.add_noise(clean, noise, t)
+        return torch.nn.functional.mse_loss(unet(noisy, t).sample, noise)
+
+    return _train_unet("digits-ddim", out, iterations, loss, save_ddim_folder)
+
+
+def train_digits_flow(out: Path, iterations: int):
+    """Rectified-flow training (Liu et al., "Flow Straight and Fast", arXiv 2209.03003; Lipman et al., "Flow
+    Matching for Generative Modeling", arXiv 2210.02747) of the same UNet2DModel: for data ``x_0``, noise
+    ``x_1 ~ N(0, I)`` and ``s ~ U(0, 1)``, the network at ``x_s = (1 - s) x_0 + s x_1`` and ``t = 1000 s`` regresses
+    the velocity ``x_1 - x_0`` (mean squared error). ``s`` is uniform rather than logit-normal (Esser et al.,
+    arXiv 2403.03206) because decoding and inversion evaluate the network on an even grid of ``s`` that includes
+    both ends (inversion starts at the data, ``s = 0``), where a logit-normal draw would rarely train it.
+    Saved as a diffusers pipeline folder with a ``FlowMatchEulerDiscreteScheduler``."""
+
+    def loss(unet, clean, gen):
+        noise = torch.randn(clean.shape, generator=gen)
+        s = torch.rand(len(clean), generator=gen)
+        noisy = (1.0 - s[:, None, None, None]) * clean + s[:, None, None, None] * noise
+        scale = FLOW_SCHEDULER["num_train_timesteps"]
+        return torch.nn.functional.mse_loss(unet(noisy, s * scale).sample, noise - clean)
+
+    return _train_unet("digits-flow", out, iterations, loss, save_flow_folder)
 
 
 def _train_vae(out: Path, iterations: int, prior_name: str, latent_dim: int, batch: int = 128, lr: float = 1e-3,
@@ -210,6 +259,7 @@ class Trainer:
 
 TRAINERS: dict[str, Trainer] = {t.name: t for t in (
     Trainer("digits-ddim", train_digits_ddim, 5000),
+    Trainer("digits-flow", train_digits_flow, 3500),
     Trainer("digits-vae", train_digits_vae, 4000),
     Trainer("semicircle-gen", train_semicircle_gen, 4000),
     Trainer("digits-classifier", train_digits_classifier, 2000),

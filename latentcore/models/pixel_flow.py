@@ -1,0 +1,50 @@
+"""Flow-matching models on pixels: a ``UNet2DModel`` that predicts the velocity ``v = x_1 - x_0`` of the straight
+path ``x_s = (1 - s) x_0 + s x_1`` between an image ``x_0`` in [-1, 1] and noise ``x_1 ~ N(0, I)`` (Liu et al.,
+"Flow Straight and Fast", arXiv 2209.03003; Lipman et al., "Flow Matching for Generative Modeling",
+arXiv 2210.02747). The latent is ``x_1``; decoding integrates the flow ODE from ``s = 1`` to ``s = 0`` with Euler
+steps, encoding integrates it back up (see :mod:`.flow`). The built-in ``digits-flow`` is one.
+"""
+
+from __future__ import annotations
+
+from ..priors import StandardNormal
+from .base import GenerativeModel, Sampler
+from .flow import flow_decode, flow_invert, flow_scheduler
+
+EULER_SAMPLER = Sampler("Decoding steps (Euler, flow ODE)", 25, (10, 15, 20, 25, 30, 40, 50),
+                        "Euler steps from the noise to the image; inversion runs the same noise levels backwards, "
+                        "so any count inverts. More steps follow the ODE more closely and take longer")
+
+
+class PixelFlowModel(GenerativeModel):
+    """``unet(x_s, t).sample`` is the velocity at noise level ``s = t / num_train_timesteps``; ``scheduler_config``
+    configures the ``FlowMatchEulerDiscreteScheduler`` that sets the decoding grid. Latents ``[N, C, H, W]``
+    (the UNet's in_channels and sample_size), images ``[N, C, H, W]`` in [0, 1]."""
+
+    kind = "flow"
+    sampler = EULER_SAMPLER
+    decode_batch = 64
+
+    def __init__(self, unet, scheduler_config: dict, name: str, description: str, trained_on: str, device=None):
+        super().__init__(device)
+        self.unet = unet.to(self.device).eval().requires_grad_(False)
+        self.scheduler = flow_scheduler(scheduler_config)
+        size = unet.config.sample_size
+        h, w = (size, size) if isinstance(size, int) else tuple(size)
+        self.latent_shape = (unet.config.in_channels, h, w)
+        self.image_shape = (unet.config.out_channels, h, w)
+        self.prior = StandardNormal(self.latent_shape)
+        self.name, self.description, self.trained_on = name, description, trained_on
+
+    def _velocity(self, x, t):
+        return self.unet(x, t).sample
+
+    def _decode(self, latents, *, steps: int):
+        x0 = flow_decode(self._velocity, self.scheduler, latents, steps)
+        return ((x0 + 1.0) / 2.0).clamp(0.0, 1.0)
+
+    def _encode(self, images, *, steps: int):
+        return flow_invert(self._velocity, self.scheduler, images * 2.0 - 1.0, steps)
+
+
+__all__ = ["PixelFlowModel", "EULER_SAMPLER"]
