@@ -10,25 +10,29 @@ from __future__ import annotations
 from ..priors import StandardNormal
 from .base import GenerativeModel, Sampler
 from .flow import flow_decode, flow_invert, flow_scheduler
+from .schedulers import choices, make_scheduler
 
-EULER_SAMPLER = Sampler("Decoding steps (Euler, flow ODE)", 25, (10, 15, 20, 25, 30, 40, 50),
-                        "Euler steps from the noise to the image; inversion runs the same noise levels backwards, "
-                        "so any count inverts. More steps follow the ODE more closely and take longer")
+STEPS = (10, 15, 20, 25, 30, 40, 50)
+STEPS_HELP = ("Steps from the noise to the image; inversion runs the Euler noise levels backwards, so any count "
+              "inverts (exactly with Euler decoding). More steps follow the ODE more closely and take longer")
 
 
 class PixelFlowModel(GenerativeModel):
     """``unet(x_s, t).sample`` is the velocity at noise level ``s = t / num_train_timesteps``; ``scheduler_config``
-    configures the ``FlowMatchEulerDiscreteScheduler`` that sets the decoding grid. Latents ``[N, C, H, W]``
-    (the UNet's in_channels and sample_size), images ``[N, C, H, W]`` in [0, 1]."""
+    configures the ``FlowMatchEulerDiscreteScheduler`` that sets the grid of Euler decoding and of inversion;
+    decoding may also run DPM-Solver++'s flow variant (:mod:`.schedulers`). Latents ``[N, C, H, W]`` (the UNet's
+    in_channels and sample_size), images ``[N, C, H, W]`` in [0, 1]."""
 
     kind = "flow"
-    sampler = EULER_SAMPLER
     decode_batch = 64
 
     def __init__(self, unet, scheduler_config: dict, name: str, description: str, trained_on: str, device=None):
         super().__init__(device)
         self.unet = unet.to(self.device).eval().requires_grad_(False)
         self.scheduler = flow_scheduler(scheduler_config)
+        self.sampler = Sampler("Decoding steps", 25, STEPS, STEPS_HELP, choices("flow", scheduler_config))
+        self.schedulers = {n: self.scheduler if n == "euler" else make_scheduler(n, "flow", scheduler_config)
+                           for n in self.sampler.schedulers}
         size = unet.config.sample_size
         h, w = (size, size) if isinstance(size, int) else tuple(size)
         self.latent_shape = (unet.config.in_channels, h, w)
@@ -39,12 +43,12 @@ class PixelFlowModel(GenerativeModel):
     def _velocity(self, x, t):
         return self.unet(x, t).sample
 
-    def _decode(self, latents, *, steps: int):
-        x0 = flow_decode(self._velocity, self.scheduler, latents, steps)
+    def _decode(self, latents, *, steps: int, scheduler: str):
+        x0 = flow_decode(self._velocity, self.schedulers[scheduler], latents, steps)
         return ((x0 + 1.0) / 2.0).clamp(0.0, 1.0)
 
-    def _encode(self, images, *, steps: int):
+    def _encode(self, images, *, steps: int, scheduler: str):
         return flow_invert(self._velocity, self.scheduler, images * 2.0 - 1.0, steps)
 
 
-__all__ = ["PixelFlowModel", "EULER_SAMPLER"]
+__all__ = ["PixelFlowModel"]

@@ -13,7 +13,9 @@ Every choice is deterministic, so a latent decodes to one image. Each is built f
 configuration (its noise schedule, prediction type, timestep spacing and shift), as diffusers' ``from_config``
 switches a pipeline's scheduler. Inversion (images to latents) does not depend on the choice: diffusion models
 invert by DDIM inversion and flow models by integrating the flow ODE backwards, so an encode followed by a decode
-returns the image only with ``ddim`` (diffusion) or ``euler`` (flow).
+returns the image only with ``ddim`` (diffusion) or ``euler`` (flow). A configuration that clips the predicted
+``x_0`` (``clip_sample``) keeps its clipping: DPM-Solver++ clips through its thresholding bounded by the clip range,
+and Euler, which cannot clip, is not offered (:func:`clipped`).
 
 :func:`sample` is diffusers' sampling loop, arranged so that nothing moves between the host and an accelerator
 inside it: the scheduler's tables and arithmetic stay on the CPU (its scalars enter the device's arithmetic as
@@ -40,13 +42,15 @@ class SchedulerChoice:
     label: str
     help: str
     classes: dict[str, tuple[str, dict]] = field(default_factory=dict)  # family -> (diffusers class, settings)
+    clips: bool = True  # can clip the predicted x_0 as a configuration that asks for it (clip_sample) needs
 
 
 SCHEDULERS: dict[str, SchedulerChoice] = {c.name: c for c in (
     SchedulerChoice("ddim", "DDIM", "deterministic DDIM, the inverse of DDIM inversion: an inverted image decodes "
                     "back to itself", {"noise": ("DDIMScheduler", {})}),
     SchedulerChoice("euler", "Euler", "Euler steps of the ODE; for flow models the inverse of their inversion",
-                    {"noise": ("EulerDiscreteScheduler", {}), "flow": ("FlowMatchEulerDiscreteScheduler", {})}),
+                    {"noise": ("EulerDiscreteScheduler", {}), "flow": ("FlowMatchEulerDiscreteScheduler", {})},
+                    clips=False),
     SchedulerChoice("dpm++", "DPM-Solver++", "a second-order multistep solver: good images in fewer steps",
                     {"noise": ("DPMSolverMultistepScheduler", {"algorithm_type": "dpmsolver++", "solver_order": 2}),
                      "flow": ("DPMSolverMultistepScheduler", {"algorithm_type": "dpmsolver++", "solver_order": 2,
@@ -55,13 +59,22 @@ SCHEDULERS: dict[str, SchedulerChoice] = {c.name: c for c in (
 )}
 
 
+def clipped(config: dict | None) -> bool:
+    """Whether a diffusion scheduler ``config`` clips (or thresholds) the predicted ``x_0`` at each step. A model
+    trained with a schedule whose last level keeps almost no signal (the cosine schedule of ``digits-ddim``) needs
+    it: its first predicted ``x_0`` divides the predicted noise by ``sqrt(alpha_T)``, about 5e-5 there."""
+    config = config or {}
+    return bool(config.get("clip_sample") or config.get("thresholding"))
+
+
 def choices(family: str, config: dict | None = None) -> tuple[str, ...]:
     """The scheduler names offered for a family (``"noise"`` or ``"flow"``), the default first: the one a
     pipeline's scheduler ``config`` names (its ``_class_name``, e.g. SDXL's Euler) when it is offered, else DDIM for
-    diffusion and Euler for flow matching."""
+    diffusion and Euler for flow matching. Schedulers that cannot clip are left out where ``config`` clips."""
     if family not in FAMILIES:
         raise ValueError(f"family must be one of {', '.join(FAMILIES)}, got {family!r}")
-    names = [name for name, choice in SCHEDULERS.items() if family in choice.classes]
+    names = [name for name, choice in SCHEDULERS.items()
+             if family in choice.classes and (choice.clips or family == "flow" or not clipped(config))]
     own = (config or {}).get("_class_name")
     first = next((n for n in names if SCHEDULERS[n].classes[family][0] == own),
                  "euler" if family == "flow" else "ddim")
@@ -80,6 +93,9 @@ def make_scheduler(name: str, family: str, config: dict):
     config = {k: v for k, v in dict(config).items() if not k.startswith("_")}
     if family == "flow" and "shift" in config:
         config["flow_shift"] = config["shift"]
+    if name == "dpm++" and family == "noise" and config.get("clip_sample"):
+        # dynamic thresholding bounded by the clip range is clipping: the quantile is clamped to [1, range]
+        config.update(thresholding=True, sample_max_value=config.get("clip_sample_range", 1.0))
     allowed = inspect.signature(cls.__init__).parameters
     return cls.from_config({**{k: v for k, v in config.items() if k in allowed}, **settings})
 
@@ -106,4 +122,4 @@ def sample(network, scheduler, x: torch.Tensor, steps: int, progress=None, what:
     return x
 
 
-__all__ = ["SCHEDULERS", "SchedulerChoice", "choices", "make_scheduler", "sample"]
+__all__ = ["SCHEDULERS", "SchedulerChoice", "choices", "clipped", "make_scheduler", "sample"]
