@@ -216,6 +216,12 @@ def test_unusable_pipelines_say_what_they_are_and_what_is_supported(tmp_path):
                  scheduler=["diffusers", "LCMScheduler"])
     with pytest.raises(models.ModelLoadError, match="its scheduler LCMScheduler is neither DDIM-compatible nor flow"):
         models.load_diffusers(lcm)
+    refiner = _index(tmp_path / "refiner", _class_name="StableDiffusionXLImg2ImgPipeline",
+                     unet=["diffusers", "UNet2DConditionModel"], text_encoder=[None, None],
+                     text_encoder_2=["transformers", "CLIPTextModelWithProjection"],
+                     scheduler=["diffusers", "EulerDiscreteScheduler"])
+    with pytest.raises(models.ModelLoadError, match="StableDiffusionXLImg2ImgPipeline .*its parts are none"):
+        models.load_diffusers(refiner)
 
 
 def test_a_stable_diffusion_3_folder_missing_a_text_encoder_says_so(tiny_pipelines, tmp_path):

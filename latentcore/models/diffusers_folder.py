@@ -173,15 +173,15 @@ def _build(parts: _Parts, label: str, where: str, device: torch.device, precisio
                     "whatever the pipeline's authors trained it on", device)
         model.set_precision(precision)
         return model
-    if family == "noise" and parts.cls("unet") == "UNet2DConditionModel" and parts.cls("text_encoder_2"):
+    if family == "noise" and parts.cls("unet") == "UNet2DConditionModel" and parts.cls("text_encoder") \
+            and parts.cls("text_encoder_2"):  # an SDXL refiner (text_encoder_2 alone) is no kind supported
         found = parts.load(["unet", "vae", "text_encoder", "tokenizer", "text_encoder_2", "tokenizer_2"])
         found["force_zeros_for_empty_prompt"] = parts.index.get("force_zeros_for_empty_prompt", True)
-        return StableDiffusionXLModel(found, label, f"Stable Diffusion XL ({cls_name}) from {where}",
-                                                device, precision)
+        return StableDiffusionXLModel(found, label, f"Stable Diffusion XL ({cls_name}) from {where}", device,
+                                      precision)
     if family == "noise" and parts.cls("unet") == "UNet2DConditionModel" and parts.cls("text_encoder"):
         found = parts.load(["unet", "vae", "text_encoder", "tokenizer"])
-        return StableDiffusionModel(found, label, f"Stable Diffusion ({cls_name}) from {where}", device,
-                                              precision)
+        return StableDiffusionModel(found, label, f"Stable Diffusion ({cls_name}) from {where}", device, precision)
     if family == "flow" and parts.cls("transformer") == "SD3Transformer2DModel":
         found = parts.load(["transformer", "vae", "text_encoder", "tokenizer", "text_encoder_2", "tokenizer_2",
                             "text_encoder_3", "tokenizer_3"], optional=("text_encoder_3", "tokenizer_3"))
@@ -189,8 +189,8 @@ def _build(parts: _Parts, label: str, where: str, device: torch.device, precisio
             raise ModelLoadError(f"{where}: its scheduler shifts its noise levels by the image size "
                                  "(use_dynamic_shifting), which Latent Explorer does not support")
         t5 = "" if found["text_encoder_3"] is not None else ", without its T5 text encoder"
-        return StableDiffusion3Model(found, label, f"Stable Diffusion 3 ({cls_name}{t5}) from {where}",
-                                               device, precision)
+        return StableDiffusion3Model(found, label, f"Stable Diffusion 3 ({cls_name}{t5}) from {where}", device,
+                                     precision)
     why = "its parts are none of the supported kinds"
     if (parts.cls("unet") or parts.cls("transformer")) and family is None:
         why = f"its scheduler {parts.cls('scheduler')} is neither DDIM-compatible nor flow matching"
