@@ -2,7 +2,7 @@
 
 - :func:`available` lists the registered generative models; :func:`register` adds one (:class:`ModelSpec`).
 - :func:`load` takes a registered name or a local diffusers pipeline folder and returns a
-  :class:`GenerativeModel` on the chosen device; loading is cached.
+  :class:`GenerativeModel` on the chosen device in the chosen precision; loading is cached.
 - :func:`load_diffusers` loads a folder written by ``pipeline.save_pretrained`` (:mod:`.diffusers_folder`).
 - :func:`load_classifier` loads ``digits-classifier``.
 - :data:`SCHEDULERS`: the decoding schedulers a sampling model may offer (:mod:`.schedulers`); :data:`PRECISIONS`:
