@@ -266,13 +266,10 @@ def test_playground_draws_every_path_and_follows_its_inputs(app):
     moons = lc.make_prior("two-moons", 2)
     expected = [round(float(v), 2) for end in lc.default_endpoints(moons) for v in end]
     assert [n.value for n in app.number_input if n.label in ("start x1", "start x2", "end x1", "end x2")] == expected
-    [s for s in app.selectbox if s.label == "Prior"][0].set_value("ring").run()
-    _no_errors(app)
-    start_x = [n for n in app.number_input if n.label == "start x1"][0]
-    end_x = [n for n in app.number_input if n.label == "end x1"][0]
-    start_x.set_value(end_x.value).run()
-    [n for n in app.number_input if n.label == "start x2"][0].set_value(
-        [n for n in app.number_input if n.label == "end x2"][0].value).run()
+    field = lambda label: [n for n in app.number_input if n.label == label][0]  # noqa: E731
+    field("start x1").set_value(field("end x1").value)  # both at once, then one run
+    field("start x2").set_value(field("end x2").value)
+    app.run()
     assert "same point" in app.info[0].value
 
 
