@@ -47,7 +47,7 @@ with ui.page("Centroids and reconstruction") as (name, model, decoding):
         numbers = {"typical-set index (two-sided χ² p of the squared norm)": summary.typicality,
                    "smallest normality-test p-value (KS, CvM, AD)": summary.normality,
                    "realisticity index (density)": lc.realisticity_index(batch, prior=model.prior).numpy()}
-        short = dict(zip(["norm", *numbers], ["norm", "typical-set index", "normality p (min)",
+        short = dict(zip(["norm", *numbers], ["norm", "typical-set index", "min normality p",
                                               "density index"]))  # short headers fit the page; the long in help
         ui.table(pd.DataFrame({"centroid": [c.label for c in specs.values()], "norm": summary.norm, **numbers}), short)
         st.caption("The typical-set index of Struski et al. is the two-sided chi-square p-value of the squared "

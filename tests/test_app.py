@@ -563,3 +563,4 @@ def test_subspace_grid_is_labelled_and_drawn_around_the_current_point(app):
     assert body.count("<img") == 25
     marked = body.index('class="le-marked"')  # the nearest to h1 at its top: in the last row
     assert body.count("<figure", 0, marked) >= 20
+

@@ -10,13 +10,14 @@ import streamlit as st
 FIT_PX = 560          # the main area of the app in a 1024 px wide window, beside the sidebar
 HEADER_CHAR_PX = 7.0  # a header's width per character (plus 16 px of padding)
 MIN_TEXT_PX = 110
+MIN_NUMBER_PX = 79    # "0.0000375" or "3.37e-13": nine characters at three significant figures
 
 
 def column_widths(frame: pd.DataFrame, short: dict[str, str]) -> dict[str, int]:
-    """Pixel widths: each numeric column as wide as its header; the text columns share what is left of
-    :data:`FIT_PX` (at least :data:`MIN_TEXT_PX` each)."""
+    """Pixel widths: each numeric column as wide as its header or its widest number; the text columns share what is
+    left of :data:`FIT_PX` (at least :data:`MIN_TEXT_PX` each)."""
     numeric = [c for c in frame.columns if pd.api.types.is_numeric_dtype(frame[c])]
-    widths = {c: max(64, round(HEADER_CHAR_PX * len(short.get(c, c)) + 16)) for c in numeric}
+    widths = {c: max(MIN_NUMBER_PX, round(HEADER_CHAR_PX * len(short.get(c, c)) + 16)) for c in numeric}
     text = [c for c in frame.columns if c not in widths]
     if text:
         share = max(MIN_TEXT_PX, (FIT_PX - sum(widths.values())) // len(text))
