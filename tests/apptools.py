@@ -32,4 +32,4 @@ def frame_rows(at) -> list[list[str]]:
 
 def frame_images(at) -> list[list[str]]:
     """The same rows, each as its images' data (PNG data URLs): equal when the images are."""
-    return [re.findall(r'src="(data:image/png;base64,[^"]*)"', body) for body in _frame_bodies(at)]
+    return [re.findall(r'src="(data:image/(?:png|jpeg);base64,[^"]*)"', body) for body in _frame_bodies(at)]

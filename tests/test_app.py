@@ -564,3 +564,28 @@ def test_subspace_grid_is_labelled_and_drawn_around_the_current_point(app):
     marked = body.index('class="le-marked"')  # the nearest to h1 at its top: in the last row
     assert body.count("<figure", 0, marked) >= 20
 
+
+
+def test_rows_send_small_frames_exactly_and_large_ones_as_small_jpegs():
+    import base64
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    from ui import frames
+
+    class Page:
+        def html(self, body):
+            self.body = body
+
+    sent = []
+    for size in (16, 512):
+        page = Page()
+        picture = np.random.default_rng(size).integers(0, 256, (2, size, size, 3), dtype=np.uint8)
+        frames.image_row(picture, ["a", "b"], where=page)
+        kind, data = re.findall(r'src="data:image/(png|jpeg);base64,([^"]*)"', page.body)[0]
+        sent.append((kind, np.asarray(Image.open(io.BytesIO(base64.b64decode(data)))), picture[0]))
+    (small_kind, small, original), (large_kind, large, _) = sent
+    assert small_kind == "png" and np.array_equal(small, original)  # 16x16: every pixel as it is
+    assert large_kind == "jpeg" and large.shape == (frames.SHOWN_MAX_PX, frames.SHOWN_MAX_PX, 3)

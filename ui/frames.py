@@ -1,7 +1,8 @@
 """Rows and grids of decoded images drawn as HTML: every image in a cell of one size with its caption under it
 (always legible text, not pixels of a shrunk picture), rows that line up across schemes, a size control, and a
 click on an image to see it large (CSS only: the image takes the focus and is drawn over the page; a click
-elsewhere puts it back). Images are sent inline as PNG data, encoded once per image (cached by content)."""
+elsewhere puts it back). Images are sent inline, encoded once per image (cached by content): PNG for small
+frames, a JPEG of at most 384 px for large ones."""
 
 from __future__ import annotations
 
@@ -16,6 +17,9 @@ from PIL import Image
 
 SIZES = {"Fit the width": None, "Small (48 px)": 48, "Medium (96 px)": 96, "Large (160 px)": 160}
 FIT_MIN_PX = 36  # a fitted row never draws a cell smaller than this: it scrolls sideways instead
+# Frames up to LOSSLESS_MAX_PX are sent as PNG; larger ones (pipelines' images) as JPEG at most SHOWN_MAX_PX wide,
+# so a row of 16 stays well under a megabyte (the GIF and PNG exports keep every pixel).
+LOSSLESS_MAX_PX, SHOWN_MAX_PX = 128, 384
 
 _STYLE = """<style>
 .le-frames { display: grid; gap: 6px; overflow-x: auto; padding-bottom: 4px; }
@@ -95,9 +99,14 @@ def _png_data(image: np.ndarray) -> str:
 @functools.lru_cache(maxsize=1024)  # at most ~20 MB for 64x64 colour frames (key and PNG)
 def _encoded(data: bytes, shape: tuple, dtype: str) -> str:
     array = np.frombuffer(data, dtype=dtype).reshape(shape)
+    picture = Image.fromarray(array[..., 0] if array.ndim == 3 and array.shape[2] == 1 else array)
     buffer = io.BytesIO()
-    Image.fromarray(array[..., 0] if array.ndim == 3 and array.shape[2] == 1 else array).save(buffer, format="PNG")
-    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+    if max(picture.size) <= LOSSLESS_MAX_PX:  # small frames: exact pixels, drawn sharp
+        picture.save(buffer, format="PNG")
+        return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+    picture.thumbnail((SHOWN_MAX_PX, SHOWN_MAX_PX), Image.LANCZOS)  # a pipeline's 512x512 frames: ~40 KB each
+    picture.convert("RGB").save(buffer, format="JPEG", quality=90)
+    return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
 def path_captions(frames: int, legs: int, stop_names: list[str]) -> tuple[list[str], str]:
