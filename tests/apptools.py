@@ -20,16 +20,17 @@ def finish_jobs(at, timeout: float = 300.0):
     return at
 
 
-def _frame_bodies(at) -> list[str]:
+def frame_bodies(at) -> list[str]:
+    """The HTML of each row (or grid) of images a page drew with ui.frames.image_row, in order."""
     return [element.proto.body for element in at.main.get("html") if 'class="le-frames"' in element.proto.body]
 
 
 def frame_rows(at) -> list[list[str]]:
     """The rows (or grids) of images a page drew with ui.frames.image_row, in order: each as its images' captions."""
     return [[html.unescape(c) for c in re.findall(r"<figcaption>(.*?)</figcaption>", body)]
-            for body in _frame_bodies(at)]
+            for body in frame_bodies(at)]
 
 
 def frame_images(at) -> list[list[str]]:
     """The same rows, each as its images' data (PNG data URLs): equal when the images are."""
-    return [re.findall(r'src="(data:image/(?:png|jpeg);base64,[^"]*)"', body) for body in _frame_bodies(at)]
+    return [re.findall(r'src="(data:image/(?:png|jpeg);base64,[^"]*)"', body) for body in frame_bodies(at)]

@@ -11,7 +11,7 @@ from streamlit.testing.v1 import AppTest
 
 import latentcore as lc
 from latentcore import workspace
-from tests.apptools import finish_jobs, frame_rows
+from tests.apptools import finish_jobs, frame_bodies, frame_rows
 from ui.sidebar import DEFAULT_MODEL
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
@@ -516,7 +516,7 @@ def test_seed_names_from_a_shared_workspace_are_shown_as_plain_text(monkeypatch)
     at.switch_page("pages/seeds.py").run()
     _no_errors(at)
     assert frame_rows(at) == [[evil, "plain"]]  # the gallery's names read as written (HTML-escaped) ...
-    body = [e.proto.body for e in at.main.get("html") if 'class="le-frames"' in e.proto.body][0]
+    body = frame_bodies(at)[0]
     sources = re.findall(r"<img [^>]*src=\"([^\"]*)\"", body)  # ... and form no image or link of their own
     assert len(sources) == 2 and all(s.startswith("data:image/png;base64,") for s in sources) and "<a " not in body
     assert MarkdownIt("commonmark").render(ui.plain("a_b*c")) == "<p>a_b*c</p>\n"
@@ -557,7 +557,7 @@ def test_subspace_grid_is_labelled_and_drawn_around_the_current_point(app):
     app.slider[0].set_value(app.slider[0].max).run()  # h1 to the top of its range
     [b for b in app.button if b.label == "Redraw the grid around the current point"][0].click().run()
     _no_errors(app)
-    body = [e.proto.body for e in app.main.get("html") if 'class="le-frames"' in e.proto.body][-1]
+    body = frame_bodies(app)[-1]
     heads = re.findall(r'<div class="le-head">(.*?)</div>', body)
     assert len(heads) == 5 + 5 and heads[0].startswith("h2 = ") and heads[5].startswith("h1 = ")
     assert body.count("<img") == 25

@@ -110,8 +110,8 @@ DECODED = DecodedImages()
 def decode_to_uint8(model_name: str, latents: np.ndarray, decoding: dict) -> np.ndarray:
     """Decoded images of ``latents`` as read-only 8-bit arrays (:func:`latentcore.imaging.to_uint8`), shared by
     all sessions: cached by model and its precision, latent values, shape, dtype and decoding options
-    (:data:`DECODED`), decoded
-    through the model's batcher (:mod:`latentcore.batching`) together with other sessions' requests."""
+    (:data:`DECODED`), decoded through the model's batcher (:mod:`latentcore.batching`) together with other
+    sessions' requests."""
     model = get_model(model_name)
     key = (model_name, str(model.dtype), digest(np.ascontiguousarray(latents).tobytes()), latents.shape,
            latents.dtype.str, tuple(sorted(decoding.items())))
@@ -180,11 +180,11 @@ def scheme_settings(scheme, key: str) -> dict:
         widget_key = f"{key}.{setting.name}"
         if setting.choices is not None:
             chosen[setting.name] = column.selectbox(
-                f"{scheme.label}: {setting.label}", setting.choices, format_func=setting.label_of, help=setting.help,
+                f"{scheme.label}: {setting.label}", setting.choices, format_func=setting.label_of,
                 key=remember(widget_key, setting.default, options=setting.choices))
         else:
             chosen[setting.name] = column.slider(
-                f"{scheme.label}: {setting.label}", setting.low, setting.high, step=setting.step, help=setting.help,
+                f"{scheme.label}: {setting.label}", setting.low, setting.high, step=setting.step,
                 key=remember(widget_key, setting.default, bounds=(setting.low, setting.high)))
         column.caption(setting.help)
     return chosen

@@ -15,33 +15,45 @@ STEPS = (10, 20, 25, 40, 50)
 STEPS_HELP = "With DDIM, step counts that divide the 1000 training steps invert exactly"
 
 
-class PixelDiffusionModel(GenerativeModel):
-    kind = "diffusion"
+class PixelUNetModel(GenerativeModel):
+    """A ``UNet2DModel`` on pixels in [-1, 1]: latents and images ``[N, C, H, W]`` share its channels and sample
+    size, the prior is N(0, I). Subclasses set the sampler and schedulers and call :meth:`_network` in their
+    sampling loops (the noise of a diffusion model, the velocity of a flow model)."""
+
     decode_batch = 64
 
-    def __init__(self, unet, scheduler_config: dict, name: str, description: str, trained_on: str, device=None):
+    def __init__(self, unet, name: str, description: str, trained_on: str, device=None):
         super().__init__(device)
-        self.sampler = Sampler("Decoding steps", 25, STEPS, STEPS_HELP, choices("noise", scheduler_config))
         self.unet = unet.to(self.device).eval().requires_grad_(False)
-        self.schedulers = {n: make_scheduler(n, "noise", scheduler_config) for n in self.sampler.schedulers}
-        self.inverse_scheduler = inverse_scheduler(scheduler_config)
-        cfg = unet.config
-        size = cfg.sample_size if isinstance(cfg.sample_size, int) else tuple(cfg.sample_size)
-        h, w = (size, size) if isinstance(size, int) else size
-        self.latent_shape = (cfg.in_channels, h, w)
-        self.image_shape = (cfg.out_channels, h, w)
+        size = unet.config.sample_size
+        h, w = (size, size) if isinstance(size, int) else tuple(size)
+        self.latent_shape = (unet.config.in_channels, h, w)
+        self.image_shape = (unet.config.out_channels, h, w)
         self.prior = StandardNormal(self.latent_shape)
         self.name, self.description, self.trained_on = name, description, trained_on
 
-    def _eps(self, x, t):
+    def _network(self, x, t):
         return self.unet(x, t).sample
 
-    def _decode(self, latents, *, steps: int, scheduler: str):
-        x0 = sample(self._eps, self.schedulers[scheduler], latents, steps)
+    @staticmethod
+    def _to_images(x0):
         return ((x0 + 1.0) / 2.0).clamp(0.0, 1.0)
 
+
+class PixelDiffusionModel(PixelUNetModel):
+    kind = "diffusion"
+
+    def __init__(self, unet, scheduler_config: dict, name: str, description: str, trained_on: str, device=None):
+        super().__init__(unet, name, description, trained_on, device)
+        self.sampler = Sampler("Decoding steps", 25, STEPS, STEPS_HELP, choices("noise", scheduler_config))
+        self.schedulers = {n: make_scheduler(n, "noise", scheduler_config) for n in self.sampler.schedulers}
+        self.inverse_scheduler = inverse_scheduler(scheduler_config)
+
+    def _decode(self, latents, *, steps: int, scheduler: str):
+        return self._to_images(sample(self._network, self.schedulers[scheduler], latents, steps))
+
     def _encode(self, images, *, steps: int, scheduler: str):
-        return ddim_invert(self._eps, self.inverse_scheduler, images * 2.0 - 1.0, steps)
+        return ddim_invert(self._network, self.inverse_scheduler, images * 2.0 - 1.0, steps)
 
 
-__all__ = ["PixelDiffusionModel"]
+__all__ = ["PixelDiffusionModel", "PixelUNetModel"]

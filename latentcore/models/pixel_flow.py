@@ -7,8 +7,8 @@ steps, encoding integrates it back up (see :mod:`.flow`). The built-in ``digits-
 
 from __future__ import annotations
 
-from ..priors import StandardNormal
-from .base import GenerativeModel, Sampler
+from .base import Sampler
+from .diffusion import PixelUNetModel
 from .flow import flow_decode, flow_invert, flow_scheduler
 from .schedulers import choices, make_scheduler
 
@@ -17,38 +17,26 @@ STEPS_HELP = ("Steps from the noise to the image; inversion runs the Euler noise
               "inverts (exactly with Euler decoding). More steps follow the ODE more closely and take longer")
 
 
-class PixelFlowModel(GenerativeModel):
+class PixelFlowModel(PixelUNetModel):
     """``unet(x_s, t).sample`` is the velocity at noise level ``s = t / num_train_timesteps``; ``scheduler_config``
     configures the ``FlowMatchEulerDiscreteScheduler`` that sets the grid of Euler decoding and of inversion;
     decoding may also run DPM-Solver++'s flow variant (:mod:`.schedulers`). Latents ``[N, C, H, W]`` (the UNet's
     in_channels and sample_size), images ``[N, C, H, W]`` in [0, 1]."""
 
     kind = "flow"
-    decode_batch = 64
 
     def __init__(self, unet, scheduler_config: dict, name: str, description: str, trained_on: str, device=None):
-        super().__init__(device)
-        self.unet = unet.to(self.device).eval().requires_grad_(False)
+        super().__init__(unet, name, description, trained_on, device)
         self.scheduler = flow_scheduler(scheduler_config)
         self.sampler = Sampler("Decoding steps", 25, STEPS, STEPS_HELP, choices("flow", scheduler_config))
         self.schedulers = {n: self.scheduler if n == "euler" else make_scheduler(n, "flow", scheduler_config)
                            for n in self.sampler.schedulers}
-        size = unet.config.sample_size
-        h, w = (size, size) if isinstance(size, int) else tuple(size)
-        self.latent_shape = (unet.config.in_channels, h, w)
-        self.image_shape = (unet.config.out_channels, h, w)
-        self.prior = StandardNormal(self.latent_shape)
-        self.name, self.description, self.trained_on = name, description, trained_on
-
-    def _velocity(self, x, t):
-        return self.unet(x, t).sample
 
     def _decode(self, latents, *, steps: int, scheduler: str):
-        x0 = flow_decode(self._velocity, self.schedulers[scheduler], latents, steps)
-        return ((x0 + 1.0) / 2.0).clamp(0.0, 1.0)
+        return self._to_images(flow_decode(self._network, self.schedulers[scheduler], latents, steps))
 
     def _encode(self, images, *, steps: int, scheduler: str):
-        return flow_invert(self._velocity, self.scheduler, images * 2.0 - 1.0, steps)
+        return flow_invert(self._network, self.scheduler, images * 2.0 - 1.0, steps)
 
 
 __all__ = ["PixelFlowModel"]
