@@ -12,7 +12,7 @@ from ui.launch import CHROMIUM, CHROMIUM_FLAGS, ROOT, streamlit_server
 from ui.sidebar import DEFAULT_MODEL
 
 OUT = ROOT / "test-output"
-pytestmark = pytest.mark.slow  # a real server and browser: tens of seconds per test
+pytestmark = [pytest.mark.slow, pytest.mark.browser]  # a real server and browser: tens of seconds per test
 # Every wait is on the app's state; this bounds one wait. A DDIM page run takes ~10 s on 2 idle cores and several
 # times that when two other processes keep both cores busy, so the bound is generous.
 WAIT_MS = 240_000
@@ -20,7 +20,8 @@ WAIT_MS = 240_000
 if not Path(CHROMIUM).exists():
     if os.environ.get("CI"):
         raise RuntimeError(f"{CHROMIUM} is missing: the test command installs Debian's chromium package")
-    pytest.skip("Debian's chromium is not installed (apt-get install chromium)", allow_module_level=True)
+    pytest.skip(f"no browser at {CHROMIUM}: install Debian's chromium (apt-get install chromium) or name another "
+                "Chromium or Chrome binary in LE_CHROMIUM", allow_module_level=True)
 
 
 @pytest.fixture(scope="module")

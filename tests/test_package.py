@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
+import sysconfig
 import zipfile
 from pathlib import Path
 
@@ -68,9 +69,17 @@ def test_the_wheel_holds_the_models_and_weights_and_runs_outside_the_checkout(tm
     assert {"latentcore/models/registry.py", "latentcore/assets/models/digits-vae/model.safetensors",
             "latentcore/assets/models/digits-ddim/unet/diffusion_pytorch_model.safetensors"} <= names
     assert not any(n.startswith(("tests/", "pages/", "ui/", "bench/")) for n in names)
-    venv = tmp_path / "venv"  # dependencies from this interpreter; latentcore only from the wheel
-    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], check=True)
+    # A new environment that sees this interpreter's dependencies (whether the suite runs in a virtual environment
+    # or not: --system-site-packages would see the base interpreter's instead) and latentcore only from the wheel:
+    # a .pth file lists this interpreter's site folders as plain paths, so their own .pth files (the editable
+    # install of this checkout among them) are not processed.
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     python = venv / "bin" / "python"
+    venv_site = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                               check=True, capture_output=True, text=True).stdout.strip()
+    ours = dict.fromkeys(sysconfig.get_paths()[key] for key in ("purelib", "platlib"))
+    (Path(venv_site) / "dependencies.pth").write_text("".join(f"{folder}\n" for folder in ours))
     subprocess.run([str(python), "-m", "pip", "install", "-q", "--no-deps", "--no-index", str(wheel)], check=True)
     code = ("import latentcore, latentcore.models as m; model = m.load('digits-vae'); "
             "images = model.decode(model.prior.sample(2, seed=0)); print(latentcore.__file__); "

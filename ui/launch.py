@@ -1,6 +1,6 @@
 """Starting the app for a real browser: ``streamlit run app.py`` on a free localhost port, and the flags with
-which Debian's Chromium runs headless on a machine without a network. Used by the browser tests and the latency
-benchmark."""
+which Chromium (Debian's, or the binary named in ``$LE_CHROMIUM``) runs headless on a machine without a network.
+Used by the browser tests and the benchmarks."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Sequence
 
 ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = "/usr/bin/chromium"
+CHROMIUM = os.environ.get("LE_CHROMIUM", "/usr/bin/chromium")  # Debian's; another Chromium or Chrome by its path
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
                   "--disable-component-update", "--disable-sync"]
 START_TIMEOUT_S = 120  # a cold start on 2 busy cores
