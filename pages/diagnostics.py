@@ -23,7 +23,7 @@ with ui.page("Diagnostics") as (name, model, decoding):
             examples = teaching_examples(seeds.latents[0], seeds.latents[1], prior=model.prior)
             teaching = {TEACHING_EXAMPLES[k]: z for k, z in examples.items()}
             candidates.update(teaching)
-    for label, path in st.session_state.get("last_paths", {}).get(name, {}).items():
+    for label, path in ui.last_paths(name).items():
         middle = len(path) // 2
         candidates[f"{label} path, frame {middle} of {len(path)}"] = path[middle]
     if not candidates:

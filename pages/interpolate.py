@@ -63,7 +63,7 @@ with ui.page("Interpolate") as (name, model, decoding):
 
     if not paths:
         ui.stop()
-    st.session_state.setdefault("last_paths", {})[name] = paths  # Diagnostics can inspect points on these paths
+    ui.keep_last_paths(name, paths)  # Diagnostics can inspect points on these paths
     named_paths = {labels[k]: v for k, v in paths.items()}
     st.download_button("All paths (.npz)", lambda: lc.latent_files.paths_to_npz(named_paths),
                        file_name="paths.npz", on_click="ignore")

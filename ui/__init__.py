@@ -10,11 +10,14 @@ from . import frames, jobs
 from .errors import show_error, stop
 from .guard import guarded, page
 from .inversion import ended_inversion, inversion_settings, invert_image, show_inversion, start_inversion
-from .models import centroid_of, decode_to_uint8, get_model, path_through, scheme_settings
+from .models import centroid_of, decode_to_uint8, get_model, path_through
+from .seed_sets import go_to_seeds, seed_set, seeds_or_stop
+from .state import keep_last_paths, last_paths, remember
 from .tables import table
 from .text import plain
-from .workspace import go_to_seeds, remember, seed_set, seeds_or_stop
+from .widgets import scheme_settings
 
 __all__ = ["frames", "jobs", "scheme_settings", "table", "page", "stop", "guarded", "show_error", "plain", "remember",
            "seed_set", "seeds_or_stop", "go_to_seeds", "get_model", "decode_to_uint8", "path_through", "centroid_of",
-           "inversion_settings", "start_inversion", "ended_inversion", "show_inversion", "invert_image"]
+           "inversion_settings", "start_inversion", "ended_inversion", "show_inversion", "invert_image",
+           "keep_last_paths", "last_paths"]

@@ -15,6 +15,8 @@ import numpy as np
 import streamlit as st
 from PIL import Image
 
+from .state import remember
+
 SIZES = {"Fit the width": None, "Small (48 px)": 48, "Medium (96 px)": 96, "Large (160 px)": 160}
 FIT_MIN_PX = 36  # a fitted row never draws a cell smaller than this: it scrolls sideways instead
 # Frames up to LOSSLESS_MAX_PX are sent as PNG; larger ones (pipelines' images) as JPEG at most SHOWN_MAX_PX wide,
@@ -44,8 +46,6 @@ _STYLE = """<style>
 
 def frame_size_control(key: str, label: str = "Frame size") -> int | None:
     """A select slider of :data:`SIZES`; the pixel width of a cell, or None to fit the page's width."""
-    from . import remember
-
     names = list(SIZES)
     chosen = st.select_slider(label, names, key=remember(key, names[0], options=names),
                               help="Click a frame to see it large; click anywhere to put it back.")

@@ -14,7 +14,8 @@ from .memory import return_large_blocks
 from .models import plugins
 from .sidebar import sidebar
 from .text import plain
-from .workspace import note_workspace, open_workspace, save_workspace, seed_set
+from .seed_sets import seed_set
+from .workspace import note_workspace, open_workspace, save_workspace
 
 
 @contextlib.contextmanager

@@ -18,7 +18,8 @@ from latentcore.invert import DEFAULT_RESTARTS
 from . import jobs
 from .models import digest, get_model
 from .text import plain
-from .workspace import remember, seed_set
+from .seed_sets import seed_set
+from .state import remember
 
 # The reference: 16 of the model's own samples, one start each, at most 2 minutes (a GAN on a CPU); measured once
 # per model and method, then cached by latentcore.

@@ -27,7 +27,7 @@ import streamlit as st
 from streamlit.runtime import Runtime
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
-from .workspace import remember
+from .state import remember
 
 BUDGET_S = (5, 600)
 DEFAULT_BUDGET_S = 60

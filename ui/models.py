@@ -25,6 +25,7 @@ from latentcore.device import default_device
 from latentcore.imaging import image_grid, to_uint8
 
 from . import jobs
+from .state import chosen_precision
 
 
 def plugins() -> models.PluginReport:
@@ -48,7 +49,7 @@ def get_model(name: str):
 def precision() -> str:
     """The session's precision (the sidebar's Device panel, kept in the workspace); ``"auto"`` on the CPU, which
     computes in float32 whatever is chosen, so every session there shares one copy of each model."""
-    chosen = st.session_state.get("precision", "auto")
+    chosen = chosen_precision()
     return chosen if default_device().type != "cpu" and chosen in models.PRECISIONS else "auto"
 
 
@@ -166,25 +167,3 @@ def centroid_of(model_name: str, model, seeds: torch.Tensor, scheme: str, where=
 
 def digest(data: bytes) -> str:
     return hashlib.blake2b(data, digest_size=16).hexdigest()
-
-
-def scheme_settings(scheme, key: str) -> dict:
-    """Widgets for the settings a user may choose of one registered scheme (its ``settings``), in one row with what
-    they change under them; their values by name. ``key``: the prefix of the widgets' remembered keys."""
-    from .workspace import remember
-
-    if not scheme.settings:
-        return {}
-    chosen = {}
-    for column, setting in zip(st.columns(len(scheme.settings)), scheme.settings):
-        widget_key = f"{key}.{setting.name}"
-        if setting.choices is not None:
-            chosen[setting.name] = column.selectbox(
-                f"{scheme.label}: {setting.label}", setting.choices, format_func=setting.label_of,
-                key=remember(widget_key, setting.default, options=setting.choices))
-        else:
-            chosen[setting.name] = column.slider(
-                f"{scheme.label}: {setting.label}", setting.low, setting.high, step=setting.step,
-                key=remember(widget_key, setting.default, bounds=(setting.low, setting.high)))
-        column.caption(setting.help)
-    return chosen

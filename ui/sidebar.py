@@ -3,8 +3,6 @@ decoding options (sampler steps and scheduler, conditions), the seed count and t
 
 from __future__ import annotations
 
-import math
-
 import streamlit as st
 
 import latentcore.models as models
@@ -13,8 +11,12 @@ from latentcore.device import default_device
 from .errors import show_error
 from .jobs import budget_widget
 from .models import get_model, model_thumbnail, plugins
+from .seed_sets import seed_set
+from .state import PRECISION_KEY, remember
 from .text import plain
-from .workspace import fit_seeds, remember, seed_set, show_dropped, workspace_panel
+from .widgets import condition_widget
+from .workspace import fit_seeds, show_dropped
+from .workspace_panel import workspace_panel
 
 DEFAULT_MODEL = "faces-dcgan"
 DIFFUSERS_CHOICE = "Load a diffusers folder ..."
@@ -89,7 +91,7 @@ def device_settings() -> bool:
     on_cpu = device.type == "cpu"
     with st.expander(f"Device: {device}", icon=":material/memory:"):
         st.selectbox(
-            "Precision", models.PRECISIONS, key=remember("precision", "auto", options=models.PRECISIONS),
+            "Precision", models.PRECISIONS, key=remember(PRECISION_KEY, "auto", options=models.PRECISIONS),
             disabled=on_cpu, help="What the model's networks compute in. auto: float16 (bfloat16 for Stable "
             "Diffusion 3) for diffusers pipelines on a GPU, float32 for the small built-in models and on the CPU. "
             "Half precision halves the memory and is faster on GPUs; images differ slightly. Interpolation, LOL "
@@ -118,24 +120,3 @@ def refused_plugins() -> None:
             for refusal in refused:
                 st.warning(plain(str(refusal)))
             st.caption("Fix the file and restart the server; the other models work meanwhile.")
-
-
-def condition_widget(model_name: str, condition: models.Condition, *, shared: bool):
-    """The widget of one condition of the model's decoder, remembered per model: a selectbox for choices, a text
-    field for text, a slider for a number with both bounds, else a number field. ``shared=False`` for a model from
-    a folder, whose path must not go into the workspace."""
-    label, hint = condition.name.replace("_", " ").capitalize(), condition.help or None
-    number = condition.type is not str
-    cast = condition.type if number else None
-    low, high = (None if b is None else cast(b) for b in (condition.low, condition.high))
-    key = remember(f"condition.{model_name if shared else 'folder'}.{condition.name}", condition.default,
-                   options=condition.choices, shared=shared,
-                   bounds=(-math.inf if low is None else low, math.inf if high is None else high) if number else None)
-    if condition.choices is not None:
-        return st.selectbox(label, condition.choices, key=key, help=hint)
-    if not number:
-        return st.text_input(label, key=key, help=hint)
-    step = 1 if condition.type is int else None
-    if low is not None and high is not None:
-        return st.slider(label, low, high, step=step, key=key, help=hint)
-    return st.number_input(label, min_value=low, max_value=high, step=step, key=key, help=hint)

@@ -1,0 +1,100 @@
+"""Widget state of a session: :func:`remember` keeps a widget's value in the session's workspace (read and written
+by :mod:`ui.workspace`), and named accessors hold what one page leaves for another (never a raw session key that
+two pages must spell alike). The bottom of ``ui``: it imports nothing else of it but :mod:`ui.text`."""
+
+from __future__ import annotations
+
+import math
+import numbers
+
+import streamlit as st
+
+from .text import plain
+
+PRECISION_KEY = "precision"  # the sidebar's precision widget
+
+
+def remember(key: str, default, options=None, bounds: tuple[float, float] | None = None, *,
+             shared: bool = True) -> str:
+    """Use as a widget's ``key``: its value is kept in the workspace and comes back after a reload, a page switch
+    or a server restart. ``options`` (for select widgets) and ``bounds`` (for sliders) drop restored values that
+    no longer fit, such as a deleted seed's name. The widget itself must not be given a default value.
+
+    A value restored from the workspace must also be of the default's type (a bool, a whole number, a finite
+    number, a string, a list of the default's element type; any JSON value when the default is ``None``): one
+    that is not is dropped and the default used, with a message where the widget goes (a shared workspace may hold
+    anything).
+
+    ``shared=False``: kept across page switches of this session only, never written to or read from a workspace
+    (e.g. a folder on the server, which a shared link must not make the server open)."""
+    state = st.session_state
+    if shared:
+        state.setdefault("remembered", {})[key] = default
+    else:
+        state.setdefault("session_only", set()).add(key)
+    saved = state.get("settings", {}) if shared else {}
+    if key in state:
+        value = state[key]
+    elif key in saved and (why := misfit(saved[key], default)):
+        st.warning(plain(f"Left out of the workspace, as it does not fit: the setting {key[:40]} ({why}); the "
+                         f"default {str(default)[:40]} is used."))
+        value = default
+    else:
+        value = saved.get(key, default)
+    if options is not None:
+        try:
+            allowed = set(options)  # a set: a restored list may be long
+        except TypeError:  # unhashable options
+            allowed = list(options)
+        if isinstance(default, list):
+            value = [v for v in value if _member(v, allowed)] if isinstance(value, list) else default
+        elif not _member(value, allowed):
+            value = default
+    if bounds is not None and isinstance(value, (int, float)) and not isinstance(value, bool):
+        value = min(max(value, bounds[0]), bounds[1])
+    state[key] = value
+    return key
+
+
+def _member(value, allowed) -> bool:
+    try:
+        return value in allowed
+    except TypeError:  # an unhashable value (a list where a name belongs) is in no set of options
+        return False
+
+
+def misfit(value, default) -> str | None:
+    """Why a restored ``value`` is not of the type of ``default``, or ``None`` when it is."""
+    if default is None:
+        return None
+    if isinstance(default, bool):
+        return None if isinstance(value, bool) else "not true or false"
+    if isinstance(value, bool):  # JSON true is not a number here
+        return "not a number"
+    if isinstance(default, numbers.Integral):
+        return None if isinstance(value, int) else "not a whole number"
+    if isinstance(default, numbers.Real):
+        return None if isinstance(value, (int, float)) and math.isfinite(value) else "not a finite number"
+    if isinstance(default, str):
+        return None if isinstance(value, str) else "not text"
+    if isinstance(default, list):
+        if not isinstance(value, list):
+            return "not a list"
+        kinds = {type(v) for v in default} or {str, int, float}
+        return None if all(type(v) in kinds for v in value) else "a list of the wrong kind of values"
+    return None
+
+
+def chosen_precision() -> str:
+    """The precision chosen in the sidebar's Device panel (``"auto"`` until one is)."""
+    return st.session_state.get(PRECISION_KEY, "auto")
+
+
+def keep_last_paths(model_name: str, paths: dict) -> None:
+    """The paths the Interpolate page drew last for ``model_name`` (label -> path), for Diagnostics to inspect."""
+    st.session_state.setdefault("last_paths", {})[model_name] = paths
+
+
+def last_paths(model_name: str) -> dict:
+    """What :func:`keep_last_paths` kept for ``model_name`` in this session (empty when nothing)."""
+    return st.session_state.get("last_paths", {}).get(model_name, {})
