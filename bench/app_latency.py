@@ -7,6 +7,7 @@ launching `streamlit run` to the first decoded image on screen.
 
 from __future__ import annotations
 
+import argparse
 import statistics
 import tempfile
 import time
@@ -45,6 +46,8 @@ def slider_latency(page, url: str, model: str) -> list[float]:
 
 
 def main():
+    argparse.ArgumentParser(prog="python -m bench.app_latency", description=__doc__.split("\n\n")[0]).parse_args()
+
     from playwright.sync_api import sync_playwright
 
     started = time.perf_counter()

@@ -29,8 +29,10 @@ def seconds(fn, min_run_time=1.0) -> float:
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--device", default=None)
+    parser = argparse.ArgumentParser(prog="python -m bench.decode", description=__doc__.splitlines()[0])
+    parser.add_argument("--device", default=None,
+                        help="torch device, e.g. cpu or cuda (default: latentcore's choice: $LATENTCORE_DEVICE, else "
+                             "CUDA, MPS or the CPU)")
     args = parser.parse_args()
     device = torch.device(args.device) if args.device else lc.default_device()
     print(f"device {device}, torch {torch.__version__}, {torch.get_num_threads()} threads\n")

@@ -339,9 +339,12 @@ def part_b(model, generator):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--pairs", type=int, default=16, help="endpoint pairs of the ri-optimal table")
-    parser.add_argument("--max-iter", type=int, default=200, help="Adam iterations per ri-optimal path at most")
+    parser = argparse.ArgumentParser(prog="python -m bench.faces_figures", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--pairs", type=int, default=16,
+                        help=f"pairs of prior samples of the ri-optimal table, one path each per variant (at least "
+                             f"{SHOWN}, the pairs drawn in the figures; default %(default)s)")
+    parser.add_argument("--max-iter", type=int, default=200,
+                        help="max_iter of each ri-optimal path: Adam iterations at most (default %(default)s)")
     args = parser.parse_args()
     if args.pairs < SHOWN:
         parser.error(f"--pairs must be at least {SHOWN} (the pairs drawn in the figures)")

@@ -32,10 +32,15 @@ def within_one_percent(energies: torch.Tensor) -> int:
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--paths", type=int, default=8)
-    parser.add_argument("--frames", type=int, default=32)
-    parser.add_argument("--device", default=None)
+    parser = argparse.ArgumentParser(prog="python -m bench.geodesic", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--paths", type=int, default=8,
+                        help="paths between pairs of prior samples, optimised as one batch and one by one "
+                             "(default %(default)s)")
+    parser.add_argument("--frames", type=int, default=32,
+                        help="frames of each path, endpoints included (default %(default)s)")
+    parser.add_argument("--device", default=None,
+                        help="torch device, e.g. cpu or cuda (default: latentcore's choice: $LATENTCORE_DEVICE, else "
+                             "CUDA, MPS or the CPU)")
     args = parser.parse_args()
     device = torch.device(args.device) if args.device else lc.default_device()
     model = models.load("digits-vae", device=device)

@@ -11,6 +11,7 @@ along each path, and the decoded frames, linear above ri-optimal). Prints the pa
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 import matplotlib
@@ -91,9 +92,15 @@ def semicircle_generator():
     image_grid(model.decode(torch.cat([linear, optimal])), columns=FRAMES).save(DOCS / "geodesic_semicircle_gen_frames.png")
 
 
-if __name__ == "__main__":
+def main():
+    argparse.ArgumentParser(prog="python -m bench.geodesic_figures",
+                            description=__doc__.split("\n\n")[0]).parse_args()
     DOCS.mkdir(exist_ok=True)
     print("planar semicircle")
     semicircle_plane()
     print("semicircle-gen")
     semicircle_generator()
+
+
+if __name__ == "__main__":
+    main()

@@ -154,9 +154,11 @@ def upload(page, label: str, name: str, data: bytes, mime: str = "application/oc
 def main():
     from playwright.sync_api import sync_playwright
 
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--app", type=Path, default=ROOT, help="the checkout whose app.py the server runs")
-    parser.add_argument("--cases", nargs="*", default=[], help="run only cases whose name contains one of these")
+    parser = argparse.ArgumentParser(prog="python -m bench.hostile", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--app", type=Path, default=ROOT,
+                        help="the checkout whose app.py the server runs (default: this checkout)")
+    parser.add_argument("--cases", nargs="*", default=[],
+                        help="run only the cases whose name contains one of these words (default: all cases)")
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="le-hostile-"))
     png = large_png()

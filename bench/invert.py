@@ -78,12 +78,20 @@ def rejected(latents, prior) -> str:
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default="digits-vae")
-    parser.add_argument("--samples", type=int, default=32)
-    parser.add_argument("--max-iter", type=int, default=300)
-    parser.add_argument("--restarts", type=int, default=4)
-    parser.add_argument("--device", default=None)
+    parser = argparse.ArgumentParser(prog="python -m bench.invert", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", default="digits-vae",
+                        help="a registered model or a diffusers pipeline folder (default %(default)s)")
+    parser.add_argument("--samples", type=int, default=32,
+                        help="held-out decoded samples to invert; also the fresh prior samples, the images per "
+                             "image set at most and the own samples of each typical error (default %(default)s)")
+    parser.add_argument("--max-iter", type=int, default=300,
+                        help="max_iter of each inversion's optimiser: iterations at most (default %(default)s); "
+                             "runs capped at 25, 50, 100 and 200, where below it, give the time to a given PSNR")
+    parser.add_argument("--restarts", type=int, default=4,
+                        help="starts per optimised image, all optimised as one batch (default %(default)s)")
+    parser.add_argument("--device", default=None,
+                        help="torch device, e.g. cpu or cuda (default: latentcore's choice: $LATENTCORE_DEVICE, else "
+                             "CUDA, MPS or the CPU)")
     args = parser.parse_args()
     device = torch.device(args.device) if args.device else lc.default_device()
     model = models.load(args.model, device=device)

@@ -466,13 +466,21 @@ def summarise_profile(path: Path, top: int = 25):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--models", nargs="+", default=list(MODELS), choices=models.available())
-    parser.add_argument("--sizes", nargs="+", type=int, help=f"sessions (default {SIZES}; 5 with --with-job)")
+    parser = argparse.ArgumentParser(prog="python -m bench.load", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--models", nargs="+", default=list(MODELS), choices=models.available(), metavar="MODEL",
+                        help=f"models to run, of {', '.join(models.available())}, one server each in turn "
+                             f"(default: {' '.join(MODELS)})")
+    parser.add_argument("--sizes", nargs="+", type=int,
+                        help=f"numbers N of concurrent sessions (default: {' '.join(map(str, SIZES))}; 5 with "
+                             "--with-job)")
     parser.add_argument("--pauses", nargs="+", type=float, default=list(PAUSES),
-                        help="mean seconds a session waits before each slider move (0: back to back)")
-    parser.add_argument("--app", type=Path, default=ROOT, help="the checkout whose app.py the server runs")
-    parser.add_argument("--profile", type=Path, help="py-spy's samples of the server at the largest N go here")
+                        help="mean seconds a session waits before each slider move, 0 for back to back "
+                             f"(default: {' '.join(f'{p:g}' for p in PAUSES)})")
+    parser.add_argument("--app", type=Path, default=ROOT,
+                        help="the checkout whose app.py the server runs (default: this checkout)")
+    parser.add_argument("--profile", type=Path,
+                        help="file for py-spy's samples of the server at the largest N and the first pause (needs "
+                             "py-spy)")
     parser.add_argument("--with-job", action="store_true",
                         help="each run twice: alone, then while another session runs a ri-optimal path job")
     args = parser.parse_args()

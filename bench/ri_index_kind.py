@@ -7,6 +7,8 @@
 classifier's confidence in its top class (mean, smallest); linear and LOL paths for reference.
 """
 
+import argparse
+
 import torch
 
 import latentcore as lc
@@ -28,6 +30,7 @@ def report(name, paths, model, classifier):
 
 
 def main():
+    argparse.ArgumentParser(prog="python -m bench.ri_index_kind", description=__doc__.split("\n\n")[0]).parse_args()
     model, classifier = load("digits-vae"), load_classifier()
     z = model.prior.sample(2 * PAIRS, seed=3).reshape(PAIRS, 2, -1)
     z0, z1 = z[:, 0], z[:, 1]

@@ -26,12 +26,19 @@ BASELINE_ITERATIONS = 5
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--pairs", type=int, default=3)
-    parser.add_argument("--frames", type=int, default=16)
-    parser.add_argument("--budget", type=float, default=60.0, help="seconds per path, as the app's default")
-    parser.add_argument("--loop-steps", type=int, nargs="+", default=[3, 10])
-    parser.add_argument("--device", default=None)
+    parser = argparse.ArgumentParser(prog="python -m bench.sampler_geodesic",
+                                     description=__doc__.split("\n\n")[0])
+    parser.add_argument("--pairs", type=int, default=3,
+                        help="pairs of prior samples, one path each, optimised one at a time (default %(default)s)")
+    parser.add_argument("--frames", type=int, default=16,
+                        help="frames of each path, endpoints included (default %(default)s)")
+    parser.add_argument("--budget", type=float, default=60.0,
+                        help="time budget of each path in seconds (default %(default)g, as the app's)")
+    parser.add_argument("--loop-steps", type=int, nargs="+", default=[3, 10],
+                        help="DDIM steps of the decoder in the optimisation loop, one run each (default: 3 10)")
+    parser.add_argument("--device", default=None,
+                        help="torch device, e.g. cpu or cuda (default: latentcore's choice: $LATENTCORE_DEVICE, else "
+                             "CUDA, MPS or the CPU)")
     args = parser.parse_args()
     device = torch.device(args.device) if args.device else lc.default_device()
     model = models.load("digits-ddim", device=device)

@@ -22,9 +22,13 @@ STEPS = (10, 25)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--latents", type=int, default=16)
-    parser.add_argument("--device", default=None)
+    parser = argparse.ArgumentParser(prog="python -m bench.schedulers", description=__doc__.splitlines()[0])
+    parser.add_argument("--latents", type=int, default=16,
+                        help=f"prior samples decoded by every scheduler at {' and '.join(map(str, STEPS))} steps "
+                             "(default %(default)s)")
+    parser.add_argument("--device", default=None,
+                        help="torch device, e.g. cpu or cuda (default: latentcore's choice: $LATENTCORE_DEVICE, else "
+                             "CUDA, MPS or the CPU)")
     args = parser.parse_args()
     print(f"device {args.device or 'default'}, torch {torch.__version__}, {torch.get_num_threads()} threads, "
           f"{args.latents} latents\n")

@@ -34,9 +34,12 @@ def sync(device):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--device", default=None, help="torch device (default: latentcore's choice)")
-    parser.add_argument("--nao-max-iter", type=int, default=10_000, help="NAO's iteration cap (default 10000)")
+    parser = argparse.ArgumentParser(prog="python -m bench.schemes", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--device", default=None,
+                        help="torch device, e.g. cpu or cuda (default: latentcore's choice: $LATENTCORE_DEVICE, else "
+                             "CUDA, MPS or the CPU)")
+    parser.add_argument("--nao-max-iter", type=int, default=10_000,
+                        help="max_iter of NAO's optimiser: iterations at most (default %(default)s)")
     args = parser.parse_args()
     device = torch.device(args.device) if args.device else lc.default_device()
     print(f"device {device}, torch {torch.__version__}, {torch.get_num_threads()} threads, {platform.processor() or platform.machine()}")

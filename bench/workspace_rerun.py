@@ -58,9 +58,11 @@ def _script(seeds: int, repeats: int):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, default=4000)
-    parser.add_argument("--repeats", type=int, default=200)
+    parser = argparse.ArgumentParser(prog="python -m bench.workspace_rerun", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seeds", type=int, default=4000,
+                        help="faces-dcgan seeds (latent 100) in the session's workspace (default %(default)s)")
+    parser.add_argument("--repeats", type=int, default=200,
+                        help="timed calls per measurement, of which the median is reported (default %(default)s)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         os.environ["LATENT_EXPLORER_WORKSPACES"] = folder

@@ -15,19 +15,33 @@ from .running import evaluate
 
 def main(argv: list[str] | None = None) -> Evaluation:
     """Parse ``argv`` (default the command line), run :func:`~latentcore.evaluate.evaluate` and write its files."""
-    parser = argparse.ArgumentParser(description="Evaluate interpolation and centroid schemes on a model: the "
+    parser = argparse.ArgumentParser(prog="python -m latentcore.evaluate",
+                                     description="Evaluate interpolation and centroid schemes on a model: the "
                                                  "table of the LOL paper (arXiv 2408.08558) with realisticity "
                                                  "indices, normality tests and image-space smoothness.")
     parser.add_argument("--model", default="digits-vae", help=f"a registered model ({', '.join(available())}) or "
-                                                               "a diffusers pipeline folder")
-    parser.add_argument("--pairs", type=int, default=16)
-    parser.add_argument("--frames", type=int, default=9)
-    parser.add_argument("--centroid-sets", type=int, default=8)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--steps", type=int, default=None, help="sampler steps (diffusion and flow models)")
-    parser.add_argument("--schemes", nargs="*", default=None, help=f"of {', '.join(SCHEMES)}")
-    parser.add_argument("--centroid-schemes", nargs="*", default=None, help=f"of {', '.join(CENTROIDS)}")
-    parser.add_argument("--out", default="docs/evaluation", help="folder for <model>.csv, .json and .md")
+                                                               "a diffusers pipeline folder; it needs an encoder "
+                                                               "and 1x16x16 images (default %(default)s)")
+    parser.add_argument("--pairs", type=int, default=16,
+                        help="pairs of held-out digits of one class, one path each (at least 2; default %(default)s)")
+    parser.add_argument("--frames", type=int, default=9,
+                        help="frames of each path, endpoints included (at least 3; default %(default)s)")
+    parser.add_argument("--centroid-sets", type=int, default=8,
+                        help="sets of 3 to 5 digits of one class, one centroid each (0 skips the centroids, else "
+                             "at least 2; default %(default)s)")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="seed of the choice of digits and of the bootstrap intervals (default %(default)s)")
+    parser.add_argument("--steps", type=int, default=None,
+                        help="sampler steps for decoding and inversion, diffusion and flow models only (default: "
+                             "the model's own)")
+    parser.add_argument("--schemes", nargs="*", default=None,
+                        help=f"interpolation schemes, of {', '.join(SCHEMES)} (default: those suited to the model; "
+                             "none given skips the paths)")
+    parser.add_argument("--centroid-schemes", nargs="*", default=None,
+                        help=f"centroid schemes, of {', '.join(CENTROIDS)} (default: all; none given skips the "
+                             "centroids)")
+    parser.add_argument("--out", default="docs/evaluation",
+                        help="folder for <model>.csv, .json and .md, created if missing (default %(default)s)")
     args = parser.parse_args(argv)
 
     last = {"stage": None, "fraction": -1.0}

@@ -132,13 +132,17 @@ def write_samples(folder: Path, out: Path) -> None:
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description="Convert pretrained weights shipped by a registry package into a "
+    parser = argparse.ArgumentParser(prog="python -m latentcore.models.import_weights",
+                                     description="Convert pretrained weights shipped by a registry package into a "
                                                  "built-in Latent Explorer model.")
-    parser.add_argument("model", choices=["faces-dcgan"])
+    parser.add_argument("model", choices=["faces-dcgan"], help="the built-in model to write (only faces-dcgan)")
     parser.add_argument("wheel", type=Path, help="gan_face_generate-1.1.1-py3-none-any.whl (pip download "
                                                  "gan-face-generate==1.1.1 --no-deps)")
-    parser.add_argument("--out", type=Path, default=ASSETS / "faces-dcgan")
-    parser.add_argument("--reference", type=Path, help="also write the tests' regression fixture here")
+    parser.add_argument("--out", type=Path, default=ASSETS / "faces-dcgan",
+                        help="folder for model.safetensors, config.json and LICENSE.md (default: the package's "
+                             "assets/models/faces-dcgan)")
+    parser.add_argument("--reference", type=Path,
+                        help="also write the tests' regression fixture (safetensors file) here")
     parser.add_argument("--samples", type=Path, help="also write a PNG grid of 32 samples (seed 0) here")
     args = parser.parse_args(argv)
     import_faces_dcgan(args.wheel, args.out)

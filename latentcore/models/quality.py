@@ -56,8 +56,10 @@ def measure(name: str) -> dict:
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description="Measure the built-in models and write sample grids.")
-    parser.add_argument("names", nargs="*", default=None, help="models (default: all built-ins)")
+    parser = argparse.ArgumentParser(prog="python -m latentcore.models.quality",
+                                     description="Measure the built-in models and write sample grids.")
+    parser.add_argument("names", nargs="*", default=None,
+                        help=f"models to measure, of {', '.join(available())} (default: all of them)")
     args = parser.parse_args(argv)
     names = args.names or available()
     path = DOCS / "model_quality.json"

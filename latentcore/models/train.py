@@ -267,10 +267,12 @@ TRAINERS: dict[str, Trainer] = {t.name: t for t in (
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description="Train a built-in Latent Explorer model on sklearn's digits.")
-    parser.add_argument("name", choices=sorted(TRAINERS))
+    parser = argparse.ArgumentParser(prog="python -m latentcore.models.train",
+                                     description="Train a built-in Latent Explorer model on sklearn's digits.")
+    parser.add_argument("name", choices=sorted(TRAINERS), help="the built-in model to train")
     parser.add_argument("--iterations", type=int, default=None,
-                        help="optimiser iterations (default: the model's own)")
+                        help="optimiser iterations, one batch of 128 digits each (default: the model's own: "
+                             f"{', '.join(f'{t.name} {t.iterations}' for t in TRAINERS.values())})")
     parser.add_argument("--out", type=Path, default=None,
                         help="output folder (default: the package's assets/models/NAME)")
     args = parser.parse_args(argv)
