@@ -24,8 +24,9 @@ import numpy as np
 import torch
 from PIL import Image
 
-from latentcore import latents_to_bytes, workspace
-from latentcore.seed_set import SeedSet
+from latentcore import latents_to_bytes
+from ui.server import workspace
+from ui.server.seed_set import SeedSet
 from ui.launch import CHROMIUM, CHROMIUM_FLAGS, ROOT, streamlit_server
 
 WAIT_MS = 600_000

@@ -71,9 +71,9 @@ from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
 import latentcore as lc
 import latentcore.models as models
-from latentcore import workspace
+from ui.server import workspace
 from latentcore.imaging import to_uint8
-from latentcore.seed_set import SeedSet
+from ui.server.seed_set import SeedSet
 from ui.launch import ROOT, streamlit_server
 
 SIZES = (1, 5, 10, 20)

@@ -26,7 +26,7 @@ def _script(seeds: int, repeats: int):
     import streamlit as st
     import torch
 
-    from latentcore import workspace
+    from ui.server import workspace
     from ui import workspace as ui_workspace
 
     def median_s(fn) -> float:

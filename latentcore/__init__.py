@@ -25,7 +25,6 @@ from .priors import Empirical, Gaussian, GaussianMixture, Independent, Prior, St
 from .projection import endpoint_plane, pca
 from .realism import PointIndex, path_energy, path_realism, realisticity_index
 from .reconstruct import knn_affine
-from .seed_set import SeedSet, SeedSetFull
 from .subspace import Subspace
 
 __all__ = [
@@ -37,6 +36,6 @@ __all__ = [
     "playground_schemes", "view_box", "PRIORS", "PriorFamily", "make_prior", "register_prior", "Empirical",
     "Gaussian", "GaussianMixture", "Independent", "Prior", "StandardNormal", "endpoint_plane", "pca", "PointIndex",
     "path_energy", "path_realism", "realisticity_index", "knn_affine", "Subspace", "LatentFile", "read_latent_file",
-    "TooManyLatents", "SeedSet", "SeedSetFull", "TypicalError", "typical_error", "Inversion", "default_method",
+    "TooManyLatents", "TypicalError", "typical_error", "Inversion", "default_method",
     "inversion_methods", "invert",
 ]

@@ -7,10 +7,11 @@ key ``latents``; optional names go under ``names`` (an array of strings in ``.np
 list in the safetensors metadata). Every problem raises :class:`LatentFileError` with a message that says what
 is wrong and what is accepted. Files are written atomically (:func:`write_atomically`).
 
-Sizes are bounded before anything is inflated (:mod:`latentcore.limits`): the file's own size; for the zip
-archives (``.npz``, ``.pt``) the number of entries and each entry's declared size; for ``.npy`` data, also inside
-an ``.npz``, the shape and dtype its header declares, read with ``numpy.lib.format`` before the data, so that a
-small file that would expand to gigabytes (a zip bomb) or to more latents than accepted is refused at once.
+Sizes are bounded before anything is inflated, by limits the caller may pass (defaults below; a server passes
+its own): the file's own size; for the zip archives (``.npz``, ``.pt``) the number of entries and each entry's
+declared size; for ``.npy`` data, also inside an ``.npz``, the shape and dtype its header declares, read with
+``numpy.lib.format`` before the data, so that a small file that would expand to gigabytes (a zip bomb) or to more
+latents than accepted is refused at once.
 """
 
 from __future__ import annotations
@@ -30,14 +31,17 @@ import numpy as np
 import safetensors.torch
 import torch
 
-import latentcore.limits as limits
-
 from .validation import count_nonfinite, some_of
 
 FORMATS = (".npy", ".npz", ".safetensors", ".pt", ".pth")
 LATENTS_KEY = "latents"
 NAMES_KEY = "names"
-MAX_BYTES = limits.MAX_FILE_BYTES
+MiB = 2**20
+# Default limits of one latent file: its size, and any one array in it once decompressed (as float32).
+MAX_FILE_BYTES = 256 * MiB
+MAX_ARRAY_BYTES = 256 * MiB
+MAX_ARCHIVE_ENTRIES = 16384  # entries of a zip archive (.npz, .pt): zipfile builds an object for each on opening
+MAX_NAME_CHARS = 200  # characters of one latent's name
 FLOAT_DTYPES = "float16, bfloat16, float32 or float64"
 # An .npy header is at most 10 000 bytes (numpy's own limit); an archive entry may exceed its array by that much.
 NPY_HEADER_BYTES = 10_000 + 16
@@ -126,15 +130,31 @@ def _check_count(count: int, name: str, max_latents: int | None) -> None:
         raise TooManyLatents(f"{name} holds {count} latents; at most {max_latents} are accepted")
 
 
-def _open_zip(data: bytes, name: str, suffix: str) -> zipfile.ZipFile:
+def mib(n: int) -> str:
+    """``n`` bytes for a message: ``'256 MiB'``, ``'1.5 MiB'``, ``'3.1 KiB'`` below one MiB."""
+    if n < MiB:
+        return f"{n / 1024:.1f} KiB"
+    value = n / MiB
+    return f"{value:.0f} MiB" if value >= 10 or value == int(value) else f"{value:.1f} MiB"
+
+
+@dataclass(frozen=True)
+class _Bounds:
+    """What one read may inflate: ``array_bytes`` per array (as float32), ``archive_entries`` per zip archive."""
+
+    array_bytes: int
+    archive_entries: int
+
+
+def _open_zip(data: bytes, name: str, suffix: str, bounds: _Bounds) -> zipfile.ZipFile:
     """The zip archive of an ``.npz`` or ``.pt`` once its directory is known to be small and each entry's declared
-    size, and their total, within :data:`limits.MAX_ARRAY_BYTES`: nothing is inflated yet."""
-    most = limits.MAX_ARCHIVE_ENTRIES
+    size, and their total, within ``bounds.array_bytes``: nothing is inflated yet."""
+    most = bounds.archive_entries
     if data.count(ZIP_ENTRY) > most:  # an upper bound on the entries zipfile would parse, found without parsing
         raise LatentFileError(f"{name} is an archive of more than {most} entries; a latent file holds the latents "
                               "and their names")
     archive = zipfile.ZipFile(io.BytesIO(data))
-    limit = limits.MAX_ARRAY_BYTES + NPY_HEADER_BYTES
+    limit = bounds.array_bytes + NPY_HEADER_BYTES
     total = 0
     for info in archive.infolist():
         entry = info.filename.removesuffix(".npy")[:40]
@@ -143,19 +163,19 @@ def _open_zip(data: bytes, name: str, suffix: str) -> zipfile.ZipFile:
                                   f"{suffix} files are stored or deflated (numpy.savez, numpy.savez_compressed, "
                                   "torch.save)")
         if info.file_size > limit:
-            raise LatentFileError(f"{name}: the entry '{entry}' would expand to {limits.mib(info.file_size)}; an "
-                                  f"array in a latent file may take at most {limits.mib(limits.MAX_ARRAY_BYTES)}")
+            raise LatentFileError(f"{name}: the entry '{entry}' would expand to {mib(info.file_size)}; an "
+                                  f"array in a latent file may take at most {mib(bounds.array_bytes)}")
         total += info.file_size
     if suffix != ".npz" and total > limit:  # torch.load reads every entry; numpy only the ones asked for
-        raise LatentFileError(f"{name} would expand to {limits.mib(total)}; a latent file may hold at most "
-                              f"{limits.mib(limits.MAX_ARRAY_BYTES)}")
+        raise LatentFileError(f"{name} would expand to {mib(total)}; a latent file may hold at most "
+                              f"{mib(bounds.array_bytes)}")
     return archive
 
 
-def _read_npy(stream, name: str, shape, max_latents: int | None, names: bool = False) -> np.ndarray:
+def _read_npy(stream, name: str, shape, max_latents: int | None, bounds: _Bounds, names: bool = False) -> np.ndarray:
     """The array of an ``.npy`` stream (a file's bytes, or an entry of an ``.npz``), read only after the shape and
-    dtype in its header pass: floating point (strings for ``names``), at most :data:`limits.MAX_ARRAY_BYTES` as
-    float32, at most ``max_latents`` latents."""
+    dtype in its header pass: floating point (strings for ``names``), at most ``bounds.array_bytes`` as float32, at
+    most ``max_latents`` latents."""
     version = np.lib.format.read_magic(stream)
     reader = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}.get(version)
     if reader is None:
@@ -172,31 +192,31 @@ def _read_npy(stream, name: str, shape, max_latents: int | None, names: bool = F
     if any(d < 0 for d in declared):
         raise LatentFileError(f"{name} is not a valid .npy file: its header declares the shape {declared}")
     size = math.prod(declared) * max(dtype.itemsize, 1 if names else 4)
-    if size > limits.MAX_ARRAY_BYTES:
-        raise LatentFileError(f"{name} declares an array of shape {declared} ({limits.mib(size)}); an array in a "
-                              f"latent file may take at most {limits.mib(limits.MAX_ARRAY_BYTES)}")
+    if size > bounds.array_bytes:
+        raise LatentFileError(f"{name} declares an array of shape {declared} ({mib(size)}); an array in a "
+                              f"latent file may take at most {mib(bounds.array_bytes)}")
     if not names:
         _check_count(_latent_count(declared, shape), name, max_latents)
     stream.seek(0)
     return np.lib.format.read_array(stream, allow_pickle=False)
 
 
-def _read_npz(data: bytes, name: str, shape, max_latents: int | None):
+def _read_npz(data: bytes, name: str, shape, max_latents: int | None, bounds: _Bounds):
     """(latents array, names or None) of an ``.npz``: only the entries of the latents and their names are
     inflated, each after its header passes (:func:`_read_npy`)."""
-    archive = _open_zip(data, name, ".npz")
+    archive = _open_zip(data, name, ".npz", bounds)
     entries = {info.filename.removesuffix(".npy"): info for info in archive.infolist()}
     key = _pick(list(entries), name, ".npz archive")
     with archive.open(entries[key]) as stream:
-        latents = _read_npy(stream, name, shape, max_latents)
+        latents = _read_npy(stream, name, shape, max_latents, bounds)
     if NAMES_KEY not in entries:
         return latents, None
     with archive.open(entries[NAMES_KEY]) as stream:
-        names = _read_npy(stream, f"{name}: '{NAMES_KEY}'", None, None, names=True)
+        names = _read_npy(stream, f"{name}: '{NAMES_KEY}'", None, None, bounds, names=True)
     return latents, [str(s) for s in names.reshape(-1)]
 
 
-def _parse(data: bytes, suffix: str, name: str, shape=None, max_latents: int | None = None):
+def _parse(data: bytes, suffix: str, name: str, shape, max_latents: int | None, bounds: _Bounds):
     """(array or tensor, names or None) from the file's bytes."""
     # numpy reads anything without its own header as a pickle; tell corrupt files from pickled ones first
     magic = {".npy": b"\x93NUMPY", ".npz": b"PK"}.get(suffix)
@@ -205,16 +225,16 @@ def _parse(data: bytes, suffix: str, name: str, shape=None, max_latents: int | N
                               "(it may be another format renamed, truncated or corrupt)")
     try:
         if suffix == ".npy":
-            return _read_npy(io.BytesIO(data), name, shape, max_latents), None
+            return _read_npy(io.BytesIO(data), name, shape, max_latents, bounds), None
         if suffix == ".npz":
-            return _read_npz(data, name, shape, max_latents)
+            return _read_npz(data, name, shape, max_latents, bounds)
         if suffix == ".safetensors":
             tensors = safetensors.torch.load(data)  # not compressed: no larger than the file
             meta = safetensors_metadata(data).get(NAMES_KEY)
             names = json.loads(meta) if meta else None
             return tensors[_pick(list(tensors), name, "safetensors file")], names
         if data.startswith(b"PK"):  # torch.save's zip format; entries may be deflated
-            _open_zip(data, name, suffix)
+            _open_zip(data, name, suffix, bounds)
         obj = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
         names = None
         if isinstance(obj, dict):
@@ -289,23 +309,27 @@ class LatentFile:
     names: list[str] | None = None
 
 
-def read_latent_file(source, *, shape=None, name: str | None = None, max_bytes: int | None = None,
-                     max_latents: int | None = None) -> LatentFile:
+def read_latent_file(source, *, shape=None, name: str | None = None, max_bytes: int = MAX_FILE_BYTES,
+                     max_latents: int | None = None, max_array_bytes: int = MAX_ARRAY_BYTES,
+                     max_archive_entries: int = MAX_ARCHIVE_ENTRIES, max_name_chars: int = MAX_NAME_CHARS
+                     ) -> LatentFile:
     """The latents and names of a latent file, from a path, bytes or a binary file object.
 
     ``name`` (default: the path or the file object's ``name``) sets the format by its extension and appears in
     messages. ``shape`` checks the latent shape and accepts one latent, a batch, or a flat batch ``[N, D]``.
-    ``max_bytes`` (default :data:`limits.MAX_FILE_BYTES`) bounds the file, ``max_latents`` (default: no bound)
-    the latents it may hold; ``.npy`` data, also in an ``.npz``, is checked against both from its header, before
-    it is read. Names are at most :data:`limits.MAX_NAME_CHARS` characters each.
+    ``max_bytes`` (default :data:`MAX_FILE_BYTES`) bounds the file, ``max_latents`` (default: no bound) the
+    latents it may hold, ``max_array_bytes`` (default :data:`MAX_ARRAY_BYTES`) any one array as float32 once
+    inflated, ``max_archive_entries`` (default :data:`MAX_ARCHIVE_ENTRIES`) the entries of a zip archive; ``.npy``
+    data, also in an ``.npz``, is checked from its header, before it is read. Names are at most
+    ``max_name_chars`` (default :data:`MAX_NAME_CHARS`) characters each.
     """
     name = name or (os.fspath(source) if isinstance(source, (str, os.PathLike)) else getattr(source, "name", None))
     if not name:
         raise LatentFileError(f"cannot tell the file format without a file name; accepted: {', '.join(FORMATS)}")
     name = os.path.basename(str(name))
     suffix = _suffix(name)
-    data = read_limited(source, name, limits.MAX_FILE_BYTES if max_bytes is None else max_bytes)
-    array, names = _parse(data, suffix, name, shape, max_latents)
+    data = read_limited(source, name, max_bytes)
+    array, names = _parse(data, suffix, name, shape, max_latents, _Bounds(max_array_bytes, max_archive_entries))
     del data  # the bytes of a large file need not outlive its parse
     latents = check_latents(array, name, shape)
     _check_count(len(latents), name, max_latents)
@@ -315,18 +339,18 @@ def read_latent_file(source, *, shape=None, name: str | None = None, max_bytes: 
         if len(names) != latents.shape[0]:
             raise LatentFileError(f"{name}: {len(names)} names for {latents.shape[0]} latents; give one name per "
                                   "latent or none")
-        long = [s for s in names if len(s) > limits.MAX_NAME_CHARS]
+        long = [s for s in names if len(s) > max_name_chars]
         if long:
             raise LatentFileError(f"{name}: {len(long)} name{'s are' if len(long) > 1 else ' is'} longer than "
-                                  f"{limits.MAX_NAME_CHARS} characters, the most a seed name may have")
+                                  f"{max_name_chars} characters, the most a seed name may have")
         names = list(names)
     return LatentFile(latents, names)
 
 
-def load_latents(source, *, shape=None, name: str | None = None, max_bytes: int | None = None,
-                 max_latents: int | None = None) -> torch.Tensor:
-    """Latents ``[N, *shape]`` (float32, CPU) of a latent file: :func:`read_latent_file` without the names."""
-    return read_latent_file(source, shape=shape, name=name, max_bytes=max_bytes, max_latents=max_latents).latents
+def load_latents(source, **options) -> torch.Tensor:
+    """Latents ``[N, *shape]`` (float32, CPU) of a latent file: :func:`read_latent_file` (the same keyword
+    options) without the names."""
+    return read_latent_file(source, **options).latents
 
 
 def latents_to_bytes(latents: torch.Tensor, names: list[str] | None = None, *, fmt: str = ".safetensors") -> bytes:
@@ -383,6 +407,6 @@ def save_latents(path, latents: torch.Tensor, names: list[str] | None = None) ->
     return write_atomically(path, latents_to_bytes(latents, names, fmt=path.suffix.lower()))
 
 
-__all__ = ["FORMATS", "MAX_BYTES", "LatentFileError", "TooManyLatents", "LatentFile", "read_latent_file",
+__all__ = ["FORMATS", "MAX_FILE_BYTES", "MAX_ARRAY_BYTES", "MAX_ARCHIVE_ENTRIES", "MAX_NAME_CHARS", "mib", "LatentFileError", "TooManyLatents", "LatentFile", "read_latent_file",
            "load_latents", "latents_to_bytes", "save_latents", "paths_to_npz", "read_limited", "check_latents",
            "safetensors_metadata", "write_atomically"]

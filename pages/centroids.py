@@ -4,7 +4,8 @@ import torch
 
 import latentcore as lc
 import ui
-from latentcore import imaging, plots
+from latentcore import imaging
+from ui import plots
 from latentcore.diagnostics import latent_summary
 
 TARGETS = ["A seed", "A fresh sample", "An uploaded image"]

@@ -4,7 +4,7 @@ import torch
 import latentcore as lc
 import latentcore.models as models
 import ui
-from latentcore import plots
+from ui import plots
 from latentcore.evaluate import HEADINGS, METRICS, TIMINGS, Evaluation, evaluate
 
 CHARTS = {**METRICS, **{t: "seconds per path (set)" for t in TIMINGS}}  # every metric and timing: what it is

@@ -4,7 +4,7 @@ import streamlit as st
 
 import latentcore as lc
 import ui
-from latentcore import plots
+from ui import plots
 from latentcore.diagnostics import TEACHING_EXAMPLES, TESTS, diagnostic_views, teaching_examples
 
 # Short headers fit the page; the full names are their help.

@@ -2,7 +2,8 @@ import streamlit as st
 
 import latentcore as lc
 import ui
-from latentcore import imaging, plots
+from latentcore import imaging
+from ui import plots
 from latentcore.diagnostics import path_profile, typical_norm_band
 from latentcore.evaluate.metrics import NORMALITY_LEVEL
 

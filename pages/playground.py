@@ -3,7 +3,7 @@ import streamlit as st
 
 import latentcore as lc
 import ui
-from latentcore import plots
+from ui import plots
 from latentcore.playground import ALPHA
 
 PATH_INDEX_HELP = ("The realisticity index of a whole path (Struski et al., Definition 2): exp(-sum of -log ri along "

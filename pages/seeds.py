@@ -4,7 +4,8 @@ import streamlit as st
 
 import latentcore as lc
 import ui
-from latentcore import imaging, limits
+from latentcore import imaging
+from ui.server import limits
 from latentcore.diagnostics import latent_summary
 
 FORMATS = [".safetensors", ".npz"]
@@ -24,7 +25,7 @@ with ui.page("Seeds") as (name, model, decoding):
             try:
                 seeds.add(model.prior.sample(int(count), seed=int(seed)),
                           [f"seed {int(seed)}.{i}" for i in range(int(count))])
-            except lc.SeedSetFull as err:
+            except ui.SeedSetFull as err:
                 st.warning(ui.plain(err))
             else:
                 st.rerun()
@@ -41,7 +42,7 @@ with ui.page("Seeds") as (name, model, decoding):
                    "to make room")
             try:  # each uploaded file is read once; its result stays on screen while it is in the uploader
                 uploaded = lc.read_latent_file(upload.getvalue(), name=upload.name, shape=model.latent_shape,
-                                               max_latents=most)
+                                               max_latents=most, **limits.latent_file_limits())
             except lc.TooManyLatents as err:
                 st.session_state["upload_result"] = (upload.file_id, "error",
                                                      f"{err} ({why}). Your seed set is unchanged.")

@@ -3,7 +3,7 @@ import torch
 
 import latentcore as lc
 import ui
-from latentcore import plots
+from ui import plots
 
 with ui.page("Subspace") as (name, model, decoding):
     st.markdown("The basis seeds span a subspace (Bodin et al., \"Linear combinations of latents in generative "

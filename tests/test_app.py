@@ -10,7 +10,8 @@ import torch
 from streamlit.testing.v1 import AppTest
 
 import latentcore as lc
-from latentcore import workspace
+from ui.server import workspace
+from ui.server.seed_set import SeedSet
 from tests.apptools import finish_jobs, frame_bodies, frame_rows
 from ui.sidebar import DEFAULT_MODEL
 
@@ -446,7 +447,7 @@ def test_uploading_a_workspace_file(app):
     assert "is not a usable Latent Explorer workspace" in app.sidebar.error[0].value
     assert app.session_state["workspace_id"] == ws and app.sidebar.metric[0].value == "8"
     mine = workspace.Workspace(settings={"model": "digits-vae"},
-                               seed_sets={"digits-vae": lc.SeedSet(torch.zeros(2, 16), ["x", "y"])})
+                               seed_sets={"digits-vae": SeedSet(torch.zeros(2, 16), ["x", "y"])})
     _uploader(app.sidebar, "Open a workspace file (.safetensors)").set_value(
         ("mine.safetensors", workspace.workspace_to_bytes(mine), "application/octet-stream")).run()
     _no_errors(app)
@@ -502,7 +503,6 @@ def test_seed_names_from_a_shared_workspace_are_shown_as_plain_text(monkeypatch)
     from markdown_it import MarkdownIt
 
     import ui
-    from latentcore.seed_set import SeedSet
 
     evil = "![p](http://127.0.0.1:8799/b.png) [link](http://x) :red[x] $x$ **b**"
     ws_id = workspace.new_workspace_id()

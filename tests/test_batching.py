@@ -1,4 +1,4 @@
-"""Decoding shared by many sessions: the decode batcher (latentcore.batching) with the real built-in models, and the
+"""Decoding shared by many sessions: the decode batcher (ui.server.batching) with the real built-in models, and the
 server's cache of decoded images (ui.models), bounded in bytes.
 
 Batched images are compared with unbatched ones within 1e-5 for one-pass decoders and 1e-4 for DDIM (images in
@@ -16,7 +16,7 @@ import pytest
 import torch
 
 import latentcore.models as models
-from latentcore import batching, limits
+from ui.server import batching, limits
 from latentcore.imaging import to_uint8
 from latentcore.models.vae import VAEModel
 from ui import models as ui_models

@@ -302,7 +302,8 @@ def test_corrupt_workspace_in_the_browser(server, page, workspaces):
 
 
 def test_workspace_download_and_upload(server, page):
-    from latentcore import SeedSet, workspace
+    from ui.server import workspace
+    from ui.server.seed_set import SeedSet
 
     page.goto(server)
     page.get_by_role("button", name="Start with a demo").click()

@@ -17,7 +17,7 @@ from latentcore.evaluate import cli
 from latentcore.models import load, load_classifier
 from latentcore.models.classifier import frechet_distance
 from latentcore.models.data import digits
-from latentcore.plots import metric_bars_figure
+from ui.plots import metric_bars_figure
 
 FAST = dict(pairs=4, frames=5, centroid_sets=3, schemes=["linear", "slerp", "lol"],
             centroid_schemes=["lol", "mean", "rescaled"])

@@ -10,8 +10,8 @@ import torch
 from streamlit.testing.v1 import AppTest
 
 import latentcore as lc
-from latentcore import limits, workspace
-from latentcore.seed_set import SeedSet
+from ui.server import limits, workspace
+from ui.server.seed_set import SeedSet
 from tests.apptools import frame_rows
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")

@@ -120,7 +120,7 @@ def test_png_and_gif_exports():
 
 def test_path_profile_and_figures():
     import latentcore as lc
-    from latentcore import plots
+    from ui import plots
     from latentcore.diagnostics import path_profile, typical_norm_band
 
     prior = lc.StandardNormal(64)

@@ -9,8 +9,8 @@ import time
 import pytest
 
 import latentcore.models as models
-from latentcore import workspace
-from latentcore.seed_set import SeedSet
+from ui.server import workspace
+from ui.server.seed_set import SeedSet
 from tests.test_browser import browser, jobs_done, new_tab, no_errors, server, workspaces  # noqa: F401 - fixtures
 
 FRAMES = 16

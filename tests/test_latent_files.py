@@ -202,19 +202,16 @@ def test_a_zip_bomb_is_refused_from_its_header_before_it_is_inflated(tmp_path):
         lc.load_latents(liar, name="bomb.npz", shape=(16,))
 
 
-def test_a_header_that_declares_too_much_is_refused_before_the_data_is_read(tmp_path, monkeypatch):
-    from latentcore import limits
-
+def test_a_header_that_declares_too_much_is_refused_before_the_data_is_read(tmp_path):
     with pytest.raises(lc.LatentFileError, match=r"declares an array of shape \(1000000000, 16\) \(61035 MiB\)"):
         lc.load_latents(_npy_header((10**9, 16)), name="huge.npy", shape=(16,))
-    monkeypatch.setattr(limits, "MAX_ARRAY_BYTES", 2**20)  # a real, fully formed bomb, scaled down to 1 MiB
     honest = _zip("latents.npy", _deflated_zeros(_npy_header((2**16, 16)), 4), 4 * 2**20 + 128)
     with pytest.raises(lc.LatentFileError, match="would expand to 4.0 MiB; an array in a latent file may take at most "
                                                  "1 MiB"):
-        lc.load_latents(honest, name="bomb.npz", shape=(16,))
+        lc.load_latents(honest, name="bomb.npz", shape=(16,), max_array_bytes=2**20)  # a real bomb, scaled down
     path = lc.save_latents(tmp_path / "big.pt", torch.zeros(2**15, 16))  # 2 MiB in torch's zip
     with pytest.raises(lc.LatentFileError, match="would expand to"):
-        lc.load_latents(path, shape=(16,))
+        lc.load_latents(path, shape=(16,), max_array_bytes=2**20)
 
 
 def test_the_latent_count_is_checked_from_the_header(tmp_path):
@@ -233,15 +230,12 @@ def test_the_latent_count_is_checked_from_the_header(tmp_path):
     assert lc.load_latents(one, shape=(4, 4), max_latents=1).shape == (1, 4, 4)
 
 
-def test_archives_of_too_many_entries_and_odd_compression_are_refused(tmp_path, monkeypatch):
+def test_archives_of_too_many_entries_and_odd_compression_are_refused(tmp_path):
     import zipfile
 
-    from latentcore import limits
-
-    monkeypatch.setattr(limits, "MAX_ARCHIVE_ENTRIES", 100)
     np.savez(tmp_path / "many.npz", **{f"e{i}": np.zeros(1, dtype=np.float32) for i in range(101)})
     with pytest.raises(lc.LatentFileError, match="an archive of more than 100 entries"):
-        lc.load_latents(tmp_path / "many.npz")
+        lc.load_latents(tmp_path / "many.npz", max_archive_entries=100)
     with zipfile.ZipFile(tmp_path / "bz.npz", "w", compression=zipfile.ZIP_BZIP2) as archive:
         archive.writestr("latents.npy", _npy(np.zeros((2, 16), dtype=np.float32)))
     with pytest.raises(lc.LatentFileError, match="compressed with method 12"):
@@ -249,9 +243,7 @@ def test_archives_of_too_many_entries_and_odd_compression_are_refused(tmp_path, 
 
 
 def test_names_in_a_file_are_bounded(tmp_path):
-    from latentcore import limits
-
-    path = lc.save_latents(tmp_path / "long.npz", torch.zeros(2, 16), ["x" * (limits.MAX_NAME_CHARS + 1), "y"])
+    path = lc.save_latents(tmp_path / "long.npz", torch.zeros(2, 16), ["x" * (lc.latent_files.MAX_NAME_CHARS + 1), "y"])
     with pytest.raises(lc.LatentFileError, match="1 name is longer than 200 characters"):
         lc.read_latent_file(path)
     np.savez(tmp_path / "ints.npz", latents=np.zeros((2, 16), dtype=np.float32), names=np.arange(2))
@@ -267,8 +259,8 @@ def test_non_finite_values_are_counted_in_chunks():
     assert count_nonfinite(x) == 3 and count_nonfinite(x.reshape(-1, 1)[::2]) == 2
 
 
-def test_limits_are_settings_of_the_server(monkeypatch):
-    from latentcore import limits
+def test_limits_are_settings_of_the_server_and_reach_a_read(tmp_path, monkeypatch):
+    from ui.server import limits
 
     assert limits._setting("MAX_SEEDS", 4096) == 4096
     monkeypatch.setenv("LATENT_EXPLORER_MAX_SEEDS", "10000")
@@ -279,6 +271,10 @@ def test_limits_are_settings_of_the_server(monkeypatch):
             limits._setting("MAX_SEEDS", 4096)
     assert limits.mib(3 * 2**20 // 2) == "1.5 MiB" and limits.mib(256 * 2**20) == "256 MiB"
     assert limits.mib(3200) == "3.1 KiB"
+    monkeypatch.setattr(limits, "MAX_NAME_CHARS", 3)  # what the Seeds page passes on
+    path = lc.save_latents(tmp_path / "named.npz", torch.zeros(1, 16), ["four"])
+    with pytest.raises(lc.LatentFileError, match="longer than 3 characters"):
+        lc.read_latent_file(path, **limits.latent_file_limits())
 
 
 @pytest.mark.parametrize("shape, accepted", [

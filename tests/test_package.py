@@ -75,6 +75,10 @@ def test_the_wheel_holds_the_models_and_weights_and_runs_outside_the_checkout(tm
     assert {"latentcore/models/registry.py", "latentcore/assets/models/digits-vae/model.safetensors",
             "latentcore/assets/models/digits-ddim/unet/diffusion_pytorch_model.safetensors"} <= names
     assert not any(n.startswith(("tests/", "pages/", "ui/", "bench/")) for n in names)
+    metadata = zipfile.ZipFile(wheel).read(next(n for n in names if n.endswith(".dist-info/METADATA"))).decode()
+    requires = [line.split(":", 1)[1].strip() for line in metadata.splitlines() if line.startswith("Requires-Dist:")]
+    app_only = [r for r in requires if r.startswith(("streamlit", "plotly", "fsspec"))]
+    assert len(app_only) == 3 and all('extra == "app"' in r for r in app_only), requires  # the library needs none
     # A new environment that sees this interpreter's dependencies (whether the suite runs in a virtual environment
     # or not: --system-site-packages would see the base interpreter's instead) and latentcore only from the wheel:
     # a .pth file lists this interpreter's site folders as plain paths, so their own .pth files (the editable
@@ -87,7 +91,8 @@ def test_the_wheel_holds_the_models_and_weights_and_runs_outside_the_checkout(tm
     ours = dict.fromkeys(sysconfig.get_paths()[key] for key in ("purelib", "platlib"))
     (Path(venv_site) / "dependencies.pth").write_text("".join(f"{folder}\n" for folder in ours))
     subprocess.run([str(python), "-m", "pip", "install", "-q", "--no-deps", "--no-index", str(wheel)], check=True)
-    code = ("import latentcore, latentcore.models as m; model = m.load('digits-vae'); "
+    code = ("import sys; sys.modules.update(streamlit=None, plotly=None, fsspec=None); "  # importing them fails
+            "import latentcore, latentcore.models as m; model = m.load('digits-vae'); "
             "images = model.decode(model.prior.sample(2, seed=0)); print(latentcore.__file__); "
             "print(tuple(images.shape), float(images.min()) >= 0, float(images.max()) <= 1)")
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}

@@ -11,8 +11,8 @@ import torch
 from test_app import _no_errors, _session
 from test_browser import browser, new_tab, seeds_in_set  # noqa: F401 - browser is a fixture
 
-from latentcore import workspace
-from latentcore.seed_set import SeedSet
+from ui.server import workspace
+from ui.server.seed_set import SeedSet
 from ui import recent
 from ui.launch import streamlit_server
 from ui.sidebar import DEFAULT_MODEL

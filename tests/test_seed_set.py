@@ -1,22 +1,22 @@
-"""Seed sets (latentcore.seed_set): unique names, renaming, keeping, selecting; no streamlit needed."""
+"""Seed sets (ui.server.seed_set): unique names, renaming, keeping, selecting."""
 
 import pytest
 import torch
 
-import latentcore as lc
+from ui.server.seed_set import SeedSet, SeedSetFull
 
 
 def _set(count=3):
-    return lc.SeedSet(torch.arange(count * 4, dtype=torch.float32).reshape(count, 4), [f"s{i}" for i in range(count)])
+    return SeedSet(torch.arange(count * 4, dtype=torch.float32).reshape(count, 4), [f"s{i}" for i in range(count)])
 
 
 def test_an_empty_set():
-    seeds = lc.SeedSet()
+    seeds = SeedSet()
     assert len(seeds) == 0 and seeds.latents is None and seeds.names == []
 
 
 def test_add_makes_taken_names_unique_and_stores_cpu_float32_without_a_graph():
-    seeds = lc.SeedSet()
+    seeds = SeedSet()
     source = torch.ones(2, 4, dtype=torch.float64, requires_grad=True)
     assert seeds.add(source, ["x", "x"]) == ["x", "x (2)"]
     assert seeds.add(torch.zeros(2, 4), ["x", "y"]) == ["x (3)", "y"]
@@ -79,16 +79,16 @@ def test_keep_remove_and_select():
 ])
 def test_construction_checks_the_names(latents, names, pattern):
     with pytest.raises(ValueError, match=pattern):
-        lc.SeedSet(latents, names)
+        SeedSet(latents, names)
 
 
 def test_a_set_holds_at_most_max_seeds(monkeypatch):
-    from latentcore import limits
+    from ui.server import limits
 
     monkeypatch.setattr(limits, "MAX_SEEDS", 5)
     seeds = _set(3)
     assert seeds.room() == 2
-    with pytest.raises(lc.SeedSetFull, match="holds 3 seeds and a set holds at most 5, so these 3 do not fit "
+    with pytest.raises(SeedSetFull, match="holds 3 seeds and a set holds at most 5, so these 3 do not fit "
                                              r"\(room for 2\)"):
         seeds.add(torch.zeros(3, 4), ["a", "b", "c"])
     assert len(seeds) == 3  # nothing added
@@ -98,7 +98,7 @@ def test_a_set_holds_at_most_max_seeds(monkeypatch):
 
 def test_every_change_gives_a_new_version_and_reading_none():
     seeds = _set(3)
-    seen = [seeds.version, lc.SeedSet().version]
+    seen = [seeds.version, SeedSet().version]
     for change in (lambda: seeds.add(torch.zeros(1, 4), ["x"]), lambda: seeds.rename("x", "y"),
                    lambda: seeds.keep([2, 0, 1]), lambda: seeds.remove(["y", "s0"])):
         change()

@@ -1,4 +1,4 @@
-"""Workspaces on disk (latentcore.workspace): round trips, id validation, corrupt files, atomic writes."""
+"""Workspaces on disk (ui.server.workspace): round trips, id validation, corrupt files, atomic writes."""
 
 import json
 import os
@@ -9,8 +9,8 @@ import pytest
 import safetensors.torch
 import torch
 
-from latentcore import workspace
-from latentcore.seed_set import SeedSet
+from ui.server import workspace
+from ui.server.seed_set import SeedSet
 
 
 def _workspace():
@@ -168,7 +168,7 @@ def test_a_large_seed_set_under_the_limit_round_trips(tmp_path):
 
 
 def test_one_size_limit_for_saving_and_opening(tmp_path, monkeypatch):
-    from latentcore import limits
+    from ui.server import limits
 
     ws_id = workspace.new_workspace_id()
     small = _workspace()
@@ -191,7 +191,7 @@ def test_one_size_limit_for_saving_and_opening(tmp_path, monkeypatch):
 
 
 def test_names_and_settings_are_bounded_when_saved_and_opened(tmp_path, monkeypatch):
-    from latentcore import limits
+    from ui.server import limits
 
     chatty = _workspace()
     chatty.settings["notes"] = "x" * 5000
@@ -205,7 +205,7 @@ def test_names_and_settings_are_bounded_when_saved_and_opened(tmp_path, monkeypa
 
 
 def test_opening_drops_what_does_not_fit_and_says_what(monkeypatch):
-    from latentcore import limits
+    from ui.server import limits
 
     state = {"version": 1, "settings": {"model": "digits-vae", "interpolate.frames": float("nan"),
                                         "deep": [1, {"x": [float("inf")]}], "seeds.count": "eight"},
@@ -315,7 +315,7 @@ def test_stale_temporaries_on_an_fsspec_store(monkeypatch):
 
 
 def test_an_oversized_file_on_an_fsspec_store_is_refused(monkeypatch):
-    from latentcore import limits
+    from ui.server import limits
 
     url = f"memory://big-{workspace.new_workspace_id()}"
     ws_id = workspace.new_workspace_id()

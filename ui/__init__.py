@@ -12,6 +12,7 @@ from .guard import guarded, page
 from .inversion import ended_inversion, inversion_settings, invert_image, show_inversion, start_inversion
 from .models import centroid_of, decode_to_uint8, get_model, path_through
 from .seed_sets import go_to_seeds, seed_set, seeds_or_stop
+from .server.seed_set import SeedSetFull
 from .state import keep_last_paths, last_paths, remember
 from .tables import table
 from .text import plain
@@ -20,4 +21,4 @@ from .widgets import scheme_settings
 __all__ = ["frames", "jobs", "scheme_settings", "table", "page", "stop", "guarded", "show_error", "plain", "remember",
            "seed_set", "seeds_or_stop", "go_to_seeds", "get_model", "decode_to_uint8", "path_through", "centroid_of",
            "inversion_settings", "start_inversion", "ended_inversion", "show_inversion", "invert_image",
-           "keep_last_paths", "last_paths"]
+           "keep_last_paths", "last_paths", "SeedSetFull"]

@@ -8,7 +8,7 @@ from typing import NoReturn
 import streamlit as st
 
 from latentcore.models import OutOfMemory
-from latentcore.seed_set import SeedSetFull
+from .server.seed_set import SeedSetFull
 
 from .text import plain
 

@@ -8,11 +8,9 @@ value of each of the model's conditions, as the sidebar sets them; every decode 
 
 from __future__ import annotations
 
-import collections
 import gc
 import hashlib
 import sys
-import threading
 
 import numpy as np
 import streamlit as st
@@ -20,11 +18,12 @@ import torch
 
 import latentcore as lc
 import latentcore.models as models
-from latentcore import batching, limits
 from latentcore.device import default_device
 from latentcore.imaging import image_grid, to_uint8
 
 from . import jobs
+from .server import batching
+from .server.decoded import DecodedImages
 from .state import chosen_precision
 
 
@@ -63,55 +62,13 @@ def _loaded(name: str, precision: str):
     return model
 
 
-class DecodedImages:
-    """Decoded images shared by all sessions of the server process: a thread-safe least-recently-used cache
-    bounded in bytes (``limits.MAX_DECODED_CACHE_BYTES``, read at each insertion; an entry larger than the bound is
-    not kept). Entries are read-only arrays backed by immutable bytes, so no caller can change what another gets."""
-
-    def __init__(self):
-        self._entries: collections.OrderedDict[tuple, np.ndarray] = collections.OrderedDict()
-        self._lock = threading.Lock()
-        self.nbytes = 0
-
-    def get(self, key: tuple) -> np.ndarray | None:
-        with self._lock:
-            found = self._entries.get(key)
-            if found is not None:
-                self._entries.move_to_end(key)
-            return found
-
-    def put(self, key: tuple, array: np.ndarray) -> np.ndarray:
-        """Keep a read-only copy of ``array`` under ``key`` (dropping the least recently used entries past the
-        bound) and return it."""
-        kept = np.frombuffer(np.ascontiguousarray(array).tobytes(), dtype=array.dtype).reshape(array.shape)
-        with self._lock:
-            if key in self._entries:
-                self.nbytes -= self._entries.pop(key).nbytes
-            if kept.nbytes <= limits.MAX_DECODED_CACHE_BYTES:
-                self._entries[key] = kept
-                self.nbytes += kept.nbytes
-            while self.nbytes > limits.MAX_DECODED_CACHE_BYTES:
-                self.nbytes -= self._entries.popitem(last=False)[1].nbytes
-        return kept
-
-    def keys(self) -> list[tuple]:
-        """The keys, least recently used first."""
-        with self._lock:
-            return list(self._entries)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
-            self.nbytes = 0
-
-
-DECODED = DecodedImages()
+DECODED = DecodedImages()  # shared by every session of this server process
 
 
 def decode_to_uint8(model_name: str, latents: np.ndarray, decoding: dict) -> np.ndarray:
     """Decoded images of ``latents`` as read-only 8-bit arrays (:func:`latentcore.imaging.to_uint8`), shared by
     all sessions: cached by model and its precision, latent values, shape, dtype and decoding options
-    (:data:`DECODED`), decoded through the model's batcher (:mod:`latentcore.batching`) together with other
+    (:data:`DECODED`), decoded through the model's batcher (:mod:`ui.server.batching`) together with other
     sessions' requests."""
     model = get_model(model_name)
     key = (model_name, str(model.dtype), digest(np.ascontiguousarray(latents).tobytes()), latents.shape,

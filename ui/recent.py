@@ -5,7 +5,7 @@ another's.
 
 The cookie holds up to :data:`KEPT` entries ``<workspace id>:<Unix time of last use>`` joined by ``.``, most recent
 first. It comes from the browser, so it is read as untrusted text: at most :data:`MAX_CHARS` characters, ids that
-:func:`latentcore.workspace.check_workspace_id` refuses and malformed times are left out without a word (they name
+:func:`ui.server.workspace.check_workspace_id` refuses and malformed times are left out without a word (they name
 nothing that could be opened). An id read here is still only a candidate: the caller adopts it only when a
 workspace is saved under it.
 """
@@ -17,7 +17,7 @@ import time
 
 import streamlit as st
 
-from latentcore import workspace
+from .server import workspace
 
 COOKIE = "latent_explorer_recent"
 KEPT = 8  # entries kept, most recent first

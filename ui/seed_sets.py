@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from latentcore.seed_set import SeedSet
+from .server.seed_set import SeedSet
 
 from .errors import stop
 

@@ -1,5 +1,5 @@
 """The session's workspace: its seed sets (one per model, so switching models loses nothing) and every setting a
-page registers with :func:`ui.state.remember`, kept on the server by :mod:`latentcore.workspace`; read when a
+page registers with :func:`ui.state.remember`, kept on the server by :mod:`ui.server.workspace`; read when a
 session opens and written after every run that changed something. Its sidebar panel is :mod:`ui.workspace_panel`.
 
 The workspace id is in the URL (``?ws=...``), so a reload or a shared link restores the same state; the workspace
@@ -21,7 +21,7 @@ import time
 import streamlit as st
 
 import latentcore.models as models
-from latentcore import workspace
+from .server import workspace
 
 from . import recent
 from .models import get_model

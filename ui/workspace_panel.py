@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from latentcore import limits, workspace
+from .server import limits, workspace
 from latentcore.latent_files import FORMATS
 
 from . import recent

@@ -1,6 +1,6 @@
 """Workspaces: what a session keeps on the server, one ``.safetensors`` file each.
 
-A workspace holds a :class:`~latentcore.seed_set.SeedSet` per model and the settings (the chosen model, each
+A workspace holds a :class:`~ui.server.seed_set.SeedSet` per model and the settings (the chosen model, each
 page's last choices). Its file has one tensor per non-empty seed set and the rest as JSON in the file's metadata;
 it is written atomically after every change and read back with the same checks as latent files
 (:class:`WorkspaceError`). A workspace id is random (128 bits, URL-safe) and validated before it names a file.
@@ -8,8 +8,8 @@ it is written atomically after every change and read back with the same checks a
 Workspaces live in a store (:func:`workspace_store`): a local folder, or any filesystem fsspec opens from a URL
 (``file://``, ``memory://``, ``s3://`` with s3fs installed, ...), so that several server processes can share them.
 
-One size limit holds for saving and opening (:data:`latentcore.limits.MAX_WORKSPACE_BYTES` for the file,
-:data:`~latentcore.limits.MAX_WORKSPACE_METADATA_BYTES` for its JSON header), so whatever is saved opens again: a
+One size limit holds for saving and opening (:data:`ui.server.limits.MAX_WORKSPACE_BYTES` for the file,
+:data:`~ui.server.limits.MAX_WORKSPACE_METADATA_BYTES` for its JSON header), so whatever is saved opens again: a
 workspace past it is not written (:class:`WorkspaceTooLarge`, saying what to delete). Opening a file drops what
 does not fit, and says what (:attr:`Workspace.dropped`, :func:`describe_dropped`): settings that are not finite,
 seeds past the seed set limit and, with :meth:`Workspace.fit`, seed sets of a shape their model does not take.
@@ -32,11 +32,12 @@ from typing import Mapping
 
 import safetensors.torch
 
-import latentcore.limits as limits
+from latentcore.latent_files import LatentFileError, check_latents, read_limited, safetensors_metadata, write_atomically
+from latentcore.validation import some_of
 
-from .latent_files import LatentFileError, check_latents, read_limited, safetensors_metadata, write_atomically
+from . import limits
+
 from .seed_set import SeedSet
-from .validation import some_of
 
 
 class WorkspaceError(ValueError):
@@ -264,8 +265,8 @@ def _too_large(workspace: Workspace, size: int, header: int) -> WorkspaceTooLarg
 
 def workspace_to_bytes(workspace: Workspace) -> bytes:
     """The workspace as one ``.safetensors`` file (also the format of a downloaded workspace), or
-    :class:`WorkspaceTooLarge` when the file would be past :data:`latentcore.limits.MAX_WORKSPACE_BYTES` or its
-    header past :data:`~latentcore.limits.MAX_WORKSPACE_METADATA_BYTES`: checked from the seed counts before the
+    :class:`WorkspaceTooLarge` when the file would be past :data:`ui.server.limits.MAX_WORKSPACE_BYTES` or its
+    header past :data:`~ui.server.limits.MAX_WORKSPACE_METADATA_BYTES`: checked from the seed counts before the
     file is built, and on the built file, against the very sizes :func:`workspace_from_bytes` checks."""
     tensors, sets = {}, []
     for model, seeds in workspace.seed_sets.items():
@@ -288,7 +289,7 @@ def workspace_to_bytes(workspace: Workspace) -> bytes:
 def workspace_from_bytes(data: bytes, name: str = "workspace") -> Workspace:
     """A :class:`Workspace` from the bytes of a workspace file, checked entry by entry: a file past the size limits,
     corrupt, of another version or with a damaged seed set is refused (:class:`WorkspaceError`); settings that are
-    not finite and seeds past :data:`latentcore.limits.MAX_SEEDS` are dropped and listed in ``dropped``."""
+    not finite and seeds past :data:`ui.server.limits.MAX_SEEDS` are dropped and listed in ``dropped``."""
     def bad(why: str) -> WorkspaceError:
         return WorkspaceError(f"{name} is not a usable Latent Explorer workspace: {why}")
 

@@ -2,7 +2,7 @@
 
 A seed set's names are distinct, one per latent. Latents are kept detached, on the CPU, in float32: the set is
 saved in workspaces and shown across pages, so it holds no autograd graph and no GPU memory. A set holds at most
-:data:`latentcore.limits.MAX_SEEDS` seeds (4096 unless the server sets another limit).
+:data:`ui.server.limits.MAX_SEEDS` seeds (4096 unless the server sets another limit).
 """
 
 from __future__ import annotations
@@ -12,13 +12,13 @@ from dataclasses import dataclass, field
 
 import torch
 
-import latentcore.limits as limits
+from . import limits
 
 _VERSIONS = itertools.count()  # one counter for every set, so that a replaced set never repeats a version
 
 
 class SeedSetFull(ValueError):
-    """Adding these seeds would take the set past :data:`latentcore.limits.MAX_SEEDS`; the message says how many
+    """Adding these seeds would take the set past :data:`ui.server.limits.MAX_SEEDS`; the message says how many
     fit."""
 
 
@@ -60,13 +60,13 @@ class SeedSet:
         return len(self.names)
 
     def room(self) -> int:
-        """How many more seeds the set takes before it reaches :data:`latentcore.limits.MAX_SEEDS`."""
+        """How many more seeds the set takes before it reaches :data:`ui.server.limits.MAX_SEEDS`."""
         return max(0, limits.MAX_SEEDS - len(self))
 
     def add(self, latents: torch.Tensor, names: list[str]) -> list[str]:
         """Append ``latents [M, *shape]`` under ``names``; a taken name becomes ``"x (2)"``, ``"x (3)"``, ...
         Returns the names given. :class:`SeedSetFull` when the set would hold more than
-        :data:`latentcore.limits.MAX_SEEDS` seeds (nothing is added then)."""
+        :data:`ui.server.limits.MAX_SEEDS` seeds (nothing is added then)."""
         if len(latents) > self.room():
             raise SeedSetFull(f"The seed set holds {len(self)} seeds and a set holds at most {limits.MAX_SEEDS}, so "
                               f"these {len(latents)} do not fit (room for {self.room()}); delete seeds on the Seeds "

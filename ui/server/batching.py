@@ -38,8 +38,8 @@ from concurrent.futures import Future
 
 import torch
 
-from .models.base import GenerativeModel
-from .validation import check_latents
+from latentcore.models.base import GenerativeModel
+from latentcore.validation import check_latents
 
 MAX_WAIT_S = 0.005  # how long the oldest request waits for others to join it
 
