@@ -50,14 +50,17 @@ def main():
     run(a[:1], b[:1], t, model)  # warm-up (reference samples, allocations)
     print(f"device {device}, torch {torch.__version__}, {torch.get_num_threads()} threads; digits-vae decoder, "
           f"{args.frames} frames, alpha {lc.geodesic.DEFAULT_ALPHA}\n")
-    print("| paths | how | time | iterations | time to 1% of final energy | final / initial energy | index: linear -> optimised |")
+    print("| paths | how | time | iterations | time to 1% of final energy | final / initial energy "
+          "| index: linear -> optimised |")
     print("|---|---|---|---|---|---|---|")
     single, single_time = run(a[:1], b[:1], t, model)
     k = within_one_percent(single.energies)
     linear = lc.path_realism(lc.interpolate(a[:1], b[:1], args.frames, scheme="linear", prior=model.prior),
                              prior=model.prior, decoder=model).index
-    print(f"| 1 | single | {single_time:.2f} s | {single.iterations} | {single_time * k / max(single.iterations, 1):.2f} s "
-          f"| {float(single.energies[-1, 0] / single.energies[0, 0]):.3f} | {float(linear[0]):.3g} -> {float(single.index[0]):.3g} |")
+    print(f"| 1 | single | {single_time:.2f} s | {single.iterations} "
+          f"| {single_time * k / max(single.iterations, 1):.2f} s "
+          f"| {float(single.energies[-1, 0] / single.energies[0, 0]):.3f} "
+          f"| {float(linear[0]):.3g} -> {float(single.index[0]):.3g} |")
     batch, batch_time = run(a, b, t, model)
     one_by_one = sum(run(a[i:i + 1], b[i:i + 1], t, model)[1] for i in range(args.paths))
     ratio = (batch.energies[-1] / batch.energies[0]).mean()

@@ -89,7 +89,8 @@ def semicircle_generator():
     right.set_title("L2 distance between consecutive frames")
     fig.tight_layout()
     fig.savefig(DOCS / "geodesic_semicircle_gen.png", dpi=110)
-    image_grid(model.decode(torch.cat([linear, optimal])), columns=FRAMES).save(DOCS / "geodesic_semicircle_gen_frames.png")
+    frames = image_grid(model.decode(torch.cat([linear, optimal])), columns=FRAMES)
+    frames.save(DOCS / "geodesic_semicircle_gen_frames.png")
 
 
 def main():

@@ -42,7 +42,8 @@ def main():
                         help="max_iter of NAO's optimiser: iterations at most (default %(default)s)")
     args = parser.parse_args()
     device = torch.device(args.device) if args.device else lc.default_device()
-    print(f"device {device}, torch {torch.__version__}, {torch.get_num_threads()} threads, {platform.processor() or platform.machine()}")
+    print(f"device {device}, torch {torch.__version__}, {torch.get_num_threads()} threads, "
+          f"{platform.processor() or platform.machine()}")
     print()
     print("| D | frames | copy of output | linear | SLERP | LOL | LOL kernel | LOL / copy | LOL kernel / copy "
           "| NAO (iterations) | NAO / LOL |")

@@ -407,6 +407,7 @@ def save_latents(path, latents: torch.Tensor, names: list[str] | None = None) ->
     return write_atomically(path, latents_to_bytes(latents, names, fmt=path.suffix.lower()))
 
 
-__all__ = ["FORMATS", "MAX_FILE_BYTES", "MAX_ARRAY_BYTES", "MAX_ARCHIVE_ENTRIES", "MAX_NAME_CHARS", "mib", "LatentFileError", "TooManyLatents", "LatentFile", "read_latent_file",
+__all__ = ["FORMATS", "MAX_FILE_BYTES", "MAX_ARRAY_BYTES", "MAX_ARCHIVE_ENTRIES", "MAX_NAME_CHARS", "mib",
+           "LatentFileError", "TooManyLatents", "LatentFile", "read_latent_file",
            "load_latents", "latents_to_bytes", "save_latents", "paths_to_npz", "read_limited", "check_latents",
            "safetensors_metadata", "write_atomically"]

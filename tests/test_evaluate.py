@@ -109,8 +109,8 @@ def test_lol_and_slerp_paths_are_more_typical_than_linear_and_geodesics_shorter(
     """Encoded digits (|z| ~ 2.4 against sqrt(16) = 4 for prior samples): linear midpoints shrink further. The
     typical-set index and the normality tests rank LOL > SLERP > linear as the LOL paper argues, while the
     density index, ~1 inside the Gaussian ball, ranks them the other way round (the density index of Struski et
-    al. cannot see a too-small norm). ri-optimal paths through the decoder (Struski et al., Eq. 3) are shorter and more evenly paced in
-    image space than linear ones."""
+    al. cannot see a too-small norm). ri-optimal paths through the decoder (Struski et al., Eq. 3) are shorter and
+    more evenly paced in image space than linear ones."""
     result = ev.evaluate(vae, pairs=16, frames=9, centroid_sets=0, schemes=["linear", "slerp", "lol", "geodesic"])
     t = result.table.set_index("scheme")
     assert t.loc["lol", "ri_typical_mean"] > t.loc["slerp", "ri_typical_mean"] > t.loc["linear", "ri_typical_mean"]

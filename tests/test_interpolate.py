@@ -155,7 +155,7 @@ def test_nao_centroid_loss_is_the_official_objective(cluster):
 
 def test_nao_centroid_of_opposite_seeds_is_finite_and_typical():
     seeds = lc.StandardNormal(64).sample(1, seed=4)
-    c = lc.centroid(torch.cat([seeds, -seeds]), scheme="nao")  # their mean is the origin, where the norm has no gradient
+    c = lc.centroid(torch.cat([seeds, -seeds]), scheme="nao")  # their mean: the origin, where the norm has no gradient
     assert torch.isfinite(c).all() and abs(float(c.norm()) - 8.0) < 1.0
 
 

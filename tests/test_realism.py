@@ -9,7 +9,8 @@ import latentcore as lc
 from latentcore.realism import log_density_cdf, reference_log_probs
 
 
-@pytest.mark.parametrize("prior", [lc.StandardNormal(16), lc.Gaussian(torch.linspace(-1, 1, 8), torch.linspace(0.5, 2, 8))])
+@pytest.mark.parametrize("prior", [lc.StandardNormal(16),
+                                   lc.Gaussian(torch.linspace(-1, 1, 8), torch.linspace(0.5, 2, 8))])
 def test_closed_form_and_kde_estimator_agree(prior):
     z = torch.cat([prior.sample(300, seed=1), prior.mean + 1.3 * (prior.sample(100, seed=2) - prior.mean)])
     closed = lc.realisticity_index(z, prior=prior)

@@ -135,7 +135,7 @@ class SessionJobs:
                 job.state = "done"
             except _Cancelled:
                 job.state = "cancelled"
-            except Exception as err:  # shown on the page that asked, like any error there
+            except Exception as err:  # noqa: BLE001 - shown on the page that asked, like any error there
                 job.error, job.state = err, "failed"
             with self.lock:
                 self.queue.remove(job)

@@ -201,7 +201,7 @@ class DecodeBatcher:
                 images = model.decode(torch.cat([r.latents for r in batch]), **batch[0].options)
                 rows = [part.clone().reshape(*r.batch, *model.image_shape)
                         for r, part in zip(batch, images.split([len(r.latents) for r in batch]), strict=True)]
-            except Exception:  # one request's fault, maybe: each is decoded alone and fails alone
+            except Exception:  # noqa: BLE001 - one request's fault, maybe: each is decoded alone and fails alone
                 retried = True
                 for request in batch:
                     self._finish(model, request)
@@ -218,7 +218,7 @@ class DecodeBatcher:
     def _finish(model: GenerativeModel, request: _Request) -> None:
         try:
             images = model.decode(request.latents, **request.options).reshape(*request.batch, *model.image_shape)
-        except Exception as err:  # the caller gets its own error
+        except Exception as err:  # noqa: BLE001 - the caller gets its own error
             request.future.set_exception(err)
         else:
             request.future.set_result(images)
