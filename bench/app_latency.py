@@ -13,7 +13,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from ui.launch import CHROMIUM, CHROMIUM_FLAGS, streamlit_server
+from tools.launch import CHROMIUM, CHROMIUM_FLAGS, streamlit_server
 from ui.sidebar import DEFAULT_MODEL
 
 STEPS = 30

@@ -27,7 +27,7 @@ from PIL import Image
 from latentcore import latents_to_bytes
 from ui.server import workspace
 from ui.server.seed_set import SeedSet
-from ui.launch import CHROMIUM, CHROMIUM_FLAGS, ROOT, streamlit_server
+from tools.launch import CHROMIUM, CHROMIUM_FLAGS, ROOT, streamlit_server
 
 WAIT_MS = 600_000
 MODEL = "digits-vae"  # 16-dimensional latents and an encoder: every upload path is open

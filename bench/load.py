@@ -74,7 +74,7 @@ import latentcore.models as models
 from ui.server import workspace
 from latentcore.imaging import to_uint8
 from ui.server.seed_set import SeedSet
-from ui.launch import ROOT, streamlit_server
+from tools.launch import ROOT, streamlit_server
 
 SIZES = (1, 5, 10, 20)
 PAUSES = (1.0, 0.0)  # a student looking at each image for about a second; sliders moved back to back

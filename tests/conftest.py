@@ -21,7 +21,7 @@ def tiny_unet2d_folder(tmp_path):
     """A diffusers DDIM pipeline folder with a tiny untrained UNet2DModel (8x8, 1 channel), built from configs."""
     from diffusers import DDIMPipeline, DDIMScheduler, UNet2DModel
 
-    from latentcore.models.train import DIGITS_SCHEDULER
+    from tools.train import DIGITS_SCHEDULER
 
     torch.manual_seed(0)
     unet = UNet2DModel(sample_size=8, in_channels=1, out_channels=1, layers_per_block=1, block_out_channels=(8, 16),

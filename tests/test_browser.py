@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from ui.launch import CHROMIUM, CHROMIUM_FLAGS, ROOT, streamlit_server
+from tools.launch import CHROMIUM, CHROMIUM_FLAGS, ROOT, streamlit_server
 from ui.sidebar import DEFAULT_MODEL
 
 OUT = ROOT / "test-output"

@@ -1,5 +1,5 @@
-"""The command-line entries (``python -m latentcore.evaluate``, ``latentcore.models.*``, ``bench.*``): every
-argparse parser under latentcore/ and bench/ names its program as a user types it and gives every argument a help
+"""The command-line entries (``python -m latentcore.evaluate``, ``tools.*``, ``bench.*``): every argparse parser
+under latentcore/, tools/ and bench/ names its program as a user types it and gives every argument a help
 text, checked in the source (ast; the bench scripts are not imported, some need matplotlib), and one real
 ``python -m latentcore.evaluate --help``."""
 
@@ -11,8 +11,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 # At least these entries: a parser that goes missing must fail the test, not shrink it.
-ENTRIES = {"latentcore/evaluate/cli.py", "latentcore/models/import_weights.py", "latentcore/models/quality.py",
-           "latentcore/models/train.py"}
+ENTRIES = {"latentcore/evaluate/cli.py", "tools/import_weights.py", "tools/quality.py", "tools/train.py"}
 BENCH_SCRIPTS = 13
 
 
@@ -39,7 +38,7 @@ def _keyword(call: ast.Call, name: str) -> ast.expr | None:
 
 def test_every_parser_names_its_program_and_helps_every_argument():
     found = set()
-    for path in sorted([*(ROOT / "latentcore").rglob("*.py"), *(ROOT / "bench").rglob("*.py")]):
+    for path in sorted(p for folder in ("latentcore", "tools", "bench") for p in (ROOT / folder).rglob("*.py")):
         tree = ast.parse(path.read_text(), filename=str(path))
         parsers = _calls(tree, "ArgumentParser")
         if not parsers:

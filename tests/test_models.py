@@ -13,7 +13,7 @@ import torch
 import latentcore as lc
 import latentcore.models as models
 from latentcore.models.data import digits
-from latentcore.models.train import DIGITS_SCHEDULER
+from tools.train import DIGITS_SCHEDULER
 from latentcore.models.diffusion import PixelDiffusionModel
 
 # Encode-then-decode mean squared error on 64 held-out digits: about twice the values measured on all 297
@@ -120,7 +120,7 @@ def test_builtin_decodes_deterministically_and_batches_within_float32_rounding(n
 
 def test_faces_dcgan_decodes_like_the_original_generator():
     """The reference: 4 latents and the images of gan-face-generate 1.1.1's own Generator class (float32 weights,
-    eval mode), written once by ``python -m latentcore.models.import_weights faces-dcgan WHEEL --reference``.
+    eval mode), written once by ``python -m tools.import_weights faces-dcgan WHEEL --reference``.
     The shipped weights are float16; every pixel stays within one 8-bit level of the original."""
     from pathlib import Path
 

@@ -14,7 +14,7 @@ from test_browser import browser, new_tab, seeds_in_set  # noqa: F401 - browser 
 from ui.server import workspace
 from ui.server.seed_set import SeedSet
 from ui import recent
-from ui.launch import streamlit_server
+from tools.launch import streamlit_server
 from ui.sidebar import DEFAULT_MODEL
 
 ROOT = Path(__file__).resolve().parents[1]  # pages are addressed relative to the app

@@ -2,9 +2,9 @@
 Learning with Deep Convolutional Generative Adversarial Networks", arXiv 1511.06434) and the model built on it.
 
 The built-in ``faces-dcgan`` is this generator with the weights of the PyPI package ``gan-face-generate`` 1.1.1
-(Chien Liu, MIT licence), trained on Microsoft's DigiFace-1M synthetic faces; ``python -m
-latentcore.models.import_weights`` converts them. Folder layout: ``config.json`` (architecture, prior, output
-range, provenance) and ``model.safetensors`` (the generator's state dict; float16 when that leaves every decoded
+(Chien Liu, MIT licence), trained on Microsoft's DigiFace-1M synthetic faces; the project's
+``tools/import_weights.py`` converts them. Folder layout: ``config.json`` (architecture, prior, output range,
+provenance) and ``model.safetensors`` (the generator's state dict; float16 when that leaves every decoded
 8-bit pixel unchanged, computed in float32 after loading).
 """
 

@@ -1,6 +1,6 @@
 """Convert pretrained weights that a registry package ships into a built-in model folder.
 
-``python -m latentcore.models.import_weights faces-dcgan PATH/gan_face_generate-1.1.1-py3-none-any.whl``
+``python -m tools.import_weights faces-dcgan PATH/gan_face_generate-1.1.1-py3-none-any.whl``
 
 reads the DCGAN generator checkpoint ``gan_face_generate/weights.tar`` from the wheel of the PyPI package
 ``gan-face-generate`` 1.1.1 (``pip download gan-face-generate==1.1.1 --no-deps``) with ``torch.load(...,
@@ -26,9 +26,9 @@ from pathlib import Path
 import safetensors.torch
 import torch
 
-from ..imaging import image_grid, to_uint8
-from .gan import DCGANGenerator
-from .registry import ASSETS
+from latentcore.imaging import image_grid, to_uint8
+from latentcore.models.gan import DCGANGenerator
+from latentcore.models.registry import ASSETS
 
 CHECKPOINT = "gan_face_generate/weights.tar"
 LICENCE = "gan_face_generate-1.1.1.dist-info/licenses/LICENSE"
@@ -38,10 +38,10 @@ REFERENCE_LATENTS = 4
 FACES_LICENCE = """# faces-dcgan: origin and licences
 
 The weights in `model.safetensors` are the DCGAN generator of the PyPI package `gan-face-generate` 1.1.1 by
-Chien Liu (https://github.com/chien-liu/DCGAN-PyTorch), converted by `python -m latentcore.models.import_weights
-faces-dcgan` without retraining. The architecture is the PyTorch DCGAN tutorial's generator (Radford, Metz,
-Chintala, "Unsupervised Representation Learning with Deep Convolutional Generative Adversarial Networks",
-arXiv 1511.06434).
+Chien Liu (https://github.com/chien-liu/DCGAN-PyTorch), converted by Latent Explorer's `tools/import_weights.py`
+(`python -m tools.import_weights faces-dcgan` in a checkout) without retraining. The architecture is the PyTorch
+DCGAN tutorial's generator (Radford, Metz, Chintala, "Unsupervised Representation Learning with Deep Convolutional
+Generative Adversarial Networks", arXiv 1511.06434).
 
 The package's licence (MIT) follows.
 
@@ -124,7 +124,7 @@ def write_reference(wheel: Path, out: Path) -> None:
 
 
 def write_samples(folder: Path, out: Path) -> None:
-    from .gan import GANModel
+    from latentcore.models.gan import GANModel
 
     model = GANModel(folder, "faces-dcgan", "", "", "cpu")
     image_grid(model.decode(model.prior.sample(32, seed=0)), columns=8, scale=1).save(out, optimize=True)
@@ -132,7 +132,7 @@ def write_samples(folder: Path, out: Path) -> None:
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m latentcore.models.import_weights",
+    parser = argparse.ArgumentParser(prog="python -m tools.import_weights",
                                      description="Convert pretrained weights shipped by a registry package into a "
                                                  "built-in Latent Explorer model.")
     parser.add_argument("model", choices=["faces-dcgan"], help="the built-in model to write (only faces-dcgan)")

@@ -1,6 +1,6 @@
 """Measure the built-in generative models and write their sample grids.
 
-    python -m latentcore.models.quality [NAME ...]
+    python -m tools.quality [NAME ...]
 
 For each model: the fraction of 256 prior samples that ``digits-classifier`` labels with probability above 0.8
 and their class histogram; the encode-then-decode error on the 297 held-out digits (MSE, PSNR); for models that
@@ -20,9 +20,9 @@ from pathlib import Path
 import scipy.stats
 import torch
 
-from . import available, load, load_classifier
-from ..imaging import image_grid
-from .data import digits
+from latentcore.models import available, load, load_classifier
+from latentcore.imaging import image_grid
+from latentcore.models.data import digits
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 SAMPLES = 256
@@ -56,7 +56,7 @@ def measure(name: str) -> dict:
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m latentcore.models.quality",
+    parser = argparse.ArgumentParser(prog="python -m tools.quality",
                                      description="Measure the built-in models and write sample grids.")
     parser.add_argument("names", nargs="*", default=None,
                         help=f"models to measure, of {', '.join(available())} (default: all of them)")

@@ -1,6 +1,6 @@
 """Train a built-in model on scikit-learn's digits and write it to ``assets/models/NAME/``.
 
-    python -m latentcore.models.train NAME [--iterations N] [--out DIR]
+    python -m tools.train NAME [--iterations N] [--out DIR]
 
 NAME is one of :data:`TRAINERS`. Every run uses a fixed seed, prints progress and loss, and prints its total
 time. Weights are written as safetensors with a JSON config.
@@ -18,8 +18,8 @@ from typing import Callable
 
 import torch
 
-from .data import digits
-from .registry import ASSETS
+from latentcore.models.data import digits
+from latentcore.models.registry import ASSETS
 
 # The digits DDIM model: its UNet2DModel and the scheduler it was trained with (also the decoding configuration).
 DIGITS_UNET = dict(
@@ -39,7 +39,7 @@ def _save_unet_folder(unet, scheduler, folder: Path) -> None:
     """Write ``unet`` and ``scheduler`` as a diffusers ``DDPMPipeline`` folder (``unet/``, ``scheduler/``,
     ``model_index.json``). DDPMPipeline's loop (``set_timesteps``, then ``step`` on the UNet's output from
     Gaussian noise) samples correctly with a DDIM or a flow-matching Euler scheduler alike."""
-    from .hub import import_diffusers
+    from latentcore.models.hub import import_diffusers
 
     folder = Path(folder)
     unet.save_pretrained(folder / "unet", safe_serialization=True)
@@ -52,7 +52,7 @@ def _save_unet_folder(unet, scheduler, folder: Path) -> None:
 
 def save_ddim_folder(unet, folder: Path) -> None:
     """Write ``unet`` and the digits DDIM scheduler as a diffusers pipeline folder (``DDIMPipeline``)."""
-    from .hub import import_diffusers
+    from latentcore.models.hub import import_diffusers
 
     _save_unet_folder(unet, import_diffusers().DDIMScheduler(**DIGITS_SCHEDULER), folder)
 
@@ -60,7 +60,7 @@ def save_ddim_folder(unet, folder: Path) -> None:
 def save_flow_folder(unet, folder: Path) -> None:
     """Write ``unet`` and the digits flow-matching scheduler (``FlowMatchEulerDiscreteScheduler``) as a diffusers
     pipeline folder."""
-    from .hub import import_diffusers
+    from latentcore.models.hub import import_diffusers
 
     _save_unet_folder(unet, import_diffusers().FlowMatchEulerDiscreteScheduler(**FLOW_SCHEDULER), folder)
 
@@ -81,7 +81,7 @@ def _train_unet(name: str, out: Path, iterations: int, loss_fn, save, batch: int
     """Train a ``UNet2DModel`` (:data:`DIGITS_UNET`) on the digits scaled to [-1, 1]: AdamW with a one-cycle
     learning rate, gradients clipped at norm 1, EMA weights (from iteration 200) saved by ``save(ema, out)`` every
     1000 iterations and at the end. ``loss_fn(unet, clean, gen) -> loss`` draws its own noise from ``gen``."""
-    from .hub import import_diffusers
+    from latentcore.models.hub import import_diffusers
 
     images, _ = digits("train")
     x0 = images * 2.0 - 1.0
@@ -114,7 +114,7 @@ def _train_unet(name: str, out: Path, iterations: int, loss_fn, save, batch: int
 def train_digits_ddim(out: Path, iterations: int):
     """DDPM noise-prediction training of a small UNet2DModel (epsilon loss, cosine schedule, EMA weights);
     saved as a diffusers DDIM pipeline folder (``unet/``, ``scheduler/``, ``model_index.json``)."""
-    from .hub import import_diffusers
+    from latentcore.models.hub import import_diffusers
 
     noise_schedule = import_diffusers().DDPMScheduler(
         **{k: DIGITS_SCHEDULER[k] for k in ("num_train_timesteps", "beta_schedule")})
@@ -157,10 +157,10 @@ def _train_vae(out: Path, iterations: int, prior_name: str, latent_dim: int, bat
     rest, weighted by ``rest_weight``. A weight above 1 makes the remaining coordinates expensive, so the decoder
     carries the digits through the horseshoe coordinates instead of ignoring them.
     """
-    from .nets import VAE
-    from .nets import save_net
-    from .vae import build_prior
-    from ..priors import GaussianMixture
+    from latentcore.models.nets import VAE
+    from latentcore.models.nets import save_net
+    from latentcore.models.vae import build_prior
+    from latentcore.priors import GaussianMixture
 
     images, _ = digits("train")
     net = VAE(latent_dim)
@@ -217,7 +217,7 @@ def _shift(x: torch.Tensor, gen: torch.Generator, pixels: int = 1) -> torch.Tens
 
 def train_digits_classifier(out: Path, iterations: int, batch: int = 128, lr: float = 2e-3):
     """Cross-entropy with random one-pixel shifts; held-out accuracy printed at the end."""
-    from .nets import DigitsCNN, save_net
+    from latentcore.models.nets import DigitsCNN, save_net
 
     images, labels = digits("train")
     net = DigitsCNN()
@@ -267,7 +267,7 @@ TRAINERS: dict[str, Trainer] = {t.name: t for t in (
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m latentcore.models.train",
+    parser = argparse.ArgumentParser(prog="python -m tools.train",
                                      description="Train a built-in Latent Explorer model on sklearn's digits.")
     parser.add_argument("name", choices=sorted(TRAINERS), help="the built-in model to train")
     parser.add_argument("--iterations", type=int, default=None,
