@@ -19,15 +19,15 @@ i.i.d. seeds exactly (the derivation of Lemma 4 uses only the first two moments)
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from dataclasses import dataclass
+from typing import Callable
 
 import torch
 
 from .device import as_tensor
 from .optimise import check_budget
-from .policy import context_options
 from .priors import Gaussian, Independent, Prior, StandardNormal
+from .registry import BaseScheme, Registry
 from .validation import check_choice, check_finite, check_latents, check_options, keyword_options, resolve_prior
 
 
@@ -122,50 +122,39 @@ def rescaled_centroid(latents, prior, *, progress=None):
 
 
 @dataclass(frozen=True)
-class Centroid:
+class Centroid(BaseScheme):
     """One centroid scheme and its policy: ``centre(latents [K, *shape], prior, *, progress=None, **options) ->
     [*shape]``; ``iterative`` ones optimise, report progress, take ``budget_s`` and ``should_stop`` and return a
-    result with the ``centroid`` and its ``stopping`` (:class:`~latentcore.optimise.Stopping`); ``interactive`` /
-    ``evaluation`` are the fixed options the app's pages and :mod:`latentcore.evaluate` use."""
+    result with the ``centroid`` and its ``stopping`` (:class:`~latentcore.optimise.Stopping`). The fields it
+    shares with interpolation schemes are those of :class:`~latentcore.registry.BaseScheme`."""
 
-    name: str
-    label: str
-    description: str
     centre: Callable[..., torch.Tensor]
-    iterative: bool = False
-    interactive: Mapping[str, Any] = field(default_factory=dict)
-    evaluation: Mapping[str, Any] = field(default_factory=dict)
 
-    def options(self, *, context: str | None = None) -> dict:
-        """The fixed options of ``context`` (see :mod:`latentcore.policy`)."""
-        return context_options(self, context)
+    result_field = "centroid"
 
-    def run(self, latents: torch.Tensor, prior: Prior, *, progress=None, budget_s: float | None = None,
-            should_stop=None, **options):
-        """``(centroid [*shape], stopping)``: :attr:`centre` with the run controls where it is iterative;
-        closed-form schemes ignore them and give ``stopping`` None."""
-        if not self.iterative:
-            return self.centre(latents, prior, progress=progress, **options), None
-        result = self.centre(latents, prior, progress=progress, budget_s=budget_s, should_stop=should_stop,
-                             **options)
-        return result.centroid, result.stopping
+    @property
+    def compute(self) -> Callable[..., torch.Tensor]:
+        """:attr:`centre`."""
+        return self.centre
 
 
-CENTROIDS: dict[str, Centroid] = {}
+CENTROIDS: Registry[Centroid] = Registry("centroid scheme")
 
 
-def register_centroid(scheme: Centroid) -> Centroid:
-    """Add a centroid scheme to :data:`CENTROIDS`; the app and the evaluation list whatever it holds."""
-    CENTROIDS[scheme.name] = scheme
-    return scheme
+def register_centroid(scheme: Centroid, *, replace: bool = False) -> Centroid:
+    """Add a centroid scheme to :data:`CENTROIDS` (a taken name is an error unless ``replace``); the app and the
+    evaluation list whatever it holds."""
+    return CENTROIDS.register(scheme, replace=replace)
 
 
 register_centroid(Centroid("lol", "LOL centroid", "Equal weights through the "
-                           "LOL map: distributed exactly as the prior for Gaussian seeds.", lol_centroid))
+                           "LOL map: distributed exactly as the prior for Gaussian seeds.", lol_centroid,
+                           in_default_selection=True))
 register_centroid(Centroid("mean", "Arithmetic mean", "The plain average; for Gaussian seeds its norm is "
-                           "atypically small.", mean_centroid))
+                           "atypically small.", mean_centroid, in_default_selection=True))
 register_centroid(Centroid("rescaled", "Rescaled mean", "The average, moved along its "
-                           "direction to the seeds' average distance from the prior's mean.", rescaled_centroid))
+                           "direction to the seeds' average distance from the prior's mean.", rescaled_centroid,
+                           in_default_selection=True))
 
 
 def centroid(latents, *, scheme: str = "lol", prior: Prior | None = None, progress=None,

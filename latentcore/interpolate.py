@@ -4,7 +4,7 @@ A scheme turns endpoint pairs ``z0, z1 [B, D]`` (flattened latents) and times ``
 ``[B, S, D]``. :func:`interpolate` is the one entry point: it validates shapes against the prior, runs the
 scheme as one batch and pins the endpoints to the inputs exactly. Adding a scheme is one
 :func:`register_scheme` call with a :class:`Scheme`, which also carries the scheme's policy (options for the
-app and the evaluation, whether it needs a decoder, the models it is too slow for).
+app and the evaluation, whether it needs a decoder, the models it is too slow for, whether the app preselects it).
 
 - ``linear``: ``(1 - t) x + t y``.
 - ``slerp``: ``sin((1 - t) W) / sin W x + sin(t W) / sin W y`` with ``cos W = <x, y> / (|x| |y|)`` clipped to
@@ -22,7 +22,7 @@ app and the evaluation, whether it needs a decoder, the models it is too slow fo
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import KW_ONLY, dataclass
 from typing import Any, Callable, Mapping
 
 import torch
@@ -30,8 +30,8 @@ import torch
 from .combine import from_lol_space, lol_is_exact, to_lol_space
 from .device import as_tensor
 from .optimise import check_budget
-from .policy import context_options
 from .priors import Prior
+from .registry import BaseScheme, Registry
 from .validation import check_choice, check_int, check_latents, check_options, keyword_options, resolve_prior
 
 # Progress callbacks everywhere in latentcore take (fraction in [0, 1], short text).
@@ -63,8 +63,9 @@ class Setting:
 
 
 @dataclass(frozen=True)
-class Scheme:
-    """One interpolation scheme and its policy.
+class Scheme(BaseScheme):
+    """One interpolation scheme and its policy; the fields it shares with centroid schemes are those of
+    :class:`~latentcore.registry.BaseScheme`.
 
     ``path(z0 [B, D], z1 [B, D], t [S], prior, *, progress=None, **options)`` computes the paths ``[B, S, D]`` of
     flattened endpoints; its keyword parameters are the scheme's options. Iterative schemes also take
@@ -84,21 +85,24 @@ class Scheme:
       scheme is then not offered for it.
     - ``playground``: meaningful on the 2-D priors of the geometry playground (no decoder).
     - ``caveat(prior)``: what the description does not hold for on ``prior`` (None where it holds).
+    - ``in_default_selection``: the app's pages preselect it.
     """
 
-    name: str
-    label: str
-    description: str
     path: PathFn
-    iterative: bool = False
+    _: KW_ONLY  # the policy goes by name, as the shared fields of BaseScheme do
     uses_decoder: bool = False
     loop_steps: int | None = None
     settings: tuple[Setting, ...] = ()
-    interactive: Mapping[str, Any] = field(default_factory=dict)
-    evaluation: Mapping[str, Any] = field(default_factory=dict)
     slow_on: Callable[[Any], str | None] | None = None
     playground: bool = True
     caveat: Callable[[Prior], str | None] | None = None
+
+    result_field = "path"
+
+    @property
+    def compute(self) -> PathFn:
+        """:attr:`path`."""
+        return self.path
 
     def description_for(self, prior: Prior) -> str:
         """:attr:`description`, with what it does not promise for ``prior`` when ``caveat(prior)`` says so (e.g.
@@ -122,23 +126,13 @@ class Scheme:
         ``"evaluation"``), the decoder of ``model`` with its ``decoding`` options (sampler ``steps``, conditions)
         when the scheme uses one, then the ``chosen`` settings."""
         check_options(f"the {self.label} scheme's settings", chosen, [s.name for s in self.settings])
-        out = context_options(self, context)
+        out = super().options(context=context)
         if self.uses_decoder and model is not None:
             out["decoder"] = model.decoder(**(decoding or {}))
             if self.loop_steps is not None and model.sampler is not None:
                 out["loop_decoder"] = model.decoder(**{**(decoding or {}), "steps": self.loop_steps})
         out.update(chosen)
         return out
-
-    def run(self, z0: torch.Tensor, z1: torch.Tensor, t: torch.Tensor, prior: Prior, *, progress=None,
-            budget_s: float | None = None, should_stop=None, **options):
-        """``(paths [B, S, D], stopping)``: :attr:`path` with the run controls where it is iterative; closed-form
-        schemes take no time to speak of, so they ignore the controls and give ``stopping`` None."""
-        if not self.iterative:
-            return self.path(z0, z1, t, prior, progress=progress, **options), None
-        result = self.path(z0, z1, t, prior, progress=progress, budget_s=budget_s, should_stop=should_stop,
-                           **options)
-        return result.path, result.stopping
 
 
 def _pairs_path(z0: torch.Tensor, z1: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -208,19 +202,20 @@ def lol_path(z0, z1, t, prior, *, progress=None):
     return from_lol_space(out.reshape(-1, out.shape[-1]), prior).reshape(out.shape)
 
 
-SCHEMES: dict[str, Scheme] = {}
+SCHEMES: Registry[Scheme] = Registry("interpolation scheme")
 
 
-def register_scheme(scheme: Scheme) -> Scheme:
-    """Add a scheme to :data:`SCHEMES`; the app, the evaluation and the playground list whatever it holds."""
-    SCHEMES[scheme.name] = scheme
-    return scheme
+def register_scheme(scheme: Scheme, *, replace: bool = False) -> Scheme:
+    """Add a scheme to :data:`SCHEMES` (a taken name is an error unless ``replace``); the app, the evaluation and
+    the playground list whatever it holds."""
+    return SCHEMES.register(scheme, replace=replace)
 
 
 register_scheme(Scheme("linear", "Linear", "(1 - t) x + t y: a straight chord; its midpoints have atypically "
-                       "small norms for a Gaussian prior.", linear_path))
+                       "small norms for a Gaussian prior.", linear_path, in_default_selection=True))
 register_scheme(Scheme("slerp", "SLERP", "Spherical interpolation about the origin: follows the great circle "
-                       "between the endpoints' directions (White, arXiv 1609.04468).", slerp_path))
+                       "between the endpoints' directions (White, arXiv 1609.04468).", slerp_path,
+                       in_default_selection=True))
 def _lol_caveat(prior: Prior) -> str | None:
     if lol_is_exact(prior):
         return None
@@ -230,7 +225,7 @@ def _lol_caveat(prior: Prior) -> str | None:
 
 register_scheme(Scheme("lol", "LOL", "Latent optimal linear combination with weights (1 - t, t): every point is "
                        "distributed exactly as the prior (Bodin et al., arXiv 2408.08558).", lol_path,
-                       caveat=_lol_caveat))
+                       caveat=_lol_caveat, in_default_selection=True))
 
 
 def schemes_for(model) -> tuple[list[str], dict[str, str]]:

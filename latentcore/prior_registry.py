@@ -20,14 +20,15 @@ import scipy.stats
 import torch
 
 from .priors import Empirical, GaussianMixture, Independent, Prior, StandardNormal
+from .registry import Entry, Registry
 
 
 @dataclass(frozen=True)
-class PriorFamily:
+class PriorFamily(Entry):
     """One family of priors: ``build(shape) -> Prior``. ``dims``: the latent sizes D it is defined for (None:
-    any). ``playground``: drawn by the geometry playground, which needs D = 2."""
+    any). ``playground``: drawn by the geometry playground, which needs D = 2. ``in_default_selection``: the
+    playground's prior until one is chosen."""
 
-    name: str
     label: str
     description: str
     build: Callable[[tuple[int, ...]], Prior]
@@ -43,13 +44,12 @@ class PriorFamily:
         return self.build(shape)
 
 
-PRIORS: dict[str, PriorFamily] = {}
+PRIORS: Registry[PriorFamily] = Registry("prior family")
 
 
-def register_prior(family: PriorFamily) -> PriorFamily:
-    """Add a prior family to :data:`PRIORS`."""
-    PRIORS[family.name] = family
-    return family
+def register_prior(family: PriorFamily, *, replace: bool = False) -> PriorFamily:
+    """Add a prior family to :data:`PRIORS` (a taken name is an error unless ``replace``)."""
+    return PRIORS.register(family, replace=replace)
 
 
 def make_prior(name: str, shape) -> Prior:
@@ -81,7 +81,8 @@ register_prior(PriorFamily("standard-normal", "Standard normal", "N(0, I): the p
 register_prior(PriorFamily(
     "semicircle", "Semicircle", "Three Gaussians forming a horseshoe in the first two coordinates (Struski et al., "
     "section 6): a straight line between its tips crosses the empty middle.",
-    lambda shape: GaussianMixture.semicircle(math.prod(shape)), dims=tuple(range(2, 4097)), playground=True))
+    lambda shape: GaussianMixture.semicircle(math.prod(shape)), dims=tuple(range(2, 4097)), playground=True,
+    in_default_selection=True))
 register_prior(PriorFamily("ring", "Ring", "A noisy circle of radius 4: every straight line through the middle "
                            "leaves the density.", lambda shape: ring_prior(), dims=(2,), playground=True))
 register_prior(PriorFamily("two-moons", "Two moons", "scikit-learn's two interleaving half circles.",

@@ -290,7 +290,7 @@ def register_plugin(plugin: Plugin, source: str = "", device: torch.device | str
         return checked if torch.device(device) == checked.device else PluginModel(plugin, device)
 
     register(PluginSpec(plugin.name, checked.description, build, summary=f"plug-in ({checked.kind.upper()})",
-                        source=source))
+                        source=source), replace=taken is not None)
     return checked
 
 

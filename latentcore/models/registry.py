@@ -15,6 +15,7 @@ from typing import Callable
 import torch
 
 from ..device import device_key
+from ..registry import Entry, Registry
 from .base import GenerativeModel
 from .diffusers_folder import load_diffusers, unet2d_components
 from .precision import check_precision
@@ -25,11 +26,10 @@ FACES_DATA = "Microsoft's DigiFace-1M synthetic faces (Bae et al., WACV 2023, ar
 
 
 @dataclass(frozen=True)
-class ModelSpec:
+class ModelSpec(Entry):
     """A registered model: its name, one paragraph for the UI, ``build(device) -> GenerativeModel`` and a few
-    words that say what it makes."""
+    words that say what it makes; ``in_default_selection``: the app's model until one is chosen."""
 
-    name: str
     description: str
     build: Callable[[torch.device], GenerativeModel]
     summary: str = ""           # a few words for the model selector, e.g. "faces (GAN)"
@@ -66,13 +66,13 @@ def _builtin_vae(name):
     return build
 
 
-MODELS: dict[str, ModelSpec] = {}
+MODELS: Registry[ModelSpec] = Registry("model")
 
 
-def register(spec: ModelSpec) -> ModelSpec:
-    """Add a model to the registry (the UI lists whatever it holds)."""
-    MODELS[spec.name] = spec
-    return spec
+def register(spec: ModelSpec, *, replace: bool = False) -> ModelSpec:
+    """Add a model to the registry (a taken name is an error unless ``replace``; the UI lists whatever it
+    holds)."""
+    return MODELS.register(spec, replace=replace)
 
 
 register(ModelSpec(
@@ -82,7 +82,7 @@ register(ModelSpec(
     "licence; the dataset is for non-commercial research). The latent is 100 numbers, prior N(0, I), the setting "
     "of Struski et al.'s DCGAN experiments; decoding is one pass (a few milliseconds per image on a CPU). No "
     "encoder: your images come back to latents by optimisation.",
-    _builtin_gan, "faces (GAN)"))
+    _builtin_gan, "faces (GAN)", in_default_selection=True))
 register(ModelSpec(
     "digits-vae",
     "A small convolutional VAE of the same digits with a 16-dimensional N(0, I) latent. Decoding is one pass of a "

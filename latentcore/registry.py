@@ -1,0 +1,115 @@
+"""The one registry mechanism: :class:`Registry` holds the entries of one family by name (interpolation schemes,
+centroid schemes, prior families, models), each an :class:`Entry`; :class:`BaseScheme` is what interpolation and
+centroid schemes share.
+
+A name is registered once: registering it again is an error unless the caller asks to replace the entry, so two
+parts of a program cannot silently take the same name. Each entry says whether it is in its registry's default
+selection, so a page asks the registry what to preselect instead of naming entries.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterator, Mapping, TypeVar
+
+from .policy import context_options
+
+
+@dataclass(frozen=True)
+class Entry:
+    """What a registry needs of an entry: its ``name`` (the key) and whether it is ``in_default_selection``: a page
+    that offers the registry's entries preselects those (a choice of one takes the first)."""
+
+    name: str
+    in_default_selection: bool = field(default=False, kw_only=True)
+
+
+E = TypeVar("E", bound=Entry)
+
+
+class Registry(Mapping[str, E]):
+    """The entries of one family by name, in the order they were registered; read like a mapping.
+
+    Parameters
+    ----------
+    family : str
+        What one entry is, for messages, e.g. ``"interpolation scheme"``.
+    """
+
+    def __init__(self, family: str):
+        self.family = family
+        self._entries: dict[str, E] = {}
+
+    def register(self, entry: E, *, replace: bool = False) -> E:
+        """Add ``entry`` under its name and return it.
+
+        Raises ValueError when the name is taken, unless ``replace`` is True (the entry then takes the place of
+        the one registered before).
+        """
+        if entry.name in self._entries and not replace:
+            raise ValueError(f"the {self.family} {entry.name!r} is already registered; choose another name, or "
+                             "pass replace=True to replace it")
+        self._entries[entry.name] = entry
+        return entry
+
+    def unregister(self, name: str) -> E:
+        """Remove the entry ``name`` and return it; KeyError when there is none."""
+        return self._entries.pop(name)
+
+    # The registries were dicts, and code written for them removes entries with del or pop.
+    __delitem__ = unregister
+    pop = unregister
+
+    def default_selection(self) -> list[str]:
+        """The names of the entries with ``in_default_selection``, in registration order."""
+        return [name for name, entry in self._entries.items() if entry.in_default_selection]
+
+    def __getitem__(self, name: str) -> E:
+        return self._entries[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._entries)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __repr__(self) -> str:
+        return f"Registry({self.family!r}: {', '.join(self._entries)})"
+
+
+@dataclass(frozen=True)
+class BaseScheme(Entry):
+    """What interpolation schemes (:class:`~latentcore.interpolate.Scheme`) and centroid schemes
+    (:class:`~latentcore.combine.Centroid`) share: a ``label`` and a ``description`` for people, whether the
+    scheme is ``iterative`` (it optimises, reports progress, takes a time budget and a stop request, and returns
+    a result with its ``stopping``), and the fixed options of each context of use, ``interactive`` (the app's
+    pages) and ``evaluation`` (:mod:`latentcore.evaluate`).
+
+    A subclass names the function that computes (:attr:`compute`) and the attribute of an iterative run's result
+    that holds what it computed (``result_field``).
+    """
+
+    label: str
+    description: str
+    iterative: bool = field(default=False, kw_only=True)
+    interactive: Mapping[str, Any] = field(default_factory=dict, kw_only=True)
+    evaluation: Mapping[str, Any] = field(default_factory=dict, kw_only=True)
+
+    result_field = ""
+
+    @property
+    def compute(self) -> Callable[..., Any]:
+        """The function that computes the scheme's result."""
+        raise NotImplementedError
+
+    def options(self, *, context: str | None = None) -> dict:
+        """The fixed options of ``context`` (see :mod:`latentcore.policy`)."""
+        return context_options(self, context)
+
+    def run(self, *inputs, progress=None, budget_s: float | None = None, should_stop=None, **options):
+        """``(result, stopping)``: :attr:`compute` of ``inputs`` with the run controls where it is iterative;
+        closed-form schemes take no time to speak of, so they ignore the controls and give ``stopping`` None."""
+        if not self.iterative:
+            return self.compute(*inputs, progress=progress, **options), None
+        result = self.compute(*inputs, progress=progress, budget_s=budget_s, should_stop=should_stop, **options)
+        return getattr(result, self.result_field), result.stopping
