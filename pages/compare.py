@@ -35,12 +35,12 @@ with ui.page("Compare schemes") as (name, model, decoding):
     offered, not_offered = lc.schemes_for(compared)
     # the scheme lists at the page's width: every chosen scheme's tag in view at 1024 px
     schemes = st.multiselect("Interpolation schemes", offered, format_func=lambda k: lc.SCHEMES[k].label,
-                             key=ui.remember("compare.schemes", ["linear", "slerp", "lol"], options=offered))
+                             key=ui.remember("compare.schemes", lc.SCHEMES.default_selection(), options=offered))
     for key, why in not_offered.items():
         st.caption(f"{lc.SCHEMES[key].label} is not offered for {model_name}: {why}.")
     centroid_schemes = st.multiselect(
         "Centroid schemes", list(lc.CENTROIDS), format_func=lambda k: lc.CENTROIDS[k].label,
-        key=ui.remember("compare.centroids", ["lol", "mean", "rescaled"], options=lc.CENTROIDS))
+        key=ui.remember("compare.centroids", lc.CENTROIDS.default_selection(), options=lc.CENTROIDS))
     seed = right.number_input("Random seed (which digits)", min_value=0, step=1,
                               key=ui.remember("compare.seed", 0, bounds=(0, 2**31)))
     st.caption("About 1 s for the defaults on digits-vae, 7 s on digits-ddim or digits-flow (2 CPU cores); NAO adds "

@@ -23,8 +23,9 @@ with ui.page("Interpolate") as (name, model, decoding):
                  right.selectbox("To", names, key=ui.remember("interpolate.to", names[1], options=names))]
     offered, not_offered = lc.schemes_for(model)
     labels = {lc.SCHEMES[key].label: key for key in offered}
+    preselected = [lc.SCHEMES[key].label for key in lc.SCHEMES.default_selection()]
     chosen = st.multiselect("Schemes", list(labels),
-                            key=ui.remember("interpolate.schemes", ["Linear", "SLERP", "LOL"], options=labels))
+                            key=ui.remember("interpolate.schemes", preselected, options=labels))
     for key, why in not_offered.items():
         st.caption(f"{lc.SCHEMES[key].label} is not offered for {name}: {why}.")
     frames = st.slider("Frames" + (" per leg" if chain else ""), min_value=2, max_value=64,

@@ -52,8 +52,9 @@ with ui.page("Geometry playground") as (name, model, decoding):
                 "of the prior's samples less likely than it: near 0 where the prior rarely goes, 1 at its densest.")
     controls, view = st.columns([1, 3])
     with controls:
-        prior_name = st.selectbox("Prior", lc.playground_priors(), format_func=lambda p: lc.PRIORS[p].label,
-                                  key=ui.remember("playground.prior", "semicircle", options=lc.playground_priors()),
+        priors = lc.playground_priors()
+        prior_name = st.selectbox("Prior", priors, format_func=lambda p: lc.PRIORS[p].label,
+                                  key=ui.remember("playground.prior", lc.PRIORS.default_selection()[0], options=priors),
                                   on_change=keep_endpoints_on_the_map)
         prior, (xlim, ylim), (xs, ys, density), defaults = playground_prior(prior_name)
         st.radio("A click places", ["Start", "End"], horizontal=True,

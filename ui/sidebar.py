@@ -18,7 +18,7 @@ from .widgets import condition_widget
 from .workspace import fit_seeds, show_dropped
 from .workspace_panel import workspace_panel
 
-DEFAULT_MODEL = "faces-dcgan"
+DEFAULT_MODEL = models.MODELS.default_selection()[0]  # until one is chosen
 DIFFUSERS_CHOICE = "Load a diffusers folder ..."
 
 
