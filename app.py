@@ -1,16 +1,9 @@
-"""Latent Explorer: the Streamlit entry point. Pages are listed here; each is a short script in pages/."""
+"""Latent Explorer: the Streamlit entry point. The pages are listed in ui/navigation.py; each is a short script in
+pages/."""
 
 import streamlit as st
 
-PAGES = [
-    st.Page("pages/home.py", title="Home", default=True),
-    st.Page("pages/seeds.py", title="Seeds"),
-    st.Page("pages/interpolate.py", title="Interpolate"),
-    st.Page("pages/subspace.py", title="Subspace"),
-    st.Page("pages/diagnostics.py", title="Diagnostics"),
-    st.Page("pages/compare.py", title="Compare schemes"),
-    st.Page("pages/centroids.py", title="Centroids and reconstruction"),
-    st.Page("pages/playground.py", title="Geometry playground"),
-]
+from ui.navigation import HOME, PAGES
 
-st.navigation(PAGES).run()
+st.navigation([st.Page(page.script, title=page.title, icon=page.icon, default=page is HOME)
+               for page in PAGES]).run()

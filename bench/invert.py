@@ -8,11 +8,12 @@ out-of-domain verdict sorts images the model can and cannot make.
    of the same batch through the decoder (the baseline, timed in the same run; models that can be optimised).
    Optimisation is also run with fewer iterations, for the time to a given PSNR.
 2. Normality tests (:func:`latentcore.diagnostics.normality_tests`) of the inverted latents against as many fresh
-   prior samples: the fraction of latents each test rejects at level 0.01.
+   prior samples: the fraction of latents each test rejects at the app's test level
+   (:data:`latentcore.diagnostics.NORMALITY_LEVEL`, 0.01).
 3. Image sets the model was not trained on, next to its own domain: held-out real digits (digits models), real
    faces and non-faces of scikit-image's bundled LFW subset, the bundled astronaut photograph (whole and its face),
    smooth colour noise, gradients and constant images: median PSNR and the verdicts of
-   :mod:`latentcore.domain` (typical / unusual / far).
+   :mod:`latentcore.reach` (typical / unusual / far).
 
 scikit-image is an optional dependency (``pip install -e .[bench]``); its images ship with the package.
 """
@@ -27,11 +28,9 @@ import torch
 
 import latentcore as lc
 import latentcore.models as models
-from latentcore.diagnostics import normality_tests
-from latentcore.domain import typical_error
+from latentcore.diagnostics import NORMALITY_LEVEL, normality_tests
+from latentcore.reach import typical_error
 from latentcore.invert import inversion_methods, invert
-
-LEVEL = 0.01
 
 
 def image_sets(model, count: int, seed: int = 0) -> dict[str, torch.Tensor]:
@@ -74,7 +73,7 @@ def gradient_step_seconds(model, batch: int, device) -> float:
 
 def rejected(latents, prior) -> str:
     tests = normality_tests(latents.cpu(), prior=prior)
-    return " | ".join(f"{float(np.mean(p < LEVEL)):.0%}" for p in tests.values())
+    return " | ".join(f"{float(np.mean(p < NORMALITY_LEVEL)):.0%}" for p in tests.values())
 
 
 def main():
@@ -126,7 +125,7 @@ def main():
                 print(f"| {max_iter} | {np.median(r.psnr):.1f} dB | {np.quantile(r.psnr, 0.05):.1f} dB | "
                       f"{r.seconds:.2f} s |")
 
-    print(f"\nNormality tests at level {LEVEL}: the fraction of latents each test rejects "
+    print(f"\nNormality tests at level {NORMALITY_LEVEL}: the fraction of latents each test rejects "
           f"({', '.join(lc.TESTS.values())}):\n")
     print("| latents | " + " | ".join(lc.TESTS.values()) + " |")
     print("|---|" + "---|" * len(lc.TESTS))
@@ -158,9 +157,9 @@ def row(name, batch, label, result, reference, prior):
     verdicts = reference.verdicts(result.mse)
     counts = " / ".join(str(int((verdicts == v).sum())) for v in ("typical", "unusual", "far"))
     tests = normality_tests(result.latents.cpu(), prior=prior)
-    any_test = np.minimum.reduce(list(tests.values())) < LEVEL
+    any_test = np.minimum.reduce(list(tests.values())) < NORMALITY_LEVEL
     print(f"| {name} ({len(batch)}) | {label} | {np.median(result.psnr):.1f} dB | {counts} | "
-          f"{float(np.mean(tests['chi2_norm'] < LEVEL)):.0%} | {float(np.mean(any_test)):.0%} |")
+          f"{float(np.mean(tests['chi2_norm'] < NORMALITY_LEVEL)):.0%} | {float(np.mean(any_test)):.0%} |")
 
 
 if __name__ == "__main__":

@@ -39,7 +39,7 @@ def main():
     report("LOL", lc.interpolate(z0, z1, FRAMES, scheme="lol", prior=model.prior), model, classifier)
     for kind in ("density", "typical"):
         for alpha in (0.5, 0.9):
-            result = lc.SCHEMES["geodesic"].path(z0, z1, t, model.prior, decoder=model, alpha=alpha, kind=kind,
+            result = lc.SCHEMES["ri-optimal"].path(z0, z1, t, model.prior, decoder=model, alpha=alpha, kind=kind,
                                                  max_iter=400)
             report(f"ri-optimal {kind} a={alpha}", result.path, model, classifier)
 

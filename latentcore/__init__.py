@@ -9,28 +9,29 @@ Registries: :data:`SCHEMES` (interpolation), :data:`CENTROIDS`, :data:`PRIORS` (
 
 from .combine import CENTROIDS, Centroid, centroid, lol_combine, register_centroid
 from .device import default_device
-from .diagnostics import TESTS, normality_tests, typical_norm_band
-from .domain import TypicalError, typical_error
+from .diagnostics import NORMALITY_LEVEL, TESTS, normality_tests, typical_norm_band
 from .invert import Inversion, default_method, inversion_methods, invert
 from .interpolate import SCHEMES, Scheme, Setting, interpolate, interpolate_chain, register_scheme, schemes_for
-from .latent_files import (FORMATS, LatentFile, LatentFileError, TooManyLatents, latents_to_bytes, load_latents,
-                           read_latent_file, save_latents)
+from .latent_files import (LATENT_FORMATS, LatentFile, LatentFileError, TooManyLatents, latents_to_bytes,
+                           load_latents, read_latent_file, save_latents)
 from .nao import nao_centroid, nao_interpolate  # registers the NAO scheme and centroid
-from .geodesic import (ClassifierIndex, GeodesicResult, class_prior, classifier_index,  # registers "geodesic"
+from .geodesic import (ClassifierIndex, GeodesicResult, class_prior, classifier_index,  # registers "ri-optimal"
                        ri_optimal_interpolate)
 from .playground import (default_endpoints, density_grid, playground_paths, playground_priors, playground_schemes,
                          view_box)
 from .prior_registry import PRIORS, PriorFamily, make_prior, register_prior
 from .priors import Empirical, Gaussian, GaussianMixture, Independent, Prior, StandardNormal
 from .projection import endpoint_plane, pca
+from .reach import TypicalError, typical_error
 from .realism import PointIndex, path_energy, path_realism, realisticity_index
 from .reconstruct import knn_affine
 from .subspace import Subspace
 
 __all__ = [
-    "CENTROIDS", "Centroid", "centroid", "lol_combine", "register_centroid", "default_device", "TESTS",
-    "normality_tests", "typical_norm_band", "SCHEMES", "Scheme", "Setting", "interpolate", "interpolate_chain",
-    "register_scheme", "schemes_for", "FORMATS", "LatentFileError", "latents_to_bytes", "load_latents", "save_latents",
+    "CENTROIDS", "Centroid", "centroid", "lol_combine", "register_centroid", "default_device", "NORMALITY_LEVEL",
+    "TESTS", "normality_tests", "typical_norm_band", "SCHEMES", "Scheme", "Setting", "interpolate",
+    "interpolate_chain", "register_scheme", "schemes_for", "LATENT_FORMATS", "LatentFileError", "latents_to_bytes",
+    "load_latents", "save_latents",
     "nao_centroid", "nao_interpolate", "ClassifierIndex", "GeodesicResult", "class_prior", "classifier_index",
     "ri_optimal_interpolate", "default_endpoints", "density_grid", "playground_paths", "playground_priors",
     "playground_schemes", "view_box", "PRIORS", "PriorFamily", "make_prior", "register_prior", "Empirical",

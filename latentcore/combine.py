@@ -85,13 +85,25 @@ def lol_combine(latents, weights, *, prior: Prior | None = None) -> torch.Tensor
     latents = as_tensor(latents)
     prior = resolve_prior(prior, latents, batched=True)
     flat, _ = check_latents(latents, prior, name="seeds", batch_dims=(1,), min_count=1)
-    weights = as_tensor(weights, device=flat.device)
-    k = flat.shape[0]
+    return lol_combine_checked(flat, check_weights(weights, flat), prior)
+
+
+def check_weights(weights, seeds: torch.Tensor) -> torch.Tensor:
+    """``weights [..., K]`` for the K seeds ``[K, D]`` as a tensor on their device: finite, one per seed."""
+    weights = as_tensor(weights, device=seeds.device)
+    k = seeds.shape[0]
     if weights.dim() == 0 or weights.shape[-1] != k:
         raise ValueError(f"weights must end in a dimension of size K={k} (one per seed), got {tuple(weights.shape)}")
     check_finite(weights, "weights")
-    unit = unit_weights(weights.double().reshape(-1, k)).to(flat.dtype)
-    space, centre = to_lol_space(flat, prior)
+    return weights
+
+
+def lol_combine_checked(seeds: torch.Tensor, weights: torch.Tensor, prior: Prior) -> torch.Tensor:
+    """:func:`lol_combine` of checked seeds ``[K, D]`` and weights ``[..., K]`` (see :func:`check_weights`), for
+    callers that hold checked seeds (a subspace, a centroid scheme): nothing is checked again."""
+    k = seeds.shape[0]
+    unit = unit_weights(weights.double().reshape(-1, k)).to(seeds.dtype)
+    space, centre = to_lol_space(seeds, prior)
     if centre is None:
         out = unit @ space
     else:  # mu + sum_i w_i (x_i - mu) / ||w||
@@ -100,8 +112,9 @@ def lol_combine(latents, weights, *, prior: Prior | None = None) -> torch.Tensor
 
 
 def lol_centroid(latents, prior, *, progress=None):
-    """LOL with equal weights ``w_i = 1/K`` (LOL paper, section 3.2)."""
-    return lol_combine(latents, torch.ones(latents.shape[0]), prior=prior)
+    """LOL with equal weights ``w_i = 1/K`` (LOL paper, section 3.2) of checked seeds ``[K, *shape]``."""
+    flat = latents.reshape(len(latents), -1)
+    return lol_combine_checked(flat, torch.ones(len(latents), device=flat.device), prior)
 
 
 def mean_centroid(latents, prior, *, progress=None):

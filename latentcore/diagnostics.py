@@ -36,6 +36,9 @@ TESTS = {
     "ad": "Anderson-Darling",
     "chi2_norm": "Chi-square of the squared norm",
 }
+# The test level: a latent passes the tests when every p-value is at least this (the app, the evaluation and its
+# plots all use it).
+NORMALITY_LEVEL = 0.01
 
 
 def _ad_inf(z: np.ndarray) -> np.ndarray:
@@ -135,8 +138,14 @@ class LatentSummary:
     normality: np.ndarray
     passes: np.ndarray
 
+    @property
+    def verdicts(self) -> np.ndarray:
+        """Per latent ``[N]``, the badge a latent is shown with: ``"normal"`` where it passes every test,
+        ``"atypical"`` where one rejects it."""
+        return np.where(self.passes, "normal", "atypical")
 
-def latent_summary(latents, *, prior: Prior, level: float = 0.01) -> LatentSummary:
+
+def latent_summary(latents, *, prior: Prior, level: float = NORMALITY_LEVEL) -> LatentSummary:
     """:class:`LatentSummary` of latents ``[N, *shape]`` at test level ``level``."""
     results = _test_results(latents, prior)
     tests = {name: p for name, (_, p) in results.items()}

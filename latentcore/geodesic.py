@@ -217,9 +217,11 @@ def class_prior(model, images: torch.Tensor, bandwidth: float | None = None) -> 
     return Empirical(model.encode(images).cpu(), bandwidth=bandwidth)
 
 
+# Registered as "geodesic" before latentcore 1.1: workspaces saved then still find it (latentcore.registry).
 register_scheme(Scheme(
-    "geodesic", "ri-optimal", "The path of highest realisticity index: a geodesic of the metric log^2(ri) dG^T dG, "
-    "found by Adam on Eq. 3 of Struski et al., 'Interpolation in generative models', with the decoder in the loop.",
+    "ri-optimal", "ri-optimal", "The path of highest realisticity index: a geodesic of the metric "
+    "log^2(ri) dG^T dG, found by Adam on Eq. 3 of Struski et al., 'Interpolation in generative models', with the "
+    "decoder in the loop.",
     ri_optimal_interpolate, iterative=True, uses_decoder=True, loop_steps=LOOP_STEPS, slow_on=slow_through,
-    settings=(KIND, ALPHA),
+    settings=(KIND, ALPHA), formerly=("geodesic",),
     interactive={"max_iter": 1000}, evaluation={"max_iter": 200}))

@@ -16,14 +16,14 @@ app and the evaluation, whether it needs a decoder, the models it is too slow fo
 - ``lol``: LOL with ``w = (1 - t, t)``: ``mu + ((1 - t)(x - mu) + t (y - mu)) / sqrt((1 - t)^2 + t^2)``
   (arXiv 2408.08558); independent non-Gaussian elements go through normal scores (see :mod:`.combine`).
 - ``nao``: norm-aware optimisation (Samuel et al., arXiv 2306.08687), registered by :mod:`.nao`.
-- ``geodesic``: ri-optimal interpolation (Struski et al., "Interpolation in generative models", Eq. 3),
-  registered by :mod:`.geodesic`.
+- ``ri-optimal``: ri-optimal interpolation (Struski et al., "Interpolation in generative models", Eq. 3),
+  registered by :mod:`.geodesic` (named ``geodesic`` before latentcore 1.1).
 """
 
 from __future__ import annotations
 
 from dataclasses import KW_ONLY, dataclass
-from typing import Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any, Callable
 
 import torch
 
@@ -33,6 +33,9 @@ from .optimise import check_budget
 from .priors import Prior
 from .registry import BaseScheme, Registry
 from .validation import check_choice, check_int, check_latents, check_options, keyword_options, resolve_prior
+
+if TYPE_CHECKING:
+    from .models import Decoding
 
 # Progress callbacks everywhere in latentcore take (fraction in [0, 1], short text).
 Progress = Callable[[float, str], None]
@@ -120,17 +123,19 @@ class Scheme(BaseScheme):
         """Why the scheme is not offered for ``model`` (None when it is)."""
         return self.slow_on(model) if model is not None and self.slow_on is not None else None
 
-    def options(self, model=None, *, context: str | None = None, decoding: Mapping[str, Any] | None = None,
+    def options(self, model=None, *, context: str | None = None, decoding: Decoding | None = None,
                 **chosen) -> dict:
         """The options to run this scheme with: the fixed options of ``context`` (``"interactive"`` or
-        ``"evaluation"``), the decoder of ``model`` with its ``decoding`` options (sampler ``steps``, conditions)
-        when the scheme uses one, then the ``chosen`` settings."""
+        ``"evaluation"``), the decoder of ``model`` with its ``decoding`` (a :class:`~latentcore.models.Decoding`;
+        default the model's defaults) when the scheme uses one, then the ``chosen`` settings."""
         check_options(f"the {self.label} scheme's settings", chosen, [s.name for s in self.settings])
         out = super().options(context=context)
         if self.uses_decoder and model is not None:
-            out["decoder"] = model.decoder(**(decoding or {}))
-            if self.loop_steps is not None and model.sampler is not None:
-                out["loop_decoder"] = model.decoder(**{**(decoding or {}), "steps": self.loop_steps})
+            out["decoder"] = model.decoder(decoding)
+            if self.loop_steps is not None and model.sampler is not None:  # the same options, fewer steps
+                options = (decoding or model.decoding()).options
+                out["loop_decoder"] = model.decoder(steps=self.loop_steps, **{k: v for k, v in options.items()
+                                                                              if k != "steps"})
         out.update(chosen)
         return out
 
@@ -245,6 +250,23 @@ def _endpoints(z0, z1, prior: Prior | None):
     return f0, f1, batch, prior
 
 
+def _checked_run(scheme: str, frames: int, budget_s: float | None, options: dict) -> tuple[Scheme, int, float | None]:
+    """The registered scheme ``scheme``, with the options it takes, the frame count and the budget checked."""
+    spec = SCHEMES[check_choice("interpolation scheme", scheme, SCHEMES)]
+    check_options(f"the interpolation scheme {scheme!r}", options, spec.option_names)
+    return spec, check_int("frames (both endpoints are frames)", frames, 2), check_budget(budget_s)
+
+
+def _paths(spec: Scheme, f0: torch.Tensor, f1: torch.Tensor, frames: int, prior: Prior, **controls_and_options):
+    """``(paths [B, frames, D], stopping)`` of checked flat endpoints ``[B, D]``, the endpoints pinned to the
+    inputs exactly."""
+    t = torch.linspace(0.0, 1.0, frames, device=f0.device, dtype=torch.float64)
+    path, stopping = spec.run(f0, f1, t, prior, **controls_and_options)
+    path = path.to(f0.dtype)
+    path[:, 0], path[:, -1] = f0, f1
+    return path, stopping
+
+
 def interpolate(z0, z1, frames: int, *, scheme: str = "lol", prior: Prior | None = None,
                 progress: Progress | None = None, budget_s: float | None = None,
                 should_stop: Callable[[], bool] | None = None, return_stopping: bool = False, **options):
@@ -260,16 +282,10 @@ def interpolate(z0, z1, frames: int, *, scheme: str = "lol", prior: Prior | None
     stopping)``: a :class:`~latentcore.optimise.Stopping` saying how the optimisation ended (``stopping.early``),
     None for closed-form schemes.
     """
-    spec = SCHEMES[check_choice("interpolation scheme", scheme, SCHEMES)]
-    check_options(f"the interpolation scheme {scheme!r}", options, spec.option_names)
-    frames = check_int("frames (both endpoints are frames)", frames, 2)
-    budget_s = check_budget(budget_s)
+    spec, frames, budget_s = _checked_run(scheme, frames, budget_s, options)
     f0, f1, batch, prior = _endpoints(z0, z1, prior)
-    t = torch.linspace(0.0, 1.0, frames, device=f0.device, dtype=torch.float64)
-    path, stopping = spec.run(f0, f1, t, prior, progress=progress, budget_s=budget_s, should_stop=should_stop,
-                              **options)
-    path = path.to(f0.dtype)
-    path[:, 0], path[:, -1] = f0, f1
+    path, stopping = _paths(spec, f0, f1, frames, prior, progress=progress, budget_s=budget_s,
+                            should_stop=should_stop, **options)
     path = path.reshape(*batch, frames, *prior.shape)
     return (path, stopping) if return_stopping else path
 
@@ -282,11 +298,11 @@ def interpolate_chain(seeds, frames: int, *, scheme: str = "lol", prior: Prior |
     Returns ``[(K - 1) (frames - 1) + 1, *shape]`` (with ``return_stopping``, and how it ended, as
     :func:`interpolate`); all legs are computed as one batch.
     """
+    spec, frames, budget_s = _checked_run(scheme, frames, budget_s, options)
     seeds = as_tensor(seeds)
     prior = resolve_prior(prior, seeds, batched=True)
-    check_latents(seeds, prior, name="seeds of a chain", batch_dims=(1,), min_count=2)
-    legs, stopping = interpolate(seeds[:-1], seeds[1:], frames, scheme=scheme, prior=prior, progress=progress,
-                                 budget_s=budget_s, should_stop=should_stop, return_stopping=True, **options)
-    body = legs[:, :-1].reshape(-1, *prior.shape)
-    chain = torch.cat([body, seeds[-1:].to(body.dtype)])
+    flat, _ = check_latents(seeds, prior, name="seeds of a chain", batch_dims=(1,), min_count=2)
+    legs, stopping = _paths(spec, flat[:-1], flat[1:], frames, prior, progress=progress, budget_s=budget_s,
+                            should_stop=should_stop, **options)
+    chain = torch.cat([legs[:, :-1].reshape(-1, flat.shape[1]), flat[-1:]]).reshape(-1, *prior.shape)
     return (chain, stopping) if return_stopping else chain

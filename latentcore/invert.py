@@ -115,7 +115,7 @@ def typicality_penalty(latents: torch.Tensor, prior: Prior) -> torch.Tensor:
     return torch.relu(((squared - d) / math.sqrt(2.0 * d)).abs() - TYPICAL_BAND).pow(2)
 
 
-def invert(model, images, *, method: str | None = None, options: dict | None = None,
+def invert(model, images, *, method: str | None = None, decoding=None,
            max_iter: int = DEFAULT_MAX_ITER, lr: float | None = None, restarts: int = DEFAULT_RESTARTS,
            prior_weight: float = DEFAULT_PRIOR_WEIGHT, tol: float = 1e-6, patience: int = 20, seed: int = 0,
            budget_s: float | None = None, should_stop: Callable[[], bool] | None = None,
@@ -123,8 +123,8 @@ def invert(model, images, *, method: str | None = None, options: dict | None = N
     """:class:`Inversion` of images ``[N, C, H, W]`` in [0, 1] (or a list of such of any sizes; resized and
     converted by ``model.prepare_images``).
 
-    ``method``: a key of :func:`inversion_methods` (default :func:`default_method`). ``options``: the model's
-    decode options (``steps``, conditions) as ``model.decode`` takes them. The optimisation settings apply to
+    ``method``: a key of :func:`inversion_methods` (default :func:`default_method`). ``decoding``: the model's
+    :class:`~latentcore.models.Decoding` (default its defaults). The optimisation settings apply to
     ``optimise`` and ``refine``: at most ``max_iter`` Adam iterations at learning rate ``lr`` (default 20% of the
     prior's mean element scale), ``restarts`` starts per image (``refine``: the encoder's latent and
     ``restarts - 1`` prior samples) drawn with ``seed``, the penalty's ``prior_weight``; a unit stops when its
@@ -132,7 +132,7 @@ def invert(model, images, *, method: str | None = None, options: dict | None = N
     ``budget_s`` (seconds for the whole call) and ``should_stop()`` end the optimisation early with the best
     latents so far; ``progress(fraction, text)`` reports it with an estimate of the time left.
     """
-    options = dict(options or {})
+    decoding = model.resolve_decoding(decoding)
     method = default_method(model) if method is None else check_choice("inversion method", method,
                                                                        inversion_methods(model))
     max_iter = check_int("max_iter", max_iter, 0)
@@ -144,17 +144,17 @@ def invert(model, images, *, method: str | None = None, options: dict | None = N
     start = time.monotonic()
     targets = model.prepare_images(images)
     if method == "encoder":
-        latents = model.encode(targets, **options)
+        latents = model.encode(targets, decoding)
         return _report(model, targets, latents, torch.zeros(len(targets), dtype=torch.long), 0, "encoded", method,
-                       options, start)
+                       decoding, start)
     prior = model.prior
     n = len(targets)
     starts = prior.sample(n * restarts, seed=seed, device=model.device).reshape(n, restarts, *prior.shape)
     if method == "refine":
-        starts[:, 0] = model.encode(targets, **options)
+        starts[:, 0] = model.encode(targets, decoding)
     z = starts.reshape(n * restarts, *prior.shape).float().contiguous().requires_grad_(True)
     goal = targets.repeat_interleave(restarts, dim=0)
-    decoder = model.decoder(**options)
+    decoder = model.decoder(decoding)
 
     def loss_fn(latents, active):
         rows = torch.arange(len(latents), device=latents.device) if active is None else active.nonzero()[:, 0]
@@ -173,12 +173,12 @@ def invert(model, images, *, method: str | None = None, options: dict | None = N
                          "NaN or Inf); try a smaller learning rate")
     winner = best_loss.reshape(n, restarts).argmin(1)
     latents = best.reshape(n, restarts, *prior.shape)[torch.arange(n), winner]
-    return _report(model, targets, latents, winner, iterations, stopped_by, method, options, start)
+    return _report(model, targets, latents, winner, iterations, stopped_by, method, decoding, start)
 
 
-def _report(model, targets, latents, winner, iterations, stopped_by, method, options, start) -> Inversion:
+def _report(model, targets, latents, winner, iterations, stopped_by, method, decoding, start) -> Inversion:
     check_finite(latents, f"latents inverted into {model.name}")
-    reconstructions = model.decode(latents, **options)
+    reconstructions = model.decode(latents, decoding)
     mse = (reconstructions - targets).pow(2).flatten(1).mean(1).double().cpu().numpy()
     psnr = np.minimum(10.0 * np.log10(1.0 / np.maximum(mse, 10.0 ** (-PSNR_CAP_DB / 10.0))), PSNR_CAP_DB)
     return Inversion(latents.detach(), reconstructions, targets, mse, psnr, winner.cpu().numpy(), iterations,

@@ -33,7 +33,7 @@ import torch
 
 from .validation import count_nonfinite, some_of
 
-FORMATS = (".npy", ".npz", ".safetensors", ".pt", ".pth")
+LATENT_FORMATS = (".npy", ".npz", ".safetensors", ".pt", ".pth")
 LATENTS_KEY = "latents"
 NAMES_KEY = "names"
 MiB = 2**20
@@ -58,9 +58,10 @@ class TooManyLatents(LatentFileError):
 
 def _suffix(name: str) -> str:
     suffix = Path(name).suffix.lower()
-    if suffix not in FORMATS:
+    if suffix not in LATENT_FORMATS:
         shown = f"'{suffix}'" if suffix else "no extension"
-        raise LatentFileError(f"{name}: {shown} is not a latent file format; accepted: {', '.join(FORMATS)}")
+        raise LatentFileError(f"{name}: {shown} is not a latent file format; accepted: "
+                              f"{', '.join(LATENT_FORMATS)}")
     return suffix
 
 
@@ -119,7 +120,7 @@ def _not_float(name: str, dtype) -> LatentFileError:
 
 
 def _latent_count(declared: tuple[int, ...], shape) -> int:
-    """How many latents an array of shape ``declared`` holds, by the rule of :func:`check_latents`."""
+    """How many latents an array of shape ``declared`` holds, by the rule of :func:`as_file_latents`."""
     if (shape is not None and tuple(declared) == tuple(shape)) or len(declared) < 2:
         return 1
     return declared[0]
@@ -259,7 +260,7 @@ def _parse(data: bytes, suffix: str, name: str, shape, max_latents: int | None, 
                               f"({type(err).__name__}: {err})") from err
 
 
-def check_latents(array, name: str, shape: tuple[int, ...] | None) -> torch.Tensor:
+def as_file_latents(array, name: str, shape: tuple[int, ...] | None) -> torch.Tensor:
     """``array`` (numpy or torch) as float32 latents ``[N, *shape]``, or :class:`LatentFileError` when it is not
     floating point, empty or not finite, or does not fit ``shape`` (one latent, a batch, or a flat batch)."""
     if isinstance(array, np.ndarray):
@@ -325,13 +326,14 @@ def read_latent_file(source, *, shape=None, name: str | None = None, max_bytes: 
     """
     name = name or (os.fspath(source) if isinstance(source, (str, os.PathLike)) else getattr(source, "name", None))
     if not name:
-        raise LatentFileError(f"cannot tell the file format without a file name; accepted: {', '.join(FORMATS)}")
+        raise LatentFileError("cannot tell the file format without a file name; accepted: "
+                              f"{', '.join(LATENT_FORMATS)}")
     name = os.path.basename(str(name))
     suffix = _suffix(name)
     data = read_limited(source, name, max_bytes)
     array, names = _parse(data, suffix, name, shape, max_latents, _Bounds(max_array_bytes, max_archive_entries))
     del data  # the bytes of a large file need not outlive its parse
-    latents = check_latents(array, name, shape)
+    latents = as_file_latents(array, name, shape)
     _check_count(len(latents), name, max_latents)
     if names is not None:
         if not isinstance(names, (list, tuple)) or not all(isinstance(s, str) for s in names):
@@ -354,8 +356,8 @@ def load_latents(source, **options) -> torch.Tensor:
 
 
 def latents_to_bytes(latents: torch.Tensor, names: list[str] | None = None, *, fmt: str = ".safetensors") -> bytes:
-    """The bytes of a latent file of format ``fmt`` (one of :data:`FORMATS`) holding ``latents [N, *shape]`` and,
-    except in ``.npy``, their ``names``."""
+    """The bytes of a latent file of format ``fmt`` (one of :data:`LATENT_FORMATS`) holding ``latents [N, *shape]``
+    and, except in ``.npy``, their ``names``."""
     fmt = fmt if fmt.startswith(".") else f".{fmt}"
     _suffix(f"latents{fmt}")
     latents = latents.detach().to("cpu", torch.float32).contiguous()
@@ -407,7 +409,7 @@ def save_latents(path, latents: torch.Tensor, names: list[str] | None = None) ->
     return write_atomically(path, latents_to_bytes(latents, names, fmt=path.suffix.lower()))
 
 
-__all__ = ["FORMATS", "MAX_FILE_BYTES", "MAX_ARRAY_BYTES", "MAX_ARCHIVE_ENTRIES", "MAX_NAME_CHARS", "mib",
+__all__ = ["LATENT_FORMATS", "MAX_FILE_BYTES", "MAX_ARRAY_BYTES", "MAX_ARCHIVE_ENTRIES", "MAX_NAME_CHARS", "mib",
            "LatentFileError", "TooManyLatents", "LatentFile", "read_latent_file",
-           "load_latents", "latents_to_bytes", "save_latents", "paths_to_npz", "read_limited", "check_latents",
+           "load_latents", "latents_to_bytes", "save_latents", "paths_to_npz", "read_limited", "as_file_latents",
            "safetensors_metadata", "write_atomically"]

@@ -30,7 +30,7 @@ import torch
 
 from .priors import Gaussian, Prior
 
-KINDS = ("density", "typical")
+INDEX_KINDS = ("density", "typical")  # the kinds of realisticity index
 REFERENCE_SAMPLES = 5000
 RI_FLOOR = 1e-12
 
@@ -66,8 +66,8 @@ def reference_log_probs(prior: Prior, n: int = REFERENCE_SAMPLES) -> torch.Tenso
 
 
 def _check(kind: str, alpha: float):
-    if kind not in KINDS:
-        raise ValueError(f"unknown realisticity kind {kind!r}; choose one of {', '.join(KINDS)}")
+    if kind not in INDEX_KINDS:
+        raise ValueError(f"unknown realisticity kind {kind!r}; choose one of {', '.join(INDEX_KINDS)}")
     if not 0.0 < alpha <= 1.0:
         raise ValueError(f"alpha scales the index and must lie in (0, 1], got {alpha}")
 
@@ -166,5 +166,5 @@ def path_energy(path, *, prior: Prior, decoder: Decoder | None = None, kind: str
     return energy[0] if single else energy
 
 
-__all__ = ["KINDS", "RI_FLOOR", "Decoder", "PointIndex", "realisticity_index", "path_realism", "path_energy",
+__all__ = ["INDEX_KINDS", "RI_FLOOR", "Decoder", "PointIndex", "realisticity_index", "path_realism", "path_energy",
            "PathRealism", "reference_log_probs", "log_density_cdf"]

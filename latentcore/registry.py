@@ -5,10 +5,15 @@ centroid schemes share.
 A name is registered once: registering it again is an error unless the caller asks to replace the entry, so two
 parts of a program cannot silently take the same name. Each entry says whether it is in its registry's default
 selection, so a page asks the registry what to preselect instead of naming entries.
+
+An entry that is renamed keeps its old names in :attr:`Entry.formerly`. Lookups go by the name it has now only (one
+name, one entry); what was saved under an old name (a workspace's selections and settings) is read through
+:func:`current_names` and :func:`former_names`, which look in every registry.
 """
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Mapping, TypeVar
 
@@ -17,11 +22,13 @@ from .policy import context_options
 
 @dataclass(frozen=True)
 class Entry:
-    """What a registry needs of an entry: its ``name`` (the key) and whether it is ``in_default_selection``: a page
-    that offers the registry's entries preselects those (a choice of one takes the first)."""
+    """What a registry needs of an entry: its ``name`` (the key), whether it is ``in_default_selection`` (a page
+    that offers the registry's entries preselects those; a choice of one takes the first) and the names it was
+    registered under before (``formerly``), so that what was saved under them still finds it."""
 
     name: str
     in_default_selection: bool = field(default=False, kw_only=True)
+    formerly: tuple[str, ...] = field(default=(), kw_only=True)
 
 
 E = TypeVar("E", bound=Entry)
@@ -39,6 +46,8 @@ class Registry(Mapping[str, E]):
     def __init__(self, family: str):
         self.family = family
         self._entries: dict[str, E] = {}
+        self._renamed: dict[str, str] = {}  # a former name -> the name its entry has now
+        _REGISTRIES.append(weakref.ref(self))
 
     def register(self, entry: E, *, replace: bool = False) -> E:
         """Add ``entry`` under its name and return it.
@@ -49,12 +58,25 @@ class Registry(Mapping[str, E]):
         if entry.name in self._entries and not replace:
             raise ValueError(f"the {self.family} {entry.name!r} is already registered; choose another name, or "
                              "pass replace=True to replace it")
+        for old in entry.formerly:
+            if old == entry.name or old in self._entries or self._renamed.get(old, entry.name) != entry.name:
+                raise ValueError(f"{old!r} cannot be a former name of the {self.family} {entry.name!r}: it is a "
+                                 "registered name or a former name of another entry")
+        # the entry's former names are its own (a replaced entry's go); a name taken again is no former name
+        self._renamed = {old: new for old, new in self._renamed.items() if new != entry.name and old != entry.name}
         self._entries[entry.name] = entry
+        self._renamed.update(dict.fromkeys(entry.formerly, entry.name))
         return entry
 
     def unregister(self, name: str) -> E:
         """Remove the entry ``name`` and return it; KeyError when there is none."""
-        return self._entries.pop(name)
+        entry = self._entries.pop(name)
+        self._renamed = {old: new for old, new in self._renamed.items() if new != name}
+        return entry
+
+    def current_name(self, name: str) -> str | None:
+        """The name the entry formerly called ``name`` has now (None when none was called that)."""
+        return self._renamed.get(name)
 
     # The registries were dicts, and code written for them removes entries with del or pop.
     __delitem__ = unregister
@@ -75,6 +97,24 @@ class Registry(Mapping[str, E]):
 
     def __repr__(self) -> str:
         return f"Registry({self.family!r}: {', '.join(self._entries)})"
+
+
+_REGISTRIES: list[weakref.ref[Registry]] = []  # every registry (weakly: a test's own may go), for the functions below
+
+
+def _registries() -> list[Registry]:
+    return [registry for ref in list(_REGISTRIES) if (registry := ref()) is not None]
+
+
+def current_names(name: str) -> list[str]:
+    """The names that entries of any registry formerly called ``name`` have now (empty when none was), e.g.
+    ``["ri-optimal"]`` for ``"geodesic"``."""
+    return sorted({new for registry in _registries() if (new := registry.current_name(name)) is not None})
+
+
+def former_names(name: str) -> list[str]:
+    """The names that entries of any registry called ``name`` now had before (empty when none)."""
+    return sorted({old for registry in _registries() if name in registry for old in registry[name].formerly})
 
 
 @dataclass(frozen=True)

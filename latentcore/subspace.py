@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import torch
 
-from .combine import lol_combine, to_lol_space
+from .combine import lol_combine_checked, to_lol_space
 from .device import as_tensor
 from .priors import Prior
-from .validation import check_latents, resolve_prior
+from .validation import check_finite, check_latents, resolve_prior
 
 
 class Subspace:
@@ -29,7 +29,7 @@ class Subspace:
         k = flat.shape[0]
         if k > flat.shape[1]:
             raise ValueError(f"{k} seeds cannot be independent in a {flat.shape[1]}-dimensional latent space")
-        self.seeds = seeds
+        self.seeds, self._flat = seeds, flat
         space, centre = to_lol_space(flat, self.prior)
         self.centre = torch.zeros_like(space[0]) if centre is None else centre
         q, r = torch.linalg.qr((space - self.centre).T.double())
@@ -49,6 +49,7 @@ class Subspace:
         h = as_tensor(coords, device=self.basis.device).double()
         if h.shape[-1] != self.dim:
             raise ValueError(f"coordinates must end in a dimension of size {self.dim}, got {tuple(h.shape)}")
+        check_finite(h, "coordinates")
         flat = h.reshape(-1, self.dim).T
         w = torch.linalg.solve_triangular(self._r, flat, upper=True).T
         return w.reshape(h.shape).to(self.basis.dtype)
@@ -57,7 +58,7 @@ class Subspace:
         """Latents ``[..., *shape]`` at coordinates ``[..., K]``: ``LOL(w)``, or ``sum_i w_i x_i`` when lol=False."""
         w = self.weights(coords)
         if lol:
-            return lol_combine(self.seeds, w, prior=self.prior)
+            return lol_combine_checked(self._flat, w, self.prior)  # the seeds were checked once, above
         out = w.reshape(-1, self.dim) @ self.seeds.reshape(len(self.seeds), -1).to(w)
         return out.reshape(*w.shape[:-1], *self.prior.shape)
 

@@ -27,16 +27,16 @@ with ui.page("Centroids and reconstruction") as (name, model, decoding):
         group = seeds.select(members)
         centroids = {}
         for key, spec in lc.CENTROIDS.items():
-            centre = ui.centroid_of(name, model, group, key)
+            centre = ui.centroid_of(model, group, key)
             if centre is not None:  # iterative ones appear when their job has ended
                 centroids[key] = centre
         specs = {key: lc.CENTROIDS[key] for key in centroids}
         batch = torch.stack(list(centroids.values()))
-        images = ui.decode_to_uint8(name, batch.numpy(), decoding)
+        images = ui.decode_to_uint8(model, batch, decoding)
         summary = latent_summary(batch, prior=model.prior)
         ui.frames.image_row(images, [spec.label for spec in specs.values()], size=128, notes=[
-            f"norm {summary.norm[i]:.1f} · p {summary.typicality[i]:.2f} · "
-            f"{'normal' if summary.passes[i] else 'atypical'}" for i in range(len(specs))])
+            f"norm {summary.norm[i]:.1f} · p {summary.typicality[i]:.2f} · {summary.verdicts[i]}"
+            for i in range(len(specs))])
         st.caption(" ".join(f"**{spec.label}**: {spec.description}" for spec in specs.values()))
         st.caption("Under each centroid: its norm, its typical-set index (p) and whether it passes the normality "
                    "tests; the table below has each figure in full.")
@@ -78,7 +78,7 @@ with ui.page("Centroids and reconstruction") as (name, model, decoding):
         picture = st.file_uploader("A PNG or JPEG image", type=["png", "jpg", "jpeg"], key="reconstruct.image")
         if picture is not None:
             try:
-                inverted = ui.invert_image(name, picture.getvalue(), picture.name, decoding)
+                inverted = ui.invert_image(model, picture.getvalue(), picture.name, decoding)
             except (imaging.ImageFileError, ValueError, RuntimeError) as err:
                 ui.show_error(f"{ui.plain(err)}. Your seed set is unchanged.", err)
             else:
@@ -98,7 +98,7 @@ with ui.page("Centroids and reconstruction") as (name, model, decoding):
         bank = seeds.select(bank_names)
         result = lc.knn_affine(target, bank, k, lol=use_lol, prior=model.prior)
         neighbour_names = [bank_names[i] for i in result.indices.tolist()]
-        decoded = ui.decode_to_uint8(name, torch.stack([target, result.reconstruction]).numpy(), decoding)
+        decoded = ui.decode_to_uint8(model, torch.stack([target, result.reconstruction]), decoding)
         a, b, c = st.columns([1, 1, 2])
         a.image(decoded[0], width=128, clamp=True, caption="target")
         b.image(decoded[1], width=128, clamp=True, caption="reconstruction")
@@ -108,6 +108,6 @@ with ui.page("Centroids and reconstruction") as (name, model, decoding):
             c.caption(f"The neighbours are (nearly) affinely dependent (rank {int(result.rank)} of {k - 1}), so the "
                       "weights are the smallest that fit.")
         st.plotly_chart(plots.weights_figure(neighbour_names, result.weights.numpy()), width="stretch")
-        thumbs = ui.decode_to_uint8(name, bank[result.indices].numpy(), decoding)
+        thumbs = ui.decode_to_uint8(model, bank[result.indices], decoding)
         ui.frames.image_row(thumbs, neighbour_names, size=96,
                             notes=[f"weight {w:.2f}" for w in result.weights.tolist()])

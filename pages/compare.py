@@ -5,16 +5,15 @@ import latentcore as lc
 import latentcore.models as models
 import ui
 from ui import plots
-from latentcore.evaluate import HEADINGS, METRICS, TIMINGS, Evaluation, evaluate
+from latentcore.evaluate import HEADINGS, METRICS, TIMINGS, Evaluation, evaluable_models, evaluate
 
 CHARTS = {**METRICS, **{t: "seconds per path (set)" for t in TIMINGS}}  # every metric and timing: what it is
 
 
 @st.cache_data(show_spinner=False)
 def comparable_models() -> list[str]:
-    """Built-in models the digits classifier can judge: an encoder (the seeds are real digits) and 16x16 digits."""
-    loaded = {n: ui.get_model(n) for n in models.available()}
-    return [n for n, m in loaded.items() if m.can_encode and tuple(m.image_shape) == (1, 16, 16)]
+    """The built-in models latentcore's evaluation can measure schemes on (:func:`evaluable_models`)."""
+    return evaluable_models({n: ui.get_model(n) for n in models.available()})[0]
 
 
 with ui.page("Compare schemes") as (name, model, decoding):
@@ -102,15 +101,16 @@ with ui.page("Compare schemes") as (name, model, decoding):
         ui.stop()
     st.subheader("Examples: the first pair of the run, every scheme")
     size = ui.frames.frame_size_control("compare.frame_size")
+    compared = ui.get_model(run["model"])
     for scheme, paths in examples.paths.items():
-        images = ui.decode_to_uint8(run["model"], paths[0].numpy(), {})
+        images = ui.decode_to_uint8(compared, paths[0], compared.decoding())
         captions, _ = ui.frames.path_captions(len(images), 1, ["start", "end"])
         st.markdown(f"**{lc.SCHEMES[scheme].label}**")
         ui.frames.image_row(images, captions, size=size)
     if examples.centroids:
         st.subheader("Examples: the first centroid set, its seeds and every centroid")
-        seeds = ui.decode_to_uint8(run["model"], examples.centroid_seeds[0].numpy(), {})
-        centres = ui.decode_to_uint8(run["model"], torch.stack(
-            [c[0] for c in examples.centroids.values()]).numpy(), {})
+        seeds = ui.decode_to_uint8(compared, examples.centroid_seeds[0], compared.decoding())
+        centres = ui.decode_to_uint8(compared, torch.stack([c[0] for c in examples.centroids.values()]),
+                                     compared.decoding())
         ui.frames.image_row(seeds, [f"seed {i + 1}" for i in range(len(seeds))], size=size)
         ui.frames.image_row(centres, [lc.CENTROIDS[k].label for k in examples.centroids], size=size)

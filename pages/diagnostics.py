@@ -53,7 +53,7 @@ with ui.page("Diagnostics") as (name, model, decoding):
 
     focus = st.selectbox("Plots for", chosen, key=ui.remember("diagnostics.focus", chosen[0], options=chosen))
     views = diagnostic_views(candidates[focus], prior=model.prior)
-    st.image(ui.decode_to_uint8(name, candidates[focus][None].numpy(), decoding)[0], width=128, clamp=True,
+    st.image(ui.decode_to_uint8(model, candidates[focus][None], decoding)[0], width=128, clamp=True,
              caption=f"{focus}, decoded")
     a, b = st.columns(2)
     a.plotly_chart(plots.histogram_figure(views.elements, views.normal_x, views.normal_y,

@@ -4,8 +4,7 @@ import latentcore as lc
 import ui
 from latentcore import imaging
 from ui import plots
-from latentcore.diagnostics import path_profile, typical_norm_band
-from latentcore.evaluate.metrics import NORMALITY_LEVEL
+from latentcore.diagnostics import NORMALITY_LEVEL, path_profile, typical_norm_band
 
 with ui.page("Interpolate") as (name, model, decoding):
     seeds = ui.seeds_or_stop(name, "Interpolation needs")
@@ -46,14 +45,14 @@ with ui.page("Interpolate") as (name, model, decoding):
         text.markdown(f"**{label}**: {scheme.description_for(model.prior)}")
         settings = ui.scheme_settings(scheme, f"interpolate.{scheme.name}")
         try:
-            path = ui.path_through(name, model, stop_latents, frames, scheme.name, decoding, settings, where=st)
+            path = ui.path_through(model, stop_latents, frames, scheme.name, decoding, settings, where=st)
         except (ValueError, RuntimeError) as err:
             ui.show_error(f"{label} failed: {err}", err)
             continue
         if path is None:  # its job is still running; the page is drawn again when it ends
             continue
         paths[label] = path
-        images[label] = ui.decode_to_uint8(name, path.numpy(), decoding)
+        images[label] = ui.decode_to_uint8(model, path, decoding)
         ui.frames.image_row(images[label], captions, size=size,
                             titles=[f"{label}, frame {i + 1} of {len(captions)}: {c}" for i, c in enumerate(captions)])
         decoded = imaging.from_uint8(images[label])

@@ -6,9 +6,9 @@ import latentcore as lc
 import ui
 from latentcore import imaging
 from ui.server import limits
-from latentcore.diagnostics import latent_summary
+from latentcore.diagnostics import NORMALITY_LEVEL, latent_summary
 
-FORMATS = [".safetensors", ".npz"]
+DOWNLOAD_FORMATS = [".safetensors", ".npz"]
 GALLERY_PAGE = 64  # seeds drawn at once: a large set never draws thousands of images
 
 with ui.page("Seeds") as (name, model, decoding):
@@ -31,9 +31,9 @@ with ui.page("Seeds") as (name, model, decoding):
                 st.rerun()
     with upload_col:
         st.subheader("Upload latents")
-        upload = st.file_uploader("A latent file", type=[f[1:] for f in lc.FORMATS],
+        upload = st.file_uploader("A latent file", type=[f[1:] for f in lc.LATENT_FORMATS],
                                   help=f"One latent {model.latent_shape} or a batch of at most "
-                                       f"{limits.MAX_UPLOAD_LATENTS}; formats {', '.join(lc.FORMATS)}")
+                                       f"{limits.MAX_UPLOAD_LATENTS}; formats {', '.join(lc.LATENT_FORMATS)}")
         st.caption(f"{ui.plain(name)} takes {lc.latent_files.accepted_shapes(model.latent_shape)}.")
         if upload is not None and st.session_state.get("upload_result", (None,))[0] != upload.file_id:
             most = min(limits.MAX_UPLOAD_LATENTS, seeds.room())
@@ -104,18 +104,17 @@ with ui.page("Seeds") as (name, model, decoding):
     if pages > 1:
         st.caption(f"Seeds {first + 1} to {first + len(labels)} of {len(seeds)} (page {int(shown)} of {pages}).")
     summary = latent_summary(on_page, prior=model.prior)
-    images = ui.decode_to_uint8(name, on_page.numpy(), decoding)
+    images = ui.decode_to_uint8(model, on_page, decoding)
     size = ui.frames.frame_size_control("seeds.frame_size")
     ui.frames.image_row(images, [str(label) for label in labels], size=size, wrap_px=128,
                         titles=[f"{label}: norm {summary.norm[i]:.2f}, typical-set index (two-sided χ² p of the "
-                                f"squared norm) {summary.typicality[i]:.2f}, "
-                                f"{'normal' if summary.passes[i] else 'atypical'}"
+                                f"squared norm) {summary.typicality[i]:.2f}, {summary.verdicts[i]}"
                                 for i, label in enumerate(labels)],
-                        notes=[f"{summary.norm[i]:.1f} · p {summary.typicality[i]:.2f} · "
-                               f"{'normal' if summary.passes[i] else 'atypical'}" for i in range(len(labels))])
+                        notes=[f"{summary.norm[i]:.1f} · p {summary.typicality[i]:.2f} · {summary.verdicts[i]}"
+                               for i in range(len(labels))])
     st.caption("Under each seed: its norm, its typical-set index (p: the two-sided chi-square p-value of the squared "
-               "norm) and whether it passes the normality tests (\"atypical\" when one has p < 0.01). Hover for the "
-               "whole name.")
+               f"norm) and whether it passes the normality tests (\"atypical\" when one has p < {NORMALITY_LEVEL:g}). "
+               "Hover for the whole name.")
 
     rename_col, new_col, button_col = st.columns([2, 2, 1], vertical_alignment="bottom")
     old = rename_col.selectbox("Rename a seed", seeds.names)
@@ -135,7 +134,8 @@ with ui.page("Seeds") as (name, model, decoding):
     if pages > 1 and page_col.button(f"Delete the {len(labels)} seeds on this page"):
         seeds.remove(labels)
         st.rerun()
-    fmt = st.selectbox("Download format", FORMATS, key=ui.remember("seeds.format", FORMATS[0], options=FORMATS))
+    fmt = st.selectbox("Download format", DOWNLOAD_FORMATS,
+                       key=ui.remember("seeds.format", DOWNLOAD_FORMATS[0], options=DOWNLOAD_FORMATS))
     latents, seed_names = seeds.latents, seeds.names  # as shown now (edits replace both), encoded when pressed
     st.download_button("Download the seed set", lambda: lc.latents_to_bytes(latents, seed_names, fmt=fmt),
                        file_name=f"seeds-{name.replace('/', '_')}{fmt}", on_click="ignore")

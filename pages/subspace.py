@@ -49,7 +49,7 @@ with ui.page("Subspace") as (name, model, decoding):
         h = torch.tensor([coords])
         latent = sub.to_latents(h, lol=use_lol)
         with image_col:
-            st.image(ui.decode_to_uint8(name, latent.numpy(), decoding)[0], width=192, clamp=True,
+            st.image(ui.decode_to_uint8(model, latent, decoding)[0], width=192, clamp=True,
                      caption="current point")
             if st.button("Add to the seeds", help="Add the current point to the seed set"):
                 seeds.add(latent, [f"subspace point ({', '.join(f'{c:.2f}' for c in coords)})"])
@@ -75,7 +75,7 @@ with ui.page("Subspace") as (name, model, decoding):
     # fragment, so a slider step does not send the whole grid again)
     here = torch.tensor([st.session_state[slider_key(k)] for k in range(sub.dim)])
     latents, grid_coords = sub.grid(i, j, n, base=here, lol=use_lol)
-    decoded = ui.decode_to_uint8(name, latents.reshape(n * n, *model.latent_shape).numpy(), decoding)
+    decoded = ui.decode_to_uint8(model, latents.reshape(n * n, *model.latent_shape), decoding)
     row, column = sub.nearest_grid_point(grid_coords, here)
     rows, columns = grid_coords[:, 0, i].tolist(), grid_coords[0, :, j].tolist()
     ui.frames.image_row(decoded, [""] * (n * n), columns=n, marked=row * n + column,

@@ -36,6 +36,7 @@ def _no_errors(at):
 
 PAGES = ["pages/home.py", "pages/seeds.py", "pages/interpolate.py", "pages/subspace.py", "pages/diagnostics.py",
          "pages/compare.py", "pages/centroids.py", "pages/playground.py"]
+PAGES_ON_DISK = [f"pages/{p.name}" for p in (Path(APP).parent / "pages").glob("*.py")]
 
 
 @pytest.mark.parametrize("page", PAGES)
@@ -248,6 +249,47 @@ def test_a_corrupt_workspace_gives_a_message_and_is_left_as_it_was(monkeypatch, 
     _no_errors(at)
     assert corrupt.read_bytes() == b"\x00" * 100
     assert workspace.load_workspace(at.session_state["workspace_id"]).seed_sets[DEFAULT_MODEL].names[0] == "seed 0.0"
+
+
+def _remembered_after_a_rename():
+    import streamlit as st
+
+    from ui.state import remember
+
+    st.session_state.setdefault("settings", {"compare.schemes": ["lol", "geodesic", "bezier"],
+                                             "interpolate.geodesic.alpha": 0.5, "interpolate.from": "geodesic",
+                                             "interpolate.to": "geodesic"})
+    schemes = ["lol", "ri-optimal"]
+    st.multiselect("schemes", schemes, key=remember("compare.schemes", ["lol"], options=schemes))
+    st.slider("alpha", 0.05, 1.0, key=remember("interpolate.ri-optimal.alpha", 0.9, bounds=(0.05, 1.0)))
+    st.selectbox("from", ["a", "b"], key=remember("interpolate.from", "a", options=["a", "b"]))
+    st.selectbox("to", ["a", "geodesic"], key=remember("interpolate.to", "a", options=["a", "geodesic"]))
+
+
+def test_a_workspace_saved_before_a_scheme_was_renamed_still_fits():
+    """The scheme "geodesic" is "ri-optimal" now: a saved selection of it and its settings follow the new name,
+    while a seed that happens to be called "geodesic" stays what it is."""
+    at = AppTest.from_function(_remembered_after_a_rename).run()
+    _no_errors(at)
+    assert at.multiselect[0].value == ["lol", "ri-optimal"] and at.slider[0].value == 0.5
+    assert at.selectbox[0].value == "a" and at.selectbox[1].value == "geodesic"
+    assert "interpolate.geodesic.alpha" not in at.session_state["settings"]  # moved to the new key
+
+
+def test_compare_opens_a_workspace_that_chose_the_geodesic_scheme_with_ri_optimal_chosen(app, workspace_folder):
+    ws = workspace.new_workspace_id()
+    workspace.save_workspace(workspace.Workspace(settings={"compare.schemes": ["lol", "geodesic"]}), ws)
+    at = _session(ws)
+    at.switch_page("pages/compare.py").run()
+    _no_errors(at)
+    assert [m for m in at.multiselect if m.label == "Interpolation schemes"][0].value == ["lol", "ri-optimal"]
+
+
+def test_the_page_table_lists_every_page_once():
+    from ui.navigation import HOME, PAGES
+
+    scripts = [page.script for page in PAGES]
+    assert HOME is PAGES[0] and sorted(scripts) == sorted(set(scripts)) == sorted(PAGES_ON_DISK)
 
 
 def test_a_malformed_workspace_id_is_refused(app):

@@ -229,14 +229,14 @@ def test_cached_images_are_read_only_copies():
 def test_decode_to_uint8_is_shared_and_right_for_every_thread(monkeypatch):
     ui_models.DECODED.clear()
     model = models.load("digits-vae")
-    latents = [model.prior.sample(3, seed=60 + i).numpy() for i in range(12)]
-    expected = [to_uint8(model.decode(torch.from_numpy(z))) for z in latents]
+    latents = [model.prior.sample(3, seed=60 + i) for i in range(12)]
+    expected = [to_uint8(model.decode(z)) for z in latents]
     got = [None] * len(latents)
     start = threading.Barrier(len(latents))
 
     def session(i):
         start.wait()
-        got[i] = ui_models.decode_to_uint8("digits-vae", latents[i], {})
+        got[i] = ui_models.decode_to_uint8(model, latents[i], model.decoding())
 
     workers = [threading.Thread(target=session, args=(i,)) for i in range(len(latents))]
     for w in workers:
@@ -246,15 +246,46 @@ def test_decode_to_uint8_is_shared_and_right_for_every_thread(monkeypatch):
     for g, e in zip(got, expected):
         assert np.abs(g.astype(int) - e).max() <= 1  # the worker's thread count may round a pixel the other way
         assert not g.flags.writeable
-    assert ui_models.decode_to_uint8("digits-vae", latents[0], {}) is got[0]  # a hit: the same shared entry
+    assert ui_models.decode_to_uint8(model, latents[0].clone(), model.decoding()) is got[0]  # a hit: the same entry
     assert ui_models.DECODED.nbytes == sum(e.nbytes for e in expected)
     ddim = models.load("digits-ddim")
-    z = ddim.prior.sample(1, seed=0).numpy()
-    two, three = (ui_models.decode_to_uint8("digits-ddim", z, {"steps": s}) for s in (2, 3))
-    assert np.abs(three.astype(int) - to_uint8(ddim.decode(torch.from_numpy(z), steps=3))).max() <= 1
+    z = ddim.prior.sample(1, seed=0)
+    two, three = (ui_models.decode_to_uint8(ddim, z, ddim.decoding(steps=s)) for s in (2, 3))
+    assert np.abs(three.astype(int) - to_uint8(ddim.decode(z, steps=3))).max() <= 1
     assert not np.array_equal(two, three)  # the options are part of the key
     monkeypatch.setattr(limits, "MAX_DECODED_CACHE_BYTES", 2 * expected[0].nbytes)
     for z in latents:
-        ui_models.decode_to_uint8("digits-vae", -z, {})  # new entries: the bound applies as they are kept
+        ui_models.decode_to_uint8(model, -z, model.decoding())  # new entries: the bound applies as they are kept
     assert ui_models.DECODED.nbytes <= 2 * expected[0].nbytes and len(ui_models.DECODED.keys()) == 2
+    ui_models.DECODED.clear()
+
+
+def test_an_uploaded_latent_reaches_pixels_checked_once(monkeypatch):
+    """The file's reader checks the latent's values and shape; the seed set, the shared cache, the batcher and
+    the model's decode do not check them again (spied on in every thread), and no numpy array is made on the way
+    from the seed set to the decoder."""
+    import io
+
+    import latentcore as lc
+    import latentcore.latent_files
+    import latentcore.models.base
+    from ui.server.seed_set import SeedSet
+
+    model = models.load("digits-vae")
+    ui_models.DECODED.clear()
+    buffer = io.BytesIO()
+    np.save(buffer, model.prior.sample(1, seed=81).numpy())
+    finite, shaped, arrays = [], [], []
+    real_count, real_check = latentcore.latent_files.count_nonfinite, batching.check_latents
+    monkeypatch.setattr(latentcore.latent_files, "count_nonfinite", lambda x: finite.append(1) or real_count(x))
+    for module in (batching, latentcore.models.base):
+        monkeypatch.setattr(module, "check_latents", lambda *a, **k: shaped.append(1) or real_check(*a, **k))
+    monkeypatch.setattr(torch, "from_numpy", lambda a, real=torch.from_numpy: arrays.append(1) or real(a))
+    uploaded = lc.read_latent_file(buffer.getvalue(), name="mine.npy", shape=model.latent_shape)
+    assert finite == [1] and arrays == [1]  # the file's array, once
+    seeds = SeedSet()
+    seeds.add(uploaded.latents, ["mine"])
+    images = ui_models.decode_to_uint8(model, seeds.latents, model.decoding())
+    assert finite == [1] and shaped == [] and arrays == [1]
+    assert np.array_equal(images, to_uint8(model.decode(uploaded.latents)))
     ui_models.DECODED.clear()

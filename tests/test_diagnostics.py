@@ -5,7 +5,7 @@ import scipy.stats
 import torch
 
 import latentcore as lc
-from latentcore.diagnostics import anderson_darling_normal
+from latentcore.diagnostics import anderson_darling_normal, latent_summary
 
 
 def test_samples_of_the_prior_pass():
@@ -58,3 +58,13 @@ def test_statistics_have_their_own_function():
     stat, p = normality_statistics(z)["chi2_norm"], lc.normality_tests(z)["chi2_norm"]
     assert stat.shape == p.shape == (3,)
     np.testing.assert_allclose(stat, (z.double() ** 2).sum(1).numpy(), rtol=1e-12)
+
+
+def test_the_badge_says_normal_when_every_test_passes_at_the_one_level():
+    prior = lc.StandardNormal(256)
+    latents = torch.cat([prior.sample(3, seed=2), torch.ones(1, 256)])  # the constant vector fails
+    summary = latent_summary(latents, prior=prior)
+    assert list(summary.verdicts) == ["normal" if ok else "atypical" for ok in summary.passes]
+    assert summary.verdicts[-1] == "atypical" and list(summary.verdicts[:3]) == ["normal"] * 3
+    p = lc.normality_tests(latents, prior=prior)
+    assert list(summary.passes) == [min(p[t][i] for t in p) >= lc.NORMALITY_LEVEL for i in range(4)]

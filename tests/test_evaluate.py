@@ -111,14 +111,14 @@ def test_lol_and_slerp_paths_are_more_typical_than_linear_and_geodesics_shorter(
     density index, ~1 inside the Gaussian ball, ranks them the other way round (the density index of Struski et
     al. cannot see a too-small norm). ri-optimal paths through the decoder (Struski et al., Eq. 3) are shorter and
     more evenly paced in image space than linear ones."""
-    result = ev.evaluate(vae, pairs=16, frames=9, centroid_sets=0, schemes=["linear", "slerp", "lol", "geodesic"])
+    result = ev.evaluate(vae, pairs=16, frames=9, centroid_sets=0, schemes=["linear", "slerp", "lol", "ri-optimal"])
     t = result.table.set_index("scheme")
     assert t.loc["lol", "ri_typical_mean"] > t.loc["slerp", "ri_typical_mean"] > t.loc["linear", "ri_typical_mean"]
     assert t.loc["lol", "ri_typical_mean_low"] > t.loc["linear", "ri_typical_mean_high"]
     assert t.loc["lol", "normality_pass"] > t.loc["linear", "normality_pass"]
     assert t.loc["linear", "ri_density_mean"] > t.loc["slerp", "ri_density_mean"] > t.loc["lol", "ri_density_mean"]
-    assert t.loc["geodesic", "path_length"] < t.loc["linear", "path_length"]
-    assert t.loc["geodesic", "smoothness"] < t.loc["linear", "smoothness"]
+    assert t.loc["ri-optimal", "path_length"] < t.loc["linear", "path_length"]
+    assert t.loc["ri-optimal", "smoothness"] < t.loc["linear", "smoothness"]
     units = result.units.pivot(index="unit", columns="scheme", values="ri_typical_mean")
     assert (units["lol"] > units["linear"]).mean() >= 0.75  # pair by pair, not only on average
 
@@ -126,18 +126,18 @@ def test_lol_and_slerp_paths_are_more_typical_than_linear_and_geodesics_shorter(
 def test_every_default_scheme_runs_on_the_vae_with_progress(vae):
     seen = []
     result = ev.evaluate(vae, pairs=2, frames=4, centroid_sets=2, scheme_options={"nao": {"max_iter": 30},
-                         "geodesic": {"max_iter": 10}}, centroid_options={"nao": {"max_iter": 30}},
+                         "ri-optimal": {"max_iter": 10}}, centroid_options={"nao": {"max_iter": 30}},
                          progress=lambda f, text: seen.append((f, text)))
-    assert list(result.table["scheme"]) == ["linear", "slerp", "lol", "nao", "geodesic", "lol", "mean", "rescaled",
+    assert list(result.table["scheme"]) == ["linear", "slerp", "lol", "nao", "ri-optimal", "lol", "mean", "rescaled",
                                             "nao"]
-    assert result.settings["scheme_options"]["geodesic"] == {"decoder": "digits-vae", "max_iter": 10}
+    assert result.settings["scheme_options"]["ri-optimal"] == {"decoder": "digits-vae", "max_iter": 10}
     fractions = [f for f, _ in seen]
     assert fractions == sorted(fractions) and fractions[0] >= 0 and fractions[-1] == 1.0
-    assert any("geodesic" in text for _, text in seen) and any("centroid: nao: set 2 of 2" in t for _, t in seen)
+    assert any("ri-optimal" in text for _, text in seen) and any("centroid: nao: set 2 of 2" in t for _, t in seen)
 
 
 def test_bad_arguments_say_what_is_accepted(vae):
-    with pytest.raises(ValueError, match="unknown interpolation scheme.*'bezier'.*linear, slerp, lol, nao, geodesic"):
+    with pytest.raises(ValueError, match="unknown interpolation scheme.*'bezier'.*linear, slerp, lol, nao, ri-optimal"):
         ev.evaluate(vae, schemes=["lol", "bezier"])
     with pytest.raises(ValueError, match="unknown centroid scheme.*'median'.*lol, mean, rescaled, nao"):
         ev.evaluate(vae, centroid_schemes=["median"])
@@ -162,6 +162,18 @@ def test_bad_arguments_say_what_is_accepted(vae):
         ev.evaluate(vae, data=(images[two_sevens], labels[two_sevens]), schemes=["lol"])
     with pytest.raises(ValueError, match="labels must be digit classes 0 to 9"):
         ev.evaluate(vae, data=(images[:20], labels[:20] + 10))
+
+
+def test_the_models_an_evaluation_runs_on_and_why_not_the_others(vae):
+    """The seeds are encodings of real digits judged by the digits classifier: an encoder and 1x16x16 images."""
+    faces = load("faces-dcgan", device="cpu")
+    offered, refused = ev.evaluable_models({"digits-vae": vae, "faces-dcgan": faces})
+    assert offered == ["digits-vae"] and list(refused) == ["faces-dcgan"]
+    assert refused["faces-dcgan"] == ev.why_not_evaluable(faces) == "faces-dcgan has no encoder, and the seeds are " \
+        "encodings of real digits"
+    assert ev.why_not_evaluable(vae) is None
+    with pytest.raises(ValueError, match="faces-dcgan has no encoder"):  # evaluate refuses for the same reason
+        ev.evaluate(faces, **FAST)
 
 
 def test_csv_json_and_markdown_round_trip(small, tmp_path):

@@ -74,9 +74,9 @@ def test_scheme_is_registered_and_reached_through_interpolate():
     prior = lc.GaussianMixture.semicircle(2)
     a, b = _ends(2)
     reports = []
-    path = lc.interpolate(a[0], b[0], 8, scheme="geodesic", prior=prior, max_iter=100, alpha=0.8,
+    path = lc.interpolate(a[0], b[0], 8, scheme="ri-optimal", prior=prior, max_iter=100, alpha=0.8,
                           progress=lambda f, text: reports.append(f))
-    assert "geodesic" in lc.SCHEMES and lc.SCHEMES["geodesic"].iterative
+    assert "ri-optimal" in lc.SCHEMES and lc.SCHEMES["ri-optimal"].iterative
     assert path.shape == (8, 2) and torch.equal(path[0], a[0]) and torch.equal(path[-1], b[0])
     assert reports and reports[-1] == 1.0
 
@@ -150,7 +150,7 @@ def test_playground_paths_rank_the_ri_optimal_path_first():
         assert p.path.shape == (12, 2) and p.point_index.shape == (12,)
         assert torch.equal(p.path[0], start) and torch.equal(p.path[-1], end)
         assert 0.0 <= p.index <= 1.0 and np.isfinite(p.length)
-    assert paths["geodesic"].index >= max(p.index for p in paths.values())
+    assert paths["ri-optimal"].index >= max(p.index for p in paths.values())
     with pytest.raises(ValueError, match="2-D"):
         lc.playground_paths(lc.StandardNormal((3,)), torch.zeros(3), torch.ones(3))
 

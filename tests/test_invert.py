@@ -1,4 +1,4 @@
-"""Inversion of images into latents (latentcore.invert) and the out-of-domain verdict (latentcore.domain), on the
+"""Inversion of images into latents (latentcore.invert) and the out-of-domain verdict (latentcore.reach), on the
 real digits-vae model."""
 
 import math
@@ -9,8 +9,8 @@ import torch
 
 import latentcore as lc
 import latentcore.models as models
-from latentcore.domain import typical_error
 from latentcore.invert import DEFAULT_PRIOR_WEIGHT, invert, inversion_methods, typicality_penalty
+from latentcore.reach import typical_error
 
 FAST = {"max_iter": 150, "restarts": 2}
 
@@ -150,3 +150,16 @@ def test_typical_errors_are_cached_unless_stopped(vae):
     assert recomputed.errors is not stopped.errors
     with pytest.raises(ValueError, match="takes no setting budget"):
         typical_error(vae, method="optimise", budget=3)
+
+
+def test_every_inversion_method_takes_the_run_controls(vae):
+    """The model's own inverse runs in one pass and has nothing to cut short, but it takes the controls as
+    optimisation does, so a caller never asks which method takes them."""
+    images = own_samples(vae, 2, seed=5)
+    for method in inversion_methods(vae):
+        result = invert(vae, images, method=method, max_iter=5, restarts=1, budget_s=30.0,
+                        should_stop=lambda: False, progress=lambda fraction, text: None)
+        assert result.latents.shape == (2, *vae.latent_shape) and result.method == method
+        reference = typical_error(vae, method=method, samples=2, max_iter=5, restarts=1, budget_s=30.0,
+                                  should_stop=lambda: False, progress=lambda fraction, text: None)
+        assert len(reference.errors) == 2

@@ -21,7 +21,7 @@ class _Payload:
         return (open, (self.marker, "w"))
 
 
-@pytest.mark.parametrize("fmt", lc.FORMATS)
+@pytest.mark.parametrize("fmt", lc.LATENT_FORMATS)
 def test_round_trip(tmp_path, fmt):
     latents = torch.randn(3, 1, 4, 4)
     names = ["a", "b", "ç"]

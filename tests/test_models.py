@@ -2,6 +2,7 @@
 inversion oracle, errors, and the built-in models (shapes, determinism, batching, reconstruction bounds,
 classifier accuracy)."""
 
+import dataclasses
 import json
 import types
 
@@ -254,3 +255,22 @@ def test_the_model_interface_serves_a_conditional_generator_and_refuses_what_a_m
     ddim = models.load("digits-ddim")
     with pytest.raises(ValueError, match="steps must be an integer >= 1"):
         ddim.decode(ddim.prior.sample(1, seed=0), steps=0)
+
+
+def test_a_decoding_is_made_and_checked_by_its_model_once_and_taken_everywhere():
+    ddim, vae = models.load("digits-ddim", device="cpu"), models.load("digits-vae", device="cpu")
+    decoding = ddim.decoding(steps=10, scheduler="ddim")
+    assert decoding == ddim.decoding(steps=10) and hash(decoding) == hash(ddim.decoding(steps=10))  # a cache key
+    assert decoding.describe() == {"steps": 10, "scheduler": "ddim", "conditions": {}}
+    assert vae.decoding() == models.Decoding("digits-vae") and ddim.decoding().steps == ddim.sampler.default
+    z = ddim.prior.sample(2, seed=0)
+    assert torch.equal(ddim.decode(z, decoding), ddim.decode(z, steps=10, scheduler="ddim"))
+    assert torch.equal(ddim.decoder(decoding)(z), ddim.decode(z, decoding)) and vae.decoder() is vae
+    with pytest.raises(ValueError, match="decodes with a Decoding it made"):
+        vae.decode(vae.prior.sample(1, seed=0), decoding)  # another model's
+    with pytest.raises(ValueError, match="as one Decoding or by keyword, not both"):
+        ddim.decode(z, decoding, steps=5)
+    with pytest.raises(ValueError, match="takes no sampler steps"):
+        vae.decoding(steps=10)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        decoding.steps = 5

@@ -138,8 +138,8 @@ def test_the_readme_example_runs_with_the_public_names(monkeypatch, tmp_path):
     monkeypatch.chdir(tmp_path)
     scope: dict = {}
     exec(compile(code, "README.md", "exec"), scope)  # noqa: S102 - the project's own README
-    assert scope["path"].shape == (16, 4, 64, 64) and scope["geodesic"].shape == (16, 16)
-    assert torch.isfinite(scope["geodesic"]).all()
+    assert scope["path"].shape == (16, 4, 64, 64) and scope["ri_optimal"].shape == (16, 16)
+    assert torch.isfinite(scope["ri_optimal"]).all()
 
 
 def test_a_registered_prior_family_is_built_by_name_and_drawn_by_the_playground(monkeypatch):

@@ -20,20 +20,21 @@ from latentcore.models.schedulers import make_scheduler, sample
 from latentcore.priors import StandardNormal
 from tests.apptools import finish_jobs, frame_rows
 
-KINDS = {"sd": ("StableDiffusionModel", "diffusion", (4, 8, 8), ("ddim", "euler", "dpm++")),
-         "sdxl": ("StableDiffusionXLModel", "diffusion", (4, 8, 8), ("euler", "ddim", "dpm++")),  # its own first
-         "sd3": ("StableDiffusion3Model", "flow", (16, 8, 8), ("euler", "dpm++")),
-         "sd3-t5": ("StableDiffusion3Model", "flow", (16, 8, 8), ("euler", "dpm++"))}
+# per pipeline kind: its model class, family, latent shape and the schedulers offered (SDXL's own first)
+PIPELINE_KINDS = {"sd": ("StableDiffusionModel", "diffusion", (4, 8, 8), ("ddim", "euler", "dpm++")),
+                  "sdxl": ("StableDiffusionXLModel", "diffusion", (4, 8, 8), ("euler", "ddim", "dpm++")),
+                  "sd3": ("StableDiffusion3Model", "flow", (16, 8, 8), ("euler", "dpm++")),
+                  "sd3-t5": ("StableDiffusion3Model", "flow", (16, 8, 8), ("euler", "dpm++"))}
 # diffusers' own pipelines decode with the scheduler saved in the folder (DDIM for SD, Euler for SDXL and SD3)
 SAVED = {"sd": "ddim", "sdxl": "euler", "sd3": "euler", "sd3-t5": "euler"}
 
 
-@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("kind", PIPELINE_KINDS)
 def test_each_kind_loads_and_decodes_exactly_as_its_diffusers_pipeline(tiny_pipelines, kind):
     from diffusers import DiffusionPipeline
 
     model = models.load_diffusers(tiny_pipelines[kind], device="cpu")
-    cls, family, latent, schedulers = KINDS[kind]
+    cls, family, latent, schedulers = PIPELINE_KINDS[kind]
     assert (type(model).__name__, model.kind, model.latent_shape, model.image_shape) == (cls, family, latent,
                                                                                          (3, 16, 16))
     assert model.sampler.schedulers == schedulers and model.can_encode and model.dtype == torch.float32
@@ -295,8 +296,8 @@ def test_every_page_on_each_pipeline_kind(monkeypatch, tiny_pipelines, kind):
     at.sidebar.text_input[0].set_value(str(tiny_pipelines[kind])).run()
     at.sidebar.select_slider[0].set_value(4).run()
     scheduler = [s for s in at.sidebar.selectbox if s.label == "Scheduler"][0]
-    assert scheduler.options == [models.SCHEDULERS[n].label for n in KINDS[kind][3]]
-    scheduler.set_value(KINDS[kind][3][-1]).run()  # DPM-Solver++
+    assert scheduler.options == [models.SCHEDULERS[n].label for n in PIPELINE_KINDS[kind][3]]
+    scheduler.set_value(PIPELINE_KINDS[kind][3][-1]).run()  # DPM-Solver++
     precision = [s for s in at.sidebar.selectbox if s.label == "Precision"][0]
     assert precision.value == "auto" and precision.disabled  # the CPU computes in float32
     assert any("on cpu in float32" in c.value for c in at.sidebar.caption)
@@ -313,4 +314,4 @@ def test_every_page_on_each_pipeline_kind(monkeypatch, tiny_pipelines, kind):
         assert not at.exception and not at.error, (page, [e.value for e in (*at.exception, *at.error)])
         if page == "pages/interpolate.py":
             assert len(frame_rows(at)) == 3  # the default schemes' filmstrips
-    assert at.session_state["settings"]["scheduler"] == KINDS[kind][3][-1]  # kept in the workspace
+    assert at.session_state["settings"]["scheduler"] == PIPELINE_KINDS[kind][3][-1]  # kept in the workspace

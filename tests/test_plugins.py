@@ -123,9 +123,9 @@ def test_plugin_files_are_checked_registered_and_decode(plugin_dir):
     with pytest.raises(ValueError, match="tiny-gan takes no condition label"):
         gan.decode(gan.prior.sample(1, seed=0), label=1)
     # a scheme that uses the decoder (ri-optimal paths) decodes with the conditions it is given
-    decoder = lc.SCHEMES["geodesic"].options(cgan, context="interactive", decoding={"label": 3})["decoder"]
+    decoder = lc.SCHEMES["ri-optimal"].options(cgan, context="interactive", decoding=cgan.decoding(label=3))["decoder"]
     torch.testing.assert_close(decoder(z), cgan.decode(z, label=3))
-    path = lc.interpolate(z[0], z[1], 5, scheme="geodesic", prior=cgan.prior, decoder=decoder, max_iter=5)
+    path = lc.interpolate(z[0], z[1], 5, scheme="ri-optimal", prior=cgan.prior, decoder=decoder, max_iter=5)
     assert path.shape == (5, 6) and torch.isfinite(path).all()
 
 
@@ -296,7 +296,7 @@ def test_plugins_on_every_page_with_their_conditions_in_the_sidebar(plugin_dir, 
 
     at.button[0].click().run()  # the demo on the plug-in, then Interpolate, with ri-optimal paths (decoder in the loop)
     _no_errors(at)
-    finish_jobs(at.multiselect[0].set_value(["LOL", lc.SCHEMES["geodesic"].label]).run())
+    finish_jobs(at.multiselect[0].set_value(["LOL", lc.SCHEMES["ri-optimal"].label]).run())
     _no_errors(at)
     assert len(frame_rows(at)) == 2
     for page in PAGES:  # the geometry playground has no model; test_app renders it

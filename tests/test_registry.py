@@ -8,7 +8,7 @@ import torch
 
 import latentcore as lc
 from latentcore import models
-from latentcore.registry import BaseScheme, Entry, Registry
+from latentcore.registry import BaseScheme, Entry, Registry, current_names, former_names
 
 
 @dataclass(frozen=True)
@@ -94,3 +94,23 @@ def test_policy_fields_are_keyword_only_so_a_positional_one_cannot_land_in_anoth
         lc.Scheme("x", "X", "An example.", lambda *a, **k: None, True)
     with pytest.raises(TypeError):
         lc.Centroid("x", "X", "An example.", lambda *a, **k: None, True)
+
+
+def test_a_renamed_entry_keeps_its_former_names_for_what_was_saved_under_them():
+    toys = Registry("toy")
+    toys.register(Toy("new", formerly=("old",)))
+    assert "old" not in toys and list(toys) == ["new"]  # lookups go by the name it has now only
+    assert toys.current_name("old") == "new" and toys.current_name("new") is None
+    assert current_names("old") == ["new"] and former_names("new") == ["old"]
+    with pytest.raises(ValueError, match="'new' cannot be a former name"):
+        toys.register(Toy("other", formerly=("new",)))  # a registered name
+    with pytest.raises(ValueError, match="'old' cannot be a former name"):
+        toys.register(Toy("other", formerly=("old",)))  # another entry's former name
+    toys.unregister("new")
+    assert current_names("old") == [] and former_names("new") == []
+
+
+def test_the_ri_optimal_scheme_was_called_geodesic():
+    assert "ri-optimal" in lc.SCHEMES and "geodesic" not in lc.SCHEMES
+    assert lc.SCHEMES["ri-optimal"].label == "ri-optimal"
+    assert current_names("geodesic") == ["ri-optimal"]

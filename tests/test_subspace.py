@@ -51,3 +51,21 @@ def test_dependent_seeds_are_refused():
         lc.Subspace(torch.stack([s[0], s[0]]), prior=prior)
     with pytest.raises(ValueError, match="different coordinates"):
         lc.Subspace(s, prior=prior).grid(0, 0, 3)
+
+
+def test_a_slider_move_checks_its_coordinates_and_not_the_basis_again(monkeypatch):
+    import latentcore.combine
+    import latentcore.subspace
+
+    prior = lc.StandardNormal(16)
+    sub = lc.Subspace(prior.sample(3, seed=4), prior=prior)
+    checked = []
+    for module in (latentcore.combine, latentcore.subspace):  # every check_latents a slider move could reach
+        real = module.check_latents
+        monkeypatch.setattr(module, "check_latents", lambda *a, real=real, **k: checked.append(1) or real(*a, **k))
+    moved = sub.to_latents(torch.tensor([0.5, -1.0, 2.0]))
+    assert not checked  # the seeds were checked when the subspace was made
+    torch.testing.assert_close(moved, lc.lol_combine(sub.seeds, sub.weights(torch.tensor([0.5, -1.0, 2.0])),
+                                                     prior=prior))
+    with pytest.raises(ValueError, match="coordinates: 1 NaN or Inf value"):
+        sub.to_latents(torch.tensor([0.5, float("nan"), 2.0]))

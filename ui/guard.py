@@ -21,8 +21,8 @@ from .workspace import note_workspace, open_workspace, save_workspace
 @contextlib.contextmanager
 def page(title: str):
     """One page run: page config, plug-in models (loaded once per server process), sidebar and title; yields
-    ``(model name, model, decoding)``, ``decoding`` being the options every decode and encode takes
-    (``**decoding``): the sampler's ``steps`` for models with a sampler and the value of each condition.
+    ``(model name, model, decoding)``, ``decoding`` being the :class:`~latentcore.models.Decoding` every decode
+    and encode of the page takes: the sampler's steps and scheduler and the value of each condition.
 
     Long computations the page asked for (:mod:`ui.jobs`) show their progress at the top, under the title.
 

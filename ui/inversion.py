@@ -11,12 +11,13 @@ import streamlit as st
 import torch
 
 import latentcore as lc
+import latentcore.models as models
 from latentcore import imaging
 from latentcore.diagnostics import latent_summary
 from latentcore.invert import DEFAULT_RESTARTS
 
 from . import jobs
-from .models import digest, get_model
+from .models import digest
 from .text import plain
 from .seed_sets import seed_set
 from .state import remember
@@ -50,7 +51,7 @@ def inversion_settings(model) -> dict:
 
 
 def start_inversion(model_name: str, model, pictures: list[tuple[bytes, str]], settings: dict,
-                    decoding: dict) -> list[str]:
+                    decoding: models.Decoding) -> list[str]:
     """Load ``pictures`` (``(data, file name)`` pairs; an unreadable one raises
     :class:`~latentcore.imaging.ImageFileError`) and start their inversion into ``model_name`` as a job; see
     :func:`ended_inversion`. A file whose inversion is in the seed set already (by this session, under the name it
@@ -63,12 +64,11 @@ def start_inversion(model_name: str, model, pictures: list[tuple[bytes, str]], s
         return skipped
     images = imaging.load_images(fresh, model.image_shape[1:])
     names, digests = [name for _, name in fresh], [digest(data) for data, _ in fresh]
-    key = ("invert", model_name, tuple(zip(digests, names)), tuple(sorted(settings.items())),
-           tuple(sorted(decoding.items())))
+    key = ("invert", model_name, tuple(zip(digests, names)), tuple(sorted(settings.items())), decoding)
 
     def work(progress=None, budget_s=None, should_stop=None):
-        controls = {} if settings["method"] == "encoder" else {"budget_s": budget_s, "should_stop": should_stop}
-        inversion = lc.invert(model, images, options=decoding, progress=progress, **controls, **settings)
+        inversion = lc.invert(model, images, decoding=decoding, progress=progress, budget_s=budget_s,
+                              should_stop=should_stop, **settings)
         reference = _reference(model, settings["method"], decoding, progress, should_stop)
         return model_name, names, digests, inversion, reference
 
@@ -90,9 +90,9 @@ def ended_inversion(where=st):
     return model_name, names, inversion, reference
 
 
-def _reference(model, method: str, options: dict, progress=None, should_stop=None):
+def _reference(model, method: str, decoding: models.Decoding, progress=None, should_stop=None):
     settings = {} if method == "encoder" else REFERENCE
-    return lc.typical_error(model, method=method, options=options, progress=progress, should_stop=should_stop,
+    return lc.typical_error(model, method=method, decoding=decoding, progress=progress, should_stop=should_stop,
                             **settings)
 
 
@@ -111,39 +111,40 @@ def show_inversion(model, names: list[str], inversion, reference) -> None:
                    f"{len(reference.errors)} of the model's own samples, inverted the same way: median "
                    f"{reference.median:.2g}, 95th percentile {reference.p95:.2g}")
         {"far": c.warning, "unusual": c.info}.get(verdicts[i], c.caption)(sentences[i])
-        badge = "normal" if summary.passes[i] else "atypical"
         c.caption(f"Inverted latent: norm {summary.norm[i]:.1f} · χ² p {summary.typicality[i]:.2f} · smallest "
-                  f"normality p {summary.normality[i]:.2g} · **{badge}**")
+                  f"normality p {summary.normality[i]:.2g} · **{summary.verdicts[i]}**")
     if not reference.complete:
         st.caption(f"The typical error was measured within the time budget ({reference.seconds:.0f} s), so it is "
                    "higher than with more time and the verdicts are lenient.")
     st.caption(ATYPICAL_NOTE)
 
 
-def invert_image(model_name: str, data: bytes, file_name: str, decoding: dict, where=st):
+def invert_image(model, data: bytes, file_name: str, decoding: models.Decoding, where=st):
     """One uploaded image inverted by the model's default method (its own inverse, cached; else optimisation as a
     job within the session's budget): its latent ``[*latent_shape]`` on the CPU, its PSNR, verdict and the
     verdict's sentence; None while the job runs (a line in ``where`` says so)."""
-    model = get_model(model_name)
     if lc.default_method(model) == "encoder":
-        return _encoded_image(model_name, data, file_name, decoding)
-    key = ("invert-one", model_name, digest(data), tuple(sorted(decoding.items())))
+        return _encoded_image(model, str(model.dtype), data, file_name, decoding)
+    key = ("invert-one", model.key, digest(data), decoding)
     work = functools.partial(_invert_one, model, data, file_name, decoding)
     return jobs.result(jobs.run(key, f"Inverting {file_name}", work), where)
 
 
 @st.cache_data(max_entries=32, show_spinner="Inverting the image ...")
-def _encoded_image(model_name: str, data: bytes, file_name: str, decoding: dict):
-    return _invert_one(get_model(model_name), data, file_name, decoding)
+def _encoded_image(_model, dtype: str, data: bytes, file_name: str, decoding: models.Decoding):
+    """:func:`_invert_one` cached by the model's key (in ``decoding``) and ``dtype``, the file and the decoding
+    (Streamlit does not hash ``_model``)."""
+    return _invert_one(_model, data, file_name, decoding)
 
 
-def _invert_one(model, data: bytes, file_name: str, decoding: dict, progress=None, budget_s=None, should_stop=None):
+def _invert_one(model, data: bytes, file_name: str, decoding: models.Decoding, progress=None, budget_s=None,
+                should_stop=None):
     """:func:`invert_image`'s result, computed: the image loaded (shrunk before it becomes floats) and inverted
     by the model's default method, with the model's typical error for the verdict."""
     method = lc.default_method(model)
     images = imaging.load_images([(data, file_name)], model.image_shape[1:])
-    controls = {} if method == "encoder" else {"budget_s": budget_s, "should_stop": should_stop}
-    inversion = lc.invert(model, images, method=method, options=decoding, progress=progress, **controls)
+    inversion = lc.invert(model, images, method=method, decoding=decoding, progress=progress, budget_s=budget_s,
+                          should_stop=should_stop)
     reference = _reference(model, method, decoding, progress, should_stop)
     latent = inversion.latents[0].detach().to("cpu", torch.float32)
     return latent, float(inversion.psnr[0]), str(reference.verdicts(inversion.mse)[0]), \

@@ -2,8 +2,8 @@
 decoded images shared by all sessions (decoded through the model's batcher, cached by latent values and decoding
 options), and paths and centroids by the registered schemes (iterative ones as jobs, :mod:`ui.jobs`).
 
-A page's decoding options (``decoding``) are one dict: the sampler's ``steps`` (models with a sampler) and the
-value of each of the model's conditions, as the sidebar sets them; every decode and encode takes ``**decoding``.
+A page's decoding options are one :class:`~latentcore.models.Decoding` (``decoding``), made by the model from what
+the sidebar sets; every decode and encode takes it.
 """
 
 from __future__ import annotations
@@ -65,17 +65,19 @@ def _loaded(name: str, precision: str):
 DECODED = DecodedImages()  # shared by every session of this server process
 
 
-def decode_to_uint8(model_name: str, latents: np.ndarray, decoding: dict) -> np.ndarray:
-    """Decoded images of ``latents`` as read-only 8-bit arrays (:func:`latentcore.imaging.to_uint8`), shared by
-    all sessions: cached by model and its precision, latent values, shape, dtype and decoding options
-    (:data:`DECODED`), decoded through the model's batcher (:mod:`ui.server.batching`) together with other
-    sessions' requests."""
-    model = get_model(model_name)
-    key = (model_name, str(model.dtype), digest(np.ascontiguousarray(latents).tobytes()), latents.shape,
-           latents.dtype.str, tuple(sorted(decoding.items())))
+def decode_to_uint8(model, latents: torch.Tensor, decoding: models.Decoding) -> np.ndarray:
+    """Decoded images of ``latents [N, *latent_shape]`` as read-only 8-bit arrays
+    (:func:`latentcore.imaging.to_uint8`), shared by all sessions: cached by model (its key and precision), latent
+    values, shape and dtype and ``decoding`` (:data:`DECODED`), decoded through the model's batcher
+    (:mod:`ui.server.batching`) together with other sessions' requests.
+
+    The latents are not checked again: a page holds only latents checked where they entered the app (an upload, a
+    workspace, an inversion) or computed by latentcore from such."""
+    latents = latents.detach().cpu().contiguous()
+    key = (model.key, str(model.dtype), _digest_tensor(latents), tuple(latents.shape), str(latents.dtype), decoding)
     found = DECODED.get(key)
     if found is None:
-        images = batching.decode(model, torch.from_numpy(latents), **decoding)
+        images = batching.decode(model, latents, decoding, check_input=False)
         found = DECODED.put(key, to_uint8(images))
     return found
 
@@ -87,7 +89,7 @@ def model_thumbnail(model_name: str) -> np.ndarray:
     return np.asarray(image_grid(model.decode(model.prior.sample(4, seed=0)), columns=4, scale=1))
 
 
-def path_through(model_name: str, model, stops: torch.Tensor, frames: int, scheme: str, decoding: dict,
+def path_through(model, stops: torch.Tensor, frames: int, scheme: str, decoding: models.Decoding,
                  settings: dict | None = None, where=st):
     """The path ``[F, *shape]`` through ``stops [K, *shape]`` by one registered scheme, ``frames`` per leg, with the
     user's ``settings`` of the scheme (:attr:`~latentcore.interpolate.Scheme.settings`); schemes that use the
@@ -103,13 +105,13 @@ def path_through(model_name: str, model, stops: torch.Tensor, frames: int, schem
     options = spec.options(model, context="interactive", decoding=decoding, **settings)
     if not spec.iterative:
         return lc.interpolate_chain(stops, frames, scheme=scheme, prior=model.prior, **options)
-    key = ("path", model_name, scheme, frames, digest(stops.numpy().tobytes()), tuple(stops.shape),
-           tuple(sorted(decoding.items())) if spec.uses_decoder else (), tuple(sorted(settings.items())))
+    key = ("path", model.key, scheme, frames, _digest_tensor(stops), tuple(stops.shape),
+           decoding if spec.uses_decoder else None, tuple(sorted(settings.items())))
     return jobs.optimised(key, f"{spec.label} path", lambda **controls: lc.interpolate_chain(
         stops, frames, scheme=scheme, prior=model.prior, return_stopping=True, **options, **controls), where)
 
 
-def centroid_of(model_name: str, model, seeds: torch.Tensor, scheme: str, where=st) -> torch.Tensor | None:
+def centroid_of(model, seeds: torch.Tensor, scheme: str, where=st) -> torch.Tensor | None:
     """The centroid ``[*shape]`` of ``seeds [K, *shape]`` by one registered centroid scheme. Iterative ones (NAO)
     run as jobs, like :func:`path_through`: None until theirs has ended, a line in ``where`` meanwhile, and one
     saying so when it was cut short."""
@@ -117,10 +119,16 @@ def centroid_of(model_name: str, model, seeds: torch.Tensor, scheme: str, where=
     options = spec.options(context="interactive")
     if not spec.iterative:
         return lc.centroid(seeds, scheme=scheme, prior=model.prior, **options)
-    key = ("centroid", model_name, scheme, digest(seeds.numpy().tobytes()), tuple(seeds.shape))
+    key = ("centroid", model.key, scheme, _digest_tensor(seeds), tuple(seeds.shape))
     return jobs.optimised(key, spec.label, lambda **controls: lc.centroid(
         seeds, scheme=scheme, prior=model.prior, return_stopping=True, **options, **controls), where)
 
 
-def digest(data: bytes) -> str:
+def digest(data) -> str:
+    """A short hash of bytes (or anything with the buffer interface)."""
     return hashlib.blake2b(data, digest_size=16).hexdigest()
+
+
+def _digest_tensor(tensor: torch.Tensor) -> str:
+    """:func:`digest` of a CPU tensor's values, read in place."""
+    return digest(memoryview(tensor.detach().contiguous().numpy()).cast("B"))

@@ -30,8 +30,8 @@ def model_label(name: str) -> str:
 
 def sidebar():
     """The model selector, refused plug-ins, device, decoding options, seed count and workspace panel; returns the
-    model name, the model, the decoding options (``steps`` for models with a sampler, each condition's value) and
-    the placeholder of the seed count."""
+    model name, the model, its :class:`~latentcore.models.Decoding` (sampler steps and scheduler, each condition's
+    value) and the placeholder of the seed count."""
     with st.sidebar:
         choices = models.available() + [DIFFUSERS_CHOICE]
         choice = st.selectbox("Model", choices, format_func=model_label,
@@ -63,18 +63,19 @@ def sidebar():
             st.image(model_thumbnail(name), width="stretch", caption=facts)
         else:
             st.caption(facts)
-        decoding = {}
+        chosen = {}
         if model.sampler is not None:
             sampler = model.sampler
-            decoding["steps"] = st.select_slider(sampler.label, options=sampler.choices, help=sampler.help,
+            chosen["steps"] = st.select_slider(sampler.label, options=sampler.choices, help=sampler.help,
                                                  key=remember("ddim_steps", sampler.default, options=sampler.choices))
             if sampler.schedulers:
-                decoding["scheduler"] = st.selectbox(
+                chosen["scheduler"] = st.selectbox(
                     "Scheduler", sampler.schedulers, format_func=lambda n: models.SCHEDULERS[n].label,
                     key=remember("scheduler", sampler.schedulers[0], options=sampler.schedulers),
                     help=scheduler_help(sampler.schedulers))
         for condition in model.conditions.values():
-            decoding[condition.name] = condition_widget(name, condition, shared=name in models.MODELS)
+            chosen[condition.name] = condition_widget(name, condition, shared=name in models.MODELS)
+        decoding = model.decoding(**chosen)
         budget_widget()
         count = st.empty()
         count.metric("Seeds in the set", len(seed_set(name)))

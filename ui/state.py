@@ -9,6 +9,8 @@ import numbers
 
 import streamlit as st
 
+from latentcore.registry import current_names, former_names
+
 from .text import plain
 
 PRECISION_KEY = "precision"  # the sidebar's precision widget
@@ -26,13 +28,21 @@ def remember(key: str, default, options=None, bounds: tuple[float, float] | None
     anything).
 
     ``shared=False``: kept across page switches of this session only, never written to or read from a workspace
-    (e.g. a folder on the server, which a shared link must not make the server open)."""
+    (e.g. a folder on the server, which a shared link must not make the server open).
+
+    A workspace saved before a registry entry was renamed (:attr:`latentcore.registry.Entry.formerly`, e.g. the
+    scheme ``geodesic``, now ``ri-optimal``) still fits: a restored name that is no longer an option becomes the
+    entry's name now where that is one, and a setting saved under a key that names the entry (such as
+    ``interpolate.geodesic.alpha``) moves to the key with its name now. This is the one place that reads saved
+    selections, so no page names old entries."""
     state = st.session_state
     if shared:
         state.setdefault("remembered", {})[key] = default
     else:
         state.setdefault("session_only", set()).add(key)
     saved = state.get("settings", {}) if shared else {}
+    if key not in saved and key not in state and (old := _former_key(key, saved)) is not None:
+        saved[key] = saved.pop(old)  # moved, so that the old key cannot come back once this one is at its default
     if key in state:
         value = state[key]
     elif key in saved and (why := misfit(saved[key], default)):
@@ -47,13 +57,33 @@ def remember(key: str, default, options=None, bounds: tuple[float, float] | None
         except TypeError:  # unhashable options
             allowed = list(options)
         if isinstance(default, list):
-            value = [v for v in value if _member(v, allowed)] if isinstance(value, list) else default
-        elif not _member(value, allowed):
+            renamed = [_renamed(v, allowed) for v in value] if isinstance(value, list) else None
+            value = default if renamed is None else [v for v in renamed if _member(v, allowed)]
+        elif not _member(value := _renamed(value, allowed), allowed):
             value = default
     if bounds is not None and isinstance(value, (int, float)) and not isinstance(value, bool):
         value = min(max(value, bounds[0]), bounds[1])
     state[key] = value
     return key
+
+
+def _renamed(value, allowed):
+    """``value``, or, where it is not among ``allowed`` but was a registry entry's name, the entry's name now if
+    that is among them."""
+    if not isinstance(value, str) or _member(value, allowed):
+        return value
+    return next((name for name in current_names(value) if _member(name, allowed)), value)
+
+
+def _former_key(key: str, saved) -> str | None:
+    """The key in ``saved`` that ``key`` had while a registry entry it names (a dotted part) had a former name."""
+    parts = key.split(".")
+    for i, part in enumerate(parts):
+        for old in former_names(part):
+            candidate = ".".join([*parts[:i], old, *parts[i + 1:]])
+            if candidate in saved:
+                return candidate
+    return None
 
 
 def _member(value, allowed) -> bool:

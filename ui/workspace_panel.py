@@ -6,7 +6,7 @@ from __future__ import annotations
 import streamlit as st
 
 from .server import limits, workspace
-from latentcore.latent_files import FORMATS
+from latentcore.latent_files import LATENT_FORMATS
 
 from . import recent
 from .text import plain
@@ -31,8 +31,8 @@ def workspace_panel() -> None:
                                   key="workspace_upload",
                                   max_upload_size=max(1, limits.MAX_WORKSPACE_BYTES // limits.MiB),
                                   help="A file downloaded here; it opens as a new workspace, this one stays saved")
-        st.caption(f"Only workspace files downloaded from this panel; latent files ({', '.join(FORMATS)}) go on "
-                   "the Seeds page.")
+        st.caption(f"Only workspace files downloaded from this panel; latent files ({', '.join(LATENT_FORMATS)}) "
+                   "go on the Seeds page.")
         if upload is not None and st.session_state.get("workspace_upload_result", (None,))[0] != upload.file_id:
             try:  # read once per file; a bad file's message stays while it is in the uploader
                 opened = workspace.workspace_from_bytes(upload.getvalue(), upload.name)

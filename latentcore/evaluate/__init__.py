@@ -13,20 +13,21 @@ same seeds.
 - :mod:`.seeds`: which digits (pairs and sets of one class);
 - :mod:`.metrics`: what is measured per path or set (:data:`METRICS`);
 - :mod:`.statistics`: the intervals (bootstrap, Wilson, Frechet distance with its interval);
-- :mod:`.running`: :func:`evaluate`, which runs it all;
+- :mod:`.running`: :func:`evaluate`, which runs it all, and :func:`evaluable_models`, the models it can run on;
 - :mod:`.report`: :class:`Evaluation`, the table and its CSV, JSON and Markdown files;
 - :mod:`.cli`: the command line above.
 """
 
-from .metrics import INTERPOLATION_ONLY, METRICS, NORMALITY_LEVEL, PROPORTIONS
+from ..diagnostics import NORMALITY_LEVEL
+from .metrics import INTERPOLATION_ONLY, METRICS, PROPORTIONS
 from .report import HEADINGS, TASKS, TIMINGS, Evaluation, Examples
-from .running import evaluate
+from .running import evaluable_models, evaluate, why_not_evaluable
 from .seeds import SEEDS_PER_SET
 from .statistics import (BOOTSTRAP_RESAMPLES, CONFIDENCE, FRECHET_RESAMPLES, bootstrap_interval,
                          frechet_with_interval, wilson_interval)
 
 __all__ = [
     "INTERPOLATION_ONLY", "METRICS", "NORMALITY_LEVEL", "PROPORTIONS", "HEADINGS", "TASKS", "TIMINGS", "Evaluation",
-    "Examples", "evaluate", "SEEDS_PER_SET", "BOOTSTRAP_RESAMPLES", "CONFIDENCE", "FRECHET_RESAMPLES",
-    "bootstrap_interval", "frechet_with_interval", "wilson_interval",
+    "Examples", "evaluate", "evaluable_models", "why_not_evaluable", "SEEDS_PER_SET", "BOOTSTRAP_RESAMPLES",
+    "CONFIDENCE", "FRECHET_RESAMPLES", "bootstrap_interval", "frechet_with_interval", "wilson_interval",
 ]

@@ -18,7 +18,8 @@ between the endpoints, which are the same for every scheme. A centroid is one la
   are its own index.
 - ``normality_pass``: the fraction of interior latents (centroids) for which every test of
   :func:`~latentcore.normality_tests` (Kolmogorov-Smirnov, Cramer-von Mises, Anderson-Darling, chi-square of
-  the squared norm; Bodin et al., section 4) gives ``p >= NORMALITY_LEVEL``.
+  the squared norm; Bodin et al., section 4) gives ``p >=``
+  :data:`~latentcore.diagnostics.NORMALITY_LEVEL`.
 - ``smoothness`` (interpolation only): ``max_i d_i / mean_i d_i`` with ``d_i = ||G(x_{i+1}) - G(x_i)||_2`` over
   all ``frames - 1`` gaps between consecutive decoded frames (Struski et al., "Interpolation in generative
   models", Figure 5); 1 is an evenly paced path. A path whose frames all decode to the same image counts 1.
@@ -29,11 +30,9 @@ from __future__ import annotations
 
 import torch
 
-from ..diagnostics import latent_summary
+from ..diagnostics import NORMALITY_LEVEL, latent_summary
 from ..priors import Prior
 from ..realism import realisticity_index
-
-NORMALITY_LEVEL = 0.01
 
 METRICS: dict[str, str] = {
     "class_preservation": "fraction of interior frames (centroids) labelled with the seeds' class",
@@ -42,7 +41,7 @@ METRICS: dict[str, str] = {
     "ri_density_min": "minimum density realisticity index of interior frames",
     "ri_typical_mean": "mean typical-set realisticity index of interior frames",
     "ri_typical_min": "minimum typical-set realisticity index of interior frames",
-    "normality_pass": "fraction of latents with every normality test's p >= 0.01",
+    "normality_pass": f"fraction of latents with every normality test's p >= {NORMALITY_LEVEL:g}",
     "smoothness": "max / mean of consecutive-frame L2 distances (interpolation only)",
     "path_length": "sum of consecutive-frame L2 distances in image space (interpolation only)",
 }

@@ -14,18 +14,38 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import Any, Mapping
 
 import torch
 
 from ..combine import CENTROIDS, centroid
 from ..interpolate import SCHEMES, Progress, interpolate, schemes_for
-from ..models import load_classifier
+from ..models import Decoding, load_classifier
 from ..optimise import check_budget, time_left
 from ..validation import check_choice, check_int
-from .metrics import NORMALITY_LEVEL, path_metrics, point_metrics
+from ..diagnostics import NORMALITY_LEVEL
+from .metrics import path_metrics, point_metrics
 from .report import TASKS, Evaluation, Examples, Measured, summarise
 from .seeds import Seeds, check_digits, choose_seeds
 from .statistics import BOOTSTRAP_RESAMPLES, CONFIDENCE, FRECHET_RESAMPLES
+
+
+def why_not_evaluable(model) -> str | None:
+    """Why :func:`evaluate` cannot measure schemes on ``model``, or None when it can: the seeds are encodings of
+    real digits, so the model needs an encoder, and the digits classifier judges 1x16x16 images."""
+    if not model.can_encode:
+        return f"{model.name} has no encoder, and the seeds are encodings of real digits"
+    if tuple(model.image_shape) != (1, 16, 16):
+        return (f"the digits classifier measures 1x16x16 images; {model.name} makes "
+                f"{'x'.join(map(str, model.image_shape))} images")
+    return None
+
+
+def evaluable_models(models: Mapping[str, Any]) -> tuple[list[str], dict[str, str]]:
+    """Of ``models`` (name -> loaded model), the names of those :func:`evaluate` can measure schemes on, and for
+    each of the others why not (:func:`why_not_evaluable`); as :func:`~latentcore.schemes_for` does for schemes."""
+    reasons = {name: why_not_evaluable(model) for name, model in models.items()}
+    return [name for name, why in reasons.items() if why is None], {n: why for n, why in reasons.items() if why}
 
 
 def evaluate(model, classifier=None, *, schemes=None, centroid_schemes=None, pairs: int = 16, frames: int = 9,
@@ -33,7 +53,7 @@ def evaluate(model, classifier=None, *, schemes=None, centroid_schemes=None, pai
              data=None, scheme_options: dict | None = None, centroid_options: dict | None = None, examples: int = 3,
              budget_s: float | None = None, should_stop=None, progress: Progress | None = None) -> Evaluation:
     """Measure interpolation schemes (``schemes``, names in :data:`~latentcore.SCHEMES`; default those suited to
-    the model, e.g. without ``geodesic`` for diffusion models) and centroid schemes (``centroid_schemes``, names
+    the model, e.g. without ``ri-optimal`` for diffusion models) and centroid schemes (``centroid_schemes``, names
     in :data:`~latentcore.CENTROIDS`; default all) on seeds encoded from real digits (:mod:`.seeds`), by the
     metrics of :mod:`.metrics`.
 
@@ -95,7 +115,7 @@ class _Plan:
     frames: int
     centroid_sets: int
     seed: int
-    decoding: dict                         # the model's options: sampler steps, conditions
+    decoding: Decoding                     # the model's options: sampler steps, scheduler, conditions
     examples: int
     schemes: list[str]
     centroid_schemes: list[str]
@@ -113,12 +133,10 @@ def _plan(model, *, schemes, centroid_schemes, pairs, frames, centroid_sets, see
     seed = check_int("seed", seed, 0)
     if model.sampler is None and steps is not None:
         raise ValueError(f"steps sets the sampler steps of diffusion and flow models; {model.name} has none")
-    decoding = model.options(steps, **(conditions or {}))
-    if not model.can_encode:
-        raise ValueError(f"{model.name} has no encoder, and the seeds are encodings of real digits")
-    if tuple(model.image_shape) != (1, 16, 16):
-        raise ValueError(f"the digits classifier measures 1x16x16 images; {model.name} makes "
-                         f"{'x'.join(map(str, model.image_shape))} images")
+    decoding = model.decoding(steps, **(conditions or {}))
+    unsuited = why_not_evaluable(model)
+    if unsuited is not None:
+        raise ValueError(unsuited)
     schemes = _check_names("interpolation scheme", schemes, SCHEMES, default=schemes_for(model)[0])
     centroid_schemes = _check_names("centroid scheme", centroid_schemes, CENTROIDS, default=list(CENTROIDS))
     if not centroid_schemes:
@@ -172,16 +190,16 @@ class _Encoded:
     seconds: float                        # encoding only
 
 
-def _encode(model, images: torch.Tensor, seeds: Seeds, *, decoding: dict) -> _Encoded:
+def _encode(model, images: torch.Tensor, seeds: Seeds, *, decoding: Decoding) -> _Encoded:
     """Every digit of the seeds encoded once, in one batch."""
     needed = seeds.indices()
     tic = time.perf_counter()
-    encoded = model.encode(images[needed], **decoding)
+    encoded = model.encode(images[needed], decoding)
     seconds = time.perf_counter() - tic
     row = torch.full((len(images),), -1, dtype=torch.long)  # data index -> row of `encoded`
     row[needed] = torch.arange(len(needed))
     z0, z1 = encoded[row[seeds.pairs[:, 0]]], encoded[row[seeds.pairs[:, 1]]]
-    ends = model.decode(torch.stack([z0, z1], 1), **decoding) if len(seeds.pairs) else None
+    ends = model.decode(torch.stack([z0, z1], 1), decoding) if len(seeds.pairs) else None
     return _Encoded(z0, z1, ends, [encoded[row[s]] for s in seeds.sets], seconds)
 
 
@@ -199,7 +217,7 @@ def _measure_interpolation(name: str, seeds: Seeds, encoded: _Encoded, *, model,
         raise RuntimeError(f"interpolation scheme {name!r} produced NaN or Inf latents")
     interior = path[:, 1:-1]
     tic = time.perf_counter()
-    images = model.decode(interior, **plan.decoding)                                # [P, frames - 2, C, H, W]
+    images = model.decode(interior, plan.decoding)                                  # [P, frames - 2, C, H, W]
     decode_seconds = time.perf_counter() - tic
     per_unit = point_metrics(interior, images, seeds.pair_classes, classifier=classifier, prior=model.prior)
     per_unit.update(path_metrics(torch.cat([encoded.ends[:, :1], images, encoded.ends[:, 1:]], 1)))
@@ -229,7 +247,7 @@ def _measure_centroid(name: str, seeds: Seeds, encoded: _Encoded, *, model, clas
     if not bool(torch.isfinite(centres).all()):
         raise RuntimeError(f"centroid scheme {name!r} produced NaN or Inf latents")
     tic = time.perf_counter()
-    images = model.decode(centres, **plan.decoding)
+    images = model.decode(centres, plan.decoding)
     decode_seconds = time.perf_counter() - tic
     per_unit = point_metrics(centres, images, seeds.set_classes, classifier=classifier, prior=model.prior)
     features = classifier.features(images[:, 0])
@@ -241,8 +259,7 @@ def _settings(model, plan: _Plan, *, data_digits: int, encode_seconds: float, to
     """The run's arguments, sizes and times as JSON-friendly values."""
     return {
         "model": model.name, "pairs": plan.pairs, "frames": plan.frames, "centroid_sets": plan.centroid_sets,
-        "seed": plan.seed, "steps": plan.decoding.get("steps"), "scheduler": plan.decoding.get("scheduler"),
-        "conditions": {k: v for k, v in plan.decoding.items() if k not in ("steps", "scheduler")},
+        "seed": plan.seed, **plan.decoding.describe(),
         "schemes": plan.schemes,
         "centroid_schemes": plan.centroid_schemes,
         "scheme_options": {s: {k: _plain(v) for k, v in o.items()} for s, o in plan.scheme_options.items()},

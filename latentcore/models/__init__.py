@@ -12,7 +12,7 @@
   files given to the app (``--models``, ``$LATENT_EXPLORER_MODELS``).
 """
 
-from .base import Condition, GenerativeModel, ModelLoadError, OutOfMemory, Sampler, offload_others
+from .base import Condition, Decoding, GenerativeModel, ModelLoadError, OutOfMemory, Sampler, offload_others
 from .precision import PRECISIONS
 from .schedulers import SCHEDULERS
 from .diffusers_folder import load_diffusers
@@ -20,7 +20,8 @@ from .registry import MODELS, ModelSpec, available, load, load_classifier, regis
 from .plugins import (Plugin, PluginModel, PluginReport, PluginSpec, Refusal, configured_files, load_plugins,
                       plugins_in_file, register_plugin)
 
-__all__ = ["GenerativeModel", "Sampler", "Condition", "ModelSpec", "ModelLoadError", "OutOfMemory", "MODELS",
+__all__ = ["GenerativeModel", "Sampler", "Condition", "Decoding", "ModelSpec", "ModelLoadError", "OutOfMemory",
+           "MODELS",
            "SCHEDULERS", "PRECISIONS", "offload_others", "register",
            "available", "load", "load_diffusers", "load_classifier", "Plugin", "PluginModel", "PluginSpec",
            "PluginReport", "Refusal", "register_plugin", "load_plugins", "plugins_in_file", "configured_files"]

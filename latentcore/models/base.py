@@ -11,6 +11,10 @@ what its decoder accepts:
 - ``conditions``: named conditions such as a prompt, a guidance scale or a class label, each with its type and
   default. Anything else passed to :meth:`~GenerativeModel.decode` is an error that says what is accepted.
 
+The options of one decode travel as one immutable, hashable :class:`Decoding` (steps, scheduler, conditions) that
+the model makes and checks once (:meth:`~GenerativeModel.decoding`); :meth:`~GenerativeModel.decode`,
+:meth:`~GenerativeModel.encode` and :meth:`~GenerativeModel.decoder` take it, or the same options by keyword.
+
 Decoding is chunked so memory stays bounded, deterministic, and runs without gradients unless ``grad=True``
 (ri-optimal paths differentiate through the decoder). A model is also a plain callable: ``model(latents)`` is
 its differentiable decoding with default options, and :meth:`~GenerativeModel.decoder` fixes other options.
@@ -42,7 +46,7 @@ from ..priors import Prior
 from ..validation import check_choice, check_finite, check_int, check_latents
 from .precision import resolve_dtype
 
-KINDS = ("gan", "vae", "diffusion", "flow")
+MODEL_KINDS = ("gan", "vae", "diffusion", "flow")
 RESERVED_OPTIONS = ("latents", "grad", "steps", "scheduler")  # decode's own parameters, never a condition's name
 MAX_MEMORY_CHUNK = 64  # the most latents per chunk when a model's chunks are sized from free CUDA memory
 MEMORY_FRACTION = 0.5  # of the free CUDA memory that one chunk's activations may take
@@ -75,6 +79,34 @@ class Sampler:
         unknown = [name for name in self.schedulers if name not in SCHEDULERS]
         if unknown:
             raise ValueError(f"unknown scheduler(s) {', '.join(map(repr, unknown))}; known: {', '.join(SCHEDULERS)}")
+
+
+@dataclass(frozen=True)
+class Decoding:
+    """How one model decodes: the sampler's ``steps`` and ``scheduler`` (None for one-pass decoders, and
+    ``scheduler`` for samplers that offer no choice) and the value of every condition, all checked by the model
+    ``model`` (its :attr:`~GenerativeModel.key`) that made it with :meth:`GenerativeModel.decoding`. Immutable and
+    hashable: a cache key as it is."""
+
+    model: str
+    steps: int | None = None
+    scheduler: str | None = None
+    conditions: tuple[tuple[str, Any], ...] = ()   # (name, value) in the model's order of declaration
+
+    @property
+    def options(self) -> dict:
+        """What the model's ``_decode`` and ``_encode`` take: every condition, ``steps`` and ``scheduler`` where
+        the model has them."""
+        out = dict(self.conditions)
+        if self.steps is not None:
+            out["steps"] = self.steps
+        if self.scheduler is not None:
+            out["scheduler"] = self.scheduler
+        return out
+
+    def describe(self) -> dict:
+        """The steps, scheduler and conditions by name, for reports."""
+        return {"steps": self.steps, "scheduler": self.scheduler, "conditions": dict(self.conditions)}
 
 
 @dataclass(frozen=True)
@@ -146,7 +178,7 @@ class GenerativeModel:
     declared condition with its value or default."""
 
     name: str
-    kind: str                                  # one of KINDS
+    kind: str                                  # one of MODEL_KINDS
     latent_shape: tuple[int, ...]
     image_shape: tuple[int, int, int]          # (C, H, W)
     prior: Prior
@@ -158,6 +190,7 @@ class GenerativeModel:
     encode_batch: int = 256
     sized_by_memory: bool = False              # on CUDA, chunks sized from the free memory (large pipelines)
     dtype: torch.dtype = torch.float32         # what the networks compute in
+    _key: str | None = None                    # set by the loader: the registered name or the pipeline folder
 
     def __init__(self, device: torch.device | str | None = None):
         self.device = torch.device(device) if device is not None else default_device()
@@ -231,44 +264,66 @@ class GenerativeModel:
     def can_encode(self) -> bool:
         return type(self)._encode is not GenerativeModel._encode
 
-    def options(self, steps: int | None = None, scheduler: str | None = None, **conditions) -> dict:
-        """The options ``_decode`` / ``_encode`` get: ``steps`` (models with a sampler; default when None), the
-        ``scheduler`` (models whose sampler offers a choice; default its first) and every condition (default unless
-        given). Unknown conditions, and ``steps`` or ``scheduler`` for a model that takes none, are errors."""
+    @property
+    def key(self) -> str:
+        """The key the model is known by: its registered name, or the folder of a diffusers pipeline (as loaded)."""
+        return self._key or self.name
+
+    def decoding(self, steps: int | None = None, scheduler: str | None = None, **conditions) -> Decoding:
+        """The :class:`Decoding` of these options, checked: ``steps`` (models with a sampler; default
+        ``sampler.default``), the ``scheduler`` (models whose sampler offers a choice; default its first) and
+        every condition (default unless given). Unknown conditions, and ``steps`` or ``scheduler`` for a model
+        that takes none, are ValueErrors that say what is accepted."""
         unknown = sorted(set(conditions) - set(self.conditions))
         if unknown:
             accepted = ", ".join(self.conditions) or "none"
             raise ValueError(f"{self.name} takes no condition {', '.join(unknown)}; its conditions: {accepted}")
-        out = {name: c.check(conditions[name]) if name in conditions else c.default
-               for name, c in self.conditions.items()}
+        checked = tuple((name, c.check(conditions[name]) if name in conditions else c.default)
+                        for name, c in self.conditions.items())
         if self.sampler is None:
             if steps is not None or scheduler is not None:
                 given = f"steps={steps}" if steps is not None else f"scheduler={scheduler!r}"
                 raise ValueError(f"{self.name} decodes in one pass and takes no sampler steps or scheduler "
                                  f"(got {given})")
-            return out
-        out["steps"] = self.sampler.default if steps is None else check_int("steps", steps, 1)
+            return Decoding(self.key, conditions=checked)
+        steps = self.sampler.default if steps is None else check_int("steps", steps, 1)
         if self.sampler.schedulers:
-            out["scheduler"] = self.sampler.schedulers[0] if scheduler is None else \
+            scheduler = self.sampler.schedulers[0] if scheduler is None else \
                 check_choice("scheduler", scheduler, self.sampler.schedulers)
         elif scheduler is not None:
             raise ValueError(f"{self.name} decodes with its one scheduler and offers no choice (got "
                              f"scheduler={scheduler!r})")
-        return out
+        return Decoding(self.key, steps, scheduler, checked)
 
-    def decode(self, latents, *, grad: bool = False, steps: int | None = None, scheduler: str | None = None,
-               **conditions) -> torch.Tensor:
+    def resolve_decoding(self, decoding: Decoding | None = None, **options) -> Decoding:
+        """``decoding`` (made by this model, so not checked again), or the :class:`Decoding` of ``options`` (see
+        :meth:`decoding`): what every method that decodes takes."""
+        if decoding is None:
+            return self.decoding(**options)
+        if options:
+            raise ValueError(f"give the decoding options as one Decoding or by keyword, not both (got "
+                             f"{', '.join(options)} beside a Decoding)")
+        if not isinstance(decoding, Decoding) or decoding.model != self.key:
+            raise ValueError(f"{self.name} decodes with a Decoding it made (model.decoding(...)), got {decoding!r}")
+        return decoding
+
+    def decode(self, latents, decoding: Decoding | None = None, *, grad: bool = False, check_input: bool = True,
+               **options) -> torch.Tensor:
         """Images ``[..., C, H, W]`` in [0, 1] (float32) of latents ``[..., *latent_shape]``.
 
-        ``grad``: differentiable (when gradients are being recorded). ``steps``: the sampler's steps (models with
-        a :attr:`sampler` only; default ``sampler.default``). ``scheduler``: the decoding scheduler (models whose
-        sampler offers a choice; default its first). ``conditions``: the model's named conditions.
+        ``decoding``: a :class:`Decoding` of this model; or its options by keyword (see :meth:`decoding`:
+        ``steps``, ``scheduler``, conditions); default the model's defaults. ``grad``: differentiable (when
+        gradients are being recorded). ``check_input=False`` skips checking the latents (finite, of the model's
+        size), for a caller that has checked them (the decode batcher); they are then a tensor ``[N, ...]``.
         """
-        options = self.options(steps, scheduler, **conditions)
-        flat, batch = check_latents(latents, self.prior, name="latents to decode")
-        z = flat.reshape(-1, *self.latent_shape).to(self.device, torch.float32)
+        decoding = self.resolve_decoding(decoding, **options)
+        if check_input:
+            latents, batch = check_latents(latents, self.prior, name="latents to decode")
+        else:
+            batch = (len(latents),)
+        z = latents.reshape(-1, *self.latent_shape).to(self.device, torch.float32)
         with self._on_device(), torch.set_grad_enabled(grad and torch.is_grad_enabled()):
-            images = self._chunked(self._decode, z, options, "decoding", self.decode_batch, self.image_shape)
+            images = self._chunked(self._decode, z, decoding.options, "decoding", self.decode_batch, self.image_shape)
         return images.reshape(*batch, *self.image_shape)
 
     def _chunked(self, fn, x: torch.Tensor, options: dict, what: str, batch: int, shape) -> torch.Tensor:
@@ -332,28 +387,24 @@ class GenerativeModel:
         """Differentiable decoding with default options: a model is a plain decoder callable."""
         return self.decode(latents, grad=True)
 
-    def decoder(self, *, steps: int | None = None, scheduler: str | None = None,
-                **conditions) -> Callable[[torch.Tensor], torch.Tensor]:
-        """A plain differentiable decoder ``latents -> images`` with these options fixed (checked now)."""
-        self.options(steps, scheduler, **conditions)
-        if scheduler is not None:
-            conditions = {"scheduler": scheduler, **conditions}
-        if steps is None and not conditions:
-            return self
-        return _FixedDecoder(self, steps, conditions)
+    def decoder(self, decoding: Decoding | None = None, **options) -> Callable[[torch.Tensor], torch.Tensor]:
+        """A plain differentiable decoder ``latents -> images`` with ``decoding`` (or these options, checked now)
+        fixed; the model itself for its default decoding."""
+        decoding = self.resolve_decoding(decoding, **options)
+        return self if decoding == self.decoding() else _FixedDecoder(self, decoding)
 
-    def encode(self, images, *, steps: int | None = None, scheduler: str | None = None,
-               **conditions) -> torch.Tensor:
+    def encode(self, images, decoding: Decoding | None = None, **options) -> torch.Tensor:
         """Latents ``[N, *latent_shape]`` (float32) of images ``[N, C, H, W]`` in [0, 1] (resized and converted to
-        the model's size and channels first; see :meth:`prepare_images`); options as in :meth:`decode`. The
-        decoding ``scheduler`` is accepted and has no effect: inversion is the model's own (DDIM inversion,
-        the flow ODE backwards, an encoder)."""
+        the model's size and channels first; see :meth:`prepare_images`); ``decoding`` as in :meth:`decode`. The
+        decoding ``scheduler`` has no effect here: inversion is the model's own (DDIM inversion, the flow ODE
+        backwards, an encoder)."""
         if not self.can_encode:
             raise NotImplementedError(f"{self.name} has no encoder: it cannot turn images into latents")
-        options = self.options(steps, scheduler, **conditions)
+        decoding = self.resolve_decoding(decoding, **options)
         x = self.prepare_images(images)
         with self._on_device(), torch.no_grad():
-            return self._chunked(self._encode, x, options, "encoding", self.encode_batch, self.latent_shape)
+            return self._chunked(self._encode, x, decoding.options, "encoding", self.encode_batch,
+                                 self.latent_shape)
 
     def prepare_images(self, images) -> torch.Tensor:
         """Images ``[N, C', H', W']`` (or ``[C', H', W']``, or a list of such of different sizes) in [0, 1] as
@@ -401,18 +452,20 @@ def offload_others(keep: GenerativeModel | None) -> list[str]:
 
 
 class _FixedDecoder:
-    """``model.decode(latents, grad=True, steps=..., **conditions)`` as a plain callable."""
+    """``model.decode(latents, decoding, grad=True)`` as a plain callable."""
 
-    def __init__(self, model: GenerativeModel, steps: int | None, conditions: dict):
-        self.model, self.steps, self.conditions = model, steps, conditions
+    def __init__(self, model: GenerativeModel, decoding: Decoding):
+        self.model, self.decoding = model, decoding
 
     def __call__(self, latents: torch.Tensor) -> torch.Tensor:
-        return self.model.decode(latents, grad=True, steps=self.steps, **self.conditions)
+        return self.model.decode(latents, self.decoding, grad=True)
 
     @property
     def name(self) -> str:
-        options = {"steps": self.steps, **self.conditions} if self.steps is not None else self.conditions
-        return f"{self.model.name} ({', '.join(f'{k}={v!r}' for k, v in options.items())})"
+        """The model's name and the options that differ from its defaults."""
+        default = self.model.decoding().options
+        changed = {k: v for k, v in self.decoding.options.items() if default.get(k) != v}
+        return f"{self.model.name} ({', '.join(f'{k}={v!r}' for k, v in changed.items())})"
 
     def __repr__(self) -> str:
         return f"<decoder {self.name}>"

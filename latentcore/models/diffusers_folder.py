@@ -54,7 +54,9 @@ def load_diffusers(path: str | os.PathLike, device: torch.device | str | None = 
 
 @functools.lru_cache(maxsize=8)
 def _load_cached(key: str, device: str, precision: str) -> GenerativeModel:
-    return _load_folder(Path(key), torch.device(device), precision)
+    model = _load_folder(Path(key), torch.device(device), precision)
+    model._key = key  # the resolved folder (or hub id): what the app knows the model by
+    return model
 
 
 SUPPORTED = ("UNet2DModel pipelines (DDPMPipeline, DDIMPipeline: a DDIM-compatible scheduler, or "

@@ -37,7 +37,7 @@ import torch
 from ..prior_registry import PRIORS, make_prior
 from ..priors import Prior
 from ..validation import check_finite
-from .base import KINDS, Condition, GenerativeModel, ModelLoadError, Sampler
+from .base import MODEL_KINDS, Condition, GenerativeModel, ModelLoadError, Sampler
 from .registry import MODELS, ModelSpec, register
 
 ENTRY_POINT_GROUP = "latent_explorer.models"
@@ -132,8 +132,8 @@ class Plugin:
         object.__setattr__(self, "output_range", (low, high))
         if self.layout not in LAYOUTS:
             raise ValueError(f"{where}: layout must be one of {', '.join(LAYOUTS)}, got {self.layout!r}")
-        if self.kind not in KINDS:
-            raise ValueError(f"{where}: kind must be one of {', '.join(KINDS)}, got {self.kind!r}")
+        if self.kind not in MODEL_KINDS:
+            raise ValueError(f"{where}: kind must be one of {', '.join(MODEL_KINDS)}, got {self.kind!r}")
         conditions = tuple(self.conditions)
         if not all(isinstance(c, Condition) for c in conditions):
             raise ValueError(f"{where}: conditions must be latentcore.models.Condition objects")
@@ -200,7 +200,7 @@ class PluginModel(GenerativeModel):
         latent_text = ", ".join(map(str, self.latent_shape))
         try:
             with torch.no_grad():
-                images = self._module_images(latents, self.options())
+                images = self._module_images(latents, self.decoding().options)
         except Exception as err:  # noqa: BLE001 - the plug-in's own code: any failure is a refusal
             raise ModelLoadError(f"decoding two samples of its prior (latents [2, {latent_text}]) failed: "
                                  f"{_failure(err)}. Is latent_shape ({latent_text}) what the module takes?") from err

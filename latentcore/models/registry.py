@@ -118,6 +118,7 @@ def available() -> list[str]:
 @functools.lru_cache(maxsize=8)
 def _build(spec: ModelSpec, device: str, precision: str) -> GenerativeModel:
     model = spec.build(torch.device(device))  # keyed by the spec: a name registered again builds anew
+    model._key = spec.name
     model.set_precision(precision)
     return model
 

@@ -8,9 +8,9 @@ lets the threads fight over the cores and, for sampling decoders, over the sampl
 scheduler keeps its timesteps on itself). A :class:`DecodeBatcher` runs every decode of its model on its own
 worker thread, one batch at a time:
 
-- a request is checked in the caller's thread (options with :meth:`GenerativeModel.options`, latents with
-  :func:`~latentcore.validation.check_latents`), so a bad request fails at once, in its caller, and never joins
-  a batch;
+- a request is checked in the caller's thread (options with :meth:`GenerativeModel.resolve_decoding`, latents
+  with :func:`~latentcore.validation.check_latents`), so a bad request fails at once, in its caller, and never
+  joins a batch; the worker does not check them again;
 - the worker takes the oldest request and waits until ``max_wait_s`` after its arrival (default 5 ms) or until
   ``max_batch`` latents with the same options are queued (default the model's ``decode_batch``), whichever comes
   first; it concatenates the requests with the same options in arrival order (a request larger than
@@ -38,7 +38,7 @@ from concurrent.futures import Future
 
 import torch
 
-from latentcore.models.base import GenerativeModel
+from latentcore.models.base import Decoding, GenerativeModel
 from latentcore.validation import check_latents
 
 MAX_WAIT_S = 0.005  # how long the oldest request waits for others to join it
@@ -62,8 +62,7 @@ class BatchStats:
 class _Request:
     latents: torch.Tensor           # [M, *latent_shape] on the model's device
     batch: tuple[int, ...]          # the caller's leading dimensions, M = prod(batch)
-    options: dict                   # the model's full decoding options
-    key: tuple                      # the options, hashable: requests with equal keys may share a batch
+    decoding: Decoding              # requests with equal decodings may share a batch
     arrival: float
     future: Future
 
@@ -107,16 +106,21 @@ class DecodeBatcher:
         with self._changed:
             return self._stats
 
-    def submit(self, latents, *, steps: int | None = None, **conditions) -> Future:
-        """Queue the decoding of ``latents [*batch, *latent_shape]``; the future's result is the images
-        ``[*batch, C, H, W]`` in [0, 1] on the model's device. Bad options or latents raise ValueError here."""
+    def submit(self, latents, decoding: Decoding | None = None, *, check_input: bool = True, **options) -> Future:
+        """Queue the decoding of ``latents [*batch, *latent_shape]`` with ``decoding`` (or these options, as
+        :meth:`GenerativeModel.decode` takes them); the future's result is the images ``[*batch, C, H, W]`` in
+        [0, 1] on the model's device. Bad options or latents raise ValueError here; ``check_input=False`` skips
+        checking the latents, for a caller that holds only checked ones (a tensor ``[*batch, *latent_shape]``)."""
         model = self._model()
         if model is None:
             raise RuntimeError(f"the model {self.name} was dropped; its batcher is closed")
-        options = model.options(steps, **conditions)
-        flat, batch = check_latents(latents, model.prior, name="latents to decode")
-        z = flat.reshape(-1, *model.latent_shape).to(model.device, torch.float32)
-        request = _Request(z, batch, options, tuple(sorted(options.items())), time.monotonic(), Future())
+        decoding = model.resolve_decoding(decoding, **options)
+        if check_input:
+            latents, batch = check_latents(latents, model.prior, name="latents to decode")
+        else:
+            batch = tuple(latents.shape[:latents.dim() - len(model.latent_shape)])
+        z = latents.reshape(-1, *model.latent_shape).to(model.device, torch.float32)
+        request = _Request(z, batch, decoding, time.monotonic(), Future())
         with self._changed:
             if self._closed:
                 raise RuntimeError(f"the decode batcher of {self.name} is closed")
@@ -126,10 +130,11 @@ class DecodeBatcher:
             self._changed.notify()
         return request.future
 
-    def decode(self, latents, *, steps: int | None = None, **conditions) -> torch.Tensor:
+    def decode(self, latents, decoding: Decoding | None = None, *, check_input: bool = True,
+               **options) -> torch.Tensor:
         """Images ``[*batch, C, H, W]`` of ``latents [*batch, *latent_shape]``, decoded in a batch with whatever
-        other requests with the same options arrive meanwhile; blocks until they are ready."""
-        return self.submit(latents, steps=steps, **conditions).result()
+        other requests with the same decoding arrive meanwhile; blocks until they are ready."""
+        return self.submit(latents, decoding, check_input=check_input, **options).result()
 
     def close(self, timeout: float | None = None) -> None:
         """Refuse new requests, decode those already queued, and end the worker thread (waiting at most
@@ -172,14 +177,14 @@ class DecodeBatcher:
         first = self._queue[0]
         deadline = first.arrival + self.max_wait_s
         while not self._closed:
-            queued = sum(len(r.latents) for r in self._queue if r.key == first.key)
+            queued = sum(len(r.latents) for r in self._queue if r.decoding == first.decoding)
             left = deadline - time.monotonic()
             if queued >= self.max_batch or left <= 0:
                 break
             self._changed.wait(left)
         batch, size = [], 0
         for request in list(self._queue):
-            if request.key != first.key:
+            if request.decoding != first.decoding:
                 continue
             if batch and size + len(request.latents) > self.max_batch:
                 break
@@ -198,7 +203,7 @@ class DecodeBatcher:
             self._finish(model, batch[0])
         else:
             try:
-                images = model.decode(torch.cat([r.latents for r in batch]), **batch[0].options)
+                images = model.decode(torch.cat([r.latents for r in batch]), batch[0].decoding, check_input=False)
                 rows = [part.clone().reshape(*r.batch, *model.image_shape)
                         for r, part in zip(batch, images.split([len(r.latents) for r in batch]), strict=True)]
             except Exception:  # noqa: BLE001 - one request's fault, maybe: each is decoded alone and fails alone
@@ -217,7 +222,8 @@ class DecodeBatcher:
     @staticmethod
     def _finish(model: GenerativeModel, request: _Request) -> None:
         try:
-            images = model.decode(request.latents, **request.options).reshape(*request.batch, *model.image_shape)
+            images = model.decode(request.latents, request.decoding, check_input=False)
+            images = images.reshape(*request.batch, *model.image_shape)
         except Exception as err:  # noqa: BLE001 - the caller gets its own error
             request.future.set_exception(err)
         else:
@@ -241,8 +247,9 @@ def batcher(model: GenerativeModel) -> DecodeBatcher:
         return found
 
 
-def decode(model: GenerativeModel, latents, *, steps: int | None = None, **conditions) -> torch.Tensor:
-    """``model.decode(latents, steps=steps, **conditions)`` through the model's batcher: images
+def decode(model: GenerativeModel, latents, decoding: Decoding | None = None, *, check_input: bool = True,
+           **options) -> torch.Tensor:
+    """``model.decode(latents, decoding, check_input=check_input, **options)`` through the model's batcher: images
     ``[*batch, C, H, W]``, decoded together with other threads' requests that arrive within a few
     milliseconds."""
-    return batcher(model).decode(latents, steps=steps, **conditions)
+    return batcher(model).decode(latents, decoding, check_input=check_input, **options)

@@ -32,7 +32,8 @@ from typing import Mapping
 
 import safetensors.torch
 
-from latentcore.latent_files import LatentFileError, check_latents, read_limited, safetensors_metadata, write_atomically
+from latentcore.latent_files import (LatentFileError, as_file_latents, read_limited, safetensors_metadata,
+                                     write_atomically)
 from latentcore.validation import some_of
 
 from . import limits
@@ -325,7 +326,7 @@ def workspace_from_bytes(data: bytes, name: str = "workspace") -> Workspace:
             if key not in tensors:
                 raise bad(f"the seeds of {model} are missing")
             try:
-                latents = check_latents(tensors[key], name, None)
+                latents = as_file_latents(tensors[key], name, None)
             except LatentFileError as err:
                 raise bad(str(err).removeprefix(f"{name} ")) from err
         try:

@@ -34,7 +34,7 @@ import numpy as np
 from .invert import default_method, invert
 from .validation import check_int
 
-REFERENCE_SAMPLES = 32
+REFERENCE_IMAGES = 32  # the model's own images (decoded prior samples) whose inversion errors are the reference
 REFERENCE_SEED = 20_000  # the reference latents' seed; their restarts use the next one
 DEFAULT_MARGIN = 4.0
 FLOOR_PSNR_DB = 20.0
@@ -98,14 +98,15 @@ class TypicalError:
         return out
 
 
-def typical_error(model, *, method: str | None = None, options: dict | None = None,
-                  samples: int = REFERENCE_SAMPLES, seed: int = REFERENCE_SEED, margin: float = DEFAULT_MARGIN,
+def typical_error(model, *, method: str | None = None, decoding=None,
+                  samples: int = REFERENCE_IMAGES, seed: int = REFERENCE_SEED, margin: float = DEFAULT_MARGIN,
                   floor_psnr_db: float = FLOOR_PSNR_DB, budget_s: float | None = None,
                   should_stop: Callable[[], bool] | None = None, progress=None, **settings) -> TypicalError:
-    """:class:`TypicalError` of ``model``: ``samples`` prior latents drawn with ``seed``, decoded with ``options``
-    and inverted by ``method`` (default :func:`~latentcore.invert.default_method`) with the optimisation
-    ``settings`` of :func:`~latentcore.invert.invert` (``max_iter``, ``lr``, ``restarts``, ``prior_weight``,
-    ``tol``, ``patience``; restarts drawn with ``seed + 1``). ``budget_s``, ``should_stop`` and ``progress`` bound
+    """:class:`TypicalError` of ``model``: ``samples`` prior latents drawn with ``seed``, decoded with ``decoding``
+    (the model's :class:`~latentcore.models.Decoding`, default its defaults) and inverted by ``method`` (default
+    :func:`~latentcore.invert.default_method`) with the optimisation ``settings`` of
+    :func:`~latentcore.invert.invert` (``max_iter``, ``lr``, ``restarts``, ``prior_weight``, ``tol``,
+    ``patience``; restarts drawn with ``seed + 1``). ``budget_s``, ``should_stop`` and ``progress`` bound
     and report the reference inversion. Cached (see the module's docstring)."""
     samples = check_int("samples", samples, 2)
     if not (math.isfinite(margin) and margin >= 1.0):
@@ -115,15 +116,14 @@ def typical_error(model, *, method: str | None = None, options: dict | None = No
         raise ValueError(f"typical_error takes no setting {', '.join(unknown)}; its settings: max_iter, lr, "
                          "restarts, prior_weight, tol, patience")
     method = default_method(model) if method is None else method
-    options = dict(options or {})
-    key = (model.name, str(model.device), method, repr(sorted(options.items())), samples, seed,
-           repr(sorted(settings.items())))
+    decoding = model.resolve_decoding(decoding)
+    key = (model.key, str(model.device), method, decoding, samples, seed, repr(sorted(settings.items())))
     found = next((_CACHE[k] for k in (key, (key, budget_s)) if k in _CACHE), None)
     if found is None:
         start = time.monotonic()
         latents = model.prior.sample(samples, seed=seed, device=model.device)
-        images = model.decode(latents, **options)
-        result = invert(model, images, method=method, options=options, seed=seed + 1, budget_s=budget_s,
+        images = model.decode(latents, decoding)
+        result = invert(model, images, method=method, decoding=decoding, seed=seed + 1, budget_s=budget_s,
                         should_stop=should_stop, progress=progress, **settings)
         found = TypicalError(model.name, method, np.sort(result.mse), result.stopped_by, time.monotonic() - start)
         if found.complete or found.stopped_by == "budget":
