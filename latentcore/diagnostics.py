@@ -94,7 +94,7 @@ def _test_results(latents, prior: Prior | None) -> dict[str, tuple[np.ndarray, n
     flat, _ = check_latents(latents, prior)
     if flat.shape[1] < 2:
         raise ValueError("normality tests need latents with at least 2 elements")
-    x = prior.standardize(flat.reshape(-1, *prior.shape)).reshape(flat.shape).detach().double().cpu().numpy()
+    x = prior.standardize_flat(flat).detach().double().cpu().numpy()
     d = x.shape[1]
     ks = scipy.stats.kstest(x, "norm", axis=1)
     cvm = scipy.stats.cramervonmises(x, "norm", axis=1)

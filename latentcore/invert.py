@@ -111,7 +111,7 @@ def typicality_penalty(latents: torch.Tensor, prior: Prior) -> torch.Tensor:
     """``max(|q| - 2, 0)^2`` per latent ``[N]`` for latents ``[N, *shape]``, with ``q = (||s(z)||^2 - D) /
     sqrt(2 D)`` the z-score of the (standardised) squared norm (see the module's docstring)."""
     d = prior.dim
-    squared = prior.standardize(latents).reshape(len(latents), -1).pow(2).sum(1)
+    squared = prior.standardize_flat(latents.reshape(len(latents), -1)).pow(2).sum(1)
     return torch.relu(((squared - d) / math.sqrt(2.0 * d)).abs() - TYPICAL_BAND).pow(2)
 
 

@@ -64,8 +64,8 @@ def nao_interpolate(z0: torch.Tensor, z1: torch.Tensor, t: torch.Tensor, prior: 
                     should_stop=None, progress=None) -> NAOResult:
     """NAO paths between flat endpoints ``z0, z1 [B, D]`` with ``len(t)`` nodes started on the chord at ``t``;
     ``budget_s`` (seconds) and ``should_stop()`` end the optimisation early with the best paths so far."""
-    a = prior.standardize(z0.reshape(-1, *prior.shape)).reshape(z0.shape)
-    b = prior.standardize(z1.reshape(-1, *prior.shape)).reshape(z1.shape)
+    a = prior.standardize_flat(z0.reshape(-1, prior.dim)).reshape(z0.shape)
+    b = prior.standardize_flat(z1.reshape(-1, prior.dim)).reshape(z1.shape)
     tt = t.to(a)
     n = tt.numel()
     chord = (1 - tt)[None, :, None] * a[:, None] + tt[None, :, None] * b[:, None]
@@ -119,7 +119,7 @@ def nao_centroid(latents: torch.Tensor, prior: Prior, *, nodes: int = 10, lr: fl
     """
     if nodes < 2:
         raise ValueError(f"each NAO centroid path needs at least 2 nodes, got {nodes}")
-    seeds = prior.standardize(latents).reshape(latents.shape[0], -1)
+    seeds = prior.standardize_flat(latents.reshape(latents.shape[0], -1))
     k, dim = seeds.shape
     gen = torch.Generator().manual_seed(0)
 

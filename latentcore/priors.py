@@ -70,10 +70,14 @@ class Prior:
 
     def standardize(self, z) -> torch.Tensor:
         """Elements mapped so that, for latents of this prior, each is (approximately) N(0, 1):
-        ``(z - mean) / std`` unless a subclass knows better (exact for Gaussians and independent elements)."""
-        z = as_tensor(z)
-        self.flatten(z)
-        return (z - self.mean.to(z)) / self.std.to(z)
+        ``(z - mean) / std`` unless a subclass knows better (exact for Gaussians and independent elements).
+        ``z [..., *shape]``, checked; :meth:`standardize_flat` is the same for checked latents ``[M, D]``."""
+        flat, batch = self.flatten(z)
+        return self.standardize_flat(flat).reshape(*batch, *self.shape)
+
+    def standardize_flat(self, flat: torch.Tensor) -> torch.Tensor:
+        """:meth:`standardize` of latents ``[M, D]`` already checked (nothing is checked again)."""
+        return (flat - self.mean.to(flat).reshape(1, -1)) / self.std.to(flat).reshape(1, -1)
 
     def unstandardize(self, u) -> torch.Tensor:
         """The inverse of :meth:`standardize`."""
@@ -127,10 +131,9 @@ class Gaussian(Prior):
         flat, batch = self.flatten(z)
         return self._whiten(flat).pow(2).sum(-1).reshape(batch)
 
-    def standardize(self, z) -> torch.Tensor:
+    def standardize_flat(self, flat: torch.Tensor) -> torch.Tensor:
         """Whitened latents ``L^-1 (z - mean)`` (``Sigma = L L^T``): exactly N(0, I) under the prior."""
-        flat, batch = self.flatten(z)
-        return self._whiten(flat).reshape(*batch, *self.shape)
+        return self._whiten(flat)
 
     def unstandardize(self, u) -> torch.Tensor:
         """``mean + L u``, the inverse of :meth:`standardize`."""
@@ -169,9 +172,8 @@ class StandardNormal(Gaussian):
         shape = (int(shape),) if isinstance(shape, int) else tuple(int(s) for s in shape)
         super().__init__(torch.zeros(shape), 1.0)
 
-    def standardize(self, z) -> torch.Tensor:
-        self.flatten(z)
-        return as_tensor(z)
+    def standardize_flat(self, flat: torch.Tensor) -> torch.Tensor:
+        return flat
 
     def unstandardize(self, u) -> torch.Tensor:
         self.flatten(u)
@@ -323,10 +325,8 @@ class Independent(Prior):
 
     def to_normal_scores(self, z) -> torch.Tensor:
         """``Phi^-1(F(z))`` elementwise: standard normal elements for latents of this prior."""
-        z = as_tensor(z)
-        self.flatten(z)
-        u = self.marginal.cdf(z.double()).clamp(CDF_EPS, 1.0 - CDF_EPS)
-        return torch.special.ndtri(u).to(z.dtype)
+        flat, batch = self.flatten(z)
+        return self.standardize_flat(flat).reshape(*batch, *self.shape)
 
     def from_normal_scores(self, g) -> torch.Tensor:
         """``F^-1(Phi(g))`` elementwise, the inverse of :meth:`to_normal_scores`."""
@@ -334,8 +334,10 @@ class Independent(Prior):
         u = torch.special.ndtr(g.double()).clamp(CDF_EPS, 1.0 - CDF_EPS)
         return self.marginal.icdf(u).to(g.dtype)
 
-    def standardize(self, z) -> torch.Tensor:
-        return self.to_normal_scores(z)
+    def standardize_flat(self, flat: torch.Tensor) -> torch.Tensor:
+        """Normal scores ``Phi^-1(F(z))`` elementwise (see :meth:`to_normal_scores`)."""
+        u = self.marginal.cdf(flat.double()).clamp(CDF_EPS, 1.0 - CDF_EPS)
+        return torch.special.ndtri(u).to(flat.dtype)
 
     def unstandardize(self, u) -> torch.Tensor:
         return self.from_normal_scores(u)

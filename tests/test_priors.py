@@ -131,3 +131,15 @@ def test_package_never_imports_streamlit_and_exports_the_public_names():
                  "interpolate", "lol_combine", "centroid", "Subspace", "knn_affine", "realisticity_index",
                  "path_realism", "normality_tests", "load_latents", "save_latents", "LatentFileError"]:
         assert hasattr(lc, name), name
+
+
+@pytest.mark.parametrize("prior", [lc.StandardNormal((2, 4)), lc.Gaussian(torch.linspace(-1, 1, 8), 2.0),
+                                   lc.Gaussian(torch.zeros(8), cov=torch.eye(8) + 0.5),
+                                   lc.Independent(8, scipy.stats.laplace()), lc.GaussianMixture.semicircle(8)])
+def test_standardize_checks_the_shape_once_and_its_flat_kernel_agrees(prior):
+    z = prior.sample(5, seed=2)
+    flat = z.reshape(5, -1)
+    torch.testing.assert_close(prior.standardize(z).reshape(5, -1), prior.standardize_flat(flat))
+    torch.testing.assert_close(prior.standardize(z[0]), prior.standardize(z)[0])
+    with pytest.raises(ValueError, match="do not fit this prior"):
+        prior.standardize(flat[:, :3])
