@@ -1,6 +1,6 @@
 """Decoding speed of the built-in models, and the cost of a path's energy with its gradient through each decoder.
 
-    python -m bench.decode [--device cpu|cuda]
+    python -m bench.micro.decode [--device cpu|cuda]
 
 Frames per second at batch 1 and 32 (DDIM and the flow ODE's Euler steps at 10, 25 and 50 steps); the time of
 ``path_energy`` plus its backward pass for one 32-point path decoded by the model (Eq. 3 of Struski et al.,
@@ -29,7 +29,7 @@ def seconds(fn, min_run_time=1.0) -> float:
 
 
 def main():
-    parser = argparse.ArgumentParser(prog="python -m bench.decode", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m bench.micro.decode", description=__doc__.splitlines()[0])
     parser.add_argument("--device", default=None,
                         help="torch device, e.g. cpu or cuda (default: latentcore's choice: $LATENTCORE_DEVICE, else "
                              "CUDA, MPS or the CPU)")

@@ -3,7 +3,7 @@ of the latent's values and shape on the way (the file read, the seed set, the sh
 decode batcher and the model), counted with a profiler in every thread. No timing: counts, which stay the same from
 run to run.
 
-    python -m bench.upload_walk
+    python -m bench.micro.upload_walk
 """
 
 from __future__ import annotations
@@ -22,13 +22,13 @@ import latentcore.models as models
 from ui import models as ui_models
 from ui.server.seed_set import SeedSet
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 CHECKS = {"count_nonfinite": "values", "check_finite": "values", "check_latents": "shape", "flatten": "shape",
           "as_file_latents": "shape"}
 
 
 def main():
-    argparse.ArgumentParser(prog="python -m bench.upload_walk", description=__doc__.split("\n\n")[0]).parse_args()
+    argparse.ArgumentParser(prog="python -m bench.micro.upload_walk", description=__doc__.split("\n\n")[0]).parse_args()
     model = models.load("digits-vae")
     decoding = model.decoding()
     buffer = io.BytesIO()

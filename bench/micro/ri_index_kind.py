@@ -1,6 +1,6 @@
 """ri-optimal paths with the density index against the typical-set index (and two alphas) on digits-vae.
 
-    python -m bench.ri_index_kind
+    python -m bench.micro.ri_index_kind
 
 8 pairs of prior samples, 12 frames, up to 400 Adam iterations. For the interior frames: the midpoint's norm
 (typical: about 4 = sqrt(16)), the smallest norm, the typical-set index (mean, smallest) and the digits
@@ -30,7 +30,8 @@ def report(name, paths, model, classifier):
 
 
 def main():
-    argparse.ArgumentParser(prog="python -m bench.ri_index_kind", description=__doc__.split("\n\n")[0]).parse_args()
+    argparse.ArgumentParser(prog="python -m bench.micro.ri_index_kind",
+                            description=__doc__.split("\n\n")[0]).parse_args()
     model, classifier = load("digits-vae"), load_classifier()
     z = model.prior.sample(2 * PAIRS, seed=3).reshape(PAIRS, 2, -1)
     z0, z1 = z[:, 0], z[:, 1]

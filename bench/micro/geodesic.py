@@ -1,7 +1,7 @@
 """ri-optimal interpolation through the digits-vae decoder: time, iterations, energy, and the speed-up of
 optimising a batch of paths at once over optimising them one by one (the baseline, timed in the same run).
 
-    python -m bench.geodesic [--paths 8] [--frames 32] [--device cpu|cuda]
+    python -m bench.micro.geodesic [--paths 8] [--frames 32] [--device cpu|cuda]
 
 "Time to 1%" is the run's time scaled by the fraction of its iterations after which the energy stays within 1%
 of its final value (iterations cost the same).
@@ -32,7 +32,7 @@ def within_one_percent(energies: torch.Tensor) -> int:
 
 
 def main():
-    parser = argparse.ArgumentParser(prog="python -m bench.geodesic", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m bench.micro.geodesic", description=__doc__.split("\n\n")[0])
     parser.add_argument("--paths", type=int, default=8,
                         help="paths between pairs of prior samples, optimised as one batch and one by one "
                              "(default %(default)s)")

@@ -1,7 +1,7 @@
 """Inverting images into a model: how well (PSNR), how fast, how typical the inverted latents are, and how the
 out-of-domain verdict sorts images the model can and cannot make.
 
-    python -m bench.invert [--model digits-vae] [--samples 32] [--max-iter 300] [--restarts 4] [--device cpu]
+    python -m bench.micro.invert [--model digits-vae] [--samples 32] [--max-iter 300] [--restarts 4] [--device cpu]
 
 1. Held-out decoded samples (prior latents the inversion never saw, seed 1000, decoded): PSNR of each inversion
    method the model offers, its time and iterations, and the time as a multiple of one forward and backward pass
@@ -77,7 +77,7 @@ def rejected(latents, prior) -> str:
 
 
 def main():
-    parser = argparse.ArgumentParser(prog="python -m bench.invert", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m bench.micro.invert", description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", default="digits-vae",
                         help="a registered model or a diffusers pipeline folder (default %(default)s)")
     parser.add_argument("--samples", type=int, default=32,

@@ -1,7 +1,7 @@
 """ri-optimal paths through a sampler (digits-ddim): the decoder in the optimisation loop with few DDIM steps, against
 the full sampler in the loop (the baseline, timed in the same run).
 
-    python -m bench.sampler_geodesic [--pairs 3] [--frames 16] [--budget 60] [--loop-steps 3 10]
+    python -m bench.micro.sampler_geodesic [--pairs 3] [--frames 16] [--budget 60] [--loop-steps 3 10]
 
 For each loop decoder: the seconds per Adam iteration (and the ratio to the full sampler's), the iterations run
 within the budget and how they ended, and, measured with the full sampler (25 steps) on the path returned, the
@@ -26,7 +26,7 @@ BASELINE_ITERATIONS = 5
 
 
 def main():
-    parser = argparse.ArgumentParser(prog="python -m bench.sampler_geodesic",
+    parser = argparse.ArgumentParser(prog="python -m bench.micro.sampler_geodesic",
                                      description=__doc__.split("\n\n")[0])
     parser.add_argument("--pairs", type=int, default=3,
                         help="pairs of prior samples, one path each, optimised one at a time (default %(default)s)")

@@ -1,7 +1,7 @@
 """Figures of ri-optimal interpolation for the README (Struski, Tabor, Podolak, Nowak, "Interpolation in generative
 models", Figures 1, 5 and 6).
 
-    pip install -r requirements-docs.txt && python -m bench.geodesic_figures
+    pip install -r requirements-docs.txt && python -m bench.figures.geodesic
 
 Writes docs/geodesic_semicircle.png (the planar semicircle: density with the linear and the ri-optimal path, and
 the realisticity index along each) and docs/geodesic_semicircle_gen.png plus docs/geodesic_semicircle_gen_frames.png
@@ -24,7 +24,7 @@ import latentcore as lc
 import latentcore.models as models
 from latentcore.imaging import image_grid
 
-DOCS = Path(__file__).resolve().parents[1] / "docs"
+DOCS = Path(__file__).resolve().parents[2] / "docs"
 FRAMES = 16
 LINEAR, OPTIMAL = "#2ca02c", "#d62728"
 
@@ -94,7 +94,7 @@ def semicircle_generator():
 
 
 def main():
-    argparse.ArgumentParser(prog="python -m bench.geodesic_figures",
+    argparse.ArgumentParser(prog="python -m bench.figures.geodesic",
                             description=__doc__.split("\n\n")[0]).parse_args()
     DOCS.mkdir(exist_ok=True)
     print("planar semicircle")

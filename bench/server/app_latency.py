@@ -2,7 +2,7 @@
 step to the new image on screen (median and 95th percentile over 30 steps), per model, and the cold start from
 launching `streamlit run` to the first decoded image on screen.
 
-    python -m bench.app_latency
+    python -m bench.server.app_latency
 """
 
 from __future__ import annotations
@@ -46,7 +46,8 @@ def slider_latency(page, url: str, model: str) -> list[float]:
 
 
 def main():
-    argparse.ArgumentParser(prog="python -m bench.app_latency", description=__doc__.split("\n\n")[0]).parse_args()
+    argparse.ArgumentParser(prog="python -m bench.server.app_latency",
+                            description=__doc__.split("\n\n")[0]).parse_args()
 
     from playwright.sync_api import sync_playwright
 

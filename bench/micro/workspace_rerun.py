@@ -1,7 +1,7 @@
 """What saving the workspace costs a rerun that changed nothing: every page run (and every Subspace fragment run)
 asks ``ui.workspace.save_workspace`` whether to write.
 
-    python -m bench.workspace_rerun [--seeds 4000] [--repeats 200]
+    python -m bench.micro.workspace_rerun [--seeds 4000] [--repeats 200]
 
 In a real session (Streamlit's AppTest, no browser) holding ``--seeds`` seeds of faces-dcgan (latent 100) and a
 few settings: the median time of ``save_workspace()`` when nothing changed, beside the baseline measured in the
@@ -58,7 +58,7 @@ def _script(seeds: int, repeats: int):
 
 
 def main():
-    parser = argparse.ArgumentParser(prog="python -m bench.workspace_rerun", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m bench.micro.workspace_rerun", description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", type=int, default=4000,
                         help="faces-dcgan seeds (latent 100) in the session's workspace (default %(default)s)")
     parser.add_argument("--repeats", type=int, default=200,

@@ -3,9 +3,9 @@ chromium, Playwright) against ``streamlit run app.py``, with the server process'
 before each case through /proc/PID/clear_refs), its resident memory after the case, and the time from the upload
 or link to the app's answer on screen. Every input is generated in memory.
 
-    python -m bench.hostile                  # this checkout
-    python -m bench.hostile --app DIR        # another checkout's app (e.g. an older one), the same cases
-    python -m bench.hostile --cases image    # only the cases whose name contains one of these words
+    python -m bench.server.hostile                  # this checkout
+    python -m bench.server.hostile --app DIR        # another checkout's app (e.g. an older one), the same cases
+    python -m bench.server.hostile --cases image    # only the cases whose name contains one of these words
 
 Linux only (/proc). The server uses a scratch workspace folder.
 """
@@ -155,7 +155,7 @@ def upload(page, label: str, name: str, data: bytes, mime: str = "application/oc
 def main():
     from playwright.sync_api import sync_playwright
 
-    parser = argparse.ArgumentParser(prog="python -m bench.hostile", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m bench.server.hostile", description=__doc__.split("\n\n")[0])
     parser.add_argument("--app", type=Path, default=ROOT,
                         help="the checkout whose app.py the server runs (default: this checkout)")
     parser.add_argument("--cases", nargs="*", default=[],

@@ -24,11 +24,11 @@ sent as soon as the last image arrived). Per model, pause and N it reports:
   shows its own point's name and no other session's, and that its seed count is 9;
 - the CPU the server used (``/proc/<pid>/stat``: cores busy on average, 2 = both cores) and the client's own.
 
-    python -m bench.load                       # all models, N = 1, 5, 10, 20, pauses 1 s and 0
-    python -m bench.load --models digits-vae --sizes 1 5 --pauses 0
-    python -m bench.load --models digits-vae --sizes 20 --pauses 0 --profile profile.txt   # py-spy at N = 20
-    python -m bench.load --app DIR             # another checkout's app (e.g. an older one), the same sessions
-    python -m bench.load --with-job --models digits-vae   # 5 sessions alone, then beside a ri-optimal job
+    python -m bench.server.load                       # all models, N = 1, 5, 10, 20, pauses 1 s and 0
+    python -m bench.server.load --models digits-vae --sizes 1 5 --pauses 0
+    python -m bench.server.load --models digits-vae --sizes 20 --pauses 0 --profile profile.txt   # py-spy at N = 20
+    python -m bench.server.load --app DIR             # another checkout's app (e.g. an older one), the same sessions
+    python -m bench.server.load --with-job --models digits-vae   # 5 sessions alone, then beside a ri-optimal job
 
 ``--with-job`` measures isolation: per model and pause, the N sessions (N = 5 unless ``--sizes`` says otherwise)
 run twice on the same server, first alone, then while one more session keeps a ri-optimal path job running (its
@@ -466,7 +466,7 @@ def summarise_profile(path: Path, top: int = 25):
 
 
 def main():
-    parser = argparse.ArgumentParser(prog="python -m bench.load", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m bench.server.load", description=__doc__.split("\n\n")[0])
     parser.add_argument("--models", nargs="+", default=list(MODELS), choices=models.available(), metavar="MODEL",
                         help=f"models to run, of {', '.join(models.available())}, one server each in turn "
                              f"(default: {' '.join(MODELS)})")

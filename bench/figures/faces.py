@@ -17,7 +17,7 @@ pixels) and detail (mean gradient magnitude of the luminance), each image measur
 interpolated, ``(1 - t) m(z0) + t m(z1)`` (1 at both ends, their mean at ``t = 0.5``). Centroids of K = 3..8
 seeds by the non-iterative entries of ``lc.CENTROIDS``, their image measures divided by the seeds' mean.
 
-    pip install -r requirements-docs.txt && python -m bench.faces_figures [--pairs 16] [--max-iter 200]
+    pip install -r requirements-docs.txt && python -m bench.figures.faces [--pairs 16] [--max-iter 200]
 
 Writes docs/faces_ri_frames_1.png (to ``_3``), docs/faces_ri_paths.png, docs/faces_lol_midpoints.png,
 docs/faces_lol_curves.png, docs/faces_centroids.png and docs/faces_centroid_frames.png (each quantised to 256
@@ -44,7 +44,7 @@ import latentcore.models as models
 from latentcore.evaluate.statistics import bootstrap_interval
 from latentcore.imaging import image_grid
 
-DOCS = Path(__file__).resolve().parents[1] / "docs"
+DOCS = Path(__file__).resolve().parents[2] / "docs"
 PNG_LIMIT = 280_000
 FRAMES = 16            # of every ri-optimal path, endpoints included (14 midpoints)
 SHOWN = 3              # pairs drawn in the ri figures
@@ -339,7 +339,7 @@ def part_b(model, generator):
 
 
 def main():
-    parser = argparse.ArgumentParser(prog="python -m bench.faces_figures", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m bench.figures.faces", description=__doc__.split("\n\n")[0])
     parser.add_argument("--pairs", type=int, default=16,
                         help=f"pairs of prior samples of the ri-optimal table, one path each per variant (at least "
                              f"{SHOWN}, the pairs drawn in the figures; default %(default)s)")

@@ -4,7 +4,7 @@ same run: LOL against a plain copy of its output (the memory-bound limit), NAO a
 Scheme times are whole ``interpolate`` calls (validation and endpoint pinning included); "LOL kernel" is the
 scheme's path function alone on validated, flattened endpoints.
 
-    python -m bench.schemes [--device cpu|cuda] [--nao-max-iter N]
+    python -m bench.micro.schemes [--device cpu|cuda] [--nao-max-iter N]
 
 Prints a Markdown table for the README.
 """
@@ -34,7 +34,7 @@ def sync(device):
 
 
 def main():
-    parser = argparse.ArgumentParser(prog="python -m bench.schemes", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m bench.micro.schemes", description=__doc__.split("\n\n")[0])
     parser.add_argument("--device", default=None,
                         help="torch device, e.g. cpu or cuda (default: latentcore's choice: $LATENTCORE_DEVICE, else "
                              "CUDA, MPS or the CPU)")

@@ -1,6 +1,6 @@
 """How near each decoding scheduler gets to the model's ODE in few steps, on the built-in sampling models.
 
-    python -m bench.schedulers [--latents 16] [--device cpu|cuda]
+    python -m bench.micro.schedulers [--latents 16] [--device cpu|cuda]
 
 For ``digits-ddim`` and ``digits-flow``: the mean absolute difference of images in [0, 1] from the images of 50
 steps of the model's default scheduler (DDIM; Euler), for every scheduler the model offers at 10 and 25 steps, and
@@ -22,7 +22,7 @@ STEPS = (10, 25)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m bench.schedulers", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m bench.micro.schedulers", description=__doc__.splitlines()[0])
     parser.add_argument("--latents", type=int, default=16,
                         help=f"prior samples decoded by every scheduler at {' and '.join(map(str, STEPS))} steps "
                              "(default %(default)s)")
