@@ -70,8 +70,7 @@ with ui.page("Seeds") as (name, model, decoding):
         settings = ui.inversion_settings(model)
         if pictures and st.button("Invert the images"):
             try:
-                skipped = ui.start_inversion(name, model, [(p.getvalue(), p.name) for p in pictures], settings,
-                                             decoding)
+                skipped = ui.start_inversion(model, [(p.getvalue(), p.name) for p in pictures], settings, decoding)
             except (imaging.ImageFileError, ValueError) as err:
                 ui.show_error(f"{ui.plain(err)}. Your seed set is unchanged.", err)
             else:

@@ -50,12 +50,12 @@ def inversion_settings(model) -> dict:
     return {"method": method, "restarts": int(restarts)}
 
 
-def start_inversion(model_name: str, model, pictures: list[tuple[bytes, str]], settings: dict,
-                    decoding: models.Decoding) -> list[str]:
+def start_inversion(model, pictures: list[tuple[bytes, str]], settings: dict, decoding: models.Decoding) -> list[str]:
     """Load ``pictures`` (``(data, file name)`` pairs; an unreadable one raises
-    :class:`~latentcore.imaging.ImageFileError`) and start their inversion into ``model_name`` as a job; see
+    :class:`~latentcore.imaging.ImageFileError`) and start their inversion into ``model`` as a job; see
     :func:`ended_inversion`. A file whose inversion is in the seed set already (by this session, under the name it
     was given) is not inverted again: returns those files' names."""
+    model_name = model.key
     added = st.session_state.setdefault("inverted_files", {})  # (model, file digest) -> seed name
     names_now = set(seed_set(model_name).names)
     fresh = [(data, name) for data, name in pictures if added.get((model_name, digest(data))) not in names_now]

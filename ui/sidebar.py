@@ -52,8 +52,8 @@ def sidebar():
             model = get_model(name)
         except (models.ModelLoadError, ValueError, OSError) as err:
             show_error(f"Could not load that model: {err}", err)
-            name = DEFAULT_MODEL
-            model = get_model(name)
+            model = get_model(DEFAULT_MODEL)
+        name = model.key  # a folder as loaded (resolved), which its seed set and settings are kept under
         if offload:
             models.offload_others(model)
         fit_seeds(name, model.latent_shape)
