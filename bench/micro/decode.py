@@ -18,6 +18,8 @@ import torch.utils.benchmark as tb
 import latentcore as lc
 import latentcore.models as models
 
+from bench.micro.device_option import add_device_option, chosen_device
+
 SETTINGS = {"faces-dcgan": [{}], "digits-vae": [{}], "semicircle-gen": [{}],
             "digits-ddim": [{"steps": 10}, {"steps": 25}, {"steps": 50}],
             "digits-flow": [{"steps": 10}, {"steps": 25}, {"steps": 50}]}
@@ -30,11 +32,9 @@ def seconds(fn, min_run_time=1.0) -> float:
 
 def main():
     parser = argparse.ArgumentParser(prog="python -m bench.micro.decode", description=__doc__.splitlines()[0])
-    parser.add_argument("--device", default=None,
-                        help="torch device, e.g. cpu or cuda (default: latentcore's choice: $LATENTCORE_DEVICE, else "
-                             "CUDA, MPS or the CPU)")
+    add_device_option(parser)
     args = parser.parse_args()
-    device = torch.device(args.device) if args.device else lc.default_device()
+    device = chosen_device(args)
     print(f"device {device}, torch {torch.__version__}, {torch.get_num_threads()} threads\n")
     print("| model | setting | frames/s at batch 1 | frames/s at batch 32 |")
     print("|---|---|---|---|")

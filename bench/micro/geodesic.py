@@ -17,6 +17,8 @@ import torch
 import latentcore as lc
 import latentcore.models as models
 
+from bench.micro.device_option import add_device_option, chosen_device
+
 
 def run(a, b, t, model):
     start = time.perf_counter()
@@ -38,11 +40,9 @@ def main():
                              "(default %(default)s)")
     parser.add_argument("--frames", type=int, default=32,
                         help="frames of each path, endpoints included (default %(default)s)")
-    parser.add_argument("--device", default=None,
-                        help="torch device, e.g. cpu or cuda (default: latentcore's choice: $LATENTCORE_DEVICE, else "
-                             "CUDA, MPS or the CPU)")
+    add_device_option(parser)
     args = parser.parse_args()
-    device = torch.device(args.device) if args.device else lc.default_device()
+    device = chosen_device(args)
     model = models.load("digits-vae", device=device)
     z = model.prior.sample(2 * args.paths, seed=0, device=device)
     a, b = z[: args.paths], z[args.paths:]

@@ -32,6 +32,8 @@ from latentcore.diagnostics import NORMALITY_LEVEL, normality_tests
 from latentcore.reach import typical_error
 from latentcore.invert import inversion_methods, invert
 
+from bench.micro.device_option import add_device_option, chosen_device
+
 
 def image_sets(model, count: int, seed: int = 0) -> dict[str, torch.Tensor]:
     """Named image batches ``[N, C, H, W]`` in [0, 1] (any size; the inversion resizes them)."""
@@ -88,11 +90,9 @@ def main():
                              "runs capped at 25, 50, 100 and 200, where below it, give the time to a given PSNR")
     parser.add_argument("--restarts", type=int, default=4,
                         help="starts per optimised image, all optimised as one batch (default %(default)s)")
-    parser.add_argument("--device", default=None,
-                        help="torch device, e.g. cpu or cuda (default: latentcore's choice: $LATENTCORE_DEVICE, else "
-                             "CUDA, MPS or the CPU)")
+    add_device_option(parser)
     args = parser.parse_args()
-    device = torch.device(args.device) if args.device else lc.default_device()
+    device = chosen_device(args)
     model = models.load(args.model, device=device)
     settings = {"max_iter": args.max_iter, "restarts": args.restarts}
     methods = inversion_methods(model)

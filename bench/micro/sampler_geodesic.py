@@ -17,10 +17,11 @@ import time
 
 import torch
 
-import latentcore as lc
 import latentcore.models as models
 from latentcore.geodesic import ri_optimal_interpolate
 from latentcore.realism import path_energy, path_realism
+
+from bench.micro.device_option import add_device_option, chosen_device
 
 BASELINE_ITERATIONS = 5
 
@@ -36,11 +37,9 @@ def main():
                         help="time budget of each path in seconds (default %(default)g, as the app's)")
     parser.add_argument("--loop-steps", type=int, nargs="+", default=[3, 10],
                         help="DDIM steps of the decoder in the optimisation loop, one run each (default: 3 10)")
-    parser.add_argument("--device", default=None,
-                        help="torch device, e.g. cpu or cuda (default: latentcore's choice: $LATENTCORE_DEVICE, else "
-                             "CUDA, MPS or the CPU)")
+    add_device_option(parser)
     args = parser.parse_args()
-    device = torch.device(args.device) if args.device else lc.default_device()
+    device = chosen_device(args)
     model = models.load("digits-ddim", device=device)
     full = model.decoder()
     steps = model.sampler.default

@@ -17,6 +17,8 @@ import torch
 
 import latentcore.models as models
 
+from bench.micro.device_option import add_device_option
+
 MODELS = ("digits-ddim", "digits-flow")
 STEPS = (10, 25)
 
@@ -26,9 +28,7 @@ def main() -> None:
     parser.add_argument("--latents", type=int, default=16,
                         help=f"prior samples decoded by every scheduler at {' and '.join(map(str, STEPS))} steps "
                              "(default %(default)s)")
-    parser.add_argument("--device", default=None,
-                        help="torch device, e.g. cpu or cuda (default: latentcore's choice: $LATENTCORE_DEVICE, else "
-                             "CUDA, MPS or the CPU)")
+    add_device_option(parser)
     args = parser.parse_args()
     print(f"device {args.device or 'default'}, torch {torch.__version__}, {torch.get_num_threads()} threads, "
           f"{args.latents} latents\n")

@@ -20,6 +20,8 @@ import torch.utils.benchmark as tb
 
 import latentcore as lc
 
+from bench.micro.device_option import add_device_option, chosen_device
+
 FRAMES = 64
 SHAPES = {256: (256,), 16384: (4, 64, 64)}
 
@@ -35,13 +37,11 @@ def sync(device):
 
 def main():
     parser = argparse.ArgumentParser(prog="python -m bench.micro.schemes", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--device", default=None,
-                        help="torch device, e.g. cpu or cuda (default: latentcore's choice: $LATENTCORE_DEVICE, else "
-                             "CUDA, MPS or the CPU)")
+    add_device_option(parser)
     parser.add_argument("--nao-max-iter", type=int, default=10_000,
                         help="max_iter of NAO's optimiser: iterations at most (default %(default)s)")
     args = parser.parse_args()
-    device = torch.device(args.device) if args.device else lc.default_device()
+    device = chosen_device(args)
     print(f"device {device}, torch {torch.__version__}, {torch.get_num_threads()} threads, "
           f"{platform.processor() or platform.machine()}")
     print()
