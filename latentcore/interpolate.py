@@ -125,11 +125,13 @@ class Scheme(BaseScheme):
 
     def options(self, model=None, *, context: str | None = None, decoding: Decoding | None = None,
                 **chosen) -> dict:
-        """The options to run this scheme with: the fixed options of ``context`` (``"interactive"`` or
-        ``"evaluation"``), the decoder of ``model`` with its ``decoding`` (a :class:`~latentcore.models.Decoding`;
-        default the model's defaults) when the scheme uses one, then the ``chosen`` settings."""
+        """The options to run this scheme with: its settings' defaults, the fixed options of ``context``
+        (``"interactive"`` or ``"evaluation"``), the decoder of ``model`` with its ``decoding`` (a
+        :class:`~latentcore.models.Decoding`; default the model's defaults) when the scheme uses one, then the
+        ``chosen`` settings."""
         check_options(f"the {self.label} scheme's settings", chosen, [s.name for s in self.settings])
-        out = super().options(context=context)
+        out = {s.name: s.default for s in self.settings}  # the same defaults on every page and in the evaluation
+        out.update(super().options(context=context))
         if self.uses_decoder and model is not None:
             out["decoder"] = model.decoder(decoding)
             if self.loop_steps is not None and model.sampler is not None:  # the same options, fewer steps

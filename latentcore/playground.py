@@ -68,14 +68,15 @@ class PlaygroundPath:
 
 
 def playground_paths(prior: Prior, start, end, frames: int = 32, alpha: float = ALPHA.default,
-                     schemes=None, budget_s: float | None = None, should_stop=None,
+                     schemes=None, kind: str = "density", budget_s: float | None = None, should_stop=None,
                      progress=None) -> dict[str, PlaygroundPath]:
     """Each scheme's path (default: :func:`playground_schemes`) from ``start`` to ``end`` (points ``[2]``) over a
     2-D prior, with its realisticity.
 
-    Schemes run with their interactive options; those with an ``alpha`` setting (the ri-optimal path, Eq. 3)
-    get ``alpha``, and every path's index ``exp(sum_i log((ri_a(x_i) + ri_a(x_{i+1})) / 2) ||x_{i+1} - x_i||)``
-    uses the same ``alpha``, so the optimised path is the one it ranks best. ``budget_s`` (seconds, for all the
+    Schemes run with their interactive options; those with ``alpha`` and ``kind`` settings (the ri-optimal path,
+    Eq. 3) get ``alpha`` and the index ``kind`` (default the density index the playground maps, Struski et al.'s
+    own), and every path's index ``exp(sum_i log((ri_a(x_i) + ri_a(x_{i+1})) / 2) ||x_{i+1} - x_i||)`` uses the
+    same, so the optimised path is the one it ranks best. ``budget_s`` (seconds, for all the
     schemes together) and ``should_stop()`` cut iterative schemes short with their best paths so far.
     """
     start, end = torch.as_tensor(start, dtype=torch.float32), torch.as_tensor(end, dtype=torch.float32)
@@ -85,11 +86,12 @@ def playground_paths(prior: Prior, start, end, frames: int = 32, alpha: float = 
     result, began = {}, time.monotonic()
     for name in playground_schemes() if schemes is None else schemes:
         scheme = SCHEMES[name]
-        chosen = {"alpha": alpha} if "alpha" in {s.name for s in scheme.settings} else {}
+        settings = {s.name for s in scheme.settings}
+        chosen = {k: v for k, v in (("alpha", alpha), ("kind", kind)) if k in settings}
         options = scheme.options(context="interactive", **chosen)
         path = interpolate(start, end, frames, scheme=name, prior=prior, progress=progress,
                            budget_s=time_left(budget_s, began), should_stop=should_stop, **options).cpu()
-        scaled = path_realism(path, prior=prior, alpha=alpha)
-        result[name] = PlaygroundPath(path=path, point_index=path_realism(path, prior=prior).point_index,
+        scaled = path_realism(path, prior=prior, alpha=alpha, kind=kind)
+        result[name] = PlaygroundPath(path=path, point_index=path_realism(path, prior=prior, kind=kind).point_index,
                                       index=float(scaled.index), length=float(scaled.lengths.sum()))
     return result

@@ -2,55 +2,77 @@ import streamlit as st
 import torch
 
 import latentcore as lc
-import latentcore.models as models
 import ui
 from ui import plots
-from latentcore.evaluate import HEADINGS, METRICS, TIMINGS, Evaluation, evaluable_models, evaluate
+from latentcore.evaluate import (HEADINGS, METRICS, TIMINGS, Evaluation, evaluate, seed_sources,
+                                 unavailable_metrics)
 
 CHARTS = {**METRICS, **{t: "seconds per path (set)" for t in TIMINGS}}  # every metric and timing: what it is
+SOURCES = {"prior": "Samples of the prior", "seed set": "This model's seed set", "data": "Encodings of real data"}
+NOT_PRIOR = {"seed set": "Your seeds may not be samples of the prior (inversions of images, uploads, earlier paths)",
+             "data": "Encodings of real images are not samples of the prior (DDIM and flow inversions are far from "
+                     "Gaussian)"}
 
 
-@st.cache_data(show_spinner=False)
-def comparable_models() -> list[str]:
-    """The built-in models latentcore's evaluation can measure schemes on (:func:`evaluable_models`)."""
-    return evaluable_models({n: ui.get_model(n) for n in models.available()})[0]
+def not_measured(unavailable: dict) -> None:
+    """One line per reason: the metrics it leaves out, and why."""
+    by_reason = {}
+    for metric, why in unavailable.items():
+        by_reason.setdefault(why, []).append(HEADINGS[metric])
+    for why, names in by_reason.items():
+        listed = " and ".join(names)
+        st.caption(ui.plain(f"{listed[0].upper()}{listed[1:]}: not measured, {why}."))
 
 
 with ui.page("Compare schemes") as (name, model, decoding):
-    st.markdown("Every scheme on the same seeds, with the same metrics: the LOL paper's tasks (interpolation between "
-                "two digits of one class, centroids of 3 to 5) measured by class preservation, Frechet distance of "
-                "the classifier's features to real digits, realisticity indices (Struski et al.), normality tests, "
-                "smoothness and length in image space. Seeds are encodings of held-out digits (DDIM inversion for "
-                "diffusion models, ODE inversion for flow matching); intervals are 95 %.")
-    choices = comparable_models()
+    st.markdown(f"Every scheme on the same seeds of **{ui.plain(model.name)}** (the model in the sidebar, decoded "
+                "with its settings there), with the same metrics: the LOL paper's tasks (paths between two seeds, "
+                "centroids of 3 to 5) measured by both realisticity indices (Struski et al.), the share of frames "
+                "at typical norms, normality tests, smoothness and length in image space and, where a judge of the "
+                "images is known (a classifier), class preservation and the Frechet distance. Seeds of one class "
+                "where there are classes; intervals are 95 %.")
+    seeds = ui.seed_set(name)
+    offered, refused = seed_sources(model)
+    if len(seeds) >= 2:
+        offered.insert(1, "seed set")
+    else:
+        refused["seed set"] = "it holds fewer than 2 seeds"
     left, middle, right = st.columns(3)
-    model_name = left.selectbox("Model", choices, key=ui.remember(
-        "compare.model", name if name in choices else choices[0], options=choices))
-    pairs = middle.slider("Pairs of one class", 2, 32, key=ui.remember("compare.pairs", 8, bounds=(2, 32)))
+    source = left.radio("Seeds", offered, format_func=SOURCES.get,
+                        key=ui.remember("compare.seeds", "prior", options=offered))
+    for key, why in refused.items():
+        left.caption(f"{SOURCES[key]}: not offered, {why}.")
+    pairs = middle.slider("Pairs", 2, 32, key=ui.remember("compare.pairs", 8, bounds=(2, 32)))
     set_counts = [0, *range(2, 17)]
     sets = right.select_slider("Centroid sets (0: none)", set_counts,
                                key=ui.remember("compare.sets", 4, options=set_counts))
-    compared = ui.get_model(model_name)
-    offered, not_offered = lc.schemes_for(compared)
+    seed = right.number_input("Random seed (which seeds)", min_value=0, step=1,
+                              key=ui.remember("compare.seed", 0, bounds=(0, 2**31)))
+    if source in NOT_PRIOR:
+        st.info(f"{NOT_PRIOR[source]}: their frames may fail the normality tests under every scheme, and LOL's "
+                "guarantee (each frame distributed as the prior) assumes seeds drawn from the prior.")
+    schemes_offered, not_offered = lc.schemes_for(model)
     # the scheme lists at the page's width: every chosen scheme's tag in view at 1024 px
-    schemes = st.multiselect("Interpolation schemes", offered, format_func=lambda k: lc.SCHEMES[k].label,
-                             key=ui.remember("compare.schemes", lc.SCHEMES.default_selection(), options=offered))
+    schemes = st.multiselect("Interpolation schemes", schemes_offered, format_func=lambda k: lc.SCHEMES[k].label,
+                             key=ui.remember("compare.schemes", lc.SCHEMES.default_selection(),
+                                             options=schemes_offered))
     for key, why in not_offered.items():
-        st.caption(f"{lc.SCHEMES[key].label} is not offered for {model_name}: {why}.")
+        st.caption(f"{lc.SCHEMES[key].label} is not offered for {ui.plain(model.name)}: {why}.")
     centroid_schemes = st.multiselect(
         "Centroid schemes", list(lc.CENTROIDS), format_func=lambda k: lc.CENTROIDS[k].label,
         key=ui.remember("compare.centroids", lc.CENTROIDS.default_selection(), options=lc.CENTROIDS))
-    seed = right.number_input("Random seed (which digits)", min_value=0, step=1,
-                              key=ui.remember("compare.seed", 0, bounds=(0, 2**31)))
-    st.caption("About 1 s for the defaults on digits-vae, 7 s on digits-ddim or digits-flow (2 CPU cores); NAO adds "
-               "~0.5 s per path and ~0.1 s (VAE) to ~3 s (DDIM) per centroid; ri-optimal paths ~0.1 s per path on VAEs,"
-               " while through a sampler (digits-ddim, digits-flow) they run until the time budget (sidebar) is spent.")
+    not_measured(unavailable_metrics(model, None))
+    st.caption("Closed-form schemes take seconds (8 pairs on faces-dcgan: about 2 s on 2 CPU cores); NAO and "
+               "ri-optimal paths run until they converge or the time budget (sidebar) is spent, and say so.")
 
     if st.button("Run the comparison", type="primary"):
+        given = seeds.latents if source == "seed set" else source
         chosen = dict(schemes=schemes, centroid_schemes=centroid_schemes, pairs=pairs, centroid_sets=sets,
                       seed=int(seed))
-        ui.jobs.start("compare", ("compare", model_name, repr(sorted(chosen.items()))), f"Comparing on {model_name}",
-                      lambda **controls: evaluate(compared, models.load_classifier(), **chosen, **controls))
+        key = ("compare", model.key, source, seeds.version if source == "seed set" else None, decoding,
+               repr(sorted(chosen.items())))
+        ui.jobs.start("compare", key, f"Comparing on {model.name}",
+                      lambda **controls: evaluate(model, seeds=given, decoding=decoding, **chosen, **controls))
     try:
         result = ui.jobs.ended("compare")
     except ValueError as err:
@@ -62,18 +84,22 @@ with ui.page("Compare schemes") as (name, model, decoding):
 
     saved = st.session_state.get(ui.remember("compare.result", None))
     if saved is None:
-        st.info("Choose the model and schemes, then run the comparison.")
+        st.info("Choose the seeds and schemes, then run the comparison.")
         ui.stop()
     result = Evaluation.from_json(saved)
     run = result.settings
     st.subheader(f"{run['model']}: {run['pairs']} pairs, {run['centroid_sets']} centroid sets, seed {run['seed']}, "
                  f"{run['total_seconds']:.1f} s")
+    st.caption(f"Seeds: {SOURCES.get(run.get('seeds'), 'the given latents').lower()}"
+               + (f", classes from {run['classes']}" if run.get("classes") else ", no classes")
+               + (f"; judged by {run['judge']}" if run.get("judge") else "; no judge of the images") + ".")
+    not_measured(run.get("unavailable", {}))
     for what, reason in run.get("stopped_early", {}).items():
         st.warning(f"{what} was stopped early ({'time budget spent' if reason == 'budget' else 'on request'}): its "
                    "figures are those of the best results reached by then.")
     charted = st.multiselect("Metrics (table and charts)", list(CHARTS), format_func=lambda m: HEADINGS.get(m, m),
                              key=ui.remember("compare.charts", ["class_preservation", "frechet", "ri_typical_mean",
-                                                                "normality_pass"], options=CHARTS))
+                                                                "typical_band", "normality_pass"], options=CHARTS))
     intervals = st.toggle("Show interval bounds", key=ui.remember("compare.intervals", False))
     headers = {"label": "scheme", **HEADINGS, **{f"{m}_{end}": f"{HEADINGS.get(m, m)} {end}" for m in charted
                                                  for end in ("low", "high")}}
@@ -82,35 +108,36 @@ with ui.page("Compare schemes") as (name, model, decoding):
                              if c in rows.columns and (intervals or c == m) and rows[c].notna().any()]
         st.markdown(f"**{task.capitalize()}**")
         ui.table(rows[shown], headers, helps=CHARTS)
-    st.caption("Frechet distances of small samples are dominated by the sample size: sets of 8 real digits score "
-               "about 1000 against all real digits, so the centroids' figures (one image per set) say little "
-               "beyond spread; compare schemes within a task, not across (see the README's Evaluation section).")
+    if run.get("frechet_reference"):
+        st.caption(f"Frechet distances against {run['frechet_reference']}. Small samples are dominated by their "
+                   "size: sets of 8 real digits score about 1000 against all real digits, so the centroids' figures "
+                   "(one image per set) say little beyond spread; compare schemes within a task, not across.")
     csv, js = st.columns(2)
     csv.download_button("Download CSV (every metric)", result.to_csv(), file_name=f"compare-{run['model']}.csv",
                         mime="text/csv", on_click="ignore")
     js.download_button("Download JSON (every metric, per pair)", result.to_json(),
                        file_name=f"compare-{run['model']}.json", mime="application/json", on_click="ignore")
 
-    for column, metric in zip(st.columns(2) * len(charted), charted):
+    measured = [m for m in charted if result.table[m].notna().any()]  # those not measured are said above
+    for column, metric in zip(st.columns(2) * len(measured), measured):
         figure = plots.metric_bars_figure(result.table, metric, CHARTS[metric], HEADINGS.get(metric, metric))
         column.plotly_chart(figure, width="stretch", key=f"chart-{metric}")
 
     examples = st.session_state.get("compare.examples")
-    if examples is None or run["model"] != model_name:
+    if examples is None or run["model"] != model.name:
         st.caption("Example filmstrips appear after a run in this session.")
         ui.stop()
     st.subheader("Examples: the first pair of the run, every scheme")
     size = ui.frames.frame_size_control("compare.frame_size")
-    compared = ui.get_model(run["model"])
+    run_decoding = result.decoding(model)
     for scheme, paths in examples.paths.items():
-        images = ui.decode_to_uint8(compared, paths[0], compared.decoding())
+        images = ui.decode_to_uint8(model, paths[0], run_decoding)
         captions, _ = ui.frames.path_captions(len(images), 1, ["start", "end"])
         st.markdown(f"**{lc.SCHEMES[scheme].label}**")
         ui.frames.image_row(images, captions, size=size)
     if examples.centroids:
         st.subheader("Examples: the first centroid set, its seeds and every centroid")
-        seeds = ui.decode_to_uint8(compared, examples.centroid_seeds[0], compared.decoding())
-        centres = ui.decode_to_uint8(compared, torch.stack([c[0] for c in examples.centroids.values()]),
-                                     compared.decoding())
+        seeds = ui.decode_to_uint8(model, examples.centroid_seeds[0], run_decoding)
+        centres = ui.decode_to_uint8(model, torch.stack([c[0] for c in examples.centroids.values()]), run_decoding)
         ui.frames.image_row(seeds, [f"seed {i + 1}" for i in range(len(seeds))], size=size)
         ui.frames.image_row(centres, [lc.CENTROIDS[k].label for k in examples.centroids], size=size)

@@ -343,10 +343,11 @@ def test_centroids_and_reconstruction(app):
 
 
 def test_compare_runs_shows_metrics_and_keeps_the_result_in_the_workspace(app):
+    app.sidebar.selectbox[0].set_value("digits-vae").run()  # judged by the digits classifier
     app.switch_page("pages/compare.py").run()
     _no_errors(app)
     assert "run the comparison" in app.info[0].value
-    [s for s in app.slider if s.label == "Pairs of one class"][0].set_value(4).run()
+    [s for s in app.slider if s.label == "Pairs"][0].set_value(4).run()
     [s for s in app.select_slider if s.label.startswith("Centroid sets")][0].set_value(2).run()
     [b for b in app.button if b.label == "Run the comparison"][0].click().run()
     finish_jobs(app)
@@ -354,8 +355,9 @@ def test_compare_runs_shows_metrics_and_keeps_the_result_in_the_workspace(app):
     table = pd.concat([app.dataframe[0].value, app.dataframe[1].value])  # interpolation, then centroids
     assert list(table["label"]) == [lc.SCHEMES[s].label for s in ("linear", "slerp", "lol")] + [
         lc.CENTROIDS[s].label for s in ("lol", "mean", "rescaled")]
-    assert table["class_preservation"].between(0, 1).all()
-    assert len(app.get("plotly_chart")) == 4
+    assert table["class_preservation"].between(0, 1).all() and table["typical_band"].between(0, 1).all()
+    assert len(app.get("plotly_chart")) == 5
+    assert any("Samples of the prior" in r.label or "prior" in str(r.options) for r in app.radio)
     rows = frame_rows(app)  # one filmstrip per scheme; the centroid seeds and the centroids, each labelled
     assert len(rows) == 3 + 2 and rows[0][0] == "start" and rows[0][-1] == "end"
     assert rows[-1] == [lc.CENTROIDS[k].label for k in ("lol", "mean", "rescaled")]
@@ -365,16 +367,42 @@ def test_compare_runs_shows_metrics_and_keeps_the_result_in_the_workspace(app):
     assert pd.concat([again.dataframe[0].value, again.dataframe[1].value]).equals(table)
 
 
-def test_compare_offers_only_the_schemes_suited_to_the_model(app):
+def test_compare_runs_on_the_face_gan_and_says_what_it_cannot_measure(app):
+    """faces-dcgan (the default model) has no encoder and no judge: seeds are prior samples, and class
+    preservation and the Frechet distance say once why they are not measured."""
+    app.switch_page("pages/compare.py").run()
+    _no_errors(app)
+    source = [r for r in app.radio if r.label == "Seeds"][0]
+    assert source.options == ["Samples of the prior"] and source.value == "prior"
+    captions = _shown(" ".join(c.value for c in app.caption))
+    assert "Encodings of real data: not offered, faces-dcgan has no encoder" in captions
+    assert captions.count("Class kept and Frechet: not measured, no judge of faces-dcgan's images") == 1
+    [b for b in app.button if b.label == "Run the comparison"][0].click().run()
+    finish_jobs(app)
+    _no_errors(app)
+    table = app.dataframe[0].value
+    assert "class_preservation" not in table and table["ri_typical_mean"].between(0, 1).all()
+    assert len(app.get("plotly_chart")) == 3  # the metrics measured of the five charted by default
+
+
+def test_compare_offers_the_seed_set_and_only_the_schemes_suited_to_the_model(app):
+    app.sidebar.selectbox[0].set_value("digits-vae").run()
     app.switch_page("pages/compare.py").run()
     def offered():
         return [m for m in app.multiselect if m.label == "Interpolation schemes"][0].options
 
     assert "ri-optimal" in offered()
-    model = [s for s in app.selectbox if s.label == "Model"][0]
-    assert {"digits-ddim", "digits-flow"} <= set(model.options)  # models with an encoder and 16x16 digits
+    assert [r for r in app.radio if r.label == "Seeds"][0].options == ["Samples of the prior",
+                                                                      "Encodings of real data"]
+    app.switch_page("pages/seeds.py").run()
+    app.button[0].click().run()  # 8 sampled seeds
+    app.switch_page("pages/compare.py").run()
+    seeds = [r for r in app.radio if r.label == "Seeds"][0]
+    assert "This model's seed set" in seeds.options
+    seeds.set_value("data").run()
+    assert "Encodings of real images are not samples of the prior" in app.info[0].value
     for sampled in ("digits-ddim", "digits-flow"):
-        [s for s in app.selectbox if s.label == "Model"][0].set_value(sampled).run()
+        app.sidebar.selectbox[0].set_value(sampled).run()
         _no_errors(app)
         assert "ri-optimal" in offered() and "NAO" in offered()  # ri-optimal paths decode with fewer loop steps
 

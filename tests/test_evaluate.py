@@ -19,7 +19,7 @@ from latentcore.models.classifier import frechet_distance
 from latentcore.models.data import digits
 from ui.plots import metric_bars_figure
 
-FAST = dict(pairs=4, frames=5, centroid_sets=3, schemes=["linear", "slerp", "lol"],
+FAST = dict(seeds="data", pairs=4, frames=5, centroid_sets=3, schemes=["linear", "slerp", "lol"],
             centroid_schemes=["lol", "mean", "rescaled"])
 
 
@@ -61,7 +61,7 @@ def test_same_seed_gives_the_same_numbers_and_another_seed_other_seeds(vae, smal
     for name, path in small.examples.paths.items():
         assert torch.equal(path, again.examples.paths[name])
     other = ev.evaluate(vae, seed=4, **FAST)
-    assert list(other.units["digits"]) != list(small.units["digits"])
+    assert list(other.units["seeds"]) != list(small.units["seeds"])
 
 
 def test_table_shape_and_metrics_in_their_ranges(small):
@@ -93,7 +93,7 @@ def test_table_shape_and_metrics_in_their_ranges(small):
 def test_examples_are_the_first_paths_between_encoded_digits(vae, small):
     images, _ = digits("heldout")
     first = small.units.iloc[0]
-    a, b = map(int, first["digits"].split("-"))
+    a, b = map(int, first["seeds"].split("-"))
     path = small.examples.paths["lol"]
     assert path.shape == (3, 5, 16)
     encoded = vae.encode(images[[a, b]])
@@ -109,9 +109,12 @@ def test_lol_and_slerp_paths_are_more_typical_than_linear_and_geodesics_shorter(
     """Encoded digits (|z| ~ 2.4 against sqrt(16) = 4 for prior samples): linear midpoints shrink further. The
     typical-set index and the normality tests rank LOL > SLERP > linear as the LOL paper argues, while the
     density index, ~1 inside the Gaussian ball, ranks them the other way round (the density index of Struski et
-    al. cannot see a too-small norm). ri-optimal paths through the decoder (Struski et al., Eq. 3) are shorter and
-    more evenly paced in image space than linear ones."""
-    result = ev.evaluate(vae, pairs=16, frames=9, centroid_sets=0, schemes=["linear", "slerp", "lol", "ri-optimal"])
+    al. cannot see a too-small norm). ri-optimal paths through the decoder (Struski et al., Eq. 3) with their own
+    density index are shorter and more evenly paced in image space than linear ones; with the typical-set index
+    (the app's default) they keep their frames at typical norms instead."""
+    result = ev.evaluate(vae, seeds="data", pairs=16, frames=9, centroid_sets=0,
+                         schemes=["linear", "slerp", "lol", "ri-optimal"],
+                         scheme_options={"ri-optimal": {"kind": "density"}})
     t = result.table.set_index("scheme")
     assert t.loc["lol", "ri_typical_mean"] > t.loc["slerp", "ri_typical_mean"] > t.loc["linear", "ri_typical_mean"]
     assert t.loc["lol", "ri_typical_mean_low"] > t.loc["linear", "ri_typical_mean_high"]
@@ -121,6 +124,8 @@ def test_lol_and_slerp_paths_are_more_typical_than_linear_and_geodesics_shorter(
     assert t.loc["ri-optimal", "smoothness"] < t.loc["linear", "smoothness"]
     units = result.units.pivot(index="unit", columns="scheme", values="ri_typical_mean")
     assert (units["lol"] > units["linear"]).mean() >= 0.75  # pair by pair, not only on average
+    typical = ev.evaluate(vae, seeds="data", pairs=16, frames=9, centroid_sets=0, schemes=["ri-optimal"]).table
+    assert typical["typical_band"].item() > 0.9 > t.loc["linear", "typical_band"]
 
 
 def test_every_default_scheme_runs_on_the_vae_with_progress(vae):
@@ -130,7 +135,8 @@ def test_every_default_scheme_runs_on_the_vae_with_progress(vae):
                          progress=lambda f, text: seen.append((f, text)))
     assert list(result.table["scheme"]) == ["linear", "slerp", "lol", "nao", "ri-optimal", "lol", "mean", "rescaled",
                                             "nao"]
-    assert result.settings["scheme_options"]["ri-optimal"] == {"decoder": "digits-vae", "max_iter": 10}
+    assert result.settings["scheme_options"]["ri-optimal"] == {"kind": "typical", "alpha": 0.9, "decoder": "digits-vae",
+                                                               "max_iter": 10}  # the app's defaults
     fractions = [f for f, _ in seen]
     assert fractions == sorted(fractions) and fractions[0] >= 0 and fractions[-1] == 1.0
     assert any("ri-optimal" in text for _, text in seen) and any("centroid: nao: set 2 of 2" in t for _, t in seen)
@@ -155,25 +161,52 @@ def test_bad_arguments_say_what_is_accepted(vae):
         ev.evaluate(vae, schemes=[], centroid_schemes=[])
     images, labels = digits("heldout")
     one_seven = torch.cat([(labels != 7).nonzero().squeeze(1), (labels == 7).nonzero()[:1, 0]])
-    with pytest.raises(ValueError, match="class 7 has 1 digit"):
-        ev.evaluate(vae, data=(images[one_seven], labels[one_seven]), schemes=["lol"], centroid_sets=0)
+    with pytest.raises(ValueError, match="class 7 has 1 seed"):
+        ev.evaluate(vae, seeds="data", data=(images[one_seven], labels[one_seven]), schemes=["lol"], centroid_sets=0)
     two_sevens = torch.cat([(labels != 7).nonzero().squeeze(1), (labels == 7).nonzero()[:2, 0]])
-    with pytest.raises(ValueError, match="class 7 has 2 digit.*centroid sets at least 3"):
-        ev.evaluate(vae, data=(images[two_sevens], labels[two_sevens]), schemes=["lol"])
-    with pytest.raises(ValueError, match="labels must be digit classes 0 to 9"):
-        ev.evaluate(vae, data=(images[:20], labels[:20] + 10))
+    with pytest.raises(ValueError, match="class 7 has 2 seed.*centroid sets at least 3"):
+        ev.evaluate(vae, seeds="data", data=(images[two_sevens], labels[two_sevens]), schemes=["lol"])
+    with pytest.raises(ValueError, match="labels must be classes 0, 1, 2"):
+        ev.evaluate(vae, seeds="data", data=(images[:20], labels[:20] - 1))
 
 
-def test_the_models_an_evaluation_runs_on_and_why_not_the_others(vae):
-    """The seeds are encodings of real digits judged by the digits classifier: an encoder and 1x16x16 images."""
+def test_any_model_is_evaluated_on_prior_samples_and_metrics_without_a_judge_say_why(vae):
+    """faces-dcgan has no encoder and no judge: its seeds are prior samples, the metrics of the prior and the
+    decoder are all there, and the two that need a judge say why once; LOL keeps the frames typical."""
     faces = load("faces-dcgan", device="cpu")
-    offered, refused = ev.evaluable_models({"digits-vae": vae, "faces-dcgan": faces})
-    assert offered == ["digits-vae"] and list(refused) == ["faces-dcgan"]
-    assert refused["faces-dcgan"] == ev.why_not_evaluable(faces) == "faces-dcgan has no encoder, and the seeds are " \
-        "encodings of real digits"
-    assert ev.why_not_evaluable(vae) is None
-    with pytest.raises(ValueError, match="faces-dcgan has no encoder"):  # evaluate refuses for the same reason
-        ev.evaluate(faces, **FAST)
+    assert ev.seed_sources(vae) == (["prior", "data"], {})
+    offered, refused = ev.seed_sources(faces)
+    assert offered == ["prior"] and "faces-dcgan has no encoder or inversion" in refused["data"]
+    with pytest.raises(ValueError, match="seeds from data: faces-dcgan has no encoder.*seeds='prior'"):
+        ev.evaluate(faces, seeds="data", **{k: v for k, v in FAST.items() if k != "seeds"})
+    result = ev.evaluate(faces, pairs=6, frames=7, centroid_sets=3, schemes=["linear", "slerp", "lol"],
+                         centroid_schemes=["lol", "mean"])
+    assert result.settings["seeds"] == "prior" and result.settings["judge"] is None
+    assert set(result.settings["unavailable"]) == {"class_preservation", "frechet"}
+    assert "no judge of faces-dcgan's images" in result.settings["unavailable"]["frechet"]
+    table = result.table.set_index(["task", "scheme"])
+    assert table[["class_preservation", "frechet"]].isna().all().all()
+    judged = [m for m in ev.METRICS if m not in result.settings["unavailable"]]
+    assert np.isfinite(table.loc["centroid", [m for m in judged if m not in ev.INTERPOLATION_ONLY]]).all().all()
+    assert np.isfinite(table.loc["interpolation", judged]).all().all()
+    paths = table.loc["interpolation"]
+    assert paths.loc["lol", "typical_band"] == 1.0 > paths.loc["linear", "typical_band"]
+    assert paths.loc["lol", "ri_typical_mean"] > paths.loc["linear", "ri_typical_mean"]
+    assert ev.unavailable_metrics(vae, None) == {}
+
+
+def test_the_callers_latents_as_seeds_with_the_judges_labels_as_classes(vae):
+    latents = vae.prior.sample(40, seed=5)
+    result = ev.evaluate(vae, seeds=latents, pairs=3, frames=5, centroid_sets=0, schemes=["lol"])
+    assert result.settings["seeds"] == "given" and result.settings["seed_pool"] == 40
+    assert "digits-classifier's labels" in result.settings["classes"]
+    labels = vae.judge.labels(vae.decode(latents))
+    for _, unit in result.units.iterrows():
+        a, b = map(int, unit["seeds"].split("-"))
+        assert int(labels[a]) == int(labels[b]) == unit["class"]  # the pair shares its class
+    assert np.isfinite(result.table["frechet"]).all() and "model's own samples" in result.settings["frechet_reference"]
+    with pytest.raises(ValueError, match="seeds must hold at least 2 latents"):
+        ev.evaluate(vae, seeds=latents[:1])
 
 
 def test_csv_json_and_markdown_round_trip(small, tmp_path):
@@ -228,3 +261,48 @@ def test_metric_bars_figure_has_error_bars_and_skips_metrics_that_do_not_apply(s
     long = "fraction of interior frames (centroids) labelled with the seeds' class"  # was cut at 1024 px
     title = metric_bars_figure(small.table, "class_preservation", long, "fraction").layout.title.text
     assert title.replace("<br>", " ") == long and all(len(line) <= 48 for line in title.split("<br>"))
+
+
+@pytest.fixture
+def pattern_cgan():
+    """The judged class-conditional test plug-in (tests/data/patterns_plugin.py), registered for the test."""
+    from pathlib import Path
+
+    from latentcore import models
+
+    file = Path(__file__).parent / "data" / "patterns_plugin.py"
+    report = models.load_plugins([file], entry_points=False)
+    assert not report.refused, report.refused
+    yield file, load("pattern-cgan", device="cpu")
+    models.MODELS.pop("pattern-cgan")
+
+
+def test_a_judged_conditional_plugin_keeps_its_class_along_lol_paths_and_loses_it_at_linear_midpoints(pattern_cgan):
+    """The plug-in's pattern fades at atypically small norms and its judge then names no class: the condition is
+    the class to preserve, and the metrics tell LOL from linear interpolation as the LOL paper's do."""
+    _, model = pattern_cgan
+    result = ev.evaluate(model, pairs=8, frames=7, centroid_sets=3, schemes=["linear", "lol"],
+                         centroid_schemes=["lol", "mean"], conditions={"label": 2})
+    assert result.settings["judge"] == "pattern-correlator" and result.settings["unavailable"] == {}
+    assert result.settings["classes"] == "the condition label" and set(result.units["class"]) == {2}
+    table = result.table.set_index(["task", "scheme"])
+    assert table.loc[("interpolation", "lol"), "class_preservation"] == 1.0
+    assert table.loc[("interpolation", "linear"), "class_preservation"] < 0.8
+    assert table.loc[("centroid", "lol"), "class_preservation"] == 1.0 > table.loc[("centroid", "mean"),
+                                                                                  "class_preservation"]
+    assert (table["frechet"] > 0).all()
+    assert table.loc[("interpolation", "lol"), "frechet"] < table.loc[("interpolation", "linear"), "frechet"]
+
+
+def test_the_cli_loads_plugin_files_and_runs_on_a_diffusers_folder(pattern_cgan, tiny_unet2d_folder, tmp_path,
+                                                                   capsys):
+    file, _ = pattern_cgan
+    out = tmp_path / "plug"
+    cli.main(["--model", "pattern-cgan", "--models", str(file), "--pairs", "2", "--frames", "3",
+              "--centroid-sets", "0", "--schemes", "lol", "--out", str(out)])
+    assert sorted(p.name for p in out.iterdir()) == ["pattern-cgan.csv", "pattern-cgan.json", "pattern-cgan.md"]
+    assert "left" in capsys.readouterr().err  # progress with the time left
+    folder = cli.main(["--model", str(tiny_unet2d_folder), "--steps", "4", "--pairs", "2", "--frames", "3",
+                       "--centroid-sets", "2", "--schemes", "linear", "lol", "--out", str(tmp_path / "pipe")])
+    assert folder.settings["steps"] == 4 and folder.settings["judge"] is None
+    assert np.isfinite(folder.table["ri_typical_mean"]).all() and folder.table["frechet"].isna().all()

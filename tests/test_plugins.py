@@ -336,7 +336,9 @@ def test_the_evaluation_decodes_with_the_conditions_it_is_given():
     plugin = models.Plugin("offset-ae", linear, latent_shape=16, output_range=(0, 1), kind="vae", decode=decode,
                            encode=encode, conditions=[models.Condition("offset", float, 0.0, low=-2, high=2)])
     model = models.PluginModel(plugin, "cpu")
-    runs = {o: evaluate(model, schemes=["linear"], pairs=2, centroid_sets=0, conditions={"offset": o}) for o in (0, 1)}
+    judge = models.digits_judge("cpu")  # the Frechet distance shows that the condition reaches the decoder
+    runs = {o: evaluate(model, judge, seeds="data", schemes=["linear"], pairs=2, centroid_sets=0,
+                        conditions={"offset": o}) for o in (0, 1)}
     assert runs[1].settings["conditions"] == {"offset": 1.0} and runs[0].settings["conditions"] == {"offset": 0.0}
     assert runs[0].table["frechet"][0] != runs[1].table["frechet"][0]
     torch.testing.assert_close(runs[0].examples.paths["linear"], runs[1].examples.paths["linear"])

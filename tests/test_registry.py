@@ -82,7 +82,9 @@ def test_schemes_and_centroids_share_their_base_and_run_alike():
     centre, stopping = lc.CENTROIDS["mean"].run(z, lc.StandardNormal(4))
     assert stopping is None and torch.equal(centre, z.mean(0))
     for spec in [*lc.SCHEMES.values(), *lc.CENTROIDS.values()]:
-        assert isinstance(spec, BaseScheme) and spec.options(context="interactive") == dict(spec.interactive)
+        defaults = {s.name: s.default for s in getattr(spec, "settings", ())}  # a scheme's settings come first
+        assert isinstance(spec, BaseScheme) and spec.options(context="interactive") == {**defaults,
+                                                                                        **spec.interactive}
     path, stopping = lc.SCHEMES["nao"].run(z[:1], z[1:2], t, lc.StandardNormal(4), max_iter=3)
     assert path.shape == (1, 5, 4) and stopping is not None
     centre, stopping = lc.CENTROIDS["nao"].run(z, lc.StandardNormal(4), max_iter=3)

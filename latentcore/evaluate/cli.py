@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 
 from ..combine import CENTROIDS
 from ..interpolate import SCHEMES
-from ..models import available, load
+from ..models import ModelLoadError, available, load, load_plugins
 from .report import Evaluation
 from .running import evaluate
+from .seeds import SOURCES
 
 
 def main(argv: list[str] | None = None) -> Evaluation:
@@ -19,18 +21,29 @@ def main(argv: list[str] | None = None) -> Evaluation:
                                      description="Evaluate interpolation and centroid schemes on a model: the "
                                                  "table of the LOL paper (arXiv 2408.08558) with realisticity "
                                                  "indices, normality tests and image-space smoothness.")
-    parser.add_argument("--model", default="digits-vae", help=f"a registered model ({', '.join(available())}) or "
-                                                               "a diffusers pipeline folder; it needs an encoder "
-                                                               "and 1x16x16 images (default %(default)s)")
+    parser.add_argument("--model", default="digits-vae",
+                        help=f"a registered model ({', '.join(available())}), a plug-in model of --models, or a "
+                             "diffusers pipeline folder (default %(default)s)")
+    parser.add_argument("--models", nargs="+", default=[], metavar="FILE",
+                        help="plug-in model files to load first, as the app's --models does (installed entry points "
+                             "load too)")
+    parser.add_argument("--seeds", choices=SOURCES, default="prior",
+                        help="where the seeds come from: samples of the model's prior, or encodings of real data "
+                             "(the held-out digits; models with an encoder or inversion) (default %(default)s)")
+    parser.add_argument("--condition", action="append", default=[], metavar="NAME=VALUE",
+                        help="a condition of the model's decoder for every decode, e.g. label=3 (repeat for several; "
+                             "default each condition's default)")
     parser.add_argument("--pairs", type=int, default=16,
-                        help="pairs of held-out digits of one class, one path each (at least 2; default %(default)s)")
+                        help="pairs of seeds (of one class where there are classes), one path each (at least 2; "
+                             "default %(default)s)")
     parser.add_argument("--frames", type=int, default=9,
                         help="frames of each path, endpoints included (at least 3; default %(default)s)")
     parser.add_argument("--centroid-sets", type=int, default=8,
-                        help="sets of 3 to 5 digits of one class, one centroid each (0 skips the centroids, else "
-                             "at least 2; default %(default)s)")
+                        help="sets of 3 to 5 seeds (of one class where there are classes), one centroid each (0 skips "
+                             "the centroids, else at least 2; default %(default)s)")
     parser.add_argument("--seed", type=int, default=0,
-                        help="seed of the choice of digits and of the bootstrap intervals (default %(default)s)")
+                        help="seed of the prior samples, of the choice of seeds and of the bootstrap intervals "
+                             "(default %(default)s)")
     parser.add_argument("--steps", type=int, default=None,
                         help="sampler steps for decoding and inversion, diffusion and flow models only (default: "
                              "the model's own)")
@@ -45,23 +58,48 @@ def main(argv: list[str] | None = None) -> Evaluation:
     args = parser.parse_args(argv)
 
     last = {"stage": None, "fraction": -1.0}
+    started = time.monotonic()
 
     def show(fraction: float, text: str):  # a line per stage ("task: scheme") and per 5 % within one
         stage = ":".join(text.split(":")[:2])
         if stage != last["stage"] or fraction - last["fraction"] >= 0.05:
-            print(f"[{fraction:6.1%}] {text}", file=sys.stderr, flush=True)
+            spent = time.monotonic() - started
+            left = f", about {spent * (1 - fraction) / fraction:.0f} s left" if 0 < fraction < 1 else ""
+            print(f"[{fraction:6.1%}] {text} ({spent:.0f} s{left})", file=sys.stderr, flush=True)
             last.update(stage=stage, fraction=fraction)
 
+    report = load_plugins(args.models)
+    for refusal in report.refused:
+        print(f"plug-in refused: {refusal}", file=sys.stderr)
     try:
         model = load(args.model)
-        result = evaluate(model, schemes=args.schemes, centroid_schemes=args.centroid_schemes, pairs=args.pairs,
-                          frames=args.frames, centroid_sets=args.centroid_sets, seed=args.seed, steps=args.steps,
-                          progress=show)
-    except ValueError as err:
+        conditions = _conditions(model, args.condition)
+        result = evaluate(model, seeds=args.seeds, schemes=args.schemes, centroid_schemes=args.centroid_schemes,
+                          pairs=args.pairs, frames=args.frames, centroid_sets=args.centroid_sets, seed=args.seed,
+                          steps=args.steps, conditions=conditions, progress=show)
+    except (ValueError, ModelLoadError) as err:
         parser.error(str(err))
+    for metric, why in result.settings["unavailable"].items():
+        print(f"not measured: {metric}: {why}", file=sys.stderr)
     for path in result.write(args.out):
         print(f"wrote {path}", file=sys.stderr)
     print(result.to_markdown())
     print(f"run time {result.settings['total_seconds']:.1f} s on {result.settings['device']} with "
           f"{result.settings['torch_threads']} torch threads")
     return result
+
+
+def _conditions(model, given: list[str]) -> dict:
+    """``NAME=VALUE`` texts as the model's conditions, each value read as its condition's type."""
+    out = {}
+    for text in given:
+        name, sep, value = text.partition("=")
+        if not sep or name not in model.conditions:
+            accepted = ", ".join(model.conditions) or "none"
+            raise ValueError(f"--condition {text!r}: give NAME=VALUE with a condition of {model.name} ({accepted})")
+        kind = model.conditions[name].type
+        try:
+            out[name] = kind(value)
+        except ValueError:
+            raise ValueError(f"--condition {text!r}: {name} takes a {kind.__name__}") from None
+    return out

@@ -26,7 +26,8 @@ TASKS = ("interpolation", "centroid")
 TIMINGS = ("seconds", "decode_seconds")
 HEADINGS = {"class_preservation": "class kept", "frechet": "Frechet", "ri_density_mean": "ri density mean",
             "ri_density_min": "ri density min", "ri_typical_mean": "ri typical mean",
-            "ri_typical_min": "ri typical min", "normality_pass": "normality pass", "smoothness": "smoothness",
+            "ri_typical_min": "ri typical min", "typical_band": "in typical band",
+            "normality_pass": "normality pass", "smoothness": "smoothness",
             "path_length": "length"}
 
 
@@ -40,17 +41,18 @@ class Measured:
     label: str
     per_unit: dict[str, torch.Tensor]   # metric -> [U]
     classes: torch.Tensor               # [U]
-    digit_sets: list[torch.Tensor]      # U tensors of indices into the data
-    features: torch.Tensor              # [images, F]
+    seed_sets: list[torch.Tensor]       # U tensors of indices into the pool of seeds
+    features: torch.Tensor | None       # [images, F], the judge's; None without
     latents: torch.Tensor               # paths [U, frames, *latent_shape] or centroids [U, *latent_shape]
     seconds: float                      # the scheme, all units
     decode_seconds: float               # decoding for the metrics, all units
     stopped_early: str | None = None    # an iterative scheme cut short: "budget" or "stop" (best results so far)
 
 
-def summarise(measured: list[Measured], real_features: torch.Tensor, *,
+def summarise(measured: list[Measured], reference_features: torch.Tensor | None, *,
               generator: torch.Generator) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The table (means, intervals as in the module docstring, timings per unit) and the per-unit frame."""
+    """The table (means, intervals as in the module docstring, timings per unit; NaN for a metric not computed)
+    and the per-unit frame."""
     rows, units = [], []
     for m in measured:
         n = len(m.classes)
@@ -59,8 +61,8 @@ def summarise(measured: list[Measured], real_features: torch.Tensor, *,
                 raise RuntimeError(f"{m.task} scheme {m.scheme!r} gave non-finite {name} values")
         row = {"task": m.task, "scheme": m.scheme, "label": m.label, "units": n}
         for name in METRICS:
-            if name == "frechet":
-                interval = frechet_with_interval(m.features, real_features, generator)
+            if name == "frechet" and m.features is not None and reference_features is not None:
+                interval = frechet_with_interval(m.features, reference_features, generator)
             elif name not in m.per_unit:
                 interval = (math.nan, math.nan, math.nan)
             else:
@@ -75,7 +77,7 @@ def summarise(measured: list[Measured], real_features: torch.Tensor, *,
         rows.append(row)
         for k in range(n):
             unit = {"task": m.task, "scheme": m.scheme, "unit": k, "class": int(m.classes[k]),
-                    "digits": "-".join(map(str, m.digit_sets[k].tolist()))}
+                    "seeds": "-".join(map(str, m.seed_sets[k].tolist()))}
             unit.update({name: float(values[k]) for name, values in m.per_unit.items()})
             units.append(unit)
     return pd.DataFrame(rows), pd.DataFrame(units)
@@ -117,6 +119,11 @@ class Evaluation:
         if path is not None:
             Path(path).write_text(text)
         return text
+
+    def decoding(self, model):
+        """The :class:`~latentcore.models.Decoding` the run decoded with, made again by ``model`` (the run's)."""
+        given = {k: self.settings[k] for k in ("steps", "scheduler") if self.settings.get(k) is not None}
+        return model.decoding(**given, **self.settings.get("conditions", {}))
 
     @classmethod
     def from_json(cls, text: str) -> Evaluation:

@@ -14,96 +14,119 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any, Mapping
 
 import torch
 
 from ..combine import CENTROIDS, centroid
 from ..interpolate import SCHEMES, Progress, interpolate, schemes_for
-from ..models import Decoding, load_classifier
+from ..models import Decoding, Judge
 from ..optimise import check_budget, time_left
-from ..validation import check_choice, check_int
+from ..validation import check_choice, check_int, check_latents
 from ..diagnostics import NORMALITY_LEVEL
 from .metrics import path_metrics, point_metrics
 from .report import TASKS, Evaluation, Examples, Measured, summarise
-from .seeds import Seeds, check_digits, choose_seeds
+from .seeds import SEEDS_PER_SET, SOURCES, Seeds, check_digits, choose_seeds
 from .statistics import BOOTSTRAP_RESAMPLES, CONFIDENCE, FRECHET_RESAMPLES
 
+# Seeds of prior samples, when a judge's labels sort them into classes: a pool of 4 seeds per seed a unit needs, at
+# least REFERENCE_SAMPLES (the model's own samples the Frechet distance compares with) and at most MAX_POOL.
+REFERENCE_SAMPLES = 128
+MAX_POOL = 512
 
-def why_not_evaluable(model) -> str | None:
-    """Why :func:`evaluate` cannot measure schemes on ``model``, or None when it can: the seeds are encodings of
-    real digits, so the model needs an encoder, and the digits classifier judges 1x16x16 images."""
+
+def seed_sources(model, data=None) -> tuple[list[str], dict[str, str]]:
+    """The seed sources of :data:`~.seeds.SOURCES` that :func:`evaluate` can draw ``model``'s seeds from, and for
+    each of the others why not (as :func:`~latentcore.schemes_for` does for schemes): prior samples always; data
+    where the model can encode images and the data (default the held-out 16x16 digits) are images of its size."""
+    offered, refused = ["prior"], {}
+    shape = tuple(model.image_shape)
     if not model.can_encode:
-        return f"{model.name} has no encoder, and the seeds are encodings of real digits"
-    if tuple(model.image_shape) != (1, 16, 16):
-        return (f"the digits classifier measures 1x16x16 images; {model.name} makes "
-                f"{'x'.join(map(str, model.image_shape))} images")
-    return None
+        refused["data"] = f"{model.name} has no encoder or inversion, so real images cannot become its latents"
+    elif data is None and shape != (1, 16, 16):
+        refused["data"] = (f"the data at hand are 16x16 digits and {model.name} makes "
+                           f"{'x'.join(map(str, shape))} images")
+    else:
+        offered.append("data")
+    return offered, refused
 
 
-def evaluable_models(models: Mapping[str, Any]) -> tuple[list[str], dict[str, str]]:
-    """Of ``models`` (name -> loaded model), the names of those :func:`evaluate` can measure schemes on, and for
-    each of the others why not (:func:`why_not_evaluable`); as :func:`~latentcore.schemes_for` does for schemes."""
-    reasons = {name: why_not_evaluable(model) for name, model in models.items()}
-    return [name for name, why in reasons.items() if why is None], {n: why for n, why in reasons.items() if why}
+def unavailable_metrics(model, judge: Judge | None) -> dict[str, str]:
+    """The metrics :func:`evaluate` cannot compute for ``model`` judged by ``judge`` (default the model's own),
+    each with why; the others need only the prior and the decoder."""
+    judge = model.judge if judge is None else judge
+    if judge is None:
+        why = (f"no judge of {model.name}'s images: the digits models have the digits classifier, and a plug-in "
+               "can declare a Judge beside its model")
+        return {"class_preservation": why, "frechet": why}
+    out = {}
+    if judge.predict is None:
+        out["class_preservation"] = f"the judge {judge.name} gives no labels"
+    if judge.features is None:
+        out["frechet"] = f"the judge {judge.name} gives no features"
+    return out
 
 
-def evaluate(model, classifier=None, *, schemes=None, centroid_schemes=None, pairs: int = 16, frames: int = 9,
-             centroid_sets: int = 8, seed: int = 0, steps: int | None = None, conditions: dict | None = None,
-             data=None, scheme_options: dict | None = None, centroid_options: dict | None = None, examples: int = 3,
-             budget_s: float | None = None, should_stop=None, progress: Progress | None = None) -> Evaluation:
-    """Measure interpolation schemes (``schemes``, names in :data:`~latentcore.SCHEMES`; default those suited to
-    the model, e.g. without ``ri-optimal`` for diffusion models) and centroid schemes (``centroid_schemes``, names
-    in :data:`~latentcore.CENTROIDS`; default all) on seeds encoded from real digits (:mod:`.seeds`), by the
-    metrics of :mod:`.metrics`.
+def evaluate(model, judge: Judge | None = None, *, seeds="prior", schemes=None, centroid_schemes=None,
+             pairs: int = 16, frames: int = 9, centroid_sets: int = 8, seed: int = 0, decoding: Decoding | None = None,
+             steps: int | None = None, conditions: dict | None = None, data=None, scheme_options: dict | None = None,
+             centroid_options: dict | None = None, examples: int = 3, budget_s: float | None = None,
+             should_stop=None, progress: Progress | None = None) -> Evaluation:
+    """Measure interpolation schemes (``schemes``, names in :data:`~latentcore.SCHEMES`; default those suited to the
+    model, e.g. without ``ri-optimal`` for samplers over large images on a CPU) and centroid schemes
+    (``centroid_schemes``, names in :data:`~latentcore.CENTROIDS`; default all) on the same seeds, by the metrics of
+    :mod:`.metrics`, on any model.
 
-    ``model``: a generative model with an encoder and 1x16x16 images (the classifier's input). ``classifier``:
-    default ``digits-classifier``. ``pairs`` / ``centroid_sets``: how many pairs (paths of ``frames`` frames)
-    and sets. ``steps``: sampler steps for decoding and inversion (models with a sampler only; default the
-    model's). ``conditions``: the model's named conditions for every decode and encode (default each condition's
-    default). ``data``: ``(images [N, 1, 16, 16], labels [N])``, default the held-out digits; every class present
-    needs 2 digits (3 when centroids are evaluated). ``scheme_options`` / ``centroid_options``: per scheme name,
-    options for :func:`~latentcore.interpolate` / :func:`~latentcore.centroid`, over each scheme's own
-    evaluation options (:meth:`~latentcore.Scheme.options`; e.g. the model as the ri-optimal path's decoder,
-    capped iterations). ``centroid_sets=0`` or ``centroid_schemes=[]`` skips the centroid task, ``schemes=[]``
-    the interpolation task. ``examples``: how many paths and centroids (the first) to keep as latents.
-    ``progress(fraction, text)`` is called as the run advances. Once ``budget_s`` seconds (the whole run) have
-    passed or ``should_stop()`` returns True, iterative schemes stop with their best results so far and the rest
-    run as usual (they take no time to speak of); ``settings["stopped_early"]`` names the schemes cut short.
+    ``judge``: what labels and describes the decoded images (:class:`~latentcore.models.Judge`; default the model's
+    own, :attr:`~latentcore.models.GenerativeModel.judge`); without one, class preservation and the Frechet distance
+    are not computed and ``settings["unavailable"]`` says why. ``seeds``: ``"prior"`` (fresh prior samples drawn
+    with ``seed``, the default), ``"data"`` (encodings of ``data``, see :func:`seed_sources`) or the caller's
+    latents ``[N, *latent_shape]`` (see :mod:`.seeds`). ``pairs`` / ``centroid_sets``: how many pairs (paths of
+    ``frames`` frames) and sets. ``decoding``: the model's :class:`~latentcore.models.Decoding` for every decode and
+    encode; or ``steps`` (sampler steps, models with a sampler only) and ``conditions`` (the model's named
+    conditions), each default the model's. ``data``: ``(images [N, C, H, W], labels [N])``, default the held-out
+    digits; every class present needs 2 images (3 when centroids are evaluated). ``scheme_options`` /
+    ``centroid_options``: per scheme name, options for :func:`~latentcore.interpolate` /
+    :func:`~latentcore.centroid`, over each scheme's own evaluation options (:meth:`~latentcore.Scheme.options`;
+    e.g. the model as the ri-optimal path's decoder, capped iterations). ``centroid_sets=0`` or
+    ``centroid_schemes=[]`` skips the centroid task, ``schemes=[]`` the interpolation task. ``examples``: how many
+    paths and centroids (the first) to keep as latents. ``progress(fraction, text)`` is called as the run advances.
+    Once ``budget_s`` seconds (the whole run) have passed or ``should_stop()`` returns True, iterative schemes stop
+    with their best results so far and the rest run as usual (they take no time to speak of);
+    ``settings["stopped_early"]`` names the schemes cut short.
     """
     budget_s = check_budget(budget_s)
-    plan = _plan(model, schemes=schemes, centroid_schemes=centroid_schemes, pairs=pairs, frames=frames,
-                 centroid_sets=centroid_sets, seed=seed, steps=steps, conditions=conditions,
-                 scheme_options=scheme_options,
-                 centroid_options=centroid_options, examples=examples)
-    images, labels = check_digits(data)
-    classifier = load_classifier(device=model.device) if classifier is None else classifier
+    judge = model.judge if judge is None else judge
+    plan = _plan(model, seeds=seeds, data=data, schemes=schemes, centroid_schemes=centroid_schemes, pairs=pairs,
+                 frames=frames, centroid_sets=centroid_sets, seed=seed, decoding=decoding, steps=steps,
+                 conditions=conditions,
+                 scheme_options=scheme_options, centroid_options=centroid_options, examples=examples)
     stages = 1 + len(plan.schemes) + len(plan.centroid_schemes)
-
     start, began = time.perf_counter(), time.monotonic()
     generator = torch.Generator().manual_seed(plan.seed)
-    seeds = choose_seeds(labels, pairs=plan.pairs, sets=plan.centroid_sets, generator=generator)
     if progress is not None:
-        progress(0.0, "encoding the seeds")
-    encoded = _encode(model, images, seeds, decoding=plan.decoding)
+        progress(0.0, "choosing the seeds")
+    pool = _pool(model, judge, plan, seeds, data, generator)
+    units = choose_seeds(pool.labels, pool.count, pairs=plan.pairs, sets=plan.centroid_sets, generator=generator,
+                         strict=plan.source == "data")
+    encoded = _seed_latents(model, pool, units, decoding=plan.decoding)
 
     def controls():  # the budget left is counted afresh for each scheme
         return {"budget_s": time_left(budget_s, began), "should_stop": should_stop}
 
-    measured = [_measure_interpolation(name, seeds, encoded, model=model, classifier=classifier, plan=plan,
+    measured = [_measure_interpolation(name, units, encoded, model=model, judge=judge, plan=plan,
                                        progress=_stage(progress, k, stages, f"interpolation: {name}"), **controls())
                 for k, name in enumerate(plan.schemes, start=1)]
-    measured += [_measure_centroid(name, seeds, encoded, model=model, classifier=classifier, plan=plan,
+    measured += [_measure_centroid(name, units, encoded, model=model, judge=judge, plan=plan,
                                    progress=_stage(progress, k, stages, f"centroid: {name}"), **controls())
                  for k, name in enumerate(plan.centroid_schemes, start=1 + len(plan.schemes))]
-    table, units = summarise(measured, classifier.features(images), generator=generator)
+    table, unit_values = summarise(measured, pool.reference_features, generator=generator)
     if progress is not None:
         progress(1.0, "done")
 
-    settings = _settings(model, plan, data_digits=len(labels), encode_seconds=encoded.seconds,
+    settings = _settings(model, judge, plan, pool, encode_seconds=encoded.seconds,
                          total_seconds=time.perf_counter() - start)
     settings["stopped_early"] = {f"{m.task}: {m.label}": m.stopped_early for m in measured if m.stopped_early}
-    return Evaluation(table, units, settings, _examples(measured, seeds, encoded, count=plan.examples))
+    return Evaluation(table, unit_values, settings, _examples(measured, units, encoded, count=plan.examples))
 
 
 @dataclass(frozen=True)
@@ -111,6 +134,7 @@ class _Plan:
     """The checked arguments of :func:`evaluate`, defaults resolved. Without interpolation schemes ``pairs`` is
     0; without centroid schemes ``centroid_sets`` is 0, and the other way round."""
 
+    source: str                            # "prior", "data" or "given" (the caller's latents)
     pairs: int
     frames: int
     centroid_sets: int
@@ -123,8 +147,8 @@ class _Plan:
     centroid_options: dict[str, dict]
 
 
-def _plan(model, *, schemes, centroid_schemes, pairs, frames, centroid_sets, seed, steps, conditions, scheme_options,
-          centroid_options, examples) -> _Plan:
+def _plan(model, *, seeds, data, schemes, centroid_schemes, pairs, frames, centroid_sets, seed, decoding, steps,
+          conditions, scheme_options, centroid_options, examples) -> _Plan:
     """The arguments of :func:`evaluate` checked (ValueErrors that say what is accepted), defaults resolved."""
     pairs = check_int("pairs", pairs, 2)
     frames = check_int("frames", frames, 3)
@@ -133,10 +157,15 @@ def _plan(model, *, schemes, centroid_schemes, pairs, frames, centroid_sets, see
     seed = check_int("seed", seed, 0)
     if model.sampler is None and steps is not None:
         raise ValueError(f"steps sets the sampler steps of diffusion and flow models; {model.name} has none")
-    decoding = model.decoding(steps, **(conditions or {}))
-    unsuited = why_not_evaluable(model)
-    if unsuited is not None:
-        raise ValueError(unsuited)
+    decoding = model.resolve_decoding(decoding, **({} if steps is None else {"steps": steps}), **(conditions or {}))
+    if isinstance(seeds, str):
+        source = check_choice("seed source", seeds, SOURCES)
+        offered, refused = seed_sources(model, data)
+        if source not in offered:
+            raise ValueError(f"seeds from {source}: {refused[source]}; choose seeds='prior' (samples of the prior)")
+    else:
+        source = "given"
+        check_latents(seeds, model.prior, name="seeds", batch_dims=(1,), min_count=2)
     schemes = _check_names("interpolation scheme", schemes, SCHEMES, default=schemes_for(model)[0])
     centroid_schemes = _check_names("centroid scheme", centroid_schemes, CENTROIDS, default=list(CENTROIDS))
     if not centroid_schemes:
@@ -149,8 +178,8 @@ def _plan(model, *, schemes, centroid_schemes, pairs, frames, centroid_sets, see
                              **(scheme_options or {}).get(name, {})} for name in schemes}
     centroid_options = {name: {**CENTROIDS[name].options(context="evaluation"),
                                **(centroid_options or {}).get(name, {})} for name in centroid_schemes}
-    return _Plan(pairs if schemes else 0, frames, centroid_sets, seed, decoding, examples, schemes, centroid_schemes,
-                 scheme_options, centroid_options)
+    return _Plan(source, pairs if schemes else 0, frames, centroid_sets, seed, decoding, examples, schemes,
+                 centroid_schemes, scheme_options, centroid_options)
 
 
 def _check_centroid_sets(value) -> int:
@@ -179,6 +208,61 @@ def _stage(progress: Progress | None, index: int, stages: int, prefix: str) -> P
 
 
 @dataclass
+class _Pool:
+    """The seeds units are drawn from: ``count`` of them, their ``labels [count]`` (None without classes), and
+    either their ``latents [count, *latent_shape]`` or the ``images`` to encode into latents (source ``data``);
+    ``reference_features``: the judge's features of the images frames are compared with by the Frechet distance
+    (the real data, else the model's own samples; None without features)."""
+
+    count: int
+    labels: torch.Tensor | None
+    latents: torch.Tensor | None = None
+    images: torch.Tensor | None = None
+    reference_features: torch.Tensor | None = None
+    reference: str = ""                   # what the reference images are, for the report
+    label_source: str = ""                # where the classes come from, for the report
+
+
+def _pool(model, judge: Judge | None, plan: _Plan, seeds, data, generator: torch.Generator) -> _Pool:
+    """The seeds' pool of ``plan.source`` with their classes: the data's labels, the class condition's value, or
+    the judge's labels of the decoded seeds (module docstring of :mod:`.seeds`)."""
+    describe = judge is not None and judge.features is not None
+    if plan.source == "data":
+        images, labels = check_digits(data)
+        features = judge.describe(model.prepare_images(images)) if describe else None
+        return _Pool(len(labels), labels, images=images, reference_features=features, reference="the real images",
+                     label_source="the data's labels")
+    condition = judge.class_condition if judge is not None else None
+    label_by_judge = judge is not None and judge.predict is not None and condition is None
+    needed = 2 * plan.pairs + SEEDS_PER_SET[1] * plan.centroid_sets
+    if plan.source == "prior":
+        count = min(MAX_POOL, max(REFERENCE_SAMPLES, 4 * needed)) if label_by_judge else \
+            max(needed, REFERENCE_SAMPLES if describe else 0)
+        latents = model.prior.sample(count, seed=int(torch.randint(2**62, (1,), generator=generator)),
+                                     device=model.device)
+    else:
+        latents = torch.as_tensor(seeds).to(model.device, torch.float32)
+        count = len(latents)
+    images = model.decode(latents, plan.decoding) if label_by_judge or (describe and plan.source == "prior") \
+        else None
+    labels, label_source = None, ""
+    if condition is not None:
+        value = dict(plan.decoding.conditions)[condition]
+        labels, label_source = torch.full((count,), int(value), dtype=torch.long), f"the condition {condition}"
+    elif label_by_judge:
+        labels, label_source = judge.labels(images), f"the judge {judge.name}'s labels of the decoded seeds"
+    features, reference = None, ""
+    if describe:
+        if plan.source != "prior":  # the model's own samples, as for prior seeds
+            own = model.prior.sample(REFERENCE_SAMPLES, seed=int(torch.randint(2**62, (1,), generator=generator)),
+                                     device=model.device)
+            images = model.decode(own, plan.decoding)
+        features, reference = judge.describe(images), f"{len(images)} of the model's own samples"
+    return _Pool(count, labels, latents=latents, reference_features=features, reference=reference,
+                 label_source=label_source)
+
+
+@dataclass
 class _Encoded:
     """The seeds as latents: the pairs' endpoints ``z0, z1 [P, *latent_shape]`` with their images ``ends
     [P, 2, C, H, W]`` (None without pairs), and each set ``[K, *latent_shape]``."""
@@ -187,23 +271,23 @@ class _Encoded:
     z1: torch.Tensor
     ends: torch.Tensor | None
     sets: list[torch.Tensor]
-    seconds: float                        # encoding only
+    seconds: float                        # encoding only (source "data")
 
 
-def _encode(model, images: torch.Tensor, seeds: Seeds, *, decoding: Decoding) -> _Encoded:
-    """Every digit of the seeds encoded once, in one batch."""
+def _seed_latents(model, pool: _Pool, seeds: Seeds, *, decoding: Decoding) -> _Encoded:
+    """The units' seeds as latents: taken from the pool, or every image they need encoded once, in one batch."""
     needed = seeds.indices()
     tic = time.perf_counter()
-    encoded = model.encode(images[needed], decoding)
-    seconds = time.perf_counter() - tic
-    row = torch.full((len(images),), -1, dtype=torch.long)  # data index -> row of `encoded`
+    latents = model.encode(pool.images[needed], decoding) if pool.latents is None else pool.latents[needed]
+    seconds = time.perf_counter() - tic if pool.latents is None else 0.0
+    row = torch.full((pool.count,), -1, dtype=torch.long)  # pool index -> row of `latents`
     row[needed] = torch.arange(len(needed))
-    z0, z1 = encoded[row[seeds.pairs[:, 0]]], encoded[row[seeds.pairs[:, 1]]]
+    z0, z1 = latents[row[seeds.pairs[:, 0]]], latents[row[seeds.pairs[:, 1]]]
     ends = model.decode(torch.stack([z0, z1], 1), decoding) if len(seeds.pairs) else None
-    return _Encoded(z0, z1, ends, [encoded[row[s]] for s in seeds.sets], seconds)
+    return _Encoded(z0, z1, ends, [latents[row[s]] for s in seeds.sets], seconds)
 
 
-def _measure_interpolation(name: str, seeds: Seeds, encoded: _Encoded, *, model, classifier, plan: _Plan,
+def _measure_interpolation(name: str, seeds: Seeds, encoded: _Encoded, *, model, judge, plan: _Plan,
                            progress: Progress, budget_s: float | None, should_stop) -> Measured:
     """One interpolation scheme on every pair: one batched call, then the paths' interior frames decoded and
     measured (the decoded endpoints close the paths for the path metrics)."""
@@ -219,14 +303,14 @@ def _measure_interpolation(name: str, seeds: Seeds, encoded: _Encoded, *, model,
     tic = time.perf_counter()
     images = model.decode(interior, plan.decoding)                                  # [P, frames - 2, C, H, W]
     decode_seconds = time.perf_counter() - tic
-    per_unit = point_metrics(interior, images, seeds.pair_classes, classifier=classifier, prior=model.prior)
+    per_unit = point_metrics(interior, images, seeds.pair_classes, judge=judge, prior=model.prior)
     per_unit.update(path_metrics(torch.cat([encoded.ends[:, :1], images, encoded.ends[:, 1:]], 1)))
-    features = classifier.features(images.reshape(-1, *model.image_shape))
+    features = _features(judge, images.reshape(-1, *model.image_shape))
     return Measured("interpolation", name, SCHEMES[name].label, per_unit, seeds.pair_classes, list(seeds.pairs),
                     features, path, seconds, decode_seconds, _early(stopping))
 
 
-def _measure_centroid(name: str, seeds: Seeds, encoded: _Encoded, *, model, classifier, plan: _Plan,
+def _measure_centroid(name: str, seeds: Seeds, encoded: _Encoded, *, model, judge, plan: _Plan,
                       progress: Progress, budget_s: float | None, should_stop) -> Measured:
     """One centroid scheme on every set: one call per set, then the centroids decoded and measured."""
     progress(0.0)
@@ -249,22 +333,31 @@ def _measure_centroid(name: str, seeds: Seeds, encoded: _Encoded, *, model, clas
     tic = time.perf_counter()
     images = model.decode(centres, plan.decoding)
     decode_seconds = time.perf_counter() - tic
-    per_unit = point_metrics(centres, images, seeds.set_classes, classifier=classifier, prior=model.prior)
-    features = classifier.features(images[:, 0])
+    per_unit = point_metrics(centres, images, seeds.set_classes, judge=judge, prior=model.prior)
+    features = _features(judge, images[:, 0])
     return Measured("centroid", name, CENTROIDS[name].label, per_unit, seeds.set_classes, seeds.sets, features,
                     centres[:, 0], seconds, decode_seconds, early)
 
 
-def _settings(model, plan: _Plan, *, data_digits: int, encode_seconds: float, total_seconds: float) -> dict:
+def _features(judge: Judge | None, images: torch.Tensor) -> torch.Tensor | None:
+    """The judge's features of ``images``, None without."""
+    return judge.describe(images) if judge is not None and judge.features is not None else None
+
+
+def _settings(model, judge: Judge | None, plan: _Plan, pool: _Pool, *, encode_seconds: float,
+              total_seconds: float) -> dict:
     """The run's arguments, sizes and times as JSON-friendly values."""
     return {
-        "model": model.name, "pairs": plan.pairs, "frames": plan.frames, "centroid_sets": plan.centroid_sets,
+        "model": model.name, "seeds": plan.source, "seed_pool": pool.count, "classes": pool.label_source or None,
+        "judge": judge.name if judge is not None else None, "frechet_reference": pool.reference or None,
+        "unavailable": unavailable_metrics(model, judge),
+        "pairs": plan.pairs, "frames": plan.frames, "centroid_sets": plan.centroid_sets,
         "seed": plan.seed, **plan.decoding.describe(),
         "schemes": plan.schemes,
         "centroid_schemes": plan.centroid_schemes,
         "scheme_options": {s: {k: _plain(v) for k, v in o.items()} for s, o in plan.scheme_options.items()},
         "centroid_options": {s: {k: _plain(v) for k, v in o.items()} for s, o in plan.centroid_options.items()},
-        "data_digits": data_digits, "confidence": CONFIDENCE, "bootstrap_resamples": BOOTSTRAP_RESAMPLES,
+        "confidence": CONFIDENCE, "bootstrap_resamples": BOOTSTRAP_RESAMPLES,
         "frechet_resamples": FRECHET_RESAMPLES, "normality_level": NORMALITY_LEVEL,
         "device": str(model.device), "torch_threads": torch.get_num_threads(),
         "encode_seconds": round(encode_seconds, 3), "total_seconds": round(total_seconds, 2),

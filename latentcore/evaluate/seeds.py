@@ -1,11 +1,19 @@
-"""The seeds of an evaluation: which real digits every scheme is measured on.
+"""The seeds of an evaluation: the latents every scheme is measured on, and where they come from.
 
-- interpolation: ``pairs`` pairs of distinct digits of one class;
-- centroid: ``sets`` sets of ``K`` distinct digits of one class, ``K`` drawn from :data:`SEEDS_PER_SET`.
+Sources (:data:`SOURCES`, or the caller's own latents):
 
-The classes of the units are visited in a seeded random order, cycling through all of them (a fresh order for
-pairs and for sets), and the digits of one unit are drawn without replacement. The digits are those of the
-held-out split by default (:func:`check_digits`); the seeds are their encodings.
+- ``"prior"`` (the default: it needs nothing but the model): fresh samples of the model's prior drawn with the
+  run's seed. They are what LOL's guarantee assumes (Bodin et al., arXiv 2408.08558).
+- ``"data"``: encodings of real images (the held-out digits by default) by the model's encoder or inversion.
+  Encoded data are not samples of the prior (often far from Gaussian after DDIM inversion), so normality fails for
+  every scheme and LOL's guarantee does not hold.
+- a tensor ``[N, *latent_shape]``: the caller's latents (the app's seed set), as given.
+
+Units: ``pairs`` pairs (paths) and ``sets`` sets of ``K`` seeds, ``K`` drawn from :data:`SEEDS_PER_SET`. Where the
+seeds have classes (the data's labels, the judge's labels of the decoded seeds, or the class condition's value),
+each unit's seeds share one class, its class, and the classes are visited in a seeded random order, cycling
+through all of them (a fresh order for pairs and for sets); without classes the seeds of a unit are drawn from all
+of them and the units' class is -1. The seeds of one unit are distinct.
 """
 
 from __future__ import annotations
@@ -16,25 +24,27 @@ import torch
 
 from ..models.data import digits
 
+SOURCES = ("prior", "data")
 SEEDS_PER_SET = (3, 5)
+NO_CLASS = -1
 
 
 def check_digits(data=None) -> tuple[torch.Tensor, torch.Tensor]:
     """``data = (images [N, C, H, W], labels [N])`` as float images and long labels on the CPU; default the
-    held-out digits. Labels must be digit classes 0 to 9 (the digits classifier's)."""
+    held-out digits."""
     images, labels = digits("heldout") if data is None else data
     images, labels = torch.as_tensor(images, dtype=torch.float32), torch.as_tensor(labels).long().cpu()
     if images.dim() != 4 or labels.dim() != 1 or len(images) != len(labels) or len(labels) < 2:
         raise ValueError(f"data must be at least 2 images [N, C, H, W] and their labels [N], got shapes "
                          f"{tuple(images.shape)} and {tuple(labels.shape)}")
-    if int(labels.min()) < 0 or int(labels.max()) > 9:
-        raise ValueError("labels must be digit classes 0 to 9 (the classifier's classes)")
+    if int(labels.min()) < 0:
+        raise ValueError("labels must be classes 0, 1, 2, ... (whole numbers from 0)")
     return images, labels
 
 
 @dataclass
 class Seeds:
-    """Indices into the data of the digits each unit is made of, and the units' classes."""
+    """Indices into the pool of seeds of each unit's seeds, and the units' classes (:data:`NO_CLASS` without)."""
 
     pairs: torch.Tensor             # [P, 2]
     pair_classes: torch.Tensor      # [P]
@@ -42,19 +52,27 @@ class Seeds:
     set_classes: torch.Tensor       # [S]
 
     def indices(self) -> torch.Tensor:
-        """The distinct indices of all units' digits, sorted ``[M]``."""
+        """The distinct indices of all units' seeds, sorted ``[M]``."""
         return torch.unique(torch.cat([self.pairs.reshape(-1), *self.sets]))
 
 
-def choose_seeds(labels: torch.Tensor, *, pairs: int, sets: int, generator: torch.Generator) -> Seeds:
-    """``pairs`` pairs and ``sets`` sets of digits of one class (module docstring), given the digits' ``labels
-    [N]``; every class present needs 2 digits, or :data:`SEEDS_PER_SET` ``[0]`` when ``sets`` is not 0."""
-    classes, counts = torch.unique(labels, return_counts=True)
+def choose_seeds(labels: torch.Tensor | None, count: int, *, pairs: int, sets: int, generator: torch.Generator,
+                 strict: bool = True) -> Seeds:
+    """``pairs`` pairs and ``sets`` sets of the ``count`` seeds (module docstring), of one class each where
+    ``labels [count]`` are given. A class needs 2 seeds, or :data:`SEEDS_PER_SET` ``[0]`` when ``sets`` is not
+    0: with ``strict`` a class with fewer is an error (data chosen by the user); otherwise it is left out (classes
+    found by a judge), and an error only when no class is left."""
     need = SEEDS_PER_SET[0] if sets else 2
-    for c, n in zip(classes.tolist(), counts.tolist()):
-        if n < need:
-            raise ValueError(f"class {c} has {n} digit(s) in the data; pairs need at least 2 digits of every class "
-                             f"and centroid sets at least {SEEDS_PER_SET[0]}")
+    if labels is None:
+        labels = torch.full((count,), NO_CLASS, dtype=torch.long)
+    classes, counts = torch.unique(labels, return_counts=True)
+    small = [(c, n) for c, n in zip(classes.tolist(), counts.tolist()) if n < need]
+    if small and (strict or len(small) == len(classes)):
+        c, n = small[0]
+        what = "the seeds" if c == NO_CLASS else f"class {c}"
+        raise ValueError(f"{what} has {n} seed(s); pairs need at least 2 of one class and centroid sets at least "
+                         f"{SEEDS_PER_SET[0]}")
+    classes = torch.tensor([c for c, n in zip(classes.tolist(), counts.tolist()) if n >= need], dtype=torch.long)
     members = {c: (labels == c).nonzero().squeeze(1) for c in classes.tolist()}
 
     def unit_classes(n: int) -> list[int]:

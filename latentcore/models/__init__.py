@@ -12,15 +12,17 @@
   files given to the app (``--models``, ``$LATENT_EXPLORER_MODELS``).
 """
 
+from .judges import Judge
 from .base import Condition, Decoding, GenerativeModel, ModelLoadError, OutOfMemory, Sampler, offload_others
 from .precision import PRECISIONS
 from .schedulers import SCHEDULERS
 from .diffusers_folder import load_diffusers
-from .registry import MODELS, ModelSpec, available, load, load_classifier, register
+from .registry import MODELS, ModelSpec, available, digits_judge, load, load_classifier, register
 from .plugins import (Plugin, PluginModel, PluginReport, PluginSpec, Refusal, configured_files, load_plugins,
                       plugins_in_file, register_plugin)
 
-__all__ = ["GenerativeModel", "Sampler", "Condition", "Decoding", "ModelSpec", "ModelLoadError", "OutOfMemory",
+__all__ = ["GenerativeModel", "Sampler", "Condition", "Decoding", "Judge", "digits_judge", "ModelSpec",
+           "ModelLoadError", "OutOfMemory",
            "MODELS",
            "SCHEDULERS", "PRECISIONS", "offload_others", "register",
            "available", "load", "load_diffusers", "load_classifier", "Plugin", "PluginModel", "PluginSpec",

@@ -191,6 +191,7 @@ class GenerativeModel:
     sized_by_memory: bool = False              # on CUDA, chunks sized from the free memory (large pipelines)
     dtype: torch.dtype = torch.float32         # what the networks compute in
     _key: str | None = None                    # set by the loader: the registered name or the pipeline folder
+    judge = None                               # a .judges.Judge of its images where one is known
 
     def __init__(self, device: torch.device | str | None = None):
         self.device = torch.device(device) if device is not None else default_device()

@@ -38,6 +38,7 @@ from ..prior_registry import PRIORS, make_prior
 from ..priors import Prior
 from ..validation import check_finite
 from .base import MODEL_KINDS, Condition, GenerativeModel, ModelLoadError, Sampler
+from .judges import Judge
 from .registry import MODELS, ModelSpec, register
 
 ENTRY_POINT_GROUP = "latent_explorer.models"
@@ -75,6 +76,9 @@ class Plugin:
     - ``encode``: optional ``encode(module, images, **conditions) -> latents [N, *latent_shape]`` for a model
       with an encoder; ``images`` come in ``output_range`` and ``layout``.
     - ``decode_batch``: latents per call of ``decode`` (bounds memory).
+    - ``judge``: optional :class:`~.judges.Judge` of the module's images (converted to [0, 1] and ``NCHW``): a
+      classifier's labels and/or features, for the comparison of schemes (class preservation, Frechet distance);
+      its ``class_condition`` names one of ``conditions`` when the model is class-conditional.
 
     A declaration that cannot work (an unknown prior or kind, a range with ``low >= high``) is a ValueError where
     it is made.
@@ -94,6 +98,7 @@ class Plugin:
     decode: Callable[..., torch.Tensor] | None = None
     encode: Callable[..., torch.Tensor] | None = None
     decode_batch: int = 64
+    judge: Judge | None = None
 
     def __post_init__(self):
         where = f"plug-in {self.name!r}"
@@ -148,6 +153,11 @@ class Plugin:
                 raise ValueError(f"{where}: {hook} must be a function or None")
         if isinstance(self.decode_batch, bool) or not isinstance(self.decode_batch, int) or self.decode_batch < 1:
             raise ValueError(f"{where}: decode_batch must be a positive integer, got {self.decode_batch!r}")
+        if self.judge is not None and not isinstance(self.judge, Judge):
+            raise ValueError(f"{where}: judge must be a latentcore.models.Judge or None")
+        if self.judge is not None and self.judge.class_condition not in (None, *names):
+            raise ValueError(f"{where}: the judge's class condition {self.judge.class_condition!r} is not one of "
+                             f"the conditions ({', '.join(names) or 'none'})")
 
 
 class PluginModel(GenerativeModel):
@@ -163,6 +173,7 @@ class PluginModel(GenerativeModel):
         self.sampler = plugin.sampler
         self.conditions = {c.name: c for c in plugin.conditions}
         self.decode_batch = self.encode_batch = plugin.decode_batch
+        self.judge = plugin.judge
         self.trained_on = plugin.trained_on or "not stated by the plug-in"
         try:
             module = plugin.module if isinstance(plugin.module, torch.nn.Module) else plugin.module()

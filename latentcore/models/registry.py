@@ -18,6 +18,7 @@ from ..device import device_key
 from ..registry import Entry, Registry
 from .base import GenerativeModel
 from .diffusers_folder import load_diffusers, unet2d_components
+from .judges import Judge
 from .precision import check_precision
 
 ASSETS = Path(str(files("latentcore").joinpath("assets", "models")))
@@ -35,6 +36,16 @@ class ModelSpec(Entry):
     summary: str = ""           # a few words for the model selector, e.g. "faces (GAN)"
 
 
+def _judged_by_digits(build):
+    """``build`` whose model is judged by the digits classifier (the built-ins trained on the digits)."""
+    def judged(device):
+        model = build(device)
+        model.judge = digits_judge(model.device)
+        return model
+    return judged
+
+
+@_judged_by_digits
 def _builtin_ddim(device):
     from .diffusion import PixelDiffusionModel
 
@@ -43,6 +54,7 @@ def _builtin_ddim(device):
     return PixelDiffusionModel(unet, config, spec.name, spec.description, DIGITS_DATA, device)
 
 
+@_judged_by_digits
 def _builtin_flow(device):
     from .pixel_flow import PixelFlowModel
 
@@ -58,6 +70,7 @@ def _builtin_gan(device):
 
 
 def _builtin_vae(name):
+    @_judged_by_digits
     def build(device):
         from .vae import VAEModel
 
@@ -132,6 +145,12 @@ def load(name_or_path: str | os.PathLike, device: torch.device | str | None = No
     if key in MODELS:
         return _build(MODELS[key], device_key(device), precision)
     return load_diffusers(key, device, precision)
+
+
+def digits_judge(device: torch.device | str | None = None) -> Judge:
+    """The built-in ``digits-classifier`` as a judge of 1x16x16 digit images (labels 0-9, 128 features)."""
+    classifier = load_classifier(device)
+    return Judge("digits-classifier", classifier.predict, classifier.features)
 
 
 def load_classifier(device: torch.device | str | None = None):
