@@ -21,10 +21,8 @@ with ui.page("Interpolate") as (name, model, decoding):
         stops = [left.selectbox("From", names, key=ui.remember("interpolate.from", names[0], options=names)),
                  right.selectbox("To", names, key=ui.remember("interpolate.to", names[1], options=names))]
     offered, not_offered = lc.schemes_for(model)
-    labels = {lc.SCHEMES[key].label: key for key in offered}
-    preselected = [lc.SCHEMES[key].label for key in lc.SCHEMES.default_selection()]
-    chosen = st.multiselect("Schemes", list(labels),
-                            key=ui.remember("interpolate.schemes", preselected, options=labels))
+    chosen = st.multiselect("Schemes", offered, format_func=lambda key: lc.SCHEMES[key].label,  # kept by key
+                            key=ui.remember("interpolate.schemes", lc.SCHEMES.default_selection(), options=offered))
     for key, why in not_offered.items():
         st.caption(f"{lc.SCHEMES[key].label} is not offered for {name}: {why}.")
     frames = st.slider("Frames" + (" per leg" if chain else ""), min_value=2, max_value=64,
@@ -38,9 +36,11 @@ with ui.page("Interpolate") as (name, model, decoding):
     st.caption(what)
     stop_latents = seeds.select(stops)
     z0, z1 = stop_latents[0], stop_latents[-1]
-    paths, images = {}, {}
-    for label in chosen:
-        scheme = lc.SCHEMES[labels[label]]
+    paths, images, keys = {}, {}, {}
+    for key in chosen:
+        scheme = lc.SCHEMES[key]
+        label = scheme.label  # what charts and messages say; files and exports say the key
+        keys[label] = key
         text, gif, png = st.columns([6, 1, 1], vertical_alignment="bottom")
         text.markdown(f"**{label}**: {scheme.description_for(model.prior)}")
         settings = ui.scheme_settings(scheme, f"interpolate.{scheme.name}")
@@ -57,15 +57,15 @@ with ui.page("Interpolate") as (name, model, decoding):
                             titles=[f"{label}, frame {i + 1} of {len(captions)}: {c}" for i, c in enumerate(captions)])
         decoded = imaging.from_uint8(images[label])
         # exports are encoded when their button is pressed, not on every run
-        gif.download_button("GIF", lambda d=decoded: imaging.gif_bytes(d), file_name=f"{labels[label]}.gif",
-                            key=f"gif-{label}", on_click="ignore")
-        png.download_button("PNG", lambda d=decoded: imaging.png_bytes(d), file_name=f"{labels[label]}.png",
-                            key=f"png-{label}", on_click="ignore")
+        gif.download_button("GIF", lambda d=decoded: imaging.gif_bytes(d), file_name=f"{key}.gif",
+                            key=f"gif-{key}", on_click="ignore")
+        png.download_button("PNG", lambda d=decoded: imaging.png_bytes(d), file_name=f"{key}.png",
+                            key=f"png-{key}", on_click="ignore")
 
     if not paths:
         ui.stop()
     ui.keep_last_paths(name, paths)  # Diagnostics can inspect points on these paths
-    named_paths = {labels[k]: v for k, v in paths.items()}
+    named_paths = {keys[label]: path for label, path in paths.items()}
     st.download_button("All paths (.npz)", lambda: lc.latent_files.paths_to_npz(named_paths),
                        file_name="paths.npz", on_click="ignore")
 

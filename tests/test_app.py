@@ -57,7 +57,7 @@ def test_demo_samples_seeds_and_opens_interpolate(app):
 def test_every_scheme_runs_on_interpolate(app):
     app.sidebar.selectbox[0].set_value("digits-vae").run()  # ri-optimal paths through a small decoder: quick
     app.button[0].click().run()
-    app.multiselect[0].set_value([s.label for s in lc.SCHEMES.values()]).run()
+    app.multiselect[0].set_value(list(lc.SCHEMES)).run()
     app.slider[0].set_value(6).run()
     _no_errors(app)
     iterative = [s for s in lc.SCHEMES.values() if s.iterative]
@@ -200,13 +200,13 @@ def _session(ws=None, **params):
 def test_a_new_session_on_the_same_workspace_gets_seeds_and_settings_back(app):
     app.button[0].click().run()  # demo: 8 seeds, Interpolate
     app.slider[0].set_value(12).run()
-    app.multiselect[0].set_value(["LOL", "NAO"]).run()
+    app.multiselect[0].set_value(["lol", "nao"]).run()
     ws = app.session_state["workspace_id"]
     again = _session(ws)  # what a reload or a shared link does
     _no_errors(again)
     assert again.sidebar.metric[0].value == "8"
     again.switch_page("pages/interpolate.py").run()
-    assert again.slider[0].value == 12 and again.multiselect[0].value == ["LOL", "NAO"]
+    assert again.slider[0].value == 12 and again.multiselect[0].value == ["lol", "nao"]  # kept by key
     assert torch.equal(again.session_state["seed_sets"][DEFAULT_MODEL].latents,
                        app.session_state["seed_sets"][DEFAULT_MODEL].latents)
     app.sidebar.selectbox[0].set_value("semicircle-gen").run()  # the model is part of the workspace too
@@ -535,7 +535,7 @@ def test_iterative_paths_are_not_optimised_again_on_a_rerun(app, monkeypatch):
         return real(*args, **kwargs)
 
     monkeypatch.setattr(lc, "interpolate_chain", counted)
-    app.multiselect[0].set_value(["LOL", "NAO"]).run()
+    app.multiselect[0].set_value(["lol", "nao"]).run()
     finish_jobs(app)
     _no_errors(app)
     assert calls.count("nao") == 1

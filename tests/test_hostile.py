@@ -63,7 +63,7 @@ def test_a_foreign_and_ill_typed_workspace_opens_without_what_does_not_fit(works
     assert at.sidebar.metric[0].value == "8" and not at.warning  # said once
     at.switch_page("pages/interpolate.py").run()
     _no_errors(at)
-    assert at.slider[0].value == 8 and at.multiselect[0].value == ["Linear", "SLERP", "LOL"]
+    assert at.slider[0].value == 8 and at.multiselect[0].value == ["linear", "slerp", "lol"]
     saved = workspace.load_workspace(ws)
     assert "seeds.count" not in saved.settings and "interpolate.frames" not in saved.settings
     assert torch.equal(saved.seed_sets["a plug-in not loaded now"].latents, torch.zeros(2, 5))  # kept untouched

@@ -127,7 +127,7 @@ def test_a_registered_scheme_is_listed_and_runs_in_the_library_the_playground_an
     app.button[0].click().run()  # the demo opens Interpolate
     schemes = app.multiselect[0]
     assert "Halfway line" in schemes.options
-    schemes.set_value(["Halfway line"]).run()
+    schemes.set_value(["halfway"]).run()
     assert not app.exception and not app.error
     assert any("Halfway line" in m.value for m in app.markdown)
 
