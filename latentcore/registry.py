@@ -80,7 +80,12 @@ class Registry(Mapping[str, E]):
 
     # The registries were dicts, and code written for them removes entries with del or pop.
     __delitem__ = unregister
-    pop = unregister
+
+    def pop(self, name: str, *default):
+        """:meth:`unregister`, or ``default`` when given and there is no entry ``name`` (as ``dict.pop``)."""
+        if default and name not in self._entries:
+            return default[0]
+        return self.unregister(name)
 
     def default_selection(self) -> list[str]:
         """The names of the entries with ``in_default_selection``, in registration order."""

@@ -342,3 +342,29 @@ def test_the_evaluation_decodes_with_the_conditions_it_is_given():
     assert runs[1].settings["conditions"] == {"offset": 1.0} and runs[0].settings["conditions"] == {"offset": 0.0}
     assert runs[0].table["frechet"][0] != runs[1].table["frechet"][0]
     torch.testing.assert_close(runs[0].examples.paths["linear"], runs[1].examples.paths["linear"])
+
+
+def test_compare_on_a_judged_conditional_plugin_measures_class_preservation_for_the_chosen_class(monkeypatch):
+    """The Compare page runs on the plug-in chosen in the sidebar, decoded with the class chosen there, and its
+    judge fills the class and Frechet columns (tests/data/patterns_plugin.py)."""
+    monkeypatch.chdir(ROOT)
+    monkeypatch.setenv(models.plugins.FILES_ENV, str(ROOT / "tests" / "data" / "patterns_plugin.py"))
+    try:
+        at = AppTest.from_file(APP, default_timeout=120)
+        at.query_params["model"] = "pattern-cgan"
+        at.run()
+        _no_errors(at)
+        _widget(at.sidebar.selectbox, "Label").set_value(3).run()
+        at.switch_page("pages/compare.py").run()
+        _no_errors(at)
+        assert not [c for c in at.caption if "not measured" in c.value]  # its judge measures everything
+        [s for s in at.select_slider if s.label.startswith("Centroid sets")][0].set_value(0).run()
+        [b for b in at.button if b.label == "Run the comparison"][0].click().run()
+        finish_jobs(at)
+        _no_errors(at)
+        table = at.dataframe[0].value.set_index("label")
+        assert table.loc["LOL", "class_preservation"] == 1.0 > table.loc["Linear", "class_preservation"]
+        assert table["frechet"].notna().all()
+        assert any("classes from the condition label" in c.value for c in at.caption)
+    finally:  # the server loaded it: the other tests see the registry without it
+        models.MODELS.pop("pattern-cgan", None)
