@@ -16,6 +16,7 @@ the digits models, one declared beside a plug-in), by class preservation and the
 - :mod:`.seeds`: where the seeds come from, and the pairs and sets (of one class where there are classes);
 - :mod:`.metrics`: what is measured per path or set (:data:`METRICS`);
 - :mod:`.statistics`: the intervals (bootstrap, Wilson, Frechet distance with its interval);
+- :mod:`.preferences`: what people prefer, from blind pairwise judgements (win rates, Bradley-Terry ranking);
 - :mod:`.running`: :func:`evaluate`, which runs it all; :func:`seed_sources` and :func:`unavailable_metrics`,
   what a model offers;
 - :mod:`.report`: :class:`Evaluation`, the table and its CSV, JSON and Markdown files;
