@@ -119,7 +119,7 @@ def workspace_store() -> str | Path:
     return base / "latent-explorer" / "workspaces"
 
 
-class _Store:
+class Store:
     """A store opened: a local folder (``fs`` is ``None``; written by atomic rename) or an fsspec filesystem and the
     root path in it."""
 
@@ -219,7 +219,7 @@ def remove_stale_temporaries(store=None, older_than_s: float = 600.0) -> int:
     """Delete temporary files that an interrupted save left in ``store`` (default :func:`workspace_store`):
     ``.<id>.safetensors.*.tmp`` older than ``older_than_s`` seconds, so a save still being written by another
     server process is left alone. Workspaces themselves are never touched. Returns how many were removed."""
-    opened = _Store(store)
+    opened = Store(store)
     cutoff = time.time() - older_than_s
     removed = 0
     for tmp, modified in opened.temporaries():
@@ -351,18 +351,18 @@ def save_workspace(workspace: Workspace, workspace_id: str, store=None):
 
 def save_workspace_bytes(data: bytes, workspace_id: str, store=None):
     """:func:`save_workspace` for a workspace already turned into bytes by :func:`workspace_to_bytes`."""
-    return _Store(store).write(workspace_id, data)
+    return Store(store).write(workspace_id, data)
 
 
 def load_workspace(workspace_id: str, store=None) -> Workspace | None:
     """The saved workspace, or ``None`` when there is none under this id; :class:`WorkspaceError` if unreadable."""
-    data = _Store(store).read(workspace_id)
+    data = Store(store).read(workspace_id)
     return None if data is None else workspace_from_bytes(data, f"workspace {workspace_id}")
 
 
 def workspace_exists(workspace_id: str, store=None) -> bool:
     """Whether a workspace is saved under this id (without reading it)."""
-    return _Store(store).exists(workspace_id)
+    return Store(store).exists(workspace_id)
 
 
 __all__ = ["Workspace", "WorkspaceError", "WorkspaceTooLarge", "new_workspace_id", "check_workspace_id",
