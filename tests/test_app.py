@@ -659,3 +659,64 @@ def test_rows_send_small_frames_exactly_and_large_ones_as_small_jpegs():
     (small_kind, small, original), (large_kind, large, _) = sent
     assert small_kind == "png" and np.array_equal(small, original)  # 16x16: every pixel as it is
     assert large_kind == "jpeg" and large.shape == (frames.SHOWN_MAX_PX, frames.SHOWN_MAX_PX, 3)
+
+
+def test_a_judging_round_is_opened_judged_blind_by_two_sessions_and_ranked_for_a_third(app):
+    """On faces-dcgan: the host opens a round; two participants, each in their own session, vote on every
+    comparison (one always prefers LOL, the other calls some the same); a third session reads the ranking."""
+    app.switch_page("pages/judge.py").run()
+    _no_errors(app)
+    [s for s in app.slider if s.label == "Pairs of endpoints"][0].set_value(2).run()
+    [b for b in app.button if b.label == "Open the round"][0].click().run()
+    _no_errors(app)
+    code = app.session_state["judge.hosted"]
+    assert code in _shown(app.success[0].value)
+
+    def judge(prefers_lol: bool) -> int:
+        person = _session(None, round=code)
+        person.switch_page("pages/judge.py").run()
+        _no_errors(person)
+        votes = 0
+        while not [s for s in person.success if "You have judged all" in s.value]:
+            rows = frame_rows(person)  # the left and right filmstrips, unnamed
+            assert len(rows) == 2 and rows[0][0] == "Left" and rows[1][0] == "Right"
+            choice = "No difference"
+            if prefers_lol:
+                number, swapped = _next_comparison(person, code)
+                lol_left = _lol_is_left(code, number, swapped)
+                choice = "Left looks more natural" if lol_left else "Right looks more natural"
+            [b for b in person.button if b.label == choice][0].click().run()
+            _no_errors(person)
+            votes += 1
+            assert votes <= 6
+        return votes
+
+    assert judge(prefers_lol=True) == 6 and judge(prefers_lol=False) == 6  # 2 pairs x 3 pairs of schemes
+    reader = _session(None, round=code)
+    reader.switch_page("pages/judge.py").run()
+    _no_errors(reader)
+    ranking = reader.dataframe[0].value
+    assert list(ranking["label"])[0] == "LOL" and list(ranking["rank"]) == [1, 2, 3]
+    assert any("12 votes on 6 comparisons" in m.value for m in reader.markdown)
+    assert len(reader.get("plotly_chart")) == 1 and len(reader.dataframe) == 3
+
+
+def _next_comparison(person, code):
+    from ui.server.rounds import RoundStore
+
+    store = RoundStore()
+    round_ = store.load_round(code)
+    me = person.session_state["judge.participant"]
+    done = store.voted(round_, me)
+    return next((n, swapped) for n, swapped in round_.order_for(me) if n not in done)
+
+
+def _lol_is_left(code, number, swapped):
+    from ui.server.rounds import RoundStore
+
+    round_ = RoundStore().load_round(code)
+    _, a, b = round_.comparisons()[number]
+    left = b if swapped else a
+    if "lol" not in (round_.schemes[a], round_.schemes[b]):
+        return True  # linear against SLERP: this voter prefers the left one
+    return round_.schemes[left] == "lol"

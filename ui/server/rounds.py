@@ -26,9 +26,12 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import pandas as pd
 import safetensors.torch
 import torch
 
+import latentcore as lc
+from latentcore.evaluate.metrics import point_metrics
 from latentcore.evaluate.preferences import CHOICES
 
 from latentcore.latent_files import safetensors_metadata
@@ -63,6 +66,11 @@ class Round:
     def pairs(self) -> int:
         return self.paths.shape[1]
 
+    def decoding_for(self, model):
+        """The :class:`~latentcore.models.Decoding` the round was opened with, made again by ``model``."""
+        given = {k: self.decoding[k] for k in ("steps", "scheduler") if self.decoding.get(k) is not None}
+        return model.decoding(**given, **self.decoding.get("conditions", {}))
+
     def comparisons(self) -> list[tuple[int, int, int]]:
         """Every comparison: ``(pair, scheme a, scheme b)`` with ``a < b``, in a fixed order (its index is the
         comparison's number)."""
@@ -75,6 +83,26 @@ class Round:
         numbers = list(range(len(self.comparisons())))
         rng.shuffle(numbers)
         return [(n, rng.random() < 0.5) for n in numbers]
+
+
+def round_paths(model, schemes, *, pairs: int, frames: int, seed: int) -> torch.Tensor:
+    """The paths of a round: ``2 * pairs`` samples of ``model``'s prior drawn with ``seed``, paired, and each
+    scheme's path of ``frames`` frames between every pair: ``[schemes, pairs, frames, *latent_shape]``."""
+    ends = model.prior.sample(2 * pairs, seed=seed).reshape(pairs, 2, *model.latent_shape)
+    return torch.stack([lc.interpolate(ends[:, 0], ends[:, 1], frames, scheme=scheme, prior=model.prior)
+                        for scheme in schemes])
+
+
+def round_metrics(round_: Round, model) -> pd.DataFrame:
+    """Per scheme of ``round_``, the prior's measures of its paths' interior frames (as the comparison of schemes
+    gives them, :func:`latentcore.evaluate.metrics.point_metrics`): what people judged, beside what the metrics
+    say."""
+    rows = []
+    for k, scheme in enumerate(round_.schemes):
+        interior = round_.paths[k, :, 1:-1]
+        values = point_metrics(interior, None, torch.full((round_.pairs,), -1), judge=None, prior=model.prior)
+        rows.append({"scheme": scheme, **{name: float(v.mean()) for name, v in values.items()}})
+    return pd.DataFrame(rows)
 
 
 def check_code(code) -> str:
@@ -208,5 +236,5 @@ class RoundStore:
         self.fs.pipe_file(path, data)
 
 
-__all__ = ["Round", "RoundError", "RoundStore", "check_code", "new_participant", "ANSWERS", "MAX_COMPARISONS",
-           "MAX_PAIRS"]
+__all__ = ["Round", "RoundError", "RoundStore", "check_code", "new_participant", "round_paths", "round_metrics",
+           "ANSWERS", "MAX_COMPARISONS", "MAX_PAIRS"]
