@@ -42,8 +42,21 @@ with ui.page("Judge schemes") as (name, model, decoding):
                 "one that looks more natural, or neither. The results pool every vote: each scheme's strength "
                 "(Bradley-Terry) and its win rate against each other, with 95 % intervals, beside the metrics of the "
                 "same paths.")
-    given = st.query_params.get("round", "")
-    host, judge_tab, results = st.tabs(["Open a round", "Judge", "Results"])
+    state = st.session_state
+    if "judge.opened" in state:  # a round this session has just opened: its code in the field
+        state["judge.code"] = state.pop("judge.opened")
+    state.setdefault("judge.code", st.query_params.get("round", ""))  # a link's code
+    code_text = st.text_input("Round code", key="judge.code",
+                              help="8 letters and digits, from the person who opened the round")
+    code = None
+    if code_text.strip():
+        try:
+            code = check_code(code_text)
+        except RoundError as err:
+            st.warning(ui.plain(f"{err}."))
+
+    found = opened_round(code) if code else None
+    judge_tab, results, host = st.tabs(["Judge", "Results", "Open a round"])  # the room judges; one person hosts
 
     with host:
         offered = [k for k in lc.schemes_for(model)[0] if not lc.SCHEMES[k].iterative]
@@ -66,23 +79,14 @@ with ui.page("Judge schemes") as (name, model, decoding):
             except (RoundError, ValueError, OSError) as err:
                 ui.show_error(f"The round could not open: {err}.", err)
             else:
-                st.session_state["judge.hosted"] = opened.code
-        hosted = st.session_state.get("judge.hosted")
+                state["judge.hosted"] = state["judge.opened"] = opened.code
+                st.rerun()
+        hosted = state.get("judge.hosted")
         if hosted:
             st.success(f"Round **{hosted}** is open. Give the room this code, or the page's link with "
                        f"`?round={hosted}`; the Results tab shows the votes so far.")
 
-    code_text = st.text_input("Round code", value=given or st.session_state.get("judge.hosted", ""),
-                              key="judge.code", help="8 letters and digits, from the person who opened the round")
-    code = None
-    if code_text.strip():
-        try:
-            code = check_code(code_text)
-        except RoundError as err:
-            st.warning(ui.plain(f"{err}."))
-
     with judge_tab:
-        found = opened_round(code) if code else None
         if found is None:
             st.info("Enter the code of a round to judge it.")
         else:
@@ -114,7 +118,6 @@ with ui.page("Judge schemes") as (name, model, decoding):
                             st.rerun()
 
     with results:
-        found = opened_round(code) if code else None
         if found is None:
             st.info("Enter the code of a round to see its results.")
             ui.stop()
@@ -129,16 +132,20 @@ with ui.page("Judge schemes") as (name, model, decoding):
         labels = {k: lc.SCHEMES[k].label if k in lc.SCHEMES else k for k in round_.schemes}
         ranking = bradley_terry(judgements, round_.schemes, torch.Generator().manual_seed(0))
         ranking["label"] = ranking["scheme"].map(labels)
-        st.markdown("**Ranking** (Bradley-Terry strength, log scale, mean 0; 95 % bootstrap intervals)")
-        ui.table(ranking[["rank", "label", "strength", "strength_low", "strength_high", "judgements"]],
+        strengths = ["strength", "strength_low", "strength_high"]
+        ranking[strengths] = ranking[strengths].round(3)  # log-strengths: 1e-11 is 0
+        st.markdown("**Ranking**, most preferred first (Bradley-Terry strength, log scale, mean 0; 95 % bootstrap "
+                    "intervals)")
+        ui.table(ranking[["label", "strength", "strength_low", "strength_high", "judgements"]],
                  {"label": "scheme", "strength_low": "strength low", "strength_high": "strength high"})
         figure = plots.metric_bars_figure(ranking.assign(task="people", scheme=ranking["label"]), "strength",
                                           "Bradley-Terry strength (log scale)", "strength")
         st.plotly_chart(figure, width="stretch", key="judge-strengths")
         rates = win_rates(judgements, round_.schemes)
-        rates["first"], rates["second"] = rates["first"].map(labels), rates["second"].map(labels)
+        rates.insert(0, "pair", rates["first"].map(labels) + " over " + rates["second"].map(labels))
         st.markdown("**Head to head** (how often the first was preferred, ties half; binomial test against chance)")
-        ui.table(rates, {"rate_low": "rate low", "rate_high": "rate high", "p_value": "p"})
+        ui.table(rates[["pair", "n", "rate", "rate_low", "rate_high", "p_value"]],
+                 {"rate_low": "rate low", "rate_high": "rate high", "p_value": "p"})
         metrics = round_metrics(round_, round_model)
         metrics["scheme"] = metrics["scheme"].map(labels)
         st.markdown("**The same paths by the metrics** (interior frames)")

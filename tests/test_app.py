@@ -696,7 +696,7 @@ def test_a_judging_round_is_opened_judged_blind_by_two_sessions_and_ranked_for_a
     reader.switch_page("pages/judge.py").run()
     _no_errors(reader)
     ranking = reader.dataframe[0].value
-    assert list(ranking["label"])[0] == "LOL" and list(ranking["rank"]) == [1, 2, 3]
+    assert list(ranking["label"])[0] == "LOL" and len(ranking) == 3  # most preferred first
     assert any("12 votes on 6 comparisons" in m.value for m in reader.markdown)
     assert len(reader.get("plotly_chart")) == 1 and len(reader.dataframe) == 3
 

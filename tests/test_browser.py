@@ -369,6 +369,65 @@ def test_compare_runs_in_the_browser(server, page):
     shoot(page, "compare")
 
 
+def test_a_judging_round_with_two_voters_and_a_reader(server, browser):
+    """The host opens a round on faces-dcgan (1 pair of endpoints: 3 comparisons) and reads its code; two other
+    sessions open its link and judge every comparison; a fourth reads the pooled tally."""
+    import re
+
+    host = new_tab(browser)
+    host.goto(server)
+    settle(host)
+    goto_page(host, "Judge schemes")
+    host.get_by_role("tab", name="Open a round").click()
+    pairs = host.locator("[data-testid=stMain]").get_by_role("slider").first
+    for _ in range(10):  # down to 1 pair, each key press seen by the slider before the next
+        if pairs.get_attribute("aria-valuenow") == "1":
+            break
+        pairs.focus()
+        pairs.press("ArrowLeft")
+        settle(host)
+    host.get_by_text("each person judges 3 comparisons").wait_for()
+    settle(host)
+    host.get_by_role("button", name="Open the round").click()
+    opened = host.get_by_text(re.compile(r"Round \w{8} is open"))
+    opened.wait_for()
+    code = re.search(r"Round (\w{8}) is open", opened.inner_text()).group(1)
+    no_errors(host)
+
+    def judge(answer):
+        tab = new_tab(browser)
+        tab.goto(f"{server}/judge?round={code}")
+        settle(tab)
+        tab.get_by_role("tab", name="Judge").click()  # the first tab: the room judges
+        for number in range(1, 4):
+            tab.get_by_text(f"Comparison {number} of 3").wait_for()
+            settle(tab)
+            tab.wait_for_function(  # the last comparison's buttons gone (Streamlit keeps them while it reruns)
+                "name => [...document.querySelectorAll('[data-testid=stMain] button')]"
+                ".filter(b => b.innerText.trim() === name).length === 1", arg=answer)
+            assert tab.locator("[data-testid=stMain] .le-frames").count() == 2  # left and right, unnamed
+            if number == 1 and answer.startswith("Left"):
+                shoot(tab, "judge-vote")
+            tab.get_by_role("button", name=answer).click()
+        tab.get_by_text("You have judged all 3 comparisons").wait_for()
+        no_errors(tab)
+        tab.context.close()
+
+    judge("Left looks more natural")
+    judge("No difference")
+    reader = new_tab(browser)
+    reader.goto(f"{server}/judge?round={code}")
+    settle(reader)
+    reader.get_by_role("tab", name="Results").click()
+    reader.get_by_text("6 votes on 3 comparisons").wait_for()
+    reader.locator("[data-testid=stMain] .js-plotly-plot").first.wait_for()
+    settle(reader)
+    no_errors(reader)
+    shoot(reader, "judge")
+    for tab in (host, reader):
+        tab.context.close()
+
+
 def test_a_plugin_model_and_its_class_condition(browser, tmp_path):
     """A server started with `-- --models` (the README's example and a broken file): the plug-in is picked in the
     model selector, and choosing another class in the sidebar changes the decoded images."""
