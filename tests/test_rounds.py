@@ -76,3 +76,18 @@ def test_a_room_that_prefers_lol_ranks_it_first():
             store.vote(opened, person, number, "first" if rng.random() < 1 / (1 + np.exp(sb - sa)) else "second")
     table = bradley_terry(store.judgements(opened), opened.schemes, torch.Generator().manual_seed(0), resamples=200)
     assert list(table["scheme"]) == ["lol", "slerp", "linear"] and len(store.votes(opened)) == 12 * 12
+
+
+def test_a_flood_of_fresh_participants_stops_at_the_rounds_limit(tmp_path, monkeypatch):
+    from ui.server import rounds
+
+    monkeypatch.setattr(rounds, "MAX_PARTICIPANTS", 3)
+    store = RoundStore(tmp_path)
+    opened = store.open_round("m", {}, ["linear", "lol"], _paths(schemes=2, pairs=2))
+    people = [new_participant() for _ in range(5)]
+    for person in people[:3]:
+        store.vote(opened, person, 0, "first")
+    store.vote(opened, people[0], 1, "second")  # one already counted may go on voting
+    with pytest.raises(RoundError, match="votes from 3 people, the most a round takes"):
+        store.vote(opened, people[3], 0, "first")
+    assert len(store.votes(opened)) == 4

@@ -10,9 +10,11 @@ left/right order and no scheme named, and answers which looks more natural, or n
 Files, in the store's ``rounds`` folder: ``<code>.safetensors`` (the paths, with the round's description as JSON
 metadata) and ``<code>/<participant>.<comparison>.vote`` (one choice). A vote file is created only if it does not
 exist, so a participant's second vote for a comparison is refused and nothing is counted twice; a participant can
-vote at most once per comparison of the round, and a round holds at most :data:`MAX_COMPARISONS`. Codes and
-participant ids are random and checked before they name a file; a vote names its round's code, a comparison of it
-and one of :data:`~latentcore.evaluate.preferences.CHOICES`, so nothing a participant sends reaches another round.
+vote at most once per comparison of the round, a round holds at most :data:`MAX_COMPARISONS` and takes votes from at
+most :data:`MAX_PARTICIPANTS` participants (each noted by a ``<participant>.joined`` file at their first vote).
+Codes and participant ids are random and checked before they name a file; a vote names its round's code, a
+comparison of it and one of :data:`~latentcore.evaluate.preferences.CHOICES`, so nothing a participant sends reaches
+another round.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ CODE = re.compile(f"[{CODE_ALPHABET}]{{8}}")
 PARTICIPANT = re.compile(r"[A-Za-z0-9_-]{16,64}")
 MAX_COMPARISONS = 200
 MAX_PAIRS = 16
+MAX_PARTICIPANTS = 500  # per round: a class, many times over; a flood of fresh anonymous ids stops here
 ANSWERS = {"first": "left", "second": "right", "same": "no difference"}  # a choice, as the participant saw it
 
 
@@ -174,11 +177,30 @@ class RoundStore:
             raise RoundError(f"round {round_.code} has no comparison {comparison!r}")
         if choice not in CHOICES:
             raise RoundError(f"a vote is one of {', '.join(CHOICES)}, got {str(choice)[:20]!r}")
+        self._join(round_, participant)
         path = self._path(round_.code, f"{participant}.{comparison}.vote")
         try:
             self._write(path, choice.encode(), exclusive=True)
         except FileExistsError:
             raise RoundError("this comparison has your vote already; it is counted once") from None
+
+    def _join(self, round_: Round, participant: str) -> None:
+        """Note ``participant`` in ``round_`` at their first vote; a RoundError when it has its most participants."""
+        joined = self._path(round_.code, f"{participant}.joined")
+        if self._exists(joined):
+            return
+        folder = self._path(round_.code)
+        if self.fs is None:
+            count = sum(1 for _ in folder.glob("*.joined")) if folder.is_dir() else 0
+        else:
+            count = len(self.fs.glob(f"{folder}/*.joined"))
+        if count >= MAX_PARTICIPANTS:
+            raise RoundError(f"round {round_.code} has votes from {MAX_PARTICIPANTS} people, the most a round takes; "
+                             "ask for a new round")
+        try:
+            self._write(joined, b"", exclusive=True)
+        except FileExistsError:  # the same participant's other tab got there first
+            pass
 
     def votes(self, round_: Round) -> list[tuple[int, str]]:
         """Every vote of ``round_``: ``(comparison, choice)``; files that are not votes are passed over."""
