@@ -124,7 +124,7 @@ def test_lol_and_slerp_paths_are_more_typical_than_linear_and_geodesics_shorter(
     assert t.loc["ri-optimal", "smoothness"] < t.loc["linear", "smoothness"]
     units = result.units.pivot(index="unit", columns="scheme", values="ri_typical_mean")
     assert (units["lol"] > units["linear"]).mean() >= 0.75  # pair by pair, not only on average
-    typical = ev.evaluate(vae, seeds="data", pairs=16, frames=9, centroid_sets=0, schemes=["ri-optimal"]).table
+    typical = ev.evaluate(vae, seeds="data", pairs=8, frames=9, centroid_sets=0, schemes=["ri-optimal"]).table
     assert typical["typical_band"].item() > 0.9 > t.loc["linear", "typical_band"]
 
 

@@ -315,3 +315,15 @@ def test_every_page_on_each_pipeline_kind(monkeypatch, tiny_pipelines, kind):
         if page == "pages/interpolate.py":
             assert len(frame_rows(at)) == 3  # the default schemes' filmstrips
     assert at.session_state["settings"]["scheduler"] == PIPELINE_KINDS[kind][3][-1]  # kept in the workspace
+    if kind != "sd":
+        return
+    at.switch_page("pages/compare.py").run()  # the comparison on a pipeline, its seeds from the seed set
+    [s for s in at.slider if s.label == "Pairs"][0].set_value(2).run()
+    [s for s in at.select_slider if s.label.startswith("Centroid sets")][0].set_value(0).run()
+    [r for r in at.radio if r.label == "Seeds"][0].set_value("seed set").run()
+    assert "Your seeds may not be samples of the prior" in at.info[0].value  # one is an inverted image
+    [b for b in at.button if b.label == "Run the comparison"][0].click().run()
+    finish_jobs(at)
+    assert not at.exception and not at.error, [e.value for e in (*at.exception, *at.error)]
+    assert at.dataframe[0].value["ri_typical_mean"].between(0, 1).all()
+    assert any("Class kept and Frechet: not measured, no judge" in c.value.replace("\\", "") for c in at.caption)
