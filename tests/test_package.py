@@ -84,13 +84,14 @@ def test_the_wheel_holds_the_models_and_weights_and_runs_outside_the_checkout(tm
     # a .pth file lists this interpreter's site folders as plain paths, so their own .pth files (the editable
     # install of this checkout among them) are not processed.
     venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)  # this pip installs
     python = venv / "bin" / "python"
     venv_site = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
                                check=True, capture_output=True, text=True).stdout.strip()
     ours = dict.fromkeys(sysconfig.get_paths()[key] for key in ("purelib", "platlib"))
     (Path(venv_site) / "dependencies.pth").write_text("".join(f"{folder}\n" for folder in ours))
-    subprocess.run([str(python), "-m", "pip", "install", "-q", "--no-deps", "--no-index", str(wheel)], check=True)
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-index", "--target", venv_site,
+                    str(wheel)], check=True)
     code = ("import sys; sys.modules.update(streamlit=None, plotly=None, fsspec=None); "  # importing them fails
             "import latentcore, latentcore.models as m; model = m.load('digits-vae'); "
             "images = model.decode(model.prior.sample(2, seed=0)); print(latentcore.__file__); "
