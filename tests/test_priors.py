@@ -110,18 +110,22 @@ def test_every_registered_prior_builds_samples_and_scores():
         assert z.shape == (3, dim) and torch.isfinite(prior.log_prob(z)).all(), name
 
 
-def _device_in_subprocess(value):
-    env = dict(os.environ, LATENTCORE_DEVICE=value)
+def _devices_in_subprocesses(*values):
+    """``latentcore.default_device()`` under ``LATENTCORE_DEVICE=value``, each in its own interpreter, side by
+    side: ``(returncode, stdout, stderr)`` per value."""
     code = "import latentcore; print(latentcore.default_device())"
-    return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    running = [subprocess.Popen([sys.executable, "-c", code], env=dict(os.environ, LATENTCORE_DEVICE=value),
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for value in values]
+    outputs = [p.communicate(timeout=120) for p in running]  # all started first: they run side by side
+    return [(p.returncode, *output) for p, output in zip(running, outputs)]
 
 
 def test_device_override():
-    assert _device_in_subprocess("cpu").stdout.strip() == "cpu"
-    bad = _device_in_subprocess("tpu-please")
-    assert bad.returncode != 0 and "LATENTCORE_DEVICE" in bad.stderr
+    (_, cpu, _), (bad_code, _, bad), (_, _, cuda) = _devices_in_subprocesses("cpu", "tpu-please", "cuda")
+    assert cpu.strip() == "cpu"
+    assert bad_code != 0 and "LATENTCORE_DEVICE" in bad
     if not torch.cuda.is_available():
-        assert "no CUDA" in _device_in_subprocess("cuda").stderr
+        assert "no CUDA" in cuda
 
 
 def test_package_never_imports_streamlit_and_exports_the_public_names():
