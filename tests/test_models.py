@@ -262,6 +262,7 @@ def test_a_decoding_is_made_and_checked_by_its_model_once_and_taken_everywhere()
     decoding = ddim.decoding(steps=10, scheduler="ddim")
     assert decoding == ddim.decoding(steps=10) and hash(decoding) == hash(ddim.decoding(steps=10))  # a cache key
     assert decoding.describe() == {"steps": 10, "scheduler": "ddim", "conditions": {}}
+    assert ddim.decoding_described(decoding.describe()) == decoding  # a saved run's or round's, made again
     assert vae.decoding() == models.Decoding("digits-vae") and ddim.decoding().steps == ddim.sampler.default
     z = ddim.prior.sample(2, seed=0)
     assert torch.equal(ddim.decode(z, decoding), ddim.decode(z, steps=10, scheduler="ddim"))

@@ -122,8 +122,7 @@ class Evaluation:
 
     def decoding(self, model):
         """The :class:`~latentcore.models.Decoding` the run decoded with, made again by ``model`` (the run's)."""
-        given = {k: self.settings[k] for k in ("steps", "scheduler") if self.settings.get(k) is not None}
-        return model.decoding(**given, **self.settings.get("conditions", {}))
+        return model.decoding_described(self.settings)
 
     @classmethod
     def from_json(cls, text: str) -> Evaluation:

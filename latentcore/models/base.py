@@ -296,6 +296,12 @@ class GenerativeModel:
                              f"scheduler={scheduler!r})")
         return Decoding(self.key, steps, scheduler, checked)
 
+    def decoding_described(self, described: dict) -> Decoding:
+        """The :class:`Decoding` that :meth:`Decoding.describe` wrote (a saved run's or round's), made again and
+        checked by this model."""
+        given = {k: described[k] for k in ("steps", "scheduler") if described.get(k) is not None}
+        return self.decoding(**given, **described.get("conditions", {}))
+
     def resolve_decoding(self, decoding: Decoding | None = None, **options) -> Decoding:
         """``decoding`` (made by this model, so not checked again), or the :class:`Decoding` of ``options`` (see
         :meth:`decoding`): what every method that decodes takes."""

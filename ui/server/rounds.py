@@ -71,8 +71,7 @@ class Round:
 
     def decoding_for(self, model):
         """The :class:`~latentcore.models.Decoding` the round was opened with, made again by ``model``."""
-        given = {k: self.decoding[k] for k in ("steps", "scheduler") if self.decoding.get(k) is not None}
-        return model.decoding(**given, **self.decoding.get("conditions", {}))
+        return model.decoding_described(self.decoding)
 
     def comparisons(self) -> list[tuple[int, int, int]]:
         """Every comparison: ``(pair, scheme a, scheme b)`` with ``a < b``, in a fixed order (its index is the
