@@ -137,7 +137,7 @@ with ui.page("Compare schemes") as (name, model, decoding):
         ui.frames.image_row(images, captions, size=size)
     if examples.centroids:
         st.subheader("Examples: the first centroid set, its seeds and every centroid")
-        seeds = ui.decode_to_uint8(model, examples.centroid_seeds[0], run_decoding)
+        seed_images = ui.decode_to_uint8(model, examples.centroid_seeds[0], run_decoding)
         centres = ui.decode_to_uint8(model, torch.stack([c[0] for c in examples.centroids.values()]), run_decoding)
-        ui.frames.image_row(seeds, [f"seed {i + 1}" for i in range(len(seeds))], size=size)
+        ui.frames.image_row(seed_images, [f"seed {i + 1}" for i in range(len(seed_images))], size=size)
         ui.frames.image_row(centres, [lc.CENTROIDS[k].label for k in examples.centroids], size=size)

@@ -24,6 +24,19 @@ def participant() -> str:
     return st.session_state.setdefault("judge.participant", new_participant())
 
 
+@st.cache_data(max_entries=32, show_spinner=False)
+def tallied(judgements: tuple, schemes: tuple):
+    """The ranking and the head-to-head rates of ``judgements``: computed once per count of votes, for every session
+    that looks."""
+    return bradley_terry(judgements, schemes, torch.Generator().manual_seed(0)), win_rates(judgements, schemes)
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def measured(code: str, _round, _model):
+    """The metrics of round ``code``'s paths, which never change: computed once."""
+    return round_metrics(_round, _model)
+
+
 def opened_round(code: str):
     """The round ``code`` and its model and decoding, or None with a message that says why."""
     try:
@@ -122,15 +135,17 @@ with ui.page("Judge schemes") as (name, model, decoding):
             st.info("Enter the code of a round to see its results.")
             ui.stop()
         round_, round_model, _ = found
-        judgements = store().judgements(round_)
-        st.button("Count the votes again", key="judge.refresh")
+        tally = state.get("judge.tally")
+        if st.button("Count the votes again", key="judge.refresh") or tally is None or tally[0] != round_.code:
+            tally = state["judge.tally"] = (round_.code, tuple(store().judgements(round_)))  # read on request only
+        judgements = tally[1]
         st.markdown(f"Round **{round_.code}** on {ui.plain(round_.model)}: {len(judgements)} votes on "
                     f"{len(round_.comparisons())} comparisons.")
         if not judgements:
             st.info("No votes yet.")
             ui.stop()
         labels = {k: lc.SCHEMES[k].label if k in lc.SCHEMES else k for k in round_.schemes}
-        ranking = bradley_terry(judgements, round_.schemes, torch.Generator().manual_seed(0))
+        ranking, rates = (table.copy() for table in tallied(judgements, round_.schemes))
         ranking["label"] = ranking["scheme"].map(labels)
         strengths = ["strength", "strength_low", "strength_high"]
         ranking[strengths] = ranking[strengths].round(3)  # log-strengths: 1e-11 is 0
@@ -141,12 +156,11 @@ with ui.page("Judge schemes") as (name, model, decoding):
         figure = plots.metric_bars_figure(ranking.assign(task="people", scheme=ranking["label"]), "strength",
                                           "Bradley-Terry strength (log scale)", "strength")
         st.plotly_chart(figure, width="stretch", key="judge-strengths")
-        rates = win_rates(judgements, round_.schemes)
         rates.insert(0, "pair", rates["first"].map(labels) + " over " + rates["second"].map(labels))
         st.markdown("**Head to head** (how often the first was preferred, ties half; binomial test against chance)")
         ui.table(rates[["pair", "n", "rate", "rate_low", "rate_high", "p_value"]],
                  {"rate_low": "rate low", "rate_high": "rate high", "p_value": "p"})
-        metrics = round_metrics(round_, round_model)
+        metrics = measured(round_.code, round_, round_model).copy()
         metrics["scheme"] = metrics["scheme"].map(labels)
         st.markdown("**The same paths by the metrics** (interior frames)")
         ui.table(metrics[["scheme", *SHOWN_METRICS]], {m: HEADINGS[m] for m in SHOWN_METRICS},
