@@ -15,7 +15,7 @@ from .interpolate import SCHEMES, Scheme, Setting, interpolate, interpolate_chai
 from .latent_files import (LATENT_FORMATS, LatentFile, LatentFileError, TooManyLatents, latents_to_bytes,
                            load_latents, read_latent_file, save_latents)
 from .nao import nao_centroid, nao_interpolate  # registers the NAO scheme and centroid
-from .geodesic import (ClassifierIndex, GeodesicResult, class_prior, classifier_index,  # registers "ri-optimal"
+from .ri_optimal import (ClassifierIndex, RiOptimalResult, class_prior, classifier_index,  # registers "ri-optimal"
                        ri_optimal_interpolate)
 from .playground import (default_endpoints, density_grid, playground_paths, playground_priors, playground_schemes,
                          view_box)
@@ -32,7 +32,7 @@ __all__ = [
     "TESTS", "normality_tests", "typical_norm_band", "SCHEMES", "Scheme", "Setting", "interpolate",
     "interpolate_chain", "register_scheme", "schemes_for", "LATENT_FORMATS", "LatentFileError", "latents_to_bytes",
     "load_latents", "save_latents",
-    "nao_centroid", "nao_interpolate", "ClassifierIndex", "GeodesicResult", "class_prior", "classifier_index",
+    "nao_centroid", "nao_interpolate", "ClassifierIndex", "RiOptimalResult", "class_prior", "classifier_index",
     "ri_optimal_interpolate", "default_endpoints", "density_grid", "playground_paths", "playground_priors",
     "playground_schemes", "view_box", "PRIORS", "PriorFamily", "make_prior", "register_prior", "Empirical",
     "Gaussian", "GaussianMixture", "Independent", "Prior", "StandardNormal", "endpoint_plane", "pca", "PointIndex",

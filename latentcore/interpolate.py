@@ -17,7 +17,7 @@ app and the evaluation, whether it needs a decoder, the models it is too slow fo
   (arXiv 2408.08558); independent non-Gaussian elements go through normal scores (see :mod:`.combine`).
 - ``nao``: norm-aware optimisation (Samuel et al., arXiv 2306.08687), registered by :mod:`.nao`.
 - ``ri-optimal``: ri-optimal interpolation (Struski et al., "Interpolation in generative models", Eq. 3),
-  registered by :mod:`.geodesic` (named ``geodesic`` before latentcore 1.1).
+  registered by :mod:`.ri_optimal` (named ``geodesic`` before latentcore 1.1).
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .geodesic import ALPHA  # the index scale of every path here, the ri-optimal scheme's setting
+from .ri_optimal import ALPHA  # the index scale of every path here, the ri-optimal scheme's setting
 from .interpolate import SCHEMES, interpolate
 from .optimise import time_left
 from .prior_registry import PRIORS

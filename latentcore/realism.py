@@ -144,13 +144,23 @@ def path_realism(path, *, prior: Prior, decoder: Decoder | None = None, kind: st
     ``decoder``: None measures lengths in latent space; a callable from latents ``[M, *shape]`` to images (a
     model is one) measures them between decoded images.
     ``index_fn(latents [M, *shape]) -> [M]`` in [0, 1] replaces the prior's point index (feature-restricted
-    densities, see :mod:`latentcore.geodesic`)."""
+    densities, see :mod:`latentcore.ri_optimal`)."""
     with torch.no_grad():
         single, points, lengths, log_segment = _path_terms(path, prior, decoder, kind, alpha, index_fn)
         index = torch.exp((log_segment * lengths).sum(-1))
     if single:
         return PathRealism(index[0], points[0], lengths[0])
     return PathRealism(index, points, lengths)
+
+
+def energy_of(realism: PathRealism, alpha: float = 0.9) -> torch.Tensor:
+    """The Eq. 3 energy ``sum_i log^2(r_i) ||G(x_{i+1}) - G(x_i)||^2`` of paths already measured by
+    :func:`path_realism` (with its default ``alpha = 1``), for the index scale ``alpha``: the energy and the index
+    from one decode."""
+    _check("density", alpha)
+    points = (alpha * realism.point_index).clamp(0.0, 1.0)
+    log_segment = torch.log((0.5 * (points[..., 1:] + points[..., :-1])).clamp_min(RI_FLOOR))
+    return (log_segment.pow(2) * realism.lengths.pow(2)).sum(-1)
 
 
 def path_energy(path, *, prior: Prior, decoder: Decoder | None = None, kind: str = "density", alpha: float = 0.9,
@@ -167,4 +177,4 @@ def path_energy(path, *, prior: Prior, decoder: Decoder | None = None, kind: str
 
 
 __all__ = ["INDEX_KINDS", "RI_FLOOR", "Decoder", "PointIndex", "realisticity_index", "path_realism", "path_energy",
-           "PathRealism", "reference_log_probs", "log_density_cdf"]
+           "energy_of", "PathRealism", "reference_log_probs", "log_density_cdf"]

@@ -135,8 +135,8 @@ def test_every_default_scheme_runs_on_the_vae_with_progress(vae):
                          progress=lambda f, text: seen.append((f, text)))
     assert list(result.table["scheme"]) == ["linear", "slerp", "lol", "nao", "ri-optimal", "lol", "mean", "rescaled",
                                             "nao"]
-    assert result.settings["scheme_options"]["ri-optimal"] == {"kind": "typical", "alpha": 0.9, "decoder": "digits-vae",
-                                                               "max_iter": 10}  # the app's defaults
+    assert result.settings["scheme_options"]["ri-optimal"] == {"kind": "typical", "start": "closed-form", "alpha": 0.9,
+                                                               "decoder": "digits-vae", "max_iter": 10}  # the app's
     fractions = [f for f, _ in seen]
     assert fractions == sorted(fractions) and fractions[0] >= 0 and fractions[-1] == 1.0
     assert any("ri-optimal" in text for _, text in seen) and any("centroid: nao: set 2 of 2" in t for _, t in seen)

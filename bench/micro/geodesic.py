@@ -49,7 +49,7 @@ def main():
     t = torch.linspace(0.0, 1.0, args.frames, dtype=torch.float64, device=device)
     run(a[:1], b[:1], t, model)  # warm-up (reference samples, allocations)
     print(f"device {device}, torch {torch.__version__}, {torch.get_num_threads()} threads; digits-vae decoder, "
-          f"{args.frames} frames, alpha {lc.geodesic.DEFAULT_ALPHA}\n")
+          f"{args.frames} frames, alpha {lc.ri_optimal.DEFAULT_ALPHA}\n")
     print("| paths | how | time | iterations | time to 1% of final energy | final / initial energy "
           "| index: linear -> optimised |")
     print("|---|---|---|---|---|---|---|")

@@ -18,7 +18,7 @@ import time
 import torch
 
 import latentcore.models as models
-from latentcore.geodesic import ri_optimal_interpolate
+from latentcore.ri_optimal import ri_optimal_interpolate
 from latentcore.realism import path_energy, path_realism
 
 from bench.micro.device_option import add_device_option, chosen_device

@@ -9,15 +9,21 @@ interpolation is a geodesic of that metric. Discretised (Eq. 3), it minimises ov
 with ``G`` the decoder (distances between decoded images) or the identity (distances in latent space), and
 ``ri_a = alpha * ri``. With ``alpha = 1`` a Gaussian's index is ~1 in its whole bulk, so ``log^2`` vanishes and
 path length stops counting there; ``alpha`` below 1 keeps a floor on every segment's cost (default 0.9).
-The path starts on the chord and Adam moves the interior points, all paths of a batch at once, each stopping when
-its energy changes by less than ``tol`` (relative) for ``patience`` iterations, or when the time budget is spent or
-a stop is requested (then each path is the best one reached).
+Where the path starts departs from the paper. Struski et al. start on the chord, whose middle has about 0.7 of the
+typical norm: in high dimension a Gaussian prior almost never makes such latents (their typical-set index is ~0),
+and Adam climbs out of them only slowly when every step goes through a GAN or a sampler (on faces-dcgan, 29 % of a
+path's interior frames were still atypical after 60 s). Here each pair starts, by default, from the best of the
+closed-form paths the registry holds (linear, SLERP, LOL: every frame of LOL is distributed as the prior) by the
+energy below, measured with the full decoder; ``start="chord"`` gives the paper's start. Adam then moves the
+interior points, all paths of a batch at once, each stopping when its energy changes by less than ``tol``
+(relative) for ``patience`` iterations, or when the time budget is spent or a stop is requested (then each path is
+the best one reached). The path returned is never worse than its start by the energy.
 
 Through a sampler (diffusion and flow models) every iteration differentiates through all of its steps, so the loop
 may decode with fewer steps (``loop_decoder``, e.g. 10 DDIM steps instead of 25). Its energy is only a stand-in:
 a path it rates lower may be longer through the full sampler (measured in the README), so every ``check_every``
-iterations the path is measured with the full ``decoder`` and the best one so far under it is kept, the chord
-included: the path returned is never worse than the chord by the measure that counts.
+iterations the path is measured with the full ``decoder`` and the best one so far under it is kept, the start
+included: the path returned is never worse than its start by the measure that counts.
 
 Feature-restricted interpolation (Struski, Sadowski, Danel, Tabor, Podolak, "Feature-based interpolation and
 geodesics in the latent spaces of generative models", arXiv 1904.03445) replaces the density by that of
@@ -32,19 +38,23 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import time
 from dataclasses import dataclass
 
 import torch
 
-from .interpolate import Scheme, Setting, register_scheme
-from .optimise import Stopping, optimise_units
+from .interpolate import SCHEMES, Scheme, Setting, register_scheme
+from .optimise import Stopping, optimise_units, time_left
 from .priors import Empirical, Prior
-from .realism import Decoder, PointIndex, path_energy, path_realism
+from .realism import Decoder, PointIndex, energy_of, path_energy, path_realism
 
 DEFAULT_ALPHA = 0.9
 # Sampler steps of the decoder in the loop for models with a sampler. Measured in the README on digits-ddim (25
 # steps): with 3, the full sampler's energy rarely fell within a minute; with 10, by about a third for 2 pairs of 3.
 LOOP_STEPS = 10
+# Iterations a person waits for on a page: about 9 s for one pair of 8 frames through faces-dcgan on 2 CPU cores
+# (30 ms an iteration), where the energy is within 10 % of where 1000 iterations take it (bench.figures.ri_optimal).
+INTERACTIVE_MAX_ITER = 300
 # Above this many image values per frame, a sampler on a CPU takes seconds per iteration (Stable Diffusion's 512x512
 # RGB frames, not the 16x16 digits), so a path would take hours.
 CPU_SAMPLER_VALUES = 64 * 64 * 3
@@ -60,26 +70,38 @@ def slow_through(model) -> str | None:
     return None
 ALPHA = Setting("alpha", "alpha (scales the index in Eq. 3)", DEFAULT_ALPHA, 0.05, 1.0, 0.05,
                 "Below 1, every step costs something even where the index is ~1, so the path stays short")
-# The index the app's paths use by default. Measured in the README (digits-vae, 8 pairs of prior samples): with the
-# density index the paths bend towards the prior's mode (midpoint norm 2.2, typical norm 4) and the fewest frames
-# pass the typical-set test; with the typical-set index they keep the typical norm (3.9) and the frames the
-# digits classifier is least sure of are surer (0.66 against 0.47 with alpha 0.5).
-KIND = Setting("kind", "Realisticity index", "typical", help=(
+# The index every ri-optimal path uses by default (the library, the app's pages, the evaluation). Measured in the
+# README (digits-vae, 8 pairs of prior samples): with the density index the paths bend towards the prior's mode
+# (midpoint norm 2.2, typical norm 4) and the fewest frames pass the typical-set test; with the typical-set index
+# they keep the typical norm (3.9) and the frames the digits classifier is least sure of are surer (0.66 against
+# 0.47 with alpha 0.5).
+DEFAULT_KIND = "typical"
+KIND = Setting("kind", "Realisticity index", DEFAULT_KIND, help=(
     "The density index (Struski et al.'s own) is highest at the prior's mode, so a path that maximises it bends "
     "towards latents of small norm, which a Gaussian model rarely makes. The typical-set index is highest at the "
     "norms the prior's samples have, so the path keeps its frames among the latents the model was trained on."),
     choices=("typical", "density"), choice_labels=("typical set", "density"))
+# Where the optimisation starts. Measured by bench.figures.ri_optimal (README): from the chord, a path through
+# faces-dcgan still had 29 % of its interior frames outside the typical set after 60 s; from the best closed-form
+# path (LOL or SLERP there), none after 10 s, and shorter in image space than either.
+DEFAULT_START = "closed-form"
+START = Setting("start", "Start from", DEFAULT_START, help=(
+    "Struski et al. start on the chord (the straight line), whose middle has atypically small norm in high "
+    "dimension; through a GAN or a sampler the optimiser climbs out of it only slowly. The best closed-form path "
+    "(of linear, SLERP and LOL, by the same energy) is a much better start, and the path returned is never worse "
+    "than it."), choices=("closed-form", "chord"), choice_labels=("best closed-form path", "chord (the paper's)"))
 
 
 @dataclass
-class GeodesicResult:
+class RiOptimalResult:
     path: torch.Tensor          # [B, S, D] flat latents, endpoints included
-    energies: torch.Tensor      # [iterations + 1, B]: Eq. 3 energy in the loop, the chord's first
+    energies: torch.Tensor      # [iterations + 1, B]: Eq. 3 energy in the loop, the start's first
     energy: torch.Tensor        # [B]: Eq. 3 energy of the path returned, with the full decoder
     index: torch.Tensor         # [B]: the path's realisticity index (Definition 2, unscaled)
     point_index: torch.Tensor   # [B, S]: the index of each frame
     converged: torch.Tensor     # [B] bool
     stopping: Stopping          # how the optimisation ended
+    start: tuple[str, ...] = ()  # [B]: the path each pair's optimisation started from (a scheme's name)
 
     @property
     def iterations(self) -> int:
@@ -88,28 +110,51 @@ class GeodesicResult:
 
 def ri_optimal_interpolate(z0: torch.Tensor, z1: torch.Tensor, t: torch.Tensor, prior: Prior, *,
                            decoder: Decoder | None = None, loop_decoder: Decoder | None = None,
-                           alpha: float = DEFAULT_ALPHA, kind: str = "density", index_fn: PointIndex | None = None,
-                           lr: float | None = None, max_iter: int = 500, tol: float = 1e-4, patience: int = 10,
-                           check_every: int = 25, budget_s: float | None = None, should_stop=None,
-                           progress=None) -> GeodesicResult:
-    """ri-optimal paths between flat endpoints ``z0, z1 [B, D]`` with ``len(t)`` frames, started on the chord.
+                           alpha: float = DEFAULT_ALPHA, kind: str = DEFAULT_KIND, start: str = DEFAULT_START,
+                           index_fn: PointIndex | None = None, lr: float | None = None, max_iter: int = 500,
+                           tol: float = 1e-4, patience: int = 10, check_every: int = 25,
+                           budget_s: float | None = None, should_stop=None, progress=None) -> RiOptimalResult:
+    """ri-optimal paths between flat endpoints ``z0, z1 [B, D]`` with ``len(t)`` frames.
+
+    ``start``: ``"closed-form"`` (default) measures the path of every closed-form scheme registered (linear,
+    SLERP, LOL, ...) with Eq. 3 and the full ``decoder`` and starts each pair from its lowest; ``"chord"`` starts
+    on the straight line, as Struski et al. do. The paper's chord start is its own worst case in high dimension:
+    the chord's middle has atypically small norm, and Adam climbs out of it only slowly through a GAN or a sampler
+    (see the module docstring). The path returned is never worse than its start by that energy.
 
     ``decoder``: None (latent distances) or a callable mapping latents to images (a model is one).
     ``loop_decoder``: the decoder inside the optimisation loop (default ``decoder``), e.g. the same sampler with
     fewer steps; then the path is measured with ``decoder`` every ``check_every`` iterations and at the end, and
-    each pair's path of lowest energy under it (the chord included) is returned, with that ``energy`` and
-    ``index``. ``index_fn``: a point index replacing the prior's (see :func:`classifier_index`). ``lr`` defaults to
-    2% of the prior's mean element scale (the latents' natural step). ``tol`` is relative to the energy.
-    ``budget_s`` (seconds) and ``should_stop()`` end the optimisation early with the best path of each pair so far
+    each pair's path of lowest energy under it is returned. ``kind``: the point index (``"typical"``, the
+    typical-set index, or ``"density"``, the paper's). ``index_fn``: a point index replacing the prior's (see
+    :func:`classifier_index`). ``lr`` defaults to 2% of the prior's mean element scale (the latents' natural
+    step). ``tol`` is relative to the energy. ``budget_s`` (seconds, everything included: the starts, the loop and
+    the final measure) and ``should_stop()`` end the optimisation early with the best path of each pair so far
     (``stopping.early``).
     """
     if not 0.0 < alpha <= 1.0:
         raise ValueError(f"alpha must lie in (0, 1], got {alpha}")
+    if start not in START.choices:
+        raise ValueError(f"start must be one of {', '.join(START.choices)}, got {start!r}")
+    began = time.monotonic()
     b, n = z0.shape[0], t.numel()
-    tt = t.to(z0)
-    chord = torch.lerp(z0[:, None, :], z1[:, None, :], tt[None, :, None])
-    inner = chord[:, 1:-1].clone().requires_grad_(True)
     step = float(lr) if lr is not None else 0.02 * float(prior.std.mean())
+
+    def measured(paths: torch.Tensor, through=decoder):
+        """Eq. 3 energy ``[P]`` and the realism of flat paths ``[P, S, D]``, one decode (no gradient)."""
+        realism = path_realism(paths.reshape(len(paths), n, *prior.shape), prior=prior, decoder=through,
+                               kind=kind, index_fn=_rows(index_fn, torch.arange(b).repeat(len(paths) // b), b))
+        return energy_of(realism, alpha), realism
+
+    if progress is not None:
+        progress(0.0, "ri-optimal path: measuring where to start")
+    names, starts = _starts(z0, z1, t, prior, start)
+    tick = time.monotonic()
+    energies_start, _ = measured(torch.cat(starts))
+    one_measure = (time.monotonic() - tick) / len(starts)  # what the final measure will take
+    best = energies_start.reshape(len(starts), b).argmin(0)
+    chosen = torch.stack(starts)[best, torch.arange(b)]
+    inner = chosen[:, 1:-1].clone().requires_grad_(True)
 
     def assemble():
         return torch.cat([z0[:, None], inner, z1[:, None]], dim=1)
@@ -123,7 +168,10 @@ def ri_optimal_interpolate(z0: torch.Tensor, z1: torch.Tensor, t: torch.Tensor, 
                                                      index_fn=_rows(index_fn, rows, b)).reshape(len(rows)))
         return out
 
-    kept = _FullDecoderCheck(lambda nodes: energy(nodes, through=decoder), chord) if loop_decoder is not None else None
+    kept = None
+    if loop_decoder is not None:
+        kept = _FullDecoderCheck(lambda nodes: measured(nodes)[0], chosen,
+                                 energies_start.reshape(len(starts), b)[best, torch.arange(b)])
     if n > 2:
         polled = should_stop
         if kept is not None:
@@ -134,47 +182,62 @@ def ri_optimal_interpolate(z0: torch.Tensor, z1: torch.Tensor, t: torch.Tensor, 
                     kept.measure(assemble().detach())
                 return should_stop is not None and should_stop()
 
+        # the final measure is inside the budget: the loop gets what is left after it
+        reserve = (2 if kept is not None else 1) * 1.25 * one_measure
+        loop_budget = None if budget_s is None else time_left(budget_s - reserve, began)
         run = optimise_units([inner], assemble, energy, lr=step, max_iter=max_iter, tol=tol, patience=patience,
-                             relative=True, budget_s=budget_s, should_stop=polled, progress=progress,
-                             what="ri-optimal path")
+                             relative=True, budget_s=loop_budget, should_stop=polled, progress=progress,
+                             keep_best=kept is None, what="ri-optimal path")
         energies, converged, stopping = run.history, run.converged, run.stopping
     else:
-        with torch.no_grad():
-            energies = energy(chord)[None]
+        energies = energies_start.reshape(len(starts), b)[best, torch.arange(b)][None]
         converged = torch.ones(b, dtype=torch.bool)
         stopping = Stopping("converged", 0, 0.0, float(energies.mean()))
     path = assemble().detach()
     if kept is not None:
         kept.measure(path)
-        path, final = kept.path, kept.energy
-        stopping = dataclasses.replace(stopping, loss=float(final.mean()))  # the energy of the path returned
-    else:
-        final = energies[-1]
-    report = path_realism(path.reshape(b, n, *prior.shape), prior=prior, decoder=decoder, kind=kind,
-                          index_fn=index_fn)
-    return GeodesicResult(path, energies, final, report.index, report.point_index, converged, stopping)
+        path = kept.path
+    final, report = measured(path)
+    stopping = dataclasses.replace(stopping, loss=float(final.mean()), seconds=time.monotonic() - began)
+    start_names = tuple(names[int(i)] for i in best)
+    return RiOptimalResult(path, energies, final, report.index, report.point_index, converged, stopping, start_names)
+
+
+def _starts(z0, z1, t, prior, start: str) -> tuple[list[str], list[torch.Tensor]]:
+    """The candidate starting paths ``[B, S, D]`` and their names: the chord alone, or every closed-form scheme's
+    path (the registry's entries that are not iterative), endpoints pinned."""
+    if start == "chord":
+        return ["linear"], [torch.lerp(z0[:, None], z1[:, None], t.to(z0)[None, :, None])]
+    names, paths = [], []
+    for name, scheme in SCHEMES.items():
+        if scheme.iterative:
+            continue
+        path = scheme.path(z0, z1, t, prior).to(z0.dtype)
+        path[:, 0], path[:, -1] = z0, z1
+        names.append(name)
+        paths.append(path)
+    return names, paths
 
 
 class _FullDecoderCheck:
     """The path of lowest energy under the full decoder among those measured, per pair (see the module docstring)."""
 
-    def __init__(self, full_energy, chord: torch.Tensor):
+    def __init__(self, full_energy, path: torch.Tensor, energy: torch.Tensor):
         self.full_energy = full_energy
-        self.path = chord.detach().clone()
-        with torch.no_grad():
-            self.energy = full_energy(self.path)
+        self.path = path.detach().clone()
+        self.energy = energy
 
     def measure(self, path: torch.Tensor) -> None:
-        with torch.no_grad():
-            energy = self.full_energy(path)
+        energy = self.full_energy(path)
         better = energy < self.energy
         self.path[better] = path[better]
         self.energy = torch.where(better, energy, self.energy)
 
 
 def _rows(index_fn, rows: torch.Tensor, paths: int):
-    """``index_fn`` restricted to some of the ``paths`` paths (those with per-path state, like labels)."""
-    if isinstance(index_fn, PointIndex) and len(rows) < paths:
+    """``index_fn`` for the paths ``rows`` (some of the ``paths`` paths, or several candidates for each) when it has
+    per-path state, like labels."""
+    if isinstance(index_fn, PointIndex) and not torch.equal(rows.cpu(), torch.arange(paths)):
         return index_fn.for_paths(rows)
     return index_fn
 
@@ -223,5 +286,5 @@ register_scheme(Scheme(
     "log^2(ri) dG^T dG, found by Adam on Eq. 3 of Struski et al., 'Interpolation in generative models', with the "
     "decoder in the loop.",
     ri_optimal_interpolate, iterative=True, uses_decoder=True, loop_steps=LOOP_STEPS, slow_on=slow_through,
-    settings=(KIND, ALPHA), formerly=("geodesic",),
-    interactive={"max_iter": 1000}, evaluation={"max_iter": 200}))
+    settings=(KIND, START, ALPHA), formerly=("geodesic",),
+    interactive={"max_iter": INTERACTIVE_MAX_ITER}, evaluation={"max_iter": 200}))

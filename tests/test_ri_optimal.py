@@ -9,6 +9,7 @@ import torch
 import latentcore as lc
 
 T16 = torch.linspace(0, 1, 16, dtype=torch.float64)
+PAPER = {"kind": "density", "start": "chord"}  # Struski et al.'s own index and start
 
 
 def _ends(dim):
@@ -32,7 +33,7 @@ def _assert_better_than_linear(result, a, b, prior, decoder=None):
 def test_semicircle_plane_path_beats_linear_and_keeps_its_endpoints():
     prior = lc.GaussianMixture.semicircle(2)
     a, b = _ends(2)
-    result = lc.ri_optimal_interpolate(a, b, T16, prior, max_iter=1000)
+    result = lc.ri_optimal_interpolate(a, b, T16, prior, max_iter=1000, **PAPER)
     assert torch.equal(result.path[:, 0], a) and torch.equal(result.path[:, -1], b)
     _assert_better_than_linear(result, a, b, prior)
     e = result.energies[:, 0]
@@ -46,7 +47,7 @@ def test_semicircle_generator_path_beats_linear_through_the_decoder():
 
     model = models.load("semicircle-gen", device="cpu")
     a, b = _ends(20)
-    result = lc.ri_optimal_interpolate(a, b, T16, model.prior, decoder=model, max_iter=1000)
+    result = lc.ri_optimal_interpolate(a, b, T16, model.prior, decoder=model, max_iter=1000, **PAPER)
     _assert_better_than_linear(result, a, b, model.prior, decoder=model)
 
 
@@ -67,6 +68,7 @@ def test_batched_paths_equal_paths_optimised_one_by_one():
     batch = lc.ri_optimal_interpolate(a, b, T16, prior, max_iter=300)
     for i in range(2):
         single = lc.ri_optimal_interpolate(a[i:i + 1], b[i:i + 1], T16, prior, max_iter=300)
+        assert single.start[0] == batch.start[i]
         torch.testing.assert_close(batch.path[i], single.path[0], atol=1e-4, rtol=1e-4)
 
 
@@ -84,7 +86,7 @@ def test_scheme_is_registered_and_reached_through_interpolate():
 def test_ring_path_goes_around_the_hole():
     prior = lc.make_prior("ring", 2)
     a, b = torch.tensor([[4.0, 0.0]]), torch.tensor([[-4.0, 0.3]])
-    result = lc.ri_optimal_interpolate(a, b, T16, prior, max_iter=1000)
+    result = lc.ri_optimal_interpolate(a, b, T16, prior, max_iter=1000, **PAPER)
     _assert_better_than_linear(result, a, b, prior)
     radius = result.path[0].norm(dim=1)
     assert float(radius.min()) > 2.0  # the linear path passes within 0.2 of the centre
@@ -155,7 +157,7 @@ def test_playground_paths_rank_the_ri_optimal_path_first():
         lc.playground_paths(lc.StandardNormal((3,)), torch.zeros(3), torch.ones(3))
 
 
-def test_a_cheaper_loop_decoder_never_returns_a_path_worse_than_the_chord_by_the_full_decoder():
+def test_a_cheaper_loop_decoder_never_returns_a_path_worse_than_any_start_by_the_full_decoder():
     import latentcore.models as models
     from latentcore.realism import path_energy
 
@@ -165,9 +167,28 @@ def test_a_cheaper_loop_decoder_never_returns_a_path_worse_than_the_chord_by_the
     full = model.decoder(steps=5)
     result = lc.ri_optimal_interpolate(z[:1], z[1:], t, model.prior, decoder=full, loop_decoder=model.decoder(steps=2),
                                        max_iter=30, check_every=10)
-    chord = torch.lerp(z[:1, None], z[1:, None], t.float()[None, :, None]).reshape(1, 5, *model.prior.shape)
+    measure = lambda path: float(path_energy(path.reshape(1, 5, *model.prior.shape), prior=model.prior,  # noqa: E731
+                                             decoder=full, kind=lc.ri_optimal.DEFAULT_KIND))
     with torch.no_grad():
-        chord_energy = float(path_energy(chord, prior=model.prior, decoder=full))
-        returned = float(path_energy(result.path.reshape(1, 5, *model.prior.shape), prior=model.prior, decoder=full))
-    assert returned <= chord_energy + 1e-9 and abs(returned - float(result.energy[0])) < 1e-6
+        a, b = z[:1].reshape(1, *model.prior.shape), z[1:].reshape(1, *model.prior.shape)
+        starts = {name: measure(lc.interpolate(a, b, 5, scheme=name, prior=model.prior))
+                  for name, scheme in lc.SCHEMES.items() if not scheme.iterative}
+        returned = measure(result.path)
+    assert result.start[0] == min(starts, key=starts.get)
+    assert returned <= min(starts.values()) + 1e-9 and abs(returned - float(result.energy[0])) < 1e-6
     assert result.stopping.loss == float(result.energy[0])  # the label's figure is the returned path's energy
+
+
+def test_the_closed_form_start_keeps_every_frame_typical_where_the_chord_start_does_not():
+    prior = lc.StandardNormal(256)
+    z = prior.sample(4, seed=1)
+    t = torch.linspace(0, 1, 8, dtype=torch.float64)
+    typical = lambda r: lc.realisticity_index(r.path[:, 1:-1], prior=prior, kind="typical")  # noqa: E731
+    closed_form = lc.ri_optimal_interpolate(z[:2], z[2:], t, prior, max_iter=5)
+    chord = lc.ri_optimal_interpolate(z[:2], z[2:], t, prior, max_iter=5, start="chord")
+    assert chord.start == ("linear", "linear") and set(closed_form.start) <= set(lc.SCHEMES)
+    assert bool((typical(closed_form) >= 0.01).all())
+    assert float((typical(chord) >= 0.01).double().mean()) <= 0.5  # the chord's middle: norm ~0.7 of typical
+    assert bool((closed_form.energy < chord.energy).all())
+    with pytest.raises(ValueError, match="start"):
+        lc.ri_optimal_interpolate(z[:2], z[2:], t, prior, start="lol")
