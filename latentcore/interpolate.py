@@ -61,7 +61,9 @@ class Setting:
     choice_labels: tuple[str, ...] | None = None
 
     def label_of(self, value) -> str:
-        """How the app names one of :attr:`choices`."""
+        """How the app names a value: one of :attr:`choices` by its label, a number in short form."""
+        if self.choices is None:
+            return f"{value:g}" if isinstance(value, (int, float)) else str(value)
         return dict(zip(self.choices, self.choice_labels or self.choices)).get(value, str(value))
 
 

@@ -48,6 +48,32 @@ class Optimised:
     lowest: torch.Tensor
 
 
+@dataclass(frozen=True)
+class Cost:
+    """What an iterative computation costs, measured by :func:`measure_cost`: ``setup_s`` seconds before its first
+    iteration and ``iteration_s`` seconds per iteration, for the size it was measured at."""
+
+    setup_s: float
+    iteration_s: float
+
+    def seconds(self, max_iter: int, scale: float = 1.0) -> float:
+        """The seconds ``max_iter`` iterations take at ``scale`` times the measured size (time grows about
+        linearly with the number of latents optimised); an upper bound where the computation converges sooner."""
+        return scale * (self.setup_s + max_iter * self.iteration_s)
+
+
+def measure_cost(run: Callable[[int], object], iterations: int = 2) -> Cost:
+    """The :class:`Cost` of ``run(max_iter)`` (a computation with an iteration limit), from two timed runs: one
+    iteration, then ``1 + iterations``; their difference is the time per iteration."""
+    first = time.perf_counter()
+    run(1)
+    one = time.perf_counter() - first
+    more = time.perf_counter()
+    run(1 + iterations)
+    per = max((time.perf_counter() - more - one) / iterations, 0.0)
+    return Cost(max(one - per, 0.0), per)
+
+
 def time_left(budget_s: float | None, start: float) -> float | None:
     """The seconds left of ``budget_s`` counted from ``start`` (``time.monotonic()``), at least 1 ms; None (no
     budget) stays None. For computations made of several optimisations that share one budget."""
@@ -73,8 +99,9 @@ def optimise_units(free: list[torch.Tensor], assemble: Callable[[], torch.Tensor
                    should_stop: Callable[[], bool] | None = None, keep_best: bool = False, progress=None,
                    what: str = "optimisation"):
     """Adam on ``free`` until each unit's loss has changed by less than ``tol`` (times its previous value when
-    ``relative``) for ``patience`` consecutive iterations, or ``max_iter`` iterations pass, or ``budget_s`` seconds
-    pass, or ``should_stop()`` returns True (both checked once per iteration).
+    ``relative``) for ``patience`` consecutive iterations, or ``max_iter`` iterations pass, or the next iteration
+    would end after ``budget_s`` seconds (at the mean time per iteration so far), or ``should_stop()`` returns True
+    (both checked once per iteration).
 
     ``loss_fn(assemble(), active) -> [P]`` gives each unit's loss; it may skip the units where the mask ``active``
     is False (None: all units; skipped entries are ignored). Units that have converged keep their values
@@ -115,8 +142,8 @@ def optimise_units(free: list[torch.Tensor], assemble: Callable[[], torch.Tensor
             stopped_by = "converged"
         elif iteration == max_iter:
             stopped_by = "max_iter"
-        elif budget_s is not None and elapsed >= budget_s:
-            stopped_by = "budget"
+        elif budget_s is not None and elapsed + (elapsed / iteration if iteration else 0.0) >= budget_s:
+            stopped_by = "budget"  # spent, or the next iteration (as long as the mean so far) would pass it
         elif should_stop is not None and should_stop():
             stopped_by = "stop"
         else:

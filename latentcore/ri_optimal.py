@@ -9,15 +9,16 @@ interpolation is a geodesic of that metric. Discretised (Eq. 3), it minimises ov
 with ``G`` the decoder (distances between decoded images) or the identity (distances in latent space), and
 ``ri_a = alpha * ri``. With ``alpha = 1`` a Gaussian's index is ~1 in its whole bulk, so ``log^2`` vanishes and
 path length stops counting there; ``alpha`` below 1 keeps a floor on every segment's cost (default 0.9).
+
 Where the path starts departs from the paper. Struski et al. start on the chord, whose middle has about 0.7 of the
 typical norm: in high dimension a Gaussian prior almost never makes such latents (their typical-set index is ~0),
-and Adam climbs out of them only slowly when every step goes through a GAN or a sampler (on faces-dcgan, 29 % of a
-path's interior frames were still atypical after 60 s). Here each pair starts, by default, from the best of the
-closed-form paths the registry holds (linear, SLERP, LOL: every frame of LOL is distributed as the prior) by the
-energy below, measured with the full decoder; ``start="chord"`` gives the paper's start. Adam then moves the
-interior points, all paths of a batch at once, each stopping when its energy changes by less than ``tol``
-(relative) for ``patience`` iterations, or when the time budget is spent or a stop is requested (then each path is
-the best one reached). The path returned is never worse than its start by the energy.
+and Adam climbs out of them only slowly when every step goes through a GAN or a sampler (through digits-ddim and
+digits-flow, a third of a path's interior frames were still atypical after 60 s). Here each pair starts, by
+default, from the best of the closed-form paths the registry holds (linear, SLERP, LOL: every frame of LOL is
+distributed as the prior) by the energy below, measured with the full decoder; ``start="chord"`` gives the paper's
+start. Adam then moves the interior points, all paths of a batch at once, each stopping when its energy changes by
+less than ``tol`` (relative) for ``patience`` iterations, or when the time budget is spent or a stop is requested
+(then each path is the best one reached). The path returned is never worse than its start by the energy.
 
 Through a sampler (diffusion and flow models) every iteration differentiates through all of its steps, so the loop
 may decode with fewer steps (``loop_decoder``, e.g. 10 DDIM steps instead of 25). Its energy is only a stand-in:
@@ -81,9 +82,10 @@ KIND = Setting("kind", "Realisticity index", DEFAULT_KIND, help=(
     "towards latents of small norm, which a Gaussian model rarely makes. The typical-set index is highest at the "
     "norms the prior's samples have, so the path keeps its frames among the latents the model was trained on."),
     choices=("typical", "density"), choice_labels=("typical set", "density"))
-# Where the optimisation starts. Measured by bench.figures.ri_optimal (README): from the chord, a path through
-# faces-dcgan still had 29 % of its interior frames outside the typical set after 60 s; from the best closed-form
-# path (LOL or SLERP there), none after 10 s, and shorter in image space than either.
+# Where the optimisation starts. Measured by bench.figures.ri_optimal (docs/ri_optimal_models.md, 8 frames, 2 CPU
+# cores): from the chord, a third of the interior frames of paths through digits-ddim and digits-flow were still
+# outside the typical set after 60 s; from the best closed-form path, none on any built-in model, and the paths were
+# shorter in image space than LOL's within 10 s (faces-dcgan: 37.4 against 46.9) or 30 s (digits-ddim).
 DEFAULT_START = "closed-form"
 START = Setting("start", "Start from", DEFAULT_START, help=(
     "Struski et al. start on the chord (the straight line), whose middle has atypically small norm in high "
@@ -183,7 +185,8 @@ def ri_optimal_interpolate(z0: torch.Tensor, z1: torch.Tensor, t: torch.Tensor, 
                 return should_stop is not None and should_stop()
 
         # the final measure is inside the budget: the loop gets what is left after it
-        reserve = (2 if kept is not None else 1) * 1.25 * one_measure
+        # one measure of a batch of candidates is cheaper per path than the final one: twice the share, and a margin
+        reserve = (2 if kept is not None else 1) * 2.0 * one_measure + 0.02 * (budget_s or 0.0)
         loop_budget = None if budget_s is None else time_left(budget_s - reserve, began)
         run = optimise_units([inner], assemble, energy, lr=step, max_iter=max_iter, tol=tol, patience=patience,
                              relative=True, budget_s=loop_budget, should_stop=polled, progress=progress,

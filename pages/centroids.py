@@ -27,9 +27,9 @@ with ui.page("Centroids and reconstruction") as (name, model, decoding):
         group = seeds.select(members)
         centroids = {}
         for key, spec in lc.CENTROIDS.items():
-            centre = ui.centroid_of(model, group, key)
-            if centre is not None:  # iterative ones appear when their job has ended
-                centroids[key] = centre
+            shown = ui.centroid_of(model, group, key, computed_for=", ".join(members))
+            if shown.value is not None and shown.current:  # iterative ones appear when their job has ended
+                centroids[key] = shown.value
         specs = {key: lc.CENTROIDS[key] for key in centroids}
         batch = torch.stack(list(centroids.values()))
         images = ui.decode_to_uint8(model, batch, decoding)

@@ -58,6 +58,10 @@ with ui.page("Compare schemes") as (name, model, decoding):
                                              options=schemes_offered))
     for key, why in not_offered.items():
         st.caption(f"{lc.SCHEMES[key].label} is not offered for {ui.plain(model.name)}: {why}.")
+    for key in schemes:  # the settings a comparison runs with: each scheme's defaults, as on Interpolate
+        if lc.SCHEMES[key].settings:
+            st.caption(f"{lc.SCHEMES[key].label} runs with its defaults: " + "; ".join(
+                f"{s.label}: {s.label_of(s.default)}" for s in lc.SCHEMES[key].settings) + ".")
     centroid_schemes = st.multiselect(
         "Centroid schemes", list(lc.CENTROIDS), format_func=lambda k: lc.CENTROIDS[k].label,
         key=ui.remember("compare.centroids", lc.CENTROIDS.default_selection(), options=lc.CENTROIDS))

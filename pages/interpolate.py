@@ -44,12 +44,21 @@ with ui.page("Interpolate") as (name, model, decoding):
         text, gif, png = st.columns([6, 1, 1], vertical_alignment="bottom")
         text.markdown(f"**{label}**: {scheme.description_for(model.prior)}")
         settings = ui.scheme_settings(scheme, f"interpolate.{scheme.name}")
+        inputs = ", ".join([f"{frames} frames{' per leg' if chain else ''} through {' → '.join(stops)}",
+                            *(f"{s.label}: {s.label_of(settings[s.name])}" for s in scheme.settings)])
         try:
-            path = ui.path_through(model, stop_latents, frames, scheme.name, decoding, settings, where=st)
+            shown = ui.path_through(model, stop_latents, frames, scheme.name, decoding, settings,
+                                    computed_for=inputs, where=st)
         except (ValueError, RuntimeError) as err:
             ui.show_error(f"{label} failed: {err}", err)
             continue
-        if path is None:  # its job is still running; the page is drawn again when it ends
+        path = shown.value
+        if path is None:  # not computed yet: its row offers to, or its job is running
+            continue
+        if not shown.current:
+            st.caption(f"Out of date, not in the charts below: computed for {shown.computed_for}.")
+            ui.frames.image_row(ui.decode_to_uint8(model, path, decoding), [f"{i + 1}" for i in range(len(path))],
+                                size=size)
             continue
         paths[label] = path
         images[label] = ui.decode_to_uint8(model, path, decoding)

@@ -68,7 +68,7 @@ def settle(page):
 def jobs_done(page, timeout=180_000):
     """Wait until no long computation of the page is queued or running (ui.jobs: the page says where its progress
     is while one runs, and is drawn again when it ends), then until the script has finished."""
-    page.wait_for_function("!document.body.innerText.includes('its progress is at the top of the page')",
+    page.wait_for_function("!/(its progress|the queue) is at the top of the page/.test(document.body.innerText)",
                            timeout=timeout)
     settle(page)
 

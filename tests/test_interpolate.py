@@ -181,3 +181,18 @@ def test_the_lol_description_says_what_it_keeps_for_the_prior():
     assert lol.description_for(lc.StandardNormal((16,))) == lol.description  # exactly the prior's distribution
     semicircle = models.load("semicircle-gen", device="cpu").prior  # a Gaussian mixture
     assert "keeps only its mean and covariance" in lol.description_for(semicircle)
+
+
+def test_the_cost_of_an_iterative_scheme_is_measured_from_two_runs_and_scales_with_the_work():
+    prior = lc.StandardNormal(64)
+    a, b = prior.sample(2, seed=0)
+    calls = []
+
+    def nao(max_iter):
+        calls.append(max_iter)
+        return lc.interpolate(a, b, 8, scheme="nao", prior=prior, max_iter=max_iter)
+
+    cost = lc.measure_cost(nao, iterations=4)
+    assert calls == [1, 5]
+    assert cost.setup_s >= 0 and cost.iteration_s >= 0
+    assert cost.seconds(100, scale=2.0) == 2 * cost.seconds(100) == 2 * (cost.setup_s + 100 * cost.iteration_s)

@@ -1,6 +1,7 @@
 """Long computations as jobs, in a real browser against a real server: a ri-optimal path through digits-ddim shows
 its progress with an estimate of the time left, Cancel ends it with the best path so far (labelled as stopped
-early), and closing the tab stops the work (the server's CPU is measured after the tab closes)."""
+early), and closing the tab stops the work (the server's CPU is measured after the tab closes); a path that takes
+seconds waits for its Compute button, and changing the frames redraws the closed-form rows without starting it."""
 
 import os
 import re
@@ -11,7 +12,8 @@ import pytest
 import latentcore.models as models
 from ui.server import workspace
 from ui.server.seed_set import SeedSet
-from tests.test_browser import browser, jobs_done, new_tab, no_errors, server, workspaces  # noqa: F401 - fixtures
+from tests.test_browser import (browser, jobs_done, new_tab, no_errors, server, settle, shoot,  # noqa: F401 - fixtures
+                                workspaces)
 
 FRAMES = 16
 TICK = os.sysconf("SC_CLK_TCK")
@@ -62,3 +64,38 @@ def test_a_long_path_shows_progress_is_cancelled_and_stops_with_its_tab(browser,
     assert busy > 0.5, f"the optimisation should keep a core busy, it used {busy:.2f}"
     assert idle <= 0.15, f"the server still used {idle:.2f} cores after the tab closed"
     assert cpu_share(server.pid, 3.0) < 0.15
+
+
+@pytest.mark.slow
+def test_changing_the_frames_with_ri_optimal_selected_starts_no_job(browser, server, workspaces):  # noqa: F811
+    ws = workspace.new_workspace_id()
+    model = models.load("faces-dcgan", device="cpu")
+    seeds = SeedSet(model.prior.sample(2, seed=0, device="cpu"), ["a", "b"])
+    settings = {"model": "faces-dcgan", "interpolate.schemes": ["lol", "ri-optimal"], "interpolate.frames": 8}
+    workspace.save_workspace(workspace.Workspace(seed_sets={"faces-dcgan": seeds}, settings=settings), ws,
+                             workspaces)
+    tab = new_tab(browser)
+    tab.goto(f"{server}/interpolate?ws={ws}")
+    compute = tab.get_by_role("button", name=re.compile(r"Compute \(about \d+ s\)"))
+    compute.wait_for()
+    settle(tab)
+    rows = tab.locator("[data-testid=stMain] .le-frames")
+    assert rows.count() == 1 and rows.nth(0).locator("img").count() == 8  # LOL only
+    assert tab.get_by_role("button", name="Cancel").count() == 0  # nothing started unasked
+
+    compute.click()
+    tab.get_by_text(re.compile(r"ri-optimal path · \d+ s of at most 60 s")).wait_for()
+    jobs_done(tab)
+    assert rows.count() == 2 and rows.nth(1).locator("img").count() == 8
+
+    slider = tab.locator("[data-testid=stMain] [data-testid=stSlider]").filter(has_text="Frames").get_by_role("slider")
+    slider.focus()
+    slider.press("ArrowLeft")  # 7 frames: LOL at once, the ri-optimal path out of date, no job
+    tab.wait_for_function("() => document.querySelector('[data-testid=stMain] .le-frames').querySelectorAll('img')"
+                          ".length === 7")
+    settle(tab)
+    tab.get_by_text("Out of date, not in the charts below: computed for 8 frames through a → b").wait_for()
+    assert tab.get_by_role("button", name="Cancel").count() == 0 and compute.count() == 1
+    no_errors(tab)
+    shoot(tab, "interpolate-out-of-date")
+    tab.context.close()

@@ -6,6 +6,7 @@ model can make) and whether the inverted latent looks like a sample of the prior
 from __future__ import annotations
 
 import functools
+import time
 
 import streamlit as st
 import torch
@@ -15,6 +16,7 @@ import latentcore.models as models
 from latentcore import imaging
 from latentcore.diagnostics import latent_summary
 from latentcore.invert import DEFAULT_RESTARTS
+from latentcore.optimise import time_left
 
 from . import jobs
 from .models import digest
@@ -22,8 +24,8 @@ from .text import plain
 from .seed_sets import seed_set
 from .state import remember
 
-# The reference: 16 of the model's own samples, one start each, at most 2 minutes (a GAN on a CPU); measured once
-# per model and method, then cached by latentcore.
+# The reference: 16 of the model's own samples, one start each, at most 2 minutes (a GAN on a CPU) and at most half
+# of a job's time budget, measured first in the job; then cached by latentcore.
 REFERENCE = {"samples": 16, "restarts": 1, "budget_s": 120.0}
 ATYPICAL_NOTE = ("Inverted latents are often atypical (Bodin et al., \"Linear combinations of latents in generative "
                  "models\", arXiv 2408.08558): paths and centroids through such a latent leave the region the model "
@@ -45,8 +47,8 @@ def inversion_settings(model) -> dict:
         return {"method": method}
     restarts = st.number_input("Restarts per image", min_value=1, max_value=16, key=remember(
         "invert.restarts", DEFAULT_RESTARTS, bounds=(1, 16)),
-        help="Starts drawn from the prior; each image keeps the one that ends with the lowest loss. Measuring the "
-             f"model's typical error, once per model and method, takes at most {REFERENCE['budget_s']:.0f} s more")
+        help="Starts drawn from the prior; each image keeps the one that ends with the lowest loss. The model's "
+             "typical error is measured first, once per model and method, within half of the time budget")
     return {"method": method, "restarts": int(restarts)}
 
 
@@ -67,9 +69,10 @@ def start_inversion(model, pictures: list[tuple[bytes, str]], settings: dict, de
     key = ("invert", model_name, tuple(zip(digests, names)), tuple(sorted(settings.items())), decoding)
 
     def work(progress=None, budget_s=None, should_stop=None):
-        inversion = lc.invert(model, images, decoding=decoding, progress=progress, budget_s=budget_s,
-                              should_stop=should_stop, **settings)
-        reference = _reference(model, settings["method"], decoding, progress, should_stop)
+        start = time.monotonic()
+        reference = _reference(model, settings["method"], decoding, budget_s, progress, should_stop)
+        inversion = lc.invert(model, images, decoding=decoding, progress=progress,
+                              budget_s=time_left(budget_s, start), should_stop=should_stop, **settings)
         return model_name, names, digests, inversion, reference
 
     jobs.start("invert", key, f"Inverting {len(names)} image{'s' * (len(names) != 1)}", work)
@@ -90,8 +93,15 @@ def ended_inversion(where=st):
     return model_name, names, inversion, reference
 
 
-def _reference(model, method: str, decoding: models.Decoding, progress=None, should_stop=None):
-    settings = {} if method == "encoder" else REFERENCE
+def _reference(model, method: str, decoding: models.Decoding, budget_s: float | None, progress=None,
+               should_stop=None):
+    """The model's typical error for ``method``, measured first within a job's ``budget_s`` (at most half of it, so
+    that the inversion keeps the rest; cached by latentcore, so it costs nothing the next time)."""
+    if method == "encoder":
+        return lc.typical_error(model, method=method, decoding=decoding, progress=progress, should_stop=should_stop)
+    settings = dict(REFERENCE)
+    if budget_s is not None:
+        settings["budget_s"] = min(settings["budget_s"], budget_s / 2)
     return lc.typical_error(model, method=method, decoding=decoding, progress=progress, should_stop=should_stop,
                             **settings)
 
@@ -141,11 +151,12 @@ def _invert_one(model, data: bytes, file_name: str, decoding: models.Decoding, p
                 should_stop=None):
     """:func:`invert_image`'s result, computed: the image loaded (shrunk before it becomes floats) and inverted
     by the model's default method, with the model's typical error for the verdict."""
+    start = time.monotonic()
     method = lc.default_method(model)
     images = imaging.load_images([(data, file_name)], model.image_shape[1:])
-    inversion = lc.invert(model, images, method=method, decoding=decoding, progress=progress, budget_s=budget_s,
-                          should_stop=should_stop)
-    reference = _reference(model, method, decoding, progress, should_stop)
+    reference = _reference(model, method, decoding, budget_s, progress, should_stop)
+    inversion = lc.invert(model, images, method=method, decoding=decoding, progress=progress,
+                          budget_s=time_left(budget_s, start), should_stop=should_stop)
     latent = inversion.latents[0].detach().to("cpu", torch.float32)
     return latent, float(inversion.psnr[0]), str(reference.verdicts(inversion.mse)[0]), \
         reference.describe(inversion.mse)[0]

@@ -34,6 +34,7 @@ DEFAULT_BUDGET_S = 60
 WHEN_BUSY = {"replace": "Replace it", "wait": "Wait for it"}
 POLL_S = 0.5      # how often the job panel looks at a running job
 FINISHED_KEPT = 32  # ended jobs whose results a page may ask for again
+AUTO_S = 2.0      # work asked for on request (on_request) starts by itself when estimated to take at most this
 
 Work = Callable[..., Any]   # work(progress=, budget_s=, should_stop=) -> result
 
@@ -97,6 +98,15 @@ class SessionJobs:
             if self.worker is None or not self.worker.is_alive():
                 self.worker = threading.Thread(target=self._work, name=f"jobs-{self.session_id}", daemon=True)
                 self.worker.start()
+        return job
+
+    def find(self, key: tuple, owner: str) -> Job | None:
+        """The job for ``key`` if one was asked for and is still known (queued, running or ended), now asked for by
+        ``owner`` in this script run; None otherwise (nothing is started)."""
+        with self.lock:
+            job = next((j for j in self.queue if j.key == key), None) or self.finished.get(key)
+        if job is not None:
+            self.requested.setdefault(owner, set()).add(key)
         return job
 
     def forget(self, key: tuple) -> None:
@@ -211,10 +221,13 @@ def result(job: Job, where=st, offer_again: bool = True):
         where.caption(f"{job.label}: cancelled before it started.")
         if offer_again:
             run_again(job, where, "Run it")
+    elif job.state == "running":
+        where.caption(f"{job.label}: computing; its progress is at the top of the page.")
     else:
-        first = next(iter(session_jobs().active()), job)
-        doing = "computing" if first is job else "waiting for the computation before it"
-        where.caption(f"{job.label}: {doing}; its progress is at the top of the page.")
+        running = next((j for j in session_jobs().active() if j.state == "running"), None)
+        before = ("its turn" if running is None else "for a cancelled computation to stop" if running.cancel.is_set()
+                  else f"for {running.label} to end")
+        where.caption(f"{job.label}: waiting {before}; the queue is at the top of the page.")
     return None
 
 
@@ -222,12 +235,62 @@ def optimised(key: tuple, label: str, work: Work, where=st):
     """For ``work`` that returns ``(value, stopping)`` (latentcore's ``return_stopping=True``): its value once its
     job is done, else None (see :func:`result`); a value cut short by the budget or Cancel is labelled so in
     ``where``, with a button to run it again."""
-    job = run(key, label, work)
+    return optimised_result(run(key, label, work), label, where)
+
+
+def optimised_result(job: Job, label: str, where=st):
+    """:func:`optimised` of a job already asked for."""
     value, stopping = result(job, where) or (None, None)
     if stopping is not None and stopping.early:
         where.caption(f"{label}: {stopping.describe()}.")
         run_again(job, where)
     return value
+
+
+@dataclass(frozen=True)
+class Shown:
+    """What a page shows for a computation asked for on request (:func:`on_request`): ``value`` (None when there is
+    nothing to show) and whether it is ``current`` (computed for the inputs asked for) or an earlier result, out
+    of date, with what it was computed for (``computed_for``)."""
+
+    value: Any = None
+    current: bool = True
+    computed_for: str = ""
+
+
+def on_request(slot: str, key: tuple, label: str, work: Work, estimate_s: float, computed_for: str,
+               where=st) -> Shown:
+    """An iterative computation that runs only when asked for, so that changing an input never starts a long job:
+    for work already asked for under ``key`` (running, queued or done), as :func:`optimised`; otherwise it starts at
+    once when ``estimate_s`` (seconds, from the model's measured cost) is at most :data:`AUTO_S`, else ``where``
+    offers "Compute (about N s)". Meanwhile the slot's latest result (``slot``: one per row of a page, e.g. a
+    scheme's) is shown as out of date, saying what it was ``computed_for``."""
+    jobs = session_jobs()
+    job = jobs.find(key, st.session_state.get("jobs.owner", ""))
+    budget = float(st.session_state.get("jobs.budget_s", DEFAULT_BUDGET_S))
+    if job is None:
+        seconds = min(estimate_s, budget)
+        about = f"about {seconds:.0f} s" if seconds >= 1 else "under a second"
+        if estimate_s <= AUTO_S or where.button(
+                f"Compute ({about})", key=f"compute-{slot}", help=(
+                    f"From this model's measured cost per iteration and the iteration limit; it stops sooner when "
+                    f"it converges, and at the time budget ({budget:.0f} s, in the sidebar) at the latest")):
+            job = run(key, label, work)
+    if job is not None:
+        if job.active:
+            st.session_state["jobs.watching"] = True  # the panel reruns the page when it ends
+        value = optimised_result(job, label, where)
+        if value is not None:
+            st.session_state[f"jobs.latest.{slot}"] = (key, computed_for)
+            return Shown(value)
+    latest = st.session_state.get(f"jobs.latest.{slot}")
+    if latest is None or latest[0] == key:
+        return Shown(None)
+    with jobs.lock:
+        earlier = jobs.finished.get(latest[0])  # looked at, not asked for again
+    if earlier is None or earlier.state != "done":
+        return Shown(None)
+    return Shown(earlier.result[0], current=False, computed_for=latest[1])
 
 
 def start(slot: str, key: tuple, label: str, work: Work) -> None:

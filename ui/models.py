@@ -90,38 +90,73 @@ def model_thumbnail(model_name: str) -> np.ndarray:
 
 
 def path_through(model, stops: torch.Tensor, frames: int, scheme: str, decoding: models.Decoding,
-                 settings: dict | None = None, where=st):
+                 settings: dict | None = None, computed_for: str = "", where=st) -> jobs.Shown:
     """The path ``[F, *shape]`` through ``stops [K, *shape]`` by one registered scheme, ``frames`` per leg, with the
     user's ``settings`` of the scheme (:attr:`~latentcore.interpolate.Scheme.settings`); schemes that use the
     decoder (ri-optimal paths) decode with ``decoding``.
 
-    Iterative schemes (NAO, ri-optimal) run as jobs (:mod:`ui.jobs`: progress at the top of the page, Cancel,
-    the session's time budget); until theirs has ended the path is None (a line in ``where`` says why), and the
-    result stays with the session's jobs, so a rerun for another widget does not optimise it again. A path cut
-    short by the budget or Cancel says so in ``where``, with a button to run it again.
+    Closed-form schemes compute at once. Iterative ones (NAO, ri-optimal) run as jobs when asked for
+    (:func:`ui.jobs.on_request`: at once when this model's measured cost says they take at most a couple of
+    seconds, else on their "Compute" button in ``where``); until theirs has ended, the row's earlier path is shown
+    as out of date (``computed_for`` says what it was computed for), and a result stays with the session's jobs,
+    so that a rerun for another widget does not optimise it again.
     """
     spec = lc.SCHEMES[scheme]
     settings = settings or {}
     options = spec.options(model, context="interactive", decoding=decoding, **settings)
     if not spec.iterative:
-        return lc.interpolate_chain(stops, frames, scheme=scheme, prior=model.prior, **options)
+        return jobs.Shown(lc.interpolate_chain(stops, frames, scheme=scheme, prior=model.prior, **options))
     key = ("path", model.key, scheme, frames, _digest_tensor(stops), tuple(stops.shape),
            decoding if spec.uses_decoder else None, tuple(sorted(settings.items())))
-    return jobs.optimised(key, f"{spec.label} path", lambda **controls: lc.interpolate_chain(
-        stops, frames, scheme=scheme, prior=model.prior, return_stopping=True, **options, **controls), where)
+    cost = _path_cost(model, model.key, str(model.dtype), scheme, decoding if spec.uses_decoder else None,
+                      tuple(sorted(settings.items())))
+    estimate = cost.seconds(options.get("max_iter", 1), scale=(len(stops) - 1) * frames / COST_FRAMES)
+    work = lambda **controls: lc.interpolate_chain(  # noqa: E731
+        stops, frames, scheme=scheme, prior=model.prior, return_stopping=True, **options, **controls)
+    return jobs.on_request(f"path.{model.key}.{scheme}", key, f"{spec.label} path", work, estimate, computed_for,
+                           where)
 
 
-def centroid_of(model, seeds: torch.Tensor, scheme: str, where=st) -> torch.Tensor | None:
+COST_FRAMES = 8  # the size an iterative scheme's cost is measured at: one path of this many frames
+
+
+@st.cache_resource(max_entries=64, show_spinner="Measuring what this computation costs on this model ...")
+def _path_cost(_model, model_key, dtype: str, scheme: str, decoding, settings: tuple) -> lc.Cost:
+    """The measured :class:`~latentcore.optimise.Cost` of one path of :data:`COST_FRAMES` frames between two
+    prior samples by an iterative scheme on a model (its decoder's cost included), once per server process."""
+    spec = lc.SCHEMES[scheme]
+    options = spec.options(_model, context="interactive", decoding=decoding, **dict(settings))
+    ends = _model.prior.sample(2, seed=0)
+    return lc.measure_cost(lambda max_iter: lc.interpolate(ends[0], ends[1], COST_FRAMES, scheme=scheme,
+                                                           prior=_model.prior, **{**options, "max_iter": max_iter}))
+
+
+def centroid_of(model, seeds: torch.Tensor, scheme: str, computed_for: str = "", where=st) -> jobs.Shown:
     """The centroid ``[*shape]`` of ``seeds [K, *shape]`` by one registered centroid scheme. Iterative ones (NAO)
-    run as jobs, like :func:`path_through`: None until theirs has ended, a line in ``where`` meanwhile, and one
-    saying so when it was cut short."""
+    run as jobs when asked for, like :func:`path_through`."""
     spec = lc.CENTROIDS[scheme]
     options = spec.options(context="interactive")
     if not spec.iterative:
-        return lc.centroid(seeds, scheme=scheme, prior=model.prior, **options)
+        return jobs.Shown(lc.centroid(seeds, scheme=scheme, prior=model.prior, **options))
     key = ("centroid", model.key, scheme, _digest_tensor(seeds), tuple(seeds.shape))
-    return jobs.optimised(key, spec.label, lambda **controls: lc.centroid(
-        seeds, scheme=scheme, prior=model.prior, return_stopping=True, **options, **controls), where)
+    cost = _centroid_cost(model, model.key, str(model.dtype), scheme)
+    estimate = cost.seconds(options.get("max_iter", 1), scale=len(seeds) / COST_SEEDS)
+    work = lambda **controls: lc.centroid(  # noqa: E731
+        seeds, scheme=scheme, prior=model.prior, return_stopping=True, **options, **controls)
+    return jobs.on_request(f"centroid.{model.key}.{scheme}", key, spec.label, work, estimate, computed_for, where)
+
+
+COST_SEEDS = 4  # the size a centroid scheme's cost is measured at
+
+
+@st.cache_resource(max_entries=64, show_spinner="Measuring what this computation costs on this model ...")
+def _centroid_cost(_model, model_key, dtype: str, scheme: str) -> lc.Cost:
+    """The measured :class:`~latentcore.optimise.Cost` of the centroid of :data:`COST_SEEDS` prior samples by an
+    iterative centroid scheme, once per server process."""
+    options = lc.CENTROIDS[scheme].options(context="interactive")
+    seeds = _model.prior.sample(COST_SEEDS, seed=0)
+    return lc.measure_cost(lambda max_iter: lc.centroid(seeds, scheme=scheme, prior=_model.prior,
+                                                        **{**options, "max_iter": max_iter}))
 
 
 def digest(data) -> str:

@@ -51,9 +51,9 @@ SHOWN = 3              # pairs drawn in the ri figures
 LATE = 20              # iterations over which the energy's late decrease is reported
 ENERGY_ALPHA = 0.9     # the Eq. 3 energy of the table is always this one, so that rows compare
 VARIANTS = {           # label -> options of lc.ri_optimal_interpolate
-    "ri-optimal, alpha 1": {"kind": "density", "alpha": 1.0},
-    "ri-optimal, alpha 0.9": {"kind": "density", "alpha": 0.9},
-    "ri-optimal, typical, alpha 0.9": {"kind": "typical", "alpha": 0.9},
+    "ri-optimal, alpha 1": {"kind": "density", "alpha": 1.0, "start": "chord"},
+    "ri-optimal, alpha 0.9": {"kind": "density", "alpha": 0.9, "start": "chord"},
+    "ri-optimal, typical, alpha 0.9": {"kind": "typical", "alpha": 0.9, "start": "chord"},
 }
 COLOURS = {"linear": "#2ca02c", "ri-optimal, alpha 1": "#ff7f0e", "ri-optimal, alpha 0.9": "#d62728",
            "ri-optimal, typical, alpha 0.9": "#9467bd", "slerp": "#1f77b4", "lol": "#d62728", "mean": "#2ca02c",

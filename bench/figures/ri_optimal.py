@@ -95,8 +95,8 @@ def main():
     parser.add_argument("--output", type=Path, default=DOCS / "ri_optimal_models.md",
                         help="where the Markdown table goes (default docs/ri_optimal_models.md)")
     args = parser.parse_args()
-    report = models.load_plugins([str(PLUGIN)])
-    names = args.models or [*models.available(), *report.loaded]
+    models.load_plugins([str(PLUGIN)])  # registered beside the built-in models
+    names = args.models or models.available()
     header = (f"torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} CPUs, load average "
               f"{os.getloadavg()[0]:.2f} at the start; {args.pairs} pairs of prior samples (seed 0) per model, "
               f"{args.frames} frames, each path computed alone as the Interpolate page does")

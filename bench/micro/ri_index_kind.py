@@ -41,7 +41,7 @@ def main():
     for kind in ("density", "typical"):
         for alpha in (0.5, 0.9):
             result = lc.SCHEMES["ri-optimal"].path(z0, z1, t, model.prior, decoder=model, alpha=alpha, kind=kind,
-                                                 max_iter=400)
+                                                 start="chord", max_iter=400)  # the README's figures: the chord
             report(f"ri-optimal {kind} a={alpha}", result.path, model, classifier)
 
 

@@ -90,8 +90,9 @@ def evaluate(model, judge: Judge | None = None, *, seeds="prior", schemes=None, 
     e.g. the model as the ri-optimal path's decoder, capped iterations). ``centroid_sets=0`` or
     ``centroid_schemes=[]`` skips the centroid task, ``schemes=[]`` the interpolation task. ``examples``: how many
     paths and centroids (the first) to keep as latents. ``progress(fraction, text)`` is called as the run advances.
-    Once ``budget_s`` seconds (the whole run) have passed or ``should_stop()`` returns True, iterative schemes stop
-    with their best results so far and the rest run as usual (they take no time to speak of);
+    ``budget_s`` (seconds) bounds the whole run: closed-form schemes run first, then each iterative scheme gets an
+    equal share of what is left, less the time its measuring will take (as long as the longest closed-form
+    scheme's), and stops with its best results when it is spent or ``should_stop()`` returns True;
     ``settings["stopped_early"]`` names the schemes cut short.
     """
     budget_s = check_budget(budget_s)
@@ -110,15 +111,27 @@ def evaluate(model, judge: Judge | None = None, *, seeds="prior", schemes=None, 
                          strict=plan.source == "data")
     encoded = _seed_latents(model, pool, units, decoding=plan.decoding)
 
-    def controls():  # the budget left is counted afresh for each scheme
-        return {"budget_s": time_left(budget_s, began), "should_stop": should_stop}
-
-    measured = [_measure_interpolation(name, units, encoded, model=model, judge=judge, plan=plan,
-                                       progress=_stage(progress, k, stages, f"interpolation: {name}"), **controls())
-                for k, name in enumerate(plan.schemes, start=1)]
-    measured += [_measure_centroid(name, units, encoded, model=model, judge=judge, plan=plan,
-                                   progress=_stage(progress, k, stages, f"centroid: {name}"), **controls())
-                 for k, name in enumerate(plan.centroid_schemes, start=1 + len(plan.schemes))]
+    # Closed-form stages run first; their measuring time tells what each iterative stage must keep of its share of
+    # the budget for its own measuring afterwards, so that the whole evaluation ends within the budget.
+    stages_planned = [("interpolation", n, SCHEMES[n].iterative) for n in plan.schemes]
+    stages_planned += [("centroid", n, CENTROIDS[n].iterative) for n in plan.centroid_schemes]
+    order = sorted(range(len(stages_planned)), key=lambda i: stages_planned[i][2])  # stable: closed-form first
+    measured: list[Measured | None] = [None] * len(stages_planned)
+    measuring = {"interpolation": 0.0, "centroid": 0.0}  # the longest closed-form stage of each task, seconds
+    for k, i in enumerate(order, start=1):
+        task, name, iterative = stages_planned[i]
+        share = None
+        if budget_s is not None and iterative:
+            later = [stages_planned[j] for j in order[k - 1:]]
+            keep = sum(measuring[t] for t, _, _ in later)
+            share = time_left(time_left(budget_s, began) - keep, time.monotonic()) / len(later)
+        tic = time.monotonic()
+        measure = _measure_interpolation if task == "interpolation" else _measure_centroid
+        measured[i] = measure(name, units, encoded, model=model, judge=judge, plan=plan,
+                              progress=_stage(progress, k, stages, f"{task}: {name}"), budget_s=share,
+                              should_stop=should_stop)
+        if not iterative:
+            measuring[task] = max(measuring[task], time.monotonic() - tic)
     table, unit_values = summarise(measured, pool.reference_features, generator=generator)
     if progress is not None:
         progress(1.0, "done")
