@@ -62,9 +62,11 @@ class Cost:
         return scale * (self.setup_s + max_iter * self.iteration_s)
 
 
-def measure_cost(run: Callable[[int], object], iterations: int = 2) -> Cost:
-    """The :class:`Cost` of ``run(max_iter)`` (a computation with an iteration limit), from two timed runs: one
-    iteration, then ``1 + iterations``; their difference is the time per iteration."""
+def measure_cost(run: Callable[[int], object], iterations: int = 4) -> Cost:
+    """The :class:`Cost` of ``run(max_iter)`` (a computation with an iteration limit), from two timed runs after an
+    untimed one (the first call of a model allocates and warms up): one iteration, then ``1 + iterations``; their
+    difference is the time per iteration."""
+    run(1)
     first = time.perf_counter()
     run(1)
     one = time.perf_counter() - first

@@ -75,14 +75,15 @@ def jobs_done(page, timeout=180_000):
 
 # What does not fit the main area: an element past its right edge, or one that scrolls sideways. Allowed: a row of
 # frames the user set wider than the page (ui.frames scrolls it), text cut with an ellipsis (its whole is on hover),
-# hidden elements and the insides of charts (plotly sizes them to the chart), except their titles.
+# hidden elements (a slider's range input, clipped inside its thumb, reaches past a slider at its maximum) and the
+# insides of charts (plotly sizes them to the chart), except their titles.
 OVERFLOW_JS = """() => {
   const main = document.querySelector('[data-testid=stMainBlockContainer]');
   const right = main.getBoundingClientRect().right + 1;
   const found = [];
   for (const el of main.querySelectorAll('*')) {
     if (el.clientWidth <= 20 || el.closest('.js-plotly-plot') || el.tagName === 'FIGCAPTION'
-        || el.classList.contains('le-note')) continue;
+        || el.classList.contains('le-note') || el.type === 'range') continue;
     const style = getComputedStyle(el);
     const scrolls = ['auto', 'scroll', 'hidden'].includes(style.overflowX) && el.scrollWidth > el.clientWidth + 1
       && !(el.classList.contains('le-frames') && el.dataset.sized);

@@ -44,6 +44,7 @@ def test_a_long_path_shows_progress_is_cancelled_and_stops_with_its_tab(browser,
                              workspaces)
     tab = new_tab(browser)
     tab.goto(f"{server}/interpolate?ws={ws}")
+    tab.get_by_role("button", name=re.compile(r"Compute \(about \d+ s\)")).click()  # minutes: asked for
     progress = re.compile(r"ri-optimal path · \d+ s of at most 600 s · iteration \d+ of at most \d+, loss [\d.e+-]+, "
                           r"at most about \d+ s left")
     tab.get_by_text(progress).wait_for()

@@ -313,9 +313,10 @@ def ended(slot: str, where=st):
 
 
 def run_again(job: Job, where=st, label: str = "Run again") -> None:
-    """A button that forgets the job's result and asks again (e.g. with a larger time budget)."""
+    """A button that forgets the job's result and starts it again (e.g. with a larger time budget)."""
     if where.button(label, key=f"again-{hash(job.key)}", help="With the time budget set in the sidebar"):
         session_jobs().forget(job.key)
+        run(job.key, job.label, job.work)
         st.rerun()
 
 

@@ -4,7 +4,7 @@ pairs), and Adam's learning rate and schedule, from the best closed-form start, 
 Struski, Tabor, Podolak, Nowak, "Interpolation in generative models", Eq. 3 with the typical-set index and
 ``alpha = 0.9``, paths of ``--frames`` frames between prior samples.
 
-(a) Cost: ``lc.measure_cost`` of one path (one iteration, then three, timed) and of ``--pairs`` paths optimised
+(a) Cost: ``lc.measure_cost`` of one path (one iteration, then five, timed) and of ``--pairs`` paths optimised
     as one batch; the ratio says what batching pairs saves per pair.
 (b) Learning rate: the mean Eq. 3 energy (in the loop; the sampler's loop decoder for digits-ddim) after a fixed
     number of iterations for each learning rate, in units of the prior's mean element scale, constant or with a
