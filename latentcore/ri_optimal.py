@@ -53,8 +53,8 @@ DEFAULT_ALPHA = 0.9
 # Sampler steps of the decoder in the loop for models with a sampler. Measured in the README on digits-ddim (25
 # steps): with 3, the full sampler's energy rarely fell within a minute; with 10, by about a third for 2 pairs of 3.
 LOOP_STEPS = 10
-# Iterations a person waits for on a page: about 9 s for one pair of 8 frames through faces-dcgan on 2 CPU cores
-# (30 ms an iteration), where the energy is within 10 % of where 1000 iterations take it (bench.figures.ri_optimal).
+# Iterations a person waits for on a page: about 9 s for one path of 8 frames through faces-dcgan on 2 CPU cores
+# (docs/ri_optimal_models.md), where every interior frame is typical and the path is shorter than LOL's.
 INTERACTIVE_MAX_ITER = 300
 # Above this many image values per frame, a sampler on a CPU takes seconds per iteration (Stable Diffusion's 512x512
 # RGB frames, not the 16x16 digits), so a path would take hours.
@@ -184,8 +184,8 @@ def ri_optimal_interpolate(z0: torch.Tensor, z1: torch.Tensor, t: torch.Tensor, 
                     kept.measure(assemble().detach())
                 return should_stop is not None and should_stop()
 
-        # the final measure is inside the budget: the loop gets what is left after it
-        # one measure of a batch of candidates is cheaper per path than the final one: twice the share, and a margin
+        # The final measure is inside the budget, so the loop gets what is left after it: twice the candidates' share
+        # each (a batch of candidates costs less per path than one path alone), and a margin.
         reserve = (2 if kept is not None else 1) * 2.0 * one_measure + 0.02 * (budget_s or 0.0)
         loop_budget = None if budget_s is None else time_left(budget_s - reserve, began)
         run = optimise_units([inner], assemble, energy, lr=step, max_iter=max_iter, tol=tol, patience=patience,

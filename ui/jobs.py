@@ -4,9 +4,11 @@ budget, and stopped when their session ends.
 
 A page asks for a result with :func:`run`: the first request starts a job (or queues it behind the one running:
 one job per session at a time), later requests with the same key get the same job, and once it has ended, its
-result (or that it was cancelled before it started). The work is a latentcore call that takes ``progress``,
-``budget_s`` and ``should_stop``; stopping (the budget spent, Cancel, the tab closed) ends it with the best
-result reached so far, which latentcore labels as stopped early.
+result (or that it was cancelled before it started). Rows of a page that change with every input (paths, centroids)
+use :func:`on_request` instead: their work starts only when asked for, unless its measured cost says it takes at most
+:data:`AUTO_S` seconds, and meanwhile their last result is shown as out of date. The work is a latentcore call that
+takes ``progress``, ``budget_s`` and ``should_stop``; stopping (the budget spent, Cancel, the tab closed) ends it
+with the best result reached so far, which latentcore labels as stopped early.
 
 A job belongs to its session: ``should_stop`` turns True within one iteration of the session ending (Streamlit's
 runtime drops a session when its tab closes or reloads), so a closed tab leaves no work behind. When a page asks
@@ -231,15 +233,10 @@ def result(job: Job, where=st, offer_again: bool = True):
     return None
 
 
-def optimised(key: tuple, label: str, work: Work, where=st):
-    """For ``work`` that returns ``(value, stopping)`` (latentcore's ``return_stopping=True``): its value once its
-    job is done, else None (see :func:`result`); a value cut short by the budget or Cancel is labelled so in
+def optimised(job: Job, label: str, where=st):
+    """For a job whose work returns ``(value, stopping)`` (latentcore's ``return_stopping=True``): its value once
+    it is done, else None (see :func:`result`); a value cut short by the budget or Cancel is labelled so in
     ``where``, with a button to run it again."""
-    return optimised_result(run(key, label, work), label, where)
-
-
-def optimised_result(job: Job, label: str, where=st):
-    """:func:`optimised` of a job already asked for."""
     value, stopping = result(job, where) or (None, None)
     if stopping is not None and stopping.early:
         where.caption(f"{label}: {stopping.describe()}.")
@@ -261,7 +258,7 @@ class Shown:
 def on_request(slot: str, key: tuple, label: str, work: Work, estimate_s: float, computed_for: str,
                where=st) -> Shown:
     """An iterative computation that runs only when asked for, so that changing an input never starts a long job:
-    for work already asked for under ``key`` (running, queued or done), as :func:`optimised`; otherwise it starts at
+    for work already asked for under ``key`` (running, queued or done), see :func:`optimised`; otherwise it starts at
     once when ``estimate_s`` (seconds, from the model's measured cost) is at most :data:`AUTO_S`, else ``where``
     offers "Compute (about N s)". Meanwhile the slot's latest result (``slot``: one per row of a page, e.g. a
     scheme's) is shown as out of date, saying what it was ``computed_for``."""
@@ -279,7 +276,7 @@ def on_request(slot: str, key: tuple, label: str, work: Work, estimate_s: float,
     if job is not None:
         if job.active:
             st.session_state["jobs.watching"] = True  # the panel reruns the page when it ends
-        value = optimised_result(job, label, where)
+        value = optimised(job, label, where)
         if value is not None:
             st.session_state[f"jobs.latest.{slot}"] = (key, computed_for)
             return Shown(value)
