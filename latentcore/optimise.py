@@ -48,32 +48,48 @@ class Optimised:
     lowest: torch.Tensor
 
 
+# measure_cost tries a whole run only where this many iterations fit in its budget: fewer hardly ever converge
+TRIAL_ITERATIONS = 50
+
+
 @dataclass(frozen=True)
 class Cost:
     """What an iterative computation costs, measured by :func:`measure_cost`: ``setup_s`` seconds before its first
-    iteration and ``iteration_s`` seconds per iteration, for the size it was measured at."""
+    iteration and ``iteration_s`` seconds per iteration, for the size it was measured at; ``iterations``: how many
+    one whole run took to stop by its own rule, where one was measured (None otherwise)."""
 
     setup_s: float
     iteration_s: float
+    iterations: int | None = None
 
     def seconds(self, max_iter: int, scale: float = 1.0) -> float:
-        """The seconds ``max_iter`` iterations take at ``scale`` times the measured size (time grows about
-        linearly with the number of latents optimised); an upper bound where the computation converges sooner."""
-        return scale * (self.setup_s + max_iter * self.iteration_s)
+        """The seconds a run limited to ``max_iter`` iterations takes at ``scale`` times the measured size (time
+        grows about linearly with the number of latents optimised): the iterations a whole run took where known,
+        else ``max_iter`` (an upper bound where the computation converges sooner)."""
+        iterations = max_iter if self.iterations is None else min(self.iterations, max_iter)
+        return scale * (self.setup_s + iterations * self.iteration_s)
 
 
-def measure_cost(run: Callable[[int], object], iterations: int = 4) -> Cost:
-    """The :class:`Cost` of ``run(max_iter)`` (a computation with an iteration limit), from two timed runs after an
-    untimed one (the first call of a model allocates and warms up): one iteration, then ``1 + iterations``; their
-    difference is the time per iteration."""
-    run(1)
+def measure_cost(run: Callable[..., Stopping | None], iterations: int = 4, whole_within_s: float | None = None) -> Cost:
+    """The :class:`Cost` of ``run(max_iter, budget_s)`` (a computation with an iteration limit and a time budget
+    that returns its :class:`Stopping`), from two timed runs after an untimed one (the first call of a model
+    allocates and warms up): one iteration, then ``1 + iterations``; their difference is the time per iteration.
+    With ``whole_within_s``, where :data:`TRIAL_ITERATIONS` iterations fit in that many seconds, one run at its own
+    limit (``max_iter=None``) within that budget follows, and where it ends by its own rule the iterations it took
+    are kept: most such computations converge long before their limit."""
+    run(1, None)
     first = time.perf_counter()
-    run(1)
+    run(1, None)
     one = time.perf_counter() - first
     more = time.perf_counter()
-    run(1 + iterations)
+    run(1 + iterations, None)
     per = max((time.perf_counter() - more - one) / iterations, 0.0)
-    return Cost(max(one - per, 0.0), per)
+    cost = Cost(max(one - per, 0.0), per)
+    if whole_within_s is not None and cost.seconds(TRIAL_ITERATIONS) <= whole_within_s:
+        stopping = run(None, whole_within_s)
+        if stopping is not None and not stopping.early:
+            cost = Cost(cost.setup_s, cost.iteration_s, stopping.iterations)
+    return cost
 
 
 def time_left(budget_s: float | None, start: float) -> float | None:

@@ -61,9 +61,10 @@ def test_every_scheme_runs_on_interpolate(app):
     app.slider[0].set_value(6).run()
     _no_errors(app)
     iterative = [s for s in lc.SCHEMES.values() if s.iterative]
-    # measured to take under a second or two here, they start by themselves: one computes, the others wait
+    for button in [b for b in app.button if b.label.startswith("Compute (")]:  # those not started by themselves
+        button.click().run()
     said = [c.value for c in app.caption if re.match(r".* path: (computing; its progress|waiting for )", c.value)]
-    assert len(said) == len(iterative), said
+    assert len(said) == len(iterative), said  # one computes, the others wait
     finish_jobs(app)  # NAO and ri-optimal paths run as jobs
     _no_errors(app)
     assert len(frame_rows(app)) == len(lc.SCHEMES)

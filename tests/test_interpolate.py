@@ -188,11 +188,16 @@ def test_the_cost_of_an_iterative_scheme_is_measured_from_two_runs_and_scales_wi
     a, b = prior.sample(2, seed=0)
     calls = []
 
-    def nao(max_iter):
+    def nao(max_iter, budget_s):
         calls.append(max_iter)
-        return lc.interpolate(a, b, 8, scheme="nao", prior=prior, max_iter=max_iter)
+        limit = {} if max_iter is None else {"max_iter": max_iter}
+        return lc.interpolate(a, b, 8, scheme="nao", prior=prior, budget_s=budget_s, return_stopping=True,
+                              **limit)[1]
 
     cost = lc.measure_cost(nao, iterations=4)
     assert calls == [1, 1, 5]  # the first warms up, untimed
-    assert cost.setup_s >= 0 and cost.iteration_s >= 0
+    assert cost.setup_s >= 0 and cost.iteration_s >= 0 and cost.iterations is None
     assert cost.seconds(100, scale=2.0) == 2 * cost.seconds(100) == 2 * (cost.setup_s + 100 * cost.iteration_s)
+    whole = lc.measure_cost(nao, iterations=4, whole_within_s=30.0)  # NAO converges long before 10 000 iterations
+    assert calls[3:] == [1, 1, 5, None] and 0 < whole.iterations < 10_000
+    assert whole.seconds(10_000) == whole.setup_s + whole.iterations * whole.iteration_s

@@ -228,7 +228,7 @@ def result(job: Job, where=st, offer_again: bool = True):
     else:
         running = next((j for j in session_jobs().active() if j.state == "running"), None)
         before = ("its turn" if running is None else "for a cancelled computation to stop" if running.cancel.is_set()
-                  else f"for {running.label} to end")
+                  else f"for the {'earlier ' * (running.label == job.label)}{running.label} to end")
         where.caption(f"{job.label}: waiting {before}; the queue is at the top of the page.")
     return None
 

@@ -108,8 +108,8 @@ def path_through(model, stops: torch.Tensor, frames: int, scheme: str, decoding:
         return jobs.Shown(lc.interpolate_chain(stops, frames, scheme=scheme, prior=model.prior, **options))
     key = ("path", model.key, scheme, frames, _digest_tensor(stops), tuple(stops.shape),
            decoding if spec.uses_decoder else None, tuple(sorted(settings.items())))
-    cost = _path_cost(model, model.key, str(model.dtype), scheme, decoding if spec.uses_decoder else None,
-                      tuple(sorted(settings.items())))
+    through = decoding if spec.uses_decoder else None
+    cost = _path_cost(model, model.key, str(model.dtype), scheme, through and through.steps, through, settings)
     estimate = cost.seconds(options.get("max_iter", 1), scale=(len(stops) - 1) * frames / COST_FRAMES)
     work = lambda **controls: lc.interpolate_chain(  # noqa: E731
         stops, frames, scheme=scheme, prior=model.prior, return_stopping=True, **options, **controls)
@@ -117,18 +117,27 @@ def path_through(model, stops: torch.Tensor, frames: int, scheme: str, decoding:
                            where)
 
 
-COST_FRAMES = 8  # the size an iterative scheme's cost is measured at: one path of this many frames
+# The size an iterative scheme's cost is measured at: one path of this many frames (one to optimise), so that the
+# measuring takes a couple of seconds at most (digits-ddim), once per server process; the cost of every iteration
+# grows about linearly with the frames decoded.
+COST_FRAMES = 3
 
 
 @st.cache_resource(max_entries=64, show_spinner="Measuring what this computation costs on this model ...")
-def _path_cost(_model, model_key, dtype: str, scheme: str, decoding, settings: tuple) -> lc.Cost:
+def _path_cost(_model, model_key, dtype: str, scheme: str, steps, _decoding, _settings: dict) -> lc.Cost:
     """The measured :class:`~latentcore.optimise.Cost` of one path of :data:`COST_FRAMES` frames between two
-    prior samples by an iterative scheme on a model (its decoder's cost included), once per server process."""
+    prior samples by an iterative scheme on a model (its decoder's cost included), once per server process, model,
+    precision, scheme and sampler ``steps`` (conditions and the scheme's settings change it little)."""
     spec = lc.SCHEMES[scheme]
-    options = spec.options(_model, context="interactive", decoding=decoding, **dict(settings))
+    options = spec.options(_model, context="interactive", decoding=_decoding, **_settings)
     ends = _model.prior.sample(2, seed=0)
-    return lc.measure_cost(lambda max_iter: lc.interpolate(ends[0], ends[1], COST_FRAMES, scheme=scheme,
-                                                           prior=_model.prior, **{**options, "max_iter": max_iter}))
+
+    def run(max_iter, budget_s):
+        limit = {} if max_iter is None else {"max_iter": max_iter}
+        return lc.interpolate(ends[0], ends[1], COST_FRAMES, scheme=scheme, prior=_model.prior, budget_s=budget_s,
+                              return_stopping=True, **{**options, **limit})[1]
+
+    return lc.measure_cost(run, whole_within_s=jobs.AUTO_S)
 
 
 def centroid_of(model, seeds: torch.Tensor, scheme: str, computed_for: str = "", where=st) -> jobs.Shown:
@@ -155,8 +164,13 @@ def _centroid_cost(_model, model_key, dtype: str, scheme: str) -> lc.Cost:
     iterative centroid scheme, once per server process."""
     options = lc.CENTROIDS[scheme].options(context="interactive")
     seeds = _model.prior.sample(COST_SEEDS, seed=0)
-    return lc.measure_cost(lambda max_iter: lc.centroid(seeds, scheme=scheme, prior=_model.prior,
-                                                        **{**options, "max_iter": max_iter}))
+
+    def run(max_iter, budget_s):
+        limit = {} if max_iter is None else {"max_iter": max_iter}
+        return lc.centroid(seeds, scheme=scheme, prior=_model.prior, budget_s=budget_s, return_stopping=True,
+                           **{**options, **limit})[1]
+
+    return lc.measure_cost(run, whole_within_s=jobs.AUTO_S)
 
 
 def digest(data) -> str:

@@ -34,8 +34,8 @@ def cost_of(model, pairs: int, frames: int) -> lc.Cost:
     spec = lc.SCHEMES["ri-optimal"]
     options = spec.options(model, context="interactive")
     z = model.prior.sample(2 * pairs, seed=0)
-    return lc.measure_cost(lambda max_iter: lc.interpolate(z[:pairs], z[pairs:], frames, scheme="ri-optimal",
-                                                           prior=model.prior, **{**options, "max_iter": max_iter}))
+    return lc.measure_cost(lambda max_iter, budget_s: lc.interpolate(
+        z[:pairs], z[pairs:], frames, scheme="ri-optimal", prior=model.prior, **{**options, "max_iter": max_iter}))
 
 
 def sweep(model, pairs: int, frames: int, iterations: int, rate: float, schedule: str) -> float:
@@ -56,7 +56,7 @@ def sweep(model, pairs: int, frames: int, iterations: int, rate: float, schedule
         path = torch.cat([z0[:, None], inner, z1[:, None]], 1).reshape(pairs, frames, *prior.shape)
         energy = path_energy(path, prior=prior, decoder=loop, kind=DEFAULT_KIND, alpha=DEFAULT_ALPHA)
         if i == iterations:
-            return float(energy.mean())
+            return float(energy.detach().mean())
         opt.zero_grad()
         energy.sum().backward()
         opt.step()
