@@ -72,7 +72,8 @@ def test_changing_the_frames_with_ri_optimal_selected_starts_no_job(browser, ser
     ws = workspace.new_workspace_id()
     model = models.load("faces-dcgan", device="cpu")
     seeds = SeedSet(model.prior.sample(2, seed=0, device="cpu"), ["a", "b"])
-    settings = {"model": "faces-dcgan", "interpolate.schemes": ["lol", "ri-optimal"], "interpolate.frames": 8}
+    settings = {"model": "faces-dcgan", "interpolate.schemes": ["lol", "ri-optimal"], "interpolate.frames": 4,
+                "jobs.budget_s": 5}  # the least: the path ends early, which is enough here
     workspace.save_workspace(workspace.Workspace(seed_sets={"faces-dcgan": seeds}, settings=settings), ws,
                              workspaces)
     tab = new_tab(browser)
@@ -81,21 +82,21 @@ def test_changing_the_frames_with_ri_optimal_selected_starts_no_job(browser, ser
     compute.wait_for()
     settle(tab)
     rows = tab.locator("[data-testid=stMain] .le-frames")
-    assert rows.count() == 1 and rows.nth(0).locator("img").count() == 8  # LOL only
+    assert rows.count() == 1 and rows.nth(0).locator("img").count() == 4  # LOL only
     assert tab.get_by_role("button", name="Cancel").count() == 0  # nothing started unasked
 
     compute.click()
-    tab.get_by_text(re.compile(r"ri-optimal path · \d+ s of at most 60 s")).wait_for()
+    tab.get_by_text(re.compile(r"ri-optimal path · \d+ s of at most 5 s")).wait_for()
     jobs_done(tab)
-    assert rows.count() == 2 and rows.nth(1).locator("img").count() == 8
+    assert rows.count() == 2 and rows.nth(1).locator("img").count() == 4
 
     slider = tab.locator("[data-testid=stMain] [data-testid=stSlider]").filter(has_text="Frames").get_by_role("slider")
     slider.focus()
-    slider.press("ArrowLeft")  # 7 frames: LOL at once, the ri-optimal path out of date, no job
+    slider.press("ArrowRight")  # 5 frames: LOL at once, the ri-optimal path out of date, no job
     tab.wait_for_function("() => document.querySelector('[data-testid=stMain] .le-frames').querySelectorAll('img')"
-                          ".length === 7")
+                          ".length === 5")
     settle(tab)
-    tab.get_by_text("Out of date, not in the charts below: computed for 8 frames through a → b").wait_for()
+    tab.get_by_text("Out of date, not in the charts below: computed for 4 frames through a → b").wait_for()
     assert tab.get_by_role("button", name="Cancel").count() == 0 and compute.count() == 1
     no_errors(tab)
     shoot(tab, "interpolate-out-of-date")
