@@ -20,6 +20,14 @@ def finish_jobs(at, timeout: float = 300.0):
     return at
 
 
+def ask_for_all(at):
+    """Press every "Compute (about N s)" button (iterative rows that did not start by themselves, ui.jobs.on_request,
+    which depends on how long this machine takes), then wait for the jobs (:func:`finish_jobs`). Returns ``at``."""
+    while pressed := [b for b in at.button if b.label.startswith("Compute (")]:
+        pressed[0].click().run()
+    return finish_jobs(at)
+
+
 def frame_bodies(at) -> list[str]:
     """The HTML of each row (or grid) of images a page drew with ui.frames.image_row, in order."""
     return [element.proto.body for element in at.main.get("html") if 'class="le-frames"' in element.proto.body]

@@ -12,7 +12,7 @@ from streamlit.testing.v1 import AppTest
 import latentcore as lc
 from ui.server import workspace
 from ui.server.seed_set import SeedSet
-from tests.apptools import finish_jobs, frame_bodies, frame_rows
+from tests.apptools import ask_for_all, finish_jobs, frame_bodies, frame_rows
 from ui.sidebar import DEFAULT_MODEL
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
@@ -347,7 +347,7 @@ def test_playground_draws_every_path_and_follows_its_inputs(app):
 def test_centroids_and_reconstruction(app):
     app.button[0].click().run()  # 8 demo seeds
     app.switch_page("pages/centroids.py").run()
-    finish_jobs(app)  # the NAO centroid
+    ask_for_all(app)  # the NAO centroid
     _no_errors(app)
     table = app.dataframe[0].value.set_index("centroid")
     assert list(table.index) == [c.label for c in lc.CENTROIDS.values()]
@@ -563,17 +563,10 @@ def test_iterative_paths_are_not_optimised_again_on_a_rerun(app, monkeypatch):
         return real(*args, **kwargs)
 
     monkeypatch.setattr(lc, "interpolate_chain", counted)
-    compute = lambda: [b for b in app.button if b.label.startswith("Compute")]  # noqa: E731 - unless it auto-starts
-    app.multiselect[0].set_value(["lol", "nao"]).run()
-    for button in compute():
-        button.click().run()
-    finish_jobs(app)
+    ask_for_all(app.multiselect[0].set_value(["lol", "nao"]).run())
     _no_errors(app)
     assert calls.count("nao") == 1
-    app.toggle[0].set_value(True).run()  # a chain: new endpoints, a new optimisation
-    for button in compute():
-        button.click().run()
-    finish_jobs(app)
+    ask_for_all(app.toggle[0].set_value(True).run())  # a chain: new endpoints, a new optimisation
     app.toggle[0].set_value(False).run()  # back to the pair: the kept path
     _no_errors(app)
     assert calls.count("nao") == 2 and len(frame_rows(app)) == 2

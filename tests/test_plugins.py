@@ -13,7 +13,7 @@ from streamlit.testing.v1 import AppTest
 
 import latentcore as lc
 import latentcore.models as models
-from tests.apptools import finish_jobs, frame_images, frame_rows
+from tests.apptools import ask_for_all, finish_jobs, frame_images, frame_rows
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = str(ROOT / "app.py")
@@ -296,7 +296,7 @@ def test_plugins_on_every_page_with_their_conditions_in_the_sidebar(plugin_dir, 
 
     at.button[0].click().run()  # the demo on the plug-in, then Interpolate, with ri-optimal paths (decoder in the loop)
     _no_errors(at)
-    finish_jobs(at.multiselect[0].set_value(["lol", "ri-optimal"]).run())
+    ask_for_all(at.multiselect[0].set_value(["lol", "ri-optimal"]).run())
     _no_errors(at)
     assert len(frame_rows(at)) == 2
     for page in PAGES:  # the geometry playground has no model; test_app renders it
