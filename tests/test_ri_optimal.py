@@ -133,7 +133,7 @@ def test_feature_restricted_paths_keep_the_class():
     linear = kept(lc.interpolate(a, b, 16, scheme="linear", prior=model.prior))
     index = lc.classifier_index(model, classifier, labels)
     result = lc.ri_optimal_interpolate(a, b, T16, model.prior, decoder=model, index_fn=index, alpha=0.5,
-                                       max_iter=80)
+                                       max_iter=30)
     restricted = kept(result.path)
     print(f"\nclass kept on {float(linear.mean()):.1%} of linear frames, {float(restricted.mean()):.1%} of "
           f"feature-restricted frames ({len(labels)} pairs)")
