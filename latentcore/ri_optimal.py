@@ -287,7 +287,7 @@ def class_prior(model, images: torch.Tensor, bandwidth: float | None = None) -> 
 register_scheme(Scheme(
     "ri-optimal", "ri-optimal", "The path of highest realisticity index: a geodesic of the metric "
     "log^2(ri) dG^T dG, found by Adam on Eq. 3 of Struski et al., 'Interpolation in generative models', with the "
-    "decoder in the loop.",
+    "decoder in the loop, started from the best closed-form path.",
     ri_optimal_interpolate, iterative=True, uses_decoder=True, loop_steps=LOOP_STEPS, slow_on=slow_through,
     settings=(KIND, START, ALPHA), formerly=("geodesic",),
     interactive={"max_iter": INTERACTIVE_MAX_ITER}, evaluation={"max_iter": 200}))
