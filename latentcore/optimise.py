@@ -72,18 +72,19 @@ class Cost:
 
 def measure_cost(run: Callable[..., Stopping | None], iterations: int = 4, whole_within_s: float | None = None) -> Cost:
     """The :class:`Cost` of ``run(max_iter, budget_s)`` (a computation with an iteration limit and a time budget
-    that returns its :class:`Stopping`), from two timed runs after an untimed one (the first call of a model
-    allocates and warms up): one iteration, then ``1 + iterations``; their difference is the time per iteration.
-    With ``whole_within_s``, where :data:`TRIAL_ITERATIONS` iterations fit in that many seconds, one run at its own
-    limit (``max_iter=None``) within that budget follows, and where it ends by its own rule the iterations it took
-    are kept: most such computations converge long before their limit."""
-    run(1, None)
+    that returns its :class:`Stopping`), from two timed runs: ``1 + iterations`` iterations, then one; their
+    difference is the time per iteration. The longer run comes first, so that the overhead of a model's first call
+    (allocation, warm-up) errs towards a longer estimate. With ``whole_within_s``, where
+    :data:`TRIAL_ITERATIONS` iterations fit in that many seconds, one run at its own limit (``max_iter=None``)
+    within that budget follows, and where it ends by its own rule the iterations it took are kept: most such
+    computations converge long before their limit."""
+    more = time.perf_counter()
+    run(1 + iterations, None)
+    longer = time.perf_counter() - more
     first = time.perf_counter()
     run(1, None)
     one = time.perf_counter() - first
-    more = time.perf_counter()
-    run(1 + iterations, None)
-    per = max((time.perf_counter() - more - one) / iterations, 0.0)
+    per = max((longer - one) / iterations, 0.0)
     cost = Cost(max(one - per, 0.0), per)
     if whole_within_s is not None and cost.seconds(TRIAL_ITERATIONS) <= whole_within_s:
         stopping = run(None, whole_within_s)
