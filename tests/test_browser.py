@@ -179,8 +179,8 @@ def test_journey(server, page):
     ask_for = page.get_by_role("button", name="Compute (")  # the NAO centroid, unless it started by itself
     if ask_for.count():
         ask_for.first.click()
-    jobs_done(page)
-    assert page.locator("[data-testid=stMain] .le-frames img").count() >= 4 + 4  # centroids, k-NN neighbours
+    page.wait_for_function("document.querySelectorAll('[data-testid=stMain] .le-frames img').length >= 4 + 4")
+    jobs_done(page)  # 4 centroids, the NAO one included, and 4 k-NN neighbours
     no_errors(page)
     shoot(page, "centroids")
 
