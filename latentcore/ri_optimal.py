@@ -152,10 +152,10 @@ def ri_optimal_interpolate(z0: torch.Tensor, z1: torch.Tensor, t: torch.Tensor, 
         progress(0.0, "ri-optimal path: measuring where to start")
     names, starts = _starts(z0, z1, t, prior, start)
     tick = time.monotonic()
-    energies_start, _ = measured(torch.cat(starts))
+    energies_start = measured(torch.cat(starts))[0].reshape(len(starts), b)
     one_measure = (time.monotonic() - tick) / len(starts)  # what the final measure will take
-    best = energies_start.reshape(len(starts), b).argmin(0)
-    chosen = torch.stack(starts)[best, torch.arange(b)]
+    best = energies_start.argmin(0)
+    chosen, start_energy = torch.stack(starts)[best, torch.arange(b)], energies_start[best, torch.arange(b)]
     inner = chosen[:, 1:-1].clone().requires_grad_(True)
 
     def assemble():
@@ -172,8 +172,7 @@ def ri_optimal_interpolate(z0: torch.Tensor, z1: torch.Tensor, t: torch.Tensor, 
 
     kept = None
     if loop_decoder is not None:
-        kept = _FullDecoderCheck(lambda nodes: measured(nodes)[0], chosen,
-                                 energies_start.reshape(len(starts), b)[best, torch.arange(b)])
+        kept = _FullDecoderCheck(lambda nodes: measured(nodes)[0], chosen, start_energy)
     if n > 2:
         polled = should_stop
         if kept is not None:
@@ -193,14 +192,16 @@ def ri_optimal_interpolate(z0: torch.Tensor, z1: torch.Tensor, t: torch.Tensor, 
                              keep_best=kept is None, what="ri-optimal path")
         energies, converged, stopping = run.history, run.converged, run.stopping
     else:
-        energies = energies_start.reshape(len(starts), b)[best, torch.arange(b)][None]
+        energies = start_energy[None]
         converged = torch.ones(b, dtype=torch.bool)
         stopping = Stopping("converged", 0, 0.0, float(energies.mean()))
     path = assemble().detach()
-    if kept is not None:
-        kept.measure(path)
-        path = kept.path
     final, report = measured(path)
+    if kept is not None:
+        kept.measure(path, final)
+        if not torch.equal(kept.path, path):  # an earlier path of some pair was better: measure what is returned
+            path = kept.path
+            final, report = measured(path)
     stopping = dataclasses.replace(stopping, loss=float(final.mean()), seconds=time.monotonic() - began)
     start_names = tuple(names[int(i)] for i in best)
     return RiOptimalResult(path, energies, final, report.index, report.point_index, converged, stopping, start_names)
@@ -230,8 +231,10 @@ class _FullDecoderCheck:
         self.path = path.detach().clone()
         self.energy = energy
 
-    def measure(self, path: torch.Tensor) -> None:
-        energy = self.full_energy(path)
+    def measure(self, path: torch.Tensor, energy: torch.Tensor | None = None) -> None:
+        """Keep each pair's rows of ``path`` where its full-decoder ``energy`` (measured here when not given) is
+        lower."""
+        energy = self.full_energy(path) if energy is None else energy
         better = energy < self.energy
         self.path[better] = path[better]
         self.energy = torch.where(better, energy, self.energy)

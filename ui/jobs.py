@@ -191,6 +191,11 @@ def session_jobs() -> SessionJobs:
     return st.session_state["jobs"]
 
 
+def session_budget() -> float:
+    """The session's time budget for one long computation, in seconds (the sidebar's :func:`budget_widget`)."""
+    return float(st.session_state.get("jobs.budget_s", DEFAULT_BUDGET_S))
+
+
 def budget_widget() -> None:
     """The sidebar's time budget for one long computation (kept in the workspace)."""
     st.slider("Time budget for long computations (s)", *BUDGET_S, key=remember(
@@ -204,7 +209,7 @@ def run(key: tuple, label: str, work: Work) -> Job:
     first request, the same job afterwards; ``job.state`` says whether it ended (``done``, ``failed``,
     ``cancelled`` before it started) and ``job.result`` is there. The page asking (set by :func:`ui.page`) owns
     it: its later runs may replace it. ``label``: what the job panel calls it."""
-    budget = float(st.session_state.get("jobs.budget_s", DEFAULT_BUDGET_S))
+    budget = session_budget()
     job = session_jobs().request(key, st.session_state.get("jobs.owner", ""), label, work, budget)
     if job.active:
         st.session_state["jobs.watching"] = True  # the panel reruns the page when it ends
@@ -264,7 +269,7 @@ def on_request(slot: str, key: tuple, label: str, work: Work, estimate_s: float,
     scheme's) is shown as out of date, saying what it was ``computed_for``."""
     jobs = session_jobs()
     job = jobs.find(key, st.session_state.get("jobs.owner", ""))
-    budget = float(st.session_state.get("jobs.budget_s", DEFAULT_BUDGET_S))
+    budget = session_budget()
     if job is None:
         seconds = min(estimate_s, budget)
         about = f"about {seconds:.0f} s" if seconds >= 1 else "under a second"

@@ -133,9 +133,8 @@ def _path_cost(_model, model_key, dtype: str, scheme: str, steps, _decoding, _se
     ends = _model.prior.sample(2, seed=0)
 
     def run(max_iter, budget_s):
-        limit = {} if max_iter is None else {"max_iter": max_iter}
         return lc.interpolate(ends[0], ends[1], COST_FRAMES, scheme=scheme, prior=_model.prior, budget_s=budget_s,
-                              return_stopping=True, **{**options, **limit})[1]
+                              return_stopping=True, **_limited(options, max_iter))[1]
 
     return lc.measure_cost(run, whole_within_s=jobs.AUTO_S)
 
@@ -166,11 +165,15 @@ def _centroid_cost(_model, model_key, dtype: str, scheme: str) -> lc.Cost:
     seeds = _model.prior.sample(COST_SEEDS, seed=0)
 
     def run(max_iter, budget_s):
-        limit = {} if max_iter is None else {"max_iter": max_iter}
         return lc.centroid(seeds, scheme=scheme, prior=_model.prior, budget_s=budget_s, return_stopping=True,
-                           **{**options, **limit})[1]
+                           **_limited(options, max_iter))[1]
 
     return lc.measure_cost(run, whole_within_s=jobs.AUTO_S)
+
+
+def _limited(options: dict, max_iter: int | None) -> dict:
+    """A scheme's ``options`` with the iteration limit ``max_iter`` (None: its own)."""
+    return options if max_iter is None else {**options, "max_iter": max_iter}
 
 
 def digest(data) -> str:
