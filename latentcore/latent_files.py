@@ -9,15 +9,20 @@ is wrong and what is accepted. Files are written atomically (:func:`write_atomic
 
 Sizes are bounded before anything is inflated, by limits the caller may pass (defaults below; a server passes
 its own): the file's own size; for the zip archives (``.npz``, ``.pt``) the number of entries and each entry's
-declared size; for ``.npy`` data, also inside an ``.npz``, the shape and dtype its header declares, read with
-``numpy.lib.format`` before the data, so that a small file that would expand to gigabytes (a zip bomb) or to more
-latents than accepted is refused at once.
+declared size; and the shape, dtype and count of the latents (and, in an ``.npz``, of their names) as the file's
+headers declare them (``numpy.lib.format`` for ``.npy`` data, also inside an ``.npz``; the JSON header of a
+safetensors file), so that a small file that would expand to gigabytes (a zip bomb), to latents of another shape
+or to more latents than accepted is refused at once. A server also passes an
+:class:`~latentcore.inflation.InflationBudget`, which bounds what all reads together inflate at once. PyTorch's
+legacy ``.pt`` format is refused: torch allocates the storage sizes it declares before checking them.
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
+import logging
 import math
 import os
 import pickle
@@ -33,6 +38,8 @@ import torch
 
 from .validation import count_nonfinite, some_of
 
+logger = logging.getLogger(__name__)
+
 LATENT_FORMATS = (".npy", ".npz", ".safetensors", ".pt", ".pth")
 LATENTS_KEY = "latents"
 NAMES_KEY = "names"
@@ -42,6 +49,9 @@ MAX_FILE_BYTES = 256 * MiB
 MAX_ARRAY_BYTES = 256 * MiB
 MAX_ARCHIVE_ENTRIES = 16384  # entries of a zip archive (.npz, .pt): zipfile builds an object for each on opening
 MAX_NAME_CHARS = 200  # characters of one latent's name
+# A safetensors header (its tensors' entries and metadata, the names among them): parsed as JSON before any check.
+MAX_HEADER_BYTES = 8 * MiB
+SAFETENSORS_FLOATS = {"F16": 2, "BF16": 2, "F32": 4, "F64": 8}  # element sizes of the float types
 FLOAT_DTYPES = "float16, bfloat16, float32 or float64"
 # An .npy header is at most 10 000 bytes (numpy's own limit); an archive entry may exceed its array by that much.
 NPY_HEADER_BYTES = 10_000 + 16
@@ -102,11 +112,44 @@ def _pick(keys, name: str, kind: str) -> str:
                           f"latents under the key '{LATENTS_KEY}' or as its only array")
 
 
-def safetensors_metadata(data: bytes) -> dict:
-    """The ``__metadata__`` of a safetensors file's header (strings keyed by strings), without reading its tensors."""
+def _header_json(text: bytes | str, name: str, what: str):
+    """``text`` parsed as JSON; a :class:`LatentFileError` naming ``what`` when it is not JSON or nested too deeply
+    for Python's parser (a crafted header can nest thousands of levels)."""
+    try:
+        return json.loads(text)
+    except RecursionError as err:
+        raise LatentFileError(f"{name}: {what} is nested too deeply to be read; {what} is a flat JSON "
+                              "value") from err
+    except (ValueError, UnicodeDecodeError) as err:
+        raise LatentFileError(f"{name} is not a valid .safetensors file: {what} is not JSON (the file may be "
+                              "truncated or corrupt)") from err
+
+
+def safetensors_header(data: bytes, name: str = "the file", max_header_bytes: int = MAX_HEADER_BYTES) -> dict:
+    """The JSON header of a safetensors file (tensor entries and ``__metadata__``), without reading its tensors:
+    :class:`LatentFileError` when it is longer than the file, past ``max_header_bytes`` or not a JSON object."""
+    if len(data) < 8:
+        raise LatentFileError(f"{name} is not a valid .safetensors file: it is shorter than the 8 bytes that give "
+                              "its header's length")
     (length,) = struct.unpack("<Q", data[:8])
-    header = json.loads(data[8: 8 + length])
-    return header.get("__metadata__") or {}
+    if length > len(data) - 8:
+        raise LatentFileError(f"{name} is not a valid .safetensors file: its header declares {length} bytes and the "
+                              f"file holds {len(data) - 8} after it (truncated or corrupt)")
+    if length > max_header_bytes:
+        raise LatentFileError(f"{name}: its header (names and metadata) takes {mib(length)}; at most "
+                              f"{mib(max_header_bytes)} are read")
+    header = _header_json(data[8: 8 + length], name, "its header")
+    if not isinstance(header, dict):
+        raise LatentFileError(f"{name} is not a valid .safetensors file: its header is not a JSON object")
+    return header
+
+
+def safetensors_metadata(data: bytes, name: str = "the file") -> dict:
+    """The ``__metadata__`` of a safetensors file's header (strings keyed by strings), without reading its tensors."""
+    meta = safetensors_header(data, name).get("__metadata__") or {}
+    if not isinstance(meta, dict):
+        raise LatentFileError(f"{name} is not a valid .safetensors file: its metadata is not a JSON object")
+    return meta
 
 
 def _pickled(name: str) -> LatentFileError:
@@ -119,11 +162,31 @@ def _not_float(name: str, dtype) -> LatentFileError:
                            f"({FLOAT_DTYPES})")
 
 
-def _latent_count(declared: tuple[int, ...], shape) -> int:
-    """How many latents an array of shape ``declared`` holds, by the rule of :func:`as_file_latents`."""
-    if (shape is not None and tuple(declared) == tuple(shape)) or len(declared) < 2:
-        return 1
-    return declared[0]
+def _layout(got: tuple[int, ...], shape) -> str | None:
+    """How an array of shape ``got`` holds latents of ``shape``: ``'one'`` latent, a ``'batch'``, a ``'flat'`` batch
+    ``[N, prod(shape)]``, or ``None`` when it does not fit. Without a ``shape``, a 1-d array is one latent and any
+    other a batch."""
+    got = tuple(got)
+    if shape is None:
+        return "one" if len(got) < 2 else "batch"
+    shape = tuple(shape)
+    if got == shape:
+        return "one"
+    if got[1:] == shape:
+        return "batch"
+    if len(got) == 2 and got[1] == math.prod(shape):
+        return "flat"
+    return None
+
+
+def _misfit(name: str, got: tuple[int, ...], shape) -> LatentFileError:
+    return LatentFileError(f"{name} holds an array of shape {tuple(got)}, which does not fit latents of shape "
+                           f"({', '.join(map(str, shape))}); accepted: {accepted_shapes(shape)}")
+
+
+def _empty(name: str, got: tuple[int, ...]) -> LatentFileError:
+    return LatentFileError(f"{name} holds an empty or scalar array of shape {tuple(got)}; it must hold at least one "
+                           "latent")
 
 
 def _check_count(count: int, name: str, max_latents: int | None) -> None:
@@ -139,23 +202,74 @@ def mib(n: int) -> str:
     return f"{value:.0f} MiB" if value >= 10 or value == int(value) else f"{value:.1f} MiB"
 
 
-@dataclass(frozen=True)
-class _Bounds:
-    """What one read may inflate: ``array_bytes`` per array (as float32), ``archive_entries`` per zip archive."""
+@dataclass
+class _Read:
+    """One read's bounds and what it holds: ``array_bytes`` per array (as float32), ``archive_entries`` per zip
+    archive, ``name_chars`` per name, at most ``max_latents`` latents of ``shape``; and the memory it reserved from a
+    shared :class:`~latentcore.inflation.InflationBudget` (``budget``, or none), held until ``held`` is closed."""
 
+    name: str
+    shape: tuple[int, ...] | None
+    max_latents: int | None
     array_bytes: int
     archive_entries: int
+    name_chars: int
+    budget: object | None
+    held: contextlib.ExitStack
+
+    def reserve(self, nbytes: int) -> None:
+        """Reserve ``nbytes`` before inflating them (waiting for, or refused by, the shared budget)."""
+        if self.budget is not None:
+            self.held.enter_context(self.budget.reserve(nbytes, self.name))
+
+    def check_latents(self, declared: tuple[int, ...], itemsize: int, label: str | None = None) -> int:
+        """Refuse an array of latents from its declared shape and element size, before it is read: past
+        ``array_bytes`` as float32, empty, not of ``shape``, or more than ``max_latents``. Returns the bytes reading
+        it takes (the array, and its float32 copy when it is of another precision)."""
+        label = label or self.name
+        if any(d < 0 for d in declared):
+            raise LatentFileError(f"{label} is not a valid file: its header declares the shape {declared}")
+        count = math.prod(declared)
+        size = count * max(itemsize, 4)
+        if size > self.array_bytes:
+            raise LatentFileError(f"{label} declares an array of shape {declared} ({mib(size)}); an array in a "
+                                  f"latent file may take at most {mib(self.array_bytes)}")
+        if not declared or count == 0:
+            raise _empty(label, declared)
+        layout = _layout(declared, self.shape)
+        if layout is None:
+            raise _misfit(label, declared, self.shape)
+        _check_count(1 if layout == "one" else declared[0], label, self.max_latents)
+        return count * (itemsize + (0 if itemsize == 4 else 4))
+
+    def latent_count(self, declared: tuple[int, ...]) -> int:
+        return 1 if _layout(declared, self.shape) == "one" else declared[0]
+
+    def check_names(self, declared: tuple[int, ...], dtype: np.dtype, count: int, label: str) -> int:
+        """Refuse an array of names from its header, before it is read: not strings, not one per latent, or wider
+        than ``name_chars``. Returns the bytes reading it takes (the array and the Python strings made of it)."""
+        if dtype.kind not in "US":
+            raise LatentFileError(f"{label} must be an array of strings")
+        given = math.prod(declared)
+        if given != count:
+            raise LatentFileError(f"{self.name}: {given} names for {count} latents; give one name per latent or none")
+        chars = dtype.itemsize // (4 if dtype.kind == "U" else 1)
+        if chars > self.name_chars:
+            raise LatentFileError(f"{self.name}: its names are up to {chars} characters long; a seed name may have at "
+                                  f"most {self.name_chars}")
+        return given * (2 * dtype.itemsize + 64)
 
 
-def _open_zip(data: bytes, name: str, suffix: str, bounds: _Bounds) -> zipfile.ZipFile:
-    """The zip archive of an ``.npz`` or ``.pt`` once its directory is known to be small and each entry's declared
-    size, and their total, within ``bounds.array_bytes``: nothing is inflated yet."""
-    most = bounds.archive_entries
+def _open_zip(data: bytes, suffix: str, read: _Read) -> tuple[zipfile.ZipFile, int]:
+    """The zip archive of an ``.npz`` or ``.pt`` and the total its entries declare, once its directory is known to
+    be small and each entry's declared size (and, for ``.pt``, their total) within ``read.array_bytes``: nothing is
+    inflated yet."""
+    name, most = read.name, read.archive_entries
     if data.count(ZIP_ENTRY) > most:  # an upper bound on the entries zipfile would parse, found without parsing
         raise LatentFileError(f"{name} is an archive of more than {most} entries; a latent file holds the latents "
                               "and their names")
     archive = zipfile.ZipFile(io.BytesIO(data))
-    limit = bounds.array_bytes + NPY_HEADER_BYTES
+    limit = read.array_bytes + NPY_HEADER_BYTES
     total = 0
     for info in archive.infolist():
         entry = info.filename.removesuffix(".npy")[:40]
@@ -165,99 +279,148 @@ def _open_zip(data: bytes, name: str, suffix: str, bounds: _Bounds) -> zipfile.Z
                                   "torch.save)")
         if info.file_size > limit:
             raise LatentFileError(f"{name}: the entry '{entry}' would expand to {mib(info.file_size)}; an "
-                                  f"array in a latent file may take at most {mib(bounds.array_bytes)}")
+                                  f"array in a latent file may take at most {mib(read.array_bytes)}")
         total += info.file_size
     if suffix != ".npz" and total > limit:  # torch.load reads every entry; numpy only the ones asked for
         raise LatentFileError(f"{name} would expand to {mib(total)}; a latent file may hold at most "
-                              f"{mib(bounds.array_bytes)}")
-    return archive
+                              f"{mib(read.array_bytes)}")
+    return archive, total
 
 
-def _read_npy(stream, name: str, shape, max_latents: int | None, bounds: _Bounds, names: bool = False) -> np.ndarray:
-    """The array of an ``.npy`` stream (a file's bytes, or an entry of an ``.npz``), read only after the shape and
-    dtype in its header pass: floating point (strings for ``names``), at most ``bounds.array_bytes`` as float32, at
-    most ``max_latents`` latents."""
+def _npy_header(stream, label: str) -> tuple[tuple[int, ...], np.dtype]:
+    """The shape and dtype an ``.npy`` stream's header declares, read without its data."""
     version = np.lib.format.read_magic(stream)
     reader = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}.get(version)
     if reader is None:
-        raise LatentFileError(f"{name} is not a valid .npy file for latents: its header says format version "
+        raise LatentFileError(f"{label} is not a valid .npy file for latents: its header says format version "
                               f"{version[0]}.{version[1]}; numpy.save writes arrays of numbers as 1.0 or 2.0")
     declared, _, dtype = reader(stream)
-    declared = tuple(declared)
     if dtype.hasobject:
-        raise _pickled(name)
-    if names != (dtype.kind in "US"):
-        if names:
-            raise LatentFileError(f"{name}: '{NAMES_KEY}' must be an array of strings")
-        raise _not_float(name, dtype)
-    if any(d < 0 for d in declared):
-        raise LatentFileError(f"{name} is not a valid .npy file: its header declares the shape {declared}")
-    size = math.prod(declared) * max(dtype.itemsize, 1 if names else 4)
-    if size > bounds.array_bytes:
-        raise LatentFileError(f"{name} declares an array of shape {declared} ({mib(size)}); an array in a "
-                              f"latent file may take at most {mib(bounds.array_bytes)}")
-    if not names:
-        _check_count(_latent_count(declared, shape), name, max_latents)
+        raise _pickled(label)
+    return tuple(declared), dtype
+
+
+def _check_held(declared: tuple[int, ...], dtype: np.dtype, held: int, label: str) -> None:
+    """Refuse an ``.npy`` stream that holds fewer than the ``held`` bytes of data its header declares."""
+    missing = math.prod(declared) * dtype.itemsize - held
+    if missing > 0:
+        raise LatentFileError(f"{label} is not a valid .npy file: it is truncated ({missing} bytes of the array of "
+                              f"shape {declared} its header declares are missing)")
+
+
+def _read_npy(data: bytes, read: _Read):
+    """(array, None) of an ``.npy`` file, read only after its header passes :meth:`_Read.check_latents`."""
+    stream = io.BytesIO(data)
+    declared, dtype = _npy_header(stream, read.name)
+    if dtype.kind != "f":
+        raise _not_float(read.name, dtype)
+    need = read.check_latents(declared, dtype.itemsize)
+    _check_held(declared, dtype, len(data) - stream.tell(), read.name)
+    read.reserve(need)
     stream.seek(0)
-    return np.lib.format.read_array(stream, allow_pickle=False)
+    return np.lib.format.read_array(stream, allow_pickle=False), None
 
 
-def _read_npz(data: bytes, name: str, shape, max_latents: int | None, bounds: _Bounds):
+def _read_npz(data: bytes, read: _Read):
     """(latents array, names or None) of an ``.npz``: only the entries of the latents and their names are
-    inflated, each after its header passes (:func:`_read_npy`)."""
-    archive = _open_zip(data, name, ".npz", bounds)
+    inflated, once both headers pass (:meth:`_Read.check_latents`, :meth:`_Read.check_names`) and their memory is
+    reserved."""
+    archive, _ = _open_zip(data, ".npz", read)
     entries = {info.filename.removesuffix(".npy"): info for info in archive.infolist()}
-    key = _pick(list(entries), name, ".npz archive")
+    key = _pick(list(entries), read.name, ".npz archive")
     with archive.open(entries[key]) as stream:
-        latents = _read_npy(stream, name, shape, max_latents, bounds)
-    if NAMES_KEY not in entries:
+        declared, dtype = _npy_header(stream, read.name)
+        start = stream.tell()
+    if dtype.kind != "f":
+        raise _not_float(read.name, dtype)
+    need = read.check_latents(declared, dtype.itemsize)
+    _check_held(declared, dtype, entries[key].file_size - start, read.name)
+    named = entries.get(NAMES_KEY)
+    if named is not None:
+        label = f"{read.name}: '{NAMES_KEY}'"
+        with archive.open(named) as stream:
+            names_declared, names_dtype = _npy_header(stream, label)
+            start = stream.tell()
+        need += read.check_names(names_declared, names_dtype, read.latent_count(declared), label)
+        _check_held(names_declared, names_dtype, named.file_size - start, label)
+    read.reserve(need)
+    with archive.open(entries[key]) as stream:
+        latents = np.lib.format.read_array(stream, allow_pickle=False)
+    if named is None:
         return latents, None
-    with archive.open(entries[NAMES_KEY]) as stream:
-        names = _read_npy(stream, f"{name}: '{NAMES_KEY}'", None, None, bounds, names=True)
+    with archive.open(named) as stream:
+        names = np.lib.format.read_array(stream, allow_pickle=False)
     return latents, [str(s) for s in names.reshape(-1)]
 
 
-def _parse(data: bytes, suffix: str, name: str, shape, max_latents: int | None, bounds: _Bounds):
-    """(array or tensor, names or None) from the file's bytes."""
+def _read_safetensors(data: bytes, read: _Read):
+    """(latents tensor, names or None) of a ``.safetensors`` file, loaded after its header passes: the tensors are
+    not compressed, so they take no more than the file, but their shape and count are checked first all the same."""
+    header = safetensors_header(data, read.name)
+    tensors = {k: v for k, v in header.items() if k != "__metadata__"}
+    key = _pick(list(tensors), read.name, "safetensors file")
+    entry = tensors[key]
+    itemsize = SAFETENSORS_FLOATS.get(entry.get("dtype")) if isinstance(entry, dict) else None
+    need = len(data)
+    if itemsize is not None and isinstance(entry.get("shape"), list):  # other types are refused once loaded
+        need += read.check_latents(tuple(int(d) for d in entry["shape"]), itemsize)
+    meta = header.get("__metadata__") or {}
+    names = meta.get(NAMES_KEY) if isinstance(meta, dict) else None
+    names = _header_json(names, read.name, "its names") if names else None
+    read.reserve(need)
+    return safetensors.torch.load(data)[key], names
+
+
+def _read_pt(data: bytes, read: _Read):
+    """(latents tensor, names or None) of a ``.pt`` file in torch's zip format, loaded with ``weights_only`` once
+    its entries' sizes pass. The legacy format (before PyTorch 1.6) is refused: its pickle declares storage sizes
+    that torch allocates before it finds the file does not hold them."""
+    if not data.startswith(b"PK"):
+        raise LatentFileError(f"{read.name} is not a .pt file that can be read safely: it is in PyTorch's legacy "
+                              "format (PyTorch before 1.6, or _use_new_zipfile_serialization=False), or not a .pt "
+                              "file at all; save it again with torch.save in PyTorch 1.6 or later, or as .safetensors")
+    _, total = _open_zip(data, read.name.rsplit(".", 1)[-1], read)
+    read.reserve(2 * total)  # the entries, and the float32 copy of a tensor of lower precision
+    obj = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+    names = None
+    if isinstance(obj, dict):
+        names = obj.get(NAMES_KEY)
+        obj = obj[_pick(list(obj), read.name, ".pt dictionary")]
+    if not isinstance(obj, torch.Tensor):
+        raise LatentFileError(f"{read.name} holds a {type(obj).__name__}, not a tensor; save a tensor [N, *shape] "
+                              f"or a dict with the tensor under '{LATENTS_KEY}'")
+    return obj, names
+
+
+_READERS = {".npy": _read_npy, ".npz": _read_npz, ".safetensors": _read_safetensors, ".pt": _read_pt,
+            ".pth": _read_pt}
+
+
+def _parse(data: bytes, suffix: str, read: _Read):
+    """(array or tensor, names or None) from the file's bytes. What the file's maker wrote in an error (a library's
+    message, a size the file declares) goes to the log, not into the message, which says what is wrong in words."""
+    name = read.name
+    if not data:
+        raise LatentFileError(f"{name} is empty (0 bytes); a latent file holds at least one latent")
     # numpy reads anything without its own header as a pickle; tell corrupt files from pickled ones first
     magic = {".npy": b"\x93NUMPY", ".npz": b"PK"}.get(suffix)
     if magic is not None and not data.startswith(magic):
         raise LatentFileError(f"{name} is not a valid {suffix} file: it does not start with the {suffix} header "
                               "(it may be another format renamed, truncated or corrupt)")
     try:
-        if suffix == ".npy":
-            return _read_npy(io.BytesIO(data), name, shape, max_latents, bounds), None
-        if suffix == ".npz":
-            return _read_npz(data, name, shape, max_latents, bounds)
-        if suffix == ".safetensors":
-            tensors = safetensors.torch.load(data)  # not compressed: no larger than the file
-            meta = safetensors_metadata(data).get(NAMES_KEY)
-            names = json.loads(meta) if meta else None
-            return tensors[_pick(list(tensors), name, "safetensors file")], names
-        if data.startswith(b"PK"):  # torch.save's zip format; entries may be deflated
-            _open_zip(data, name, suffix, bounds)
-        obj = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
-        names = None
-        if isinstance(obj, dict):
-            names = obj.get(NAMES_KEY)
-            obj = obj[_pick(list(obj), name, ".pt dictionary")]
-        if not isinstance(obj, torch.Tensor):
-            raise LatentFileError(f"{name} holds a {type(obj).__name__}, not a tensor; save a tensor [N, *shape] "
-                                  f"or a dict with the tensor under '{LATENTS_KEY}'")
-        return obj, names
+        return _READERS[suffix](data, read)
     except LatentFileError:
         raise
-    except pickle.UnpicklingError as err:
-        if "Unsupported global" in str(err) or "Unsupported class" in str(err):
-            raise _pickled(name) from err
-        raise LatentFileError(f"{name} is not a valid {suffix} file: it may be truncated or corrupt") from err
-    except ValueError as err:
-        if "allow_pickle" in str(err) or "pickle" in str(err).lower():
-            raise _pickled(name) from err
-        raise LatentFileError(f"{name} is not a valid {suffix} file ({err})") from err
     except Exception as err:  # corrupt or truncated files raise many kinds of errors
-        raise LatentFileError(f"{name} is not a valid {suffix} file: it may be truncated or corrupt "
-                              f"({type(err).__name__}: {err})") from err
+        text = str(err)
+        if isinstance(err, pickle.UnpicklingError) and ("Unsupported global" in text or "Unsupported class" in text):
+            raise _pickled(name) from err
+        if isinstance(err, ValueError) and "pickle" in text.lower():
+            raise _pickled(name) from err
+        logger.warning("latent file %s refused: %s: %s", name[:200], type(err).__name__, text[:1000])
+        why = ("it declares more data than it holds (truncated or crafted)"
+               if isinstance(err, RuntimeError) and "size" in text else "it may be truncated or corrupt")
+        raise LatentFileError(f"{name} is not a valid {suffix} file: {why}") from err
 
 
 def as_file_latents(array, name: str, shape: tuple[int, ...] | None) -> torch.Tensor:
@@ -272,25 +435,19 @@ def as_file_latents(array, name: str, shape: tuple[int, ...] | None) -> torch.Te
         if not tensor.is_floating_point():
             raise _not_float(name, tensor.dtype)
     tensor = tensor.detach().to(torch.float32)
+    got = tuple(tensor.shape)
     if tensor.dim() == 0 or tensor.numel() == 0:
-        raise LatentFileError(f"{name} holds an empty or scalar array of shape {tuple(tensor.shape)}; it must hold "
-                              "at least one latent")
+        raise _empty(name, got)
     bad = count_nonfinite(tensor)
     if bad:
         raise LatentFileError(f"{name} contains {bad} NaN or infinite value{'s' if bad > 1 else ''}; every element "
                               "of a latent must be finite")
-    if shape is None:
-        return tensor if tensor.dim() > 1 else tensor[None]
-    shape = tuple(shape)
-    got = tuple(tensor.shape)
-    if got == shape:
+    layout = _layout(got, shape)
+    if layout is None:
+        raise _misfit(name, got, shape)
+    if layout == "one":
         return tensor[None]
-    if got[1:] == shape:
-        return tensor
-    if tensor.dim() == 2 and got[1] == math.prod(shape):
-        return tensor.reshape(got[0], *shape)
-    raise LatentFileError(f"{name} holds an array of shape {got}, which does not fit latents of shape "
-                          f"({', '.join(map(str, shape))}); accepted: {accepted_shapes(shape)}")
+    return tensor.reshape(got[0], *shape) if layout == "flat" else tensor
 
 
 def accepted_shapes(shape) -> str:
@@ -312,17 +469,19 @@ class LatentFile:
 
 def read_latent_file(source, *, shape=None, name: str | None = None, max_bytes: int = MAX_FILE_BYTES,
                      max_latents: int | None = None, max_array_bytes: int = MAX_ARRAY_BYTES,
-                     max_archive_entries: int = MAX_ARCHIVE_ENTRIES, max_name_chars: int = MAX_NAME_CHARS
-                     ) -> LatentFile:
+                     max_archive_entries: int = MAX_ARCHIVE_ENTRIES, max_name_chars: int = MAX_NAME_CHARS,
+                     budget=None) -> LatentFile:
     """The latents and names of a latent file, from a path, bytes or a binary file object.
 
     ``name`` (default: the path or the file object's ``name``) sets the format by its extension and appears in
     messages. ``shape`` checks the latent shape and accepts one latent, a batch, or a flat batch ``[N, D]``.
     ``max_bytes`` (default :data:`MAX_FILE_BYTES`) bounds the file, ``max_latents`` (default: no bound) the
     latents it may hold, ``max_array_bytes`` (default :data:`MAX_ARRAY_BYTES`) any one array as float32 once
-    inflated, ``max_archive_entries`` (default :data:`MAX_ARCHIVE_ENTRIES`) the entries of a zip archive; ``.npy``
-    data, also in an ``.npz``, is checked from its header, before it is read. Names are at most
-    ``max_name_chars`` (default :data:`MAX_NAME_CHARS`) characters each.
+    inflated, ``max_archive_entries`` (default :data:`MAX_ARCHIVE_ENTRIES`) the entries of a zip archive, and
+    ``max_name_chars`` (default :data:`MAX_NAME_CHARS`) each name. The shape, count and size of the latents (and of
+    their names in an ``.npz``) are checked from the file's headers before anything is inflated, and what reading
+    takes is reserved from ``budget`` (a :class:`~latentcore.inflation.InflationBudget` shared by every read of a
+    server; default none) until the latents are returned.
     """
     name = name or (os.fspath(source) if isinstance(source, (str, os.PathLike)) else getattr(source, "name", None))
     if not name:
@@ -331,9 +490,13 @@ def read_latent_file(source, *, shape=None, name: str | None = None, max_bytes: 
     name = os.path.basename(str(name))
     suffix = _suffix(name)
     data = read_limited(source, name, max_bytes)
-    array, names = _parse(data, suffix, name, shape, max_latents, _Bounds(max_array_bytes, max_archive_entries))
-    del data  # the bytes of a large file need not outlive its parse
-    latents = as_file_latents(array, name, shape)
+    with contextlib.ExitStack() as held:
+        read = _Read(name, None if shape is None else tuple(shape), max_latents, max_array_bytes,
+                     max_archive_entries, max_name_chars, budget, held)
+        array, names = _parse(data, suffix, read)
+        del data  # the bytes of a large file need not outlive its parse
+        latents = as_file_latents(array, name, shape)
+        del array
     _check_count(len(latents), name, max_latents)
     if names is not None:
         if not isinstance(names, (list, tuple)) or not all(isinstance(s, str) for s in names):

@@ -70,7 +70,7 @@ def _npy(array):
     ("garbage-npz", "not a valid .npz"),
     ("corrupt-npz", "not a valid .npz"),
     ("corrupt-safetensors", "not a valid .safetensors"),
-    ("corrupt-pt", "not a valid .pt"),
+    ("corrupt-pt", "legacy format"),
     ("truncated-npy", "not a valid .npy"),
     ("empty", "at least one latent"),
     ("several-arrays", "holds 2 arrays"),
@@ -244,7 +244,7 @@ def test_archives_of_too_many_entries_and_odd_compression_are_refused(tmp_path):
 
 def test_names_in_a_file_are_bounded(tmp_path):
     path = lc.save_latents(tmp_path / "long.npz", torch.zeros(2, 16), ["x" * (lc.latent_files.MAX_NAME_CHARS + 1), "y"])
-    with pytest.raises(lc.LatentFileError, match="1 name is longer than 200 characters"):
+    with pytest.raises(lc.LatentFileError, match="up to 201 characters long; a seed name may have at most 200"):
         lc.read_latent_file(path)
     np.savez(tmp_path / "ints.npz", latents=np.zeros((2, 16), dtype=np.float32), names=np.arange(2))
     with pytest.raises(lc.LatentFileError, match="'names' must be an array of strings"):
@@ -273,7 +273,7 @@ def test_limits_are_settings_of_the_server_and_reach_a_read(tmp_path, monkeypatc
     assert limits.mib(3200) == "3.1 KiB"
     monkeypatch.setattr(limits, "MAX_NAME_CHARS", 3)  # what the Seeds page passes on
     path = lc.save_latents(tmp_path / "named.npz", torch.zeros(1, 16), ["four"])
-    with pytest.raises(lc.LatentFileError, match="longer than 3 characters"):
+    with pytest.raises(lc.LatentFileError, match="a seed name may have at most 3"):
         lc.read_latent_file(path, **limits.latent_file_limits())
 
 
@@ -285,3 +285,133 @@ def test_a_shape_error_lists_each_accepted_shape_once(tmp_path, shape, accepted)
     path = _bad(tmp_path, "x.npy", _npy(np.zeros((2, 15), dtype=np.float32)))
     with pytest.raises(lc.LatentFileError, match=accepted):
         lc.load_latents(path, shape=shape)
+
+
+def _archive(*entries: tuple) -> bytes:
+    """A zip archive of entries ``(name, raw deflate stream, declared size[, checksum])``, the checksum zero unless
+    given: what :func:`_zip` builds for one entry, for several (a latent array and its names)."""
+    import struct
+
+    local, central = b"", b""
+    for entry, deflated, size, *crc in entries:
+        crc = crc[0] if crc else 0
+        name = entry.encode()
+        offset = len(local)
+        local += struct.pack("<4s5H3I2H", b"PK\x03\x04", 20, 0, 8, 0, 0, crc, len(deflated), size, len(name), 0)
+        local += name + deflated
+        central += struct.pack("<4s6H3I5H2I", b"PK\x01\x02", 20, 20, 0, 8, 0, 0, crc, len(deflated), size, len(name), 0,
+                               0, 0, 0, 0, offset) + name
+    end = struct.pack("<4s4H2IH", b"PK\x05\x06", 0, 0, len(entries), len(entries), len(central), len(local), 0)
+    return local + central + end
+
+
+def _peak_bytes(read) -> tuple[int, str]:
+    """The most memory Python allocated while ``read()`` ran, and the message of the LatentFileError it raised."""
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        with pytest.raises(lc.LatentFileError) as err:
+            read()
+        return tracemalloc.get_traced_memory()[1], str(err.value)
+    finally:
+        tracemalloc.stop()
+
+
+def test_an_npz_of_the_wrong_shape_or_with_a_names_bomb_is_refused_before_anything_is_inflated():
+    latent = _npy_header((1, 64_000_000))  # 256 MB of float32, inside the per-array limit, not the model's shape
+    wrong = _archive(("latents.npy", _deflated_zeros(latent, 245), len(latent) + 256_000_000))
+    peak, said = _peak_bytes(lambda: lc.read_latent_file(wrong, name="wide.npz", shape=(16,)))
+    assert said.startswith("wide.npz holds an array of shape (1, 64000000), which does not fit latents of shape (16)")
+    assert len(wrong) < 2**20 and peak < 3 * len(wrong) + 2**20  # the reported +256 MiB
+    names = _npy_header((320_000,), "<U200")  # 256 MB of names beside it: the reported +570 MiB
+    bomb = _archive(("latents.npy", _deflated_zeros(latent, 245), len(latent) + 256_000_000),
+                    ("names.npy", _deflated_zeros(names, 245), len(names) + 256_000_000))
+    peak, said = _peak_bytes(lambda: lc.read_latent_file(bomb, name="both.npz"))  # no shape: the names decide
+    assert said == "both.npz: 320000 names for 1 latents; give one name per latent or none"
+    assert peak < 3 * len(bomb) + 2**20
+    import zlib
+
+    one = _npy(np.zeros((1, 16), dtype=np.float32))  # the right shape, names of the wrong count or width
+    for header, why in [(names, "320000 names for 1 latents"), (_npy_header((1,), "<U100000"),
+                                                               "its names are up to 100000 characters long")]:
+        crafted = _archive(("latents.npy", _deflated_zeros(one, 0), len(one), zlib.crc32(one)),
+                           ("names.npy", _deflated_zeros(header, 245), len(header) + 256_000_000))
+        peak, said = _peak_bytes(lambda: lc.read_latent_file(crafted, name="x.npz", shape=(16,)))
+        assert why in said and peak < 3 * len(crafted) + 2**20
+
+
+def test_legacy_and_lying_pt_files_are_refused_without_allocating_what_they_declare():
+    import zipfile
+
+    legacy = io.BytesIO()
+    torch.save({"latents": torch.zeros(2, 16)}, legacy, _use_new_zipfile_serialization=False)
+    with pytest.raises(lc.LatentFileError, match="legacy format .* save it again with torch.save in PyTorch 1.6"):
+        lc.read_latent_file(legacy.getvalue(), name="old.pt", shape=(16,))
+    modern = io.BytesIO()
+    torch.save({"latents": torch.zeros(2, 16)}, modern)
+    source, crafted = zipfile.ZipFile(modern), io.BytesIO()
+    with zipfile.ZipFile(crafted, "w") as out:  # the pickle declares a 100 GB storage for 128 bytes of data
+        for info in source.infolist():
+            data = source.read(info.filename)
+            if info.filename.endswith("data.pkl"):
+                data = data.replace(b"K\x20t", b"\x8a\x08" + (25 * 10**9).to_bytes(8, "little") + b"t")
+                assert data != source.read(info.filename)
+            out.writestr(info, data)
+    peak, said = _peak_bytes(lambda: lc.read_latent_file(crafted.getvalue(), name="liar.pt", shape=(16,)))
+    assert said == "liar.pt is not a valid .pt file: it declares more data than it holds (truncated or crafted)"
+    assert peak < 2**22
+
+
+def test_messages_about_crafted_safetensors_say_what_is_wrong_without_the_library_s_words():
+    import json
+    import struct
+
+    tensors = {"latents": torch.zeros(2, 16)}
+    nested = safetensors_bytes(tensors, {"names": "[" * 100_000 + "]" * 100_000})
+    with pytest.raises(lc.LatentFileError, match="^deep.safetensors: its names is nested too deeply"):
+        lc.read_latent_file(nested, name="deep.safetensors", shape=(16,))
+    good = safetensors_bytes(tensors, None)
+    (length,) = struct.unpack("<Q", good[:8])
+    header = json.loads(good[8: 8 + length])
+    header["latents"]["data_offsets"] = [0, 10**6]  # offsets past the data: the library's "incomplete metadata"
+    text = json.dumps(header).encode()
+    lying = struct.pack("<Q", len(text)) + text + good[8 + length:]
+    with pytest.raises(lc.LatentFileError) as err:
+        lc.read_latent_file(lying, name="short.safetensors", shape=(16,))
+    assert str(err.value) == "short.safetensors is not a valid .safetensors file: it may be truncated or corrupt"
+    wide = safetensors_bytes({"latents": torch.zeros(1, 64_000)}, None)  # the shape is checked from the header
+    with pytest.raises(lc.LatentFileError, match=r"holds an array of shape \(1, 64000\), which does not fit"):
+        lc.read_latent_file(wide, name="wide.safetensors", shape=(16,))
+    with pytest.raises(lc.LatentFileError, match="^empty.npy is empty"):
+        lc.read_latent_file(b"", name="empty.npy")
+
+
+def safetensors_bytes(tensors, metadata) -> bytes:
+    import safetensors.torch
+
+    return safetensors.torch.save(tensors, metadata=metadata)
+
+
+def test_reads_share_one_budget_of_memory_wait_for_it_and_are_refused_when_it_does_not_come_free():
+    import threading
+
+    from latentcore.inflation import InflationBudget
+
+    data = _npy(np.zeros((64, 16), dtype=np.float32))  # 4 KiB to read
+    budget = InflationBudget(6 * 1024, wait_s=0.2)
+    with budget.reserve(4 * 1024, "another upload"):
+        assert budget.in_use == 4096
+        with pytest.raises(lc.LatentFileError, match="other uploads are using the 6.0 KiB .* try again in a moment"):
+            lc.read_latent_file(data, name="x.npy", shape=(16,), budget=budget)
+    assert budget.in_use == 0  # given back, also after a refusal
+    with pytest.raises(lc.LatentFileError, match="would take 8.0 KiB of memory to read; this server reads at most"):
+        lc.read_latent_file(_npy(np.zeros((128, 16), dtype=np.float32)), name="y.npy", budget=budget)
+    results, waiting = [], InflationBudget(6 * 1024, wait_s=60)
+    readers = [threading.Thread(target=lambda: results.append(
+        lc.read_latent_file(data, name="x.npy", shape=(16,), budget=waiting).latents.shape)) for _ in range(8)]
+    for reader in readers:
+        reader.start()
+    for reader in readers:
+        reader.join()
+    assert results == [(64, 16)] * 8 and waiting.in_use == 0  # each waited for the one before
