@@ -323,3 +323,40 @@ def test_an_oversized_file_on_an_fsspec_store_is_refused(monkeypatch):
     monkeypatch.setattr(limits, "MAX_WORKSPACE_BYTES", 100)
     with pytest.raises(workspace.WorkspaceError, match=f"workspace {ws_id} cannot be read: it is larger than 0.1 KiB"):
         workspace.load_workspace(ws_id, url)
+
+
+def test_the_store_is_bounded_and_old_workspaces_expire(store, monkeypatch):
+    from ui.server import limits
+
+    data = workspace.workspace_to_bytes(_workspace())
+    ids = [workspace.new_workspace_id() for _ in range(3)]
+    monkeypatch.setattr(limits, "MAX_STORE_BYTES", 2 * len(data) + 100)
+    for ws_id in ids[:2]:
+        workspace.save_workspace_bytes(data, ws_id, store)
+    workspace.save_workspace_bytes(data, ids[0], store)  # a workspace saved again takes no more room
+    with pytest.raises(workspace.WorkspaceStoreFull, match=r"this server's workspace store is full: .* it was not "
+                                                            r"saved and the last saved state is kept"):
+        workspace.save_workspace_bytes(data, ids[2], store)
+    assert [workspace.workspace_exists(ws_id, store) for ws_id in ids] == [True, True, False]
+    opened = workspace.Store(store)
+    assert sorted(opened.workspaces()) == sorted(ids[:2])
+    assert workspace.expire_workspaces(store, older_than_days=1) == 0  # both were saved just now
+    assert workspace.expire_workspaces(store, older_than_days=0) == 2
+    workspace.save_workspace_bytes(data, ids[2], store)  # room again
+    assert opened.workspaces().keys() == {ids[2]}
+
+
+def test_a_save_past_the_bound_first_deletes_the_expired_and_opening_counts_as_use(tmp_path, monkeypatch):
+    from ui.server import limits
+
+    data = workspace.workspace_to_bytes(_workspace())
+    old, used, new = (workspace.new_workspace_id() for _ in range(3))
+    for ws_id in (old, used):
+        workspace.save_workspace_bytes(data, ws_id, tmp_path)
+        month_ago = time.time() - 31 * 86400
+        os.utime(tmp_path / f"{ws_id}.safetensors", (month_ago, month_ago))
+    assert workspace.load_workspace(used, tmp_path) is not None  # opened today: its expiry starts again
+    monkeypatch.setattr(limits, "MAX_STORE_BYTES", 2 * len(data) + 100)
+    monkeypatch.setattr(limits, "WORKSPACE_EXPIRY_DAYS", 30)
+    workspace.save_workspace_bytes(data, new, tmp_path)
+    assert sorted(workspace.Store(tmp_path).workspaces()) == sorted([used, new])

@@ -47,6 +47,11 @@ MAX_SETTING_CHARS = _setting("MAX_SETTING_CHARS", 4096)
 # A workspace file, saved or opened (one limit, so whatever is saved opens again), and its JSON metadata.
 MAX_WORKSPACE_BYTES = _setting("MAX_WORKSPACE_BYTES", 256 * MiB)
 MAX_WORKSPACE_METADATA_BYTES = _setting("MAX_WORKSPACE_METADATA_BYTES", 8 * MiB)
+# The workspace store: what all its workspaces may take (a save past it is refused with a message, the last saved
+# state kept), and the days after which a workspace not saved (nor, in a local folder, opened) is deleted. A class
+# server sets both lower (say 2 GiB and 14 days).
+MAX_STORE_BYTES = _setting("MAX_STORE_BYTES", 16 * 1024 * MiB)
+WORKSPACE_EXPIRY_DAYS = _setting("WORKSPACE_EXPIRY_DAYS", 365)
 # Decoded images the server keeps for all sessions together (8-bit arrays; the least recently used go first).
 MAX_DECODED_CACHE_BYTES = _setting("MAX_DECODED_CACHE_BYTES", 256 * MiB)
 

@@ -25,6 +25,7 @@ import re
 import secrets
 import struct
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,6 +48,10 @@ class WorkspaceError(ValueError):
 
 class WorkspaceTooLarge(WorkspaceError):
     """A workspace past the size limits; it was not written, and the message says what takes the most room."""
+
+
+class WorkspaceStoreFull(WorkspaceError):
+    """A save that would take the store past :data:`ui.server.limits.MAX_STORE_BYTES`; nothing was written."""
 
 
 WORKSPACE_VERSION = 1
@@ -152,11 +157,13 @@ class Store:
         name = f"workspace {workspace_id}"
         if self.fs is None:
             try:
-                return read_limited(path, name, limits.MAX_WORKSPACE_BYTES)
+                data = read_limited(path, name, limits.MAX_WORKSPACE_BYTES)
             except LatentFileError as err:
                 if not path.exists():
                     return None
                 raise WorkspaceError(f"{name} cannot be read: {err}") from err
+            self.touch(workspace_id)
+            return data
         try:
             with self.fs.open(path, "rb") as handle:
                 data = handle.read(limits.MAX_WORKSPACE_BYTES + 1)
@@ -189,6 +196,37 @@ class Store:
     def exists(self, workspace_id: str) -> bool:
         path = self.path(workspace_id)
         return path.is_file() if self.fs is None else self.fs.isfile(path)
+
+    def workspaces(self) -> dict[str, tuple[int, float]]:
+        """Every workspace in the store: its id -> (bytes, last saved or opened, Unix seconds)."""
+        found = {}
+        if self.fs is None:
+            if not self.root.is_dir():
+                return {}
+            with os.scandir(self.root) as entries:
+                for entry in entries:
+                    workspace_id = entry.name.removesuffix(WORKSPACE_SUFFIX)
+                    if entry.name.endswith(WORKSPACE_SUFFIX) and WORKSPACE_ID.fullmatch(workspace_id):
+                        with contextlib.suppress(OSError):  # gone since it was listed
+                            stat = entry.stat()
+                            found[workspace_id] = (stat.st_size, stat.st_mtime)
+            return found
+        try:
+            listed = self.fs.ls(self.root, detail=True)
+        except FileNotFoundError:
+            return {}
+        for info in listed:
+            workspace_id = str(info["name"]).rsplit("/", 1)[-1].removesuffix(WORKSPACE_SUFFIX)
+            if str(info["name"]).endswith(WORKSPACE_SUFFIX) and WORKSPACE_ID.fullmatch(workspace_id):
+                with contextlib.suppress(OSError, NotImplementedError, ValueError):  # a filesystem without times
+                    found[workspace_id] = (int(info.get("size") or 0), self.fs.modified(info["name"]).timestamp())
+        return found
+
+    def touch(self, workspace_id: str) -> None:
+        """Mark a workspace as used now, so that expiry counts from its last opening (a local folder only)."""
+        if self.fs is None:
+            with contextlib.suppress(OSError):
+                os.utime(self.path(workspace_id))
 
     def temporaries(self) -> list[tuple[object, float]]:
         """The temporary files of unfinished saves and their modification times (Unix seconds)."""
@@ -287,10 +325,32 @@ def workspace_to_bytes(workspace: Workspace) -> bytes:
     return data
 
 
+def _bounded_names(names: list) -> tuple[list, int]:
+    """``names`` with each text longer than :data:`ui.server.limits.MAX_NAME_CHARS` cut to that length (ending in
+    ``…``, and ``… (2)``, ``… (3)``, ... where a cut name would be another's), and how many were cut: a seed name
+    is shown on every page, and one of megabytes would freeze the browser. Other values are left for
+    :class:`SeedSet` to refuse."""
+    most = limits.MAX_NAME_CHARS
+    long = [i for i, n in enumerate(names) if isinstance(n, str) and len(n) > most]
+    if not long:
+        return names, 0
+    names = list(names)
+    taken = {n for n in names if isinstance(n, str) and len(n) <= most}
+    for i in long:
+        cut, k = names[i][:most - 1] + "…", 2
+        while cut in taken:
+            suffix = f"… ({k})"
+            cut, k = names[i][:most - len(suffix)] + suffix, k + 1
+        taken.add(cut)
+        names[i] = cut
+    return names, len(long)
+
+
 def workspace_from_bytes(data: bytes, name: str = "workspace") -> Workspace:
     """A :class:`Workspace` from the bytes of a workspace file, checked entry by entry: a file past the size limits,
     corrupt, of another version or with a damaged seed set is refused (:class:`WorkspaceError`); settings that are
-    not finite and seeds past :data:`ui.server.limits.MAX_SEEDS` are dropped and listed in ``dropped``."""
+    not finite and seeds past :data:`ui.server.limits.MAX_SEEDS` are dropped, and seed names past
+    :data:`~ui.server.limits.MAX_NAME_CHARS` shortened, each listed in ``dropped``."""
     def bad(why: str) -> WorkspaceError:
         return WorkspaceError(f"{name} is not a usable Latent Explorer workspace: {why}")
 
@@ -320,7 +380,11 @@ def workspace_from_bytes(data: bytes, name: str = "workspace") -> Workspace:
             raise bad("a seed set has no model name")
         model, names, key = entry["model"], entry.get("names"), entry.get("tensor")
         if not isinstance(names, list):
-            raise bad(f"the seed names of {model} are not a list")
+            raise bad(f"the seed names of {model[:40]} are not a list")
+        names, shortened = _bounded_names(names)
+        if shortened:
+            dropped.append(f"the ends of {shortened} seed name{'s' * (shortened > 1)} of {model[:40]} (a name holds "
+                           f"at most {limits.MAX_NAME_CHARS} characters)")
         latents = None
         if key is not None:
             if key not in tensors:
@@ -350,8 +414,85 @@ def save_workspace(workspace: Workspace, workspace_id: str, store=None):
 
 
 def save_workspace_bytes(data: bytes, workspace_id: str, store=None):
-    """:func:`save_workspace` for a workspace already turned into bytes by :func:`workspace_to_bytes`."""
-    return Store(store).write(workspace_id, data)
+    """:func:`save_workspace` for a workspace already turned into bytes by :func:`workspace_to_bytes`; refused
+    (:class:`WorkspaceStoreFull`) when it would take the store past :data:`ui.server.limits.MAX_STORE_BYTES` even
+    after the expired workspaces are deleted (:func:`expire_workspaces`, also run once an hour by the saves)."""
+    opened = Store(store)
+    check_workspace_id(workspace_id)
+    usage = _usage(opened)
+    if usage.after(workspace_id, len(data)) > limits.MAX_STORE_BYTES or usage.expired_at + 3600 < time.monotonic():
+        expire_workspaces(opened)
+        usage = _usage(opened)
+    with usage.lock:  # the size is counted before the write, so that saves of other sessions see it
+        total = usage.after(workspace_id, len(data))
+        if total > limits.MAX_STORE_BYTES:
+            raise WorkspaceStoreFull(
+                f"this server's workspace store is full: with this workspace ({limits.mib(len(data))}) its workspaces "
+                f"would take {limits.mib(total)} of the {limits.mib(limits.MAX_STORE_BYTES)} it may hold, so it was "
+                "not saved and the last saved state is kept. Delete seeds you no longer need, or download the "
+                "workspace; the server's operator can raise LATENT_EXPLORER_MAX_STORE_BYTES or shorten "
+                "LATENT_EXPLORER_WORKSPACE_EXPIRY_DAYS")
+        before = usage.sizes.get(workspace_id)
+        usage.sizes[workspace_id] = len(data)
+    try:
+        return opened.write(workspace_id, data)
+    except BaseException:
+        with usage.lock:
+            if before is None:
+                usage.sizes.pop(workspace_id, None)
+            else:
+                usage.sizes[workspace_id] = before
+        raise
+
+
+@dataclass
+class _StoreUsage:
+    """What a store's workspaces take (id -> bytes) as this process last listed them, plus its own writes since;
+    listed again after :data:`USAGE_TTL_S`, so that saves do not list a remote store every time."""
+
+    listed_at: float = -math.inf
+    expired_at: float = -math.inf
+    sizes: dict[str, int] = field(default_factory=dict)
+    lock: threading.RLock = field(default_factory=threading.RLock)
+
+    def after(self, workspace_id: str, size: int) -> int:
+        """Bytes of the store once ``workspace_id`` takes ``size``."""
+        with self.lock:
+            return sum(self.sizes.values()) - self.sizes.get(workspace_id, 0) + size
+
+
+USAGE_TTL_S = 30.0
+_USAGES: dict[str, _StoreUsage] = {}
+_USAGES_LOCK = threading.Lock()
+
+
+def _usage(opened: Store) -> _StoreUsage:
+    with _USAGES_LOCK:
+        usage = _USAGES.setdefault(str(opened.root), _StoreUsage())
+    with usage.lock:
+        if time.monotonic() - usage.listed_at > USAGE_TTL_S:
+            usage.sizes = {k: size for k, (size, _) in opened.workspaces().items()}
+            usage.listed_at = time.monotonic()
+    return usage
+
+
+def expire_workspaces(store=None, older_than_days: float | None = None) -> int:
+    """Delete the workspaces of ``store`` (default :func:`workspace_store`) not saved (nor, in a local folder,
+    opened) for ``older_than_days`` (default :data:`ui.server.limits.WORKSPACE_EXPIRY_DAYS`). Returns how many."""
+    opened = store if isinstance(store, Store) else Store(store)
+    days = limits.WORKSPACE_EXPIRY_DAYS if older_than_days is None else older_than_days
+    cutoff = time.time() - days * 86400
+    removed = 0
+    for workspace_id, (_, used) in opened.workspaces().items():
+        if used < cutoff:
+            with contextlib.suppress(OSError, FileNotFoundError):  # gone already, or not ours to remove
+                opened.remove(opened.path(workspace_id))
+                removed += 1
+    with _USAGES_LOCK:
+        usage = _USAGES.setdefault(str(opened.root), _StoreUsage())
+    with usage.lock:
+        usage.listed_at, usage.expired_at = -math.inf, time.monotonic()  # listed again at the next save
+    return removed
 
 
 def load_workspace(workspace_id: str, store=None) -> Workspace | None:
@@ -367,4 +508,5 @@ def workspace_exists(workspace_id: str, store=None) -> bool:
 
 __all__ = ["Workspace", "WorkspaceError", "WorkspaceTooLarge", "new_workspace_id", "check_workspace_id",
            "workspace_store", "describe_dropped", "workspace_to_bytes", "workspace_from_bytes", "save_workspace",
-           "save_workspace_bytes", "load_workspace", "workspace_exists", "remove_stale_temporaries"]
+           "save_workspace_bytes", "load_workspace", "workspace_exists", "remove_stale_temporaries",
+           "expire_workspaces", "WorkspaceStoreFull"]
