@@ -112,14 +112,14 @@ def _pick(keys, name: str, kind: str) -> str:
                           f"latents under the key '{LATENTS_KEY}' or as its only array")
 
 
-def _header_json(text: bytes | str, name: str, what: str):
+def header_json(text: bytes | str, name: str, what: str):
     """``text`` parsed as JSON; a :class:`LatentFileError` naming ``what`` when it is not JSON or nested too deeply
     for Python's parser (a crafted header can nest thousands of levels)."""
     try:
         return json.loads(text)
     except RecursionError as err:
-        raise LatentFileError(f"{name}: {what} is nested too deeply to be read; {what} is a flat JSON "
-                              "value") from err
+        raise LatentFileError(f"{name}: {what} cannot be read, as its JSON is nested too deeply (names and "
+                              "settings need only a few levels)") from err
     except (ValueError, UnicodeDecodeError) as err:
         raise LatentFileError(f"{name} is not a valid .safetensors file: {what} is not JSON (the file may be "
                               "truncated or corrupt)") from err
@@ -130,7 +130,7 @@ def safetensors_header(data: bytes, name: str = "the file", max_header_bytes: in
     :class:`LatentFileError` when it is longer than the file, past ``max_header_bytes`` or not a JSON object."""
     if len(data) < 8:
         raise LatentFileError(f"{name} is not a valid .safetensors file: it is shorter than the 8 bytes that give "
-                              "its header's length")
+                              "its header's length (truncated or corrupt)")
     (length,) = struct.unpack("<Q", data[:8])
     if length > len(data) - 8:
         raise LatentFileError(f"{name} is not a valid .safetensors file: its header declares {length} bytes and the "
@@ -138,15 +138,16 @@ def safetensors_header(data: bytes, name: str = "the file", max_header_bytes: in
     if length > max_header_bytes:
         raise LatentFileError(f"{name}: its header (names and metadata) takes {mib(length)}; at most "
                               f"{mib(max_header_bytes)} are read")
-    header = _header_json(data[8: 8 + length], name, "its header")
+    header = header_json(data[8: 8 + length], name, "its header")
     if not isinstance(header, dict):
         raise LatentFileError(f"{name} is not a valid .safetensors file: its header is not a JSON object")
     return header
 
 
-def safetensors_metadata(data: bytes, name: str = "the file") -> dict:
-    """The ``__metadata__`` of a safetensors file's header (strings keyed by strings), without reading its tensors."""
-    meta = safetensors_header(data, name).get("__metadata__") or {}
+def safetensors_metadata(data: bytes, name: str = "the file", max_header_bytes: int = MAX_HEADER_BYTES) -> dict:
+    """The ``__metadata__`` of a safetensors file's header (strings keyed by strings), without reading its tensors
+    (:func:`safetensors_header`)."""
+    meta = safetensors_header(data, name, max_header_bytes).get("__metadata__") or {}
     if not isinstance(meta, dict):
         raise LatentFileError(f"{name} is not a valid .safetensors file: its metadata is not a JSON object")
     return meta
@@ -366,7 +367,7 @@ def _read_safetensors(data: bytes, read: _Read):
         need += read.check_latents(tuple(int(d) for d in entry["shape"]), itemsize)
     meta = header.get("__metadata__") or {}
     names = meta.get(NAMES_KEY) if isinstance(meta, dict) else None
-    names = _header_json(names, read.name, "its names") if names else None
+    names = header_json(names, read.name, "its names") if names else None
     read.reserve(need)
     return safetensors.torch.load(data)[key], names
 

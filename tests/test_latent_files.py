@@ -369,7 +369,7 @@ def test_messages_about_crafted_safetensors_say_what_is_wrong_without_the_librar
 
     tensors = {"latents": torch.zeros(2, 16)}
     nested = safetensors_bytes(tensors, {"names": "[" * 100_000 + "]" * 100_000})
-    with pytest.raises(lc.LatentFileError, match="^deep.safetensors: its names is nested too deeply"):
+    with pytest.raises(lc.LatentFileError, match="^deep.safetensors: its names cannot be read, as its JSON is nested"):
         lc.read_latent_file(nested, name="deep.safetensors", shape=(16,))
     good = safetensors_bytes(tensors, None)
     (length,) = struct.unpack("<Q", good[:8])

@@ -89,6 +89,23 @@ def test_corrupt_files_raise_workspace_error(data, pattern):
     assert "upload.safetensors is not a usable Latent Explorer workspace" in str(info.value)
 
 
+def test_a_crafted_header_is_refused_in_words_without_the_library_s_text():
+    nested = safetensors.torch.save({}, metadata={workspace.WORKSPACE_KEY: "[" * 100_000 + "]" * 100_000})
+    with pytest.raises(workspace.WorkspaceError) as info:
+        workspace.workspace_from_bytes(nested, "deep.safetensors")
+    assert str(info.value) == ("deep.safetensors is not a usable Latent Explorer workspace: its names and settings "
+                               "cannot be read, as its JSON is nested too deeply (names and settings need only a few "
+                               "levels)")
+    good = workspace.workspace_to_bytes(workspace.Workspace(seed_sets={"m": SeedSet(torch.ones(2, 3), ["a", "b"])}))
+    (length,) = struct.unpack("<Q", good[:8])
+    header = json.loads(good[8: 8 + length])
+    header["seed_set.0"]["data_offsets"] = [0, 10**6]  # past the data: the library's "incomplete metadata"
+    text = json.dumps(header).encode()
+    with pytest.raises(workspace.WorkspaceError) as info:
+        workspace.workspace_from_bytes(struct.pack("<Q", len(text)) + text + good[8 + length:], "short.safetensors")
+    assert str(info.value) == "short.safetensors is not a usable Latent Explorer workspace: it is truncated or corrupt"
+
+
 def test_a_file_written_when_seed_sets_were_plain_dicts_still_opens():
     """Version 1 as the app first wrote it: a tensor ``seed_set.<k>`` per non-empty set, the rest as JSON."""
     latents = torch.randn(2, 16, generator=torch.Generator().manual_seed(1))

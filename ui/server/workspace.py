@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import math
 import os
 import re
@@ -33,8 +34,8 @@ from typing import Mapping
 
 import safetensors.torch
 
-from latentcore.latent_files import (LatentFileError, as_file_latents, read_limited, safetensors_metadata,
-                                     write_atomically)
+from latentcore.latent_files import (LatentFileError, as_file_latents, header_json, read_limited,
+                                     safetensors_metadata, write_atomically)
 from latentcore.validation import some_of
 
 from . import limits
@@ -59,6 +60,7 @@ WORKSPACE_SUFFIX = ".safetensors"
 WORKSPACE_KEY = "latent_explorer_workspace"
 WORKSPACE_ID = re.compile(r"[A-Za-z0-9_-]{16,64}")
 WORKSPACES_ENV = "LATENT_EXPLORER_WORKSPACES"
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -362,12 +364,20 @@ def workspace_from_bytes(data: bytes, name: str = "workspace") -> Workspace:
         raise bad(f"its names and settings take {limits.mib(header)}; at most "
                   f"{limits.mib(limits.MAX_WORKSPACE_METADATA_BYTES)} are read")
     try:
-        tensors = safetensors.torch.load(data)
-        state = json.loads(safetensors_metadata(data)[WORKSPACE_KEY])
-    except KeyError as err:
-        raise bad("it is a safetensors file without workspace metadata (a latent file? upload it on Seeds)") from err
+        meta = safetensors_metadata(data, name, max(limits.MAX_WORKSPACE_METADATA_BYTES, 8))
+        if WORKSPACE_KEY not in meta:
+            raise bad("it is a safetensors file without workspace metadata (a latent file? upload it on Seeds)")
+        state = header_json(meta[WORKSPACE_KEY], name, "its names and settings")
+        with limits.inflation_budget().reserve(len(data), name):  # the tensors are copied out of the file's bytes
+            tensors = safetensors.torch.load(data)
+    except WorkspaceError:
+        raise
+    except LatentFileError as err:
+        why = str(err).removeprefix(f"{name} is not a valid .safetensors file: ").removeprefix(f"{name}: ")
+        raise bad(why.removeprefix(f"{name} ")) from err
     except Exception as err:  # truncated or corrupt files raise many kinds of errors
-        raise bad(f"it is truncated or corrupt ({type(err).__name__})") from err
+        logger.warning("workspace %s refused: %s: %s", name[:200], type(err).__name__, str(err)[:1000])
+        raise bad("it is truncated or corrupt") from err
     if not isinstance(state, dict) or state.get("version") != WORKSPACE_VERSION:
         raise bad(f"unknown version {state.get('version') if isinstance(state, dict) else None!r}; this app reads "
                   f"version {WORKSPACE_VERSION}")
