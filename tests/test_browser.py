@@ -465,3 +465,43 @@ def test_a_plugin_model_and_its_class_condition(browser, tmp_path):
         no_errors(page)
         shoot(page, "plugin")
         page.context.close()
+
+
+def test_crafted_uploads_are_refused_from_their_headers_at_no_cost_in_server_memory(server, browser):
+    """The reported files that cost hundreds of MiB before their refusal: each now answered from its headers, in
+    words, with the server's peak memory within 50 MiB of where it was; the names bomb uploaded in four sessions at
+    once as well."""
+    import torch
+
+    from tools import crafted
+    from tools.launch import ServerMemory
+
+    memory = ServerMemory(server.pid)
+    cases = [("wide.npz", crafted.wrong_shape_npz(), "wide.npz holds an array of shape (1, 64000000), which does "
+                                                     "not fit latents of shape"),
+             ("old.pt", crafted.legacy_pt(torch.zeros(2, 16)), "old.pt is not a .pt file that can be read safely"),
+             ("liar.pt", crafted.lying_pt(), "liar.pt is not a valid .pt file: it declares more data than it holds"),
+             ("deep.safetensors", crafted.nested_names_safetensors(), "its names cannot be read")]
+    tabs = [new_tab(browser) for _ in range(4)]
+    for tab in tabs:
+        tab.goto(f"{server}/seeds?model=digits-vae")  # latents of 16 numbers, as the crafted files hold
+        tab.get_by_role("heading", name="Seeds", level=1).wait_for()
+        settle(tab)
+    memory.reset_peak()
+    before = memory.resident()
+    files = tabs[0].locator("[data-testid=stMain] input[type=file]").first
+    for name, data, said in cases:
+        files.set_input_files(files=[{"name": name, "mimeType": "application/octet-stream", "buffer": data}])
+        tabs[0].get_by_text(said).wait_for()
+        assert tabs[0].get_by_text("allocate").count() == 0 and tabs[0].get_by_text("Error:").count() == 0
+        settle(tabs[0])
+    bomb = crafted.names_bomb_npz()
+    for tab in tabs:  # each upload started before any is answered
+        tab.locator("[data-testid=stMain] input[type=file]").first.set_input_files(
+            files=[{"name": "both.npz", "mimeType": "application/octet-stream", "buffer": bomb}])
+    for tab in tabs:
+        tab.get_by_text("does not fit latents of shape").wait_for()
+        settle(tab)
+    assert memory.peak() - before < 50, f"{memory.peak() - before:.0f} MiB more at the peak"
+    for tab in tabs:
+        tab.context.close()

@@ -9,6 +9,7 @@ import pytest
 import torch
 
 import latentcore as lc
+from tools import crafted
 
 
 class _Payload:
@@ -148,42 +149,11 @@ def test_a_file_with_thousands_of_entries_gets_a_short_message(tmp_path):
     assert len(str(err.value)) < 300
 
 
-def _npy_header(shape, dtype="<f4") -> bytes:
-    """The header of an .npy file declaring ``shape`` and ``dtype``: what numpy.save writes before the data."""
-    buffer = io.BytesIO()
-    np.lib.format.write_array_header_1_0(buffer, {"descr": dtype, "fortran_order": False, "shape": shape})
-    return buffer.getvalue()
-
-
-def _deflated_zeros(header: bytes, mib: int) -> bytes:
-    """A raw deflate stream of ``header`` and ``mib`` MiB of zeros, built from one compressed MiB repeated: a few
-    KiB that inflate to ``mib`` MiB, the way a zip bomb is made."""
-    import zlib
-
-    packer = zlib.compressobj(9, zlib.DEFLATED, -15)
-    head = packer.compress(header) + packer.flush(zlib.Z_FULL_FLUSH)
-    block = packer.compress(b"\0" * 2**20) + packer.flush(zlib.Z_FULL_FLUSH)  # the same bytes for every MiB
-    return head + block * mib + packer.flush()
-
-
-def _zip(entry: str, deflated: bytes, size: int, crc: int = 0) -> bytes:
-    """A one-entry zip archive whose entry ``entry`` holds the raw deflate stream ``deflated``, declared as ``size``
-    bytes with checksum ``crc`` (zero by default: a reader that inflated it all would fail, after the damage)."""
-    import struct
-
-    name = entry.encode()
-    local = struct.pack("<4s5H3I2H", b"PK\x03\x04", 20, 0, 8, 0, 0, crc, len(deflated), size, len(name), 0) + name
-    central = struct.pack("<4s6H3I5H2I", b"PK\x01\x02", 20, 20, 0, 8, 0, 0, crc, len(deflated), size, len(name), 0,
-                          0, 0, 0, 0, 0) + name
-    end = struct.pack("<4s4H2IH", b"PK\x05\x06", 0, 0, 1, 1, len(central), len(local) + len(deflated), 0)
-    return local + deflated + central + end
-
-
 def test_a_zip_bomb_is_refused_from_its_header_before_it_is_inflated(tmp_path):
     import tracemalloc
 
     shape = (2**25, 16)  # 2 GiB of float32 from a 2 MB file: the reported bomb
-    bomb = _zip("latents.npy", _deflated_zeros(_npy_header(shape), 2048), 2 * 2**30 + 128)
+    bomb = _one_entry("latents.npy", crafted.deflated_zeros(crafted.npy_header(shape), 2048), 2 * 2**30 + 128)
     assert len(bomb) < 3 * 2**20
     tracemalloc.start()
     try:
@@ -196,16 +166,16 @@ def test_a_zip_bomb_is_refused_from_its_header_before_it_is_inflated(tmp_path):
     assert peak < 3 * len(bomb) + 2**20  # the file's bytes and their copy, never the inflated array
     import zlib
 
-    header = _npy_header(shape)  # the entry's size understated, its checksum that of what it declares
-    liar = _zip("latents.npy", _deflated_zeros(header, 2048), 1000, zlib.crc32(header.ljust(1000, b"\0")))
+    header = crafted.npy_header(shape)  # the entry's size understated, its checksum that of what it declares
+    liar = _one_entry("latents.npy", crafted.deflated_zeros(header, 2048), 1000, zlib.crc32(header.ljust(1000, b"\0")))
     with pytest.raises(lc.LatentFileError, match=r"declares an array of shape \(33554432, 16\) \(2048 MiB\)"):
         lc.load_latents(liar, name="bomb.npz", shape=(16,))
 
 
 def test_a_header_that_declares_too_much_is_refused_before_the_data_is_read(tmp_path):
     with pytest.raises(lc.LatentFileError, match=r"declares an array of shape \(1000000000, 16\) \(61035 MiB\)"):
-        lc.load_latents(_npy_header((10**9, 16)), name="huge.npy", shape=(16,))
-    honest = _zip("latents.npy", _deflated_zeros(_npy_header((2**16, 16)), 4), 4 * 2**20 + 128)
+        lc.load_latents(crafted.npy_header((10**9, 16)), name="huge.npy", shape=(16,))
+    honest = _one_entry("latents.npy", crafted.deflated_zeros(crafted.npy_header((2**16, 16)), 4), 4 * 2**20 + 128)
     with pytest.raises(lc.LatentFileError, match="would expand to 4.0 MiB; an array in a latent file may take at most "
                                                  "1 MiB"):
         lc.load_latents(honest, name="bomb.npz", shape=(16,), max_array_bytes=2**20)  # a real bomb, scaled down
@@ -221,7 +191,7 @@ def test_the_latent_count_is_checked_from_the_header(tmp_path):
     with pytest.raises(lc.TooManyLatents, match="flood.npz holds 20000 latents; at most 1024 are accepted"):
         lc.load_latents(flood.getvalue(), name="flood.npz", shape=(16,), max_latents=1024)
     with pytest.raises(lc.LatentFileError, match="holds 20000 latents; at most 1024"):
-        lc.load_latents(_npy_header((20_000, 16)), name="flood.npy", shape=(16,), max_latents=1024)
+        lc.load_latents(crafted.npy_header((20_000, 16)), name="flood.npy", shape=(16,), max_latents=1024)
     path = lc.save_latents(tmp_path / "many.safetensors", torch.zeros(30, 16))  # other formats: after parsing
     with pytest.raises(lc.LatentFileError, match="holds 30 latents; at most 20"):
         lc.load_latents(path, shape=(16,), max_latents=20)
@@ -287,22 +257,8 @@ def test_a_shape_error_lists_each_accepted_shape_once(tmp_path, shape, accepted)
         lc.load_latents(path, shape=shape)
 
 
-def _archive(*entries: tuple) -> bytes:
-    """A zip archive of entries ``(name, raw deflate stream, declared size[, checksum])``, the checksum zero unless
-    given: what :func:`_zip` builds for one entry, for several (a latent array and its names)."""
-    import struct
-
-    local, central = b"", b""
-    for entry, deflated, size, *crc in entries:
-        crc = crc[0] if crc else 0
-        name = entry.encode()
-        offset = len(local)
-        local += struct.pack("<4s5H3I2H", b"PK\x03\x04", 20, 0, 8, 0, 0, crc, len(deflated), size, len(name), 0)
-        local += name + deflated
-        central += struct.pack("<4s6H3I5H2I", b"PK\x01\x02", 20, 20, 0, 8, 0, 0, crc, len(deflated), size, len(name), 0,
-                               0, 0, 0, 0, offset) + name
-    end = struct.pack("<4s4H2IH", b"PK\x05\x06", 0, 0, len(entries), len(entries), len(central), len(local), 0)
-    return local + central + end
+def _one_entry(entry: str, deflated: bytes, size: int, crc: int = 0) -> bytes:
+    return crafted.archive((entry, deflated, size, crc))
 
 
 def _peak_bytes(read) -> tuple[int, str]:
@@ -319,46 +275,30 @@ def _peak_bytes(read) -> tuple[int, str]:
 
 
 def test_an_npz_of_the_wrong_shape_or_with_a_names_bomb_is_refused_before_anything_is_inflated():
-    latent = _npy_header((1, 64_000_000))  # 256 MB of float32, inside the per-array limit, not the model's shape
-    wrong = _archive(("latents.npy", _deflated_zeros(latent, 245), len(latent) + 256_000_000))
+    wrong = crafted.wrong_shape_npz()  # 256 MB of float32, inside the per-array limit, not the model's shape
     peak, said = _peak_bytes(lambda: lc.read_latent_file(wrong, name="wide.npz", shape=(16,)))
     assert said.startswith("wide.npz holds an array of shape (1, 64000000), which does not fit latents of shape (16)")
     assert len(wrong) < 2**20 and peak < 3 * len(wrong) + 2**20  # the reported +256 MiB
-    names = _npy_header((320_000,), "<U200")  # 256 MB of names beside it: the reported +570 MiB
-    bomb = _archive(("latents.npy", _deflated_zeros(latent, 245), len(latent) + 256_000_000),
-                    ("names.npy", _deflated_zeros(names, 245), len(names) + 256_000_000))
+    bomb = crafted.names_bomb_npz()  # 256 MB of names beside it: the reported +570 MiB
     peak, said = _peak_bytes(lambda: lc.read_latent_file(bomb, name="both.npz"))  # no shape: the names decide
     assert said == "both.npz: 320000 names for 1 latents; give one name per latent or none"
     assert peak < 3 * len(bomb) + 2**20
     import zlib
 
     one = _npy(np.zeros((1, 16), dtype=np.float32))  # the right shape, names of the wrong count or width
-    for header, why in [(names, "320000 names for 1 latents"), (_npy_header((1,), "<U100000"),
-                                                               "its names are up to 100000 characters long")]:
-        crafted = _archive(("latents.npy", _deflated_zeros(one, 0), len(one), zlib.crc32(one)),
-                           ("names.npy", _deflated_zeros(header, 245), len(header) + 256_000_000))
-        peak, said = _peak_bytes(lambda: lc.read_latent_file(crafted, name="x.npz", shape=(16,)))
-        assert why in said and peak < 3 * len(crafted) + 2**20
+    for header, why in [(crafted.npy_header((320_000,), "<U200"), "320000 names for 1 latents"),
+                        (crafted.npy_header((1,), "<U100000"), "its names are up to 100000 characters long")]:
+        names = crafted.archive(("latents.npy", crafted.deflated_zeros(one, 0), len(one), zlib.crc32(one)),
+                                ("names.npy", crafted.deflated_zeros(header, 245), len(header) + 256_000_000))
+        peak, said = _peak_bytes(lambda: lc.read_latent_file(names, name="x.npz", shape=(16,)))
+        assert why in said and peak < 3 * len(names) + 2**20
 
 
 def test_legacy_and_lying_pt_files_are_refused_without_allocating_what_they_declare():
-    import zipfile
-
-    legacy = io.BytesIO()
-    torch.save({"latents": torch.zeros(2, 16)}, legacy, _use_new_zipfile_serialization=False)
     with pytest.raises(lc.LatentFileError, match="legacy format .* save it again with torch.save in PyTorch 1.6"):
-        lc.read_latent_file(legacy.getvalue(), name="old.pt", shape=(16,))
-    modern = io.BytesIO()
-    torch.save({"latents": torch.zeros(2, 16)}, modern)
-    source, crafted = zipfile.ZipFile(modern), io.BytesIO()
-    with zipfile.ZipFile(crafted, "w") as out:  # the pickle declares a 100 GB storage for 128 bytes of data
-        for info in source.infolist():
-            data = source.read(info.filename)
-            if info.filename.endswith("data.pkl"):
-                data = data.replace(b"K\x20t", b"\x8a\x08" + (25 * 10**9).to_bytes(8, "little") + b"t")
-                assert data != source.read(info.filename)
-            out.writestr(info, data)
-    peak, said = _peak_bytes(lambda: lc.read_latent_file(crafted.getvalue(), name="liar.pt", shape=(16,)))
+        lc.read_latent_file(crafted.legacy_pt(torch.zeros(2, 16)), name="old.pt", shape=(16,))
+    lying = crafted.lying_pt(100 * 10**9)
+    peak, said = _peak_bytes(lambda: lc.read_latent_file(lying, name="liar.pt", shape=(16,)))
     assert said == "liar.pt is not a valid .pt file: it declares more data than it holds (truncated or crafted)"
     assert peak < 2**22
 
@@ -368,9 +308,8 @@ def test_messages_about_crafted_safetensors_say_what_is_wrong_without_the_librar
     import struct
 
     tensors = {"latents": torch.zeros(2, 16)}
-    nested = safetensors_bytes(tensors, {"names": "[" * 100_000 + "]" * 100_000})
     with pytest.raises(lc.LatentFileError, match="^deep.safetensors: its names cannot be read, as its JSON is nested"):
-        lc.read_latent_file(nested, name="deep.safetensors", shape=(16,))
+        lc.read_latent_file(crafted.nested_names_safetensors(), name="deep.safetensors", shape=(16,))
     good = safetensors_bytes(tensors, None)
     (length,) = struct.unpack("<Q", good[:8])
     header = json.loads(good[8: 8 + length])

@@ -67,3 +67,26 @@ def streamlit_server(workspaces: Path, models: Sequence[str | Path] = (), root: 
         proc.terminate()
         proc.wait(timeout=20)
         log.close()
+
+
+class ServerMemory:
+    """A server process's memory from ``/proc`` (Linux): its peak since the last :meth:`reset_peak` (VmHWM) and its
+    resident memory now (VmRSS), in MiB."""
+
+    def __init__(self, pid: int):
+        self.pid = pid
+
+    def _status(self, field: str) -> float:
+        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
+            if line.startswith(field):
+                return int(line.split()[1]) / 1024
+        raise KeyError(field)
+
+    def reset_peak(self) -> None:
+        Path(f"/proc/{self.pid}/clear_refs").write_text("5")  # resets VmHWM to the current RSS
+
+    def peak(self) -> float:
+        return self._status("VmHWM")
+
+    def resident(self) -> float:
+        return self._status("VmRSS")

@@ -1,4 +1,4 @@
-"""Hostile and oversized input against a live server: each case of issue 15 through the real browser (Debian's
+"""Hostile and oversized input against a live server: each hostile case (crafted uploads, floods, foreign links) through the real browser (Debian's
 chromium, Playwright) against ``streamlit run app.py``, with the server process's peak memory (its VmHWM, reset
 before each case through /proc/PID/clear_refs), its resident memory after the case, and the time from the upload
 or link to the app's answer on screen. Every input is generated in memory.
@@ -17,7 +17,6 @@ import io
 import json
 import tempfile
 import time
-import zlib
 from pathlib import Path
 
 import numpy as np
@@ -27,61 +26,14 @@ from PIL import Image
 from latentcore import latents_to_bytes
 from ui.server import workspace
 from ui.server.seed_set import SeedSet
-from tools.launch import CHROMIUM, CHROMIUM_FLAGS, ROOT, streamlit_server
+from tools import crafted
+from tools.launch import CHROMIUM, CHROMIUM_FLAGS, ROOT, ServerMemory, streamlit_server
 
 WAIT_MS = 600_000
 MODEL = "digits-vae"  # 16-dimensional latents and an encoder: every upload path is open
 
 
-class ServerMemory:
-    """The memory of the server process: peak since the last reset, and resident now (MiB)."""
-
-    def __init__(self, port: int):
-        self.pid = next(int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit() and _serves(p, port))
-
-    def _status(self, field: str) -> float:
-        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
-            if line.startswith(field):
-                return int(line.split()[1]) / 1024
-        raise KeyError(field)
-
-    def reset_peak(self):
-        Path(f"/proc/{self.pid}/clear_refs").write_text("5")  # resets VmHWM to the current RSS
-
-    def peak(self) -> float:
-        return self._status("VmHWM")
-
-    def resident(self) -> float:
-        return self._status("VmRSS")
-
-
-def _serves(proc: Path, port: int) -> bool:
-    try:
-        args = (proc / "cmdline").read_bytes().split(b"\0")
-    except OSError:
-        return False
-    return b"streamlit" in b" ".join(args) and str(port).encode() in args
-
-
 # Inputs, generated
-
-
-def zip_bomb() -> bytes:
-    """A 2 MB .npz whose one deflated entry inflates to 2 GiB of float32 latents (33 554 432 x 16)."""
-    header = io.BytesIO()
-    np.lib.format.write_array_header_1_0(header, {"descr": "<f4", "fortran_order": False, "shape": (2**25, 16)})
-    packer = zlib.compressobj(9, zlib.DEFLATED, -15)
-    stream = packer.compress(header.getvalue()) + packer.flush(zlib.Z_FULL_FLUSH)
-    block = packer.compress(b"\0" * 2**20) + packer.flush(zlib.Z_FULL_FLUSH)
-    stream += block * 2048 + packer.flush()
-    import struct
-
-    name, size = b"latents.npy", len(header.getvalue()) + 2**31
-    local = struct.pack("<4s5H3I2H", b"PK\x03\x04", 20, 0, 8, 0, 0, 0, len(stream), size, len(name), 0) + name
-    central = struct.pack("<4s6H3I5H2I", b"PK\x01\x02", 20, 20, 0, 8, 0, 0, 0, len(stream), size, len(name), 0, 0,
-                          0, 0, 0, 0) + name
-    end = struct.pack("<4s4H2IH", b"PK\x05\x06", 0, 0, 1, 1, len(central), len(local) + len(stream), 0)
-    return local + stream + central + end
 
 
 def npz(latents: np.ndarray) -> bytes:
@@ -165,22 +117,28 @@ def main():
     png = large_png()
     rows = []
     with streamlit_server(folder, root=args.app) as url, sync_playwright() as p:
-        memory = ServerMemory(int(url.rsplit(":", 1)[1]))
+        memory = ServerMemory(url.pid)
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
 
-        def case(name: str, size: int, act, expect: str, sessions: int = 1):
+        def case(name: str, size: int, act, expect: str, sessions: int = 1, at_once: bool = False):
+            """Run ``act`` in ``sessions`` new browser sessions, one after another or (``at_once``) each started
+            before any answers, and wait for ``expect`` in each."""
             if args.cases and not any(word in name for word in args.cases):
                 return
             memory.reset_peak()
             start = time.perf_counter()
-            for _ in range(sessions):
-                context = browser.new_context(viewport={"width": 1400, "height": 1000})
-                page = context.new_page()
-                page.set_default_timeout(WAIT_MS)
-                act(page)
-                page.get_by_text(expect).first.wait_for()
-                settle(page)
-                context.close()
+            for _ in range(1 if at_once else sessions):
+                contexts = [browser.new_context(viewport={"width": 1400, "height": 1000})
+                            for _ in range(sessions if at_once else 1)]
+                pages = [context.new_page() for context in contexts]
+                for page in pages:
+                    page.set_default_timeout(WAIT_MS)
+                    act(page)
+                for page in pages:
+                    page.get_by_text(expect).first.wait_for()
+                    settle(page)
+                for context in contexts:
+                    context.close()
             seconds = time.perf_counter() - start
             rows.append((name, size, seconds, memory.peak(), memory.resident()))
             print(f"| {name} | {size / 1e6:.3g} MB | {seconds:.1f} s | {rows[-1][3]:.0f} MiB | {rows[-1][4]:.0f} MiB |",
@@ -196,7 +154,10 @@ def main():
         flood = np.zeros((20_000, 16), dtype=np.float32)
         many = np.random.default_rng(1).standard_normal((1024, 16)).astype(np.float32)
         inputs = {
-            "zip bomb": zip_bomb(), "flood": npz(flood), "npy": npy(np.zeros((5000, 16), dtype=np.float32)),
+            "zip bomb": crafted.npz_bomb((2**25, 16)), "flood": npz(flood),
+            "npy": npy(np.zeros((5000, 16), dtype=np.float32)), "wrong shape": crafted.wrong_shape_npz(),
+            "names bomb": crafted.names_bomb_npz(), "legacy": crafted.legacy_pt(torch.zeros(2, 16)),
+            "lying": crafted.lying_pt(), "nested": crafted.nested_names_safetensors(),
             "many": latents_to_bytes(torch.from_numpy(many), fmt=".npz"), "chatty": chatty_workspace(),
             "sd": sd_workspace(),
         }
@@ -208,6 +169,20 @@ def main():
         case(".npz of 20 000 latents", len(inputs["flood"]), lambda page: (
             open_seeds(page, url), upload(page, "A latent file", "flood.npz", inputs["flood"])),
             "holds 20000 latents")
+        case(".npz of one (1, 64 000 000) latent, the wrong shape", len(inputs["wrong shape"]), lambda page: (
+            open_seeds(page, url), upload(page, "A latent file", "wide.npz", inputs["wrong shape"])),
+            "does not fit latents of shape")
+        case("the same with 320 000 names of 200 characters, 4 sessions at once", len(inputs["names bomb"]),
+             lambda page: (open_seeds(page, url), upload(page, "A latent file", "both.npz", inputs["names bomb"])),
+             "does not fit latents of shape", sessions=4, at_once=True)
+        case("legacy .pt (PyTorch before 1.6)", len(inputs["legacy"]), lambda page: (
+            open_seeds(page, url), upload(page, "A latent file", "old.pt", inputs["legacy"])), "legacy format")
+        case(".pt whose pickle declares a 100 GB storage", len(inputs["lying"]), lambda page: (
+            open_seeds(page, url), upload(page, "A latent file", "liar.pt", inputs["lying"])),
+            "declares more data than it holds")
+        case(".safetensors with names nested 100 000 deep", len(inputs["nested"]), lambda page: (
+            open_seeds(page, url), upload(page, "A latent file", "deep.safetensors", inputs["nested"])),
+            "nested too deeply")
         case(".npy of 5 000 latents", len(inputs["npy"]), lambda page: (
             open_seeds(page, url), upload(page, "A latent file", "five.npy", inputs["npy"])), "holds 5000 latents")
         case(".npz of 1 024 latents (accepted, gallery paged)", len(inputs["many"]), lambda page: (
