@@ -1,7 +1,7 @@
-"""Hostile and oversized input against a live server: each hostile case (crafted uploads, floods, foreign links) through the real browser (Debian's
-chromium, Playwright) against ``streamlit run app.py``, with the server process's peak memory (its VmHWM, reset
-before each case through /proc/PID/clear_refs), its resident memory after the case, and the time from the upload
-or link to the app's answer on screen. Every input is generated in memory.
+"""Hostile and oversized input against a live server: each hostile case (crafted uploads, floods, foreign links)
+through the real browser (Debian's chromium, Playwright) against ``streamlit run app.py``, with the server process's
+peak memory (its VmHWM, reset before each case through /proc/PID/clear_refs), its resident memory after the case,
+and the time from the upload or link to the app's answer on screen. Every input is generated in memory.
 
     python -m bench.server.hostile                  # this checkout
     python -m bench.server.hostile --app DIR        # another checkout's app (e.g. an older one), the same cases
