@@ -14,7 +14,7 @@ from .invert import Inversion, default_method, inversion_methods, invert
 from .interpolate import SCHEMES, Scheme, Setting, interpolate, interpolate_chain, register_scheme, schemes_for
 from .latent_files import (LATENT_FORMATS, LatentFile, LatentFileError, TooManyLatents, latents_to_bytes,
                            load_latents, read_latent_file, save_latents)
-from .optimise import Cost, Stopping, measure_cost
+from .optimise import Cost, Stopped, Stopping, measure_cost
 from .nao import nao_centroid, nao_interpolate  # registers the NAO scheme and centroid
 from .ri_optimal import (ClassifierIndex, RiOptimalResult, class_prior, classifier_index,  # registers "ri-optimal"
                        ri_optimal_interpolate)
@@ -29,8 +29,8 @@ from .reconstruct import knn_affine
 from .subspace import Subspace
 
 __all__ = [
-    "Cost", "Stopping", "measure_cost", "CENTROIDS", "Centroid", "centroid", "lol_combine", "register_centroid",
-    "default_device", "NORMALITY_LEVEL",
+    "Cost", "Stopped", "Stopping", "measure_cost", "CENTROIDS", "Centroid", "centroid", "lol_combine",
+    "register_centroid", "default_device", "NORMALITY_LEVEL",
     "TESTS", "normality_tests", "typical_norm_band", "SCHEMES", "Scheme", "Setting", "interpolate",
     "interpolate_chain", "register_scheme", "schemes_for", "LATENT_FORMATS", "LatentFileError", "latents_to_bytes",
     "load_latents", "save_latents",

@@ -130,7 +130,9 @@ def invert(model, images, *, method: str | None = None, decoding=None,
     ``restarts - 1`` prior samples) drawn with ``seed``, the penalty's ``prior_weight``; a unit stops when its
     loss changes by less than ``tol`` (in MSE units; 1e-6 is invisible) for ``patience`` iterations.
     ``budget_s`` (seconds for the whole call) and ``should_stop()`` end the optimisation early with the best
-    latents so far; ``progress(fraction, text)`` reports it with an estimate of the time left.
+    latents so far; ``progress(fraction, text)`` reports it with an estimate of the time left. The model's own
+    inverse (DDIM or ODE inversion runs a sampler) has no partial result: it polls ``should_stop`` between its steps
+    and raises :class:`~latentcore.optimise.Stopped`.
     """
     decoding = model.resolve_decoding(decoding)
     method = default_method(model) if method is None else check_choice("inversion method", method,
@@ -144,14 +146,14 @@ def invert(model, images, *, method: str | None = None, decoding=None,
     start = time.monotonic()
     targets = model.prepare_images(images)
     if method == "encoder":
-        latents = model.encode(targets, decoding)
+        latents = model.encode(targets, decoding, should_stop=should_stop)
         return _report(model, targets, latents, torch.zeros(len(targets), dtype=torch.long), 0, "encoded", method,
-                       decoding, start)
+                       decoding, start, should_stop)
     prior = model.prior
     n = len(targets)
     starts = prior.sample(n * restarts, seed=seed, device=model.device).reshape(n, restarts, *prior.shape)
     if method == "refine":
-        starts[:, 0] = model.encode(targets, decoding)
+        starts[:, 0] = model.encode(targets, decoding, should_stop=should_stop)
     z = starts.reshape(n * restarts, *prior.shape).float().contiguous().requires_grad_(True)
     goal = targets.repeat_interleave(restarts, dim=0)
     decoder = model.decoder(decoding)
@@ -176,9 +178,12 @@ def invert(model, images, *, method: str | None = None, decoding=None,
     return _report(model, targets, latents, winner, iterations, stopped_by, method, decoding, start)
 
 
-def _report(model, targets, latents, winner, iterations, stopped_by, method, decoding, start) -> Inversion:
+def _report(model, targets, latents, winner, iterations, stopped_by, method, decoding, start,
+            should_stop=None) -> Inversion:
+    """The :class:`Inversion` of ``latents``, decoded again (polling ``should_stop``: given where there is nothing
+    to lose, the model's own inverse; an optimisation's best latents are decoded, in one pass, whatever)."""
     check_finite(latents, f"latents inverted into {model.name}")
-    reconstructions = model.decode(latents, decoding)
+    reconstructions = model.decode(latents, decoding, should_stop=should_stop)
     mse = (reconstructions - targets).pow(2).flatten(1).mean(1).double().cpu().numpy()
     psnr = np.minimum(10.0 * np.log10(1.0 / np.maximum(mse, 10.0 ** (-PSNR_CAP_DB / 10.0))), PSNR_CAP_DB)
     return Inversion(latents.detach(), reconstructions, targets, mse, psnr, winner.cpu().numpy(), iterations,

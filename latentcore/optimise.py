@@ -15,6 +15,18 @@ STOP_REASONS = ("converged", "max_iter", "budget", "stop")
 EARLY = ("budget", "stop")  # the reasons that leave an optimisation short of its own stopping rule
 
 
+class Stopped(Exception):
+    """A stop request (``should_stop()`` True) that reached work with no result to return yet: a decode through a
+    sampler, a start not yet measured, a reference. It ends that work between two units of it (sampler steps,
+    chunks), so that nothing runs on for a session that is gone; whoever runs the work as a job ends it quietly."""
+
+
+def check_stop(should_stop: Callable[[], bool] | None) -> None:
+    """Raise :class:`Stopped` when ``should_stop()`` returns True (None: never); called between units of work."""
+    if should_stop is not None and should_stop():
+        raise Stopped()
+
+
 @dataclass(frozen=True)
 class Stopping:
     """How an iterative computation ended: ``reason`` (one of :data:`STOP_REASONS`), the ``iterations`` run, the
@@ -123,7 +135,9 @@ def optimise_units(free: list[torch.Tensor], assemble: Callable[[], torch.Tensor
     (both checked once per iteration).
 
     ``loss_fn(assemble(), active) -> [P]`` gives each unit's loss; it may skip the units where the mask ``active``
-    is False (None: all units; skipped entries are ignored). Units that have converged keep their values
+    is False (None: all units; skipped entries are ignored). It may raise :class:`Stopped` (a decoder that polls
+    ``should_stop`` between sampler steps): the run then ends as on a stop request, unless no loss was evaluated
+    yet, when there is nothing to return and it propagates. Units that have converged keep their values
     (dimension 0 of every free tensor indexes units) and are no longer evaluated.
 
     The loss is evaluated once per iteration: the forward pass whose gradient takes the next Adam step also
@@ -142,7 +156,13 @@ def optimise_units(free: list[torch.Tensor], assemble: Callable[[], torch.Tensor
     start = time.monotonic()
     while True:
         evaluated = None if converged is None else ~converged
-        loss = loss_fn(assemble(), evaluated)
+        try:
+            loss = loss_fn(assemble(), evaluated)
+        except Stopped:
+            if last is None:
+                raise
+            stopped_by = "stop"
+            break
         value = loss.detach() if last is None else torch.where(evaluated, loss.detach(), last)
         if last is None:
             calm = torch.zeros_like(value, dtype=torch.long)

@@ -107,7 +107,8 @@ def typical_error(model, *, method: str | None = None, decoding=None,
     :func:`~latentcore.invert.default_method`) with the optimisation ``settings`` of
     :func:`~latentcore.invert.invert` (``max_iter``, ``lr``, ``restarts``, ``prior_weight``, ``tol``,
     ``patience``; restarts drawn with ``seed + 1``). ``budget_s``, ``should_stop`` and ``progress`` bound
-    and report the reference inversion. Cached (see the module's docstring)."""
+    and report the reference inversion; a stop while the samples are decoded, or while the model's own inverse runs,
+    raises :class:`~latentcore.optimise.Stopped` (there is no reference yet). Cached (see the module's docstring)."""
     samples = check_int("samples", samples, 2)
     if not (math.isfinite(margin) and margin >= 1.0):
         raise ValueError(f"margin must be a number >= 1, got {margin!r}")
@@ -122,7 +123,7 @@ def typical_error(model, *, method: str | None = None, decoding=None,
     if found is None:
         start = time.monotonic()
         latents = model.prior.sample(samples, seed=seed, device=model.device)
-        images = model.decode(latents, decoding)
+        images = model.decode(latents, decoding, should_stop=should_stop)
         result = invert(model, images, method=method, decoding=decoding, seed=seed + 1, budget_s=budget_s,
                         should_stop=should_stop, progress=progress, **settings)
         found = TypicalError(model.name, method, np.sort(result.mse), result.stopped_by, time.monotonic() - start)

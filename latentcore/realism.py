@@ -28,6 +28,7 @@ from typing import Callable
 
 import torch
 
+from .optimise import check_stop
 from .priors import Gaussian, Prior
 
 INDEX_KINDS = ("density", "typical")  # the kinds of realisticity index
@@ -36,6 +37,27 @@ RI_FLOOR = 1e-12
 
 # A decoder for path lengths: latents [M, *shape] -> images (any shape per latent); differentiable for optimisation.
 Decoder = Callable[[torch.Tensor], torch.Tensor]
+
+
+def stoppable(decoder: Decoder | None, should_stop: Callable[[], bool] | None) -> Decoder | None:
+    """``decoder`` polling ``should_stop`` and raising :class:`~latentcore.optimise.Stopped` when it returns True:
+    a model's decoder (its ``stoppable`` method) before each chunk and sampler step, any other callable before
+    each call. For measures outside an optimisation loop, which has no result to return until it ends."""
+    if decoder is None or should_stop is None:
+        return decoder
+    own = getattr(decoder, "stoppable", None)
+    return own(should_stop) if callable(own) else _Polled(decoder, should_stop)
+
+
+class _Polled:
+    """A decoder that polls ``should_stop`` before each call (see :func:`stoppable`)."""
+
+    def __init__(self, decoder: Decoder, should_stop: Callable[[], bool]):
+        self.decoder, self.should_stop = decoder, should_stop
+
+    def __call__(self, latents: torch.Tensor) -> torch.Tensor:
+        check_stop(self.should_stop)
+        return self.decoder(latents)
 
 
 class PointIndex:
@@ -176,5 +198,5 @@ def path_energy(path, *, prior: Prior, decoder: Decoder | None = None, kind: str
     return energy[0] if single else energy
 
 
-__all__ = ["INDEX_KINDS", "RI_FLOOR", "Decoder", "PointIndex", "realisticity_index", "path_realism", "path_energy",
-           "energy_of", "PathRealism", "reference_log_probs", "log_density_cdf"]
+__all__ = ["INDEX_KINDS", "RI_FLOOR", "Decoder", "stoppable", "PointIndex", "realisticity_index", "path_realism",
+           "path_energy", "energy_of", "PathRealism", "reference_log_probs", "log_density_cdf"]

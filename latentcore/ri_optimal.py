@@ -26,6 +26,12 @@ a path it rates lower may be longer through the full sampler (measured in the RE
 iterations the path is measured with the full ``decoder`` and the best one so far under it is kept, the start
 included: the path returned is never worse than its start by the measure that counts.
 
+A stop request (``should_stop``) is polled once per iteration and between the sampler steps of every decode (the
+starts, one after the other; the loop's forward passes; the checks; the final measure), so that a path through a
+sampler stops within a step whatever its phase (or once the backward pass under way has ended). Stopped before any
+start was measured, there is no path to return: :class:`~latentcore.optimise.Stopped` is raised. Later, the path
+returned is each pair's best measured so far (the start at least).
+
 Feature-restricted interpolation (Struski, Sadowski, Danel, Tabor, Podolak, "Feature-based interpolation and
 geodesics in the latent spaces of generative models", arXiv 1904.03445) replaces the density by that of
 latents having a feature: an :class:`~latentcore.priors.Empirical` prior fitted to encodings of one class
@@ -45,9 +51,9 @@ from dataclasses import dataclass
 import torch
 
 from .interpolate import SCHEMES, Scheme, Setting, register_scheme
-from .optimise import Stopping, optimise_units, time_left
+from .optimise import Stopped, Stopping, optimise_units, time_left
 from .priors import Empirical, Prior
-from .realism import Decoder, PointIndex, energy_of, path_energy, path_realism
+from .realism import Decoder, PointIndex, energy_of, path_energy, path_realism, stoppable
 
 DEFAULT_ALPHA = 0.9
 # Sampler steps of the decoder in the loop for models with a sampler. Measured in the README on digits-ddim (25
@@ -132,7 +138,7 @@ def ri_optimal_interpolate(z0: torch.Tensor, z1: torch.Tensor, t: torch.Tensor, 
     :func:`classifier_index`). ``lr`` defaults to 2% of the prior's mean element scale (the latents' natural
     step). ``tol`` is relative to the energy. ``budget_s`` (seconds, everything included: the starts, the loop and
     the final measure) and ``should_stop()`` end the optimisation early with the best path of each pair so far
-    (``stopping.early``).
+    (``stopping.early``); a stop before any start was measured raises :class:`~latentcore.optimise.Stopped`.
     """
     if not 0.0 < alpha <= 1.0:
         raise ValueError(f"alpha must lie in (0, 1], got {alpha}")
@@ -148,20 +154,33 @@ def ri_optimal_interpolate(z0: torch.Tensor, z1: torch.Tensor, t: torch.Tensor, 
                                kind=kind, index_fn=_rows(index_fn, torch.arange(b).repeat(len(paths) // b), b))
         return energy_of(realism, alpha), realism
 
+    full = stoppable(decoder, should_stop)  # measures outside the loop stop between sampler steps
     if progress is not None:
         progress(0.0, "ri-optimal path: measuring where to start")
     names, starts = _starts(z0, z1, t, prior, start)
     tick = time.monotonic()
-    energies_start = measured(torch.cat(starts))[0].reshape(len(starts), b)
-    one_measure = (time.monotonic() - tick) / len(starts)  # what the final measure will take
-    best = energies_start.argmin(0)
-    chosen, start_energy = torch.stack(starts)[best, torch.arange(b)], energies_start[best, torch.arange(b)]
+    measures = []
+    for candidate in starts:  # one after the other, so that a stop keeps the candidates measured
+        try:
+            measures.append(measured(candidate, full))
+        except Stopped:
+            if not measures:
+                raise
+            break
+    one_measure = (time.monotonic() - tick) / len(measures)  # what the final measure will take
+    energies_start = torch.stack([energy for energy, _ in measures])  # [C, B]
+    best, pairs = energies_start.argmin(0), torch.arange(b)
+    chosen, start_energy = torch.stack(starts[:len(measures)])[best, pairs], energies_start[best, pairs]
+    start_index = torch.stack([realism.index for _, realism in measures])[best, pairs]
+    start_points = torch.stack([realism.point_index for _, realism in measures])[best, pairs]
     inner = chosen[:, 1:-1].clone().requires_grad_(True)
 
     def assemble():
         return torch.cat([z0[:, None], inner, z1[:, None]], dim=1)
 
-    def energy(nodes, active=None, through=loop_decoder or decoder):  # only paths still optimised are decoded
+    looped = stoppable(loop_decoder or decoder, should_stop)  # a stop ends a forward pass between sampler steps
+
+    def energy(nodes, active=None, through=looped):  # only paths still optimised are decoded
         rows = torch.arange(b, device=nodes.device) if active is None else active.nonzero().squeeze(1)
         out = torch.zeros(b, dtype=torch.float64, device=nodes.device)
         if len(rows):
@@ -172,39 +191,51 @@ def ri_optimal_interpolate(z0: torch.Tensor, z1: torch.Tensor, t: torch.Tensor, 
 
     kept = None
     if loop_decoder is not None:
-        kept = _FullDecoderCheck(lambda nodes: measured(nodes)[0], chosen, start_energy)
-    if n > 2:
+        kept = _FullDecoderCheck(lambda nodes: measured(nodes, full), chosen, start_energy, start_index, start_points)
+    run = None
+    if n > 2 and not (should_stop is not None and should_stop()):  # stopped while measuring: the start is the path
         polled = should_stop
         if kept is not None:
             polls = iter(range(1, 1 << 62))
 
             def polled():  # called once per iteration: a chance to measure with the full decoder
                 if next(polls) % check_every == 0:
-                    kept.measure(assemble().detach())
+                    try:
+                        kept.measure(assemble().detach())
+                    except Stopped:  # requested during the check: the loop ends as on any stop
+                        return True
                 return should_stop is not None and should_stop()
 
         # The final measure is inside the budget, so the loop gets what is left after it: twice the candidates' share
         # each (a batch of candidates costs less per path than one path alone), and a margin.
         reserve = (2 if kept is not None else 1) * 2.0 * one_measure + 0.02 * (budget_s or 0.0)
         loop_budget = None if budget_s is None else time_left(budget_s - reserve, began)
-        run = optimise_units([inner], assemble, energy, lr=step, max_iter=max_iter, tol=tol, patience=patience,
-                             relative=True, budget_s=loop_budget, should_stop=polled, progress=progress,
-                             keep_best=kept is None, what="ri-optimal path")
-        energies, converged, stopping = run.history, run.converged, run.stopping
-    else:
+        try:
+            run = optimise_units([inner], assemble, energy, lr=step, max_iter=max_iter, tol=tol, patience=patience,
+                                 relative=True, budget_s=loop_budget, should_stop=polled, progress=progress,
+                                 keep_best=kept is None, what="ri-optimal path")
+        except Stopped:  # within the first energy, before any step: the start is the path
+            pass
+    if run is None:  # nothing to optimise, or stopped before the loop: the start, measured already
         energies = start_energy[None]
-        converged = torch.ones(b, dtype=torch.bool)
-        stopping = Stopping("converged", 0, 0.0, float(energies.mean()))
-    path = assemble().detach()
-    final, report = measured(path)
-    if kept is not None:
-        kept.measure(path, final)
-        if not torch.equal(kept.path, path):  # an earlier path of some pair was better: measure what is returned
-            path = kept.path
-            final, report = measured(path)
+        converged = torch.full((b,), n <= 2)
+        stopping = Stopping("converged" if n <= 2 else "stop", 0, 0.0, float(energies.mean()))
+        path, final, index, point_index = chosen, start_energy, start_index, start_points
+    elif kept is None:  # one pass of the decoder each iteration ran, so no longer than an iteration
+        energies, converged, stopping = run.history, run.converged, run.stopping
+        path = assemble().detach()
+        final, report = measured(path)
+        index, point_index = report.index, report.point_index
+    else:  # each pair's best under the full decoder; a stop during this measure keeps the best measured before
+        energies, converged, stopping = run.history, run.converged, run.stopping
+        try:
+            kept.measure(assemble().detach())
+        except Stopped:
+            stopping = dataclasses.replace(stopping, reason="stop")
+        path, final, index, point_index = kept.path, kept.energy, kept.index, kept.point_index
     stopping = dataclasses.replace(stopping, loss=float(final.mean()), seconds=time.monotonic() - began)
     start_names = tuple(names[int(i)] for i in best)
-    return RiOptimalResult(path, energies, final, report.index, report.point_index, converged, stopping, start_names)
+    return RiOptimalResult(path, energies, final, index, point_index, converged, stopping, start_names)
 
 
 def _starts(z0, z1, t, prior, start: str) -> tuple[list[str], list[torch.Tensor]]:
@@ -224,20 +255,23 @@ def _starts(z0, z1, t, prior, start: str) -> tuple[list[str], list[torch.Tensor]
 
 
 class _FullDecoderCheck:
-    """The path of lowest energy under the full decoder among those measured, per pair (see the module docstring)."""
+    """The path of lowest energy under the full decoder among those measured, per pair, with its index and its
+    frames' (see the module docstring)."""
 
-    def __init__(self, full_energy, path: torch.Tensor, energy: torch.Tensor):
-        self.full_energy = full_energy
-        self.path = path.detach().clone()
-        self.energy = energy
+    def __init__(self, full_measure, path: torch.Tensor, energy: torch.Tensor, index: torch.Tensor,
+                 point_index: torch.Tensor):
+        self.full_measure = full_measure  # paths -> (energy, PathRealism)
+        self.path, self.point_index = path.detach().clone(), point_index.clone()
+        self.energy, self.index = energy, index
 
-    def measure(self, path: torch.Tensor, energy: torch.Tensor | None = None) -> None:
-        """Keep each pair's rows of ``path`` where its full-decoder ``energy`` (measured here when not given) is
-        lower."""
-        energy = self.full_energy(path) if energy is None else energy
+    def measure(self, path: torch.Tensor) -> None:
+        """Measure ``path`` with the full decoder and keep each pair's rows where its energy is lower."""
+        energy, realism = self.full_measure(path)
         better = energy < self.energy
         self.path[better] = path[better]
+        self.point_index[better] = realism.point_index[better]
         self.energy = torch.where(better, energy, self.energy)
+        self.index = torch.where(better, realism.index, self.index)
 
 
 def _rows(index_fn, rows: torch.Tensor, paths: int):

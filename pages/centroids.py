@@ -7,6 +7,7 @@ import ui
 from latentcore import imaging
 from ui import plots
 from latentcore.diagnostics import latent_summary
+from latentcore.validation import some_of
 
 TARGETS = ["A seed", "A fresh sample", "An uploaded image"]
 
@@ -43,7 +44,8 @@ with ui.page("Centroids and reconstruction") as (name, model, decoding):
         add_col, button_col = st.columns([3, 1], vertical_alignment="bottom")
         adding = add_col.selectbox("Add a centroid to the seeds", list(specs), format_func=lambda k: specs[k].label)
         if button_col.button("Add to the seeds"):
-            seeds.add(centroids[adding][None], [f"{adding} centroid of {', '.join(members)}"])
+            # named after its first few seeds: a name within the length a seed name may have
+            seeds.add(centroids[adding][None], [f"{adding} centroid of {some_of(members, shown=3, width=40)}"])
             st.rerun()
         numbers = {"typical-set index (two-sided χ² p of the squared norm)": summary.typicality,
                    "smallest normality-test p-value (KS, CvM, AD)": summary.normality,
@@ -72,8 +74,8 @@ with ui.page("Centroids and reconstruction") as (name, model, decoding):
                                  key=ui.remember("reconstruct.sample_seed", 1234, bounds=(0, 2**62)))
         target = model.prior.sample(1, seed=int(number))[0].cpu()
     elif not lc.inversion_methods(model):
-        st.info(f"{name} has no encoder and decodes with a sampler, so images cannot be turned into its latents; "
-                "choose another target.")
+        st.info(f"{ui.plain(name)} has no encoder and decodes with a sampler, so images cannot be turned into its "
+                "latents; choose another target.")
     else:
         picture = st.file_uploader("A PNG or JPEG image", type=["png", "jpg", "jpeg"], key="reconstruct.image")
         if picture is not None:

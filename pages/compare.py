@@ -4,7 +4,8 @@ import torch
 import latentcore as lc
 import ui
 from ui import plots
-from latentcore.evaluate import (HEADINGS, METRICS, TIMINGS, Evaluation, evaluate, seed_sources,
+from ui.schemas import evaluation_misfit
+from latentcore.evaluate import (HEADINGS, LEFT_OUT, METRICS, TIMINGS, Evaluation, evaluate, seed_sources,
                                  unavailable_metrics)
 
 CHARTS = {**METRICS, **{t: "seconds per path (set)" for t in TIMINGS}}  # every metric and timing: what it is
@@ -80,27 +81,32 @@ with ui.page("Compare schemes") as (name, model, decoding):
     try:
         result = ui.jobs.ended("compare")
     except ValueError as err:
-        ui.show_error(f"The comparison could not run: {err}.", err)
+        ui.show_error(f"The comparison could not run: {ui.plain(err)}.", err)
     else:
         if result is not None:
             st.session_state["compare.result"] = result.to_json()  # kept in the workspace
             st.session_state["compare.examples"] = result.examples
 
-    saved = st.session_state.get(ui.remember("compare.result", None))
+    saved = st.session_state.get(ui.remember("compare.result", None, check=evaluation_misfit))
     if saved is None:
         st.info("Choose the seeds and schemes, then run the comparison.")
         ui.stop()
     result = Evaluation.from_json(saved)
     run = result.settings
-    st.subheader(f"{run['model']}: {run['pairs']} pairs, {run['centroid_sets']} centroid sets, seed {run['seed']}, "
-                 f"{run['total_seconds']:.1f} s")
-    st.caption(f"Seeds: {SOURCES.get(run.get('seeds'), 'the given latents').lower()}"
-               + (f", classes from {run['classes']}" if run.get("classes") else ", no classes")
-               + (f"; judged by {run['judge']}" if run.get("judge") else "; no judge of the images") + ".")
+    # a result may come with a shared workspace: its texts are another person's, so every one is plain text
+    st.subheader(ui.plain(f"{run['model']}: {run['pairs']} pairs, {run['centroid_sets']} centroid sets, seed "
+                          f"{run['seed']}, {run['total_seconds']:.1f} s"))
+    st.caption(ui.plain(f"Seeds: {SOURCES.get(run.get('seeds'), 'the given latents').lower()}"
+                        + (f", classes from {run['classes']}" if run.get("classes") else ", no classes")
+                        + (f"; judged by {run['judge']}" if run.get("judge") else "; no judge of the images") + "."))
     not_measured(run.get("unavailable", {}))
     for what, reason in run.get("stopped_early", {}).items():
-        st.warning(f"{what} was stopped early ({'time budget spent' if reason == 'budget' else 'on request'}): its "
-                   "figures are those of the best results reached by then.")
+        if reason == LEFT_OUT:
+            st.warning(ui.plain(f"{what} was stopped before it had any result, so it is not in the table."))
+        else:
+            why = "time budget spent" if reason == "budget" else "on request"
+            st.warning(ui.plain(f"{what} was stopped early ({why}): its figures are those of the best results "
+                                "reached by then."))
     charted = st.multiselect("Metrics (table and charts)", list(CHARTS), format_func=lambda m: HEADINGS.get(m, m),
                              key=ui.remember("compare.charts", ["class_preservation", "frechet", "ri_typical_mean",
                                                                 "typical_band", "normality_pass"], options=CHARTS))
@@ -110,17 +116,19 @@ with ui.page("Compare schemes") as (name, model, decoding):
     for task, rows in result.table.groupby("task", sort=False):  # one table per task: interpolation, centroid
         shown = ["label"] + [c for m in charted for c in (m, f"{m}_low", f"{m}_high")
                              if c in rows.columns and (intervals or c == m) and rows[c].notna().any()]
-        st.markdown(f"**{task.capitalize()}**")
+        st.markdown(f"**{ui.plain(task.capitalize())}**")
         ui.table(rows[shown], headers, helps=CHARTS)
     if run.get("frechet_reference"):
-        st.caption(f"Frechet distances against {run['frechet_reference']}. Small samples are dominated by their "
-                   "size: sets of 8 real digits score about 1000 against all real digits, so the centroids' figures "
-                   "(one image per set) say little beyond spread; compare schemes within a task, not across.")
+        st.caption(ui.plain(f"Frechet distances against {run['frechet_reference']}. Small samples are dominated by "
+                            "their size: sets of 8 real digits score about 1000 against all real digits, so the "
+                            "centroids' figures (one image per set) say little beyond spread; compare schemes within "
+                            "a task, not across."))
     csv, js = st.columns(2)
-    csv.download_button("Download CSV (every metric)", result.to_csv(), file_name=f"compare-{run['model']}.csv",
+    stem = f"compare-{ui.file_stem(run['model'])}"
+    csv.download_button("Download CSV (every metric)", result.to_csv(), file_name=f"{stem}.csv",
                         mime="text/csv", on_click="ignore")
     js.download_button("Download JSON (every metric, per pair)", result.to_json(),
-                       file_name=f"compare-{run['model']}.json", mime="application/json", on_click="ignore")
+                       file_name=f"{stem}.json", mime="application/json", on_click="ignore")
 
     measured = [m for m in charted if result.table[m].notna().any()]  # those not measured are said above
     for column, metric in zip(st.columns(2) * len(measured), measured):

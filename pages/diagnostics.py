@@ -54,7 +54,7 @@ with ui.page("Diagnostics") as (name, model, decoding):
     focus = st.selectbox("Plots for", chosen, key=ui.remember("diagnostics.focus", chosen[0], options=chosen))
     views = diagnostic_views(candidates[focus], prior=model.prior)
     st.image(ui.decode_to_uint8(model, candidates[focus][None], decoding)[0], width=128, clamp=True,
-             caption=f"{focus}, decoded")
+             caption=ui.plain(f"{focus}, decoded"))  # a seed's name: the workspace's text
     a, b = st.columns(2)
     a.plotly_chart(plots.histogram_figure(views.elements, views.normal_x, views.normal_y,
                                           "Standardised elements over N(0, 1)", "element"), width="stretch")

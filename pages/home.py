@@ -7,9 +7,10 @@ with ui.page("Latent Explorer") as (name, model, decoding):
     st.markdown(
         "Explore the latent space of a generative model: sample or upload **seed latents**, **interpolate** between "
         "them with several schemes (linear, SLERP, LOL, NAO, ri-optimal geodesics) and see the decoded images.\n\n"
-        f"The model now is **{name}**: {model.description}\n\n"
+        f"The model now is **{name}**: {ui.plain(model.description)}\n\n"  # a plug-in's words: plain
         "Everything you do is saved on this server in a workspace: the address bar's link brings it back after a "
-        "reload, a restart, or on another machine (see **Workspace** in the sidebar)."
+        "reload or a restart, and opens a copy in another browser, yours on another machine or someone else's (see "
+        "**Workspace** in the sidebar)."
     )
     for listed in PAGES:
         if listed is not HOME:

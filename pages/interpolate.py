@@ -24,7 +24,7 @@ with ui.page("Interpolate") as (name, model, decoding):
     chosen = st.multiselect("Schemes", offered, format_func=lambda key: lc.SCHEMES[key].label,  # kept by key
                             key=ui.remember("interpolate.schemes", lc.SCHEMES.default_selection(), options=offered))
     for key, why in not_offered.items():
-        st.caption(f"{lc.SCHEMES[key].label} is not offered for {name}: {why}.")
+        st.caption(f"{lc.SCHEMES[key].label} is not offered for {ui.plain(name)}: {why}.")
     frames = st.slider("Frames" + (" per leg" if chain else ""), min_value=2, max_value=64,
                        key=ui.remember("interpolate.frames", 8, bounds=(2, 64)))
     if not chosen:
@@ -50,13 +50,13 @@ with ui.page("Interpolate") as (name, model, decoding):
             shown = ui.path_through(model, stop_latents, frames, scheme.name, decoding, settings,
                                     computed_for=inputs, where=st)
         except (ValueError, RuntimeError) as err:
-            ui.show_error(f"{label} failed: {err}", err)
+            ui.show_error(f"{label} failed: {ui.plain(err)}", err)
             continue
         path = shown.value
         if path is None:  # not computed yet: its row offers to, or its job is running
             continue
         if not shown.current:
-            st.caption(f"Out of date, not in the charts below: computed for {shown.computed_for}.")
+            st.caption(f"Out of date, not in the charts below: computed for {ui.plain(shown.computed_for)}.")
             ui.frames.image_row(ui.decode_to_uint8(model, path, decoding), [f"{i + 1}" for i in range(len(path))],
                                 size=size)
             continue

@@ -90,7 +90,7 @@ with ui.page("Judge schemes") as (name, model, decoding):
                 paths = round_paths(model, schemes, pairs=pairs, frames=frames, seed=int(seed))
                 opened = store().open_round(model.key, decoding.describe(), schemes, paths)
             except (RoundError, ValueError, OSError) as err:
-                ui.show_error(f"The round could not open: {err}.", err)
+                ui.show_error(f"The round could not open: {ui.plain(err)}.", err)
             else:
                 state["judge.hosted"] = state["judge.opened"] = opened.code
                 st.rerun()

@@ -4,6 +4,7 @@ import streamlit as st
 import latentcore as lc
 import ui
 from ui import plots
+from ui.schemas import within
 from latentcore.playground import ALPHA
 
 PATH_INDEX_HELP = ("The realisticity index of a whole path (Struski et al., Definition 2): exp(-sum of -log ri along "
@@ -60,13 +61,12 @@ with ui.page("Geometry playground") as (name, model, decoding):
         st.radio("A click places", ["Start", "End"], horizontal=True,
                  key=ui.remember("playground.next", "Start", options=["Start", "End"]))
         point = {}
-        for which in ("start", "end"):
-            a, b = st.columns(2)
-            point[which] = (
-                a.number_input(f"{which} x1", step=0.1, format="%.2f",
-                               key=ui.remember(f"playground.{which}_x", defaults[which][0])),
-                b.number_input(f"{which} x2", step=0.1, format="%.2f",
-                               key=ui.remember(f"playground.{which}_y", defaults[which][1])))
+        for which in ("start", "end"):  # on the map: what the page draws (a workspace's endpoint may be anywhere)
+            point[which] = tuple(
+                column.number_input(f"{which} {label}", low, high, step=0.1, format="%.2f", key=ui.remember(
+                    f"playground.{which}_{axis}", default, bounds=(low, high), check=within(low, high, "the map")))
+                for column, label, axis, (low, high), default in zip(st.columns(2), ("x1", "x2"), "xy",
+                                                                     (xlim, ylim), defaults[which]))
         alpha = st.slider(ALPHA.label, ALPHA.low, ALPHA.high, step=ALPHA.step, help=ALPHA.help,
                           key=ui.remember("playground.alpha", ALPHA.default, bounds=(ALPHA.low, ALPHA.high)))
         frames = st.slider("Points per path", 8, 48, step=4, key=ui.remember("playground.frames", 24, bounds=(8, 48)))

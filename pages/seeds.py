@@ -6,6 +6,7 @@ import latentcore as lc
 import ui
 from latentcore import imaging
 from ui.server import limits
+from ui.uploads import upload_help, upload_limit_problem, upload_mib
 from latentcore.diagnostics import NORMALITY_LEVEL, latent_summary
 
 DOWNLOAD_FORMATS = [".safetensors", ".npz"]
@@ -32,8 +33,12 @@ with ui.page("Seeds") as (name, model, decoding):
     with upload_col:
         st.subheader("Upload latents")
         upload = st.file_uploader("A latent file", type=[f[1:] for f in lc.LATENT_FORMATS],
-                                  help=f"One latent {model.latent_shape} or a batch of at most "
-                                       f"{limits.MAX_UPLOAD_LATENTS}; formats {', '.join(lc.LATENT_FORMATS)}")
+                                  max_upload_size=upload_mib(limits.MAX_FILE_BYTES),
+                                  help=upload_help(f"One latent {model.latent_shape} or a batch of at most "
+                                                   f"{limits.MAX_UPLOAD_LATENTS}; formats "
+                                                   f"{', '.join(lc.LATENT_FORMATS)}", limits.MAX_FILE_BYTES))
+        if mismatch := upload_limit_problem(limits.MAX_FILE_BYTES, "a latent file"):
+            st.warning(ui.plain(mismatch))
         st.caption(f"{ui.plain(name)} takes {lc.latent_files.accepted_shapes(model.latent_shape)}.")
         if upload is not None and st.session_state.get("upload_result", (None,))[0] != upload.file_id:
             most = min(limits.MAX_UPLOAD_LATENTS, seeds.room())
@@ -62,7 +67,8 @@ with ui.page("Seeds") as (name, model, decoding):
 
     st.subheader("Invert images into latents")
     if not lc.inversion_methods(model):
-        st.caption(f"{name} has no encoder and decodes with a sampler, so images cannot be turned into its latents.")
+        st.caption(f"{ui.plain(name)} has no encoder and decodes with a sampler, so images cannot be turned into its "
+                   "latents.")
     else:
         pictures = st.file_uploader("PNG or JPEG images", type=["png", "jpg", "jpeg"], accept_multiple_files=True,
                                     help=f"Resized to {model.image_shape[1]}x{model.image_shape[2]}; the closer "
@@ -85,7 +91,7 @@ with ui.page("Seeds") as (name, model, decoding):
         if ended is not None:
             inverted_into, files, inversion, reference = ended
             ui.show_inversion(ui.get_model(inverted_into), files, inversion, reference)
-            where = "the seed set" if inverted_into == name else f"the seed set of {inverted_into}"
+            where = "the seed set" if inverted_into == name else f"the seed set of {ui.plain(inverted_into)}"
             st.success(f"Added {len(files)} inverted latent{'s' * (len(files) != 1)} to {where}.")
 
     st.subheader(f"{len(seeds)} seeds")
@@ -137,4 +143,4 @@ with ui.page("Seeds") as (name, model, decoding):
                        key=ui.remember("seeds.format", DOWNLOAD_FORMATS[0], options=DOWNLOAD_FORMATS))
     latents, seed_names = seeds.latents, seeds.names  # as shown now (edits replace both), encoded when pressed
     st.download_button("Download the seed set", lambda: lc.latents_to_bytes(latents, seed_names, fmt=fmt),
-                       file_name=f"seeds-{name.replace('/', '_')}{fmt}", on_click="ignore")
+                       file_name=f"seeds-{ui.file_stem(name)}{fmt}", on_click="ignore")

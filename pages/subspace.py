@@ -25,7 +25,7 @@ with ui.page("Subspace") as (name, model, decoding):
     try:
         sub = lc.Subspace(seeds.select(basis), prior=model.prior)
     except ValueError as err:
-        ui.show_error(f"{err}.")
+        ui.show_error(f"{ui.plain(err)}.")
         ui.stop()
     ranges = sub.ranges.tolist()
     seed_coords = sub.seed_coordinates

@@ -230,7 +230,7 @@ def test_a_new_session_on_the_same_workspace_gets_seeds_and_settings_back(app):
     app.slider[0].set_value(12).run()
     app.multiselect[0].set_value(["lol", "nao"]).run()
     ws = app.session_state["workspace_id"]
-    again = _session(ws)  # what a reload or a shared link does
+    again = _session(ws)  # what a shared link does: a copy, with the same seeds and settings (tests/test_hostile.py)
     _no_errors(again)
     assert again.sidebar.metric[0].value == "8"
     again.switch_page("pages/interpolate.py").run()

@@ -268,6 +268,8 @@ def test_workspaces_survive_reloads_and_restarts_and_stay_apart(server, page, br
     page.wait_for_url("**ws=*")
     link = page.url
     assert seeds_in_set(page) == "8"
+    ws_id = link.split("ws=")[1].split("&")[0]
+    page.wait_for_function("id => document.cookie.includes(id + ':')", arg=ws_id)  # this browser's own: adopted
 
     page.reload()
     page.get_by_role("heading", name="Interpolate", level=1).wait_for()
@@ -333,6 +335,33 @@ def test_workspace_download_and_upload(server, page):
     sidebar.get_by_text("Opened mine.safetensors as a new workspace").wait_for()
     assert seeds_in_set(page) == "3"
     assert page.url != before
+
+
+def test_a_100_mib_workspace_uploads(server, page, workspaces, tmp_path):
+    """Streamlit's upload limit (server.maxUploadSize) is the app's workspace limit: a workspace between the 64 MiB
+    the server once took and the 256 MiB a workspace may take uploads through the real endpoint (it was a bare
+    "AxiosError ... 413")."""
+    import torch
+
+    from ui.server import workspace
+    from ui.server.seed_set import SeedSet
+
+    latents = torch.randn(1600, 4, 64, 64, generator=torch.Generator().manual_seed(0))  # 1600 SD latents
+    big = tmp_path / "big.safetensors"
+    big.write_bytes(workspace.workspace_to_bytes(workspace.Workspace(seed_sets={
+        "/srv/pipelines/sd": SeedSet(latents, [f"sd {i}" for i in range(1600)])})))
+    assert big.stat().st_size > 100 * 2**20
+    page.goto(server)
+    page.get_by_role("heading", name="Latent Explorer").wait_for()
+    settle(page)
+    sidebar = page.locator("[data-testid=stSidebar]")
+    sidebar.get_by_text("Workspace", exact=True).click()
+    sidebar.locator("input[type=file]").set_input_files(big)  # a path: Playwright streams a file this large
+    sidebar.get_by_text("Opened big.safetensors as a new workspace").wait_for()
+    assert page.get_by_text("AxiosError").count() == 0
+    opened = page.url.split("ws=")[1].split("&")[0]
+    assert (workspaces / f"{opened}.safetensors").stat().st_size > 100 * 2**20  # saved as this browser's own
+    (workspaces / f"{opened}.safetensors").unlink()  # 100 MiB less in the module's store
 
 
 def test_playground_click_places_an_endpoint(server, page):

@@ -159,9 +159,9 @@ def test_two_servers_on_one_folder_and_a_returning_browser(browser, tmp_path):  
         assert seeds_in_set(stranger) == "0" and ws_id not in stranger.url
         listed = stranger.locator("[data-testid=stSidebar]").get_by_role("button", name=f"{ws_id[:8]}… used ")
         assert listed.count() == 0
-        stranger.goto(f"{second}/?ws={ws_id}")  # the link, opened on the other server
-        stranger.get_by_role("heading", name="Latent Explorer").wait_for()
-        assert seeds_in_set(stranger) == "8"
+        stranger.goto(f"{second}/?ws={ws_id}")  # the link, opened on the other server: a copy of the stranger's own
+        stranger.get_by_text("The workspace of this link was opened as a copy of your own").wait_for()
+        assert seeds_in_set(stranger) == "8" and ws_id not in stranger.url and "ws=" in stranger.url
 
         again = mine.context.new_page()  # the first browser comes back, to the other server's plain address
         again.goto(second)

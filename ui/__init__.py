@@ -15,10 +15,11 @@ from .seed_sets import go_to_seeds, seed_set, seeds_or_stop
 from .server.seed_set import SeedSetFull
 from .state import keep_last_paths, last_paths, remember
 from .tables import table
-from .text import plain
+from .text import file_stem, plain, plain_html
 from .widgets import scheme_settings
 
-__all__ = ["frames", "jobs", "scheme_settings", "table", "page", "stop", "guarded", "show_error", "plain", "remember",
-           "seed_set", "seeds_or_stop", "go_to_seeds", "get_model", "decode_to_uint8", "path_through", "centroid_of",
+__all__ = ["frames", "jobs", "scheme_settings", "table", "page", "stop", "guarded", "show_error", "plain", "plain_html",
+           "file_stem", "remember", "seed_set", "seeds_or_stop", "go_to_seeds", "get_model", "decode_to_uint8",
+           "path_through", "centroid_of",
            "inversion_settings", "start_inversion", "ended_inversion", "show_inversion", "invert_image",
            "keep_last_paths", "last_paths", "SeedSetFull"]

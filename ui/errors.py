@@ -44,5 +44,5 @@ def errors_shown():
     except OutOfMemory as err:  # the device's limit: the message says what to do instead
         show_error(plain(err), err)
     except Exception as err:  # noqa: BLE001 - the last line of defence between latentcore and the user
-        show_error(f"Something went wrong: {type(err).__name__}: {err}. Your seeds are unchanged; try other "
+        show_error(f"Something went wrong: {type(err).__name__}: {plain(err)}. Your seeds are unchanged; try other "
                    "settings, or open the details below if it keeps happening.", err)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import functools
-import html
 import io
 
 import numpy as np
@@ -16,6 +15,7 @@ import streamlit as st
 from PIL import Image
 
 from .state import remember
+from .text import plain_html
 
 SIZES = {"Fit the width": None, "Small (48 px)": 48, "Medium (96 px)": 96, "Large (160 px)": 160}
 FIT_MIN_PX = 36  # a fitted row never draws a cell smaller than this: it scrolls sideways instead
@@ -78,15 +78,15 @@ def image_row(images: np.ndarray, captions: list[str], *, size: int | None = Non
              f'--le-aspect: {width} / {height};">']
     if column_heads:
         parts += ['<div></div>'] if row_heads else []
-        parts += [f'<div class="le-head">{html.escape(h)}</div>' for h in column_heads]
+        parts += [f'<div class="le-head">{plain_html(h)}</div>' for h in column_heads]
     for k in range(count):
         if row_heads and k % columns == 0:
-            parts.append(f'<div class="le-head">{html.escape(row_heads[k // columns])}</div>')
-        title = html.escape(titles[k], quote=True)
+            parts.append(f'<div class="le-head">{plain_html(row_heads[k // columns])}</div>')
+        title = plain_html(titles[k])
         parts.append(f'<figure class="{"le-marked" if k == marked else ""}"><div class="le-cell">'
                      f'<img tabindex="0" alt="{title}" title="{title}" src="{_png_data(images[k])}"></div>'
-                     + (f'<figcaption>{html.escape(captions[k])}</figcaption>' if captions[k] else "")
-                     + (f'<div class="le-note">{html.escape(notes[k])}</div>' if notes else "") + '</figure>')
+                     + (f'<figcaption>{plain_html(captions[k])}</figcaption>' if captions[k] else "")
+                     + (f'<div class="le-note">{plain_html(notes[k])}</div>' if notes else "") + '</figure>')
     parts.append("</div>")
     where.html(_STYLE + "".join(parts))
 

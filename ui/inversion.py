@@ -16,7 +16,7 @@ import latentcore.models as models
 from latentcore import imaging
 from latentcore.diagnostics import latent_summary
 from latentcore.invert import DEFAULT_RESTARTS
-from latentcore.optimise import time_left
+from latentcore.optimise import check_stop, time_left
 
 from . import jobs
 from .models import digest
@@ -134,17 +134,21 @@ def invert_image(model, data: bytes, file_name: str, decoding: models.Decoding, 
     job within the session's budget): its latent ``[*latent_shape]`` on the CPU, its PSNR, verdict and the
     verdict's sentence; None while the job runs (a line in ``where`` says so)."""
     if lc.default_method(model) == "encoder":
-        return _encoded_image(model, str(model.dtype), data, file_name, decoding)
+        try:
+            return _encoded_image(model, str(model.dtype), data, file_name, decoding, jobs.script_stop())
+        except lc.Stopped:  # the session ended meanwhile: nothing is left to show
+            st.stop()
     key = ("invert-one", model.key, digest(data), decoding)
     work = functools.partial(_invert_one, model, data, file_name, decoding)
-    return jobs.result(jobs.run(key, f"Inverting {file_name}", work), where)
+    return jobs.result(jobs.run(key, f"Inverting {plain(file_name)}", work), where)  # a label read as Markdown
 
 
 @st.cache_data(max_entries=32, show_spinner="Inverting the image ...")
-def _encoded_image(_model, dtype: str, data: bytes, file_name: str, decoding: models.Decoding):
+def _encoded_image(_model, dtype: str, data: bytes, file_name: str, decoding: models.Decoding, _should_stop=None):
     """:func:`_invert_one` cached by the model's key (in ``decoding``) and ``dtype``, the file and the decoding
-    (Streamlit does not hash ``_model``)."""
-    return _invert_one(_model, data, file_name, decoding)
+    (Streamlit does not hash ``_model``); ``_should_stop`` (the session ended) raises
+    :class:`~latentcore.optimise.Stopped` between sampler steps, and nothing is cached."""
+    return _invert_one(_model, data, file_name, decoding, should_stop=_should_stop)
 
 
 def _invert_one(model, data: bytes, file_name: str, decoding: models.Decoding, progress=None, budget_s=None,
@@ -154,6 +158,7 @@ def _invert_one(model, data: bytes, file_name: str, decoding: models.Decoding, p
     start = time.monotonic()
     method = lc.default_method(model)
     images = imaging.load_images([(data, file_name)], model.image_shape[1:])
+    check_stop(should_stop)  # each phase (loading, the reference, the inversion) polls the stop request
     reference = _reference(model, method, decoding, budget_s, progress, should_stop)
     inversion = lc.invert(model, images, method=method, decoding=decoding, progress=progress,
                           budget_s=time_left(budget_s, start), should_stop=should_stop)

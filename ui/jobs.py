@@ -8,12 +8,15 @@ result (or that it was cancelled before it started). Rows of a page that change 
 use :func:`on_request` instead: their work starts only when asked for, unless its measured cost says it takes at most
 :data:`AUTO_S` seconds, and meanwhile their last result is shown as out of date. The work is a latentcore call that
 takes ``progress``, ``budget_s`` and ``should_stop``; stopping (the budget spent, Cancel, the tab closed) ends it
-with the best result reached so far, which latentcore labels as stopped early.
+with the best result reached so far, which latentcore labels as stopped early. Work stopped before it has a result
+(a decode through a sampler, a reference, a start being measured) raises :class:`latentcore.Stopped` between two
+steps, and its job ends quietly as cancelled.
 
-A job belongs to its session: ``should_stop`` turns True within one iteration of the session ending (Streamlit's
-runtime drops a session when its tab closes or reloads), so a closed tab leaves no work behind. When a page asks
-for something new while its earlier request still runs, the earlier one is replaced (cancelled) or waits its turn,
-as the user chooses in the job panel.
+A job belongs to its session: ``should_stop`` turns True once the session has ended (Streamlit's runtime drops a
+session when its tab closes or reloads), and latentcore polls it between iterations and between the steps of every
+decode through a sampler, so a closed tab leaves no work behind whatever the job was doing. Work a page's script runs
+itself (a cost probe) polls :func:`script_stop` likewise. When a page asks for something new while its earlier
+request still runs, the earlier one is replaced (cancelled) or waits its turn, as the user chooses in the job panel.
 """
 
 from __future__ import annotations
@@ -28,6 +31,8 @@ from typing import Any, Callable
 import streamlit as st
 from streamlit.runtime import Runtime
 from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+from latentcore.optimise import Stopped
 
 from .state import remember
 
@@ -138,14 +143,14 @@ class SessionJobs:
                     self.worker = None
                     return
                 job.state = "running"
-            job.started = time.monotonic()
             stop = lambda job=job: job.cancel.is_set() or not self.alive()  # noqa: E731
             try:
                 if stop():  # cancelled while queued, or the session is gone
                     raise _Cancelled()
+                job.started = time.monotonic()
                 job.result = job.work(progress=job.report, budget_s=job.budget_s, should_stop=stop)
                 job.state = "done"
-            except _Cancelled:
+            except Stopped:  # before it started, or before it had a result
                 job.state = "cancelled"
             except Exception as err:  # noqa: BLE001 - shown on the page that asked, like any error there
                 job.error, job.state = err, "failed"
@@ -160,8 +165,8 @@ class SessionJobs:
                         rest.cancel.set()
 
 
-class _Cancelled(Exception):
-    pass
+class _Cancelled(Stopped):
+    """A job stopped before it started."""
 
 
 _ALL: "weakref.WeakSet[SessionJobs]" = weakref.WeakSet()
@@ -189,6 +194,13 @@ def session_jobs() -> SessionJobs:
         ctx = get_script_run_ctx()
         st.session_state["jobs"] = SessionJobs(ctx.session_id if ctx is not None else None)
     return st.session_state["jobs"]
+
+
+def script_stop() -> Callable[[], bool]:
+    """A stop request for work a page's script runs itself (a cost probe, which no Cancel reaches): True once the
+    session has ended, so that a closed tab leaves no work behind there either."""
+    jobs = session_jobs()
+    return lambda: not jobs.alive()
 
 
 def session_budget() -> float:
@@ -225,7 +237,8 @@ def result(job: Job, where=st, offer_again: bool = True):
     if job.state == "failed":
         raise job.error
     if job.state == "cancelled":
-        where.caption(f"{job.label}: cancelled before it started.")
+        ended = "cancelled before it started" if job.started is None else "stopped before it had a result"
+        where.caption(f"{job.label}: {ended}.")
         if offer_again:
             run_again(job, where, "Run it")
     elif job.state == "running":

@@ -109,7 +109,11 @@ def path_through(model, stops: torch.Tensor, frames: int, scheme: str, decoding:
     key = ("path", model.key, scheme, frames, _digest_tensor(stops), tuple(stops.shape),
            decoding if spec.uses_decoder else None, tuple(sorted(settings.items())))
     through = decoding if spec.uses_decoder else None
-    cost = _path_cost(model, model.key, str(model.dtype), scheme, through and through.steps, through, settings)
+    try:
+        cost = _path_cost(model, model.key, str(model.dtype), scheme, through and through.steps, through, settings,
+                          jobs.script_stop())
+    except lc.Stopped:  # the session ended while its cost was measured: nothing is left to show
+        st.stop()
     estimate = cost.seconds(options.get("max_iter", 1), scale=(len(stops) - 1) * frames / COST_FRAMES)
     work = lambda **controls: lc.interpolate_chain(  # noqa: E731
         stops, frames, scheme=scheme, prior=model.prior, return_stopping=True, **options, **controls)
@@ -124,17 +128,21 @@ COST_FRAMES = 3
 
 
 @st.cache_resource(max_entries=64, show_spinner="Measuring what this computation costs on this model ...")
-def _path_cost(_model, model_key, dtype: str, scheme: str, steps, _decoding, _settings: dict) -> lc.Cost:
+def _path_cost(_model, model_key, dtype: str, scheme: str, steps, _decoding, _settings: dict,
+               _should_stop=None) -> lc.Cost:
     """The measured :class:`~latentcore.optimise.Cost` of one path of :data:`COST_FRAMES` frames between two
     prior samples by an iterative scheme on a model (its decoder's cost included), once per server process, model,
-    precision, scheme and sampler ``steps`` (conditions and the scheme's settings change it little)."""
+    precision, scheme and sampler ``steps`` (conditions and the scheme's settings change it little). ``_should_stop``
+    (the session ended) raises :class:`~latentcore.optimise.Stopped` between sampler steps or iterations, so that a
+    cost cut short is never cached."""
     spec = lc.SCHEMES[scheme]
     options = spec.options(_model, context="interactive", decoding=_decoding, **_settings)
     ends = _model.prior.sample(2, seed=0)
 
     def run(max_iter, budget_s):
-        return lc.interpolate(ends[0], ends[1], COST_FRAMES, scheme=scheme, prior=_model.prior, budget_s=budget_s,
-                              return_stopping=True, **_limited(options, max_iter))[1]
+        return _unstopped(lc.interpolate(ends[0], ends[1], COST_FRAMES, scheme=scheme, prior=_model.prior,
+                                         budget_s=budget_s, should_stop=_should_stop, return_stopping=True,
+                                         **_limited(options, max_iter))[1])
 
     return lc.measure_cost(run, whole_within_s=jobs.AUTO_S)
 
@@ -147,7 +155,10 @@ def centroid_of(model, seeds: torch.Tensor, scheme: str, computed_for: str = "",
     if not spec.iterative:
         return jobs.Shown(lc.centroid(seeds, scheme=scheme, prior=model.prior, **options))
     key = ("centroid", model.key, scheme, _digest_tensor(seeds), tuple(seeds.shape))
-    cost = _centroid_cost(model, model.key, str(model.dtype), scheme)
+    try:
+        cost = _centroid_cost(model, model.key, str(model.dtype), scheme, jobs.script_stop())
+    except lc.Stopped:  # the session ended while its cost was measured
+        st.stop()
     estimate = cost.seconds(options.get("max_iter", 1), scale=len(seeds) / COST_SEEDS)
     work = lambda **controls: lc.centroid(  # noqa: E731
         seeds, scheme=scheme, prior=model.prior, return_stopping=True, **options, **controls)
@@ -158,17 +169,26 @@ COST_SEEDS = 4  # the size a centroid scheme's cost is measured at
 
 
 @st.cache_resource(max_entries=64, show_spinner="Measuring what this computation costs on this model ...")
-def _centroid_cost(_model, model_key, dtype: str, scheme: str) -> lc.Cost:
+def _centroid_cost(_model, model_key, dtype: str, scheme: str, _should_stop=None) -> lc.Cost:
     """The measured :class:`~latentcore.optimise.Cost` of the centroid of :data:`COST_SEEDS` prior samples by an
-    iterative centroid scheme, once per server process."""
+    iterative centroid scheme, once per server process; ``_should_stop`` as in :func:`_path_cost`."""
     options = lc.CENTROIDS[scheme].options(context="interactive")
     seeds = _model.prior.sample(COST_SEEDS, seed=0)
 
     def run(max_iter, budget_s):
-        return lc.centroid(seeds, scheme=scheme, prior=_model.prior, budget_s=budget_s, return_stopping=True,
-                           **_limited(options, max_iter))[1]
+        return _unstopped(lc.centroid(seeds, scheme=scheme, prior=_model.prior, budget_s=budget_s,
+                                      should_stop=_should_stop, return_stopping=True,
+                                      **_limited(options, max_iter))[1])
 
     return lc.measure_cost(run, whole_within_s=jobs.AUTO_S)
+
+
+def _unstopped(stopping: lc.Stopping | None) -> lc.Stopping | None:
+    """``stopping``, unless a stop request ended the run: then :class:`~latentcore.optimise.Stopped`, since a cost
+    measured from a run cut short would be wrong (and cached)."""
+    if stopping is not None and stopping.reason == "stop":
+        raise lc.Stopped()
+    return stopping
 
 
 def _limited(options: dict, max_iter: int | None) -> dict:

@@ -1,4 +1,7 @@
-"""Plotly figure builders: arrays in, ``go.Figure`` out (no streamlit, no latent arithmetic beyond layout)."""
+"""Plotly figure builders: arrays in, ``go.Figure`` out (no streamlit, no latent arithmetic beyond layout). Every
+text a builder is given (titles, axis titles, trace names, point and category labels: seed names and a workspace's
+results among them) is drawn as written: plotly renders a subset of HTML in them, links included, so each goes
+through :func:`ui.text.plain_html` here, and callers pass plain text."""
 
 from __future__ import annotations
 
@@ -6,6 +9,8 @@ import textwrap
 
 import numpy as np
 import plotly.graph_objects as go
+
+from .text import plain_html
 
 PALETTE = ["#2ca02c", "#1f77b4", "#d62728", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2"]
 
@@ -17,7 +22,8 @@ TITLE_CHARS, TITLE_PX = 32, 14
 
 def _layout(fig: go.Figure, title: str, x: str, y: str, height: int = 320) -> go.Figure:
     lines = textwrap.wrap(title, TITLE_CHARS) or [""]
-    fig.update_layout(title=dict(text="<br>".join(lines), font=dict(size=TITLE_PX)), xaxis_title=x, yaxis_title=y,
+    fig.update_layout(title=dict(text="<br>".join(map(plain_html, lines)), font=dict(size=TITLE_PX)),
+                      xaxis_title=plain_html(x), yaxis_title=plain_html(y),
                       height=height + 20 * (len(lines) - 1),
                       margin=dict(l=40, r=10, t=20 + 20 * len(lines), b=40), legend=dict(orientation="h", y=-0.25))
     return fig
@@ -28,7 +34,7 @@ def endpoint_plane_figure(coords: dict[str, np.ndarray]) -> go.Figure:
     Eq. 4): start (1, 0), end (0, 1)."""
     fig = go.Figure()
     for k, (name, xy) in enumerate(coords.items()):
-        fig.add_trace(go.Scatter(x=xy[:, 0], y=xy[:, 1], mode="lines+markers", name=name,
+        fig.add_trace(go.Scatter(x=xy[:, 0], y=xy[:, 1], mode="lines+markers", name=plain_html(name),
                                  line=dict(color=PALETTE[k % len(PALETTE)])))
     fig.add_trace(go.Scatter(x=[0], y=[0], mode="markers", name="origin", marker=dict(color="black", symbol="x")))
     fig.update_yaxes(scaleanchor="x", scaleratio=1)
@@ -41,7 +47,8 @@ def along_path_figure(values: dict[str, np.ndarray], title: str, y: str, band: t
     the y axis on a log scale ticked at powers of ten (p-values); ``level`` draws a test level as a line."""
     fig = go.Figure()
     for k, (name, v) in enumerate(values.items()):
-        fig.add_trace(go.Scatter(y=v, mode="lines+markers", name=name, line=dict(color=PALETTE[k % len(PALETTE)])))
+        fig.add_trace(go.Scatter(y=v, mode="lines+markers", name=plain_html(name),
+                                 line=dict(color=PALETTE[k % len(PALETTE)])))
     if band is not None:
         fig.add_hrect(y0=band[0], y1=band[1], fillcolor="grey", opacity=0.15, line_width=0,
                       annotation_text="typical", annotation_position="top left")
@@ -56,7 +63,7 @@ def along_path_figure(values: dict[str, np.ndarray], title: str, y: str, band: t
 def scatter_figure(points: np.ndarray, labels: list[str], current: np.ndarray | None = None,
                    title: str = "Coordinates", axes: tuple[str, str] = ("x", "y")) -> go.Figure:
     """Labelled points ``[N, 2]`` and an optional current point."""
-    fig = go.Figure(go.Scatter(x=points[:, 0], y=points[:, 1], mode="markers+text", text=labels,
+    fig = go.Figure(go.Scatter(x=points[:, 0], y=points[:, 1], mode="markers+text", text=list(map(plain_html, labels)),
                                textposition="top center", name="seeds"))
     if current is not None:
         fig.add_trace(go.Scatter(x=[current[0]], y=[current[1]], mode="markers", name="current",
@@ -104,7 +111,8 @@ def playground_figure(xs: np.ndarray, ys: np.ndarray, density: np.ndarray, paths
                              marker=dict(size=14, opacity=0.02, color="#1f77b4"), showlegend=False,
                              hovertemplate="(%{x:.2f}, %{y:.2f})<extra>click to place an endpoint</extra>"))
     for k, (name, xy) in enumerate(paths.items()):
-        fig.add_trace(go.Scatter(x=xy[:, 0], y=xy[:, 1], mode="lines+markers", name=name, marker=dict(size=4),
+        fig.add_trace(go.Scatter(x=xy[:, 0], y=xy[:, 1], mode="lines+markers", name=plain_html(name),
+                                 marker=dict(size=4),
                                  line=dict(color=PALETTE[k % len(PALETTE)], width=2.5)))
     fig.add_trace(go.Scatter(x=[start[0], end[0]], y=[start[1], end[1]], mode="markers+text", name="endpoints",
                              text=["start", "end"], textposition="top center",
@@ -119,7 +127,8 @@ def weights_figure(labels: list[str], weights: np.ndarray,
                    title: str = "Affine weights of the neighbours") -> go.Figure:
     """One bar per neighbour; the weights of an affine combination sum to 1 and may be negative."""
     colours = [PALETTE[1] if w >= 0 else PALETTE[2] for w in weights]
-    fig = go.Figure(go.Bar(x=labels, y=weights, marker_color=colours, text=[f"{w:.2f}" for w in weights],
+    fig = go.Figure(go.Bar(x=list(map(plain_html, labels)), y=weights, marker_color=colours,
+                           text=[f"{w:.2f}" for w in weights],
                            textposition="outside"))
     fig.add_hline(y=0, line_color="black", line_width=1)
     return _layout(fig, title, "neighbour (nearest first)", "weight")
@@ -139,7 +148,7 @@ def metric_bars_figure(table, metric: str, title: str, y: str) -> go.Figure:
         mean = np.array([r[metric] for r in rows], dtype=float)
         low = np.array([r[f"{metric}_low"] for r in rows], dtype=float)
         high = np.array([r[f"{metric}_high"] for r in rows], dtype=float)
-        fig.add_trace(go.Bar(x=[r["scheme"] for r in rows], y=mean, name=task,
+        fig.add_trace(go.Bar(x=[plain_html(r["scheme"]) for r in rows], y=mean, name=plain_html(task),
                              marker_color=PALETTE[k % len(PALETTE)],
                              error_y=dict(type="data", symmetric=False, array=high - mean, arrayminus=mean - low)))
     fig.update_layout(barmode="group")

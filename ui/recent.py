@@ -8,6 +8,10 @@ first. It comes from the browser, so it is read as untrusted text: at most :data
 :func:`ui.server.workspace.check_workspace_id` refuses and malformed times are left out without a word (they name
 nothing that could be opened). An id read here is still only a candidate: the caller adopts it only when a
 workspace is saved under it.
+
+The list also says which ``?ws=`` links are this browser's own: :func:`ui.workspace.open_workspace` adopts a link
+to one of them (a reload, a returning browser) and opens any other as a copy, so the list only ever holds
+workspaces this browser made (a fresh start, an upload, a copy).
 """
 
 from __future__ import annotations

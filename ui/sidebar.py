@@ -12,6 +12,7 @@ from .errors import show_error
 from .jobs import budget_widget
 from .models import get_model, model_thumbnail, plugins
 from .seed_sets import seed_set
+from .server import limits, model_folders
 from .state import PRECISION_KEY, remember
 from .text import plain
 from .widgets import condition_widget
@@ -38,20 +39,13 @@ def sidebar():
                               key=remember("model", DEFAULT_MODEL, options=choices))
         name = choice
         if choice == DIFFUSERS_CHOICE:
-            folder = st.text_input("Pipeline folder", key=remember("diffusers_folder", "", shared=False),
-                                   help="A folder written by a diffusers pipeline's save_pretrained. It stays in this "
-                                        "session: a workspace or its link never opens a folder on the server")
-            if not folder:
-                st.info("Enter the path of a diffusers pipeline folder.")
-                name = DEFAULT_MODEL
-            else:
-                name = folder
+            name = pipeline_folder() or DEFAULT_MODEL
         refused_plugins()
         offload = device_settings()
         try:
             model = get_model(name)
         except (models.ModelLoadError, ValueError, OSError) as err:
-            show_error(f"Could not load that model: {err}", err)
+            show_error(f"Could not load that model: {plain(err)}", err)
             model = get_model(DEFAULT_MODEL)
         name = model.key  # a folder as loaded (resolved), which its seed set and settings are kept under
         if offload:
@@ -66,7 +60,7 @@ def sidebar():
         chosen = {}
         if model.sampler is not None:
             sampler = model.sampler
-            chosen["steps"] = st.select_slider(sampler.label, options=sampler.choices, help=sampler.help,
+            chosen["steps"] = st.select_slider(plain(sampler.label), options=sampler.choices, help=plain(sampler.help),
                                                  key=remember("ddim_steps", sampler.default, options=sampler.choices))
             if sampler.schedulers:
                 chosen["scheduler"] = st.selectbox(
@@ -82,6 +76,34 @@ def sidebar():
         show_dropped()
         workspace_panel()
     return name, model, decoding, count
+
+
+FOLDERS_OFF = ("This server loads pipeline folders typed in the browser only for a browser on its own machine (open "
+               "the app there as `http://localhost:PORT`). To offer it to every browser, start the server with "
+               "`LATENT_EXPLORER_MODEL_FOLDERS` naming the folders that hold the pipelines.")
+
+
+def pipeline_folder() -> str | None:
+    """The box for a diffusers pipeline folder and the folder to load, or ``None`` (said why). The box is offered
+    to a browser on the server's machine, or to every browser when the server names the folders it allows
+    (:data:`ui.server.limits.MODEL_FOLDERS`); then a path outside them gets one answer, whether it exists or not
+    (:func:`ui.server.model_folders.check_model_folder`), so the box probes nothing."""
+    roots = limits.MODEL_FOLDERS
+    if not roots and not model_folders.on_this_machine(st.context.ip_address, st.context.headers):
+        st.info(FOLDERS_OFF)
+        return None
+    under = f" Only folders under {', '.join(roots)}." if roots else ""
+    folder = st.text_input("Pipeline folder", key=remember("diffusers_folder", "", shared=False),
+                           help="A folder written by a diffusers pipeline's save_pretrained. It stays in this session: "
+                                f"a workspace or its link never opens a folder on the server.{plain(under)}")
+    if not folder:
+        st.info(f"Enter the path of a diffusers pipeline folder.{plain(under)}")
+        return None
+    try:
+        return model_folders.check_model_folder(folder, roots)
+    except model_folders.FolderNotAllowed as err:
+        show_error(plain(f"Could not load that model: {err}."))
+        return None
 
 
 def device_settings() -> bool:

@@ -17,15 +17,18 @@ PRECISION_KEY = "precision"  # the sidebar's precision widget
 
 
 def remember(key: str, default, options=None, bounds: tuple[float, float] | None = None, *,
-             shared: bool = True) -> str:
+             shared: bool = True, check=None) -> str:
     """Use as a widget's ``key``: its value is kept in the workspace and comes back after a reload, a page switch
     or a server restart. ``options`` (for select widgets) and ``bounds`` (for sliders) drop restored values that
     no longer fit, such as a deleted seed's name. The widget itself must not be given a default value.
 
     A value restored from the workspace must also be of the default's type (a bool, a whole number, a finite
-    number, a string, a list of the default's element type; any JSON value when the default is ``None``): one
-    that is not is dropped and the default used, with a message where the widget goes (a shared workspace may hold
-    anything).
+    number, a string, a list of the default's element type) and pass ``check`` (a function saying why a value does
+    not fit, or ``None`` when it does: what the default's type cannot say, such as a number that must lie on a map);
+    one that is not is dropped and the default used, with a message where the widget goes (a shared workspace may
+    hold anything). A default of ``None`` says nothing of the type, so such a setting must have a ``check`` (e.g.
+    the JSON schema of :func:`ui.schemas.evaluation_misfit`). Opening a workspace checks every setting's schema
+    first (:mod:`ui.schemas`).
 
     ``shared=False``: kept across page switches of this session only, never written to or read from a workspace
     (e.g. a folder on the server, which a shared link must not make the server open).
@@ -35,6 +38,8 @@ def remember(key: str, default, options=None, bounds: tuple[float, float] | None
     entry's name now where that is one, and a setting saved under a key that names the entry (such as
     ``interpolate.geodesic.alpha``) moves to the key with its name now. This is the one place that reads saved
     selections, so no page names old entries."""
+    if default is None and check is None:
+        raise TypeError(f"the setting {key} has the default None, which says nothing of its type: give a check")
     state = st.session_state
     if shared:
         state.setdefault("remembered", {})[key] = default
@@ -45,7 +50,7 @@ def remember(key: str, default, options=None, bounds: tuple[float, float] | None
         saved[key] = saved.pop(old)  # moved, so that the old key cannot come back once this one is at its default
     if key in state:
         value = state[key]
-    elif key in saved and (why := misfit(saved[key], default)):
+    elif key in saved and (why := misfit(saved[key], default) or (check and check(saved[key]))):
         st.warning(plain(f"Left out of the workspace, as it does not fit: the setting {key[:40]} ({why}); the "
                          f"default {str(default)[:40]} is used."))
         value = default

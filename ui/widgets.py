@@ -11,6 +11,7 @@ import streamlit as st
 import latentcore.models as models
 
 from .state import remember
+from .text import plain
 
 
 def scheme_settings(scheme, key: str) -> dict:
@@ -37,7 +38,8 @@ def condition_widget(model_name: str, condition: models.Condition, *, shared: bo
     """The widget of one condition of the model's decoder, remembered per model: a selectbox for choices, a text
     field for text, a slider for a number with both bounds, else a number field. ``shared=False`` for a model from
     a folder, whose path must not go into the workspace."""
-    label, hint = condition.name.replace("_", " ").capitalize(), condition.help or None
+    # a plug-in's words: plain text (labels and help render Markdown)
+    label, hint = plain(condition.name.replace("_", " ").capitalize()), plain(condition.help) or None
     number = condition.type is not str
     cast = condition.type if number else None
     low, high = (None if b is None else cast(b) for b in (condition.low, condition.high))

@@ -2,13 +2,17 @@
 page registers with :func:`ui.state.remember`, kept on the server by :mod:`ui.server.workspace`; read when a
 session opens and written after every run that changed something. Its sidebar panel is :mod:`ui.workspace_panel`.
 
-The workspace id is in the URL (``?ws=...``), so a reload or a shared link restores the same state; the workspace
-is saved after every run of a page that changed something. The browser keeps a list of the workspaces it used
-(:mod:`ui.recent`): the plain address reopens the last one, and the Workspace panel lists them.
+The workspace id is in the URL (``?ws=...``), so a reload restores the same state; the workspace is saved after
+every run of a page that changed something. The browser keeps a list of the workspaces it used (:mod:`ui.recent`):
+the plain address reopens the last one, and the Workspace panel lists them. A link to a workspace that is not on
+this list (someone else's) opens a copy under a new id of the session's own, so that following a link never files
+one's later work where the link's author can see it.
 
 A workspace comes from a link or an upload, so from anyone: what does not fit is dropped and said once. Seed sets
 of another shape than their model's (registered models when the workspace opens, any other model when it is
-chosen) and settings that are not finite are listed in the sidebar; a setting of another type than
+chosen), settings that are not finite and settings that do not fit their schema (:mod:`ui.schemas`: a comparison's
+result the Compare page cannot draw, a playground endpoint off every map, a dict where a setting holds a number or a
+text) are listed in the sidebar; a setting of another type than
 :func:`~ui.state.remember`'s default is said where its widget is, when the page that has it first runs.
 """
 
@@ -25,17 +29,20 @@ from .server import workspace
 
 from . import recent
 from .models import get_model
+from .schemas import check_settings
 from .text import plain
 
 DROPPED = "workspace_dropped"  # session key: what was left out of the workspace, shown once in the sidebar
+COPIED_FROM = "workspace_copied_from"  # session key: the link's workspace this session's is a copy of
 
 
 @st.cache_resource(show_spinner=False)
 def _stale_temporaries_removed() -> int:
-    """Once per server process: the temporary files of saves that a killed server left behind. A store that cannot
-    be listed is left to say why when a workspace is read or written."""
+    """Once per server process: the temporary files of saves that a killed server left behind, and the workspaces
+    past their expiry (saves repeat that hourly). A store that cannot be listed is left to say why when a workspace
+    is read or written."""
     try:
-        return workspace.remove_stale_temporaries()
+        return workspace.remove_stale_temporaries() + workspace.expire_workspaces()
     except (OSError, workspace.WorkspaceError):
         return 0
 
@@ -44,6 +51,11 @@ def open_workspace() -> None:
     """Bind the session to the URL's workspace (``?ws=``), loading it once; without one, reopen this browser's last
     workspace (:func:`ui.recent.recent_workspaces`), or start a new one.
 
+    The URL's workspace is adopted only when it is one of this browser's own (on its recent list: a reload, a
+    returning browser); a link to any other saved workspace opens a copy of it under a new id (:func:`_open_copy`):
+    adopting it would file this browser's later work where the link's author sees it, and the cookie would reopen
+    it from the plain address (session fixation).
+
     An id that is malformed or names an unreadable file leaves that file untouched and continues in a new
     workspace, with a message in the sidebar. A well-formed id with nothing saved under it is not adopted: ids are
     issued by this server, and adopting a chosen one (``?ws=AAAAAAAAAAAAAAAA``) would file the work where anyone
@@ -51,7 +63,7 @@ def open_workspace() -> None:
     """
     _stale_temporaries_removed()
     requested = st.query_params.get("ws")
-    if requested and requested != st.session_state.get("workspace_id"):
+    if requested and requested not in (st.session_state.get("workspace_id"), st.session_state.get(COPIED_FROM)):
         try:
             saved = workspace.load_workspace(workspace.check_workspace_id(requested))
         except workspace.WorkspaceError as err:
@@ -64,13 +76,30 @@ def open_workspace() -> None:
                                                                 "link, so this session starts a new workspace with "
                                                                 "an id of its own.")
                 _bind_workspace(workspace.new_workspace_id(), None)
-            else:
+            elif requested in {own for own, _ in recent.recent_workspaces()}:
                 _bind_workspace(requested, saved)
+            else:
+                _open_copy(requested, saved)
     elif "workspace_id" not in st.session_state:
         _bind_workspace(*_last_workspace())
         if st.query_params.get("model") in models.available():  # e.g. ?model=digits-ddim
             st.session_state["settings"]["model"] = st.query_params["model"]
     st.query_params["ws"] = st.session_state["workspace_id"]  # page links drop query parameters
+
+
+def _open_copy(original: str, saved: workspace.Workspace) -> None:
+    """Continue in a copy of the saved workspace ``original`` (a link this browser did not make) under a new id: it
+    is written by the save after the sidebar, in this same run (so a reload of the copy's link finds it), and
+    noted in this browser's list once written; the original is never written by this session."""
+    copy = workspace.new_workspace_id()
+    _bind_workspace(copy, saved)
+    state = st.session_state
+    state["workspace_digest"] = None  # no file's digest: the next save writes the copy
+    state["workspace_used_at"] = None  # noted in the browser once written
+    state[COPIED_FROM] = original  # a rerun still sending the link's id keeps the copy
+    state["workspace_notice"] = ("info", f"The workspace of this link was opened as a copy of your own, saved as "
+                                         f"?ws={copy}: your changes go there, and the original stays as its author "
+                                         "left it.")
 
 
 def _last_workspace() -> tuple[str, workspace.Workspace | None]:
@@ -99,6 +128,7 @@ def _bind_workspace(workspace_id: str, saved: workspace.Workspace | None) -> Non
         state.pop(key, None)
     state["workspace_id"], state["remembered"] = workspace_id, {}
     state.pop("workspace_mark", None)
+    state.pop(COPIED_FROM, None)
     state["workspace_used_at"] = None if saved is None else int(time.time())  # noted in the browser once saved
     if saved is None:  # nothing is written until something differs from an empty workspace
         state["seed_sets"], state["settings"] = {}, {}
@@ -106,6 +136,7 @@ def _bind_workspace(workspace_id: str, saved: workspace.Workspace | None) -> Non
         return
     state["workspace_digest"] = _digest(workspace.workspace_to_bytes(saved))  # as read: a drop is saved later
     saved.fit(_registered_shapes(saved.seed_sets))
+    saved.dropped += check_settings(saved.settings)  # each setting against its schema, before any page reads it
     state["seed_sets"], state["settings"] = saved.seed_sets, dict(saved.settings)
     state[DROPPED] = list(saved.dropped)
 

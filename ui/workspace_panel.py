@@ -10,6 +10,7 @@ from latentcore.latent_files import LATENT_FORMATS
 
 from . import recent
 from .text import plain
+from .uploads import upload_help, upload_limit_problem, upload_mib
 from .workspace import current_workspace, switch_workspace
 
 
@@ -21,16 +22,19 @@ def workspace_panel() -> None:
             {"error": st.error, "info": st.info}.get(kind, st.success)(plain(notice))  # names a file or an id
         workspace_id = st.session_state["workspace_id"]
         st.caption(f"Saved on this server after every change as `{workspace_id}`. The address bar holds its link: "
-                   "reload it or share it to come back to exactly this state.")
+                   "reload it to come back to exactly this state, or share it: whoever opens it gets a copy of "
+                   "their own, and this one stays yours.")
         current = current_workspace()  # written out only when the button is pressed
         too_large = st.session_state.get("workspace_too_large")
         st.download_button("Download the workspace", lambda: workspace.workspace_to_bytes(current),
                            file_name=f"workspace-{workspace_id[:8]}.safetensors", on_click="ignore",
                            disabled=too_large is not None, help=too_large and plain(too_large))
         upload = st.file_uploader("Open a workspace file (.safetensors)", type=["safetensors"],
-                                  key="workspace_upload",
-                                  max_upload_size=max(1, limits.MAX_WORKSPACE_BYTES // limits.MiB),
-                                  help="A file downloaded here; it opens as a new workspace, this one stays saved")
+                                  key="workspace_upload", max_upload_size=upload_mib(limits.MAX_WORKSPACE_BYTES),
+                                  help=upload_help("A file downloaded here; it opens as a new workspace, this one "
+                                                   "stays saved", limits.MAX_WORKSPACE_BYTES))
+        if mismatch := upload_limit_problem(limits.MAX_WORKSPACE_BYTES, "a workspace"):
+            st.warning(plain(mismatch))
         st.caption(f"Only workspace files downloaded from this panel; latent files ({', '.join(LATENT_FORMATS)}) "
                    "go on the Seeds page.")
         if upload is not None and st.session_state.get("workspace_upload_result", (None,))[0] != upload.file_id:

@@ -26,13 +26,14 @@ the digits models, one declared beside a plug-in), by class preservation and the
 from ..diagnostics import NORMALITY_LEVEL
 from .metrics import INTERPOLATION_ONLY, METRICS, PROPORTIONS
 from .report import HEADINGS, TASKS, TIMINGS, Evaluation, Examples
-from .running import evaluate, seed_sources, unavailable_metrics
+from .running import LEFT_OUT, evaluate, seed_sources, unavailable_metrics
 from .seeds import SEEDS_PER_SET, SOURCES
 from .statistics import (BOOTSTRAP_RESAMPLES, CONFIDENCE, FRECHET_RESAMPLES, bootstrap_interval,
                          frechet_with_interval, wilson_interval)
 
 __all__ = [
     "INTERPOLATION_ONLY", "METRICS", "NORMALITY_LEVEL", "PROPORTIONS", "HEADINGS", "TASKS", "TIMINGS", "Evaluation",
-    "Examples", "evaluate", "seed_sources", "unavailable_metrics", "SEEDS_PER_SET", "SOURCES", "BOOTSTRAP_RESAMPLES",
-    "CONFIDENCE", "FRECHET_RESAMPLES", "bootstrap_interval", "frechet_with_interval", "wilson_interval",
+    "Examples", "LEFT_OUT", "evaluate", "seed_sources", "unavailable_metrics", "SEEDS_PER_SET", "SOURCES",
+    "BOOTSTRAP_RESAMPLES", "CONFIDENCE", "FRECHET_RESAMPLES", "bootstrap_interval", "frechet_with_interval",
+    "wilson_interval",
 ]

@@ -20,7 +20,7 @@ import torch
 from ..combine import CENTROIDS, centroid
 from ..interpolate import SCHEMES, Progress, interpolate, schemes_for
 from ..models import Decoding, Judge
-from ..optimise import check_budget, time_left
+from ..optimise import Stopped, check_budget, time_left
 from ..validation import check_choice, check_int, check_latents
 from ..diagnostics import NORMALITY_LEVEL
 from .metrics import path_metrics, point_metrics
@@ -32,6 +32,9 @@ from .statistics import BOOTSTRAP_RESAMPLES, CONFIDENCE, FRECHET_RESAMPLES
 # least REFERENCE_SAMPLES (the model's own samples the Frechet distance compares with) and at most MAX_POOL.
 REFERENCE_SAMPLES = 128
 MAX_POOL = 512
+
+
+LEFT_OUT = "left out"  # settings["stopped_early"]: stopped before the scheme had any result
 
 
 def seed_sources(model, data=None) -> tuple[list[str], dict[str, str]]:
@@ -93,7 +96,9 @@ def evaluate(model, judge: Judge | None = None, *, seeds="prior", schemes=None, 
     ``budget_s`` (seconds) bounds the whole run: closed-form schemes run first, then each iterative scheme gets an
     equal share of what is left, less the time its measuring will take (as long as the longest closed-form
     scheme's), and stops with its best results when it is spent or ``should_stop()`` returns True;
-    ``settings["stopped_early"]`` names the schemes cut short.
+    ``settings["stopped_early"]`` names the schemes cut short, and those stopped before they had any result (left
+    out of the tables, reason :data:`LEFT_OUT`); stopped before any had a result, it raises
+    :class:`~latentcore.optimise.Stopped`.
     """
     budget_s = check_budget(budget_s)
     judge = model.judge if judge is None else judge
@@ -109,7 +114,7 @@ def evaluate(model, judge: Judge | None = None, *, seeds="prior", schemes=None, 
     pool = _pool(model, judge, plan, seeds, data, generator)
     units = choose_seeds(pool.labels, pool.count, pairs=plan.pairs, sets=plan.centroid_sets, generator=generator,
                          strict=plan.source == "data")
-    encoded = _seed_latents(model, pool, units, decoding=plan.decoding)
+    encoded = _seed_latents(model, pool, units, decoding=plan.decoding, should_stop=should_stop)
 
     # Closed-form stages run first; their measuring time tells what each iterative stage must keep of its share of
     # the budget for its own measuring afterwards, so that the whole evaluation ends within the budget.
@@ -118,6 +123,7 @@ def evaluate(model, judge: Judge | None = None, *, seeds="prior", schemes=None, 
     order = sorted(range(len(stages_planned)), key=lambda i: stages_planned[i][2])  # stable: closed-form first
     measured: list[Measured | None] = [None] * len(stages_planned)
     measuring = {"interpolation": 0.0, "centroid": 0.0}  # the longest closed-form stage of each task, seconds
+    left_out: dict[str, str] = {}
     for k, i in enumerate(order, start=1):
         task, name, iterative = stages_planned[i]
         share = None
@@ -127,11 +133,18 @@ def evaluate(model, judge: Judge | None = None, *, seeds="prior", schemes=None, 
             share = time_left(time_left(budget_s, began) - keep, time.monotonic()) / len(later)
         tic = time.monotonic()
         measure = _measure_interpolation if task == "interpolation" else _measure_centroid
-        measured[i] = measure(name, units, encoded, model=model, judge=judge, plan=plan,
-                              progress=_stage(progress, k, stages, f"{task}: {name}"), budget_s=share,
-                              should_stop=should_stop)
+        try:
+            measured[i] = measure(name, units, encoded, model=model, judge=judge, plan=plan,
+                                  progress=_stage(progress, k, stages, f"{task}: {name}"), budget_s=share,
+                                  should_stop=should_stop)
+        except Stopped:  # stopped before the scheme had any result: the others' results stand without it
+            left_out[f"{task}: {(SCHEMES if task == 'interpolation' else CENTROIDS)[name].label}"] = LEFT_OUT
+            continue
         if not iterative:
             measuring[task] = max(measuring[task], time.monotonic() - tic)
+    measured = [m for m in measured if m is not None]
+    if not measured:
+        raise Stopped("the comparison was stopped before any scheme had a result")
     table, unit_values = summarise(measured, pool.reference_features, generator=generator)
     if progress is not None:
         progress(1.0, "done")
@@ -139,6 +152,7 @@ def evaluate(model, judge: Judge | None = None, *, seeds="prior", schemes=None, 
     settings = _settings(model, judge, plan, pool, encode_seconds=encoded.seconds,
                          total_seconds=time.perf_counter() - start)
     settings["stopped_early"] = {f"{m.task}: {m.label}": m.stopped_early for m in measured if m.stopped_early}
+    settings["stopped_early"].update(left_out)
     return Evaluation(table, unit_values, settings, _examples(measured, units, encoded, count=plan.examples))
 
 
@@ -287,16 +301,18 @@ class _Encoded:
     seconds: float                        # encoding only (source "data")
 
 
-def _seed_latents(model, pool: _Pool, seeds: Seeds, *, decoding: Decoding) -> _Encoded:
-    """The units' seeds as latents: taken from the pool, or every image they need encoded once, in one batch."""
+def _seed_latents(model, pool: _Pool, seeds: Seeds, *, decoding: Decoding, should_stop=None) -> _Encoded:
+    """The units' seeds as latents: taken from the pool, or every image they need encoded once, in one batch; a
+    stop between sampler steps raises :class:`~latentcore.optimise.Stopped` (there is nothing to show yet)."""
     needed = seeds.indices()
     tic = time.perf_counter()
-    latents = model.encode(pool.images[needed], decoding) if pool.latents is None else pool.latents[needed]
+    latents = (model.encode(pool.images[needed], decoding, should_stop=should_stop) if pool.latents is None else
+               pool.latents[needed])
     seconds = time.perf_counter() - tic if pool.latents is None else 0.0
     row = torch.full((pool.count,), -1, dtype=torch.long)  # pool index -> row of `latents`
     row[needed] = torch.arange(len(needed))
     z0, z1 = latents[row[seeds.pairs[:, 0]]], latents[row[seeds.pairs[:, 1]]]
-    ends = model.decode(torch.stack([z0, z1], 1), decoding) if len(seeds.pairs) else None
+    ends = model.decode(torch.stack([z0, z1], 1), decoding, should_stop=should_stop) if len(seeds.pairs) else None
     return _Encoded(z0, z1, ends, [latents[row[s]] for s in seeds.sets], seconds)
 
 
@@ -314,7 +330,7 @@ def _measure_interpolation(name: str, seeds: Seeds, encoded: _Encoded, *, model,
         raise RuntimeError(f"interpolation scheme {name!r} produced NaN or Inf latents")
     interior = path[:, 1:-1]
     tic = time.perf_counter()
-    images = model.decode(interior, plan.decoding)                                  # [P, frames - 2, C, H, W]
+    images = model.decode(interior, plan.decoding, should_stop=should_stop)         # [P, frames - 2, C, H, W]
     decode_seconds = time.perf_counter() - tic
     per_unit = point_metrics(interior, images, seeds.pair_classes, judge=judge, prior=model.prior)
     per_unit.update(path_metrics(torch.cat([encoded.ends[:, :1], images, encoded.ends[:, 1:]], 1)))
@@ -344,7 +360,7 @@ def _measure_centroid(name: str, seeds: Seeds, encoded: _Encoded, *, model, judg
     if not bool(torch.isfinite(centres).all()):
         raise RuntimeError(f"centroid scheme {name!r} produced NaN or Inf latents")
     tic = time.perf_counter()
-    images = model.decode(centres, plan.decoding)
+    images = model.decode(centres, plan.decoding, should_stop=should_stop)
     decode_seconds = time.perf_counter() - tic
     per_unit = point_metrics(centres, images, seeds.set_classes, judge=judge, prior=model.prior)
     features = _features(judge, images[:, 0])

@@ -16,8 +16,11 @@ the model makes and checks once (:meth:`~GenerativeModel.decoding`); :meth:`~Gen
 :meth:`~GenerativeModel.encode` and :meth:`~GenerativeModel.decoder` take it, or the same options by keyword.
 
 Decoding is chunked so memory stays bounded, deterministic, and runs without gradients unless ``grad=True``
-(ri-optimal paths differentiate through the decoder). A model is also a plain callable: ``model(latents)`` is
-its differentiable decoding with default options, and :meth:`~GenerativeModel.decoder` fixes other options.
+(ri-optimal paths differentiate through the decoder). With ``should_stop``, a decode or encode polls it before each
+chunk and, through a sampler, before each step, and raises :class:`~latentcore.optimise.Stopped` when it returns
+True: a decode through a large sampler takes minutes, and one for a session that is gone must not run on. A model
+is also a plain callable: ``model(latents)`` is its differentiable decoding with default options, and
+:meth:`~GenerativeModel.decoder` fixes other options.
 
 Precision and memory: a model's networks compute in :attr:`~GenerativeModel.dtype` (float32 unless
 :meth:`~GenerativeModel.set_precision` chose another, see :mod:`.precision`); :meth:`~GenerativeModel.decode` and
@@ -31,6 +34,8 @@ do. :meth:`~GenerativeModel.offload` moves the networks to the CPU; the next dec
 from __future__ import annotations
 
 import contextlib
+import functools
+import inspect
 import keyword
 import math
 import numbers
@@ -42,12 +47,13 @@ from typing import Any, Callable
 import torch
 
 from ..device import as_tensor, default_device
+from ..optimise import check_stop
 from ..priors import Prior
 from ..validation import check_choice, check_finite, check_int, check_latents
 from .precision import resolve_dtype
 
 MODEL_KINDS = ("gan", "vae", "diffusion", "flow")
-RESERVED_OPTIONS = ("latents", "grad", "steps", "scheduler")  # decode's own parameters, never a condition's name
+RESERVED_OPTIONS = ("latents", "grad", "steps", "scheduler", "should_stop")  # decode's own, never a condition's name
 MAX_MEMORY_CHUNK = 64  # the most latents per chunk when a model's chunks are sized from free CUDA memory
 MEMORY_FRACTION = 0.5  # of the free CUDA memory that one chunk's activations may take
 
@@ -315,13 +321,15 @@ class GenerativeModel:
         return decoding
 
     def decode(self, latents, decoding: Decoding | None = None, *, grad: bool = False, check_input: bool = True,
-               **options) -> torch.Tensor:
+               should_stop: Callable[[], bool] | None = None, **options) -> torch.Tensor:
         """Images ``[..., C, H, W]`` in [0, 1] (float32) of latents ``[..., *latent_shape]``.
 
         ``decoding``: a :class:`Decoding` of this model; or its options by keyword (see :meth:`decoding`:
         ``steps``, ``scheduler``, conditions); default the model's defaults. ``grad``: differentiable (when
         gradients are being recorded). ``check_input=False`` skips checking the latents (finite, of the model's
         size), for a caller that has checked them (the decode batcher); they are then a tensor ``[N, ...]``.
+        ``should_stop()``: polled before each chunk and each sampler step; True raises
+        :class:`~latentcore.optimise.Stopped`.
         """
         decoding = self.resolve_decoding(decoding, **options)
         if check_input:
@@ -330,15 +338,21 @@ class GenerativeModel:
             batch = (len(latents),)
         z = latents.reshape(-1, *self.latent_shape).to(self.device, torch.float32)
         with self._on_device(), torch.set_grad_enabled(grad and torch.is_grad_enabled()):
-            images = self._chunked(self._decode, z, decoding.options, "decoding", self.decode_batch, self.image_shape)
+            images = self._chunked(self._decode, z, decoding.options, "decoding", self.decode_batch, self.image_shape,
+                                   should_stop)
         return images.reshape(*batch, *self.image_shape)
 
-    def _chunked(self, fn, x: torch.Tensor, options: dict, what: str, batch: int, shape) -> torch.Tensor:
+    def _chunked(self, fn, x: torch.Tensor, options: dict, what: str, batch: int, shape,
+                 should_stop: Callable[[], bool] | None = None) -> torch.Tensor:
         """``fn`` over chunks of ``x`` (float32) in the model's dtype, results in float32. Chunks of ``batch``, or
-        sized from free CUDA memory (:attr:`sized_by_memory`); a chunk out of memory is halved and tried again."""
+        sized from free CUDA memory (:attr:`sized_by_memory`); a chunk out of memory is halved and tried again.
+        ``should_stop`` is polled before each chunk, and passed on to an ``fn`` that names it (a sampler's steps)."""
         chunk = self._memory_chunk() if self._sized_here() else batch
+        if should_stop is not None and _takes_should_stop(getattr(fn, "__func__", fn)):
+            options = {**options, "should_stop": should_stop}
         parts, start = [], 0
         while start < len(x):
+            check_stop(should_stop)
             piece = x[start:start + chunk]
             try:
                 if self._sized_here() and self._bytes_per_latent is None:
@@ -394,24 +408,34 @@ class GenerativeModel:
         """Differentiable decoding with default options: a model is a plain decoder callable."""
         return self.decode(latents, grad=True)
 
-    def decoder(self, decoding: Decoding | None = None, **options) -> Callable[[torch.Tensor], torch.Tensor]:
+    def decoder(self, decoding: Decoding | None = None, *, should_stop: Callable[[], bool] | None = None,
+                **options) -> Callable[[torch.Tensor], torch.Tensor]:
         """A plain differentiable decoder ``latents -> images`` with ``decoding`` (or these options, checked now)
-        fixed; the model itself for its default decoding."""
+        fixed; the model itself for its default decoding. With ``should_stop``, it polls it as :meth:`decode`
+        does."""
         decoding = self.resolve_decoding(decoding, **options)
-        return self if decoding == self.decoding() else _FixedDecoder(self, decoding)
+        if should_stop is None and decoding == self.decoding():
+            return self
+        return _FixedDecoder(self, decoding, should_stop)
 
-    def encode(self, images, decoding: Decoding | None = None, **options) -> torch.Tensor:
+    def stoppable(self, should_stop: Callable[[], bool] | None) -> Callable[[torch.Tensor], torch.Tensor]:
+        """The model as a decoder (default options) that polls ``should_stop`` (see
+        :func:`latentcore.realism.stoppable`)."""
+        return self.decoder(should_stop=should_stop)
+
+    def encode(self, images, decoding: Decoding | None = None, *, should_stop: Callable[[], bool] | None = None,
+               **options) -> torch.Tensor:
         """Latents ``[N, *latent_shape]`` (float32) of images ``[N, C, H, W]`` in [0, 1] (resized and converted to
         the model's size and channels first; see :meth:`prepare_images`); ``decoding`` as in :meth:`decode`. The
         decoding ``scheduler`` has no effect here: inversion is the model's own (DDIM inversion, the flow ODE
-        backwards, an encoder)."""
+        backwards, an encoder). ``should_stop`` as in :meth:`decode`."""
         if not self.can_encode:
             raise NotImplementedError(f"{self.name} has no encoder: it cannot turn images into latents")
         decoding = self.resolve_decoding(decoding, **options)
         x = self.prepare_images(images)
         with self._on_device(), torch.no_grad():
             return self._chunked(self._encode, x, decoding.options, "encoding", self.encode_batch,
-                                 self.latent_shape)
+                                 self.latent_shape, should_stop)
 
     def prepare_images(self, images) -> torch.Tensor:
         """Images ``[N, C', H', W']`` (or ``[C', H', W']``, or a list of such of different sizes) in [0, 1] as
@@ -458,14 +482,28 @@ def offload_others(keep: GenerativeModel | None) -> list[str]:
     return [model.name for model in list(_MODELS) if model is not keep and model.offload()]
 
 
-class _FixedDecoder:
-    """``model.decode(latents, decoding, grad=True)`` as a plain callable."""
+@functools.lru_cache(maxsize=None)
+def _takes_should_stop(function) -> bool:
+    """Whether a model's ``_decode``/``_encode`` names ``should_stop`` (samplers poll it between steps); others,
+    plug-ins taking ``**options`` among them, are not handed it."""
+    try:
+        return "should_stop" in inspect.signature(function).parameters
+    except (TypeError, ValueError):
+        return False
 
-    def __init__(self, model: GenerativeModel, decoding: Decoding):
-        self.model, self.decoding = model, decoding
+
+class _FixedDecoder:
+    """``model.decode(latents, decoding, grad=True, should_stop=should_stop)`` as a plain callable."""
+
+    def __init__(self, model: GenerativeModel, decoding: Decoding, should_stop: Callable[[], bool] | None = None):
+        self.model, self.decoding, self.should_stop = model, decoding, should_stop
 
     def __call__(self, latents: torch.Tensor) -> torch.Tensor:
-        return self.model.decode(latents, self.decoding, grad=True)
+        return self.model.decode(latents, self.decoding, grad=True, should_stop=self.should_stop)
+
+    def stoppable(self, should_stop: Callable[[], bool] | None) -> "_FixedDecoder":
+        """The same decoder polling ``should_stop`` (see :func:`latentcore.realism.stoppable`)."""
+        return _FixedDecoder(self.model, self.decoding, should_stop)
 
     @property
     def name(self) -> str:

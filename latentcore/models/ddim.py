@@ -19,9 +19,11 @@ import torch
 from .schedulers import sample
 
 
-def ddim_invert(unet_eps, inverse_scheduler, x_0: torch.Tensor, steps: int, progress=None) -> torch.Tensor:
-    """``x_T`` from ``x_0`` by DDIM inversion: the noise predicted at each level moves the sample one level up."""
-    return sample(unet_eps, inverse_scheduler, x_0, steps, progress, "DDIM inversion step")
+def ddim_invert(unet_eps, inverse_scheduler, x_0: torch.Tensor, steps: int, progress=None, *,
+                should_stop=None) -> torch.Tensor:
+    """``x_T`` from ``x_0`` by DDIM inversion: the noise predicted at each level moves the sample one level up.
+    ``progress`` and ``should_stop`` as in :func:`.schedulers.sample`."""
+    return sample(unet_eps, inverse_scheduler, x_0, steps, progress, "DDIM inversion step", should_stop=should_stop)
 
 
 def inverse_scheduler(config: dict):

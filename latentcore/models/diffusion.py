@@ -49,11 +49,12 @@ class PixelDiffusionModel(PixelUNetModel):
         self.schedulers = {n: make_scheduler(n, "noise", scheduler_config) for n in self.sampler.schedulers}
         self.inverse_scheduler = inverse_scheduler(scheduler_config)
 
-    def _decode(self, latents, *, steps: int, scheduler: str):
-        return self._to_images(sample(self._network, self.schedulers[scheduler], latents, steps))
+    def _decode(self, latents, *, steps: int, scheduler: str, should_stop=None):
+        return self._to_images(sample(self._network, self.schedulers[scheduler], latents, steps,
+                                      should_stop=should_stop))
 
-    def _encode(self, images, *, steps: int, scheduler: str):
-        return ddim_invert(self._network, self.inverse_scheduler, images * 2.0 - 1.0, steps)
+    def _encode(self, images, *, steps: int, scheduler: str, should_stop=None):
+        return ddim_invert(self._network, self.inverse_scheduler, images * 2.0 - 1.0, steps, should_stop=should_stop)
 
 
 __all__ = ["PixelDiffusionModel", "PixelUNetModel"]

@@ -18,16 +18,19 @@ import copy
 
 import torch
 
+from ..optimise import check_stop
 from .schedulers import sample
 
 
-def flow_decode(velocity, scheduler, x_1: torch.Tensor, steps: int, progress=None) -> torch.Tensor:
+def flow_decode(velocity, scheduler, x_1: torch.Tensor, steps: int, progress=None, *,
+                should_stop=None) -> torch.Tensor:
     """``x_0`` from the noise ``x_1`` by Euler steps of the flow ODE; ``velocity(x, t) -> v`` with ``t`` the
     scheduler's timestep (``s * num_train_timesteps``, a 0-dim tensor on ``x_1``'s device). ``scheduler`` is a
     ``FlowMatchEulerDiscreteScheduler`` (or any diffusers scheduler with the same ``set_timesteps``/``step``
     contract, e.g. a flow-matching DPM-Solver++); it is copied, so one model can decode in two threads. The loop is
-    :func:`.schedulers.sample`'s (nothing crosses between host and device inside it)."""
-    return sample(velocity, scheduler, x_1, steps, progress, "flow step")
+    :func:`.schedulers.sample`'s (nothing crosses between host and device inside it), with its ``progress`` and
+    ``should_stop``."""
+    return sample(velocity, scheduler, x_1, steps, progress, "flow step", should_stop=should_stop)
 
 
 def flow_sigmas(scheduler, steps: int, device=None) -> torch.Tensor:
@@ -37,13 +40,16 @@ def flow_sigmas(scheduler, steps: int, device=None) -> torch.Tensor:
     return scheduler.sigmas.to(device=device, dtype=torch.float32)
 
 
-def flow_invert(velocity, scheduler, x_0: torch.Tensor, steps: int, progress=None) -> torch.Tensor:
+def flow_invert(velocity, scheduler, x_0: torch.Tensor, steps: int, progress=None, *,
+                should_stop=None) -> torch.Tensor:
     """The noise ``x_1`` of ``x_0``: Euler steps of the flow ODE upwards, over the decode's noise levels in
-    reverse (0 up to 1), ``x <- x + (s_next - s) v(x, s * T)``."""
+    reverse (0 up to 1), ``x <- x + (s_next - s) v(x, s * T)``; ``progress`` and ``should_stop`` as in
+    :func:`.schedulers.sample`."""
     sigmas = flow_sigmas(scheduler, steps, x_0.device).flip(0)
     scale = float(scheduler.config.num_train_timesteps)
     x = x_0
     for i in range(steps):
+        check_stop(should_stop)
         s, s_next = sigmas[i], sigmas[i + 1]
         t = (s * scale).expand(x.shape[0]).to(x.dtype)
         x = x + (s_next - s).to(x.dtype) * velocity(x, t)

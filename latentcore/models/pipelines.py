@@ -161,18 +161,19 @@ class LatentPipelineModel(GenerativeModel):
 
     # --- decoding and inversion ------------------------------------------------------------------------------
 
-    def _decode(self, latents, *, steps: int, scheduler: str, prompt: str, guidance_scale: float):
-        x0 = sample(self._guided(len(latents), prompt, guidance_scale), self.schedulers[scheduler], latents, steps)
+    def _decode(self, latents, *, steps: int, scheduler: str, prompt: str, guidance_scale: float, should_stop=None):
+        x0 = sample(self._guided(len(latents), prompt, guidance_scale), self.schedulers[scheduler], latents, steps,
+                    should_stop=should_stop)
         images = self.vae.decode((x0 / self.scaling + self.shift).to(self.vae.dtype)).sample.to(latents.dtype)
         return ((images + 1.0) / 2.0).clamp(0.0, 1.0)
 
-    def _encode(self, images, *, steps: int, scheduler: str, prompt: str, guidance_scale: float):
+    def _encode(self, images, *, steps: int, scheduler: str, prompt: str, guidance_scale: float, should_stop=None):
         posterior = self.vae.encode((images * 2.0 - 1.0).to(self.vae.dtype)).latent_dist.mean.to(images.dtype)
         x0 = (posterior - self.shift) * self.scaling
         network = self._guided(len(images), prompt, 1.0)  # inversion runs without guidance
         if self.family == "flow":
-            return flow_invert(network, self.schedulers["euler"], x0, steps)
-        return ddim_invert(network, self.inverse_scheduler, x0, steps)
+            return flow_invert(network, self.schedulers["euler"], x0, steps, should_stop=should_stop)
+        return ddim_invert(network, self.inverse_scheduler, x0, steps, should_stop=should_stop)
 
     def _prompt_embeddings(self, prompt: str):
         raise NotImplementedError

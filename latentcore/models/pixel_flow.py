@@ -32,11 +32,12 @@ class PixelFlowModel(PixelUNetModel):
         self.schedulers = {n: self.scheduler if n == "euler" else make_scheduler(n, "flow", scheduler_config)
                            for n in self.sampler.schedulers}
 
-    def _decode(self, latents, *, steps: int, scheduler: str):
-        return self._to_images(flow_decode(self._network, self.schedulers[scheduler], latents, steps))
+    def _decode(self, latents, *, steps: int, scheduler: str, should_stop=None):
+        return self._to_images(flow_decode(self._network, self.schedulers[scheduler], latents, steps,
+                                           should_stop=should_stop))
 
-    def _encode(self, images, *, steps: int, scheduler: str):
-        return flow_invert(self._network, self.scheduler, images * 2.0 - 1.0, steps)
+    def _encode(self, images, *, steps: int, scheduler: str, should_stop=None):
+        return flow_invert(self._network, self.scheduler, images * 2.0 - 1.0, steps, should_stop=should_stop)
 
 
 __all__ = ["PixelFlowModel"]

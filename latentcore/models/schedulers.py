@@ -30,6 +30,8 @@ from dataclasses import dataclass, field
 
 import torch
 
+from ..optimise import check_stop
+
 FAMILIES = ("noise", "flow")  # networks predicting noise (or v, or x_0) of a diffusion; velocities of a flow
 
 
@@ -100,12 +102,14 @@ def make_scheduler(name: str, family: str, config: dict):
     return cls.from_config({**{k: v for k, v in config.items() if k in allowed}, **settings})
 
 
-def sample(network, scheduler, x: torch.Tensor, steps: int, progress=None, what: str = "step") -> torch.Tensor:
+def sample(network, scheduler, x: torch.Tensor, steps: int, progress=None, what: str = "step", *,
+           should_stop=None) -> torch.Tensor:
     """diffusers' sampling loop from the latent ``x`` (``[N, ...]``, noise at the scheduler's highest level):
     ``x <- x * init_noise_sigma``; for each timestep ``t``, ``x <- step(network(scale_model_input(x, t), t), t, x)``.
     ``network(x, t) -> prediction`` gets ``t`` as a 0-dim tensor on ``x``'s device. The scheduler is copied (its
     state changes as it steps), so one model can decode in two threads. ``progress(fraction, text)`` after each
-    step."""
+    step; ``should_stop()`` before each, raising :class:`~latentcore.optimise.Stopped` when it returns True (a
+    decode has no partial result, and one through a large sampler takes minutes)."""
     scheduler = copy.deepcopy(scheduler)
     scheduler.set_timesteps(steps, device="cpu")
     if hasattr(scheduler, "set_begin_index"):  # else the first step searches the grid for t on the device
@@ -115,6 +119,7 @@ def sample(network, scheduler, x: torch.Tensor, steps: int, progress=None, what:
     x = x * float(getattr(scheduler, "init_noise_sigma", 1.0))  # flow schedulers start at x_1 as it is
     scale = getattr(scheduler, "scale_model_input", lambda x, t: x)
     for i, t in enumerate(timesteps):
+        check_stop(should_stop)
         prediction = network(scale(x, t), on_device[i])
         x = scheduler.step(prediction, t, x).prev_sample
         if progress is not None:
