@@ -377,3 +377,11 @@ def test_a_save_past_the_bound_first_deletes_the_expired_and_opening_counts_as_u
     monkeypatch.setattr(limits, "WORKSPACE_EXPIRY_DAYS", 30)
     workspace.save_workspace_bytes(data, new, tmp_path)
     assert sorted(workspace.Store(tmp_path).workspaces()) == sorted([used, new])
+
+
+def test_a_seed_set_under_a_huge_model_name_is_left_out():
+    data = workspace.workspace_to_bytes(workspace.Workspace(seed_sets={
+        "m" * 10_000: SeedSet(torch.ones(1, 3), ["a"]), "kept": SeedSet(torch.ones(1, 3), ["b"])}))
+    opened = workspace.workspace_from_bytes(data)
+    assert list(opened.seed_sets) == ["kept"]
+    assert opened.dropped == ["a seed set of a model named by 10000 characters (at most 4096)"]

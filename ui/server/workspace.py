@@ -389,6 +389,10 @@ def workspace_from_bytes(data: bytes, name: str = "workspace") -> Workspace:
         if not isinstance(entry, dict) or not isinstance(entry.get("model"), str):
             raise bad("a seed set has no model name")
         model, names, key = entry["model"], entry.get("names"), entry.get("tensor")
+        if len(model) > limits.MAX_SETTING_CHARS:  # a model's name or a folder's path: never this long
+            dropped.append(f"a seed set of a model named by {len(model)} characters (at most "
+                           f"{limits.MAX_SETTING_CHARS})")
+            continue
         if not isinstance(names, list):
             raise bad(f"the seed names of {model[:40]} are not a list")
         names, shortened = _bounded_names(names)
@@ -398,7 +402,7 @@ def workspace_from_bytes(data: bytes, name: str = "workspace") -> Workspace:
         latents = None
         if key is not None:
             if key not in tensors:
-                raise bad(f"the seeds of {model} are missing")
+                raise bad(f"the seeds of {model[:40]} are missing")
             try:
                 latents = as_file_latents(tensors[key], name, None)
             except LatentFileError as err:
@@ -406,7 +410,7 @@ def workspace_from_bytes(data: bytes, name: str = "workspace") -> Workspace:
         try:
             seed_sets[model] = SeedSet(latents, names)
         except ValueError as err:
-            raise bad(f"the seed set of {model}: {err}") from err
+            raise bad(f"the seed set of {model[:40]}: {err}") from err
         extra = len(names) - limits.MAX_SEEDS
         if extra > 0:
             seed_sets[model].keep(range(limits.MAX_SEEDS))
