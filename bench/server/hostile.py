@@ -159,7 +159,7 @@ def main():
             "names bomb": crafted.names_bomb_npz(), "legacy": crafted.legacy_pt(torch.zeros(2, 16)),
             "lying": crafted.lying_pt(), "nested": crafted.nested_names_safetensors(),
             "many": latents_to_bytes(torch.from_numpy(many), fmt=".npz"), "chatty": chatty_workspace(),
-            "sd": sd_workspace(),
+            "sd": sd_workspace(), "sd 100 MiB": sd_workspace(1600),
         }
         case("sample 8 seeds (a normal run)", 0, lambda page: (
             open_seeds(page, url), page.get_by_role("button", name="Sample").click()), "8 seeds")
@@ -199,9 +199,12 @@ def main():
         case("workspace of 300 SD latents (4x64x64)", len(inputs["sd"]), lambda page: (
             open_seeds(page, url), open_workspace_panel(page),
             upload(page, "Open a workspace file", "sd.safetensors", inputs["sd"])), "as a new workspace")
+        case("workspace of 1 600 SD latents (100 MiB) uploaded", len(inputs["sd 100 MiB"]), lambda page: (
+            open_seeds(page, url), open_workspace_panel(page),
+            upload(page, "Open a workspace file", "sd.safetensors", inputs["sd 100 MiB"])), "as a new workspace")
         ws = foreign_workspace(folder)
-        case("link to a foreign, ill-typed workspace", 0, lambda page: open_seeds(page, url, f"ws={ws}"),
-             "Left out of the workspace")
+        case("link to a foreign, ill-typed workspace (opens as a copy)", 0,
+             lambda page: open_seeds(page, url, f"ws={ws}"), "Left out of the workspace")
         time.sleep(30)  # the measurement: the server idles with every session closed
         print(f"\nserver 30 s after the last session closed: {memory.resident():.0f} MiB resident")
         browser.close()
