@@ -324,6 +324,8 @@ def test_messages_about_crafted_safetensors_say_what_is_wrong_without_the_librar
         lc.read_latent_file(wide, name="wide.safetensors", shape=(16,))
     with pytest.raises(lc.LatentFileError, match="^empty.npy is empty"):
         lc.read_latent_file(b"", name="empty.npy")
+    with pytest.raises(lc.LatentFileError, match=r"^scalar.npy holds an empty or scalar array of shape \(\)"):
+        lc.read_latent_file(_npy(np.float32(3.0)), name="scalar.npy", shape=(16,))
 
 
 def safetensors_bytes(tensors, metadata) -> bytes:
