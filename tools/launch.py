@@ -35,15 +35,17 @@ class ServerAddress(str):
 
 
 @contextlib.contextmanager
-def streamlit_server(workspaces: Path, models: Sequence[str | Path] = (), root: Path = ROOT):
+def streamlit_server(workspaces: Path, models: Sequence[str | Path] = (), root: Path = ROOT,
+                     options: Sequence[str] = ()):
     """`streamlit run app.py` on a free port, saving workspaces in ``workspaces``, with the plug-in model files
     ``models`` (``-- --models ...``); yields its address (a :class:`ServerAddress`). ``root``: the checkout whose
-    app runs (a benchmark may compare another one)."""
+    app runs (a benchmark may compare another one); ``options``: more of Streamlit's, e.g.
+    ``["--server.disconnectedSessionTTL", "2"]``."""
     port = _free_port()
     plugins = ["--", "--models", *map(str, models)] if models else []
     log = tempfile.TemporaryFile()  # a pipe nobody reads would block a chatty server
     proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-                             "--server.address", "127.0.0.1", "--server.headless", "true", *plugins],
+                             "--server.address", "127.0.0.1", "--server.headless", "true", *options, *plugins],
                             cwd=root, stdout=log, stderr=subprocess.STDOUT,
                             env={**os.environ, "LATENT_EXPLORER_WORKSPACES": str(workspaces)})
     url = ServerAddress(f"http://127.0.0.1:{port}")

@@ -10,7 +10,7 @@ import streamlit as st
 
 from .errors import PageStop, errors_shown
 from .jobs import job_panel, own_jobs
-from .memory import return_large_blocks
+from .memory import release_when_ended, return_large_blocks
 from .models import plugins
 from .sidebar import sidebar
 from .text import plain
@@ -36,6 +36,7 @@ def page(title: str):
     try:
         with errors_shown():
             return_large_blocks()  # once per process: a large upload's memory goes back when freed
+            release_when_ended()  # once per session: what it holds goes when it has ended
             plugins()  # before the workspace: a link's ?model= may name a plug-in
             open_workspace()
             name, model, decoding, count = sidebar()

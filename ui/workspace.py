@@ -95,6 +95,7 @@ def _open_copy(original: str, saved: workspace.Workspace) -> None:
     _bind_workspace(copy, saved)
     state = st.session_state
     state["workspace_digest"] = None  # no file's digest: the next save writes the copy
+    state.pop("workspace_mark", None)  # nor a mark: that save builds it
     state["workspace_used_at"] = None  # noted in the browser once written
     state[COPIED_FROM] = original  # a rerun still sending the link's id keeps the copy
     state["workspace_notice"] = ("info", f"The workspace of this link was opened as a copy of your own, saved as "
@@ -134,7 +135,9 @@ def _bind_workspace(workspace_id: str, saved: workspace.Workspace | None) -> Non
         state["seed_sets"], state["settings"] = {}, {}
         state["workspace_digest"] = _digest(workspace.workspace_to_bytes(workspace.Workspace()))
         return
-    state["workspace_digest"] = _digest(workspace.workspace_to_bytes(saved))  # as read: a drop is saved later
+    # As read, without building the file again (a copy of all its seeds): its mark, so that the first save builds
+    # nothing unless opening dropped something; no digest, so that a change is written.
+    state["workspace_digest"], state["workspace_mark"] = None, (_mark(saved), None)
     saved.fit(_registered_shapes(saved.seed_sets))
     saved.dropped += check_settings(saved.settings)  # each setting against its schema, before any page reads it
     state["seed_sets"], state["settings"] = saved.seed_sets, dict(saved.settings)
@@ -166,6 +169,11 @@ def show_dropped() -> None:
     dropped = st.session_state.pop(DROPPED, [])
     if dropped:
         st.warning(plain(workspace.describe_dropped(dropped)))
+
+
+def _mark(ws: workspace.Workspace) -> tuple:
+    """What tells a changed workspace without building its file: the settings' JSON, the seed sets' versions."""
+    return json.dumps(ws.settings), [(m, seeds.version) for m, seeds in ws.seed_sets.items() if len(seeds)]
 
 
 def _digest(data: bytes) -> str:
@@ -200,7 +208,7 @@ def save_workspace() -> str | None:
     if "workspace_id" not in state:
         return None
     current = current_workspace()
-    mark = (json.dumps(current.settings), [(m, seeds.version) for m, seeds in current.seed_sets.items()])
+    mark = _mark(current)
     if state.get("workspace_mark", (None,))[0] == mark:
         return state["workspace_mark"][1]  # the same outcome as last time: nothing to write, or still too large
     try:

@@ -7,7 +7,10 @@ and the time from the upload or link to the app's answer on screen. Every input 
     python -m bench.server.hostile --app DIR        # another checkout's app (e.g. an older one), the same cases
     python -m bench.server.hostile --cases image    # only the cases whose name contains one of these words
 
-Linux only (/proc). The server uses a scratch workspace folder.
+Linux only (/proc). The server uses a scratch workspace folder, and lets a closed tab's session go after
+SESSION_TTL_S seconds (server.disconnectedSessionTTL; Streamlit's default is 120), so that the last case, a 250 MiB
+workspace opened by link in one session after another, shows what the server keeps after each and after the
+sessions' expiry.
 """
 
 from __future__ import annotations
@@ -31,6 +34,8 @@ from tools.launch import CHROMIUM, CHROMIUM_FLAGS, ROOT, ServerMemory, streamlit
 
 WAIT_MS = 600_000
 MODEL = "digits-vae"  # 16-dimensional latents and an encoder: every upload path is open
+SESSION_TTL_S = 30  # the server's session expiry
+LINK_OPENS = 4      # sessions that open the large workspace by link, one after another
 
 
 # Inputs, generated
@@ -82,6 +87,17 @@ def foreign_workspace(folder: Path) -> str:
     return ws
 
 
+def large_workspace(folder: Path, megabytes: int = 250) -> str:
+    """A workspace of ``megabytes`` MiB saved in the server's folder (Stable Diffusion latents under a folder's name,
+    which the server keeps as they are); its id."""
+    count = megabytes * 2**20 // (4 * 64 * 64 * 4)
+    ws = workspace.new_workspace_id()
+    workspace.save_workspace(workspace.Workspace(seed_sets={"/models/sd-1.5": SeedSet(
+        torch.randn(count, 4, 64, 64, generator=torch.Generator().manual_seed(0)),
+        [f"sd {i}" for i in range(count)])}), ws, folder)
+    return ws
+
+
 # The browser
 
 
@@ -116,7 +132,8 @@ def main():
     folder = Path(tempfile.mkdtemp(prefix="le-hostile-"))
     png = large_png()
     rows = []
-    with streamlit_server(folder, root=args.app) as url, sync_playwright() as p:
+    expiry = ["--server.disconnectedSessionTTL", str(SESSION_TTL_S)]
+    with streamlit_server(folder, root=args.app, options=expiry) as url, sync_playwright() as p:
         memory = ServerMemory(url.pid)
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
 
@@ -205,6 +222,18 @@ def main():
         ws = foreign_workspace(folder)
         case("link to a foreign, ill-typed workspace (opens as a copy)", 0,
              lambda page: open_seeds(page, url, f"ws={ws}"), "Left out of the workspace")
+        name = "link to a 250 MiB workspace"
+        if not args.cases or any(word in name for word in args.cases):
+            big, before = large_workspace(folder), memory.resident()
+            for i in range(LINK_OPENS):  # a row each: the resident memory after each session closed
+                case(f"{name}, session {i + 1} of {LINK_OPENS}", 250 * 2**20, lambda page: open_seeds(
+                    page, url, f"ws={big}"), "Seeds")
+            closed, start = memory.resident(), time.perf_counter()
+            while memory.resident() > before + 125 and time.perf_counter() - start < SESSION_TTL_S + 60:
+                time.sleep(1)  # the measurement: until the closed sessions' memory is given back, or long after
+            print(f"\n{name}: {before:.0f} MiB resident before, {closed:.0f} MiB after the last session closed, "
+                  f"{memory.resident():.0f} MiB {time.perf_counter() - start:.0f} s later (the expiry: "
+                  f"{SESSION_TTL_S} s)")
         time.sleep(30)  # the measurement: the server idles with every session closed
         print(f"\nserver 30 s after the last session closed: {memory.resident():.0f} MiB resident")
         browser.close()

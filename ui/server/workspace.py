@@ -28,11 +28,13 @@ import struct
 import sys
 import threading
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
 
 import safetensors.torch
+import torch
 
 from latentcore.latent_files import (LatentFileError, as_file_latents, header_json, read_limited,
                                      safetensors_metadata, write_atomically)
@@ -54,6 +56,10 @@ class WorkspaceTooLarge(WorkspaceError):
 class WorkspaceStoreFull(WorkspaceError):
     """A save that would take the store past :data:`ui.server.limits.MAX_STORE_BYTES`; nothing was written."""
 
+
+# Opening a workspace reads its seeds as views of the file's bytes (_tensor_views), which are read-only: torch says so
+# once per process. Nothing writes to seeds in place (SeedSet replaces them).
+warnings.filterwarnings("ignore", message="The given buffer is not writable", category=UserWarning)
 
 WORKSPACE_VERSION = 1
 WORKSPACE_SUFFIX = ".safetensors"
@@ -304,6 +310,51 @@ def _too_large(workspace: Workspace, size: int, header: int) -> WorkspaceTooLarg
                              f"{some_of(listed, shown=3, width=80)}.")
 
 
+def _safetensors_bytes(tensors: dict, metadata: dict) -> bytes:
+    """``safetensors.torch.save(tensors, metadata=metadata)``, byte for byte, copying each tensor once where
+    safetensors copies it twice (to bytes, then into the file): a workspace's seeds take up to 256 MiB. For float32
+    tensors on a little-endian machine, as a workspace holds; anything else is left to safetensors."""
+    if sys.byteorder != "little" or any(t.dtype != torch.float32 or t.device.type != "cpu" for t in tensors.values()):
+        return safetensors.torch.save(tensors, metadata=metadata)
+    header, end, names = {"__metadata__": metadata}, 0, sorted(tensors)  # safetensors' order, for one dtype
+    for key in names:
+        size = tensors[key].numel() * 4
+        header[key] = {"dtype": "F32", "shape": list(tensors[key].shape), "data_offsets": [end, end + size]}
+        end += size
+    text = json.dumps(header, separators=(",", ":"), ensure_ascii=False).encode()
+    text += b" " * (-len(text) % 8)
+    return b"".join([struct.pack("<Q", len(text)), text,
+                     *(memoryview(tensors[k].contiguous().numpy()).cast("B") for k in names)])
+
+
+def _tensor_views(data: bytes, name: str) -> dict:
+    """The tensors of a workspace file as ``safetensors.torch.load(data)`` reads them, but as read-only views of
+    ``data`` when they are float32 and take most of the file, so that opening a workspace holds its seeds once, not
+    twice (the views keep ``data``; nothing edits seeds in place, :class:`SeedSet`). Any other file, and any entry
+    that does not fill its place exactly, is left to safetensors to read and check. The header was checked."""
+    start = 8 + struct.unpack("<Q", data[:8])[0]
+    header, spans = header_json(data[8:start], name, "its header"), []
+    if not isinstance(header, dict):
+        return safetensors.torch.load(data)
+    for key, entry in header.items():
+        if key == "__metadata__":
+            continue
+        if not isinstance(entry, dict):
+            return safetensors.torch.load(data)
+        shape, offsets = entry.get("shape"), entry.get("data_offsets")
+        if entry.get("dtype") != "F32" or not isinstance(shape, list) or not isinstance(offsets, list) or \
+                len(offsets) != 2 or not all(type(n) is int and n >= 0 for n in [*shape, *offsets]) or \
+                offsets[1] - offsets[0] != 4 * math.prod(shape):
+            return safetensors.torch.load(data)
+        spans.append((offsets[0], offsets[1], key, shape))
+    spans.sort()
+    if [begin for begin, *_ in spans] != [0, *(end for _, end, *_ in spans[:-1])] or sys.byteorder != "little" or \
+            start % 4 or start + (spans[-1][1] if spans else 0) != len(data) or 2 * (len(data) - start) < len(data):
+        return safetensors.torch.load(data)
+    return {key: torch.frombuffer(data, dtype=torch.float32, count=math.prod(shape), offset=start + begin).reshape(
+        shape) if math.prod(shape) else torch.empty(shape) for begin, _, key, shape in spans}
+
+
 def workspace_to_bytes(workspace: Workspace) -> bytes:
     """The workspace as one ``.safetensors`` file (also the format of a downloaded workspace), or
     :class:`WorkspaceTooLarge` when the file would be past :data:`ui.server.limits.MAX_WORKSPACE_BYTES` or its
@@ -320,7 +371,7 @@ def workspace_to_bytes(workspace: Workspace) -> bytes:
     least = sum(t.numel() * t.element_size() for t in tensors.values()) + len(state)  # the file is larger still
     if least > limits.MAX_WORKSPACE_BYTES or len(state) > limits.MAX_WORKSPACE_METADATA_BYTES:
         raise _too_large(workspace, least, len(state))
-    data = safetensors.torch.save(tensors, metadata={WORKSPACE_KEY: state})
+    data = _safetensors_bytes(tensors, {WORKSPACE_KEY: state})
     header = struct.unpack("<Q", data[:8])[0]
     if len(data) > limits.MAX_WORKSPACE_BYTES or header > limits.MAX_WORKSPACE_METADATA_BYTES:
         raise _too_large(workspace, len(data), header)
@@ -368,8 +419,8 @@ def workspace_from_bytes(data: bytes, name: str = "workspace") -> Workspace:
         if WORKSPACE_KEY not in meta:
             raise bad("it is a safetensors file without workspace metadata (a latent file? upload it on Seeds)")
         state = header_json(meta[WORKSPACE_KEY], name, "its names and settings")
-        with limits.inflation_budget().reserve(len(data), name):  # the tensors are copied out of the file's bytes
-            tensors = safetensors.torch.load(data)
+        with limits.inflation_budget().reserve(len(data), name):  # a copy of the seeds at most (none in place)
+            tensors = _tensor_views(data, name)
     except WorkspaceError:
         raise
     except LatentFileError as err:
