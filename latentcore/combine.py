@@ -162,12 +162,16 @@ def register_centroid(scheme: Centroid, *, replace: bool = False) -> Centroid:
 
 register_centroid(Centroid("lol", "LOL centroid", "Equal weights through the "
                            "LOL map: distributed exactly as the prior for Gaussian seeds.", lol_centroid,
-                           in_default_selection=True))
+                           in_default_selection=True, summary="The centre of the seeds, moved to the distance from "
+                           "the centre that the model's own samples have: it should look like a fresh sample."))
 register_centroid(Centroid("mean", "Arithmetic mean", "The plain average; for Gaussian seeds its norm is "
-                           "atypically small.", mean_centroid, in_default_selection=True))
+                           "atypically small.", mean_centroid, in_default_selection=True,
+                           summary="The plain average of the seeds. It often looks faded or blurred: an average "
+                           "lies much closer to the centre of the latent space than the model's own samples."))
 register_centroid(Centroid("rescaled", "Rescaled mean", "The average, moved along its "
                            "direction to the seeds' average distance from the prior's mean.", rescaled_centroid,
-                           in_default_selection=True))
+                           in_default_selection=True, summary="The average, pushed back out to the seeds' own "
+                           "distance from the centre."))
 
 
 def centroid(latents, *, scheme: str = "lol", prior: Prior | None = None, progress=None,

@@ -36,6 +36,8 @@ TESTS = {
     "ad": "Anderson-Darling",
     "chi2_norm": "Chi-square of the squared norm",
 }
+# Their short names, as a badge names the test that decided it (LatentSummary.verdicts).
+SHORT_TESTS = {"ks": "KS", "cvm": "CvM", "ad": "AD", "chi2_norm": "χ² of the norm"}
 # The test level: a latent passes the tests when every p-value is at least this (the app, the evaluation and its
 # plots all use it).
 NORMALITY_LEVEL = 0.01
@@ -131,18 +133,24 @@ def typical_norm_band(prior: Prior, level: float = 0.99) -> tuple[float, float]:
 class LatentSummary:
     """Per latent ``[N]``: the (Mahalanobis) ``norm``, the two-sided chi-square p-value of its square
     (``typicality``), the smallest p-value of the KS, Cramer-von Mises and Anderson-Darling tests
-    (``normality``), and ``passes``: every test's p-value at least the level."""
+    (``normality``), and ``passes``: every test's p-value at least the level. ``decided_by``: the test (a key of
+    :data:`TESTS`) with the smallest p-value of all four, ``decided_p`` that p-value: the test that rejects a latent
+    that does not pass."""
 
     norm: np.ndarray
     typicality: np.ndarray
     normality: np.ndarray
     passes: np.ndarray
+    decided_by: np.ndarray
+    decided_p: np.ndarray
 
     @property
     def verdicts(self) -> np.ndarray:
-        """Per latent ``[N]``, the badge a latent is shown with: ``"normal"`` where it passes every test,
-        ``"atypical"`` where one rejects it."""
-        return np.where(self.passes, "normal", "atypical")
+        """Per latent ``[N]``, the badge a latent is shown with: ``"normal"`` where it passes every test, else
+        ``"atypical"`` and the test that rejects it with its p-value, e.g. ``"atypical (χ² of the norm, p 0.003)"``
+        (the one with the smallest p where several do)."""
+        return np.array(["normal" if ok else f"atypical ({SHORT_TESTS[test]}, p {p:.2g})"
+                         for ok, test, p in zip(self.passes, self.decided_by, self.decided_p)], dtype=object)
 
 
 def latent_summary(latents, *, prior: Prior, level: float = NORMALITY_LEVEL) -> LatentSummary:
@@ -151,7 +159,11 @@ def latent_summary(latents, *, prior: Prior, level: float = NORMALITY_LEVEL) -> 
     tests = {name: p for name, (_, p) in results.items()}
     norm = np.sqrt(results["chi2_norm"][0])  # the statistic is the standardised squared norm
     normality = np.minimum.reduce([tests["ks"], tests["cvm"], tests["ad"]])
-    return LatentSummary(norm, tests["chi2_norm"], normality, (normality >= level) & (tests["chi2_norm"] >= level))
+    names = list(tests)
+    table = np.stack([tests[name] for name in names])  # [4, N]
+    smallest = table.argmin(0)
+    return LatentSummary(norm, tests["chi2_norm"], normality, (normality >= level) & (tests["chi2_norm"] >= level),
+                         np.array(names)[smallest], table[smallest, np.arange(table.shape[1])])
 
 
 @dataclass

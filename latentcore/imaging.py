@@ -77,6 +77,30 @@ def load_images(files: list[tuple[bytes, str]], size: tuple[int, int] | None = N
     return [load_image(data, name, size) for data, name in files]
 
 
+SMALL_FRACTION = 0.5  # an image with a side under this fraction of the model's is "much smaller" (upscale_note)
+
+
+def image_size(data: bytes) -> tuple[int, int] | None:
+    """``(height, width)`` of an image file from its header (nothing is decoded); None when it cannot be read."""
+    try:
+        with Image.open(io.BytesIO(data)) as opened:
+            return opened.height, opened.width
+    except (OSError, ValueError, Image.DecompressionBombError):
+        return None
+
+
+def upscale_note(name: str, shape: tuple[int, int], size: tuple[int, int]) -> str | None:
+    """A sentence for an image ``name`` of ``shape`` ``(height, width)`` with a side under :data:`SMALL_FRACTION`
+    of ``size`` ``(height, width)``, the model's image size: it is enlarged to that size, so its reconstruction can
+    show no detail the file lacks. None for other images."""
+    height, width = shape
+    if height >= SMALL_FRACTION * size[0] and width >= SMALL_FRACTION * size[1]:
+        return None
+    return (f"{name} is {width}x{height} pixels, much smaller than the {size[1]}x{size[0]} images the model makes: it "
+            "is enlarged to that size, so the reconstruction shows no detail the file lacks and says little about "
+            "what the model can make.")
+
+
 def mean_squared_error(a: np.ndarray, b: np.ndarray) -> float:
     """Mean squared difference of two 8-bit images (or batches), on the [0, 1] scale."""
     return float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2) / 255.0**2)

@@ -115,6 +115,12 @@ class Scheme(BaseScheme):
         why = self.caveat(prior) if self.caveat is not None else None
         return f"{self.description} {why}" if why else self.description
 
+    def summary_for(self, prior: Prior) -> str:
+        """:attr:`lead` (the summary for someone meeting the scheme first), with ``caveat(prior)`` as
+        :meth:`description_for` has it."""
+        why = self.caveat(prior) if self.caveat is not None else None
+        return f"{self.lead} {why}" if why else self.lead
+
     @property
     def option_names(self) -> tuple[str, ...]:
         """The keyword options of :attr:`path` (besides the run controls: ``progress``, ``budget_s``,
@@ -221,10 +227,16 @@ def register_scheme(scheme: Scheme, *, replace: bool = False) -> Scheme:
 
 
 register_scheme(Scheme("linear", "Linear", "(1 - t) x + t y: a straight chord; its midpoints have atypically "
-                       "small norms for a Gaussian prior.", linear_path, in_default_selection=True))
+                       "small norms for a Gaussian prior.", linear_path, in_default_selection=True,
+                       summary="A straight line from one seed to the other. Watch the middle frames: they often "
+                       "look faded or blurred, because the middle of the line lies closer to the centre of the "
+                       "latent space than the latents the model learnt from."))
 register_scheme(Scheme("slerp", "SLERP", "Spherical interpolation about the origin: follows the great circle "
                        "between the endpoints' directions (White, arXiv 1609.04468).", slerp_path,
-                       in_default_selection=True))
+                       in_default_selection=True,
+                       summary="An arc around the centre of the latent space instead of a straight line, so the "
+                       "middle frames stay about as far from the centre as the seeds; they usually look as sharp "
+                       "as the seeds."))
 def _lol_caveat(prior: Prior) -> str | None:
     if lol_is_exact(prior):
         return None
@@ -234,7 +246,9 @@ def _lol_caveat(prior: Prior) -> str | None:
 
 register_scheme(Scheme("lol", "LOL", "Latent optimal linear combination with weights (1 - t, t): every point is "
                        "distributed exactly as the prior (Bodin et al., arXiv 2408.08558).", lol_path,
-                       caveat=_lol_caveat, in_default_selection=True))
+                       caveat=_lol_caveat, in_default_selection=True,
+                       summary="The straight line, with each frame moved to the distance from the centre that the "
+                       "model's own samples have, so every frame should look like a fresh sample of the model."))
 
 
 def schemes_for(model) -> tuple[list[str], dict[str, str]]:

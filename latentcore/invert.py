@@ -57,7 +57,9 @@ class Inversion:
     mean squared error ``mse [N]`` and ``psnr [N]`` (``10 log10(1 / mse)`` dB, at most :data:`PSNR_CAP_DB`) per
     image, the ``restart [N]`` that won (0 for the model's own inverse), the Adam ``iterations`` and why the
     optimisation stopped (``stopped_by``: ``converged``, ``max_iter``, ``budget``, ``stop``; ``encoded`` when
-    no optimisation ran), the ``method`` and the ``seconds`` taken."""
+    no optimisation ran), the ``method`` and the ``seconds`` taken. Whether the images are within the model's
+    reach: :meth:`latentcore.reach.TypicalError.verdicts` of this inversion (pixel error, edge mismatch and the
+    images' own detail and flatness against the model's own samples)."""
 
     latents: torch.Tensor
     reconstructions: torch.Tensor

@@ -156,10 +156,14 @@ INTERACTIVE_MAX_ITER = 2000
 register_scheme(Scheme(
     "nao", "NAO", "Norm-aware optimisation: a path whose points have likely norms under the chi distribution, "
     "found by Adam (Samuel et al., arXiv 2306.08687).", nao_interpolate, iterative=True,
-    interactive={"max_iter": INTERACTIVE_MAX_ITER}, playground=False))
+    interactive={"max_iter": INTERACTIVE_MAX_ITER}, playground=False,
+    summary="A path found step by step by an optimiser, which keeps every frame as far from the centre as the "
+    "model's own samples are while keeping the steps even; it takes longer than the straight schemes."))
 
 
 register_centroid(Centroid(
     "nao", "NAO centroid", "The centroid optimised jointly with one norm-aware path from "
     "each seed (Samuel et al., arXiv 2306.08687).", nao_centroid, iterative=True,
-    interactive={"max_iter": INTERACTIVE_MAX_ITER}))
+    interactive={"max_iter": INTERACTIVE_MAX_ITER},
+    summary="A centre found step by step by an optimiser, together with a path to each seed, all at the distance "
+    "from the centre that the model's own samples have; it takes longer."))

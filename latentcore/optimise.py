@@ -42,10 +42,12 @@ class Stopping:
     def early(self) -> bool:
         return self.reason in EARLY
 
-    def describe(self, what: str = "loss") -> str:
-        """One line for a person: how it ended, after how many iterations, with which ``what`` (e.g. energy)."""
-        return (f"{_REASON_TEXT[self.reason]} after {self.iterations} iterations ({self.seconds:.1f} s), "
-                f"{what} {self.loss:.4g}" + ("; the best result so far" if self.early else ""))
+    def describe(self, what: str = "loss", *, loss: bool = True) -> str:
+        """One line for a person: how it ended, after how many iterations, with which ``what`` (e.g. energy); without
+        the figure where ``loss`` is False (a page may give it on request: it means little at first sight)."""
+        figure = f", {what} {self.loss:.4g}" if loss else ""
+        return (f"{_REASON_TEXT[self.reason]} after {self.iterations} iterations ({self.seconds:.1f} s){figure}"
+                + ("; the best result so far" if self.early else ""))
 
 
 @dataclass

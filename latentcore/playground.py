@@ -41,12 +41,19 @@ def density_grid(prior: Prior, xlim: tuple[float, float], ylim: tuple[float, flo
     return xs, ys, density
 
 
-def view_box(prior: Prior, margin: float = 0.2, samples: int = 4000) -> tuple[tuple[float, float], tuple[float, float]]:
-    """Axis limits that hold 99% of the prior's mass in each coordinate, widened by ``margin`` of the span."""
+def view_box(prior: Prior, margin: float = 0.2, samples: int = 4000,
+             min_width_ratio: float = 1.0) -> tuple[tuple[float, float], tuple[float, float]]:
+    """Axis limits that hold 99% of the prior's mass in each coordinate, widened by ``margin`` of the span; then,
+    where the box is narrower than ``min_width_ratio`` times its height, widened sideways about its centre to that
+    (a page is wider than tall: a tall prior such as the semicircle, drawn at equal scales, fills a square rather
+    than a narrow strip)."""
     points = prior.sample(samples, seed=0).cpu()
     low, high = torch.quantile(points, 0.005, dim=0), torch.quantile(points, 0.995, dim=0)
     pad = margin * (high - low)
-    return (float(low[0] - pad[0]), float(high[0] + pad[0])), (float(low[1] - pad[1]), float(high[1] + pad[1]))
+    low, high = low - pad, high + pad
+    width, height = float(high[0] - low[0]), float(high[1] - low[1])
+    extra = max(min_width_ratio * height - width, 0.0) / 2
+    return (float(low[0]) - extra, float(high[0]) + extra), (float(low[1]), float(high[1]))
 
 
 def default_endpoints(prior: Prior, samples: int = 256) -> tuple[torch.Tensor, torch.Tensor]:

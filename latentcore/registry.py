@@ -125,10 +125,12 @@ def former_names(name: str) -> list[str]:
 @dataclass(frozen=True)
 class BaseScheme(Entry):
     """What interpolation schemes (:class:`~latentcore.interpolate.Scheme`) and centroid schemes
-    (:class:`~latentcore.combine.Centroid`) share: a ``label`` and a ``description`` for people, whether the
-    scheme is ``iterative`` (it optimises, reports progress, takes a time budget and a stop request, and returns
-    a result with its ``stopping``), and the fixed options of each context of use, ``interactive`` (the app's
-    pages) and ``evaluation`` (:mod:`latentcore.evaluate`).
+    (:class:`~latentcore.combine.Centroid`) share: a ``label``, a ``description`` (precise: the formula and the paper)
+    and a ``summary`` (one or two plain sentences for someone meeting the scheme first: what it does and what to look
+    for; pages lead with it and keep the description for those who ask), whether the scheme is ``iterative`` (it
+    optimises, reports progress, takes a time budget and a stop request, and returns a result with its
+    ``stopping``), and the fixed options of each context of use, ``interactive`` (the app's pages) and
+    ``evaluation`` (:mod:`latentcore.evaluate`).
 
     A subclass names the function that computes (:attr:`compute`) and the attribute of an iterative run's result
     that holds what it computed (``result_field``).
@@ -136,6 +138,7 @@ class BaseScheme(Entry):
 
     label: str
     description: str
+    summary: str = field(default="", kw_only=True)
     iterative: bool = field(default=False, kw_only=True)
     interactive: Mapping[str, Any] = field(default_factory=dict, kw_only=True)
     evaluation: Mapping[str, Any] = field(default_factory=dict, kw_only=True)
@@ -146,6 +149,11 @@ class BaseScheme(Entry):
     def compute(self) -> Callable[..., Any]:
         """The function that computes the scheme's result."""
         raise NotImplementedError
+
+    @property
+    def lead(self) -> str:
+        """What a page leads with: :attr:`summary`, or :attr:`description` for an entry registered without one."""
+        return self.summary or self.description
 
     def options(self, *, context: str | None = None) -> dict:
         """The fixed options of ``context`` (see :mod:`latentcore.policy`)."""

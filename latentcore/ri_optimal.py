@@ -75,8 +75,9 @@ def slow_through(model) -> str | None:
         return (f"every iteration differentiates through {LOOP_STEPS} sampler steps over {values:,} image values "
                 "per frame, hours per path on a CPU")
     return None
-ALPHA = Setting("alpha", "alpha (scales the index in Eq. 3)", DEFAULT_ALPHA, 0.05, 1.0, 0.05,
-                "Below 1, every step costs something even where the index is ~1, so the path stays short")
+ALPHA = Setting("alpha", "alpha (lower: shorter paths)", DEFAULT_ALPHA, 0.05, 1.0, 0.05,
+                "How much a path's length counts against its realism: lower, and every step costs more, so the "
+                "path stays shorter and straighter (Eq. 3 with the index scaled, ri_a = alpha ri)")
 # The index every ri-optimal path uses by default (the library, the app's pages, the evaluation). Measured in the
 # README (digits-vae, 8 pairs of prior samples): with the density index the paths bend towards the prior's mode
 # (midpoint norm 2.2, typical norm 4) and the fewest frames pass the typical-set test; with the typical-set index
@@ -327,4 +328,6 @@ register_scheme(Scheme(
     "decoder in the loop, started from the best closed-form path.",
     ri_optimal_interpolate, iterative=True, uses_decoder=True, loop_steps=LOOP_STEPS, slow_on=slow_through,
     settings=(KIND, START, ALPHA), formerly=("geodesic",),
-    interactive={"max_iter": INTERACTIVE_MAX_ITER}, evaluation={"max_iter": 200}))
+    interactive={"max_iter": INTERACTIVE_MAX_ITER}, evaluation={"max_iter": 200},
+    summary="A path found step by step by an optimiser that bends it through the most realistic latents, around "
+    "regions the model rarely produces; it decodes every frame as it goes, so it is the slowest scheme."))

@@ -47,8 +47,8 @@ with ui.page("Compare schemes") as (name, model, decoding):
     set_counts = [0, *range(2, 17)]
     sets = right.select_slider("Centroid sets (0: none)", set_counts,
                                key=ui.remember("compare.sets", 4, options=set_counts))
-    seed = right.number_input("Random seed (which seeds)", min_value=0, step=1,
-                              key=ui.remember("compare.seed", 0, bounds=(0, 2**31)))
+    seed, _ = ui.number_field("Random seed (which seeds)", "compare.seed", 0, 0, 2**31, what="The random seed",
+                              where=right)
     if source in NOT_PRIOR:
         st.info(f"{NOT_PRIOR[source]}: their frames may fail the normality tests under every scheme, and LOL's "
                 "guarantee (each frame distributed as the prior) assumes seeds drawn from the prior.")
@@ -70,10 +70,10 @@ with ui.page("Compare schemes") as (name, model, decoding):
     st.caption("Closed-form schemes take seconds (8 pairs on faces-dcgan: about 2 s on 2 CPU cores); NAO and "
                "ri-optimal paths run until they converge or the time budget (sidebar) is spent, and say so.")
 
-    if st.button("Run the comparison", type="primary"):
+    if st.button("Run the comparison", type="primary", disabled=seed is None):  # the seed's field says why
         given = seeds.latents if source == "seed set" else source
         chosen = dict(schemes=schemes, centroid_schemes=centroid_schemes, pairs=pairs, centroid_sets=sets,
-                      seed=int(seed))
+                      seed=seed)
         key = ("compare", model.key, source, seeds.version if source == "seed set" else None, decoding,
                repr(sorted(chosen.items())))
         ui.jobs.start("compare", key, f"Comparing on {model.name}",

@@ -16,23 +16,36 @@ with ui.page("Diagnostics") as (name, model, decoding):
 
     st.markdown("Is a latent one the model expects? The elements of a standardised latent should look like draws of "
                 "N(0, 1) (LOL paper, section 4): a likely norm alone is not enough.")
-    candidates, teaching = {}, {}
+    own, teaching, on_paths = {}, {}, {}  # three groups, each its own list: the seeds, the examples, path frames
     if len(seeds):
-        candidates.update({f"seed: {n}": z for n, z in zip(seeds.names, seeds.latents)})
+        own = {f"seed: {n}": z for n, z in zip(seeds.names, seeds.latents)}
         if len(seeds) >= 2:
             examples = teaching_examples(seeds.latents[0], seeds.latents[1], prior=model.prior)
             teaching = {TEACHING_EXAMPLES[k]: z for k, z in examples.items()}
-            candidates.update(teaching)
     for label, path in ui.last_paths(name).items():
         middle = len(path) // 2
-        candidates[f"{label} path, frame {middle} of {len(path)}"] = path[middle]
+        on_paths[f"{label} path, frame {middle + 1} of {len(path)}"] = path[middle]  # from 1, as on Interpolate
+    candidates = {**teaching, **own, **on_paths}
     if not candidates:
         st.info("Sample or upload seeds first; with two or more, the teaching examples appear too.")
         ui.go_to_seeds()
         ui.stop()
 
-    chosen = st.multiselect("Latents", list(candidates), key=ui.remember(
-        "diagnostics.latents", list(teaching) or list(candidates)[:3], options=candidates))
+    chosen = []
+    if teaching:
+        chosen += st.multiselect(
+            "Teaching examples", list(teaching), key=ui.remember("diagnostics.examples", list(teaching),
+                                                                 options=teaching),
+            help="Latents made from your first two seeds to show what the tests catch: the midpoints of a linear and "
+                 "a LOL path, and a constant vector whose norm is likely but whose elements are not normal")
+    if own:
+        chosen += st.multiselect(
+            "Seeds", list(own), format_func=lambda label: label.removeprefix("seed: "), placeholder="Add seeds",
+            key=ui.remember("diagnostics.latents", [] if teaching else list(own)[:3], options=own))
+    if on_paths:
+        chosen += st.multiselect(
+            "Middle frames of your last paths (Interpolate)", list(on_paths), placeholder="Add a path's frame",
+            key=ui.remember("diagnostics.paths", [], options=on_paths, shared=False))
     if not chosen:
         st.info("Choose at least one latent.")
         ui.stop()

@@ -12,7 +12,7 @@ with ui.page("Interpolate") as (name, model, decoding):
     chain = st.toggle("A chain through several seeds", key=ui.remember("interpolate.chain", False))
     if chain:
         stops = st.multiselect("Seeds, in order", names,
-                               key=ui.remember("interpolate.stops", names[:3], options=names))
+                               key=ui.remember("interpolate.stops", names[:3], options=names, least=2))
         if len(stops) < 2:
             st.info("A chain needs at least two seeds.")
             ui.stop()
@@ -25,6 +25,10 @@ with ui.page("Interpolate") as (name, model, decoding):
                             key=ui.remember("interpolate.schemes", lc.SCHEMES.default_selection(), options=offered))
     for key, why in not_offered.items():
         st.caption(f"{lc.SCHEMES[key].label} is not offered for {ui.plain(name)}: {why}.")
+    if chosen:
+        with st.expander("How each scheme works, precisely"):
+            st.markdown("\n".join(f"- **{lc.SCHEMES[key].label}**: {lc.SCHEMES[key].description_for(model.prior)}"
+                                   for key in chosen))
     frames = st.slider("Frames" + (" per leg" if chain else ""), min_value=2, max_value=64,
                        key=ui.remember("interpolate.frames", 8, bounds=(2, 64)))
     if not chosen:
@@ -41,8 +45,9 @@ with ui.page("Interpolate") as (name, model, decoding):
         scheme = lc.SCHEMES[key]
         label = scheme.label  # what charts and messages say; files and exports say the key
         keys[label] = key
-        text, gif, png = st.columns([6, 1, 1], vertical_alignment="bottom")
-        text.markdown(f"**{label}**: {scheme.description_for(model.prior)}")
+        # the exports keep their width beside the text, which takes the rest of the line
+        heading = st.container(horizontal=True, vertical_alignment="bottom", wrap=False)
+        heading.markdown(f"**{label}**: {scheme.summary_for(model.prior)}", width="stretch")
         settings = ui.scheme_settings(scheme, f"interpolate.{scheme.name}")
         inputs = ", ".join([f"{frames} frames{' per leg' if chain else ''} through {' → '.join(stops)}",
                             *(f"{s.label}: {s.label_of(settings[s.name])}" for s in scheme.settings)])
@@ -66,10 +71,12 @@ with ui.page("Interpolate") as (name, model, decoding):
                             titles=[f"{label}, frame {i + 1} of {len(captions)}: {c}" for i, c in enumerate(captions)])
         decoded = imaging.from_uint8(images[label])
         # exports are encoded when their button is pressed, not on every run
-        gif.download_button("GIF", lambda d=decoded: imaging.gif_bytes(d), file_name=f"{key}.gif",
-                            key=f"gif-{key}", on_click="ignore")
-        png.download_button("PNG", lambda d=decoded: imaging.png_bytes(d), file_name=f"{key}.png",
-                            key=f"png-{key}", on_click="ignore")
+        heading.download_button("GIF", lambda d=decoded: imaging.gif_bytes(d), file_name=f"{key}.gif",
+                                key=f"gif-{key}", on_click="ignore", width="content",
+                                help="The frames as an animated GIF")
+        heading.download_button("PNG", lambda d=decoded: imaging.png_bytes(d), file_name=f"{key}.png",
+                                key=f"png-{key}", on_click="ignore", width="content",
+                                help="The frames side by side in one PNG image")
 
     if not paths:
         ui.stop()

@@ -80,14 +80,14 @@ with ui.page("Judge schemes") as (name, model, decoding):
         pairs = left.slider("Pairs of endpoints", 1, MAX_PAIRS, key=ui.remember("judge.pairs", 4,
                                                                                bounds=(1, MAX_PAIRS)))
         frames = middle.slider("Frames", 5, 16, key=ui.remember("judge.frames", 8, bounds=(5, 16)))
-        seed = right.number_input("Random seed (which endpoints)", min_value=0, step=1,
-                                  key=ui.remember("judge.seed", 0, bounds=(0, 2**31)))
+        seed, _ = ui.number_field("Random seed (which endpoints)", "judge.seed", 0, 0, 2**31, what="The random seed",
+                                  where=right)
         comparisons = pairs * len(schemes) * (len(schemes) - 1) // 2
         st.caption(f"Endpoints are samples of {ui.plain(model.name)}'s prior; each person judges {comparisons} "
                    "comparisons (every pair of endpoints, every two schemes).")
-        if st.button("Open the round", type="primary", disabled=len(schemes) < 2):
+        if st.button("Open the round", type="primary", disabled=len(schemes) < 2 or seed is None):
             try:
-                paths = round_paths(model, schemes, pairs=pairs, frames=frames, seed=int(seed))
+                paths = round_paths(model, schemes, pairs=pairs, frames=frames, seed=seed)
                 opened = store().open_round(model.key, decoding.describe(), schemes, paths)
             except (RoundError, ValueError, OSError) as err:
                 ui.show_error(f"The round could not open: {ui.plain(err)}.", err)

@@ -10,6 +10,7 @@ from latentcore.playground import ALPHA
 PATH_INDEX_HELP = ("The realisticity index of a whole path (Struski et al., Definition 2): exp(-sum of -log ri along "
                    "the path times each step's length); 1 only for a path through points of index 1")
 BUDGET_S = 20.0  # 2-D paths take well under a second; the bound is for a machine under heavy load
+OFF_SUPPORT = 0.01  # an endpoint whose realisticity index is below this lies where the prior has (almost) no density
 
 @st.cache_resource(show_spinner="Fitting the prior ...")
 def playground_prior(name: str):
@@ -37,6 +38,13 @@ def place_clicked_point():
         st.session_state["playground.next"] = "End" if which == "Start" else "Start"
 
 
+def endpoints_to_defaults():
+    """Both endpoints at the prior's own (two likely points far apart)."""
+    defaults = playground_prior(st.session_state["playground.prior"])[3]
+    for which in ("start", "end"):
+        st.session_state[f"playground.{which}_x"], st.session_state[f"playground.{which}_y"] = defaults[which]
+
+
 def keep_endpoints_on_the_map():
     """After the prior changes: an endpoint outside the new prior's map goes to that prior's default."""
     _, (xlim, ylim), _, defaults = playground_prior(st.session_state["playground.prior"])
@@ -60,21 +68,34 @@ with ui.page("Geometry playground") as (name, model, decoding):
         prior, (xlim, ylim), (xs, ys, density), defaults = playground_prior(prior_name)
         st.radio("A click places", ["Start", "End"], horizontal=True,
                  key=ui.remember("playground.next", "Start", options=["Start", "End"]))
-        point = {}
+        point, off_map = {}, False
         for which in ("start", "end"):  # on the map: what the page draws (a workspace's endpoint may be anywhere)
             point[which] = tuple(
-                column.number_input(f"{which} {label}", low, high, step=0.1, format="%.2f", key=ui.remember(
-                    f"playground.{which}_{axis}", default, bounds=(low, high), check=within(low, high, "the map")))
+                ui.number_field(f"{which} {label}", f"playground.{which}_{axis}", default, low, high, whole=False,
+                                step=0.1, fmt="%.2f", why_high="the map's edge", check=within(low, high, "the map"),
+                                where=column)[0]  # a number off the map: None, and said under its field
                 for column, label, axis, (low, high), default in zip(st.columns(2), ("x1", "x2"), "xy",
                                                                      (xlim, ylim), defaults[which]))
+            off_map = off_map or None in point[which]
         alpha = st.slider(ALPHA.label, ALPHA.low, ALPHA.high, step=ALPHA.step, help=ALPHA.help,
                           key=ui.remember("playground.alpha", ALPHA.default, bounds=(ALPHA.low, ALPHA.high)))
         frames = st.slider("Points per path", 8, 48, step=4, key=ui.remember("playground.frames", 24, bounds=(8, 48)))
+    if off_map:
+        st.info("The paths are drawn once both endpoints are on the map.")
+        ui.stop()
     if point["start"] == point["end"]:
         st.info("Start and end are the same point: move one of them.")
         ui.stop()
     paths = paths_between(prior_name, point["start"], point["end"], alpha, frames)
+    ends = next(iter(paths.values()))["point_index"][[0, -1]]  # every path has the same endpoints
+    off = [which for which, index in zip(("start", "end"), ends.tolist()) if index < OFF_SUPPORT]
     with view:
+        if off:
+            st.warning(f"The {' and the '.join(off)} {'lie' if len(off) == 2 else 'lies'} where the "
+                       f"{lc.PRIORS[prior_name].label} prior has almost no density (realisticity index below "
+                       f"{OFF_SUPPORT:g}), so every path scores about 0 there. Click on the blue region of the map "
+                       f"to move {'them' if len(off) == 2 else 'it'}, or:", icon=":material/location_off:")
+            st.button("Put both endpoints at this prior's defaults", on_click=endpoints_to_defaults)
         st.plotly_chart(plots.playground_figure(xs.numpy(), ys.numpy(), density.numpy(),
                                                 {k: v["path"] for k, v in paths.items()},
                                                 point["start"], point["end"]),

@@ -4,13 +4,14 @@ import streamlit as st
 
 import latentcore as lc
 import ui
-from latentcore import imaging
 from ui.server import limits
 from ui.uploads import upload_help, upload_limit_problem, upload_mib
 from latentcore.diagnostics import NORMALITY_LEVEL, latent_summary
+from latentcore.validation import some_of
 
 DOWNLOAD_FORMATS = [".safetensors", ".npz"]
 GALLERY_PAGE = 64  # seeds drawn at once: a large set never draws thousands of images
+SAMPLE_MAX = 64  # latents one Sample adds
 
 with ui.page("Seeds") as (name, model, decoding):
     seeds = ui.seed_set(name)
@@ -18,18 +19,30 @@ with ui.page("Seeds") as (name, model, decoding):
     sample_col, upload_col = st.columns(2)
     with sample_col:
         st.subheader("Sample from the prior")
-        count = st.number_input("How many", min_value=1, max_value=64,
-                                key=ui.remember("seeds.count", 8, bounds=(1, 64)))
-        seed = st.number_input("Random seed (the same seed gives the same latents)", min_value=0, step=1,
-                               key=ui.remember("seeds.seed", 0, bounds=(0, 2**62)))
-        if st.button("Sample", type="primary"):
+        notice = st.session_state.pop("seeds.sampled_again", None)  # said by the run that sampled
+        count, too_many = ui.number_field("How many", "seeds.count", 8, 1, SAMPLE_MAX, what="How many to sample",
+                                          why_high="the most one Sample adds", say=False)
+        seed, wrong_seed = ui.number_field("Random seed (the same seed gives the same latents)", "seeds.seed", 0, 0,
+                                           ui.BROWSER_MAX_WHOLE, what="The random seed", say=False,
+                                           why_high="2⁵³ − 1, the largest whole number a browser holds exactly")
+        if st.button("Sample", type="primary", disabled=bool(too_many or wrong_seed)):
             try:
-                seeds.add(model.prior.sample(int(count), seed=int(seed)),
-                          [f"seed {int(seed)}.{i}" for i in range(int(count))])
+                _, present = seeds.add_new(model.prior.sample(count, seed=seed),
+                                           [f"seed {seed}.{i}" for i in range(count)])
             except ui.SeedSetFull as err:
                 st.warning(ui.plain(err))
             else:
-                st.rerun()
+                notice = present and (f"{len(present)} of these {count} latents {'is' if len(present) == 1 else 'are'} "
+                                      f"already in the set, as {ui.plain(some_of(present, shown=3))}: the same random "
+                                      "seed gives the same latents, so they were not added again.")
+                if len(present) < count:  # the seed count in the sidebar is drawn again
+                    st.session_state["seeds.sampled_again"] = notice
+                    st.rerun()
+        for problem in (too_many, wrong_seed):
+            if problem:
+                st.warning(problem)
+        if notice:
+            st.info(notice)
     with upload_col:
         st.subheader("Upload latents")
         upload = st.file_uploader("A latent file", type=[f[1:] for f in lc.LATENT_FORMATS],
@@ -55,10 +68,12 @@ with ui.page("Seeds") as (name, model, decoding):
                 st.session_state["upload_result"] = (upload.file_id, "error", f"{err}. Your seed set is unchanged.")
             else:
                 stem = upload.name.rsplit(".", 1)[0]
-                added = len(uploaded.latents)
-                seeds.add(uploaded.latents, uploaded.names or [f"{stem} {i}" for i in range(added)])
+                given, present = seeds.add_new(uploaded.latents,
+                                               uploaded.names or [f"{stem} {i}" for i in range(len(uploaded.latents))])
+                again = present and (f" {len(present)} {'was' if len(present) == 1 else 'were'} already in the set, as "
+                                     f"{some_of(present, shown=3)}, and not added again.")
                 st.session_state["upload_result"] = (upload.file_id, "success",
-                                                     f"Added {added} latents from {upload.name}.")
+                                                     f"Added {len(given)} latents from {upload.name}.{again or ''}")
         file_id, kind, message = st.session_state.get("upload_result", (None, None, None))
         if upload is not None and file_id == upload.file_id and kind == "error":
             ui.show_error(ui.plain(message))
@@ -73,26 +88,29 @@ with ui.page("Seeds") as (name, model, decoding):
         pictures = st.file_uploader("PNG or JPEG images", type=["png", "jpg", "jpeg"], accept_multiple_files=True,
                                     help=f"Resized to {model.image_shape[1]}x{model.image_shape[2]}; the closer "
                                          "to the model's own images, the closer the reconstruction")
+        ui.say_small(model, [(p.getvalue(), p.name) for p in pictures])  # before inverting
         settings = ui.inversion_settings(model)
-        if pictures and st.button("Invert the images"):
+        if pictures and st.button("Invert the images", disabled=settings is None):
             try:
-                skipped = ui.start_inversion(model, [(p.getvalue(), p.name) for p in pictures], settings, decoding)
-            except (imaging.ImageFileError, ValueError) as err:
+                started = ui.start_inversion(model, [(p.getvalue(), p.name) for p in pictures], settings, decoding)
+            except ValueError as err:
                 ui.show_error(f"{ui.plain(err)}. Your seed set is unchanged.", err)
             else:
-                if skipped:
-                    st.info(ui.plain(f"Already in the seed set, not inverted again: {', '.join(skipped)}. Delete "
-                                     "its seed to invert it anew."))
+                ui.say_refused(started.refused, inverting=len(started.started), skipped=len(started.skipped))
+                if started.skipped:
+                    st.info(ui.plain(f"Already in the seed set, not inverted again: {', '.join(started.skipped)}. "
+                                     "Delete its seed to invert it anew."))
     try:
         ended = ui.ended_inversion()
     except (ValueError, RuntimeError) as err:
         ui.show_error(f"The inversion failed: {ui.plain(err)}. Your seed set is unchanged.", err)
     else:
         if ended is not None:
-            inverted_into, files, inversion, reference = ended
-            ui.show_inversion(ui.get_model(inverted_into), files, inversion, reference)
-            where = "the seed set" if inverted_into == name else f"the seed set of {ui.plain(inverted_into)}"
-            st.success(f"Added {len(files)} inverted latent{'s' * (len(files) != 1)} to {where}.")
+            ui.show_inversion(ui.get_model(ended.model_name), ended.names, ended.inversion, ended.reference,
+                              ended.notes)
+            where = "the seed set" if ended.model_name == name else f"the seed set of {ui.plain(ended.model_name)}"
+            st.success(f"Added {len(ended.names)} inverted latent{'s' * (len(ended.names) != 1)} to {where}.")
+            ui.say_refused(ended.refused)
 
     st.subheader(f"{len(seeds)} seeds")
     if not len(seeds):
@@ -102,8 +120,11 @@ with ui.page("Seeds") as (name, model, decoding):
     pages = math.ceil(len(seeds) / GALLERY_PAGE)
     shown = 1
     if pages > 1:
-        shown = st.number_input(f"Page of the gallery ({GALLERY_PAGE} seeds each)", min_value=1, max_value=pages,
-                                key=ui.remember("seeds.page", 1, bounds=(1, pages), shared=False))
+        shown, wrong_page = ui.number_field(f"Page of the gallery ({GALLERY_PAGE} seeds each)", "seeds.page", 1, 1,
+                                            pages, why_high="the last page", what="The page", shared=False, say=False)
+        if wrong_page:  # e.g. past the last page once seeds were deleted: the nearest page, said so
+            shown = min(max(1, int(st.session_state["seeds.page"] or 1)), pages)
+            st.warning(f"{wrong_page} Showing page {shown}.")
     first = (int(shown) - 1) * GALLERY_PAGE
     on_page, labels = seeds.latents[first:first + GALLERY_PAGE], seeds.names[first:first + GALLERY_PAGE]
     if pages > 1:
@@ -118,8 +139,8 @@ with ui.page("Seeds") as (name, model, decoding):
                         notes=[f"{summary.norm[i]:.1f} · p {summary.typicality[i]:.2f} · {summary.verdicts[i]}"
                                for i in range(len(labels))])
     st.caption("Under each seed: its norm, its typical-set index (p: the two-sided chi-square p-value of the squared "
-               f"norm) and whether it passes the normality tests (\"atypical\" when one has p < {NORMALITY_LEVEL:g}). "
-               "Hover for the whole name.")
+               f"norm) and whether it passes the normality tests (\"atypical\" when one has p < {NORMALITY_LEVEL:g}, "
+               "with the test that rejects it and its p-value). Hover for the whole name.")
 
     rename_col, new_col, button_col = st.columns([2, 2, 1], vertical_alignment="bottom")
     old = rename_col.selectbox("Rename a seed", seeds.names)

@@ -6,19 +6,26 @@ import ui
 from ui import plots
 
 with ui.page("Subspace") as (name, model, decoding):
-    st.markdown("The basis seeds span a subspace (Bodin et al., \"Linear combinations of latents in generative "
-                "models\", arXiv 2408.08558, section 3.3). Its coordinates h1, h2, ... are along an orthonormal basis "
-                "of that span (a QR decomposition of the seeds), not one weight per seed, so each seed sits at a "
-                "point of its own: its coordinates are listed under each slider. A slider runs from the seeds' "
-                "smallest to their largest value of its coordinate, a quarter of that span wider on each side. With "
-                "**LOL** every point is a typical latent; the **raw** linear combination shrinks or inflates the "
-                "norm.")
+    st.markdown("Pick a few seeds and explore every mix of them: each slider moves you along one direction of the "
+                "space the seeds span, and the image shows where you are. Look for how the image changes smoothly "
+                "from one seed's look towards another's; each seed's own position is listed under the sliders.")
+    with st.expander("What the sliders are, precisely"):
+        st.markdown("The basis seeds span a subspace (Bodin et al., \"Linear combinations of latents in generative "
+                    "models\", arXiv 2408.08558, section 3.3). Its coordinates h1, h2, ... are along an orthonormal "
+                    "basis of that span (a QR decomposition of the seeds), not one weight per seed, so each seed sits "
+                    "at a point of its own: its coordinates are listed under each slider. A slider runs from the "
+                    "seeds' smallest to their largest value of its coordinate, a quarter of that span wider on each "
+                    "side. With **LOL** every point is a typical latent; the **raw** linear combination shrinks or "
+                    "inflates the norm.")
     seeds = ui.seeds_or_stop(name, "A subspace needs")
 
     names = seeds.names
     basis = st.multiselect("Basis seeds (2 to 6)", names, max_selections=6,
-                           key=ui.remember("subspace.basis", names[:3], options=names))
-    use_lol = st.toggle("LOL (off: raw linear combination)", key=ui.remember("subspace.lol", True))
+                           key=ui.remember("subspace.basis", names[:3], options=names, least=2))
+    use_lol = st.toggle("LOL (off: raw linear combination)", key=ui.remember("subspace.lol", True),
+                        help="On: every point is moved to the distance from the centre that the model's own samples "
+                             "have, so it looks like a fresh sample. Off: the plain mix of the seeds, which can look "
+                             "faded (too close to the centre) or overdone (too far)")
     if len(basis) < 2:
         st.info("Pick at least two seeds for the basis.")
         ui.stop()
@@ -37,11 +44,12 @@ with ui.page("Subspace") as (name, model, decoding):
     @ui.guarded
     def explorer():
         image_col, control_col = st.columns([1, 2])
-        coords = []
+        coords, bounds = [], []
         with control_col:
             for k, (lo, hi) in enumerate(ranges):
                 pad = 0.25 * (hi - lo) or 1.0
                 low, high = float(lo - pad), float(hi + pad)
+                bounds.append((low, high))
                 key = ui.remember(slider_key(k), float(seed_coords[:, k].mean()), bounds=(low, high))
                 coords.append(st.slider(f"h{k + 1}", low, high, step=(high - low) / 100, key=key))
                 st.caption("seeds: " + " · ".join(f"{ui.plain(seed)}: {value:.2f}"
@@ -54,9 +62,11 @@ with ui.page("Subspace") as (name, model, decoding):
             if st.button("Add to the seeds", help="Add the current point to the seed set"):
                 seeds.add(latent, [f"subspace point ({', '.join(f'{c:.2f}' for c in coords)})"])
                 st.rerun(scope="app")
-        st.plotly_chart(plots.scatter_figure(seed_coords[:, :2].numpy(), basis, h[0, :2].numpy(),
-                                             title="Seeds and the current point (h1, h2)", axes=("h1", "h2")),
-                        width="stretch")
+        # an SVG image, not a plotly chart: the browser draws it again at every slider step, and a plotly chart
+        # took it ~70 ms each time, the image above waiting for it (ui.plots.scatter_svg)
+        st.image(plots.scatter_svg(seed_coords[:, :2].numpy(), basis, h[0, :2].numpy(),
+                                   title="Seeds and the current point (h1, h2)", axes=("h1", "h2"),
+                                   bounds=(bounds[0], bounds[1])), width=600)
 
     explorer()
 

@@ -1,6 +1,7 @@
 """The Streamlit app through AppTest (the real app and models, no browser): every page renders, the demo, sampling,
 deleting, and every registered scheme on Interpolate."""
 
+import html
 import re
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from streamlit.testing.v1 import AppTest
 import latentcore as lc
 from ui.server import workspace
 from ui.server.seed_set import SeedSet
-from tests.apptools import ask_for_all, finish_jobs, frame_bodies, frame_rows
+from tests.apptools import ask_for_all, finish_jobs, frame_bodies, frame_images, frame_rows
 from ui.sidebar import DEFAULT_MODEL
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
@@ -60,11 +61,14 @@ def test_every_scheme_runs_on_interpolate(app):
     app.multiselect[0].set_value(list(lc.SCHEMES)).run()
     app.slider[0].set_value(6).run()
     _no_errors(app)
-    iterative = [s for s in lc.SCHEMES.values() if s.iterative]
-    for button in [b for b in app.button if b.label.startswith("Compute (")]:  # those not started by themselves
-        button.click().run()
-    said = [c.value for c in app.caption if re.match(r".* path: (computing; its progress|waiting for )", c.value)]
-    assert len(said) == len(iterative), said  # one computes, the others wait
+    for _ in lc.SCHEMES:  # those not started by themselves, one press per run (a press draws the page anew)
+        offered = [b for b in app.button if b.label.startswith("Compute (")]
+        if offered:
+            offered[0].click().run()
+    # each iterative path is asked for: computing, waiting its turn, or (on a fast or a busy machine) already done
+    assert not [b.label for b in app.button if b.label.startswith("Compute (")]
+    said = [c.value for c in app.caption if re.match(r".* path: (computing|waiting)", c.value)]
+    assert len(said) + len(frame_rows(app)) == len(lc.SCHEMES), said
     finish_jobs(app)  # NAO and ri-optimal paths run as jobs
     _no_errors(app)
     assert len(frame_rows(app)) == len(lc.SCHEMES)
@@ -144,6 +148,8 @@ def test_diagnostics_flags_the_constant_vector(app):
     constant = table.loc["constant vector with a likely norm"]
     assert constant["Kolmogorov-Smirnov"] < 1e-3 and constant["Chi-square of the squared norm"] > 0.5
     assert table.loc["LOL midpoint of the two seeds", "Kolmogorov-Smirnov"] > 1e-3
+    # the middle frame of each path the demo drew (8 frames: the 5th, t = 4/7), counted as people count
+    assert "LOL path, frame 5 of 8" in [m for m in app.multiselect if m.label.startswith("Middle frames")][0].options
 
 
 def test_rename_a_seed_and_refuse_a_taken_name(app):
@@ -344,6 +350,26 @@ def test_playground_draws_every_path_and_follows_its_inputs(app):
     assert "same point" in app.info[0].value
 
 
+def test_playground_says_when_an_endpoint_lies_where_the_prior_has_no_density(app):
+    app.switch_page("pages/playground.py").run()
+    _no_errors(app)
+    assert not app.warning  # the semicircle's own endpoints lie on it
+    field = lambda label: [n for n in app.number_input if n.label == label][0]  # noqa: E731
+    field("start x1").set_value(14.0)  # a corner of the map, far from the three Gaussians
+    field("start x2").set_value(12.0)
+    app.run()
+    _no_errors(app)
+    assert [w.value for w in app.warning] == [
+        "The start lies where the Semicircle prior has almost no density (realisticity index below 0.01), so every "
+        "path scores about 0 there. Click on the blue region of the map to move it, or:"]
+    assert app.dataframe[0].value["path index"].max() < 1e-3
+    [b for b in app.button if b.label == "Put both endpoints at this prior's defaults"][0].click().run()
+    _no_errors(app)
+    expected = [round(float(v), 2) for end in lc.default_endpoints(lc.make_prior("semicircle", 2)) for v in end]
+    assert [n.value for n in app.number_input if n.label in ("start x1", "start x2", "end x1", "end x2")] == expected
+    assert not app.warning
+
+
 def test_centroids_and_reconstruction(app):
     app.button[0].click().run()  # 8 demo seeds
     app.switch_page("pages/centroids.py").run()
@@ -351,6 +377,13 @@ def test_centroids_and_reconstruction(app):
     _no_errors(app)
     table = app.dataframe[0].value.set_index("centroid")
     assert list(table.index) == [c.label for c in lc.CENTROIDS.values()]
+    notes = [html.unescape(n) for n in re.findall(r'<div class="le-note">(.*?)</div>', frame_bodies(app)[0])]
+    for note, (_, row) in zip(notes, table.iterrows()):  # each badge names the test that decided it, with its p
+        badge = note.split(" · ")[-1]
+        assert badge == "normal" or re.fullmatch(r"atypical \((KS|CvM|AD|χ² of the norm), p [0-9.e+-]+\)", badge)
+        assert (badge == "normal") == (min(row["typical-set index (two-sided χ² p of the squared norm)"],
+                                           row["smallest normality-test p-value (KS, CvM, AD)"]) >= 0.01)
+    assert "· atypical (χ² of the norm, p " in notes[1]  # the arithmetic mean: its norm decides
     # the arithmetic mean of 4 Gaussian seeds has about half the typical norm; LOL keeps it typical
     assert table.loc["Arithmetic mean", "norm"] < 0.7 * table.loc[lc.CENTROIDS["lol"].label, "norm"]
     typical = "typical-set index (two-sided χ² p of the squared norm)"
@@ -367,7 +400,8 @@ def test_centroids_and_reconstruction(app):
     [r for r in app.radio if r.label == "Target"][0].set_value("A fresh sample").run()
     _no_errors(app)  # the centroids, labelled; the target and its reconstruction; its 7 neighbours with their weights
     rows = frame_rows(app)
-    assert rows[0] == [c.label for c in lc.CENTROIDS.values()] and len(app.main.get("image")) == 2 and len(rows[1]) == 7
+    assert rows[0] == [c.label for c in lc.CENTROIDS.values()] and rows[1] == ["target", "k-NN reconstruction"]
+    assert len(rows[2]) == 7
 
 
 def test_compare_runs_shows_metrics_and_keeps_the_result_in_the_workspace(app):
@@ -533,6 +567,10 @@ def test_centroids_inverts_an_upload_the_same_way_and_warns(app):
     assert any(w.value.startswith("Inverted with PSNR") and "Far from what digits-vae can make" in w.value
                for w in app.warning)
     assert any(m.label.startswith("Latent distance") for m in app.metric)
+    # the upload itself beside what its inversion decodes to (the target) and the k-NN reconstruction of that
+    assert frame_rows(app)[1] == ["your image", "your image, inverted", "k-NN reconstruction"]
+    upload, inverted, _ = frame_images(app)[1]
+    assert upload != inverted  # a photo: far from what the model makes of it
 
 
 def test_uploading_a_workspace_file(app):
@@ -686,3 +724,129 @@ def test_rows_send_small_frames_exactly_and_large_ones_as_small_jpegs():
     (small_kind, small, original), (large_kind, large, _) = sent
     assert small_kind == "png" and np.array_equal(small, original)  # 16x16: every pixel as it is
     assert large_kind == "jpeg" and large.shape == (frames.SHOWN_MAX_PX, frames.SHOWN_MAX_PX, 3)
+
+
+def test_sample_says_beside_its_button_what_its_fields_do_not_take_and_adds_no_copies(app):
+    app.switch_page("pages/seeds.py").run()
+    count, seed = app.number_input[0], app.number_input[1]
+    sample = lambda: [b for b in app.button if b.label == "Sample"][0]  # noqa: E731
+    for field, typed, said in [
+            (count, 1000, "How many to sample: 1000 is more than 64, the most one Sample adds; enter a whole number "
+                          "from 1 to 64."),
+            (count, 0, "How many to sample: 0 is less than 1, the least it takes"),
+            (seed, 3.7, "The random seed: 3.7 is not a whole number; enter a whole number from 0 to "
+                        "9007199254740991."),
+            (seed, 2.0**60, "The random seed: 1.15292e+18 is more than 9007199254740991, 2⁵³ − 1, the largest "
+                            "whole number a browser holds exactly")]:
+        field.set_value(typed).run()
+        _no_errors(app)
+        assert [w.value for w in app.warning if w.value.startswith(said)], [w.value for w in app.warning]
+        assert sample().disabled  # nothing is sampled with another number than the one shown
+        field.set_value(3 if field is count else 5).run()
+    assert not app.warning and not sample().disabled and app.sidebar.metric[0].value == "0"
+    sample().click().run()
+    _no_errors(app)
+    assert app.sidebar.metric[0].value == "3" and frame_rows(app)[0] == ["seed 5.0", "seed 5.1", "seed 5.2"]
+    [s for s in app.selectbox if s.label == "Rename a seed"][0].set_value("seed 5.1").run()
+    app.text_input[0].set_value("mine").run()
+    [b for b in app.button if b.label == "Rename"][0].click().run()
+    sample().click().run()  # the same seed again: the same latents, said, not added as "seed 5.0 (2)"
+    _no_errors(app)
+    assert app.sidebar.metric[0].value == "3"
+    assert _shown(app.info[0].value) == ("3 of these 3 latents are already in the set, as seed 5.0, mine, seed 5.2: "
+                                         "the same random seed gives the same latents, so they were not added again.")
+
+
+def test_a_model_switch_keeps_the_seed_selections_filled_on_subspace_and_centroids(app):
+    app.sidebar.selectbox[0].set_value("digits-vae").run()
+    app.switch_page("pages/seeds.py").run()
+    app.button[0].click().run()  # digits-vae: seed 0.0 ... seed 0.7
+    app.sidebar.selectbox[0].set_value(DEFAULT_MODEL).run()
+    app.switch_page("pages/home.py").run()
+    app.button[0].click().run()  # faces-dcgan: demo 0 ... demo 7
+    for page, label, chosen in [("pages/subspace.py", "Basis seeds (2 to 6)", 3),
+                                ("pages/centroids.py", "Seeds to average (2 or more)", 4)]:
+        app.switch_page(page).run()
+        selection = lambda: [m for m in app.multiselect if m.label == label][0].value  # noqa: E731
+        assert selection() == [f"demo {i}" for i in range(chosen)]
+        app.sidebar.selectbox[0].set_value("digits-vae").run()  # on the page: the new model's seeds, as afresh
+        _no_errors(app)
+        assert selection() == [f"seed 0.{i}" for i in range(chosen)]
+        assert not [i.value for i in app.info if "at least two" in i.value]
+        app.sidebar.selectbox[0].set_value(DEFAULT_MODEL).run()
+        assert selection() == [f"demo {i}" for i in range(chosen)]
+
+
+def test_empty_and_zero_dimensional_latent_files_are_refused_in_words(app):
+    import io
+
+    import numpy as np
+
+    app.sidebar.selectbox[0].set_value("digits-vae").run()
+    app.switch_page("pages/seeds.py").run()
+    refused = "holds an empty or scalar array of shape {}; it must hold at least one latent"
+    for name, array, said in [("none.npy", np.zeros((0, 16), np.float32), f"none.npy {refused.format('(0, 16)')}"),
+                              ("scalar.npy", np.array(1.5, np.float32), f"scalar.npy {refused.format('()')}"),
+                              ("zero.npy", None, "zero.npy is empty (0 bytes); a latent file holds at least one "
+                                                 "latent")]:
+        data = b""
+        if array is not None:
+            buffer = io.BytesIO()
+            np.save(buffer, array)
+            data = buffer.getvalue()
+        _uploader(app, "A latent file").set_value((name, data, "application/octet-stream")).run()
+        assert not app.exception
+        assert _shown(app.error[0].value) == f"{said}. Your seed set is unchanged."
+        assert app.sidebar.metric[0].value == "0"
+
+
+def test_a_mixed_batch_of_images_inverts_what_it_can_and_says_what_it_refused_and_what_is_tiny(app):
+    import numpy as np
+
+    app.sidebar.selectbox[0].set_value("digits-vae").run()
+    app.switch_page("pages/seeds.py").run()
+    good = _png((np.eye(24) * 255).astype(np.uint8))
+    tiny = _png(np.full((1, 1), 200, np.uint8))
+    _uploader(app, "PNG or JPEG images").set_value([("stroke.png", good, "image/png"), ("tiny.png", tiny, "image/png"),
+                                                    ("broken.png", b"not an image", "image/png")]).run()
+    small = ("tiny.png is 1x1 pixels, much smaller than the 16x16 images the model makes: it is enlarged to that "
+             "size, so the reconstruction shows no detail the file lacks")
+    assert [w for w in app.warning if _shown(w.value).startswith(small)]  # said before inverting
+    [b for b in app.button if b.label == "Invert the images"][0].click().run()
+    refused = ("Not inverted, as it cannot be read: broken.png is not a PNG or JPEG image: its content is not an "
+               "image format that can be read.")
+    assert any(_shown(w.value) == f"{refused} The other 2 images are being inverted." for w in app.warning)
+    finish_jobs(app)
+    _no_errors(app)
+    assert app.sidebar.metric[0].value == "2"
+    assert app.session_state["seed_sets"]["digits-vae"].names == ["stroke", "tiny"]
+    assert any("Added 2 inverted latents to the seed set" in s.value for s in app.success)
+    assert [w for w in app.warning if _shown(w.value) == refused]  # and beside the results
+    assert len([w for w in app.warning if _shown(w.value).startswith(small)]) == 2  # the result's note too
+    assert sum("mean squared error" in m.value for m in app.markdown) == 2
+
+
+def _a_number_condition():
+    import streamlit as st
+
+    import latentcore.models as models
+    from ui.widgets import condition_widget
+
+    st.session_state["used"] = condition_widget("m", models.Condition("repeats", int, 4, "How often", low=1),
+                                                shared=False)
+
+
+def test_a_plugin_number_condition_says_beside_its_field_what_it_does_not_take():
+    at = AppTest.from_function(_a_number_condition).run()
+    _no_errors(at)
+    assert at.session_state["used"] == 4 and not at.warning
+    accepted = "enter a whole number from 1 to 9007199254740991"  # the most a browser's number holds exactly
+    for typed, said in [(0, f"Repeats: 0 is less than 1, the least it takes; {accepted}."),
+                        (2.5, f"Repeats: 2.5 is not a whole number; {accepted}."),
+                        (2.0**54, "Repeats: 1.80144e+16 is more than 9007199254740991, the most it takes")]:
+        at.number_input[0].set_value(typed).run()
+        _no_errors(at)
+        assert _shown(at.warning[0].value).startswith(said) and at.session_state["used"] == 4
+        assert at.warning[0].value.endswith("Meanwhile the default, 4, is used.")
+    at.number_input[0].set_value(7).run()
+    assert at.session_state["used"] == 7 and not at.warning

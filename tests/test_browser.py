@@ -98,6 +98,23 @@ OVERFLOW_JS = """() => {
 }"""
 
 
+# Each row of frames in the main area: its images, whether it fits (nothing scrolls sideways, its right edge within the
+# main area's content) and whether its first and last captions are seen whole (within the row, not cut).
+ROWS_JS = """() => {
+  const main = document.querySelector('[data-testid=stMainBlockContainer]');
+  const right = main.getBoundingClientRect().right - parseFloat(getComputedStyle(main).paddingRight) + 1;
+  return [...main.querySelectorAll('.le-frames')].map(row => {
+    const box = row.getBoundingClientRect(), captions = row.querySelectorAll('figcaption');
+    const whole = c => { const r = c.getBoundingClientRect();
+      return c.checkVisibility() && r.width > 0 && r.left >= box.left - 1 && r.right <= box.right + 1
+        && c.scrollWidth <= c.clientWidth; };
+    return {images: row.querySelectorAll('img').length, width: row.scrollWidth, room: row.clientWidth,
+            fits: row.scrollWidth <= row.clientWidth + 1 && box.right <= right,
+            first: whole(captions[0]), last: whole(captions[captions.length - 1])};
+  });
+}"""
+
+
 def rendered(page):
     """Wait until the browser has drawn the page as it is now (three animation frames)."""
     page.evaluate("() => new Promise(done => requestAnimationFrame(() => requestAnimationFrame("
@@ -155,6 +172,20 @@ def test_journey(server, page):
     assert Path(download.value.path()).read_bytes()[:6] == b"GIF89a"
     shoot(page, "interpolate")
 
+    frames = page.locator("[data-testid=stMain]").get_by_role("slider", name="Frames")
+    frames.focus()
+    frames.press("End")  # 64 frames, the most: each row wraps onto several lines within the page
+    page.wait_for_function("[...document.querySelectorAll('[data-testid=stMain] .le-frames')]"
+                           ".every(row => row.querySelectorAll('img').length === 64)")
+    settle(page)
+    for width in (1400, 1024):
+        page.set_viewport_size({"width": width, "height": 1000})
+        rendered(page)
+        rows = page.evaluate(ROWS_JS)
+        assert len(rows) == 3 and all(r["images"] == 64 and r["fits"] and r["first"] and r["last"] for r in rows), \
+            (width, rows)
+    page.set_viewport_size({"width": 1400, "height": 1000})
+
     goto_page(page, "Subspace")
     image = page.locator("[data-testid=stMain] [data-testid=stImage] img").first
     image.wait_for()
@@ -185,6 +216,19 @@ def test_journey(server, page):
     shoot(page, "centroids")
 
     goto_page(page, "Seeds")
+    how_many = page.get_by_label("How many", exact=True)  # past its most: said beside the button, which waits
+    how_many.fill("1000")
+    how_many.press("Enter")
+    said = page.get_by_text("How many to sample: 1000 is more than 64, the most one Sample adds")
+    said.wait_for()
+    settle(page)
+    sample = page.get_by_role("button", name="Sample", exact=True)
+    assert sample.is_disabled() and 0 <= said.bounding_box()["y"] - sample.bounding_box()["y"] < 120
+    how_many.fill("8")
+    how_many.press("Enter")
+    said.wait_for(state="detached")
+    settle(page)
+    assert sample.is_enabled() and seeds_in_set(page) == "8"
     page.locator("[data-testid=stMain] input[type=file]").first.set_input_files(
         files=[{"name": "broken.npy", "mimeType": "application/octet-stream", "buffer": b"not numpy"}])
     page.get_by_text("is not a valid .npy file").wait_for()
@@ -206,16 +250,20 @@ def test_journey(server, page):
     settle(page)
     picture = io.BytesIO()
     Image.fromarray((np.eye(24) * 255).astype(np.uint8)).save(picture, "PNG")
-    page.locator("[data-testid=stMain] input[type=file]").nth(1).set_input_files(
-        files=[{"name": "stroke.png", "mimeType": "image/png", "buffer": picture.getvalue()}])
-    page.get_by_text("stroke.png").first.wait_for()
+    page.locator("[data-testid=stMain] input[type=file]").nth(1).set_input_files(  # a good and a bad image
+        files=[{"name": "stroke.png", "mimeType": "image/png", "buffer": picture.getvalue()},
+               {"name": "broken.png", "mimeType": "image/png", "buffer": b"not an image"}])
+    page.get_by_text("broken.png").first.wait_for()
     settle(page)
     page.get_by_role("button", name="Invert the images").click()
-    page.get_by_text("Added 1 inverted latent to the seed set").wait_for()
+    page.get_by_text("Added 1 inverted latent to the seed set").wait_for()  # the good one inverted ...
     page.get_by_text("decoded again").first.wait_for()
+    refused = "Not inverted, as it cannot be read: broken.png is not a PNG or JPEG image"
+    page.get_by_text(refused).first.wait_for()  # ... and the bad one listed, with why
     settle(page)
     page.get_by_role("button", name="Invert the images").click()  # pressed again: the file is added once
     page.get_by_text("Already in the seed set, not inverted again: stroke.png").wait_for()
+    page.get_by_text(refused).first.wait_for()
     assert seeds_in_set(page) == "11"
     with page.expect_download() as download:
         page.get_by_role("button", name="Download the seed set").click()
@@ -224,6 +272,31 @@ def test_journey(server, page):
     saved = lc.read_latent_file(download.value.path(), name="seeds.safetensors", shape=(16,))
     assert saved.latents.shape == (11, 16) and saved.names[-1] == "stroke"
     shoot(page, "seeds")
+
+    choose_model(page, DEFAULT_MODEL)  # seeds of another model, named otherwise: seed 0.0 ... seed 0.7
+    page.get_by_text("No seeds yet").wait_for()
+    settle(page)
+    page.get_by_role("button", name="Sample", exact=True).click()
+    page.get_by_text("8 seeds").first.wait_for()
+    for title, first, other, count in [("Subspace", "seed 0", "demo", 3),
+                                       ("Centroids and reconstruction", "demo", "seed 0", 4)]:
+        goto_page(page, title)  # a model switch on the page keeps its seed selection filled, as a fresh page does
+        choose_model(page, "digits-vae" if first == "seed 0" else DEFAULT_MODEL)
+        page.wait_for_function(
+            "name => /at least two/.test(document.body.innerText) || (document.querySelector("
+            "'[data-testid=stMain] [data-testid=stMultiSelect]')?.innerText || '').includes(name)",
+            arg=f"{other} 0" if other == "demo" else "seed 0.0")
+        settle(page)
+        chosen = page.locator("[data-testid=stMain] [data-testid=stMultiSelect]").first.inner_text()
+        assert all(f"{other}{'.' if other == 'seed 0' else ' '}{i}" in chosen for i in range(count)), chosen
+        assert page.get_by_text("at least two", exact=False).count() == 0
+        no_errors(page)
+
+
+def choose_model(page, model):
+    """Choose ``model`` in the sidebar's model selector."""
+    page.get_by_role("combobox", name="Model").click()
+    page.get_by_role("option", name=model).click()
 
 
 def no_errors(page):
@@ -283,6 +356,10 @@ def test_workspaces_survive_reloads_and_restarts_and_stay_apart(server, page, br
     stranger.get_by_role("button", name="Start with a demo").click()
     stranger.get_by_role("heading", name="Interpolate", level=1).wait_for()
     goto_page(stranger, "Seeds")
+    seed = stranger.get_by_label("Random seed (the same seed gives the same latents)")
+    seed.fill("1")  # seed 0 draws the demo's latents again, which are in the set already
+    seed.press("Enter")
+    settle(stranger)
     stranger.get_by_role("button", name="Sample", exact=True).click()
     stranger.get_by_text("16 seeds").wait_for()
     assert seeds_in_set(stranger) == "16"
@@ -295,6 +372,36 @@ def test_workspaces_survive_reloads_and_restarts_and_stay_apart(server, page, br
         page.get_by_role("heading", name="Interpolate", level=1).wait_for()
         assert seeds_in_set(page) == "8"
         page.get_by_text("LOL", exact=True).first.wait_for()
+
+
+def test_subspace_slider_steps_are_saved_to_the_last_when_the_server_stops(browser, tmp_path):
+    """A Subspace slider's steps are fragment reruns, whose saves are coalesced (at most one write a second,
+    ui.server.workspace.CoalescedSaves): the last step's value is in the workspace file once the server has
+    stopped, however soon after the steps."""
+    from ui.server import workspace
+
+    tab = new_tab(browser)
+    with streamlit_server(tmp_path) as server:
+        tab.goto(server)
+        tab.get_by_role("button", name="Start with a demo").click()
+        tab.get_by_role("heading", name="Interpolate", level=1).wait_for()
+        settle(tab)
+        goto_page(tab, "Subspace")
+        image = tab.locator("[data-testid=stMain] [data-testid=stImage] img").first
+        thumb = tab.locator("[data-testid=stMain]").get_by_role("slider").first
+        for _ in range(6):
+            before = image.get_attribute("src")
+            thumb.focus()
+            thumb.press("ArrowRight")
+            tab.wait_for_function("src => document.querySelector('[data-testid=stMain] [data-testid=stImage] img')"
+                                  ".src !== src", arg=before)
+            settle(tab)
+        value = float(thumb.input_value())  # a range input
+        ws_id = tab.url.split("ws=")[1].split("&")[0]
+    # the server was stopped (SIGTERM) right after the last step: what was pending is written at its exit
+    settings = workspace.load_workspace(ws_id, tmp_path).settings
+    tab.context.close()
+    assert [v for k, v in settings.items() if k.startswith("subspace.h0.")] == [pytest.approx(value, abs=1e-6)]
 
 
 def test_corrupt_workspace_in_the_browser(server, page, workspaces):

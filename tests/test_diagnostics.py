@@ -5,7 +5,7 @@ import scipy.stats
 import torch
 
 import latentcore as lc
-from latentcore.diagnostics import anderson_darling_normal, latent_summary
+from latentcore.diagnostics import SHORT_TESTS, anderson_darling_normal, latent_summary
 
 
 def test_samples_of_the_prior_pass():
@@ -64,7 +64,18 @@ def test_the_badge_says_normal_when_every_test_passes_at_the_one_level():
     prior = lc.StandardNormal(256)
     latents = torch.cat([prior.sample(3, seed=2), torch.ones(1, 256)])  # the constant vector fails
     summary = latent_summary(latents, prior=prior)
-    assert list(summary.verdicts) == ["normal" if ok else "atypical" for ok in summary.passes]
-    assert summary.verdicts[-1] == "atypical" and list(summary.verdicts[:3]) == ["normal"] * 3
+    assert list(summary.verdicts[:3]) == ["normal"] * 3
     p = lc.normality_tests(latents, prior=prior)
     assert list(summary.passes) == [min(p[t][i] for t in p) >= lc.NORMALITY_LEVEL for i in range(4)]
+    # the badge names the test that rejects the constant vector (its norm is typical: not the chi-square test)
+    decider = min(p, key=lambda t: p[t][3])
+    assert decider != "chi2_norm" and summary.decided_by[3] == decider
+    assert summary.verdicts[3] == f"atypical ({SHORT_TESTS[decider]}, p {p[decider][3]:.2g})"
+
+
+def test_the_badge_names_the_chi_square_test_when_only_the_norm_is_atypical():
+    prior = lc.StandardNormal(256)
+    short = prior.sample(1, seed=3) * 0.8  # the shape of a sample, 80% of its norm
+    p = lc.normality_tests(short, prior=prior)
+    assert p["chi2_norm"][0] < 1e-3 and min(p[t][0] for t in ("ks", "cvm", "ad")) > lc.NORMALITY_LEVEL
+    assert latent_summary(short, prior=prior).verdicts[0] == f"atypical (χ² of the norm, p {p['chi2_norm'][0]:.2g})"

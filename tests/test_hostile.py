@@ -111,6 +111,7 @@ def test_a_workspace_past_the_size_limit_is_not_saved_and_the_page_says_what_to_
     at.button[0].click().run()  # 8 faces-dcgan seeds, 3.1 KiB
     ws = at.session_state["workspace_id"]
     monkeypatch.setattr(limits, "MAX_WORKSPACE_BYTES", 5000)
+    at.number_input[1].set_value(1).run()  # another random seed: 8 other latents
     at.button[0].click().run()  # 8 more: past the lowered limit
     assert not at.exception
     warning = _shown(at.warning[0].value)
@@ -123,7 +124,7 @@ def test_a_workspace_past_the_size_limit_is_not_saved_and_the_page_says_what_to_
     [b for b in at.button if b.label == "Delete selected"][0].click().run()
     _no_errors(at)
     assert not at.warning and len(workspace.load_workspace(ws).seed_sets["faces-dcgan"]) == 8
-    assert workspace.load_workspace(ws).seed_sets["faces-dcgan"].names[0] == "seed 0.0 (2)"
+    assert workspace.load_workspace(ws).seed_sets["faces-dcgan"].names[0] == "seed 1.0"
 
 
 def test_an_uploaded_workspace_past_the_limits_is_refused(monkeypatch):
@@ -174,6 +175,7 @@ def test_a_seed_set_at_its_limit_takes_no_more(monkeypatch):
     monkeypatch.setattr(limits, "MAX_SEEDS", 10)
     at = _session(page="pages/seeds.py")
     at.button[0].click().run()  # 8
+    at.number_input[1].set_value(1).run()  # another random seed: 8 other latents
     at.button[0].click().run()  # 8 more do not fit
     assert not at.exception
     assert _shown(at.warning[0].value) == ("The seed set holds 8 seeds and a set holds at most 10, so these 8 do not "
@@ -459,7 +461,7 @@ def test_a_playground_endpoint_off_the_map_is_left_out_where_the_page_draws_it(w
     at = _session(_saved({"playground.start_x": 500.0, "playground.end_x": 3.0}), page="pages/playground.py")
     _no_errors(at)
     assert _shown(at.warning[0].value) == ("Left out of the workspace, as it does not fit: the setting "
-                                           "playground.start_x (outside the map, -5.59 to 9.67); the default 2.9 is "
+                                           "playground.start_x (outside the map, -10.56 to 14.64); the default 2.9 is "
                                            "used.")
     assert [n.value for n in at.number_input][::2] == [2.9, 3.0]  # start x1 and end x1
     assert at.dataframe[0].value["path index"].notna().all()

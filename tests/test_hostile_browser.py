@@ -22,7 +22,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
 # What each page shows once drawn (in its main area), beyond its title
 DRAWN = {"pages/seeds.py": ".le-frames img", "pages/interpolate.py": ".js-plotly-plot",
-         "pages/subspace.py": ".js-plotly-plot", "pages/diagnostics.py": "[data-testid=stImage] img",
+         "pages/subspace.py": "img[src^='data:image/svg+xml']", "pages/diagnostics.py": "[data-testid=stImage] img",
          "pages/compare.py": ".js-plotly-plot", "pages/centroids.py": ".le-frames img",
          "pages/playground.py": ".js-plotly-plot"}
 

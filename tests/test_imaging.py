@@ -164,3 +164,18 @@ print(rss() - start)
     kept = int(subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
                               cwd=Path(__file__).resolve().parents[1]).stdout)
     assert kept < 8 * 2**20
+
+
+def test_an_image_with_a_side_under_half_the_models_is_said_to_be_much_smaller():
+    from latentcore import imaging
+
+    def png(height, width):
+        buffer = io.BytesIO()
+        Image.new("L", (width, height), 128).save(buffer, "PNG")
+        return buffer.getvalue()
+
+    assert imaging.image_size(png(1, 3)) == (1, 3) and imaging.image_size(b"not an image") is None
+    assert imaging.upscale_note("a.png", (1, 1), (16, 16)).startswith(
+        "a.png is 1x1 pixels, much smaller than the 16x16 images the model makes")
+    assert imaging.upscale_note("wide.png", (7, 64), (16, 16)) is not None  # one side is enough
+    assert imaging.upscale_note("half.png", (8, 8), (16, 16)) is None

@@ -45,6 +45,17 @@ def test_registry_entries_are_complete():
         assert scheme.name == name and scheme.label and scheme.description and callable(scheme.path)
 
 
+def test_every_built_in_scheme_and_centroid_leads_with_a_plain_summary():
+    """Pages lead with the summary (what it does, what to look for) and keep the precise description for those who
+    ask: the summary is there, other than the description, and free of formulas and references."""
+    for spec in [*lc.SCHEMES.values(), *lc.CENTROIDS.values()]:
+        assert spec.summary and spec.lead == spec.summary != spec.description, spec.name
+        assert not any(mark in spec.summary for mark in ("^", "||", "Eq.", "arXiv", "(1 - t)", "geodesic")), spec.name
+    caveat = lc.SCHEMES["lol"].summary_for(lc.make_prior("semicircle", 2))  # its caveat too, as the description's
+    assert caveat.startswith(lc.SCHEMES["lol"].summary) and "keeps only its mean and covariance" in caveat
+    assert lc.SCHEMES["lol"].summary_for(lc.StandardNormal((16,))) == lc.SCHEMES["lol"].summary
+
+
 def test_slerp_matches_formula_for_generic_endpoints():
     x, y = torch.tensor([1.0, 0.0, 0.0]), torch.tensor([0.0, 2.0, 0.0])
     path = lc.interpolate(x, y, 3, scheme="slerp")

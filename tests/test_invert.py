@@ -1,6 +1,7 @@
 """Inversion of images into latents (latentcore.invert) and the out-of-domain verdict (latentcore.reach), on the
 real digits-vae model."""
 
+import io
 import math
 
 import numpy as np
@@ -33,6 +34,12 @@ def photo_like(seed=0):
     gradient = torch.stack([ramp_x[None].expand(600, 800), ramp_y[:, None].expand(600, 800),
                             torch.full((600, 800), 0.3)])[None]
     return [noise, gradient]
+
+
+def real_digits(n):
+    from latentcore.models.data import digits
+
+    return digits("heldout")[0][:n]
 
 
 def test_methods_follow_what_the_model_can_do(vae):
@@ -128,10 +135,12 @@ def test_out_of_domain_verdict(vae):
         reference = typical_error(vae, method=method, samples=16, **settings)
         assert reference.complete and len(reference.errors) == 16 and reference.p95 < reference.threshold
         own = invert(vae, own_samples(vae, 8, seed=16), method=method, **settings)
-        assert "far" not in reference.verdicts(own.mse), (own.mse, reference.p95)
+        assert "far" not in reference.verdicts(own), reference.describe(own)
         photos = invert(vae, photo_like(), method=method, **settings)
-        assert (reference.verdicts(photos.mse) == "far").all(), (photos.mse, reference.threshold)
-        assert all(text.startswith("Far from what digits-vae can make") for text in reference.describe(photos.mse))
+        assert (reference.verdicts(photos) == "far").all(), reference.describe(photos)
+        assert all(text.startswith("Far from what digits-vae can make") for text in reference.describe(photos))
+        digits = invert(vae, real_digits(8), method=method, **settings)  # the training domain: never far
+        assert "far" not in reference.verdicts(digits), reference.describe(digits)
 
 
 def test_typical_errors_are_cached_unless_stopped(vae):
@@ -163,3 +172,78 @@ def test_every_inversion_method_takes_the_run_controls(vae):
         reference = typical_error(vae, method=method, samples=2, max_iter=5, restarts=1, budget_s=30.0,
                                   should_stop=lambda: False, progress=lambda fraction, text: None)
         assert len(reference.errors) == 2
+
+
+# faces-dcgan: a GAN reconstructs smooth images (gradients, discs, flat colours, an upscaled 1x1 picture) with a
+# small pixel error, so the verdict also compares edges and the image's own detail and flatness (latentcore.reach).
+FACES_FAST = {"max_iter": 60, "restarts": 1}
+
+
+def upload(array):
+    """A uint8 [H, W, 3] array as the app receives it: PNG bytes, loaded and shrunk towards the GAN's size."""
+    from latentcore.imaging import load_image
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(array).save(buffer, format="PNG")
+    return load_image(buffer.getvalue(), "upload.png", (64, 64))
+
+
+def not_faces():
+    """A 3000x3000 colour gradient, a radial-gradient disc on a plain background, the pagoda photograph that
+    scikit-learn ships (a square crop) and a 1x1 image."""
+    from sklearn.datasets import load_sample_images
+
+    t = np.linspace(0.0, 1.0, 3000, dtype=np.float32)
+    gradient = (np.stack([t[None, :].repeat(3000, 0), t[:, None].repeat(3000, 1),
+                          np.full((3000, 3000), 0.3, np.float32)], -1) * 255).astype(np.uint8)
+    y, x = np.mgrid[0:256, 0:256]
+    r = np.hypot(x - 128, y - 128) / 80.0
+    ring = np.clip(r, 0, 1)[..., None] * np.array([200.0, -255.0, -255.0]) + np.array([255.0, 255.0, 255.0])
+    disc = np.where((r <= 1)[..., None], ring, np.array([20.0, 20.0, 60.0])).astype(np.uint8)
+    pagoda = load_sample_images().images[0][:, 100:527]
+    pixel = np.full((1, 1, 3), 128, np.uint8)
+    return {name: upload(image) for name, image in (("gradient", gradient), ("disc", disc), ("pagoda", pagoda),
+                                                      ("1x1", pixel))}
+
+
+@pytest.fixture(scope="module")
+def faces():
+    gan = models.load("faces-dcgan", device="cpu")
+    return gan, typical_error(gan, method="optimise", samples=8, **FACES_FAST)
+
+
+def test_the_gan_accepts_its_own_samples(faces):
+    gan, reference = faces
+    assert reference.complete and reference.measures.mismatch.shape == (8,)
+    own = invert(gan, own_samples(gan, 4, seed=17), method="optimise", **FACES_FAST)
+    assert "far" not in reference.verdicts(own), reference.describe(own)
+
+
+def test_the_gan_flags_gradients_discs_photos_and_a_single_pixel(faces):
+    gan, reference = faces
+    images = not_faces()
+    found = invert(gan, list(images.values()), method="optimise", **FACES_FAST)
+    verdicts, sentences = dict(zip(images, reference.verdicts(found))), dict(zip(images, reference.describe(found)))
+    pixels_only = lc.TypicalError(reference.model, reference.method, reference.errors, "max_iter", 0.0)
+    assert "typical" in pixels_only.verdicts(found)  # the pixel error alone let some of them through
+    assert verdicts["pagoda"] != "typical", sentences["pagoda"]
+    for name in ("gradient", "disc", "1x1"):  # decided by the image's own detail and flatness, whatever the inversion
+        assert verdicts[name] == "far", sentences[name]
+    assert "much smoother than any of the model's own samples" in sentences["gradient"]
+    assert "of the image is flat" in sentences["disc"]
+    assert "much smoother" in sentences["1x1"] and "100% of the image is flat" in sentences["1x1"]
+    assert all(s.startswith("Far from what faces-dcgan can make") for s in (sentences["gradient"], sentences["1x1"]))
+
+
+def test_the_image_measures():
+    from latentcore.reach import edge_mismatch, flat_share, image_detail
+
+    flat = torch.full((1, 3, 8, 8), 0.5)
+    ramp = torch.linspace(0, 1, 8).expand(1, 3, 8, 8).contiguous()  # steps of 1/7 along the width
+    assert image_detail(flat)[0] == 0.0 and image_detail(ramp)[0] == pytest.approx((1 / 7) ** 2)
+    assert flat_share(flat)[0] == 1.0 and flat_share(ramp)[0] == 0.0
+    noise = torch.rand(2, 3, 16, 16, generator=torch.Generator().manual_seed(0))
+    assert edge_mismatch(noise, noise).max() == 0.0
+    assert edge_mismatch(noise[:1], noise[1:])[0] == pytest.approx(1.0, abs=0.1)  # unrelated edges
+    assert edge_mismatch(1 - noise, noise).min() > 1.9  # opposite edges

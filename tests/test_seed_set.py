@@ -31,6 +31,22 @@ def test_add_makes_taken_names_unique_and_stores_cpu_float32_without_a_graph():
     (torch.zeros(4), ["a"], "a batch"),
 ])
 def test_add_refuses_what_does_not_fit(latents, names, pattern):
+    _refused(latents, names, pattern)
+
+
+def test_add_new_adds_only_latents_not_in_the_set_and_names_the_seeds_that_hold_the_others():
+    seeds = _set()  # s0, s1, s2
+    seeds.rename("s1", "mine")
+    again = torch.cat([seeds.latents[[1]], torch.full((1, 4), 0.5), seeds.latents[[0]].double()])
+    assert seeds.add_new(again, ["s1", "new", "s0"]) == (["new"], ["mine", "s0"])
+    assert seeds.names == ["s0", "mine", "s2", "new"]
+    near = seeds.latents[[2]].clone()
+    near[0, 3] += 1e-3  # the same first element, another latent
+    assert seeds.find(near) == [None] and seeds.add_new(near, ["s2"]) == (["s2 (2)"], [])
+    assert SeedSet().add_new(torch.zeros(1, 4), ["z"]) == (["z"], [])
+
+
+def _refused(latents, names, pattern):
     seeds = _set()
     with pytest.raises(ValueError, match=pattern):
         seeds.add(latents, names)

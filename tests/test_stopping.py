@@ -281,3 +281,13 @@ def test_a_comparison_stopped_before_a_scheme_had_a_result_keeps_the_others(ddim
     with pytest.raises(lc.Stopped):
         evaluate(ddim, schemes=["ri-optimal"], centroid_schemes=[], pairs=2, frames=FRAMES, steps=STEPS,
                  should_stop=counter.should_stop)
+
+
+def test_a_stopping_says_how_it_ended_and_its_loss_only_where_asked():
+    from latentcore.optimise import Stopping
+
+    stopping = Stopping("budget", 12, 3.14, 32.891)
+    assert stopping.describe() == ("stopped early: time budget spent after 12 iterations (3.1 s), loss 32.89; the "
+                                   "best result so far")
+    assert stopping.describe(loss=False) == ("stopped early: time budget spent after 12 iterations (3.1 s); the best "
+                                             "result so far")  # what a page shows; the loss is in its help

@@ -385,3 +385,60 @@ def test_a_seed_set_under_a_huge_model_name_is_left_out():
     opened = workspace.workspace_from_bytes(data)
     assert list(opened.seed_sets) == ["kept"]
     assert opened.dropped == ["a seed set of a model named by 10000 characters (at most 4096)"]
+
+
+def _settings_saved(ws_id, store) -> dict:
+    return workspace.workspace_from_bytes(workspace.Store(store).read(ws_id)).settings
+
+
+def test_a_burst_of_deferred_saves_writes_twice_and_ends_with_the_last_state(tmp_path, monkeypatch):
+    """Coalesced saves (a slider moved step after step): the first change is written at once, the next 49 within
+    the interval only replace the pending state, and reading the workspace writes that last state first."""
+    saves = workspace.CoalescedSaves(interval_s=3600)  # no interval ends during the test: nothing written by time
+    monkeypatch.setattr(workspace, "SAVES", saves)  # the one load_workspace flushes
+    ws_id = workspace.new_workspace_id()
+    states = [workspace.workspace_to_bytes(workspace.Workspace(settings={"subspace.h0": k / 10})) for k in range(50)]
+    written = [saves.save(data, ws_id, tmp_path, defer=True) for data in states]
+    assert written == [True] + [False] * 49 and saves.writes == 1 and saves.pending() == 1
+    assert _settings_saved(ws_id, tmp_path) == {"subspace.h0": 0.0}  # the file: the first state, as written
+    assert workspace.load_workspace(ws_id, tmp_path).settings == {"subspace.h0": 4.9}  # the last, written first
+    assert saves.writes == 2 and saves.pending() == 0
+    assert _settings_saved(ws_id, tmp_path) == {"subspace.h0": 4.9}
+    assert saves.save(states[0], ws_id, tmp_path) and saves.writes == 3  # not deferred: written at once
+    assert _settings_saved(ws_id, tmp_path) == {"subspace.h0": 0.0}
+
+
+def test_the_writer_thread_writes_the_last_state_without_being_asked(tmp_path):
+    """After a session's last change nothing else has to happen: the writer writes the pending state once the
+    interval is up, and each workspace's states land in order, the last one last."""
+    saves = workspace.CoalescedSaves(interval_s=0.05)
+    ids = [workspace.new_workspace_id() for _ in range(3)]
+    for k in range(20):
+        for n, ws_id in enumerate(ids):
+            saves.save(workspace.workspace_to_bytes(workspace.Workspace(settings={"k": k, "n": n})), ws_id, tmp_path,
+                       defer=True)
+    for _ in range(3000):  # polling the writer thread, up to 30 s on a busy machine
+        if not saves.pending():
+            break
+        time.sleep(0.01)
+    assert not saves.pending()  # the writer thread took every last state
+    saves.flush()  # waits for a write under way
+    assert [_settings_saved(ws_id, tmp_path) for ws_id in ids] == [{"k": 19, "n": n} for n in range(3)]
+    assert 3 <= saves.writes <= 60
+
+
+def test_a_deferred_save_that_fails_is_said_and_the_next_save_writes_at_once(tmp_path, monkeypatch):
+    from ui.server import limits
+
+    saves = workspace.CoalescedSaves(interval_s=3600)
+    ws_id = workspace.new_workspace_id()
+    small = workspace.workspace_to_bytes(workspace.Workspace(settings={"model": "x"}))
+    big = workspace.workspace_to_bytes(_workspace())
+    assert saves.save(small, ws_id, tmp_path, defer=True)
+    assert not saves.save(big, ws_id, tmp_path, defer=True)
+    monkeypatch.setattr(limits, "MAX_STORE_BYTES", len(small) + 10)
+    saves.flush(ws_id)  # as the writer thread would: the failure is kept, not raised
+    assert isinstance(saves.failure(ws_id), workspace.WorkspaceStoreFull) and saves.failure(ws_id) is None
+    assert _settings_saved(ws_id, tmp_path) == {"model": "x"}  # the last state written stays readable
+    with pytest.raises(workspace.WorkspaceStoreFull):  # due at once, in the caller's thread, even when deferrable
+        saves.save(big, ws_id, tmp_path, defer=True)

@@ -1,8 +1,9 @@
 """Rows and grids of decoded images drawn as HTML: every image in a cell of one size with its caption under it
-(always legible text, not pixels of a shrunk picture), rows that line up across schemes, a size control, and a
-click on an image to see it large (CSS only: the image takes the focus and is drawn over the page; a click
-elsewhere puts it back). Images are sent inline, encoded once per image (cached by content): PNG for small
-frames, a JPEG of at most 384 px for large ones."""
+(always legible text, not pixels of a shrunk picture), rows that wrap onto more lines where the page is too narrow
+for them (the same way for every scheme, so that they still line up), a size control, and a click on an image to
+see it large (CSS only: the image takes the focus and is drawn over the page; a click elsewhere puts it back).
+Images are sent inline, encoded once per image (cached by content): PNG for small frames, a JPEG of at most 384 px
+for large ones."""
 
 from __future__ import annotations
 
@@ -18,13 +19,17 @@ from .state import remember
 from .text import plain_html
 
 SIZES = {"Fit the width": None, "Small (48 px)": 48, "Medium (96 px)": 96, "Large (160 px)": 160}
-FIT_MIN_PX = 36  # a fitted row never draws a cell smaller than this: it scrolls sideways instead
+# A fitted row shares the width between its frames, each between ROW_MIN_PX (wide enough for a caption such as
+# "demo 0") and ROW_MAX_PX (a few frames are not blown up); more frames than fit at ROW_MIN_PX wrap onto more lines.
+ROW_MIN_PX, ROW_MAX_PX = 56, 160
+FIT_MIN_PX = 36  # a grid's cells (rows and columns given) never narrower than this
+GAP_PX = 6
 # Frames up to LOSSLESS_MAX_PX are sent as PNG; larger ones (pipelines' images) as JPEG at most SHOWN_MAX_PX wide,
 # so a row of 16 stays well under a megabyte (the GIF and PNG exports keep every pixel).
 LOSSLESS_MAX_PX, SHOWN_MAX_PX = 128, 384
 
 _STYLE = """<style>
-.le-frames { display: grid; gap: 6px; overflow-x: auto; padding-bottom: 4px; }
+.le-frames { display: grid; gap: 6px; overflow-x: auto; padding-bottom: 4px; justify-content: start; }
 .le-frames figure { margin: 0; min-width: 0; }
 .le-frames .le-cell { aspect-ratio: var(--le-aspect); width: 100%; }
 .le-frames img { width: 100%; height: 100%; display: block; image-rendering: pixelated; cursor: zoom-in;
@@ -45,11 +50,15 @@ _STYLE = """<style>
 
 
 def frame_size_control(key: str, label: str = "Frame size") -> int | None:
-    """A select slider of :data:`SIZES`; the pixel width of a cell, or None to fit the page's width."""
+    """A segmented control of :data:`SIZES`, every choice in view; the pixel width of a cell, or None to fit the
+    page's width."""
     names = list(SIZES)
-    chosen = st.select_slider(label, names, key=remember(key, names[0], options=names),
-                              help="Click a frame to see it large; click anywhere to put it back.")
-    return SIZES[chosen]
+    chosen = st.segmented_control(
+        label, names, required=True, key=remember(key, names[0], options=names),
+        help=f"Fit the width: the frames share the page's width, {ROW_MIN_PX} to {ROW_MAX_PX} px each, on more "
+             "lines when there are many. The other sizes draw each frame that wide. Click a frame to see it large; "
+             "click anywhere to put it back.")
+    return SIZES.get(chosen)
 
 
 def image_row(images: np.ndarray, captions: list[str], *, size: int | None = None, titles: list[str] | None = None,
@@ -58,22 +67,30 @@ def image_row(images: np.ndarray, captions: list[str], *, size: int | None = Non
               where=st) -> None:
     """Images ``[N, H, W]`` or ``[N, H, W, C]`` (8-bit) in one row (or a grid of ``columns``), each with its caption.
 
-    ``size``: the cell width in pixels (the row scrolls sideways when it is wider than the page) or None to share
-    the width equally (never under :data:`FIT_MIN_PX`). ``wrap_px``: instead of one row, as many columns of at least
-    that width (or ``size``) as the page has room for (a gallery). ``titles``: each image's tooltip and alternative
-    text (default its caption). ``notes``: a second, smaller line under each caption. ``marked``: the index of an
-    image to outline. ``row_heads`` / ``column_heads``: labels of a grid's rows (left) and columns (top).
+    ``size``: the cell width in pixels, or None to share the width equally (between :data:`ROW_MIN_PX` and
+    :data:`ROW_MAX_PX`); a row wider than the page wraps onto more lines, the same way for every row of as many
+    images, and a cell is never wider than the page. ``columns``: a grid of that many columns instead (its cells at
+    least :data:`FIT_MIN_PX` wide, or ``size``; a grid wider than the page scrolls sideways). ``wrap_px``: a gallery,
+    as many columns of at least that width (or ``size``) as the page has room for. ``titles``: each image's tooltip
+    and alternative text (default its caption). ``notes``: a second, smaller line under each caption. ``marked``:
+    the index of an image to outline. ``row_heads`` / ``column_heads``: labels of a grid's rows (left) and columns
+    (top).
     """
     count = len(images)
-    columns = columns or count
     height, width = images.shape[1:3]
     if wrap_px:
-        template = f"repeat(auto-fill, {f'{size}px' if size else f'minmax({wrap_px}px, 1fr)'})"
-    else:
+        template = f"repeat(auto-fill, {f'min({size}px, 100%)' if size else f'minmax({wrap_px}px, 1fr)'})"
+    elif columns:
         cell = f"{size}px" if size else f"minmax({FIT_MIN_PX}px, 1fr)"
         template = f"{'auto ' if row_heads else ''}repeat({columns}, {cell})"
+    elif size:  # as many cells of that width as fit, on as many lines as it takes
+        template = f"repeat(auto-fill, min({size}px, 100%))"
+    else:  # count cells on one line where each gets ROW_MIN_PX or more (less 0.5 px: rounding never drops one)
+        share = f"calc((100% - {GAP_PX * (count - 1)}px) / {count} - 0.5px)"
+        template = f"repeat(auto-fill, minmax(max({ROW_MIN_PX}px, min({ROW_MAX_PX}px, {share})), 1fr))"
+    sized = ' data-sized="1"' if size and columns else ""  # a grid set wider than the page scrolls sideways
+    columns = columns or count
     titles = titles or captions
-    sized = ' data-sized="1"' if size else ""  # set wider than the page by the user: it scrolls sideways
     parts = [f'<div class="le-frames"{sized} style="grid-template-columns: {template}; '
              f'--le-aspect: {width} / {height};">']
     if column_heads:

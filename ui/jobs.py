@@ -257,7 +257,9 @@ def optimised(job: Job, label: str, where=st):
     ``where``, with a button to run it again."""
     value, stopping = result(job, where) or (None, None)
     if stopping is not None and stopping.early:
-        where.caption(f"{label}: {stopping.describe()}.")
+        where.caption(f"{label}: {stopping.describe(loss=False)}.",
+                      help=f"The loss, the figure the optimiser lowers, had reached {stopping.loss:.4g} (lower is "
+                           "better; it compares runs of the same scheme on the same seeds only).")
         run_again(job, where)
     return value
 

@@ -19,7 +19,7 @@ import torch
 import latentcore as lc
 import latentcore.models as models
 from latentcore.device import default_device
-from latentcore.imaging import image_grid, to_uint8
+from latentcore.imaging import image_grid, load_image, to_uint8
 
 from . import jobs
 from .server import batching
@@ -58,6 +58,8 @@ def _loaded(name: str, precision: str):
     # A full garbage collection (Streamlit's after each run, unless runner.postScriptGC is off, or Python's own)
     # walks every object tracked: with torch, diffusers and the models loaded, half a million, ~0.3 s holding the
     # GIL for every session. What is alive once a model is loaded (modules, weights) stays: it is skipped from now.
+    # So are the sessions alive now, which no collection frees once frozen: ui.memory drops what they hold when they
+    # end.
     gc.freeze()
     return model
 
@@ -80,6 +82,12 @@ def decode_to_uint8(model, latents: torch.Tensor, decoding: models.Decoding) -> 
         images = batching.decode(model, latents, decoding, check_input=False)
         found = DECODED.put(key, to_uint8(images))
     return found
+
+
+def image_as_model_sees_it(model, data: bytes, file_name: str) -> np.ndarray:
+    """An uploaded image as the model takes it (its channels and size, :meth:`prepare_images`), 8-bit, to show
+    beside what the model makes of it. Raises :class:`latentcore.imaging.ImageFileError` as loading it does."""
+    return to_uint8(model.prepare_images(load_image(data, file_name, size=model.image_shape[1:])))[0]
 
 
 @st.cache_data(max_entries=32, show_spinner=False)

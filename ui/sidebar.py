@@ -24,9 +24,16 @@ DIFFUSERS_CHOICE = "Load a diffusers folder ..."
 
 
 def model_label(name: str) -> str:
-    """The selector's entry: the name and, for registered models, what they make."""
+    """What a registered model makes (its summary, e.g. "digits (VAE)"), or "" for one without."""
     spec = models.MODELS.get(name)
-    return f"{name} · {spec.summary}" if spec is not None and spec.summary else name
+    return spec.summary if spec is not None and spec.summary else ""
+
+
+def models_help(names) -> str:
+    """The model selector's help: each registered model and what it makes (the selector shows names alone, which
+    fit the sidebar; the model chosen says what it makes under its thumbnail)."""
+    lines = [f"- **{plain(n)}**: {plain(model_label(n))}" for n in names if model_label(n)]
+    return "What each model makes:\n\n" + "\n".join(lines) if lines else ""
 
 
 def sidebar():
@@ -35,8 +42,8 @@ def sidebar():
     value) and the placeholder of the seed count."""
     with st.sidebar:
         choices = models.available() + [DIFFUSERS_CHOICE]
-        choice = st.selectbox("Model", choices, format_func=model_label,
-                              key=remember("model", DEFAULT_MODEL, options=choices))
+        choice = st.selectbox("Model", choices, key=remember("model", DEFAULT_MODEL, options=choices),
+                              help=models_help(choices) or None)
         name = choice
         if choice == DIFFUSERS_CHOICE:
             name = pipeline_folder() or DEFAULT_MODEL
@@ -51,7 +58,9 @@ def sidebar():
         if offload:
             models.offload_others(model)
         fit_seeds(name, model.latent_shape)
-        facts = (f"{model.kind.upper()} · latent {'x'.join(map(str, model.latent_shape))} · image "
+        makes = model_label(name)  # what it makes, under its thumbnail: the selector shows names alone
+        facts = (f"{plain(makes) if makes else model.kind.upper()} · latent "
+                 f"{'x'.join(map(str, model.latent_shape))} · image "
                  f"{'x'.join(map(str, model.image_shape))} · on {model.device} in {str(model.dtype)[6:]}")
         if name in models.MODELS:  # registered models decode quickly; a pipeline folder may take minutes
             st.image(model_thumbnail(name), width="stretch", caption=facts)

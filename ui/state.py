@@ -17,10 +17,12 @@ PRECISION_KEY = "precision"  # the sidebar's precision widget
 
 
 def remember(key: str, default, options=None, bounds: tuple[float, float] | None = None, *,
-             shared: bool = True, check=None) -> str:
+             shared: bool = True, check=None, least: int = 1) -> str:
     """Use as a widget's ``key``: its value is kept in the workspace and comes back after a reload, a page switch
     or a server restart. ``options`` (for select widgets) and ``bounds`` (for sliders) drop restored values that
-    no longer fit, such as a deleted seed's name. The widget itself must not be given a default value.
+    no longer fit, such as a deleted seed's name. The widget itself must not be given a default value. A restored
+    selection (a list) that loses values so and keeps fewer than ``least`` (e.g. the seeds of another model, after a
+    model switch) becomes the default, as on a page opened afresh; one the user emptied stays empty.
 
     A value restored from the workspace must also be of the default's type (a bool, a whole number, a finite
     number, a string, a list of the default's element type) and pass ``check`` (a function saying why a value does
@@ -64,6 +66,8 @@ def remember(key: str, default, options=None, bounds: tuple[float, float] | None
         if isinstance(default, list):
             renamed = [_renamed(v, allowed) for v in value] if isinstance(value, list) else None
             value = default if renamed is None else [v for v in renamed if _member(v, allowed)]
+            if renamed is not None and len(value) < min(least, len(renamed)):  # what is left is not a selection
+                value = [v for v in default if _member(v, allowed)]
         elif not _member(value := _renamed(value, allowed), allowed):
             value = default
     if bounds is not None and isinstance(value, (int, float)) and not isinstance(value, bool):
@@ -106,8 +110,9 @@ def misfit(value, default) -> str | None:
         return None if isinstance(value, bool) else "not true or false"
     if isinstance(value, bool):  # JSON true is not a number here
         return "not a number"
-    if isinstance(default, numbers.Integral):
-        return None if isinstance(value, int) else "not a whole number"
+    if isinstance(default, numbers.Integral):  # 8.0 is a whole number too: number fields give floats (ui.widgets)
+        return None if isinstance(value, int) or (isinstance(value, float) and value.is_integer()) else \
+            "not a whole number"
     if isinstance(default, numbers.Real):
         return None if isinstance(value, (int, float)) and math.isfinite(value) else "not a finite number"
     if isinstance(default, str):

@@ -11,6 +11,13 @@ FIT_PX = 560          # the main area of the app in a 1024 px wide window, besid
 HEADER_CHAR_PX = 7.0  # a header's width per character (plus 16 px of padding)
 MIN_TEXT_PX = 110
 MIN_NUMBER_PX = 79    # "0.0000375" or "3.37e-13": nine characters at three significant figures
+# A table's toolbar (search, download, full screen) appears over the 44 px above the table while the pointer is on it;
+# beyond the gap between elements (16 px) that would cover the end of the line above (a heading, a long label), so
+# tables keep that much more room above them.
+TOOLBAR_ROOM = """<style>
+[data-testid=stMain] [data-testid=stElementContainer]:has(> [data-testid=stFullScreenFrame] > [data-testid=stDataFrame])
+  { margin-top: 28px; }
+</style>"""
 
 
 def column_widths(frame: pd.DataFrame, short: dict[str, str]) -> dict[str, int]:
@@ -36,4 +43,5 @@ def table(frame: pd.DataFrame, short: dict[str, str], *, helps: dict[str, str] |
             config[column] = st.column_config.NumberColumn(label, help=help, format="%.3g", width=width)
         else:
             config[column] = st.column_config.TextColumn(label, help=help, width=width)
+    where.html(TOOLBAR_ROOM)
     where.dataframe(frame, hide_index=True, width="stretch", column_config=config)

@@ -23,6 +23,7 @@ import json
 import time
 
 import streamlit as st
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 import latentcore.models as models
 from .server import workspace
@@ -203,10 +204,19 @@ def save_workspace() -> str | None:
 
     Every page and fragment run asks, so a run that changed nothing must cost little: the settings' JSON and the
     seed sets' versions (:attr:`SeedSet.version`) are compared with the last run's before the workspace is
-    serialised; only then are the file's bytes built and compared with those last written."""
+    serialised; only then are the file's bytes built and compared with those last written.
+
+    A fragment's rerun (a Subspace slider step) defers its write while the workspace was written less than
+    :data:`~ui.server.workspace.SAVE_INTERVAL_S` ago (:data:`ui.server.workspace.SAVES` writes the latest state when
+    that is up), so a slider moved step after step writes about once a second, not at every step, and no step waits
+    for an ``fsync``. A full run writes at once. A deferred write that failed is said by the next save, which writes
+    again."""
     state = st.session_state
     if "workspace_id" not in state:
         return None
+    if workspace.SAVES.failure(state["workspace_id"]) is not None:  # a deferred write failed: write again now
+        state["workspace_digest"] = None
+        state.pop("workspace_mark", None)
     current = current_workspace()
     mark = _mark(current)
     if state.get("workspace_mark", (None,))[0] == mark:
@@ -221,7 +231,7 @@ def save_workspace() -> str | None:
     digest = _digest(data)
     if digest != state.get("workspace_digest"):
         try:
-            workspace.save_workspace_bytes(data, state["workspace_id"])
+            workspace.SAVES.save(data, state["workspace_id"], defer=_in_fragment_rerun())
         except (OSError, workspace.WorkspaceError) as err:  # not marked: the next run tries again
             return (f"Could not save the workspace ({getattr(err, 'strerror', None) or err}); your work stays in "
                     "this browser tab until it is closed. Download the workspace from the sidebar to keep it.")
@@ -229,6 +239,12 @@ def save_workspace() -> str | None:
         state["workspace_used_at"] = int(time.time())
     state["workspace_mark"] = (mark, None)
     return None
+
+
+def _in_fragment_rerun() -> bool:
+    """Whether this run reruns fragments only (not the whole page)."""
+    ctx = get_script_run_ctx()
+    return bool(ctx is not None and ctx.fragment_ids_this_run)
 
 
 def note_workspace() -> None:

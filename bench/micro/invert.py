@@ -154,7 +154,7 @@ def main():
 
 
 def row(name, batch, label, result, reference, prior):
-    verdicts = reference.verdicts(result.mse)
+    verdicts = reference.verdicts(result)
     counts = " / ".join(str(int((verdicts == v).sum())) for v in ("typical", "unusual", "far"))
     tests = normality_tests(result.latents.cpu(), prior=prior)
     any_test = np.minimum.reduce(list(tests.values())) < NORMALITY_LEVEL

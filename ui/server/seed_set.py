@@ -89,6 +89,30 @@ class SeedSet:
         self.names = self.names + unique
         return unique
 
+    def add_new(self, latents: torch.Tensor, names: list[str]) -> tuple[list[str], list[str]]:
+        """:meth:`add` the latents of ``latents [M, *shape]`` that are not in the set already (a seed with exactly
+        their values, e.g. the same prior sample drawn again), under their ``names``. Returns the names given to those
+        added and the names of the seeds already holding the others, so that the caller can say so instead of adding
+        copies named ``"x (2)"``, ``"x (3)"``."""
+        latents = _stored(latents)
+        if len(names) != len(latents):
+            raise ValueError(f"{len(names)} names for {len(latents)} seeds; give one name per seed")
+        found = self.find(latents)
+        fresh = [i for i, name in enumerate(found) if name is None]
+        given = self.add(latents[fresh], [names[i] for i in fresh]) if fresh else []
+        return given, [name for name in found if name is not None]
+
+    def find(self, latents: torch.Tensor) -> list[str | None]:
+        """For each latent of ``latents [M, *shape]`` (as the set keeps it: float32), the name of a seed with exactly
+        its values, or None."""
+        latents = _stored(latents)
+        if self.latents is None or latents.shape[1:] != self.latents.shape[1:]:
+            return [None] * len(latents)
+        mine, theirs = self.latents.flatten(1), latents.flatten(1)
+        candidates = mine[:, None, 0] == theirs[None, :, 0]  # [N, M]: equal first elements, checked in full below
+        return [next((self.names[i] for i in candidates[:, j].nonzero().flatten().tolist()
+                      if torch.equal(mine[i], theirs[j])), None) for j in range(len(theirs))]
+
     def rename(self, old: str, new: str) -> str:
         """Rename seed ``old`` to ``new`` (surrounding spaces dropped) and return the new name; ``ValueError``, with
         a message for the user, when ``new`` is empty or another seed's name."""

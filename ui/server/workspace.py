@@ -2,8 +2,9 @@
 
 A workspace holds a :class:`~ui.server.seed_set.SeedSet` per model and the settings (the chosen model, each
 page's last choices). Its file has one tensor per non-empty seed set and the rest as JSON in the file's metadata;
-it is written atomically after every change and read back with the same checks as latent files
-(:class:`WorkspaceError`). A workspace id is random (128 bits, URL-safe) and validated before it names a file.
+it is written atomically after every change (a burst of changes at most once a second, :class:`CoalescedSaves`) and
+read back with the same checks as latent files (:class:`WorkspaceError`). A workspace id is random (128 bits,
+URL-safe) and validated before it names a file.
 
 Workspaces live in a store (:func:`workspace_store`): a local folder, or any filesystem fsspec opens from a URL
 (``file://``, ``memory://``, ``s3://`` with s3fs installed, ...), so that several server processes can share them.
@@ -17,6 +18,7 @@ seeds past the seed set limit and, with :meth:`Workspace.fit`, seed sets of a sh
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import json
 import logging
@@ -560,18 +562,144 @@ def expire_workspaces(store=None, older_than_days: float | None = None) -> int:
     return removed
 
 
+SAVE_INTERVAL_S = 1.0  # the most often a workspace is written while a burst of changes lasts (CoalescedSaves)
+
+
+class CoalescedSaves:
+    """Workspace writes, at most one per workspace every ``interval_s`` seconds while its changes come in a burst
+    (a Subspace slider's steps: each a fragment rerun that changes a setting, each write an ``fsync``).
+
+    :meth:`save` writes at once, in the caller's thread (raising as :func:`save_workspace_bytes` does), unless
+    asked to ``defer`` while the workspace was written less than ``interval_s`` ago or is being written: then it
+    keeps the bytes as the workspace's pending state (a newer state replaces an older one) and returns, and a writer
+    thread writes the pending state when the interval is up. The last state is never dropped: it is written within
+    ``interval_s`` of the change, at once when this process reads the workspace (:meth:`flush`, called by
+    :func:`load_workspace` and :func:`workspace_exists`: a reload or a copied link finds the latest state), and at
+    the interpreter's exit. A crash of the server (SIGKILL, power loss) loses at most the last ``interval_s`` of
+    changes. Writes of one workspace never overlap, and run in the order of the states given.
+
+    A deferred write that fails is kept for the workspace's next save to say (:meth:`failure`), and the workspace is
+    due at once, so that this save writes in its caller's thread again."""
+
+    def __init__(self, interval_s: float = SAVE_INTERVAL_S):
+        self.interval_s = interval_s
+        self._changed = threading.Condition()
+        self._pending: dict[tuple[str, str], tuple[object, bytes]] = {}  # (store, id) -> (store, bytes to write)
+        self._written_at: dict[tuple[str, str], float] = {}  # when the last write began (time.monotonic)
+        self._writing: set[tuple[str, str]] = set()
+        self._failed: dict[str, BaseException] = {}  # workspace id -> the error of a deferred write
+        self._worker: threading.Thread | None = None
+        self.writes = 0  # files written
+
+    def save(self, data: bytes, workspace_id: str, store=None, *, defer: bool = False) -> bool:
+        """Write ``data`` (from :func:`workspace_to_bytes`) as ``workspace_id`` in ``store`` (default
+        :func:`workspace_store`): now, or with ``defer`` once the workspace's interval is up. True if written now."""
+        check_workspace_id(workspace_id)
+        store = workspace_store() if store is None else store
+        key = (os.fspath(store), workspace_id)
+        with self._changed:
+            if defer and (key in self._writing
+                          or time.monotonic() - self._written_at.get(key, -math.inf) < self.interval_s):
+                self._pending[key] = (store, data)
+                if self._worker is None:
+                    self._worker = threading.Thread(target=self._work, name="workspace-saves", daemon=True)
+                    self._worker.start()
+                self._changed.notify_all()
+                return False
+            self._pending.pop(key, None)  # this newer state replaces it
+            while key in self._writing:
+                self._changed.wait()
+            self._begin(key)
+        self._write(key, store, data, raise_error=True)
+        return True
+
+    def flush(self, workspace_id: str | None = None) -> None:
+        """Write the pending state of ``workspace_id`` (default: of every workspace) now, in this thread, and wait
+        for its writes under way; a failure is kept for :meth:`failure`."""
+        while True:
+            with self._changed:
+                keys = [k for k in (*self._pending, *self._writing) if workspace_id in (None, k[1])]
+                if not keys:
+                    return
+                ready = [k for k in keys if k in self._pending and k not in self._writing]
+                if not ready:
+                    self._changed.wait()
+                    continue
+                key = ready[0]
+                store, data = self._pending.pop(key)
+                self._begin(key)
+            self._write(key, store, data)
+
+    def failure(self, workspace_id: str) -> BaseException | None:
+        """The error of a deferred write of ``workspace_id`` that failed since this was last asked, if any."""
+        with self._changed:
+            return self._failed.pop(workspace_id, None)
+
+    def pending(self) -> int:
+        """Workspaces with a state not yet written."""
+        with self._changed:
+            return len(self._pending)
+
+    def _begin(self, key) -> None:  # with the lock held
+        self._writing.add(key)
+        self._written_at[key] = time.monotonic()
+
+    def _write(self, key, store, data: bytes, raise_error: bool = False) -> None:
+        try:
+            save_workspace_bytes(data, key[1], store)
+        except Exception as err:
+            with self._changed:
+                self._written_at.pop(key, None)  # due at once: the next save writes in its caller's thread
+                if not raise_error:
+                    self._failed[key[1]] = err
+            if raise_error:
+                raise
+            logging.getLogger(__name__).warning("workspace %s: a deferred save failed: %s", key[1], err)
+        else:
+            with self._changed:
+                self.writes += 1
+        finally:
+            with self._changed:
+                self._writing.discard(key)
+                self._changed.notify_all()
+
+    def _work(self) -> None:
+        while True:
+            with self._changed:
+                while True:
+                    now = time.monotonic()
+                    due = {k: self._written_at.get(k, -math.inf) + self.interval_s
+                           for k in self._pending if k not in self._writing}
+                    ready = [k for k, at in due.items() if at <= now]
+                    if ready:
+                        break
+                    self._changed.wait(min(due.values()) - now if due else None)
+                key = ready[0]
+                store, data = self._pending.pop(key)
+                self._begin(key)
+            self._write(key, store, data)
+
+
+SAVES = CoalescedSaves()  # the server's, for the sessions' saves (ui.workspace.save_workspace)
+atexit.register(SAVES.flush)  # the pending states, at a normal exit (also Streamlit's on SIGTERM or Ctrl-C)
+
+
 def load_workspace(workspace_id: str, store=None) -> Workspace | None:
-    """The saved workspace, or ``None`` when there is none under this id; :class:`WorkspaceError` if unreadable."""
+    """The saved workspace, or ``None`` when there is none under this id; :class:`WorkspaceError` if unreadable.
+    A state of it still pending in :data:`SAVES` is written first."""
+    SAVES.flush(workspace_id)
     data = Store(store).read(workspace_id)
     return None if data is None else workspace_from_bytes(data, f"workspace {workspace_id}")
 
 
 def workspace_exists(workspace_id: str, store=None) -> bool:
-    """Whether a workspace is saved under this id (without reading it)."""
+    """Whether a workspace is saved under this id (without reading it), its pending state in :data:`SAVES`
+    written first."""
+    SAVES.flush(workspace_id)
     return Store(store).exists(workspace_id)
 
 
 __all__ = ["Workspace", "WorkspaceError", "WorkspaceTooLarge", "new_workspace_id", "check_workspace_id",
            "workspace_store", "describe_dropped", "workspace_to_bytes", "workspace_from_bytes", "save_workspace",
            "save_workspace_bytes", "load_workspace", "workspace_exists", "remove_stale_temporaries",
-           "expire_workspaces", "WorkspaceStoreFull"]
+           "expire_workspaces", "WorkspaceStoreFull", "CoalescedSaves", "SAVES", "SAVE_INTERVAL_S"]
