@@ -85,7 +85,7 @@ def test_restarts_keep_the_start_of_lowest_loss_per_image(vae):
 
 def test_time_budget_and_stop_request_end_early_with_the_best_so_far(vae):
     images = own_samples(vae, 4, seed=14)
-    budget = invert(vae, images, method="optimise", max_iter=100_000, tol=0.0, budget_s=0.3)
+    budget = invert(vae, images, method="optimise", max_iter=100_000, tol=0.0, budget_s=2.0)  # a busy machine too
     assert budget.stopped_by == "budget" and 0 < budget.iterations < 100_000
     assert "time budget was spent" in budget.message and "best latents found so far" in budget.message
     assert np.isfinite(budget.psnr).all()
