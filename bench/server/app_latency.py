@@ -8,8 +8,8 @@ slider back and forth, step after step without pause, or ``--neighbour-pause`` s
 median and 95th percentile over ``--steps`` steps alone and as many beside the neighbours, in alternating rounds,
 so that both see the same machine, and how many steps a second the neighbours made meanwhile. The measured tab
 walks points it never returns to, so each of its steps decodes (the server's cache of decoded images never
-answers); ``--fresh-neighbours`` makes the neighbours walk so too. ``--baseline DIR`` also measures the app of
-another checkout (e.g. the version before a change) on a server of its own, in the same alternating rounds, and
+answers); ``--fresh-neighbours`` makes the neighbours walk so too. ``--baseline DIR ...`` also measures the app of
+other checkouts (e.g. the version before a change) on a server of its own each, in the same alternating rounds, and
 prints the ratios.
 
     python -m bench.server.app_latency
@@ -235,8 +235,8 @@ def beside_neighbours(browser, servers: dict[str, str], model: str, n: int, step
     for label in servers:
         ratio = [f(times[label, n]) / f(times[label, 0]) for f in (statistics.median, p95)]
         print(f"{label}, beside / alone: median {ratio[0]:.2f}x, 95th percentile {ratio[1]:.2f}x")
-    if len(servers) == 2:
-        new, old = servers
+    new, *olds = servers
+    for old in olds:
         for beside in (0, n):
             ratio = [f(times[new, beside]) / f(times[old, beside]) for f in (statistics.median, p95)]
             print(f"{'beside' if beside else 'alone'}, {new} / {old}: median {ratio[0]:.2f}x, 95th percentile "
@@ -251,8 +251,8 @@ def main():
     parser.add_argument("--steps", type=int, default=60, help="with --neighbours: slider steps measured each way")
     parser.add_argument("--rounds", type=int, default=3, help="with --neighbours: alternating rounds")
     parser.add_argument("--model", default=DEFAULT_MODEL, help="with --neighbours: the model of every tab")
-    parser.add_argument("--baseline", type=Path, metavar="DIR",
-                        help="with --neighbours: also measure the app of the checkout DIR (e.g. the version before a "
+    parser.add_argument("--baseline", type=Path, nargs="+", default=[], metavar="DIR",
+                        help="with --neighbours: also measure the app of each checkout DIR (e.g. the version before a "
                              "change) on a server of its own, in the same alternating rounds")
     parser.add_argument("--neighbour-pause", type=float, default=0.0, metavar="SECONDS",
                         help="with --neighbours: each neighbour waits this long after each step (default: none)")
@@ -278,9 +278,9 @@ def main():
         print(f"cold start (launch to the first decoded image, demo on {DEFAULT_MODEL}): {cold:.1f} s\n")
         if args.neighbours:
             servers = {"this checkout": url}
-            if args.baseline:
-                servers[f"baseline ({args.baseline})"] = stack.enter_context(
-                    streamlit_server(Path(tempfile.mkdtemp(prefix="le-bench-")), root=args.baseline.resolve()))
+            for baseline in args.baseline:
+                servers[f"baseline ({baseline})"] = stack.enter_context(
+                    streamlit_server(Path(tempfile.mkdtemp(prefix="le-bench-")), root=baseline.resolve()))
             beside_neighbours(browser, servers, args.model, args.neighbours, args.steps, args.rounds,
                               args.fresh_neighbours, args.neighbour_pause)
             browser.close()
