@@ -504,3 +504,31 @@ def test_plotly_text_and_download_names_are_plain():
     figure = plots.scatter_figure(np.zeros((1, 2)), [EVIL], title=EVIL)
     assert figure.data[0].text == (plain_html(EVIL),) and "<img" not in figure.layout.title.text
     assert file_stem("../a b/<c>.csv") == "_a_b_c_.csv" and file_stem("...") == "untitled"
+
+
+def test_the_subspace_chart_is_an_svg_with_every_text_plain_and_every_point_in_its_box():
+    import xml.etree.ElementTree as ET
+
+    import numpy as np
+
+    from ui import plots
+
+    points = np.array([[0.0, 1.0], [2.0, -1.0], [1.0, 0.5]])
+    svg = plots.scatter_svg(points, [EVIL, "b", "c"], np.array([4.0, -2.0]), title=EVIL, axes=(EVIL, "h2"),
+                            bounds=((-1.0, 4.0), (-2.0, 2.0)))
+    root = ET.fromstring(svg)  # well formed: the names did not open a tag
+    ns = "{http://www.w3.org/2000/svg}"
+    texts = [t.text for t in root.iter(f"{ns}text")]
+    assert texts.count(EVIL) == 3 and {"b", "c"} <= set(texts)  # as written: title, x axis, first seed
+    assert not [e for e in root.iter() if e.tag.split("}")[1] in ("image", "a", "script", "foreignObject")]
+    assert not [v for e in root.iter() for v in e.attrib.values() if "http" in v or "url(" in v]  # fetches nothing
+    (box,) = [r for r in root.iter(f"{ns}rect") if r.get("fill") == "none"]
+    x0, y0 = float(box.get("x")), float(box.get("y"))
+    x1, y1 = x0 + float(box.get("width")), y0 + float(box.get("height"))
+    dots = [(float(c.get("cx")), float(c.get("cy"))) for c in root.iter(f"{ns}circle")]
+    (star,) = list(root.iter(f"{ns}polygon"))
+    tips = [tuple(map(float, xy.split(","))) for xy in star.get("points").split()]
+    assert len(dots) == 3 and all(x0 <= x <= x1 and y0 <= y <= y1 for x, y in dots)
+    centre = np.mean(tips, axis=0)  # the current point, at the box's corner (4, -2): right, bottom
+    assert abs(centre[0] - x1) < 2 and abs(centre[1] - y1) < 2
+    assert dots[0][0] < dots[2][0] < dots[1][0] and dots[1][1] > dots[2][1] > dots[0][1]  # y grows upwards
