@@ -33,7 +33,7 @@ from tools.launch import CHROMIUM, CHROMIUM_FLAGS, streamlit_server
 from ui.sidebar import DEFAULT_MODEL
 
 STEPS = 30
-LEG = 15  # slider steps one way before turning (the sliders have 100 steps; a point starts 17 to 83 in)
+LEG = 15  # slider steps one way before turning (a slider has 100 steps; see walk)
 IMAGE = "[data-testid=stMain] [data-testid=stImage] img"
 IMAGE_CHANGED = f"src => document.querySelector('{IMAGE}').src !== src"
 
