@@ -180,31 +180,24 @@ def main():
         }
         case("sample 8 seeds (a normal run)", 0, lambda page: (
             open_seeds(page, url), page.get_by_role("button", name="Sample").click()), "8 seeds")
-        case(".npz zip bomb, 2 GiB inflated", len(inputs["zip bomb"]), lambda page: (
-            open_seeds(page, url), upload(page, "A latent file", "bomb.npz", inputs["zip bomb"])),
-            "would expand to 2048 MiB")
-        case(".npz of 20 000 latents", len(inputs["flood"]), lambda page: (
-            open_seeds(page, url), upload(page, "A latent file", "flood.npz", inputs["flood"])),
-            "holds 20000 latents")
-        case(".npz of one (1, 64 000 000) latent, the wrong shape", len(inputs["wrong shape"]), lambda page: (
-            open_seeds(page, url), upload(page, "A latent file", "wide.npz", inputs["wrong shape"])),
-            "does not fit latents of shape")
-        case("the same with 320 000 names of 200 characters, 4 sessions at once", len(inputs["names bomb"]),
-             lambda page: (open_seeds(page, url), upload(page, "A latent file", "both.npz", inputs["names bomb"])),
-             "does not fit latents of shape", sessions=4, at_once=True)
-        case("legacy .pt (PyTorch before 1.6)", len(inputs["legacy"]), lambda page: (
-            open_seeds(page, url), upload(page, "A latent file", "old.pt", inputs["legacy"])), "legacy format")
-        case(".pt whose pickle declares a 100 GB storage", len(inputs["lying"]), lambda page: (
-            open_seeds(page, url), upload(page, "A latent file", "liar.pt", inputs["lying"])),
-            "declares more data than it holds")
-        case(".safetensors with names nested 100 000 deep", len(inputs["nested"]), lambda page: (
-            open_seeds(page, url), upload(page, "A latent file", "deep.safetensors", inputs["nested"])),
-            "nested too deeply")
-        case(".npy of 5 000 latents", len(inputs["npy"]), lambda page: (
-            open_seeds(page, url), upload(page, "A latent file", "five.npy", inputs["npy"])), "holds 5000 latents")
-        case(".npz of 1 024 latents (accepted, gallery paged)", len(inputs["many"]), lambda page: (
-            open_seeds(page, url), upload(page, "A latent file", "many.npz", inputs["many"])),
-            "Added 1024 latents")
+        def latent_file(title: str, file_name: str, data: bytes, expect: str, **options):
+            """A case that uploads ``data`` as the latent file ``file_name`` on the Seeds page."""
+            case(title, len(data), lambda page: (open_seeds(page, url), upload(page, "A latent file", file_name,
+                                                                               data)), expect, **options)
+
+        latent_file(".npz zip bomb, 2 GiB inflated", "bomb.npz", inputs["zip bomb"], "would expand to 2048 MiB")
+        latent_file(".npz of 20 000 latents", "flood.npz", inputs["flood"], "holds 20000 latents")
+        latent_file(".npz of one (1, 64 000 000) latent, the wrong shape", "wide.npz", inputs["wrong shape"],
+                    "does not fit latents of shape")
+        latent_file("the same with 320 000 names of 200 characters, 4 sessions at once", "both.npz",
+                    inputs["names bomb"], "does not fit latents of shape", sessions=4, at_once=True)
+        latent_file("legacy .pt (PyTorch before 1.6)", "old.pt", inputs["legacy"], "legacy format")
+        latent_file(".pt whose pickle declares a 100 GB storage", "liar.pt", inputs["lying"],
+                    "declares more data than it holds")
+        latent_file(".safetensors with names nested 100 000 deep", "deep.safetensors", inputs["nested"],
+                    "nested too deeply")
+        latent_file(".npy of 5 000 latents", "five.npy", inputs["npy"], "holds 5000 latents")
+        latent_file(".npz of 1 024 latents (accepted, gallery paged)", "many.npz", inputs["many"], "Added 1024 latents")
         case("4096x4096 PNG inverted, three sessions", len(png), lambda page: (
             open_seeds(page, url), upload(page, "PNG or JPEG images", "big.png", png, "image/png"),
             page.get_by_text("big.png").first.wait_for(), settle(page),
