@@ -68,7 +68,7 @@ def test_every_scheme_runs_on_interpolate(app):
     # each iterative path is asked for: computing, waiting its turn, or (on a fast or a busy machine) already done
     assert not [b.label for b in app.button if b.label.startswith("Compute (")]
     said = [c.value for c in app.caption if re.match(r".* path: (computing|waiting)", c.value)]
-    assert len(said) + len(frame_rows(app)) == len(lc.SCHEMES), said
+    assert len(said) + len(frame_rows(app)) >= len(lc.SCHEMES), said  # a computing path may show its last result
     finish_jobs(app)  # NAO and ri-optimal paths run as jobs
     _no_errors(app)
     assert len(frame_rows(app)) == len(lc.SCHEMES)
