@@ -126,6 +126,58 @@ def check_budget(budget_s) -> float | None:
     return value
 
 
+class _Units:
+    """The bookkeeping both optimisation loops share: each unit's loss history, its count of calm iterations (loss
+    changed by less than ``tol``, times the previous loss when ``relative``) and whether it has converged (calm for
+    ``patience`` iterations; it stays so), the lowest loss and the values at it, progress reports and the decision
+    to stop."""
+
+    def __init__(self, free, *, max_iter, tol, patience, relative, budget_s, should_stop, progress, what):
+        self.free, self.max_iter, self.tol, self.patience, self.relative = free, max_iter, tol, patience, relative
+        self.budget_s, self.should_stop, self.progress, self.what = check_budget(budget_s), should_stop, progress, what
+        self.history: list[torch.Tensor] = []
+        self.last = self.calm = self.converged = self.best = None
+        self.report = max(1, max_iter // 100)
+        self.iteration = 0
+        self.start = time.monotonic()
+
+    def record(self, value: torch.Tensor) -> str | None:
+        """Take the units' losses ``value [P]`` at the current values; the reason to stop now, or None."""
+        if self.last is None:
+            self.calm = torch.zeros_like(value, dtype=torch.long)
+            self.converged = torch.zeros_like(value, dtype=torch.bool)
+        else:
+            threshold = self.tol * self.last.abs() if self.relative else torch.full_like(self.last, self.tol)
+            self.calm = torch.where((value - self.last).abs() <= threshold, self.calm + 1, torch.zeros_like(self.calm))
+            self.converged |= self.calm >= self.patience
+        self.history.append(value.clone())
+        self.last = value
+        self.best = _keep_best(self.free, value, self.best)
+        elapsed = time.monotonic() - self.start
+        iteration = self.iteration
+        if iteration > 0 and self.progress is not None and iteration % self.report == 0:
+            self.progress(*_progress(iteration, self.max_iter, elapsed, self.budget_s, self.what, float(value.mean())))
+        if bool(self.converged.all()):
+            return "converged"
+        if iteration == self.max_iter:
+            return "max_iter"
+        if self.budget_s is not None and elapsed + (elapsed / iteration if iteration else 0.0) >= self.budget_s:
+            return "budget"  # spent, or the next iteration (as long as the mean so far) would pass it
+        if self.should_stop is not None and self.should_stop():
+            return "stop"
+        return None
+
+    def finish(self, stopped_by: str, keep_best: bool) -> Optimised:
+        final = self.history[-1]
+        if keep_best or stopped_by in EARLY:
+            _restore_best(self.free, self.best)
+            final = self.best[0]
+        stopping = Stopping(stopped_by, self.iteration, time.monotonic() - self.start, float(final.mean()))
+        if self.progress is not None:
+            self.progress(1.0, f"{self.what}: {stopping.describe()}")
+        return Optimised(torch.stack(self.history), self.converged, stopping, self.best[0])
+
+
 def optimise_units(free: list[torch.Tensor], assemble: Callable[[], torch.Tensor],
                    loss_fn: Callable[[torch.Tensor, torch.Tensor | None], torch.Tensor], *, lr: float, max_iter: int,
                    tol: float, patience: int, relative: bool = False, budget_s: float | None = None,
@@ -149,48 +201,24 @@ def optimise_units(free: list[torch.Tensor], assemble: Callable[[], torch.Tensor
     (budget or request) or with ``keep_best``: then each unit holds the values of its lowest loss so far, since
     Adam may have just stepped uphill.
     """
-    budget_s = check_budget(budget_s)
+    units = _Units(free, max_iter=max_iter, tol=tol, patience=patience, relative=relative, budget_s=budget_s,
+                   should_stop=should_stop, progress=progress, what=what)
     opt = torch.optim.Adam(free, lr=lr)
-    history: list[torch.Tensor] = []
-    last = calm = converged = best = None
-    report = max(1, max_iter // 100)
-    iteration = 0
-    start = time.monotonic()
     while True:
+        converged = units.converged
         evaluated = None if converged is None else ~converged
         try:
             loss = loss_fn(assemble(), evaluated)
         except Stopped:
-            if last is None:
+            if units.last is None:
                 raise
             stopped_by = "stop"
             break
-        value = loss.detach() if last is None else torch.where(evaluated, loss.detach(), last)
-        if last is None:
-            calm = torch.zeros_like(value, dtype=torch.long)
-            converged = torch.zeros_like(value, dtype=torch.bool)
-        else:
-            threshold = tol * last.abs() if relative else torch.full_like(last, tol)
-            calm = torch.where((value - last).abs() <= threshold, calm + 1, torch.zeros_like(calm))
-            converged |= calm >= patience
-        history.append(value.clone())
-        last = value
-        best = _keep_best(free, value, best)
-        elapsed = time.monotonic() - start
-        if iteration > 0 and progress is not None and iteration % report == 0:
-            progress(*_progress(iteration, max_iter, elapsed, budget_s, what, float(value.mean())))
-        if bool(converged.all()):
-            stopped_by = "converged"
-        elif iteration == max_iter:
-            stopped_by = "max_iter"
-        elif budget_s is not None and elapsed + (elapsed / iteration if iteration else 0.0) >= budget_s:
-            stopped_by = "budget"  # spent, or the next iteration (as long as the mean so far) would pass it
-        elif should_stop is not None and should_stop():
-            stopped_by = "stop"
-        else:
-            stopped_by = None
+        value = loss.detach() if units.last is None else torch.where(evaluated, loss.detach(), units.last)
+        stopped_by = units.record(value)
         if stopped_by is not None:
             break
+        converged = units.converged
         active = ~converged
         partial = bool(converged.any())
         kept = [p.detach()[converged].clone() for p in free] if partial else None
@@ -201,15 +229,53 @@ def optimise_units(free: list[torch.Tensor], assemble: Callable[[], torch.Tensor
             with torch.no_grad():
                 for p, old in zip(free, kept):
                     p[converged] = old
-        iteration += 1
-    final = history[-1]
-    if keep_best or stopped_by in EARLY:
-        _restore_best(free, best)
-        final = best[0]
-    stopping = Stopping(stopped_by, iteration, time.monotonic() - start, float(final.mean()))
-    if progress is not None:
-        progress(1.0, f"{what}: {stopping.describe()}")
-    return Optimised(torch.stack(history), converged, stopping, best[0])
+        units.iteration += 1
+    return units.finish(stopped_by, keep_best)
+
+
+# The evaluations one L-BFGS iteration may take, its line search included (torch.optim.LBFGS's max_eval per step).
+LINE_SEARCH_EVALUATIONS = 25
+
+
+def minimise_lbfgs(free: list[torch.Tensor],
+                   loss_and_grad: Callable[[], tuple[torch.Tensor, list[torch.Tensor]]], *, max_iter: int, tol: float,
+                   patience: int, relative: bool = False, budget_s: float | None = None,
+                   should_stop: Callable[[], bool] | None = None, history_size: int = 10, progress=None,
+                   what: str = "optimisation") -> Optimised:
+    """L-BFGS (Nocedal & Wright, "Numerical Optimization", Algorithm 7.5) with a strong-Wolfe line search
+    (:class:`torch.optim.LBFGS`) on ``free``, for losses whose gradient is known in closed form:
+    ``loss_and_grad() -> (loss [P], [gradient of loss.sum() with respect to each free tensor])`` at the free
+    tensors' current values.
+
+    The units ``P`` (dimension 0 of every free tensor) share one quasi-Newton model of the summed loss and step
+    together. The run stops as :func:`optimise_units` does (every unit calm for ``patience`` iterations,
+    ``max_iter`` iterations, the budget, a stop request; after an early stop each unit holds the values of its
+    lowest loss) and returns :class:`Optimised`. An iteration evaluates the loss once or a few times (the line
+    search); values already evaluated are not evaluated again.
+    """
+    units = _Units(free, max_iter=max_iter, tol=tol, patience=patience, relative=relative, budget_s=budget_s,
+                   should_stop=should_stop, progress=progress, what=what)
+    opt = torch.optim.LBFGS(free, lr=1.0, max_iter=1, max_eval=LINE_SEARCH_EVALUATIONS, history_size=history_size,
+                            line_search_fn="strong_wolfe")  # one iteration per step: the loop polls between them
+    seen: dict = {}
+
+    def closure():
+        if "at" not in seen or not all(torch.equal(p, at) for p, at in zip(free, seen["at"])):
+            with torch.no_grad():
+                loss, grads = loss_and_grad()
+            seen.update(at=[p.detach().clone() for p in free], loss=loss.detach(), grads=grads)
+        for p, g in zip(free, seen["grads"]):
+            p.grad = g
+        return seen["loss"].sum()
+
+    while True:
+        closure()
+        stopped_by = units.record(seen["loss"])
+        if stopped_by is not None:
+            break
+        opt.step(closure)
+        units.iteration += 1
+    return units.finish(stopped_by, keep_best=False)
 
 
 def _keep_best(free: list[torch.Tensor], value: torch.Tensor, best):

@@ -7,6 +7,7 @@ input's whole shape for one latent and its shape without the first dimension for
 
 from __future__ import annotations
 
+import functools
 import inspect
 import math
 from typing import Callable, Iterable, Mapping
@@ -44,8 +45,19 @@ def count_nonfinite(x: torch.Tensor) -> int:
     return sum(int((~torch.isfinite(chunk)).sum()) for chunk in flat.split(FINITE_CHUNK))
 
 
+def all_finite(x: torch.Tensor) -> bool:
+    """Whether every value of ``x`` is finite. The sum screens in one pass with no mask: a NaN or Inf makes it NaN
+    or Inf, so a finite sum proves ``x`` finite; only a non-finite sum (a bad value, or finite values whose sum
+    overflows) is counted exactly."""
+    if x.numel() == 0 or not x.is_floating_point():
+        return True
+    return math.isfinite(float(x.sum())) or count_nonfinite(x) == 0
+
+
 def check_finite(x: torch.Tensor, name: str) -> torch.Tensor:
     """``x`` unchanged, or a ValueError naming ``name`` and how many values are NaN or Inf."""
+    if all_finite(x):
+        return x
     bad = count_nonfinite(x)
     if bad:
         raise ValueError(f"{name}: {bad} NaN or Inf value{'s' * (bad != 1)} found; only finite values are accepted")
@@ -103,9 +115,10 @@ def check_choice(what: str, value: str, choices: Iterable[str]) -> str:
 RUN_CONTROLS = ("progress", "budget_s", "should_stop")
 
 
+@functools.cache
 def keyword_options(fn: Callable) -> tuple[str, ...]:
     """The keyword-only parameters of ``fn`` besides the :data:`RUN_CONTROLS`: the options a scheme's function
-    takes."""
+    takes (read once per function: ``inspect.signature`` costs more than a small interpolation)."""
     params = inspect.signature(fn).parameters.values()
     return tuple(p.name for p in params if p.kind is p.KEYWORD_ONLY and p.name not in RUN_CONTROLS)
 

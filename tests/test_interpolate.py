@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 import latentcore as lc
 import latentcore.models as models
 from latentcore.interpolate import slerp_path
-from latentcore.nao import log_chi_density, nao_centroid
+from latentcore.nao import log_chi_density, nao_centroid, nao_interpolate, nao_path_loss, nao_path_loss_and_grad
 
 FAST = {"nao": {"max_iter": 300}}
 
@@ -164,6 +164,51 @@ def test_nao_centroid_loss_is_the_official_objective(cluster):
     assert abs(float(result.losses[-1, 0]) - (penalty - likelihood)) < 1e-9 * abs(likelihood)
 
 
+@pytest.mark.parametrize("binding", [False, True])
+def test_nao_gradient_in_closed_form_is_autograds(binding):
+    # every node's gradient, the endpoints' too (a centroid's paths move their last node); a tight spacing makes
+    # the penalty bind on some segments
+    nodes = lc.StandardNormal(32).sample(3 * 7, seed=11).double().reshape(3, 7, 32)
+    spacing = torch.tensor([7.0, 8.0, 20.0] if binding else [20.0, 20.0, 20.0], dtype=torch.float64)
+    free = nodes.clone().requires_grad_(True)
+    nao_path_loss(free, spacing).sum().backward()
+    loss, grad = nao_path_loss_and_grad(nodes, spacing)
+    torch.testing.assert_close(loss, nao_path_loss(nodes, spacing), rtol=1e-12, atol=1e-10)
+    torch.testing.assert_close(grad, free.grad, rtol=1e-10, atol=1e-10)
+    seg = (nodes[:, 1:] - nodes[:, :-1]).norm(dim=-1)
+    assert bool((seg > spacing[:, None]).any()) == binding
+
+
+@pytest.mark.parametrize("dim", [16, 256])
+def test_nao_lbfgs_reaches_a_lower_objective_than_the_official_adam_in_fewer_iterations(dim):
+    prior = lc.StandardNormal(dim)
+    a, b = prior.sample(2, seed=12), prior.sample(2, seed=13)
+    t = torch.linspace(0, 1, 16, dtype=torch.float64)
+    adam = nao_interpolate(a, b, t, prior, optimiser="adam")
+    lbfgs = nao_interpolate(a, b, t, prior)
+    spacing = 2.0 * (a - b).norm(dim=1) / 16
+    objective = lambda result: nao_path_loss(result.path.double(), spacing.double())  # noqa: E731
+    assert bool((objective(lbfgs) <= objective(adam) + 1e-4 * objective(adam).abs()).all())
+    assert lbfgs.stopping.reason == "converged" and lbfgs.iterations < adam.iterations / 3
+    assert torch.equal(lbfgs.path[:, 0], a) and torch.equal(lbfgs.path[:, -1], b)
+    centroid = {o: nao_centroid(torch.cat([a, b]), prior, optimiser=o) for o in ("adam", "lbfgs")}
+    assert float(centroid["lbfgs"].losses[-1, 0]) <= float(centroid["adam"].losses[-1, 0])
+
+
+def test_nao_lbfgs_stops_on_request_and_on_its_budget_with_the_best_paths():
+    prior = lc.StandardNormal(64)
+    a, b = prior.sample(1, seed=14), prior.sample(1, seed=15)
+    t = torch.linspace(0, 1, 12, dtype=torch.float64)
+    polls = []
+    stopped = nao_interpolate(a, b, t, prior, should_stop=lambda: polls.append(1) or len(polls) >= 3)
+    assert stopped.stopping.reason == "stop" and stopped.iterations == 2 and stopped.stopping.early
+    assert float(stopped.stopping.loss) == float(stopped.losses.min())  # the best reached, as the path holds
+    spacing = 2.0 * (a - b).norm(dim=1) / 12
+    assert float(nao_path_loss(stopped.path, spacing)) == pytest.approx(stopped.stopping.loss, rel=1e-5)
+    budget = nao_interpolate(a, b, t, prior, budget_s=1e-6)
+    assert budget.stopping.reason == "budget" and budget.iterations == 0
+
+
 def test_nao_centroid_of_opposite_seeds_is_finite_and_typical():
     seeds = lc.StandardNormal(64).sample(1, seed=4)
     c = lc.centroid(torch.cat([seeds, -seeds]), scheme="nao")  # their mean: the origin, where the norm has no gradient
@@ -177,7 +222,7 @@ def test_bad_inputs_raise_clear_errors():
         lc.interpolate(z[0], z[1], 4, scheme="cubic")
     with pytest.raises(ValueError, match="frames"):
         lc.interpolate(z[0], z[1], 1)
-    with pytest.raises(ValueError, match="takes no option max_steps; its options: lr, max_iter, tol, patience"):
+    with pytest.raises(ValueError, match="no option max_steps; its options: optimiser, lr, max_iter, tol, patience"):
         lc.interpolate(z[0], z[1], 4, scheme="nao", max_steps=10)
     with pytest.raises(ValueError, match="same shape"):
         lc.interpolate(z[0], torch.zeros(5), 4)
