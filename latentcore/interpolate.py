@@ -22,6 +22,7 @@ app and the evaluation, whether it needs a decoder, the models it is too slow fo
 
 from __future__ import annotations
 
+import functools
 from dataclasses import KW_ONLY, dataclass
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -32,7 +33,8 @@ from .device import as_tensor
 from .optimise import check_budget
 from .priors import Prior
 from .registry import BaseScheme, Registry
-from .validation import check_choice, check_int, check_latents, check_options, keyword_options, resolve_prior
+from .validation import (all_finite, check_choice, check_finite, check_int, check_latents, check_options,
+                         keyword_options, resolve_prior)
 
 if TYPE_CHECKING:
     from .models import Decoding
@@ -151,67 +153,71 @@ class Scheme(BaseScheme):
 
 
 def _pairs_path(z0: torch.Tensor, z1: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """``a z0 + b z1`` for coefficients ``[S]`` (shared by all pairs) or ``[B, S]``.
-
-    Two elementwise passes over the ``[B, S, D]`` output (a product, then an in-place multiply-add): with a
-    contraction dimension of 2, a batched matmul is several times slower on CPUs.
-    """
+    """``a z0 + b z1`` for coefficients ``[B, S]`` (or ``[S]``, shared by all pairs): two elementwise passes over
+    the ``[B, S, D]`` output (a product, then an in-place multiply-add). No stock kernel forms it in one pass, and a
+    batched matmul with a contraction dimension of 2 is several times slower on CPUs."""
     col = lambda w: w.to(z0.dtype).reshape(-1 if w.dim() == 2 else 1, w.shape[-1], 1)  # noqa: E731
-    out = z0[:, None, :] * col(a)
-    out.addcmul_(z1[:, None, :], col(b))
-    return out
+    out = torch.mul(z0.unsqueeze(1), col(a))
+    return out.addcmul_(z1.unsqueeze(1), col(b))
 
 
 def linear_path(z0, z1, t, prior, *, progress=None):
     """``(1 - t) z0 + t z1``, one fused pass (``torch.lerp``)."""
-    return torch.lerp(z0[:, None, :], z1[:, None, :], t.to(z0.dtype)[None, :, None])
+    return torch.lerp(z0.unsqueeze(1), z1.unsqueeze(1), t.to(z0.dtype).reshape(1, -1, 1))
 
 
 def slerp_path(z0, z1, t, prior, *, progress=None):
-    """Spherical linear interpolation about the origin; finite for every pair of endpoints (module docstring)."""
+    """Spherical linear interpolation about the origin; finite for every pair of endpoints (module docstring).
+    The angles and coefficients ``[B, S]`` are computed in float64, the path in the latents' dtype."""
     x, y, tt = z0.double(), z1.double(), t.double()
     nx, ny = torch.linalg.vector_norm(x, dim=1), torch.linalg.vector_norm(y, dim=1)
-    safe = lambda n: torch.where(n > 0, n, torch.ones_like(n))  # noqa: E731
-    xu, yu = x / safe(nx)[:, None], y / safe(ny)[:, None]
-    cos = (xu * yu).sum(1).clamp(-1.0, 1.0)
+    cos = torch.linalg.vecdot(x, y).div_(nx * ny).clamp_(-1.0, 1.0)  # NaN where an endpoint is zero
     omega = torch.arccos(cos)
     sin = torch.sin(omega)
-    degenerate = (sin < SLERP_SIN_EPS) | (nx == 0) | (ny == 0)
-    antipodal = degenerate & (cos < 0) & (nx > 0) & (ny > 0)
-
-    sin_safe = torch.where(degenerate, torch.ones_like(sin), sin)
-    a = torch.sin((1 - tt)[None, :] * omega[:, None]) / sin_safe[:, None]
-    b = torch.sin(tt[None, :] * omega[:, None]) / sin_safe[:, None]
-    a = torch.where(degenerate[:, None], (1 - tt)[None, :], a)
-    b = torch.where(degenerate[:, None], tt[None, :], b)
+    degenerate = (sin >= SLERP_SIN_EPS).logical_not_().unsqueeze(1)  # near-parallel, near-antipodal or zero
+    rest = tt.neg().add_(1.0)
+    inv_sin = sin.reciprocal().unsqueeze(1)
+    a = torch.where(degenerate, rest, torch.outer(omega, rest).sin_().mul_(inv_sin))
+    b = torch.where(degenerate, tt, torch.outer(omega, tt).sin_().mul_(inv_sin))
     out = _pairs_path(z0, z1, a, b)
-
+    antipodal = degenerate.squeeze(1) & (cos < 0)  # a zero endpoint's NaN cosine is not < 0: it stays linear
     if bool(antipodal.any()):
-        idx = antipodal.nonzero().squeeze(1)
-        xa, ya = xu[idx], yu[idx]
-        perp = ya - cos[idx, None] * xa
-        pn = torch.linalg.vector_norm(perp, dim=1)
-        axis = torch.nn.functional.one_hot(xa.abs().argmin(1), xa.shape[1]).double()
-        axis = axis - (axis * xa).sum(1, keepdim=True) * xa
-        v = torch.where((pn > 1e3 * torch.finfo(z0.dtype).eps)[:, None], perp / safe(pn)[:, None], axis)
-        v = v / torch.linalg.vector_norm(v, dim=1, keepdim=True)
-        radius = (1 - tt)[None, :] * nx[idx, None] + tt[None, :] * ny[idx, None]          # [b, S]
-        ang = tt[None, :] * omega[idx, None]
-        turn = torch.cos(ang)[..., None] * xa[:, None, :] + torch.sin(ang)[..., None] * v[:, None, :]
-        out[idx] = (radius[..., None] * turn).to(out.dtype)
+        out[antipodal] = _antipodal_paths(x[antipodal], y[antipodal], tt, torch.finfo(z0.dtype).eps).to(out.dtype)
     return out
+
+
+def _antipodal_paths(x: torch.Tensor, y: torch.Tensor, t: torch.Tensor, eps: float) -> torch.Tensor:
+    """Paths ``[b, S, D]`` (float64) between near-antipodal nonzero endpoints ``[b, D]``: from ``x`` towards a
+    fixed direction ``v`` orthogonal to it, the norm interpolated linearly (module docstring). The part of ``y``
+    orthogonal to ``x`` is that direction where it is longer than ``1000 eps`` (``eps`` of the latents' dtype)."""
+    nx, ny = torch.linalg.vector_norm(x, dim=1), torch.linalg.vector_norm(y, dim=1)
+    xu, yu = x / nx[:, None], y / ny[:, None]
+    cos = (xu * yu).sum(1).clamp(-1.0, 1.0)
+    omega = torch.arccos(cos)
+    perp = yu - cos[:, None] * xu
+    pn = torch.linalg.vector_norm(perp, dim=1)
+    axis = torch.nn.functional.one_hot(xu.abs().argmin(1), xu.shape[1]).double()
+    axis = axis - (axis * xu).sum(1, keepdim=True) * xu
+    measurable = (pn > 1e3 * eps)[:, None]
+    v = torch.where(measurable, perp / torch.where(measurable, pn[:, None], 1.0), axis)
+    v = v / torch.linalg.vector_norm(v, dim=1, keepdim=True)
+    radius = (1 - t)[None, :] * nx[:, None] + t[None, :] * ny[:, None]                  # [b, S]
+    angle = t[None, :] * omega[:, None]
+    turn = torch.cos(angle)[..., None] * xu[:, None, :] + torch.sin(angle)[..., None] * v[:, None, :]
+    return radius[..., None] * turn
 
 
 def lol_path(z0, z1, t, prior, *, progress=None):
     """LOL interpolation, ``w = (1 - t, t)``. Since ``sum_i w_i (x_i - mu) / ||w||`` is the linear path about
-    ``mu`` divided by ``sqrt((1 - t)^2 + t^2)``, it is one fused ``lerp`` and an in-place rescale."""
+    ``mu`` divided by ``sqrt((1 - t)^2 + t^2) = sqrt(1 - 2 t (1 - t))``, it is one fused ``lerp`` and an in-place
+    rescale."""
     s0, centre = to_lol_space(z0, prior)
     s1, _ = to_lol_space(z1, prior)
     if centre is not None:
         s0, s1 = s0 - centre, s1 - centre
     tt = t.to(s0.dtype)
-    out = torch.lerp(s0[:, None, :], s1[:, None, :], tt[None, :, None])
-    out.mul_(torch.rsqrt((1 - tt) ** 2 + tt**2)[None, :, None])
+    out = torch.lerp(s0.unsqueeze(1), s1.unsqueeze(1), tt.reshape(1, -1, 1))
+    out.mul_(tt.mul(tt.sub(1.0)).mul_(2.0).add_(1.0).rsqrt_().reshape(1, -1, 1))
     if centre is not None:
         out.add_(centre)
     return from_lol_space(out.reshape(-1, out.shape[-1]), prior).reshape(out.shape)
@@ -263,9 +269,18 @@ def _endpoints(z0, z1, prior: Prior | None):
     if z0.shape != z1.shape:
         raise ValueError(f"endpoints must have the same shape, got {tuple(z0.shape)} and {tuple(z1.shape)}")
     prior = resolve_prior(prior, z0, batched=False)
-    f0, batch = check_latents(z0, prior, name="z0", batch_dims=(0, 1))
-    f1, _ = check_latents(z1, prior, name="z1", batch_dims=(0, 1))
+    f0, batch = check_latents(z0, prior, name="z0", batch_dims=(0, 1), finite=False)
+    f1, _ = check_latents(z1, prior, name="z1", batch_dims=(0, 1), finite=False)
+    if not all_finite(f0, f1):
+        check_finite(f0, "z0")
+        check_finite(f1, "z1")
     return f0, f1, batch, prior
+
+
+@functools.lru_cache(maxsize=64)
+def _times(frames: int, device: torch.device) -> torch.Tensor:
+    """``t [frames]``, float64, evenly spaced in [0, 1]; shared between calls, so read-only."""
+    return torch.linspace(0.0, 1.0, frames, device=device, dtype=torch.float64)
 
 
 def _checked_run(scheme: str, frames: int, budget_s: float | None, options: dict) -> tuple[Scheme, int, float | None]:
@@ -278,10 +293,11 @@ def _checked_run(scheme: str, frames: int, budget_s: float | None, options: dict
 def _paths(spec: Scheme, f0: torch.Tensor, f1: torch.Tensor, frames: int, prior: Prior, **controls_and_options):
     """``(paths [B, frames, D], stopping)`` of checked flat endpoints ``[B, D]``, the endpoints pinned to the
     inputs exactly."""
-    t = torch.linspace(0.0, 1.0, frames, device=f0.device, dtype=torch.float64)
-    path, stopping = spec.run(f0, f1, t, prior, **controls_and_options)
-    path = path.to(f0.dtype)
-    path[:, 0], path[:, -1] = f0, f1
+    path, stopping = spec.run(f0, f1, _times(frames, f0.device), prior, **controls_and_options)
+    if path.dtype != f0.dtype:
+        path = path.to(f0.dtype)
+    path.select(1, 0).copy_(f0)
+    path.select(1, -1).copy_(f1)
     return path, stopping
 
 

@@ -45,13 +45,15 @@ def count_nonfinite(x: torch.Tensor) -> int:
     return sum(int((~torch.isfinite(chunk)).sum()) for chunk in flat.split(FINITE_CHUNK))
 
 
-def all_finite(x: torch.Tensor) -> bool:
-    """Whether every value of ``x`` is finite. The sum screens in one pass with no mask: a NaN or Inf makes it NaN
-    or Inf, so a finite sum proves ``x`` finite; only a non-finite sum (a bad value, or finite values whose sum
-    overflows) is counted exactly."""
-    if x.numel() == 0 or not x.is_floating_point():
+def all_finite(*tensors: torch.Tensor) -> bool:
+    """Whether every value of the floating ``tensors`` is finite. Sums screen in one pass with no mask: a NaN or
+    Inf makes a sum NaN or Inf, so a finite total proves every value finite; only a non-finite total (a bad value,
+    or finite values whose sum overflows) is counted exactly."""
+    sums = [x.sum() for x in tensors if x.is_floating_point() and x.numel()]
+    if not sums:
         return True
-    return math.isfinite(float(x.sum())) or count_nonfinite(x) == 0
+    total = sums[0] if len(sums) == 1 else torch.stack(sums).sum()
+    return math.isfinite(float(total)) or all(count_nonfinite(x) == 0 for x in tensors)
 
 
 def check_finite(x: torch.Tensor, name: str) -> torch.Tensor:
@@ -65,11 +67,12 @@ def check_finite(x: torch.Tensor, name: str) -> torch.Tensor:
 
 
 def check_latents(latents, prior: Prior, *, name: str = "latents", batch_dims: Iterable[int] | None = None,
-                  min_count: int = 0) -> tuple[torch.Tensor, tuple[int, ...]]:
+                  min_count: int = 0, finite: bool = True) -> tuple[torch.Tensor, tuple[int, ...]]:
     """``latents`` shaped ``[*batch, *prior.shape]`` with finite values, as ``(flat [M, D], batch)``.
 
     ``batch_dims``: the numbers of leading batch dimensions accepted (default any), e.g. ``(0, 1)`` for one latent
-    or a batch, ``(1,)`` for a batch only. ``min_count``: the fewest latents ``M`` accepted.
+    or a batch, ``(1,)`` for a batch only. ``min_count``: the fewest latents ``M`` accepted. ``finite=False`` leaves
+    the values to the caller (who checks several inputs at once with :func:`all_finite`).
     """
     flat, batch = prior.flatten(latents)
     allowed = None if batch_dims is None else tuple(batch_dims)
@@ -81,7 +84,8 @@ def check_latents(latents, prior: Prior, *, name: str = "latents", batch_dims: I
     count = math.prod(batch)
     if count < min_count:
         raise ValueError(f"{name} must hold at least {min_count} latent{'s' * (min_count != 1)}, got {count}")
-    check_finite(flat, name)
+    if finite:
+        check_finite(flat, name)
     return flat, batch
 
 
