@@ -16,7 +16,7 @@ import pytest
 import torch
 
 import latentcore.models as models
-from ui.server import batching, limits
+from ui.server import batching, limits, threads
 from latentcore.imaging import to_uint8
 from latentcore.models.vae import VAEModel
 from ui import models as ui_models
@@ -158,7 +158,7 @@ def test_the_worker_decodes_with_its_own_thread_count():
     model.seen = []
     torch.set_num_threads(2)
     batcher = batching.DecodeBatcher(model)
-    assert batcher.threads == 1  # one core left to the sessions' Python code
+    assert batcher.threads == threads.DECODE_THREADS == 1  # 2 cores: the other one is the jobs'
     batcher.decode(model.prior.sample(2, seed=1))
     seen_elsewhere = []
     later = threading.Thread(target=lambda: seen_elsewhere.append(torch.get_num_threads()))
@@ -166,6 +166,21 @@ def test_the_worker_decodes_with_its_own_thread_count():
     later.join()
     assert model.seen == [1] and torch.get_num_threads() == 2 and seen_elsewhere == [2]
     batcher.close()
+
+
+def test_a_thread_started_with_its_own_count_leaves_everyone_else_theirs(monkeypatch):
+    torch.set_num_threads(2)
+    seen = []
+    threads.start_thread(lambda: seen.append(torch.get_num_threads()), "three", 3).join()
+    later = threading.Thread(target=lambda: seen.append(torch.get_num_threads()))
+    later.start()
+    later.join()
+    assert seen == [3, 2] and torch.get_num_threads() == 2
+    monkeypatch.setenv("LATENT_EXPLORER_JOB_THREADS", "two")
+    with pytest.raises(ValueError, match="LATENT_EXPLORER_JOB_THREADS must be a whole number of threads.*'two'"):
+        threads._setting("LATENT_EXPLORER_JOB_THREADS", 1)
+    monkeypatch.setenv("LATENT_EXPLORER_JOB_THREADS", "4")
+    assert threads._setting("LATENT_EXPLORER_JOB_THREADS", 1) == 4
 
 
 def test_closing_decodes_what_is_queued_then_refuses():

@@ -10,11 +10,12 @@ import streamlit as st
 
 from .errors import PageStop, errors_shown
 from .jobs import job_panel, own_jobs
-from .memory import release_when_ended, return_large_blocks
+from .memory import release_when_ended, return_large_blocks, served_session
 from .models import plugins
 from .sidebar import sidebar
 from .text import plain
 from .seed_sets import seed_set
+from .server import threads
 from .workspace import note_workspace, open_workspace, save_workspace
 
 
@@ -36,6 +37,8 @@ def page(title: str):
     try:
         with errors_shown():
             return_large_blocks()  # once per process: a large upload's memory goes back when freed
+            if served_session() is not None:
+                threads.configure()  # once per server process: each kind of work its own torch threads
             release_when_ended()  # once per session: what it holds goes when it has ended
             plugins()  # before the workspace: a link's ?model= may name a plug-in
             open_workspace()

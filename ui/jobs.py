@@ -34,6 +34,7 @@ from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from latentcore.optimise import Stopped
 
+from .server.threads import JOB_THREADS, start_thread
 from .state import remember
 
 BUDGET_S = (5, 600)
@@ -103,8 +104,7 @@ class SessionJobs:
             job = Job(key, owner, label, work, budget_s)
             self.queue.append(job)
             if self.worker is None or not self.worker.is_alive():
-                self.worker = threading.Thread(target=self._work, name=f"jobs-{self.session_id}", daemon=True)
-                self.worker.start()
+                self.worker = start_thread(self._work, f"jobs-{self.session_id}", JOB_THREADS)
         return job
 
     def find(self, key: tuple, owner: str) -> Job | None:

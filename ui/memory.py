@@ -62,17 +62,25 @@ def release_when_ended() -> None:
     has been disconnected for longer than ``server.disconnectedSessionTTL`` (Streamlit's expiry: after it no tab
     can reconnect to the session). Nothing without a server (AppTest)."""
     global _releaser
-    ctx, runtime = get_script_run_ctx(), _server()
-    if ctx is None or runtime is None or ctx.session_id in _noted:
-        return
-    session = runtime.get_app_session(ctx.session_id)
-    if not isinstance(getattr(session, "session_state", None), SessionState):  # gone, or AppTest's stand-in
+    ctx = get_script_run_ctx()
+    session = served_session()
+    if session is None or ctx.session_id in _noted:
         return
     with _noted_lock:
         _noted[ctx.session_id] = session.session_state  # dropped when released: held no longer than Streamlit's
         if _releaser is None or not _releaser.is_alive():
             _releaser = threading.Thread(target=_release_ended_sessions, name="session-release", daemon=True)
             _releaser.start()
+
+
+def served_session():
+    """The Streamlit session of this script run when a real server runs it; None outside one (AppTest, bare
+    mode, a session already gone)."""
+    ctx, runtime = get_script_run_ctx(), _server()
+    if ctx is None or runtime is None:
+        return None
+    session = runtime.get_app_session(ctx.session_id)
+    return session if isinstance(getattr(session, "session_state", None), SessionState) else None
 
 
 def release_ended(now: float | None = None) -> list[str]:

@@ -12,9 +12,14 @@ answers); ``--fresh-neighbours`` makes the neighbours walk so too. ``--baseline 
 other checkouts (e.g. the version before a change) on a server of its own each, in the same alternating rounds, and
 prints the ratios.
 
+``--beside job`` measures the slider alone and beside a long computation of another session (a tab whose
+ri-optimal path runs as a job while the slider moves, cancelled between rounds); ``--beside busy`` beside a
+process that keeps one core busy (a neighbour on a shared machine). Both go with ``--baseline``.
+
     python -m bench.server.app_latency
     python -m bench.server.app_latency --neighbours 5 --steps 60 --model faces-dcgan
     python -m bench.server.app_latency --neighbours 5 --steps 100 --rounds 4 --baseline ../before
+    python -m bench.server.app_latency --beside job --steps 60 --baseline ../before
 """
 
 from __future__ import annotations
@@ -23,7 +28,10 @@ import argparse
 import asyncio
 import contextlib
 import os
+import re
 import statistics
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -120,6 +128,9 @@ class Neighbours:
         return self
 
     def __exit__(self, *exc):
+        self.close()
+
+    def close(self) -> None:
         self.stopping.set()
         self.paused.clear()
         self._thread.join(timeout=120)
@@ -186,26 +197,82 @@ class Neighbours:
         await context.close()
 
 
-def beside_neighbours(browser, servers: dict[str, str], model: str, n: int, steps: int, rounds: int,
-                      fresh: bool, pause: float = 0.0) -> None:
-    """On each server (label -> address): a measured tab's slider alone and beside ``n`` neighbour tabs, ``steps``
-    steps each, in ``rounds`` alternating rounds (per round and server: alone, then beside; the other servers'
-    tabs wait meanwhile); prints a table."""
-    times = {(label, beside): [] for label in servers for beside in (0, n)}
-    busy = {label: [0.0, 0] for label in servers}  # seconds beside the neighbours, and the neighbours' steps then
+class BusyCore:
+    """A process that keeps one core busy while resumed (a neighbour on a shared machine)."""
+
+    def __init__(self):
+        self.steps, self.errors, self._proc = 0, [], None
+
+    def resume(self) -> None:
+        self._proc = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+
+    def pause(self) -> None:
+        if self._proc is not None:
+            self._proc.kill()
+            self._proc.wait()
+            self._proc = None
+
+    close = pause
+
+
+class RunningJob:
+    """Another session's long computation while resumed: a tab of its own whose Interpolate page computes a
+    ri-optimal path on ``model`` as a job (600 s budget), cancelled when paused."""
+
+    def __init__(self, browser, url: str, model: str, workspaces: Path):
+        self.steps, self.errors = 0, []
+        from latentcore import models
+        from ui.server import workspace
+        from ui.server.seed_set import SeedSet
+
+        ws = workspace.new_workspace_id()
+        seeds = SeedSet(models.load(model, device="cpu").prior.sample(2, seed=0, device="cpu"), ["a", "b"])
+        settings = {"model": model, "interpolate.schemes": ["ri-optimal"], "interpolate.frames": 16,
+                    "jobs.budget_s": 600}
+        workspace.save_workspace(workspace.Workspace(seed_sets={model: seeds}, settings=settings), ws,
+                                 str(workspaces))
+        self._context = browser.new_context(viewport={"width": 1400, "height": 1000})
+        self.page = self._context.new_page()
+        self.page.set_default_timeout(120_000)
+        self.page.goto(f"{url}/interpolate?ws={ws}")
+        self.page.wait_for_selector("[data-test-script-state=notRunning]")
+
+    def resume(self) -> None:
+        compute = self.page.get_by_role("button", name=re.compile(r"Compute \(about .*\)|Run again"))
+        compute.first.click()
+        self.page.get_by_text(re.compile(r"ri-optimal path · \d+ s of at most 600 s")).first.wait_for()
+
+    def pause(self) -> None:
+        self.page.get_by_role("button", name="Cancel").click()
+        self.page.get_by_text(re.compile(r"stopped early on request")).first.wait_for()
+        self.page.wait_for_selector("[data-test-script-state=notRunning]")
+
+    def close(self) -> None:
+        self._context.close()
+
+
+def beside_neighbours(browser, servers: dict[str, tuple[str, Path]], model: str, steps: int, rounds: int,
+                      neighbours_of, label: str, heading: str) -> None:
+    """On each server (label -> (address, workspace folder)): a measured tab's slider alone and beside the
+    neighbours ``neighbours_of(address, folder)`` make (``resume()`` / ``pause()``, ``steps``, ``errors``),
+    ``steps`` steps each, in ``rounds`` alternating rounds (per round and server: alone, then beside; the other
+    servers' neighbours wait meanwhile); prints a table under ``heading``, the rows beside them named ``label``."""
+    n = 1
+    times = {(name, beside): [] for name in servers for beside in (0, n)}
+    busy = {name: [0.0, 0] for name in servers}  # seconds beside the neighbours, and the neighbours' steps then
     load = []
     with contextlib.ExitStack() as stack:
         tabs = {}
-        for label, url in servers.items():
+        for name, (url, folder) in servers.items():
             context = browser.new_context(viewport={"width": 1400, "height": 1000})
             stack.callback(context.close)
             page = context.new_page()
             page.set_default_timeout(120_000)
-            tabs[label] = (page, *open_subspace(page, url, model), walk(),
-                           stack.enter_context(Neighbours(url, model, n, fresh, pause)))
+            tabs[name] = (page, *open_subspace(page, url, model), walk(),
+                          stack.enter_context(contextlib.closing(neighbours_of(url, folder))))
         for r in range(rounds):
             count = steps // rounds + (r < steps % rounds)
-            for label, (page, image, sliders, walker, neighbours) in tabs.items():
+            for name, (page, image, sliders, walker, neighbours) in tabs.items():
                 for beside in (0, n):
                     if beside:
                         neighbours.resume()
@@ -213,33 +280,31 @@ def beside_neighbours(browser, servers: dict[str, str], model: str, n: int, step
                         started, before = time.perf_counter(), neighbours.steps
                     for _ in range(count):
                         slider, key = next(walker)
-                        times[label, beside].append(step(page, image, sliders.nth(slider), key))
+                        times[name, beside].append(step(page, image, sliders.nth(slider), key))
                         if neighbours.errors:
                             raise RuntimeError("; ".join(neighbours.errors))
                     if beside:
-                        busy[label][0] += time.perf_counter() - started
-                        busy[label][1] += neighbours.steps - before
-                    neighbours.pause()
+                        busy[name][0] += time.perf_counter() - started
+                        busy[name][1] += neighbours.steps - before
+                        neighbours.pause()
                     load.append(os.getloadavg()[0])
-    walked = "each step a new point" if fresh else "back and forth"
-    paced = f"{pause:g} s after each step" if pause else "without pause"
-    print(f"{model}: one tab's slider alone and beside {n} other tabs moving theirs {paced} ({walked}); "
-          f"{steps} steps each way, in {rounds} alternating rounds; load average {min(load):.1f} to {max(load):.1f}\n")
+    print(f"{heading}; {steps} steps each way, in {rounds} alternating rounds; load average {min(load):.1f} to "
+          f"{max(load):.1f}\n")
     print("| server | measured tab | slider step to new image: median | 95th percentile | max | neighbours' steps |")
     print("|---|---|---|---|---|---|")
-    for (label, beside), t in times.items():
-        rate = f"{busy[label][1] / busy[label][0]:.1f} a second" if beside else ""
-        print(f"| {label} | {f'beside {n} tabs' if beside else 'alone'} | {statistics.median(t) * 1e3:.0f} ms | "
+    for (name, beside), t in times.items():
+        rate = f"{busy[name][1] / busy[name][0]:.1f} a second" if beside and busy[name][1] else ""
+        print(f"| {name} | {label if beside else 'alone'} | {statistics.median(t) * 1e3:.0f} ms | "
               f"{p95(t) * 1e3:.0f} ms | {max(t) * 1e3:.0f} ms | {rate} |")
     print()
-    for label in servers:
-        ratio = [f(times[label, n]) / f(times[label, 0]) for f in (statistics.median, p95)]
-        print(f"{label}, beside / alone: median {ratio[0]:.2f}x, 95th percentile {ratio[1]:.2f}x")
+    for name in servers:
+        ratio = [f(times[name, n]) / f(times[name, 0]) for f in (statistics.median, p95)]
+        print(f"{name}, {label} / alone: median {ratio[0]:.2f}x, 95th percentile {ratio[1]:.2f}x")
     new, *olds = servers
     for old in olds:
         for beside in (0, n):
             ratio = [f(times[new, beside]) / f(times[old, beside]) for f in (statistics.median, p95)]
-            print(f"{'beside' if beside else 'alone'}, {new} / {old}: median {ratio[0]:.2f}x, 95th percentile "
+            print(f"{label if beside else 'alone'}, {new} / {old}: median {ratio[0]:.2f}x, 95th percentile "
                   f"{ratio[1]:.2f}x")
 
 
@@ -248,6 +313,9 @@ def main():
                                      description=__doc__.split("\n\n")[0])
     parser.add_argument("--neighbours", type=int, default=0, metavar="N",
                         help="measure one tab's slider alone and beside N other tabs moving theirs")
+    parser.add_argument("--beside", choices=("job", "busy"), default=None,
+                        help="measure one tab's slider alone and beside another session's job (job) or a process "
+                             "keeping one core busy (busy)")
     parser.add_argument("--steps", type=int, default=60, help="with --neighbours: slider steps measured each way")
     parser.add_argument("--rounds", type=int, default=3, help="with --neighbours: alternating rounds")
     parser.add_argument("--model", default=DEFAULT_MODEL, help="with --neighbours: the model of every tab")
@@ -266,7 +334,8 @@ def main():
     started = time.perf_counter()
     # workspaces (saved on slider steps) go to a scratch folder
     with contextlib.ExitStack() as stack:
-        url = stack.enter_context(streamlit_server(Path(tempfile.mkdtemp(prefix="le-bench-"))))
+        folder = Path(tempfile.mkdtemp(prefix="le-bench-"))
+        url = stack.enter_context(streamlit_server(folder))
         p = stack.enter_context(sync_playwright())
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
@@ -276,13 +345,28 @@ def main():
         page.locator("[data-testid=stMain] img").first.wait_for()  # a frame of the demo's paths
         cold = time.perf_counter() - started
         print(f"cold start (launch to the first decoded image, demo on {DEFAULT_MODEL}): {cold:.1f} s\n")
-        if args.neighbours:
-            servers = {"this checkout": url}
+        if args.neighbours or args.beside:
+            servers = {"this checkout": (url, folder)}
             for baseline in args.baseline:
-                servers[f"baseline ({baseline})"] = stack.enter_context(
-                    streamlit_server(Path(tempfile.mkdtemp(prefix="le-bench-")), root=baseline.resolve()))
-            beside_neighbours(browser, servers, args.model, args.neighbours, args.steps, args.rounds,
-                              args.fresh_neighbours, args.neighbour_pause)
+                other = Path(tempfile.mkdtemp(prefix="le-bench-"))
+                servers[f"baseline ({baseline})"] = (
+                    stack.enter_context(streamlit_server(other, root=baseline.resolve())), other)
+            if args.beside == "job":
+                make, label = (lambda url, folder: RunningJob(browser, url, args.model, folder),
+                               "beside another session's job")
+                heading = f"{args.model}: one tab's slider alone and beside another session's ri-optimal path job"
+            elif args.beside == "busy":
+                make, label = lambda url, folder: BusyCore(), "beside a busy core"
+                heading = f"{args.model}: one tab's slider alone and beside a process keeping one core busy"
+            else:
+                n, fresh, pause = args.neighbours, args.fresh_neighbours, args.neighbour_pause
+                make = lambda url, folder: Neighbours(url, args.model, n, fresh, pause).__enter__()  # noqa: E731
+                label = f"beside {n} tabs"
+                walked = "each step a new point" if fresh else "back and forth"
+                paced = f"{pause:g} s after each step" if pause else "without pause"
+                heading = (f"{args.model}: one tab's slider alone and beside {n} other tabs moving theirs {paced} "
+                           f"({walked})")
+            beside_neighbours(browser, servers, args.model, args.steps, args.rounds, make, label, heading)
             browser.close()
             return
         print("| model | slider step to new image: median | 95th percentile |")

@@ -41,6 +41,8 @@ import torch
 from latentcore.models.base import Decoding, GenerativeModel
 from latentcore.validation import check_latents
 
+from .threads import DECODE_THREADS, start_thread
+
 MAX_WAIT_S = 0.005  # how long the oldest request waits for others to join it
 
 
@@ -72,10 +74,9 @@ class DecodeBatcher:
 
     ``max_batch``: the most latents one joint batch holds (default ``model.decode_batch``); ``max_wait_s``: how
     long the oldest queued request waits for others (0: decode what is queued at once); ``threads``: the CPU
-    threads torch uses in the worker (default one fewer than the process's, at least one: the sessions' Python
-    code, which holds the GIL, keeps one core busy, and a torch thread competing for that core spins instead of
-    computing: on a busy 2-core machine one thread decoded a digits-ddim latent several times faster than two).
-    With torch's OpenMP build (the CPU wheels) the count is the worker thread's own; other threads keep theirs.
+    threads torch uses in the worker (default :data:`ui.server.threads.DECODE_THREADS`, the half of the cores that
+    jobs leave: a torch thread competing for a busy core spins instead of computing). With torch's OpenMP build
+    (the CPU wheels) the count is the worker thread's own; other threads keep theirs.
     """
 
     def __init__(self, model: GenerativeModel, *, max_batch: int | None = None, max_wait_s: float = MAX_WAIT_S,
@@ -90,7 +91,7 @@ class DecodeBatcher:
         self.name = model.name
         self.max_batch = max_batch or model.decode_batch
         self.max_wait_s = max_wait_s
-        self.threads = threads or max(1, torch.get_num_threads() - 1)
+        self.threads = threads or DECODE_THREADS
         self._changed = threading.Condition()
         self._queue: collections.deque[_Request] = collections.deque()
         self._closed = False
@@ -147,21 +148,9 @@ class DecodeBatcher:
             worker.join(timeout)
 
     def _start_worker(self) -> None:
-        """Start the worker with its own torch thread count. torch.set_num_threads sets the calling thread's count
-        and the count that threads take up when they first compute, so the worker sets its own and takes it up at
-        once, and then this thread sets the process's count back for threads started later."""
-        process_threads = torch.get_num_threads()
-        counted = threading.Event()
-        self._worker = threading.Thread(target=self._work, args=(counted,), name=f"decode-batcher-{self.name}",
-                                        daemon=True)
-        self._worker.start()
-        counted.wait()
-        torch.set_num_threads(process_threads)
+        self._worker = start_thread(self._work, f"decode-batcher-{self.name}", self.threads)
 
-    def _work(self, counted: threading.Event) -> None:
-        torch.set_num_threads(self.threads)
-        torch.get_num_threads()  # taken up now, before the count is set back
-        counted.set()
+    def _work(self) -> None:
         while True:
             with self._changed:
                 while not self._queue and not self._closed:
