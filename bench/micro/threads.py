@@ -5,10 +5,10 @@ and without a busy neighbour process, each setting in a fresh process (OpenMP re
 
 Each call follows a pause (``--pause-ms``), as a person's slider steps do; "back to back" repeats the call with
 no pause (a job's loop). The neighbour is a Python process that keeps one core busy. Settings: torch's default
-(2 intra-op threads on this machine, OpenMP's active wait), OpenMP's passive wait (``OMP_WAIT_POLICY=PASSIVE``,
-what ``latentcore.threads`` sets before torch loads), and one intra-op thread. Prints a Markdown table of median
-and 90th-percentile milliseconds per call, and each setting's median as a multiple of the same work idle under
-torch's default.
+(one intra-op thread per core, OpenMP's active wait), OpenMP's passive wait (``OMP_WAIT_POLICY=PASSIVE``), and
+one intra-op thread (what the server gives each kind of work on 2 cores: ``ui.server.threads``). Prints a
+Markdown table of median and 90th-percentile milliseconds per call, and each setting's median as a multiple of the
+same work idle under torch's default.
 """
 
 from __future__ import annotations
@@ -69,7 +69,6 @@ def neighbour(busy: bool):
 
 def measure(env: dict, calls: int, pause_s: float) -> dict:
     environ = {k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", "OMP_WAIT_POLICY")}
-    environ["LATENTCORE_OMP_WAIT_POLICY"] = "leave"  # the setting under test, not latentcore's own
     result = subprocess.run([sys.executable, "-c", CHILD, str(calls), str(pause_s)], env={**environ, **env},
                             capture_output=True, text=True, check=True)
     return json.loads(result.stdout.strip().splitlines()[-1])
