@@ -5,7 +5,7 @@ import streamlit as st
 import latentcore as lc
 import ui
 from ui import plots
-from latentcore.diagnostics import TEACHING_EXAMPLES, TESTS, diagnostic_views, teaching_examples
+from latentcore.diagnostics import TEACHING_EXAMPLES, TESTS, ad_p_floor, diagnostic_views, teaching_examples
 
 # Short headers fit the page; the full names are their help.
 SHORT = {TESTS["ks"]: "KS p", TESTS["cvm"]: "CvM p", TESTS["ad"]: "AD p", TESTS["chi2_norm"]: "χ² p (norm)",
@@ -56,6 +56,9 @@ with ui.page("Diagnostics") as (name, model, decoding):
     st.markdown("**Normality tests**: p-values of each latent's standardised elements against N(0, 1), and of its "
                 "squared norm against the chi-square distribution")
     ui.table(pd.DataFrame({"latent": chosen, **{TESTS[k]: p[k] for k in TESTS}}), SHORT)
+    st.caption(f"Anderson-Darling p-values stop at {ad_p_floor(model.prior.dim):.1e} for latents of "
+               f"{model.prior.dim} elements: the approximation of its distribution (Marsaglia & Marsaglia 2004) "
+               "cannot tell smaller values apart, so read that value as \"this or less\".")
     st.markdown("**Realisticity indices** (Struski et al., \"Interpolation in generative models\"): how usual the "
                 "latent is for the prior, between 0 and 1")
     ui.table(pd.DataFrame({"latent": chosen, "realisticity (density)": density,

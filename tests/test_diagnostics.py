@@ -1,6 +1,7 @@
 """Normality diagnostics (LOL paper section 4): samples pass, a constant vector with a likely norm fails."""
 
 import numpy as np
+import pytest
 import scipy.stats
 import torch
 
@@ -79,3 +80,27 @@ def test_the_badge_names_the_chi_square_test_when_only_the_norm_is_atypical():
     p = lc.normality_tests(short, prior=prior)
     assert p["chi2_norm"][0] < 1e-3 and min(p[t][0] for t in ("ks", "cvm", "ad")) > lc.NORMALITY_LEVEL
     assert latent_summary(short, prior=prior).verdicts[0] == f"atypical (χ² of the norm, p {p['chi2_norm'][0]:.2g})"
+
+
+def test_the_shared_sort_gives_scipys_statistics_and_p_values():
+    from latentcore.diagnostics import normality_statistics
+
+    rng = np.random.default_rng(5)
+    x = np.concatenate([rng.standard_normal((3, 300)), 1.3 * rng.standard_normal((2, 300)) + 0.2])
+    p, stat = lc.normality_tests(torch.from_numpy(x)), normality_statistics(torch.from_numpy(x))
+    ks, cvm = scipy.stats.kstest(x, "norm", axis=1), scipy.stats.cramervonmises(x, "norm", axis=1)
+    np.testing.assert_allclose(stat["ks"], ks.statistic, rtol=1e-12)
+    np.testing.assert_allclose(p["ks"], ks.pvalue, rtol=1e-9)
+    np.testing.assert_allclose(stat["cvm"], cvm.statistic, rtol=1e-12)
+    np.testing.assert_allclose(p["cvm"], np.clip(cvm.pvalue, 0, 1), rtol=1e-9, atol=1e-15)
+    assert (p["ad"][3:] < 1e-3).all() and (p["ad"][:3] > 1e-3).all()
+
+
+def test_anderson_darling_p_values_stop_at_the_stated_floor():
+    from latentcore.diagnostics import ad_p_floor
+
+    assert ad_p_floor(16384) == pytest.approx(3.7e-8, rel=0.02)  # the floor the page states
+    for n in (64, 16384):
+        x = np.random.default_rng(6).standard_normal((3, n))
+        _, p = anderson_darling_normal(np.stack([x[0], x[1] + 3.0, 0.1 * x[2]]))
+        assert p[0] > 1e-3 and p[1] == p[2] == ad_p_floor(n)
