@@ -49,11 +49,11 @@ def all_finite(*tensors: torch.Tensor) -> bool:
     """Whether every value of the floating ``tensors`` is finite. Sums screen in one pass with no mask: a NaN or
     Inf makes a sum NaN or Inf, so a finite total proves every value finite; only a non-finite total (a bad value,
     or finite values whose sum overflows) is counted exactly."""
-    sums = [x.sum() for x in tensors if x.is_floating_point() and x.numel()]
-    if not sums:
-        return True
-    total = sums[0] if len(sums) == 1 else torch.stack(sums).sum()
-    return math.isfinite(float(total)) or all(count_nonfinite(x) == 0 for x in tensors)
+    total = None
+    for x in tensors:
+        if x.is_floating_point() and x.numel():
+            total = x.sum() if total is None else total + x.sum()
+    return total is None or math.isfinite(float(total)) or all(count_nonfinite(x) == 0 for x in tensors)
 
 
 def check_finite(x: torch.Tensor, name: str) -> torch.Tensor:
