@@ -249,8 +249,8 @@ def minimise_lbfgs(free: list[torch.Tensor],
 
     The units ``P`` (dimension 0 of every free tensor) share one quasi-Newton model of the summed loss and step
     together. The run stops as :func:`optimise_units` does (every unit calm for ``patience`` iterations,
-    ``max_iter`` iterations, the budget, a stop request; after an early stop each unit holds the values of its
-    lowest loss) and returns :class:`Optimised`. An iteration evaluates the loss once or a few times (the line
+    ``max_iter`` iterations, the budget, a stop request) and returns :class:`Optimised`; each unit then holds the
+    values of its lowest loss. An iteration evaluates the loss once or a few times (the line
     search); values already evaluated are not evaluated again.
     """
     units = _Units(free, max_iter=max_iter, tol=tol, patience=patience, relative=relative, budget_s=budget_s,
@@ -275,7 +275,7 @@ def minimise_lbfgs(free: list[torch.Tensor],
             break
         opt.step(closure)
         units.iteration += 1
-    return units.finish(stopped_by, keep_best=False)
+    return units.finish(stopped_by, keep_best=True)  # the line search lowers the sum; a unit may have risen
 
 
 def _keep_best(free: list[torch.Tensor], value: torch.Tensor, best):

@@ -52,7 +52,8 @@ def all_finite(*tensors: torch.Tensor) -> bool:
     total = None
     for x in tensors:
         if x.is_floating_point() and x.numel():
-            total = x.sum() if total is None else total + x.sum()
+            part = x.detach().sum()  # a check, not part of any gradient
+            total = part if total is None else total + part
     return total is None or math.isfinite(float(total)) or all(count_nonfinite(x) == 0 for x in tensors)
 
 

@@ -66,8 +66,8 @@ def test_no_module_imports_a_module_that_imports_it_back():
 @pytest.mark.slow
 def test_the_wheel_holds_the_models_and_weights_and_runs_outside_the_checkout(tmp_path):
     source, wheels = tmp_path / "source", tmp_path / "wheels"  # built from a copy: no build/ in the checkout
-    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(".git", "build", "*.egg-info", "test-output",
-                                                                "__pycache__", ".hypothesis", ".pytest_cache"))
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(".git", ".venv", "build", "*.egg-info", "test-output",
+                                                                "docs", "__pycache__", ".hypothesis", ".pytest_cache"))
     subprocess.run([sys.executable, "-m", "pip", "wheel", str(source), "--no-deps", "--no-build-isolation", "-q",
                     "-w", str(wheels)], check=True, cwd=tmp_path)
     wheel = next(wheels.glob("latent_explorer-*.whl"))

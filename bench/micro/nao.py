@@ -37,6 +37,7 @@ import torch
 import latentcore as lc
 from latentcore.nao import log_chi_density, nao_centroid, nao_interpolate, nao_path_loss
 
+from bench.report import add_save_option, saved_report
 from bench.micro.device_option import add_device_option, chosen_device
 
 NODES = 64
@@ -134,6 +135,7 @@ def main():
     parser.add_argument("--seeds", type=int, default=4, help="seeds of each centroid (default %(default)s)")
     parser.add_argument("--dims", type=int, nargs="+", default=list(SHAPES), choices=list(SHAPES),
                         help="latent dimensions D (default: %(default)s)")
+    add_save_option(parser)
     args = parser.parse_args()
     if args.seedselect is None or not (args.seedselect / "nao" / "norm_aware_optimization.py").is_file():
         parser.error("--seedselect must name a clone of github.com/dvirsamuel/SeedSelect")
@@ -144,17 +146,18 @@ def main():
         nao_interpolate(warm[:1], warm[1:], torch.linspace(0, 1, 4, device=device), lc.StandardNormal(8),
                         optimiser=optimiser, max_iter=3)
     torch.manual_seed(0)  # the reference's starting noise
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else math.nan
-    print(f"device {device}, torch {torch.__version__}, {torch.get_num_threads()} threads, "
-          f"{platform.processor() or platform.machine()}, load average {load:.1f}")
-    print()
-    print("| NAO | D | pairs / seeds | reference (iterations) | latentcore (iterations) | reference objective "
-          "| latentcore objective | same objective | speed-up |")
-    print("|---|---|---|---|---|---|---|---|---|")
-    for d in args.dims:
-        prior = lc.StandardNormal(SHAPES[d])
-        print(row("paths", d, args.pairs, compare_paths(ref, prior, args.pairs, device)), flush=True)
-        print(row("centroid", d, args.seeds, compare_centroids(ref, prior, args.seeds, device)), flush=True)
+    with saved_report("bench.micro.nao", args.save, device):
+        load = os.getloadavg()[0] if hasattr(os, "getloadavg") else math.nan
+        print(f"device {device}, torch {torch.__version__}, {torch.get_num_threads()} threads, "
+              f"{platform.processor() or platform.machine()}, load average {load:.1f}")
+        print()
+        print("| NAO | D | pairs / seeds | reference (iterations) | latentcore (iterations) | reference objective "
+              "| latentcore objective | same objective | speed-up |")
+        print("|---|---|---|---|---|---|---|---|---|")
+        for d in args.dims:
+            prior = lc.StandardNormal(SHAPES[d])
+            print(row("paths", d, args.pairs, compare_paths(ref, prior, args.pairs, device)), flush=True)
+            print(row("centroid", d, args.seeds, compare_centroids(ref, prior, args.seeds, device)), flush=True)
 
 
 if __name__ == "__main__":

@@ -21,6 +21,8 @@ import subprocess
 import sys
 from contextlib import contextmanager
 
+from bench.report import add_save_option, saved_report
+
 SETTINGS = {"torch default (active wait)": {"OMP_WAIT_POLICY": "ACTIVE"},
             "passive wait": {"OMP_WAIT_POLICY": "PASSIVE"},
             "1 thread": {"OMP_NUM_THREADS": "1", "OMP_WAIT_POLICY": "ACTIVE"}}
@@ -79,26 +81,28 @@ def main():
     parser.add_argument("--calls", type=int, default=60, help="calls per measurement (default %(default)s)")
     parser.add_argument("--pause-ms", type=float, default=20.0,
                         help="pause before each paused call, in ms (default %(default)s)")
+    add_save_option(parser)
     args = parser.parse_args()
-    print(f"{os.cpu_count()} CPUs, {platform.processor() or platform.machine()}, load average "
-          f"{os.getloadavg()[0]:.1f}, pause {args.pause_ms:g} ms, {args.calls} calls")
-    print()
-    print("| work | calls | neighbour | setting | threads | median ms | p90 ms | median / idle default |")
-    print("|---|---|---|---|---|---|---|---|")
-    results = {}
-    for busy in (False, True):
-        with neighbour(busy):
-            for setting, env in SETTINGS.items():
-                results[busy, setting] = measure(env, args.calls, args.pause_ms / 1000)
-    for work in WORK:
-        for label in ("paused", "back to back"):
-            base = results[False, "torch default (active wait)"][f"{work}|{label}"][0]
-            for busy in (False, True):
-                for setting in SETTINGS:
-                    r = results[busy, setting]
-                    median, p90 = r[f"{work}|{label}"]
-                    print(f"| {work} | {label} | {'busy core' if busy else 'none'} | {setting} | {r['threads']} | "
-                          f"{median * 1e3:.2f} | {p90 * 1e3:.2f} | {median / base:.2f}x |", flush=True)
+    with saved_report("bench.micro.threads", args.save, None):
+        print(f"{os.cpu_count()} CPUs, {platform.processor() or platform.machine()}, load average "
+              f"{os.getloadavg()[0]:.1f}, pause {args.pause_ms:g} ms, {args.calls} calls")
+        print()
+        print("| work | calls | neighbour | setting | threads | median ms | p90 ms | median / idle default |")
+        print("|---|---|---|---|---|---|---|---|")
+        results = {}
+        for busy in (False, True):
+            with neighbour(busy):
+                for setting, env in SETTINGS.items():
+                    results[busy, setting] = measure(env, args.calls, args.pause_ms / 1000)
+        for work in WORK:
+            for label in ("paused", "back to back"):
+                base = results[False, "torch default (active wait)"][f"{work}|{label}"][0]
+                for busy in (False, True):
+                    for setting in SETTINGS:
+                        r = results[busy, setting]
+                        median, p90 = r[f"{work}|{label}"]
+                        print(f"| {work} | {label} | {'busy core' if busy else 'none'} | {setting} | {r['threads']} | "
+                              f"{median * 1e3:.2f} | {p90 * 1e3:.2f} | {median / base:.2f}x |", flush=True)
 
 
 if __name__ == "__main__":

@@ -37,6 +37,7 @@ import threading
 import time
 from pathlib import Path
 
+from bench.report import add_save_option, saved_report
 from tools.launch import CHROMIUM, CHROMIUM_FLAGS, streamlit_server
 from ui.sidebar import DEFAULT_MODEL
 
@@ -327,13 +328,16 @@ def main():
     parser.add_argument("--fresh-neighbours", action="store_true",
                         help="with --neighbours: each neighbour step a new point, decoded (default: back and forth "
                              "over the same points, their images soon cached)")
+    add_save_option(parser)
     args = parser.parse_args()
+    mode = [f"beside-{args.beside}"] if args.beside else [f"{args.neighbours}-tabs"] if args.neighbours else []
+    suffix = None if args.save is None else args.save or "-".join([*mode, args.model] if mode else [])
 
     from playwright.sync_api import sync_playwright
 
     started = time.perf_counter()
     # workspaces (saved on slider steps) go to a scratch folder
-    with contextlib.ExitStack() as stack:
+    with saved_report("bench.server.app_latency", suffix), contextlib.ExitStack() as stack:
         folder = Path(tempfile.mkdtemp(prefix="le-bench-"))
         url = stack.enter_context(streamlit_server(folder))
         p = stack.enter_context(sync_playwright())
