@@ -37,11 +37,10 @@ from .validation import check_choice
 
 DEFAULT_OPTIMISER = "lbfgs"
 OPTIMISER = Setting("optimiser", "Optimiser", DEFAULT_OPTIMISER, help=(
-    "Both minimise the same NAO objective from the same start. L-BFGS with a strong-Wolfe line search and the "
-    "objective's gradient in closed form reaches a lower objective in a few dozen iterations; Adam with learning "
-    "rate 0.01 is the official code's step rule, which takes hundreds to thousands of iterations (at D = 16384 "
-    "it rarely meets the stopping rule before 10 000)."), choices=("lbfgs", "adam"),
-    choice_labels=("L-BFGS (fast)", "Adam (the official code's)"))
+    "Both look for the same best path from the same start. L-BFGS gets there in a few dozen iterations and usually "
+    "ends on a slightly better path; Adam repeats the authors' own code, which can take thousands of iterations. "
+    "Choose Adam to reproduce their baseline exactly."), choices=("lbfgs", "adam"),
+    choice_labels=("L-BFGS (fast)", "Adam (as the authors' code)"))
 
 
 def log_chi_density(r: torch.Tensor, dof: int) -> torch.Tensor:
