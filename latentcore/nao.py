@@ -67,7 +67,7 @@ def nao_path_loss_and_grad(nodes: torch.Tensor, spacing: torch.Tensor) -> tuple[
     segment ``i`` adds ``-s_i l(r_i) + relu(s_i - eps)``, whose gradient is ``c_i d_i`` in ``d_i`` and ``e_i m_i``
     in its midpoint ``m_i``, with ``c_i = (1[s_i > eps] - l(r_i)) / s_i`` and ``e_i = -s_i l'(r_i) / r_i``. So node
     ``j`` gets ``u_{j-1} d_{j-1} - u_j d_j + (e_{j-1} + e_j) x_j / 2`` with ``u_i = c_i - e_i / 4`` (terms of
-    segments that do not exist left out): three passes over the nodes instead of autograd's graph.
+    segments that do not exist left out): a few elementwise passes over the nodes, no autograd graph.
     """
     dof = nodes.shape[-1]
     d = nodes[:, 1:] - nodes[:, :-1]                                                     # [B, n-1, D]
