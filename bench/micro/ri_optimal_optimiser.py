@@ -26,6 +26,8 @@ import latentcore.models as models
 from latentcore.realism import path_energy
 from latentcore.ri_optimal import DEFAULT_ALPHA, DEFAULT_KIND
 
+from bench.report import add_save_option, saved_report
+
 RATES = (0.005, 0.01, 0.02, 0.04)
 SWEEP = {"faces-dcgan": 150, "digits-ddim": 40}   # model -> iterations of the learning-rate sweep
 
@@ -69,27 +71,29 @@ def main():
                                      description=__doc__.split("\n\n")[0])
     parser.add_argument("--frames", type=int, default=8, help="frames per path (default %(default)s)")
     parser.add_argument("--pairs", type=int, default=4, help="pairs in the batched measurements (default %(default)s)")
+    add_save_option(parser)
     args = parser.parse_args()
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, load average {os.getloadavg()[0]:.2f}; "
-          f"{args.frames} frames\n")
-    print(f"| model | setup, 1 path (s) | s per iteration, 1 path | s per iteration, {args.pairs} paths | "
-          "per path, batched / alone |")
-    print("|---|---|---|---|---|")
-    for name in models.available():
-        model = models.load(name, device="cpu")
-        alone, batched = cost_of(model, 1, args.frames), cost_of(model, args.pairs, args.frames)
-        print(f"| {name} | {alone.setup_s:.3f} | {alone.iteration_s:.4f} | {batched.iteration_s:.4f} | "
-              f"{batched.iteration_s / args.pairs / max(alone.iteration_s, 1e-9):.2f} |", flush=True)
-    print(f"\nmean energy in the loop after the iterations shown, {args.pairs} pairs, from the closed-form start "
-          "(learning rate in units of the prior's scale)\n")
-    print("| model (iterations) | start | " + " | ".join(f"{r} constant | {r} cosine" for r in RATES) + " |")
-    print("|---|---|" + "---|---|" * len(RATES))
-    for name, iterations in SWEEP.items():
-        model = models.load(name, device="cpu")
-        cells = [f"{sweep(model, args.pairs, args.frames, iterations, r, s):.3g}" for r in RATES
-                 for s in ("constant", "cosine")]
-        first = sweep(model, args.pairs, args.frames, 0, RATES[0], "constant")
-        print(f"| {name} ({iterations}) | {first:.3g} | " + " | ".join(cells) + " |", flush=True)
+    with saved_report("bench.micro.ri_optimal_optimiser", args.save, None):
+        print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, load average {os.getloadavg()[0]:.2f}; "
+              f"{args.frames} frames\n")
+        print(f"| model | setup, 1 path (s) | s per iteration, 1 path | s per iteration, {args.pairs} paths | "
+              "per path, batched / alone |")
+        print("|---|---|---|---|---|")
+        for name in models.available():
+            model = models.load(name, device="cpu")
+            alone, batched = cost_of(model, 1, args.frames), cost_of(model, args.pairs, args.frames)
+            print(f"| {name} | {alone.setup_s:.3f} | {alone.iteration_s:.4f} | {batched.iteration_s:.4f} | "
+                  f"{batched.iteration_s / args.pairs / max(alone.iteration_s, 1e-9):.2f} |", flush=True)
+        print(f"\nmean energy in the loop after the iterations shown, {args.pairs} pairs, from the closed-form start "
+              "(learning rate in units of the prior's scale)\n")
+        print("| model (iterations) | start | " + " | ".join(f"{r} constant | {r} cosine" for r in RATES) + " |")
+        print("|---|---|" + "---|---|" * len(RATES))
+        for name, iterations in SWEEP.items():
+            model = models.load(name, device="cpu")
+            cells = [f"{sweep(model, args.pairs, args.frames, iterations, r, s):.3g}" for r in RATES
+                     for s in ("constant", "cosine")]
+            first = sweep(model, args.pairs, args.frames, 0, RATES[0], "constant")
+            print(f"| {name} ({iterations}) | {first:.3g} | " + " | ".join(cells) + " |", flush=True)
 
 
 if __name__ == "__main__":

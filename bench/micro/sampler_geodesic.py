@@ -22,6 +22,7 @@ from latentcore.ri_optimal import ri_optimal_interpolate
 from latentcore.realism import path_energy, path_realism
 
 from bench.micro.device_option import add_device_option, chosen_device
+from bench.report import add_save_option, saved_report
 
 # Struski et al.'s own index and start, with which the README's figures of this script were measured
 PAPER = {"kind": "density", "start": "chord"}
@@ -41,49 +42,51 @@ def main():
     parser.add_argument("--loop-steps", type=int, nargs="+", default=[3, 10],
                         help="DDIM steps of the decoder in the optimisation loop, one run each (default: 3 10)")
     add_device_option(parser)
+    add_save_option(parser)
     args = parser.parse_args()
     device = chosen_device(args)
-    model = models.load("digits-ddim", device=device)
-    full = model.decoder()
-    steps = model.sampler.default
-    z = model.prior.sample(2 * args.pairs, seed=3, device=device).reshape(2 * args.pairs, -1)
-    t = torch.linspace(0.0, 1.0, args.frames, dtype=torch.float64, device=device)
-    shape = (1, args.frames, *model.prior.shape)
-    print(f"device {device}, torch {torch.__version__}, {torch.get_num_threads()} threads; digits-ddim, "
-          f"{args.frames} frames, {args.pairs} pairs one at a time, budget {args.budget:.0f} s, full sampler "
-          f"{steps} steps\n")
+    with saved_report("bench.micro.sampler_geodesic", args.save, device):
+        model = models.load("digits-ddim", device=device)
+        full = model.decoder()
+        steps = model.sampler.default
+        z = model.prior.sample(2 * args.pairs, seed=3, device=device).reshape(2 * args.pairs, -1)
+        t = torch.linspace(0.0, 1.0, args.frames, dtype=torch.float64, device=device)
+        shape = (1, args.frames, *model.prior.shape)
+        print(f"device {device}, torch {torch.__version__}, {torch.get_num_threads()} threads; digits-ddim, "
+              f"{args.frames} frames, {args.pairs} pairs one at a time, budget {args.budget:.0f} s, full sampler "
+              f"{steps} steps\n")
 
-    def timed(loop_decoder, max_iter, budget_s=None):
-        rows = []
-        for i in range(args.pairs):
-            a, b = z[i:i + 1], z[args.pairs + i:args.pairs + i + 1]
-            start = time.perf_counter()
-            result = ri_optimal_interpolate(a, b, t, model.prior, decoder=full, loop_decoder=loop_decoder, **PAPER,
-                                            max_iter=max_iter, budget_s=budget_s)
-            seconds = time.perf_counter() - start
-            chord = torch.lerp(a[:, None], b[:, None], t.to(a)[None, :, None]).reshape(shape)
-            with torch.no_grad():
-                chord_energy = float(path_energy(chord, prior=model.prior, decoder=full))
-            chord_index = float(path_realism(chord, prior=model.prior, decoder=full).index)
-            rows.append((seconds, result, chord_energy, chord_index))
-        return rows
+        def timed(loop_decoder, max_iter, budget_s=None):
+            rows = []
+            for i in range(args.pairs):
+                a, b = z[i:i + 1], z[args.pairs + i:args.pairs + i + 1]
+                start = time.perf_counter()
+                result = ri_optimal_interpolate(a, b, t, model.prior, decoder=full, loop_decoder=loop_decoder, **PAPER,
+                                                max_iter=max_iter, budget_s=budget_s)
+                seconds = time.perf_counter() - start
+                chord = torch.lerp(a[:, None], b[:, None], t.to(a)[None, :, None]).reshape(shape)
+                with torch.no_grad():
+                    chord_energy = float(path_energy(chord, prior=model.prior, decoder=full))
+                chord_index = float(path_realism(chord, prior=model.prior, decoder=full).index)
+                rows.append((seconds, result, chord_energy, chord_index))
+            return rows
 
-    baseline = timed(None, BASELINE_ITERATIONS)
-    per_iteration_full = statistics.median(s / max(r.iterations, 1) for s, r, _, _ in baseline)
-    print("| loop decoder | s per iteration | vs full sampler | iterations (how it ended) | time per path | "
-          "energy, full sampler: chord -> path | path index: chord -> path |")
-    print("|---|---|---|---|---|---|---|")
-    print(f"| full sampler ({steps} steps) | {per_iteration_full:.3f} | 1 | {BASELINE_ITERATIONS} (timing only) "
-          "| | | |")
-    for loop_steps in args.loop_steps:
-        rows = timed(model.decoder(steps=loop_steps), 1000, args.budget)
-        per_iteration = statistics.median(s / max(r.iterations, 1) for s, r, _, _ in rows)
-        ended = ", ".join(f"{r.iterations} ({r.stopping.reason})" for _, r, _, _ in rows)
-        seconds = ", ".join(f"{s:.0f} s" for s, _, _, _ in rows)
-        energy = ", ".join(f"{ce:.3g} -> {float(r.energy[0]):.3g}" for _, r, ce, _ in rows)
-        index = ", ".join(f"{ci:.2f} -> {float(r.index[0]):.2f}" for _, r, _, ci in rows)
-        print(f"| {loop_steps} steps | {per_iteration:.3f} | {per_iteration / per_iteration_full:.2f} | {ended} | "
-              f"{seconds} | {energy} | {index} |")
+        baseline = timed(None, BASELINE_ITERATIONS)
+        per_iteration_full = statistics.median(s / max(r.iterations, 1) for s, r, _, _ in baseline)
+        print("| loop decoder | s per iteration | vs full sampler | iterations (how it ended) | time per path | "
+              "energy, full sampler: chord -> path | path index: chord -> path |")
+        print("|---|---|---|---|---|---|---|")
+        print(f"| full sampler ({steps} steps) | {per_iteration_full:.3f} | 1 | {BASELINE_ITERATIONS} (timing only) "
+              "| | | |")
+        for loop_steps in args.loop_steps:
+            rows = timed(model.decoder(steps=loop_steps), 1000, args.budget)
+            per_iteration = statistics.median(s / max(r.iterations, 1) for s, r, _, _ in rows)
+            ended = ", ".join(f"{r.iterations} ({r.stopping.reason})" for _, r, _, _ in rows)
+            seconds = ", ".join(f"{s:.0f} s" for s, _, _, _ in rows)
+            energy = ", ".join(f"{ce:.3g} -> {float(r.energy[0]):.3g}" for _, r, ce, _ in rows)
+            index = ", ".join(f"{ci:.2f} -> {float(r.index[0]):.2f}" for _, r, _, ci in rows)
+            print(f"| {loop_steps} steps | {per_iteration:.3f} | {per_iteration / per_iteration_full:.2f} | {ended} | "
+                  f"{seconds} | {energy} | {index} |")
 
 
 if __name__ == "__main__":

@@ -18,6 +18,8 @@ import tempfile
 
 from streamlit.testing.v1 import AppTest
 
+from bench.report import add_save_option, saved_report
+
 
 def _script(seeds: int, repeats: int):
     import statistics
@@ -63,23 +65,25 @@ def main():
                         help="faces-dcgan seeds (latent 100) in the session's workspace (default %(default)s)")
     parser.add_argument("--repeats", type=int, default=200,
                         help="timed calls per measurement, of which the median is reported (default %(default)s)")
+    add_save_option(parser)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as folder:
-        os.environ["LATENT_EXPLORER_WORKSPACES"] = folder
-        at = AppTest.from_function(_script, args=(args.seeds, args.repeats), default_timeout=600).run()
-        if at.exception:
-            raise SystemExit(at.exception[0].value)
-        result = at.session_state["bench"]
-    ms = {k: 1e3 * v for k, v in result.items() if k != "bytes"}
-    print(f"workspace of {args.seeds} faces-dcgan seeds (latent 100), {result['bytes'] / 2**20:.2f} MiB; "
-          f"median of {args.repeats}\n")
-    print("| what | time | / unchanged |")
-    print("|---|---|---|")
-    print(f"| save_workspace, nothing changed | {ms['unchanged']:.3f} ms | 1 |")
-    print(f"| baseline: serialise and hash the workspace | {ms['baseline']:.3f} ms | "
-          f"{ms['baseline'] / ms['unchanged']:.0f} |")
-    print(f"| save_workspace after renaming a seed (serialise, hash, write) | {ms['changed']:.3f} ms | "
-          f"{ms['changed'] / ms['unchanged']:.0f} |")
+    with saved_report("bench.micro.workspace_rerun", args.save, None):
+        with tempfile.TemporaryDirectory() as folder:
+            os.environ["LATENT_EXPLORER_WORKSPACES"] = folder
+            at = AppTest.from_function(_script, args=(args.seeds, args.repeats), default_timeout=600).run()
+            if at.exception:
+                raise SystemExit(at.exception[0].value)
+            result = at.session_state["bench"]
+        ms = {k: 1e3 * v for k, v in result.items() if k != "bytes"}
+        print(f"workspace of {args.seeds} faces-dcgan seeds (latent 100), {result['bytes'] / 2**20:.2f} MiB; "
+              f"median of {args.repeats}\n")
+        print("| what | time | / unchanged |")
+        print("|---|---|---|")
+        print(f"| save_workspace, nothing changed | {ms['unchanged']:.3f} ms | 1 |")
+        print(f"| baseline: serialise and hash the workspace | {ms['baseline']:.3f} ms | "
+              f"{ms['baseline'] / ms['unchanged']:.0f} |")
+        print(f"| save_workspace after renaming a seed (serialise, hash, write) | {ms['changed']:.3f} ms | "
+              f"{ms['changed'] / ms['unchanged']:.0f} |")
 
 
 if __name__ == "__main__":
