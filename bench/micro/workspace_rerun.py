@@ -30,6 +30,7 @@ def _script(seeds: int, repeats: int):
 
     from ui.server import workspace
     from ui import workspace as ui_workspace
+    from ui.seed_sets import seed_set
 
     def median_s(fn) -> float:
         times = []
@@ -41,13 +42,13 @@ def _script(seeds: int, repeats: int):
 
     ui_workspace.open_workspace()
     latents = torch.randn(seeds, 100, generator=torch.Generator().manual_seed(0))
-    ui_workspace.seed_set("faces-dcgan").add(latents, [f"seed {i}" for i in range(seeds)])
+    seed_set("faces-dcgan").add(latents, [f"seed {i}" for i in range(seeds)])
     st.session_state["settings"].update({"model": "faces-dcgan", "interpolate.frames": 12,
                                          "interpolate.schemes": ["LOL", "SLERP", "linear"]})
     assert ui_workspace.save_workspace() is None  # the first save writes
     unchanged = median_s(ui_workspace.save_workspace)
-    baseline = median_s(lambda: ui_workspace._digest(workspace.workspace_to_bytes(ui_workspace._current_workspace())))
-    seeds_set = ui_workspace.seed_set("faces-dcgan")
+    baseline = median_s(lambda: ui_workspace._digest(workspace.workspace_to_bytes(ui_workspace.current_workspace())))
+    seeds_set = seed_set("faces-dcgan")
     names = iter(range(repeats))
 
     def rename():
@@ -56,7 +57,7 @@ def _script(seeds: int, repeats: int):
 
     changed = median_s(rename)
     st.session_state["bench"] = {"unchanged": unchanged, "baseline": baseline, "changed": changed,
-                                 "bytes": len(workspace.workspace_to_bytes(ui_workspace._current_workspace()))}
+                                 "bytes": len(workspace.workspace_to_bytes(ui_workspace.current_workspace()))}
 
 
 def main():
