@@ -22,7 +22,6 @@ app and the evaluation, whether it needs a decoder, the models it is too slow fo
 
 from __future__ import annotations
 
-import functools
 from dataclasses import KW_ONLY, dataclass
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -277,11 +276,6 @@ def _endpoints(z0, z1, prior: Prior | None):
     return f0, f1, batch, prior
 
 
-@functools.lru_cache(maxsize=64)
-def _times(frames: int, device: torch.device) -> torch.Tensor:
-    """``t [frames]``, float64, evenly spaced in [0, 1]; shared between calls, so read-only."""
-    return torch.linspace(0.0, 1.0, frames, device=device, dtype=torch.float64)
-
 
 def _checked_run(scheme: str, frames: int, budget_s: float | None, options: dict) -> tuple[Scheme, int, float | None]:
     """The registered scheme ``scheme``, with the options it takes, the frame count and the budget checked."""
@@ -293,7 +287,8 @@ def _checked_run(scheme: str, frames: int, budget_s: float | None, options: dict
 def _paths(spec: Scheme, f0: torch.Tensor, f1: torch.Tensor, frames: int, prior: Prior, **controls_and_options):
     """``(paths [B, frames, D], stopping)`` of checked flat endpoints ``[B, D]``, the endpoints pinned to the
     inputs exactly."""
-    path, stopping = spec.run(f0, f1, _times(frames, f0.device), prior, **controls_and_options)
+    t = torch.linspace(0.0, 1.0, frames, device=f0.device, dtype=torch.float64)
+    path, stopping = spec.run(f0, f1, t, prior, **controls_and_options)
     if path.dtype != f0.dtype:
         path = path.to(f0.dtype)
     path.select(1, 0).copy_(f0)
