@@ -64,6 +64,11 @@ def test_same_seed_gives_the_same_numbers_and_another_seed_other_seeds(vae, smal
     assert list(other.units["seeds"]) != list(small.units["seeds"])
 
 
+def _results(evaluation):
+    """The table without its timing columns."""
+    return evaluation.table.drop(columns=list(ev.TIMINGS)).to_csv(index=False)
+
+
 def test_table_shape_and_metrics_in_their_ranges(small):
     table = small.table
     assert list(zip(table["task"], table["scheme"])) == [
@@ -223,13 +228,27 @@ def test_csv_json_and_markdown_round_trip(small, tmp_path):
     assert sum(line.startswith("| `") for line in lines) == len(small.table)
 
 
-def test_cli_writes_the_three_files(tmp_path, capsys):
-    result = cli.main(["--model", "digits-vae", "--pairs", "2", "--frames", "3", "--centroid-sets", "2",
-                      "--schemes", "linear", "lol", "--centroid-schemes", "mean", "--out", str(tmp_path)])
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["digits-vae.csv", "digits-vae.json", "digits-vae.md"]
+def test_cli_writes_the_three_files_and_resumes_from_its_chunks(tmp_path, capsys):
+    command = ["--model", "digits-vae", "--pairs", "3", "--frames", "3", "--centroid-sets", "2", "--chunk-units", "2",
+               "--schemes", "linear", "lol", "--centroid-schemes", "mean", "--out", str(tmp_path)]
+    result = cli.main(command)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["digits-vae.chunks", "digits-vae.csv", "digits-vae.json",
+                                                          "digits-vae.md"]
     out = capsys.readouterr()
     assert "| `lol` |" in out.out and "run time" in out.out and "interpolation: lol" in out.err
-    assert result.settings["pairs"] == 2
+    assert result.settings["pairs"] == 3 and result.settings["chunks_reused"] == 0
+    (stored,) = (tmp_path / "digits-vae.chunks").iterdir()  # one folder per settings
+    assert sorted(p.name for p in stored.glob("*.safetensors")) == [
+        "centroid-mean-0000.safetensors", "interpolation-linear-0000.safetensors",
+        "interpolation-linear-0001.safetensors", "interpolation-lol-0000.safetensors",
+        "interpolation-lol-0001.safetensors"]
+    (stored / "interpolation-lol-0001.safetensors").unlink()          # as if the run had stopped before it
+    (stored / "interpolation-linear-0001.safetensors").write_bytes(b"half a chunk")  # unreadable: measured again
+    again = cli.main(command)
+    assert again.settings["chunks_reused"] == 3 and "reused 3 chunks" in capsys.readouterr().err
+    assert _results(again) == _results(result)
+    other = cli.main(command[:-2] + ["--seed", "1", "--out", str(tmp_path)])  # other settings: nothing reused
+    assert other.settings["chunks_reused"] == 0 and len(list((tmp_path / "digits-vae.chunks").iterdir())) == 2
     with pytest.raises(SystemExit):
         cli.main(["--model", "digits-vae", "--schemes", "bezier", "--out", str(tmp_path)])
     assert "unknown interpolation scheme" in capsys.readouterr().err
@@ -299,7 +318,7 @@ def test_the_cli_loads_plugin_files_and_runs_on_a_diffusers_folder(pattern_cgan,
     file, _ = pattern_cgan
     out = tmp_path / "plug"
     cli.main(["--model", "pattern-cgan", "--models", str(file), "--pairs", "2", "--frames", "3",
-              "--centroid-sets", "0", "--schemes", "lol", "--out", str(out)])
+              "--centroid-sets", "0", "--schemes", "lol", "--out", str(out), "--no-checkpoint"])
     assert sorted(p.name for p in out.iterdir()) == ["pattern-cgan.csv", "pattern-cgan.json", "pattern-cgan.md"]
     assert "left" in capsys.readouterr().err  # progress with the time left
     folder = cli.main(["--model", str(tiny_unet2d_folder), "--steps", "4", "--pairs", "2", "--frames", "3",

@@ -6,10 +6,13 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from pathlib import Path
 
 from ..combine import CENTROIDS
 from ..interpolate import SCHEMES
 from ..models import ModelLoadError, available, load, load_plugins
+from .chunks import CHUNK_UNITS
+from .distributed import RayCluster
 from .report import Evaluation
 from .running import evaluate
 from .seeds import SOURCES
@@ -54,7 +57,23 @@ def main(argv: list[str] | None = None) -> Evaluation:
                         help=f"centroid schemes, of {', '.join(CENTROIDS)} (default: all; none given skips the "
                              "centroids)")
     parser.add_argument("--out", default="docs/evaluation",
-                        help="folder for <model>.csv, .json and .md, created if missing (default %(default)s)")
+                        help="folder for <model>.csv, .json and .md, created if missing, and for <model>.chunks/, "
+                             "where each finished chunk of work is kept so that the same command run again resumes "
+                             "(default %(default)s)")
+    parser.add_argument("--no-checkpoint", action="store_true",
+                        help="neither reuse nor keep finished chunks in <model>.chunks/")
+    parser.add_argument("--chunk-units", type=int, default=CHUNK_UNITS,
+                        help="pairs or sets per chunk of work, decoded as one batch (at least 1; default "
+                             "%(default)s); part of the settings, so a run resumes only with the same value")
+    parser.add_argument("--ray", default=None, metavar="ADDRESS",
+                        help="measure the chunks on Ray workers (pip install 'latent-explorer[ray]'): 'local' "
+                             "starts Ray on this machine, 'auto' joins the cluster this machine belongs to, "
+                             "'ray://host:port' connects to a remote one (default: in this process)")
+    parser.add_argument("--workers", type=int, default=None,
+                        help="Ray workers, each loading the model once (default: one per GPU of the cluster, else "
+                             "one per --cpus-per-worker of its CPUs)")
+    parser.add_argument("--cpus-per-worker", type=int, default=1,
+                        help="CPUs (torch threads) each Ray worker reserves (default %(default)s)")
     args = parser.parse_args(argv)
 
     last = {"stage": None, "fraction": -1.0}
@@ -74,11 +93,19 @@ def main(argv: list[str] | None = None) -> Evaluation:
     try:
         model = load(args.model)
         conditions = _conditions(model, args.condition)
+        cluster = None if args.ray is None else RayCluster(args.ray, workers=args.workers,
+                                                            cpus_per_worker=args.cpus_per_worker,
+                                                            plugins=tuple(args.models))
+        checkpoint = None if args.no_checkpoint else Path(args.out) / (model.name.replace("/", "_") + ".chunks")
         result = evaluate(model, seeds=args.seeds, schemes=args.schemes, centroid_schemes=args.centroid_schemes,
                           pairs=args.pairs, frames=args.frames, centroid_sets=args.centroid_sets, seed=args.seed,
-                          steps=args.steps, conditions=conditions, progress=show)
+                          steps=args.steps, conditions=conditions, chunk_units=args.chunk_units,
+                          checkpoint=checkpoint, cluster=cluster, progress=show)
     except (ValueError, ModelLoadError) as err:
         parser.error(str(err))
+    if result.settings["chunks_reused"]:
+        print(f"reused {result.settings['chunks_reused']} chunks of an earlier run with the same settings from "
+              f"{checkpoint}", file=sys.stderr)
     for metric, why in result.settings["unavailable"].items():
         print(f"not measured: {metric}: {why}", file=sys.stderr)
     for path in result.write(args.out):

@@ -1,9 +1,10 @@
 """Running an evaluation (:func:`evaluate`): check the arguments, choose the seeds (:mod:`.seeds`), encode them,
-measure each interpolation scheme and each centroid scheme on them (:mod:`.metrics`), summarise (:mod:`.report`).
+cut the work into chunks (:mod:`.chunks`), measure each interpolation scheme and each centroid scheme on them
+(:mod:`.metrics`) in this process or on Ray workers (:mod:`.distributed`), summarise (:mod:`.report`).
 
 Timings (:data:`~.report.TIMINGS`): ``seconds`` is the wall time of the scheme per path (set): one batched
-:func:`~latentcore.interpolate` call over all pairs divided by ``pairs`` (centroids: one call per set,
-averaged). Decoding for the metrics is not included; ri-optimal paths decode inside their own optimisation, so
+:func:`~latentcore.interpolate` call per chunk of pairs, summed and divided by ``pairs`` (centroids: one call per
+set, averaged). Decoding for the metrics is not included; ri-optimal paths decode inside their own optimisation, so
 theirs is. ``decode_seconds``: decoding a path's interior frames (one centroid), per path (set).
 
 Everything except the timings is a deterministic function of the model, the data and ``seed``: one generator
@@ -12,18 +13,21 @@ seeded with it chooses the seeds, then draws the intervals' resamples.
 
 from __future__ import annotations
 
+import itertools
+import os
 import time
 from dataclasses import dataclass
 
 import torch
 
-from ..combine import CENTROIDS, centroid
-from ..interpolate import SCHEMES, Progress, interpolate, schemes_for
+from ..combine import CENTROIDS
+from ..interpolate import SCHEMES, Progress, schemes_for
 from ..models import Decoding, Judge
 from ..optimise import Stopped, check_budget, time_left
 from ..validation import check_choice, check_int, check_latents
 from ..diagnostics import NORMALITY_LEVEL
-from .metrics import path_metrics, point_metrics
+from .chunks import CHUNK_UNITS, Chunk, ChunkInputs, ChunkStore, measure_chunk, merge, plan_chunks, settings_key
+from .distributed import RayCluster, WorkerSetup
 from .report import TASKS, Evaluation, Examples, Measured, summarise
 from .seeds import SEEDS_PER_SET, SOURCES, Seeds, check_digits, choose_seeds
 from .statistics import BOOTSTRAP_RESAMPLES, CONFIDENCE, FRECHET_RESAMPLES
@@ -72,8 +76,9 @@ def unavailable_metrics(model, judge: Judge | None) -> dict[str, str]:
 def evaluate(model, judge: Judge | None = None, *, seeds="prior", schemes=None, centroid_schemes=None,
              pairs: int = 16, frames: int = 9, centroid_sets: int = 8, seed: int = 0, decoding: Decoding | None = None,
              steps: int | None = None, conditions: dict | None = None, data=None, scheme_options: dict | None = None,
-             centroid_options: dict | None = None, examples: int = 3, budget_s: float | None = None,
-             should_stop=None, progress: Progress | None = None) -> Evaluation:
+             centroid_options: dict | None = None, examples: int = 3, chunk_units: int = CHUNK_UNITS,
+             checkpoint: str | os.PathLike | None = None, cluster: RayCluster | None = None,
+             budget_s: float | None = None, should_stop=None, progress: Progress | None = None) -> Evaluation:
     """Measure interpolation schemes (``schemes``, names in :data:`~latentcore.SCHEMES`; default those suited to the
     model, e.g. without ``ri-optimal`` for samplers over large images on a CPU) and centroid schemes
     (``centroid_schemes``, names in :data:`~latentcore.CENTROIDS`; default all) on the same seeds, by the metrics of
@@ -93,20 +98,29 @@ def evaluate(model, judge: Judge | None = None, *, seeds="prior", schemes=None, 
     e.g. the model as the ri-optimal path's decoder, capped iterations). ``centroid_sets=0`` or
     ``centroid_schemes=[]`` skips the centroid task, ``schemes=[]`` the interpolation task. ``examples``: how many
     paths and centroids (the first) to keep as latents. ``progress(fraction, text)`` is called as the run advances.
-    ``budget_s`` (seconds) bounds the whole run: closed-form schemes run first, then each iterative scheme gets an
-    equal share of what is left, less the time its measuring will take (as long as the longest closed-form
-    scheme's), and stops with its best results when it is spent or ``should_stop()`` returns True;
-    ``settings["stopped_early"]`` names the schemes cut short, and those stopped before they had any result (left
-    out of the tables, reason :data:`LEFT_OUT`); stopped before any had a result, it raises
-    :class:`~latentcore.optimise.Stopped`.
+
+    The work is cut into chunks of ``chunk_units`` pairs or sets of one scheme (default :data:`CHUNK_UNITS`; see
+    :mod:`.chunks`). ``checkpoint``: a folder where each chunk is kept as soon as it is done; a run started again
+    with the same settings and folder reuses them (``settings["chunks_reused"]``). ``cluster``: a
+    :class:`~.distributed.RayCluster` to measure the chunks on Ray workers instead of in this process (the tables
+    are the same; see :mod:`.distributed`).
+
+    ``budget_s`` (seconds, in-process runs) bounds the whole run: closed-form schemes run first, then each
+    iterative scheme gets an equal share of what is left, less the time its measuring will take (as long as the
+    longest closed-form scheme's), shared equally by its chunks, and stops with its best results when it is spent;
+    ``should_stop()`` returning True stops the run with the chunks done so far. ``settings["stopped_early"]`` names
+    the schemes cut short, and those stopped before they had any result (left out of the tables, reason
+    :data:`LEFT_OUT`); stopped before any had a result, it raises :class:`~latentcore.optimise.Stopped`.
     """
     budget_s = check_budget(budget_s)
+    if cluster is not None and budget_s is not None:
+        raise ValueError("budget_s bounds an in-process run; a Ray run is bounded by stopping it (should_stop), "
+                         "and a checkpoint folder lets it resume")
     judge = model.judge if judge is None else judge
     plan = _plan(model, seeds=seeds, data=data, schemes=schemes, centroid_schemes=centroid_schemes, pairs=pairs,
                  frames=frames, centroid_sets=centroid_sets, seed=seed, decoding=decoding, steps=steps,
-                 conditions=conditions,
-                 scheme_options=scheme_options, centroid_options=centroid_options, examples=examples)
-    stages = 1 + len(plan.schemes) + len(plan.centroid_schemes)
+                 conditions=conditions, scheme_options=scheme_options, centroid_options=centroid_options,
+                 examples=examples, chunk_units=chunk_units)
     start, began = time.perf_counter(), time.monotonic()
     generator = torch.Generator().manual_seed(plan.seed)
     if progress is not None:
@@ -118,31 +132,37 @@ def evaluate(model, judge: Judge | None = None, *, seeds="prior", schemes=None, 
 
     # Closed-form stages run first; their measuring time tells what each iterative stage must keep of its share of
     # the budget for its own measuring afterwards, so that the whole evaluation ends within the budget.
-    stages_planned = [("interpolation", n, SCHEMES[n].iterative) for n in plan.schemes]
-    stages_planned += [("centroid", n, CENTROIDS[n].iterative) for n in plan.centroid_schemes]
-    order = sorted(range(len(stages_planned)), key=lambda i: stages_planned[i][2])  # stable: closed-form first
-    measured: list[Measured | None] = [None] * len(stages_planned)
-    measuring = {"interpolation": 0.0, "centroid": 0.0}  # the longest closed-form stage of each task, seconds
-    left_out: dict[str, str] = {}
-    for k, i in enumerate(order, start=1):
-        task, name, iterative = stages_planned[i]
-        share = None
-        if budget_s is not None and iterative:
-            later = [stages_planned[j] for j in order[k - 1:]]
-            keep = sum(measuring[t] for t, _, _ in later)
-            share = time_left(time_left(budget_s, began) - keep, time.monotonic()) / len(later)
-        tic = time.monotonic()
-        measure = _measure_interpolation if task == "interpolation" else _measure_centroid
-        try:
-            measured[i] = measure(name, units, encoded, model=model, judge=judge, plan=plan,
-                                  progress=_stage(progress, k, stages, f"{task}: {name}"), budget_s=share,
-                                  should_stop=should_stop)
-        except Stopped:  # stopped before the scheme had any result: the others' results stand without it
+    stages = [("interpolation", n, SCHEMES[n].iterative) for n in plan.schemes]
+    stages += [("centroid", n, CENTROIDS[n].iterative) for n in plan.centroid_schemes]
+    stages.sort(key=lambda stage: stage[2])  # stable: closed-form first
+    chunks = {(task, name): plan_chunks(task, name, plan.pairs if task == "interpolation" else plan.centroid_sets,
+                                        plan.chunk_units) for task, name, _ in stages}
+    key_settings = _key_settings(model, judge, plan)
+    store = None if checkpoint is None else ChunkStore(
+        checkpoint, settings_key(key_settings, *_given_tensors(plan, seeds, data)), key_settings)
+    done = {c: r for cs in chunks.values() for c in cs if store is not None and (r := store.load(c)) is not None}
+    reused = len(done)
+    inputs = {c: _inputs(c, units, encoded) for cs in chunks.values() for c in cs if c not in done}
+    if cluster is None:
+        _run_in_process(stages, chunks, inputs, done, store, model=model, judge=judge, plan=plan, progress=progress,
+                        budget_s=budget_s, began=began, should_stop=should_stop)
+    else:
+        todo = [c for cs in chunks.values() for c in cs if c not in done]
+        cluster.run(todo, inputs, done, store, setup=_worker_setup(model, plan, scheme_options, centroid_options),
+                    progress=progress, should_stop=should_stop)
+
+    measured, left_out = [], {}
+    for task, name, _ in stages:
+        results = list(itertools.takewhile(lambda r: r is not None, (done.get(c) for c in chunks[task, name])))
+        if not results:  # stopped before the scheme had any result: the others' results stand without it
             left_out[f"{task}: {(SCHEMES if task == 'interpolation' else CENTROIDS)[name].label}"] = LEFT_OUT
             continue
-        if not iterative:
-            measuring[task] = max(measuring[task], time.monotonic() - tic)
-    measured = [m for m in measured if m is not None]
+        if task == "interpolation":
+            measured.append(merge(chunks[task, name], results, units.pair_classes, list(units.pairs)))
+        else:
+            measured.append(merge(chunks[task, name], results, units.set_classes, units.sets))
+    order = {(task, name): i for i, (task, name) in enumerate(_stage_order(plan))}
+    measured.sort(key=lambda m: order[m.task, m.scheme])
     if not measured:
         raise Stopped("the comparison was stopped before any scheme had a result")
     table, unit_values = summarise(measured, pool.reference_features, generator=generator)
@@ -151,9 +171,54 @@ def evaluate(model, judge: Judge | None = None, *, seeds="prior", schemes=None, 
 
     settings = _settings(model, judge, plan, pool, encode_seconds=encoded.seconds,
                          total_seconds=time.perf_counter() - start)
+    settings["chunks_reused"] = reused
+    settings["ran_on"] = "this process" if cluster is None else cluster.describe()
     settings["stopped_early"] = {f"{m.task}: {m.label}": m.stopped_early for m in measured if m.stopped_early}
     settings["stopped_early"].update(left_out)
     return Evaluation(table, unit_values, settings, _examples(measured, units, encoded, count=plan.examples))
+
+
+def _stage_order(plan: _Plan) -> list[tuple[str, str]]:
+    """The tables' order: interpolation schemes, then centroid schemes, each as the caller listed them."""
+    return [("interpolation", n) for n in plan.schemes] + [("centroid", n) for n in plan.centroid_schemes]
+
+
+def _run_in_process(stages, chunks, inputs, done, store, *, model, judge, plan, progress, budget_s, began,
+                    should_stop) -> None:
+    """Measure the chunks not ``done`` here, stage by stage (closed-form first), into ``done`` and ``store``; the
+    budget shared as :func:`evaluate` says. A stage stopped before a chunk had any result ends there."""
+    measuring = {"interpolation": 0.0, "centroid": 0.0}  # the longest closed-form stage of each task, seconds
+    for k, (task, name, iterative) in enumerate(stages):
+        share = None
+        if budget_s is not None and iterative:
+            keep = sum(measuring[t] for t, _, _ in stages[k:])
+            share = time_left(time_left(budget_s, began) - keep, time.monotonic()) / len(stages[k:])
+        stage = _stage(progress, k + 1, len(stages) + 1, f"{task}: {name}")
+        todo = [c for c in chunks[task, name] if c not in done]
+        tic = time.monotonic()
+        for j, chunk in enumerate(todo):
+            report = stage if len(todo) == 1 else _stage(stage, j, len(todo), f"chunk {j + 1} of {len(todo)}")
+            options = (plan.scheme_options if task == "interpolation" else plan.centroid_options)[name]
+            chunk_budget = None if share is None else time_left(share, tic) / (len(todo) - j)
+            try:
+                result = measure_chunk(chunk, inputs[chunk], model=model, judge=judge, frames=plan.frames,
+                                       decoding=plan.decoding, options=options, examples=plan.examples,
+                                       progress=report, budget_s=chunk_budget, should_stop=should_stop)
+            except Stopped:
+                break
+            done[chunk] = result
+            if store is not None:
+                store.save(chunk, result)
+        if not iterative:
+            measuring[task] = max(measuring[task], time.monotonic() - tic)
+
+
+def _inputs(chunk: Chunk, units: Seeds, encoded: _Encoded) -> ChunkInputs:
+    """The seeds of ``chunk``'s units."""
+    part = slice(chunk.start, chunk.stop)
+    if chunk.task == "interpolation":
+        return ChunkInputs(units.pair_classes[part], encoded.z0[part], encoded.z1[part], encoded.ends[part])
+    return ChunkInputs(units.set_classes[part], sets=encoded.sets[part])
 
 
 @dataclass(frozen=True)
@@ -168,6 +233,7 @@ class _Plan:
     seed: int
     decoding: Decoding                     # the model's options: sampler steps, scheduler, conditions
     examples: int
+    chunk_units: int
     schemes: list[str]
     centroid_schemes: list[str]
     scheme_options: dict[str, dict]       # per scheme: its evaluation options, then the caller's
@@ -175,12 +241,13 @@ class _Plan:
 
 
 def _plan(model, *, seeds, data, schemes, centroid_schemes, pairs, frames, centroid_sets, seed, decoding, steps,
-          conditions, scheme_options, centroid_options, examples) -> _Plan:
+          conditions, scheme_options, centroid_options, examples, chunk_units) -> _Plan:
     """The arguments of :func:`evaluate` checked (ValueErrors that say what is accepted), defaults resolved."""
     pairs = check_int("pairs", pairs, 2)
     frames = check_int("frames", frames, 3)
     centroid_sets = _check_centroid_sets(centroid_sets)
     examples = check_int("examples", examples, 0)
+    chunk_units = check_int("chunk_units", chunk_units, 1)
     seed = check_int("seed", seed, 0)
     if model.sampler is None and steps is not None:
         raise ValueError(f"steps sets the sampler steps of diffusion and flow models; {model.name} has none")
@@ -201,12 +268,43 @@ def _plan(model, *, seeds, data, schemes, centroid_schemes, pairs, frames, centr
         centroid_schemes = []
     if not schemes and not centroid_schemes:
         raise ValueError("nothing to evaluate: give at least one interpolation scheme or centroid scheme")
-    scheme_options = {name: {**SCHEMES[name].options(model, context="evaluation", decoding=decoding),
-                             **(scheme_options or {}).get(name, {})} for name in schemes}
-    centroid_options = {name: {**CENTROIDS[name].options(context="evaluation"),
-                               **(centroid_options or {}).get(name, {})} for name in centroid_schemes}
-    return _Plan(source, pairs if schemes else 0, frames, centroid_sets, seed, decoding, examples, schemes,
-                 centroid_schemes, scheme_options, centroid_options)
+    scheme_options, centroid_options = evaluation_options(model, decoding, schemes, centroid_schemes,
+                                                          scheme_options, centroid_options)
+    return _Plan(source, pairs if schemes else 0, frames, centroid_sets, seed, decoding, examples, chunk_units,
+                 schemes, centroid_schemes, scheme_options, centroid_options)
+
+
+def evaluation_options(model, decoding: Decoding, schemes: list[str], centroid_schemes: list[str],
+                       scheme_options: dict | None, centroid_options: dict | None) -> tuple[dict, dict]:
+    """Per scheme, the options it is evaluated with: its own evaluation options for ``model`` (which may hold the
+    model itself, e.g. as the ri-optimal path's decoder), then the caller's."""
+    return ({name: {**SCHEMES[name].options(model, context="evaluation", decoding=decoding),
+                    **(scheme_options or {}).get(name, {})} for name in schemes},
+            {name: {**CENTROIDS[name].options(context="evaluation"), **(centroid_options or {}).get(name, {})}
+             for name in centroid_schemes})
+
+
+def _key_settings(model, judge: Judge | None, plan: _Plan) -> dict:
+    """What decides the chunks of a run besides the caller's tensors (:func:`~.chunks.settings_key`)."""
+    return {"model": model.key, "judge": judge.name if judge is not None else None, "seeds": plan.source,
+            "pairs": plan.pairs, "frames": plan.frames, "centroid_sets": plan.centroid_sets, "seed": plan.seed,
+            **plan.decoding.describe(), "examples": plan.examples, "chunk_units": plan.chunk_units,
+            **_plain_options(plan)}
+
+
+def _given_tensors(plan: _Plan, seeds, data) -> list[torch.Tensor | None]:
+    """The caller's seeds or data, which decide the chunks as much as the settings do."""
+    if plan.source == "given":
+        return [torch.as_tensor(seeds)]
+    if plan.source == "data" and data is not None:
+        return [torch.as_tensor(data[0]), torch.as_tensor(data[1])]
+    return []
+
+
+def _worker_setup(model, plan: _Plan, scheme_options: dict | None, centroid_options: dict | None) -> WorkerSetup:
+    """What a worker needs to measure this run's chunks with a model of its own."""
+    return WorkerSetup(model.key, plan.decoding, plan.frames, plan.examples, plan.schemes, plan.centroid_schemes,
+                       scheme_options or {}, centroid_options or {})
 
 
 def _check_centroid_sets(value) -> int:
@@ -316,63 +414,6 @@ def _seed_latents(model, pool: _Pool, seeds: Seeds, *, decoding: Decoding, shoul
     return _Encoded(z0, z1, ends, [latents[row[s]] for s in seeds.sets], seconds)
 
 
-def _measure_interpolation(name: str, seeds: Seeds, encoded: _Encoded, *, model, judge, plan: _Plan,
-                           progress: Progress, budget_s: float | None, should_stop) -> Measured:
-    """One interpolation scheme on every pair: one batched call, then the paths' interior frames decoded and
-    measured (the decoded endpoints close the paths for the path metrics)."""
-    progress(0.0)
-    tic = time.perf_counter()
-    path, stopping = interpolate(encoded.z0, encoded.z1, plan.frames, scheme=name, prior=model.prior,
-                                 progress=progress, budget_s=budget_s, should_stop=should_stop, return_stopping=True,
-                                 **plan.scheme_options[name])
-    seconds = time.perf_counter() - tic
-    if not bool(torch.isfinite(path).all()):
-        raise RuntimeError(f"interpolation scheme {name!r} produced NaN or Inf latents")
-    interior = path[:, 1:-1]
-    tic = time.perf_counter()
-    images = model.decode(interior, plan.decoding, should_stop=should_stop)         # [P, frames - 2, C, H, W]
-    decode_seconds = time.perf_counter() - tic
-    per_unit = point_metrics(interior, images, seeds.pair_classes, judge=judge, prior=model.prior)
-    per_unit.update(path_metrics(torch.cat([encoded.ends[:, :1], images, encoded.ends[:, 1:]], 1)))
-    features = _features(judge, images.reshape(-1, *model.image_shape))
-    return Measured("interpolation", name, SCHEMES[name].label, per_unit, seeds.pair_classes, list(seeds.pairs),
-                    features, path, seconds, decode_seconds, _early(stopping))
-
-
-def _measure_centroid(name: str, seeds: Seeds, encoded: _Encoded, *, model, judge, plan: _Plan,
-                      progress: Progress, budget_s: float | None, should_stop) -> Measured:
-    """One centroid scheme on every set: one call per set, then the centroids decoded and measured."""
-    progress(0.0)
-    sets, results, seconds, early = len(encoded.sets), [], 0.0, None
-    start = time.monotonic()
-    for j, latents in enumerate(encoded.sets):
-        def within(fraction: float, text: str, j: int = j) -> None:  # set j's share of the stage
-            progress((j + fraction) / sets, f"set {j + 1} of {sets}: {text}")
-
-        tic = time.perf_counter()
-        centre, stopping = centroid(latents, scheme=name, prior=model.prior, progress=within,
-                                    budget_s=time_left(budget_s, start), should_stop=should_stop,
-                                    return_stopping=True, **plan.centroid_options[name])
-        results.append(centre)
-        early = early or _early(stopping)
-        seconds += time.perf_counter() - tic
-    centres = torch.stack(results)[:, None]                 # [sets, 1, *latent_shape]: a unit of one latent
-    if not bool(torch.isfinite(centres).all()):
-        raise RuntimeError(f"centroid scheme {name!r} produced NaN or Inf latents")
-    tic = time.perf_counter()
-    images = model.decode(centres, plan.decoding, should_stop=should_stop)
-    decode_seconds = time.perf_counter() - tic
-    per_unit = point_metrics(centres, images, seeds.set_classes, judge=judge, prior=model.prior)
-    features = _features(judge, images[:, 0])
-    return Measured("centroid", name, CENTROIDS[name].label, per_unit, seeds.set_classes, seeds.sets, features,
-                    centres[:, 0], seconds, decode_seconds, early)
-
-
-def _features(judge: Judge | None, images: torch.Tensor) -> torch.Tensor | None:
-    """The judge's features of ``images``, None without."""
-    return judge.describe(images) if judge is not None and judge.features is not None else None
-
-
 def _settings(model, judge: Judge | None, plan: _Plan, pool: _Pool, *, encode_seconds: float,
               total_seconds: float) -> dict:
     """The run's arguments, sizes and times as JSON-friendly values."""
@@ -384,8 +425,7 @@ def _settings(model, judge: Judge | None, plan: _Plan, pool: _Pool, *, encode_se
         "seed": plan.seed, **plan.decoding.describe(),
         "schemes": plan.schemes,
         "centroid_schemes": plan.centroid_schemes,
-        "scheme_options": {s: {k: _plain(v) for k, v in o.items()} for s, o in plan.scheme_options.items()},
-        "centroid_options": {s: {k: _plain(v) for k, v in o.items()} for s, o in plan.centroid_options.items()},
+        **_plain_options(plan), "chunk_units": plan.chunk_units,
         "confidence": CONFIDENCE, "bootstrap_resamples": BOOTSTRAP_RESAMPLES,
         "frechet_resamples": FRECHET_RESAMPLES, "normality_level": NORMALITY_LEVEL,
         "device": str(model.device), "torch_threads": torch.get_num_threads(),
@@ -393,9 +433,10 @@ def _settings(model, judge: Judge | None, plan: _Plan, pool: _Pool, *, encode_se
     }
 
 
-def _early(stopping) -> str | None:
-    """``"budget"`` or ``"stop"`` when an iterative scheme was cut short, else None."""
-    return stopping.reason if stopping is not None and stopping.early else None
+def _plain_options(plan: _Plan) -> dict:
+    """The schemes' options as JSON-friendly values."""
+    return {"scheme_options": {s: {k: _plain(v) for k, v in o.items()} for s, o in plan.scheme_options.items()},
+            "centroid_options": {s: {k: _plain(v) for k, v in o.items()} for s, o in plan.centroid_options.items()}}
 
 
 def _plain(value):
