@@ -101,68 +101,75 @@ class RayCluster:
         """The cluster's settings for reports."""
         return {"ray": self.address, "workers": self.workers, "cpus_per_worker": self.cpus_per_worker}
 
-    def run(self, todo: list[Chunk], inputs: dict[Chunk, ChunkInputs], done: dict[Chunk, ChunkResult],
-            store: ChunkStore | None, *, setup: WorkerSetup, progress: Progress | None = None,
-            should_stop=None) -> None:
-        """Measure the chunks ``todo`` on the cluster into ``done`` (and ``store``, each as it arrives); returns when
-        all are done or ``should_stop()`` returned True (polled twice a second). A chunk that fails for a reason
-        other than its worker dying raises here, with the worker's error."""
-        if not todo:
-            return
+    def start(self, setup: WorkerSetup, chunks: int) -> RayWorkers:
+        """Connect (or start Ray, as :attr:`address` says) and start the workers for ``chunks`` chunks; they load
+        the model while the caller goes on. :meth:`RayWorkers.close` stops them."""
         ray = _import_ray()
         started_here = not ray.is_initialized()
         if started_here:
-            address = None if self.address == "local" else self.address
-            ray.init(address=address, include_dashboard=False, logging_level="warning", log_to_driver=False,
-                     **self.init_options)
-        actors = []
+            ray.init(address=None if self.address == "local" else self.address, include_dashboard=False,
+                     logging_level="warning", log_to_driver=False, **self.init_options)
         try:
             resources = ray.cluster_resources()
             gpus = int(resources.get("GPU", 0))
-            count = self.workers or gpus or max(1, int(resources.get("CPU", 1)) // self.cpus_per_worker)
-            count = min(count, len(todo))
+            count = min(chunks, self.workers or gpus or max(1, int(resources.get("CPU", 1)) // self.cpus_per_worker))
             actor = ray.remote(num_cpus=self.cpus_per_worker, num_gpus=1 if gpus else 0,
                                max_restarts=self.max_retries, max_task_retries=self.max_retries)(Worker)
-            actors = [actor.remote(setup, tuple(map(os.path.abspath, self.plugins)), self.cpus_per_worker)
-                      for _ in range(count)]
-            self._dispatch(ray, actors, todo, inputs, done, store, progress, should_stop)
-        finally:
-            for a in actors:
-                ray.kill(a)
+            plugins = tuple(map(os.path.abspath, self.plugins))
+            actors = [actor.remote(setup, plugins, self.cpus_per_worker) for _ in range(count)]
+        except BaseException:
             if started_here:
                 ray.shutdown()
+            raise
+        return RayWorkers(ray, actors, started_here)
 
-    def _dispatch(self, ray, actors, todo, inputs, done, store, progress, should_stop) -> None:
-        """Keep every actor busy with one chunk until all are done (or a stop), reporting each as it arrives."""
+
+class RayWorkers:
+    """Started workers (:meth:`RayCluster.start`): :meth:`run` gives them chunks, :meth:`close` stops them."""
+
+    def __init__(self, ray, actors: list, started_here: bool):
+        self.ray, self.actors, self.started_here = ray, actors, started_here
+
+    def run(self, todo: list[Chunk], inputs: dict[Chunk, ChunkInputs], done: dict[Chunk, ChunkResult],
+            store: ChunkStore | None, *, progress: Progress | None = None, should_stop=None) -> None:
+        """Measure the chunks ``todo`` into ``done`` (and ``store``, each as it arrives), keeping every worker busy
+        with one chunk; returns when all are done or ``should_stop()`` returned True (polled twice a second). A
+        chunk that fails for a reason other than its worker dying raises here, with the worker's error."""
         queue, running = deque(todo), {}
         units = sum(c.stop - c.start for c in todo)
         finished, units_done, start = 0, 0, time.monotonic()
 
-        def submit(a):
+        def submit(actor):
             if queue:
                 chunk = queue.popleft()
-                running[a.measure.remote(chunk, inputs[chunk])] = (chunk, a)
+                running[actor.measure.remote(chunk, inputs[chunk])] = (chunk, actor)
 
-        for a in actors:
-            submit(a)
+        for actor in self.actors:
+            submit(actor)
         if progress is not None:
-            progress(0.0, f"on Ray: {len(todo)} chunks on {len(actors)} workers")
+            progress(0.0, f"on Ray: {len(todo)} chunks on {len(self.actors)} workers")
         while running:
-            ready, _ = ray.wait(list(running), num_returns=1, timeout=0.5)
+            ready, _ = self.ray.wait(list(running), num_returns=1, timeout=0.5)
             if should_stop is not None and should_stop():
                 return
             for ref in ready:
-                chunk, a = running.pop(ref)
-                done[chunk] = result = ray.get(ref)
+                chunk, actor = running.pop(ref)
+                done[chunk] = result = self.ray.get(ref)
                 if store is not None:
                     store.save(chunk, result)
                 finished, units_done = finished + 1, units_done + chunk.stop - chunk.start
-                submit(a)
+                submit(actor)
                 if progress is not None:
-                    spent = time.monotonic() - start
-                    rate = units_done / spent
+                    rate = units_done / (time.monotonic() - start)
                     progress(finished / len(todo), f"on Ray: {finished} of {len(todo)} chunks done ({chunk.name}), "
                              f"{rate:.2f} units/s, about {(units - units_done) / rate:.0f} s left")
+
+    def close(self) -> None:
+        """Stop the workers (and the Ray this run started)."""
+        for actor in self.actors:
+            self.ray.kill(actor)
+        if self.started_here:
+            self.ray.shutdown()
 
 
 def _import_ray():

@@ -122,14 +122,6 @@ def evaluate(model, judge: Judge | None = None, *, seeds="prior", schemes=None, 
                  conditions=conditions, scheme_options=scheme_options, centroid_options=centroid_options,
                  examples=examples, chunk_units=chunk_units)
     start, began = time.perf_counter(), time.monotonic()
-    generator = torch.Generator().manual_seed(plan.seed)
-    if progress is not None:
-        progress(0.0, "choosing the seeds")
-    pool = _pool(model, judge, plan, seeds, data, generator)
-    units = choose_seeds(pool.labels, pool.count, pairs=plan.pairs, sets=plan.centroid_sets, generator=generator,
-                         strict=plan.source == "data")
-    encoded = _seed_latents(model, pool, units, decoding=plan.decoding, should_stop=should_stop)
-
     # Closed-form stages run first; their measuring time tells what each iterative stage must keep of its share of
     # the budget for its own measuring afterwards, so that the whole evaluation ends within the budget.
     stages = [("interpolation", n, SCHEMES[n].iterative) for n in plan.schemes]
@@ -142,14 +134,27 @@ def evaluate(model, judge: Judge | None = None, *, seeds="prior", schemes=None, 
         checkpoint, settings_key(key_settings, *_given_tensors(plan, seeds, data)), key_settings)
     done = {c: r for cs in chunks.values() for c in cs if store is not None and (r := store.load(c)) is not None}
     reused = len(done)
-    inputs = {c: _inputs(c, units, encoded) for cs in chunks.values() for c in cs if c not in done}
-    if cluster is None:
-        _run_in_process(stages, chunks, inputs, done, store, model=model, judge=judge, plan=plan, progress=progress,
-                        budget_s=budget_s, began=began, should_stop=should_stop)
-    else:
-        todo = [c for cs in chunks.values() for c in cs if c not in done]
-        cluster.run(todo, inputs, done, store, setup=_worker_setup(model, plan, scheme_options, centroid_options),
-                    progress=progress, should_stop=should_stop)
+    todo = [c for cs in chunks.values() for c in cs if c not in done]
+    # Ray workers start (and load the model) while this process chooses and encodes the seeds.
+    workers = None if cluster is None or not todo else cluster.start(
+        _worker_setup(model, plan, scheme_options, centroid_options), len(todo))
+    try:
+        generator = torch.Generator().manual_seed(plan.seed)
+        if progress is not None:
+            progress(0.0, "choosing the seeds")
+        pool = _pool(model, judge, plan, seeds, data, generator)
+        units = choose_seeds(pool.labels, pool.count, pairs=plan.pairs, sets=plan.centroid_sets,
+                             generator=generator, strict=plan.source == "data")
+        encoded = _seed_latents(model, pool, units, decoding=plan.decoding, should_stop=should_stop)
+        inputs = {c: _inputs(c, units, encoded) for c in todo}
+        if workers is None:
+            _run_in_process(stages, chunks, inputs, done, store, model=model, judge=judge, plan=plan,
+                            progress=progress, budget_s=budget_s, began=began, should_stop=should_stop)
+        else:
+            workers.run(todo, inputs, done, store, progress=progress, should_stop=should_stop)
+    finally:
+        if workers is not None:
+            workers.close()
 
     measured, left_out = [], {}
     for task, name, _ in stages:
