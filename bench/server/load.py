@@ -38,6 +38,13 @@ every 0.5 s as the browser does, and is closed after the sliders' run; the next 
 idle again. It reports the slider figures of both runs, their ratio (job / alone), and the job's iterations and
 the share of polls that found it running during the sliders' run.
 
+``--processes K [K ...]`` serves each model with ``python -m tools.serve`` instead: K app processes on one
+workspace store behind HAProxy, the sessions connecting to the proxy (each keeps the proxy's affinity cookie, as a
+browser does); per model, pause and N it adds, for each K against the smallest, the ratio of slider medians and of
+moves per second of all sessions (the capacity a process adds).
+
+    python -m bench.server.load --models digits-vae --processes 1 2 --sizes 1 10 20 40 --save proxy
+
 ``--profile FILE`` samples the server with py-spy (``pip install -e .[bench]``) during the run of the largest N
 with the first pause given (the demo and the slider moves) and prints where its time goes, by part (script runs,
 decoding, image serialisation, plotly figures, workspace saves, ...) and by function.
@@ -47,6 +54,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import io
 import os
 import random
@@ -75,6 +83,8 @@ from ui.server import workspace
 from latentcore.imaging import to_uint8
 from ui.server.seed_set import SeedSet
 from tools.launch import ROOT, streamlit_server
+from tools.serve import ClassServer
+from bench.report import add_save_option, saved_report
 
 SIZES = (1, 5, 10, 20)
 PAUSES = (1.0, 0.0)  # a student looking at each image for about a second; sliders moved back to back
@@ -116,11 +126,19 @@ class Session:
     point_check: str = ""
     auto_rerun: tuple = ()   # (fragment id, interval) of the page's self-rerunning fragment (the job panel)
     progress: list = field(default_factory=list)  # texts of the progress bars drawn in the last rerun
+    cookie: str = ""         # what the page set (the proxy's affinity cookie), sent with every request
 
     async def open(self):
+        """Load the page first, as a browser does, keeping the cookies it sets (behind ``tools.serve``'s proxy, the
+        one that keeps this session on its process); then open the websocket with them."""
+        def page_cookies():
+            with urllib.request.urlopen(self.url + "/", timeout=TIMEOUT_S) as response:
+                return "; ".join(c.split(";", 1)[0] for c in response.headers.get_all("Set-Cookie") or [])
+        self.cookie = await asyncio.to_thread(page_cookies)
         stream = self.url.replace("http://", "ws://") + "/_stcore/stream"
         self.ws = await websockets.connect(stream, subprotocols=["streamlit"], max_size=None, open_timeout=TIMEOUT_S,
-                                           ping_interval=None)
+                                           ping_interval=None,
+                                           additional_headers={"Cookie": self.cookie} if self.cookie else None)
 
     async def close(self):
         await self.ws.close()
@@ -191,7 +209,8 @@ class Session:
     async def fetch(self, path: str) -> tuple[bytes, float, str]:
         """The file at ``path`` on the server, when it arrived, and its address."""
         def get():
-            with urllib.request.urlopen(self.url + path, timeout=TIMEOUT_S) as response:
+            request = urllib.request.Request(self.url + path, headers={"Cookie": self.cookie} if self.cookie else {})
+            with urllib.request.urlopen(request, timeout=TIMEOUT_S) as response:
                 return response.read()
         data = await asyncio.to_thread(get)
         return data, time.perf_counter(), path
@@ -328,10 +347,13 @@ def check_cross_talk(model_name: str, sessions: list[Session]) -> tuple[int, int
     return right, checked, problems
 
 
-def cpu_seconds(pid: int) -> float:
-    """User and system CPU time of a process and its waited-for children (``/proc/<pid>/stat``)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return sum(int(x) for x in fields[11:15]) / TICKS
+def cpu_seconds(pids: list[int]) -> float:
+    """User and system CPU time of processes and their waited-for children (``/proc/<pid>/stat``)."""
+    total = 0.0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += sum(int(x) for x in fields[11:15]) / TICKS
+    return total
 
 
 def server_pid() -> int:
@@ -348,17 +370,18 @@ def server_pid() -> int:
     raise RuntimeError("the server process was not found")
 
 
-async def one_load(url: str, model: str, n: int, offset: float, pause: float, pid: int, profile: Path | None):
+async def one_load(url: str, model: str, n: int, offset: float, pause: float, pids: list[int],
+                   profile: Path | None):
     sessions = [Session(url, model, i) for i in range(n)]
     await asyncio.gather(*(s.open() for s in sessions))  # all connected, then all start at once
     spy = None
     if profile is not None:
-        spy = subprocess.Popen(["py-spy", "record", "--pid", str(pid), "--rate", "50", "--nonblocking", "--format",
+        spy = subprocess.Popen(["py-spy", "record", "--pid", str(pids[0]), "--rate", "50", "--nonblocking", "--format",
                                 "raw", "--output", str(profile)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    cpu, own, wall = cpu_seconds(pid), time.process_time(), time.perf_counter()
+    cpu, own, wall = cpu_seconds(pids), time.process_time(), time.perf_counter()
     results = await asyncio.gather(*(s.run(offset, pause) for s in sessions), return_exceptions=True)
     wall = time.perf_counter() - wall
-    cpu, own = cpu_seconds(pid) - cpu, time.process_time() - own
+    cpu, own = cpu_seconds(pids) - cpu, time.process_time() - own
     if spy is not None:
         spy.send_signal(signal.SIGINT)
         spy.wait(60)
@@ -368,7 +391,7 @@ async def one_load(url: str, model: str, n: int, offset: float, pause: float, pi
     return sessions, cpu / wall, own / wall, wall
 
 
-async def beside_job(url: str, model: str, n: int, offset: float, pause: float, pid: int, store: Path):
+async def beside_job(url: str, model: str, n: int, offset: float, pause: float, pids: list[int], store: Path):
     """:func:`one_load` while a :class:`JobSession` keeps a ri-optimal job running; the job session is closed
     afterwards. Also returns (job iterations during the sliders' run, share of polls that found a job running,
     jobs asked for in all)."""
@@ -377,7 +400,7 @@ async def beside_job(url: str, model: str, n: int, offset: float, pause: float, 
     done = asyncio.Event()
     before, polls = job.iterations, len(job.polls)
     keeper = asyncio.create_task(job.keep(done))
-    result = await one_load(url, model, n, offset, pause, pid, None)
+    result = await one_load(url, model, n, offset, pause, pids, None)
     done.set()
     await keeper
     running = job.polls[polls:]
@@ -385,13 +408,13 @@ async def beside_job(url: str, model: str, n: int, offset: float, pause: float, 
     return result, (job.iterations - before, sum(running) / max(len(running), 1), job.jobs)
 
 
-def wait_idle(pid: int, timeout_s: float = 60.0) -> float:
+def wait_idle(pids: list[int], timeout_s: float = 60.0) -> float:
     """Wait (measuring 1 s windows) until the server uses less than ``IDLE_CORES``; its last share."""
     deadline = time.monotonic() + timeout_s
     while True:
-        before, start = cpu_seconds(pid), time.monotonic()
+        before, start = cpu_seconds(pids), time.monotonic()
         time.sleep(1.0)  # a measuring window
-        share = (cpu_seconds(pid) - before) / (time.monotonic() - start)
+        share = (cpu_seconds(pids) - before) / (time.monotonic() - start)
         if share < IDLE_CORES or time.monotonic() > deadline:
             return share
 
@@ -401,7 +424,8 @@ def percentile(values, q):
     return values[min(len(values) - 1, round(q * (len(values) - 1)))]
 
 
-def report(model: str, n: int, pause: float, sessions, server_cores, client_cores, wall, job=None) -> dict:
+def report(model: str, n: int, pause: float, sessions, server_cores, client_cores, wall, job=None,
+           processes: int | None = None) -> dict:
     moves = [m for s in sessions for m in s.moves]
     e2e = [m.fetched - m.sent for m in moves]
     server = [m.finished - m.sent for m in moves]
@@ -419,13 +443,43 @@ def report(model: str, n: int, pause: float, sessions, server_cores, client_core
     beside = ""
     if job is not None:
         beside = f"{job[0]} iterations, running at {job[1]:.0%} of polls | " if job else "no | "
-    print(f"| {model} | {n} | {pause:g} s | {beside}{ms(e2e, 0.5)} / {ms(e2e, 0.95)} / {ms(e2e, 1.0)} | "
+    layout = "" if processes is None else f"{processes} | "
+    print(f"| {model} | {layout}{n} | {pause:g} s | {beside}{ms(e2e, 0.5)} / {ms(e2e, 0.95)} / {ms(e2e, 1.0)} | "
           f"{ms(server, 0.5)} / {ms(server, 0.95)} | {statistics.median(demos) if demos else float('nan'):.1f} s | "
           f"{len(failed)} | "
           f"{right}/{checked}; {'none' if not cross else len(cross)} | {server_cores:.2f} | {client_cores:.2f} | "
           f"{wall:.0f} s |", flush=True)
-    return {"model": model, "n": n, "pause": pause, "job": bool(job), "server": server_cores,
+    return {"model": model, "n": n, "pause": pause, "job": bool(job), "server": server_cores, "processes": processes,
+            "moves_per_s": len(moves) / wall, "failed": len(failed), "cross": len(cross),
             **{q: percentile(e2e, q) if e2e else float("nan") for q in (0.5, 0.95, 1.0)}}
+
+
+def _capacity(rows: list[dict], model: str, pause: float) -> None:
+    """What a second process (and more) gives at each N: the slider median and the moves per second of all
+    sessions, against the fewest processes measured."""
+    same = [r for r in rows if r["model"] == model and r["pause"] == pause and r["processes"] is not None]
+    for n in sorted({r["n"] for r in same}):
+        by_k = {r["processes"]: r for r in same if r["n"] == n}
+        if len(by_k) < 2:
+            continue
+        base = by_k[min(by_k)]
+        for k, r in sorted(by_k.items())[1:]:
+            print(f"{model}, N = {n}, pause {pause:g} s: K = {k} / K = {min(by_k)}: slider median "
+                  f"{r[0.5] / base[0.5]:.2f}x, p95 {r[0.95] / base[0.95]:.2f}x, moves per second "
+                  f"{r['moves_per_s'] / base['moves_per_s']:.2f}x ({r['moves_per_s']:.1f} vs "
+                  f"{base['moves_per_s']:.1f})")
+
+
+@contextlib.contextmanager
+def app_server(store: Path, processes: int | None, app: Path):
+    """The server the sessions load: one `streamlit run` of ``app`` (``processes`` None), or ``processes`` of
+    them behind ``tools.serve``'s proxy; yields its address and the app processes' ids."""
+    if processes is None:
+        with streamlit_server(store, root=app) as url:
+            yield url, [server_pid()]
+    else:
+        with ClassServer(str(store), processes) as server:
+            yield server.url, [a.proc.pid for a in server.apps.values()]
 
 
 def summarise_profile(path: Path, top: int = 25):
@@ -483,23 +537,40 @@ def main():
                              "py-spy)")
     parser.add_argument("--with-job", action="store_true",
                         help="each run twice: alone, then while another session runs a ri-optimal path job")
+    parser.add_argument("--processes", nargs="+", type=int, default=None, metavar="K",
+                        help="serve each model with python -m tools.serve: K app processes on one store behind "
+                             "HAProxy, the sessions connecting to the proxy; each K given in turn (default: one "
+                             "`streamlit run`, addressed directly)")
+    add_save_option(parser)
     args = parser.parse_args()
     if args.profile is not None and shutil.which("py-spy") is None:
         parser.error("--profile needs py-spy: pip install -e .[bench]")
+    if args.processes and (args.with_job or args.profile or args.app != ROOT):
+        parser.error("--processes runs this checkout's app, without --with-job or --profile")
+    with saved_report("bench.server.load", args.save):
+        _runs(args)
+
+
+def _runs(args):
     sizes = args.sizes or ([5] if args.with_job else list(SIZES))
-    print(f"{os.cpu_count()} cores, app {args.app}; each session: the demo, Subspace, {MOVES} slider moves after "
+    served = ("K app processes behind tools.serve's HAProxy (one store), the sessions connecting to the proxy"
+              if args.processes else "one `streamlit run` addressed directly")
+    other = f", app {args.app}" if args.app != ROOT else ""
+    print(f"{os.cpu_count()} cores, {served}{other}; each session: the demo, Subspace, {MOVES} slider moves after "
           "a pause each, its point added. Slider move end to end: median / p95 / max; server per rerun: median / p95 "
           "(ms).\n")
     beside = "ri-optimal job in another session | " if args.with_job else ""
-    print(f"| model | N | pause | {beside}slider move, end to end | server per rerun | demo (median) | "
+    layouts = args.processes or [None]
+    print(f"| model | {'K | ' if args.processes else ''}N | pause | {beside}slider move, end to end | "
+          "server per rerun | demo (median) | "
           "failed sessions | cross-talk: images right; problems | server CPU (cores) | client CPU (cores) | wall |")
-    print("|---|---|---|" + "---|" * (8 + args.with_job))
+    print("|---|---|---|" + "---|" * (8 + args.with_job + bool(args.processes)))
     rows, run = [], 0
-    for model in args.models:
+    for model, processes in ((m, k) for m in args.models for k in layouts):
         store = Path(tempfile.mkdtemp(prefix="le-load-"))
-        with streamlit_server(store, root=args.app) as url:
-            pid = server_pid()
-            asyncio.run(one_load(url, model, 1, 0.5, 0.0, pid, None))  # warm-up: imports, the model, the demo
+        with app_server(store, processes, args.app) as (url, pids):
+            # warm-up of every process: imports, the model, the demo (sessions at once spread over the processes)
+            asyncio.run(one_load(url, model, processes or 1, 0.5, 0.0, pids, None))
             for pause in args.pauses:
                 for n in sizes:
                     for with_job in (False, True) if args.with_job else (False,):
@@ -509,20 +580,21 @@ def main():
                         # a fresh offset per run: no slider value of an earlier run is in the server's cache
                         if with_job:
                             (sessions, server, client, wall), job = asyncio.run(beside_job(
-                                url, model, n, 0.037 * run, pause, pid, store))
+                                url, model, n, 0.037 * run, pause, pids, store))
                         else:
                             job = () if args.with_job else None
                             sessions, server, client, wall = asyncio.run(one_load(url, model, n, 0.037 * run, pause,
-                                                                                  pid, profile))
-                        rows.append(report(model, n, pause, sessions, server, client, wall, job))
+                                                                                  pids, profile))
+                        rows.append(report(model, n, pause, sessions, server, client, wall, job, processes))
                         if profile is not None:
                             summarise_profile(profile)
-                        if with_job and wait_idle(pid) >= IDLE_CORES:
+                        if with_job and wait_idle(pids) >= IDLE_CORES:
                             print(f"  the server was still busy {60} s after the job's session closed")
     print()
     for model in args.models:
         for pause in args.pauses:
-            same = [r for r in rows if r["model"] == model and r["pause"] == pause]
+            _capacity(rows, model, pause)
+            same = [r for r in rows if r["model"] == model and r["pause"] == pause and r["processes"] == layouts[0]]
             medians = {r["n"]: r[0.5] for r in same if not r["job"]}
             if 1 in medians and len(medians) > 1:
                 print(f"{model}, pause {pause:g} s: slider median at N = {max(medians)} is "

@@ -103,6 +103,8 @@ def main(argv: list[str] | None = None) -> Evaluation:
                           checkpoint=checkpoint, cluster=cluster, progress=show)
     except (ValueError, ModelLoadError) as err:
         parser.error(str(err))
+    except RuntimeError as err:  # e.g. Ray missing, or a worker that could not load the model
+        parser.exit(1, f"{parser.prog}: {err}\n")
     if result.settings["chunks_reused"]:
         print(f"reused {result.settings['chunks_reused']} chunks of an earlier run with the same settings from "
               f"{checkpoint}", file=sys.stderr)

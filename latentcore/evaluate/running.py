@@ -116,6 +116,9 @@ def evaluate(model, judge: Judge | None = None, *, seeds="prior", schemes=None, 
     if cluster is not None and budget_s is not None:
         raise ValueError("budget_s bounds an in-process run; a Ray run is bounded by stopping it (should_stop), "
                          "and a checkpoint folder lets it resume")
+    if cluster is not None and judge is not None:
+        raise ValueError("a Ray run judges with the model's own judge (each worker loads the model by its name): "
+                         "leave judge unset")
     judge = model.judge if judge is None else judge
     plan = _plan(model, seeds=seeds, data=data, schemes=schemes, centroid_schemes=centroid_schemes, pairs=pairs,
                  frames=frames, centroid_sets=centroid_sets, seed=seed, decoding=decoding, steps=steps,
