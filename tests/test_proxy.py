@@ -1,6 +1,6 @@
 """A class server (tools.serve): two app processes on one workspace folder behind HAProxy, in a real browser. Each
 browser stays on its process; when that process is killed, the browser, reloading through the proxy, lands on
-the other one and finds its seeds."""
+the other one and finds its seeds, as it does coming back to the plain address."""
 
 import os
 import shutil
@@ -59,5 +59,9 @@ def test_a_browser_keeps_its_seeds_when_its_process_is_killed(browser, tmp_path)
         mine.get_by_role("heading", name="Interpolate", level=1).wait_for()
         assert seeds_in_set(mine) == "8" and f"ws={ws_id}" in mine.url
         assert _server_of(mine) != before
+        again = mine.context.new_page()  # the same browser comes back to the plain address of the proxy
+        again.goto(server.url)
+        again.get_by_text("Reopened this browser's last workspace").wait_for()
+        assert seeds_in_set(again) == "8" and f"ws={ws_id}" in again.url
         for tab in (mine, other):
             tab.context.close()
