@@ -23,6 +23,7 @@ from safetensors.torch import save_file
 
 from ..combine import CENTROIDS, centroid
 from ..interpolate import SCHEMES, Progress, interpolate
+from ..models import Decoding
 from ..optimise import time_left
 from .metrics import path_metrics, point_metrics
 from .report import Measured
@@ -84,6 +85,16 @@ def plan_chunks(task: str, scheme: str, units: int, chunk_units: int) -> list[Ch
     """The chunks of ``units`` units of one task and scheme, ``chunk_units`` each (the last may hold fewer)."""
     return [Chunk(task, scheme, k, start, min(start + chunk_units, units))
             for k, start in enumerate(range(0, units, chunk_units))]
+
+
+def evaluation_options(model, decoding: Decoding, schemes: list[str], centroid_schemes: list[str],
+                       scheme_options: dict | None, centroid_options: dict | None) -> tuple[dict, dict]:
+    """Per scheme, the options it is evaluated with: its own evaluation options for ``model`` (which may hold the
+    model itself, e.g. as the ri-optimal path's decoder), then the caller's."""
+    return ({name: {**SCHEMES[name].options(model, context="evaluation", decoding=decoding),
+                    **(scheme_options or {}).get(name, {})} for name in schemes},
+            {name: {**CENTROIDS[name].options(context="evaluation"), **(centroid_options or {}).get(name, {})}
+             for name in centroid_schemes})
 
 
 def measure_chunk(chunk: Chunk, inputs: ChunkInputs, *, model, judge, frames: int, decoding, options: dict,

@@ -23,7 +23,7 @@ import torch
 
 from ..interpolate import Progress
 from ..models import Decoding
-from .chunks import Chunk, ChunkInputs, ChunkResult, ChunkStore, measure_chunk
+from .chunks import Chunk, ChunkInputs, ChunkResult, ChunkStore, evaluation_options, measure_chunk
 
 
 @dataclass(frozen=True)
@@ -47,7 +47,6 @@ class Worker:
 
     def __init__(self, setup: WorkerSetup, plugins: tuple[str, ...] = (), threads: int = 1):
         from ..models import ModelLoadError, load, load_plugins
-        from .running import evaluation_options
 
         if not torch.cuda.is_available():
             torch.set_num_threads(threads)

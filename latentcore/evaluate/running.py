@@ -26,7 +26,8 @@ from ..models import Decoding, Judge
 from ..optimise import Stopped, check_budget, time_left
 from ..validation import check_choice, check_int, check_latents
 from ..diagnostics import NORMALITY_LEVEL
-from .chunks import CHUNK_UNITS, Chunk, ChunkInputs, ChunkStore, measure_chunk, merge, plan_chunks, settings_key
+from .chunks import (CHUNK_UNITS, Chunk, ChunkInputs, ChunkStore, evaluation_options, measure_chunk, merge,
+                     plan_chunks, settings_key)
 from .distributed import RayCluster, WorkerSetup
 from .report import TASKS, Evaluation, Examples, Measured, summarise
 from .seeds import SEEDS_PER_SET, SOURCES, Seeds, check_digits, choose_seeds
@@ -280,16 +281,6 @@ def _plan(model, *, seeds, data, schemes, centroid_schemes, pairs, frames, centr
                                                           scheme_options, centroid_options)
     return _Plan(source, pairs if schemes else 0, frames, centroid_sets, seed, decoding, examples, chunk_units,
                  schemes, centroid_schemes, scheme_options, centroid_options)
-
-
-def evaluation_options(model, decoding: Decoding, schemes: list[str], centroid_schemes: list[str],
-                       scheme_options: dict | None, centroid_options: dict | None) -> tuple[dict, dict]:
-    """Per scheme, the options it is evaluated with: its own evaluation options for ``model`` (which may hold the
-    model itself, e.g. as the ri-optimal path's decoder), then the caller's."""
-    return ({name: {**SCHEMES[name].options(model, context="evaluation", decoding=decoding),
-                    **(scheme_options or {}).get(name, {})} for name in schemes},
-            {name: {**CENTROIDS[name].options(context="evaluation"), **(centroid_options or {}).get(name, {})}
-             for name in centroid_schemes})
 
 
 def _key_settings(model, judge: Judge | None, plan: _Plan) -> dict:
