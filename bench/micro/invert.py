@@ -2,6 +2,7 @@
 out-of-domain verdict sorts images the model can and cannot make.
 
     python -m bench.micro.invert [--model digits-vae] [--samples 32] [--max-iter 300] [--restarts 4] [--device cpu]
+                                 [--save SUFFIX]
 
 1. Held-out decoded samples (prior latents the inversion never saw, seed 1000, decoded): PSNR of each inversion
    method the model offers, its time and iterations, and the time as a multiple of one forward and backward pass
@@ -33,6 +34,7 @@ from latentcore.reach import typical_error
 from latentcore.invert import inversion_methods, invert
 
 from bench.micro.device_option import add_device_option, chosen_device
+from bench.report import add_save_option, saved_report
 
 
 def image_sets(model, count: int, seed: int = 0) -> dict[str, torch.Tensor]:
@@ -91,8 +93,14 @@ def main():
     parser.add_argument("--restarts", type=int, default=4,
                         help="starts per optimised image, all optimised as one batch (default %(default)s)")
     add_device_option(parser)
+    add_save_option(parser)
     args = parser.parse_args()
     device = chosen_device(args)
+    with saved_report("bench.micro.invert", args.save, device):
+        _report(args, device)
+
+
+def _report(args, device):
     model = models.load(args.model, device=device)
     settings = {"max_iter": args.max_iter, "restarts": args.restarts}
     methods = inversion_methods(model)
