@@ -17,7 +17,7 @@ pixels) and detail (mean gradient magnitude of the luminance), each image measur
 interpolated, ``(1 - t) m(z0) + t m(z1)`` (1 at both ends, their mean at ``t = 0.5``). Centroids of K = 3..8
 seeds by the non-iterative entries of ``lc.CENTROIDS``, their image measures divided by the seeds' mean.
 
-    pip install -r requirements-docs.txt && python -m bench.figures.faces [--pairs 16] [--max-iter 200]
+    pip install -r requirements-docs.txt && python -m bench.figures.faces [--pairs 16] [--max-iter 200] [--save]
 
 Writes docs/faces_ri_frames_1.png (to ``_3``), docs/faces_ri_paths.png, docs/faces_lol_midpoints.png,
 docs/faces_lol_curves.png, docs/faces_centroids.png and docs/faces_centroid_frames.png (each quantised to 256
@@ -43,6 +43,8 @@ import latentcore as lc
 import latentcore.models as models
 from latentcore.evaluate.statistics import bootstrap_interval
 from latentcore.imaging import image_grid
+
+from bench.report import saved_report
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 PNG_LIMIT = 280_000
@@ -345,18 +347,23 @@ def main():
                              f"{SHOWN}, the pairs drawn in the figures; default %(default)s)")
     parser.add_argument("--max-iter", type=int, default=200,
                         help="max_iter of each ri-optimal path: Adam iterations at most (default %(default)s)")
+    parser.add_argument("--save", action="store_true",
+                        help="also write the tables to docs/benchmarks/figures.faces-lol.md (part b) and "
+                             "figures.faces-ri.md (part a), for python -m bench.publish")
     args = parser.parse_args()
     if args.pairs < SHOWN:
         parser.error(f"--pairs must be at least {SHOWN} (the pairs drawn in the figures)")
     DOCS.mkdir(exist_ok=True)
     model = models.load("faces-dcgan", device="cpu")
     generator = torch.Generator().manual_seed(0)
-    start = time.perf_counter()
-    part_b(model, generator)
-    print(f"(b) took {time.perf_counter() - start:.0f} s\n")
-    start = time.perf_counter()
-    part_a(model, args.pairs, args.max_iter, generator)
-    print(f"(a) took {time.perf_counter() - start:.0f} s on {torch.get_num_threads()} threads")
+    with saved_report("bench.figures.faces", "lol" if args.save else None):
+        start = time.perf_counter()
+        part_b(model, generator)
+        print(f"\n(b) took {time.perf_counter() - start:.0f} s")
+    with saved_report("bench.figures.faces", "ri" if args.save else None):
+        start = time.perf_counter()
+        part_a(model, args.pairs, args.max_iter, generator)
+        print(f"\n(a) took {time.perf_counter() - start:.0f} s on {torch.get_num_threads()} threads")
 
 
 if __name__ == "__main__":

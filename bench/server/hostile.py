@@ -6,6 +6,7 @@ and the time from the upload or link to the app's answer on screen. Every input 
     python -m bench.server.hostile                  # this checkout
     python -m bench.server.hostile --app DIR        # another checkout's app (e.g. an older one), the same cases
     python -m bench.server.hostile --cases image    # only the cases whose name contains one of these words
+    python -m bench.server.hostile --save           # also docs/benchmarks/server.hostile.md
 
 Linux only (/proc). The server uses a scratch workspace folder, and lets a closed tab's session go after
 SESSION_TTL_S seconds (server.disconnectedSessionTTL; Streamlit's default is 120), so that the last case, a 250 MiB
@@ -31,6 +32,7 @@ from ui.server import workspace
 from ui.server.seed_set import SeedSet
 from tools import crafted
 from tools.launch import CHROMIUM, CHROMIUM_FLAGS, ROOT, ServerMemory, streamlit_server
+from bench.report import add_save_option, saved_report
 
 WAIT_MS = 600_000
 MODEL = "digits-vae"  # 16-dimensional latents and an encoder: every upload path is open
@@ -115,20 +117,34 @@ def open_workspace_panel(page):
     page.locator("[data-testid=stSidebar]").get_by_text("Workspace", exact=True).click()
 
 
+PLAYWRIGHT_BUFFER_LIMIT = 50 * 2**20  # larger uploads go through a file (Playwright refuses larger buffers)
+
+
 def upload(page, label: str, name: str, data: bytes, mime: str = "application/octet-stream"):
     uploader = page.locator("[data-testid=stFileUploader]").filter(has_text=label)
-    uploader.locator("input[type=file]").set_input_files(files=[{"name": name, "mimeType": mime, "buffer": data}])
+    if len(data) <= PLAYWRIGHT_BUFFER_LIMIT:
+        uploader.locator("input[type=file]").set_input_files(files=[{"name": name, "mimeType": mime, "buffer": data}])
+        return
+    path = Path(tempfile.mkdtemp(prefix="le-upload-")) / name
+    path.write_bytes(data)
+    uploader.locator("input[type=file]").set_input_files(files=[str(path)])
 
 
 def main():
-    from playwright.sync_api import sync_playwright
-
     parser = argparse.ArgumentParser(prog="python -m bench.server.hostile", description=__doc__.split("\n\n")[0])
     parser.add_argument("--app", type=Path, default=ROOT,
                         help="the checkout whose app.py the server runs (default: this checkout)")
     parser.add_argument("--cases", nargs="*", default=[],
                         help="run only the cases whose name contains one of these words (default: all cases)")
+    add_save_option(parser)
     args = parser.parse_args()
+    with saved_report("bench.server.hostile", args.save):
+        _cases(args)
+
+
+def _cases(args):
+    from playwright.sync_api import sync_playwright
+
     folder = Path(tempfile.mkdtemp(prefix="le-hostile-"))
     png = large_png()
     rows = []
