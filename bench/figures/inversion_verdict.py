@@ -24,16 +24,16 @@ edge mismatch, and each verdict's false-reject rate (in-domain images called ``f
 false-accept rate (out-of-domain images called ``typical``).
 
     python -m bench.figures.inversion_verdict [--models faces-dcgan digits-vae digits-ddim] [--samples 16]
-        [--held-out 16] [--max-iter 300] [--restarts 1] [--image-restarts N] [--variant 1]
+        [--held-out 16] [--max-iter 300] [--restarts 1] [--image-restarts N] [--variant 1] [--save SUFFIX]
 
-Prints the tables in Markdown with the machine's threads and load, and the time each model took.
+Prints the tables in Markdown and the time each model took (``--save``: also to ``docs/benchmarks/``, with the
+machine's threads and load).
 """
 
 from __future__ import annotations
 
 import argparse
 import io
-import os
 import time
 
 import numpy as np
@@ -44,6 +44,8 @@ import latentcore as lc
 import latentcore.models as models
 from latentcore import imaging
 from latentcore.reach import Measures, TypicalError
+
+from bench.report import add_save_option, saved_report
 
 VERDICTS = ("typical", "unusual", "far")
 FAR = ("smooth", "flat", "pixels", "edges")
@@ -204,18 +206,17 @@ def main():
                              "app: 1 for the reference, 4 for uploads; default: --restarts)")
     parser.add_argument("--variant", type=int, default=1,
                         help="draws the out-of-domain images' crops, colours and words (default %(default)s)")
+    add_save_option(parser)
     args = parser.parse_args()
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} CPUs, load average "
-          f"{os.getloadavg()[0]:.2f} at the start; "
-          f"out-of-domain variant {args.variant}", flush=True)
-    for name in args.models:
-        model = models.load(name, device="cpu")
-        for method in lc.inversion_methods(model):
-            if method == "refine":
-                continue  # the encoder's latent refined: between the other two
-            settings = {} if method == "encoder" else {"max_iter": args.max_iter, "restarts": args.restarts}
-            measure(model, method, args, settings)
-    print(f"\nLoad average {os.getloadavg()[0]:.2f} at the end.")
+    with saved_report("bench.figures.inversion_verdict", args.save):
+        print(f"Out-of-domain variant {args.variant}.", flush=True)
+        for name in args.models:
+            model = models.load(name, device="cpu")
+            for method in lc.inversion_methods(model):
+                if method == "refine":
+                    continue  # the encoder's latent refined: between the other two
+                settings = {} if method == "encoder" else {"max_iter": args.max_iter, "restarts": args.restarts}
+                measure(model, method, args, settings)
 
 
 if __name__ == "__main__":

@@ -43,7 +43,8 @@ class WorkerSetup:
 
 
 class Worker:
-    """One worker's model and options (a Ray actor in :meth:`RayCluster.run`; usable as it is in a process)."""
+    """One worker's model and options (a Ray actor started by :meth:`RayCluster.start`; usable as it is in a
+    process)."""
 
     def __init__(self, setup: WorkerSetup, plugins: tuple[str, ...] = (), threads: int = 1):
         from ..models import ModelLoadError, load, load_plugins
@@ -120,14 +121,18 @@ class RayCluster:
             if started_here:
                 ray.shutdown()
             raise
-        return RayWorkers(ray, actors, started_here)
+        return RayWorkers(ray, actors, started_here, self)
 
 
 class RayWorkers:
     """Started workers (:meth:`RayCluster.start`): :meth:`run` gives them chunks, :meth:`close` stops them."""
 
-    def __init__(self, ray, actors: list, started_here: bool):
-        self.ray, self.actors, self.started_here = ray, actors, started_here
+    def __init__(self, ray, actors: list, started_here: bool, cluster: RayCluster):
+        self.ray, self.actors, self.started_here, self.cluster = ray, actors, started_here, cluster
+
+    def describe(self) -> dict:
+        """The cluster's settings and the number of workers started, for reports."""
+        return {**self.cluster.describe(), "workers": len(self.actors)}
 
     def run(self, todo: list[Chunk], inputs: dict[Chunk, ChunkInputs], done: dict[Chunk, ChunkResult],
             store: ChunkStore | None, *, progress: Progress | None = None, should_stop=None) -> None:

@@ -181,7 +181,8 @@ def evaluate(model, judge: Judge | None = None, *, seeds="prior", schemes=None, 
     settings = _settings(model, judge, plan, pool, encode_seconds=encoded.seconds,
                          total_seconds=time.perf_counter() - start)
     settings["chunks_reused"] = reused
-    settings["ran_on"] = "this process" if cluster is None else cluster.describe()
+    settings["ran_on"] = ("this process" if cluster is None else
+                          cluster.describe() if workers is None else workers.describe())
     settings["stopped_early"] = {f"{m.task}: {m.label}": m.stopped_early for m in measured if m.stopped_early}
     settings["stopped_early"].update(left_out)
     return Evaluation(table, unit_values, settings, _examples(measured, units, encoded, count=plan.examples))
