@@ -91,6 +91,7 @@ def main(argv: list[str] | None = None) -> Evaluation:
     for refusal in report.refused:
         print(f"plug-in refused: {refusal}", file=sys.stderr)
     try:
+        checkpoint = None
         model = load(args.model)
         conditions = _conditions(model, args.condition)
         cluster = None if args.ray is None else RayCluster(args.ray, workers=args.workers,
@@ -105,6 +106,9 @@ def main(argv: list[str] | None = None) -> Evaluation:
         parser.error(str(err))
     except RuntimeError as err:  # e.g. Ray missing, or a worker that could not load the model
         parser.exit(1, f"{parser.prog}: {err}\n")
+    except KeyboardInterrupt:
+        kept = f"; the finished chunks are kept in {checkpoint}: the same command resumes" if checkpoint else ""
+        parser.exit(130, f"{parser.prog}: stopped{kept}\n")
     if result.settings["chunks_reused"]:
         print(f"reused {result.settings['chunks_reused']} chunks of an earlier run with the same settings from "
               f"{checkpoint}", file=sys.stderr)

@@ -23,6 +23,7 @@ import torch
 
 from ..interpolate import Progress
 from ..models import Decoding
+from ..validation import check_int
 from .chunks import Chunk, ChunkInputs, ChunkResult, ChunkStore, evaluation_options, measure_chunk
 
 
@@ -96,6 +97,12 @@ class RayCluster:
     plugins: tuple[str, ...] = ()
     max_retries: int = 3
     init_options: dict = field(default_factory=dict, hash=False)  # more ray.init arguments, e.g. num_cpus
+
+    def __post_init__(self):
+        if self.workers is not None:
+            check_int("workers", self.workers, 1)
+        check_int("cpus_per_worker", self.cpus_per_worker, 1)
+        check_int("max_retries", self.max_retries, 0)
 
     def describe(self) -> dict:
         """The cluster's settings for reports."""
