@@ -100,7 +100,8 @@ def test_a_stopped_driver_resumes_from_the_chunks_it_wrote(local_ray, in_process
         assert time.monotonic() < deadline, "no chunk was written"
         time.sleep(0.1)
     driver.send_signal(signal.SIGINT)  # Ctrl-C
-    driver.wait(WAIT_S)
+    assert driver.wait(WAIT_S) == 130
+    assert "stopped; the finished chunks are kept in" in driver.stdout.read()
     written = len(list(stored.glob("*/*.safetensors")))
     assert 2 <= written < CHUNKS and not (tmp_path / "digits-vae.csv").exists()
 
