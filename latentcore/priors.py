@@ -18,7 +18,8 @@ import torch
 from .device import as_tensor, default_device
 
 LOG_2PI = math.log(2.0 * math.pi)
-# Probabilities are clamped to [CDF_EPS, 1 - CDF_EPS] before the normal quantile (DESIGN section 3).
+# Probabilities are clamped to [CDF_EPS, 1 - CDF_EPS] before the normal quantile, which is infinite at 0 and 1
+# (normal scores of independent non-Gaussian elements, LOL paper appendix A).
 CDF_EPS = 1e-12
 
 
