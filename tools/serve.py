@@ -96,8 +96,9 @@ class ClassServer:
                 raise RuntimeError(f"HAProxy refused {config}: {check.stderr.strip()}")
             for app in self.apps.values():
                 self._wait_healthy(f"http://127.0.0.1:{app.port}", app)
-            self.proxy = subprocess.Popen([self.haproxy, "-db", "-f", str(config)], stdout=subprocess.DEVNULL,
-                                          stderr=open(self.log_dir / "haproxy.log", "wb"))
+            with open(self.log_dir / "haproxy.log", "wb") as log:  # the child keeps its own descriptor
+                self.proxy = subprocess.Popen([self.haproxy, "-db", "-f", str(config)], stdout=subprocess.DEVNULL,
+                                              stderr=log)
             self._wait_healthy(self.url, None)
         except BaseException:
             self.__exit__()
@@ -122,10 +123,11 @@ class ClassServer:
         log = self.log_dir / f"{name}.log"
         options = ["--server.port", str(port), "--server.address", "127.0.0.1", "--server.headless", "true"]
         args = ["--", *self.app_args] if self.app_args else []
-        proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", *options, *args], cwd=ROOT,
-                                stdout=open(log, "ab"), stderr=subprocess.STDOUT,
-                                env={**os.environ, "LATENT_EXPLORER_WORKSPACES": self.store,
-                                     "STREAMLIT_SERVER_COOKIE_SECRET": self.secret})
+        with open(log, "ab") as out:  # the child keeps its own descriptor
+            proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", *options, *args],
+                                    cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
+                                    env={**os.environ, "LATENT_EXPLORER_WORKSPACES": self.store,
+                                         "STREAMLIT_SERVER_COOKIE_SECRET": self.secret})
         return AppProcess(name, port, proc, log)
 
     def _wait_healthy(self, url: str, app: AppProcess | None) -> None:

@@ -118,6 +118,7 @@ def open_workspace_panel(page):
 
 
 PLAYWRIGHT_BUFFER_LIMIT = 50 * 2**20  # larger uploads go through a file (Playwright refuses larger buffers)
+SPOOL = tempfile.TemporaryDirectory(prefix="le-upload-")  # those files; removed when the bench exits
 
 
 def upload(page, label: str, name: str, data: bytes, mime: str = "application/octet-stream"):
@@ -125,7 +126,7 @@ def upload(page, label: str, name: str, data: bytes, mime: str = "application/oc
     if len(data) <= PLAYWRIGHT_BUFFER_LIMIT:
         uploader.locator("input[type=file]").set_input_files(files=[{"name": name, "mimeType": mime, "buffer": data}])
         return
-    path = Path(tempfile.mkdtemp(prefix="le-upload-")) / name
+    path = Path(SPOOL.name) / name  # Playwright reads the file after this call returns: kept until the bench exits
     path.write_bytes(data)
     uploader.locator("input[type=file]").set_input_files(files=[str(path)])
 
