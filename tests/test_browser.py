@@ -545,7 +545,8 @@ def test_a_judging_round_with_two_voters_and_a_reader(server, browser):
             tab.wait_for_function(  # the last comparison's buttons gone (Streamlit keeps them while it reruns)
                 "name => [...document.querySelectorAll('[data-testid=stMain] button')]"
                 ".filter(b => b.innerText.trim() === name).length === 1", arg=answer)
-            assert tab.locator("[data-testid=stMain] .le-frames").count() == 2  # left and right, unnamed
+            # left and right, unnamed; drawn after the buttons on a busy machine, so waited for
+            tab.wait_for_function("() => document.querySelectorAll('[data-testid=stMain] .le-frames').length === 2")
             if number == 1 and answer.startswith("Left"):
                 shoot(tab, "judge-vote")
             tab.get_by_role("button", name=answer).click()

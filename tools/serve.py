@@ -73,7 +73,7 @@ class ClassServer:
         if self.haproxy is None:
             raise RuntimeError(f"HAProxy ({haproxy}) is not installed: apt-get install haproxy (Debian, Ubuntu) or "
                                "brew install haproxy (macOS)")
-        self.store, self.count, self.address, self.app_args = store, processes, address, list(app_args)
+        self.store, self.address, self.app_args = store, address, list(app_args)
         self.port = port or _free_port()
         self.ports = ([first_port + i for i in range(processes)] if first_port is not None else
                       [_free_port() for _ in range(processes)])
