@@ -28,6 +28,23 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def answers_health(url: str, proc: subprocess.Popen, timeout_s: float = START_TIMEOUT_S) -> bool:
+    """Poll ``url``'s Streamlit health endpoint (``/_stcore/health``, which a proxy in front passes on) until it
+    answers 200 (True), or until ``proc``, the process that should answer, has exited or ``timeout_s`` has passed
+    (False)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+                if response.status == 200:
+                    return True
+        except OSError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            return False
+        time.sleep(0.2)  # polling the server's health endpoint, not waiting on the page
+
+
 class ServerAddress(str):
     """A running server's address (``http://127.0.0.1:PORT``), with its process id as ``pid``."""
 
@@ -50,19 +67,11 @@ def streamlit_server(workspaces: Path, models: Sequence[str | Path] = (), root: 
                             env={**os.environ, "LATENT_EXPLORER_WORKSPACES": str(workspaces)})
     url = ServerAddress(f"http://127.0.0.1:{port}")
     url.pid = proc.pid
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while True:
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                if response.status == 200:
-                    break
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                proc.wait(timeout=20)
-                log.seek(0)
-                raise RuntimeError(f"streamlit did not start: {log.read().decode(errors='replace')[-2000:]}")
-            time.sleep(0.2)  # polling the server's health endpoint, not waiting on the page
+    if not answers_health(url, proc):
+        proc.kill()
+        proc.wait(timeout=20)
+        log.seek(0)
+        raise RuntimeError(f"streamlit did not start: {log.read().decode(errors='replace')[-2000:]}")
     try:
         yield url
     finally:

@@ -24,12 +24,11 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
-from tools.launch import START_TIMEOUT_S, _free_port
+from tools.launch import _free_port, answers_health
 
 ROOT = Path(__file__).resolve().parents[1]
 HAPROXY_CONFIG = ROOT / "deploy" / "haproxy.cfg"
@@ -131,19 +130,9 @@ class ClassServer:
         return AppProcess(name, port, proc, log)
 
     def _wait_healthy(self, url: str, app: AppProcess | None) -> None:
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                    if response.status == 200:
-                        return
-            except OSError:
-                pass
-            proc = app.proc if app is not None else self.proxy
-            if proc.poll() is not None or time.monotonic() > deadline:
-                what = f"{app.name} on port {app.port} (log {app.log})" if app else f"HAProxy on {self.url}"
-                raise RuntimeError(f"{what} did not start: {self._tail(app)}")
-            time.sleep(0.2)  # polling the health endpoint
+        if not answers_health(url, app.proc if app is not None else self.proxy):
+            what = f"{app.name} on port {app.port} (log {app.log})" if app else f"HAProxy on {self.url}"
+            raise RuntimeError(f"{what} did not start: {self._tail(app)}")
 
     def _tail(self, app: AppProcess | None) -> str:
         log = app.log if app is not None else self.log_dir / "haproxy.log"

@@ -62,10 +62,6 @@ class Worker:
         self.options = evaluation_options(self.model, setup.decoding, setup.schemes, setup.centroid_schemes,
                                           setup.scheme_options, setup.centroid_options)
 
-    def pid(self) -> int:
-        """The worker's process id."""
-        return os.getpid()
-
     def measure(self, chunk: Chunk, inputs: ChunkInputs) -> ChunkResult:
         """Measure ``chunk`` on ``inputs`` (see :func:`~.chunks.measure_chunk`)."""
         inputs = inputs.to(self.model.device)

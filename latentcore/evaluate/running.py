@@ -161,7 +161,7 @@ def evaluate(model, judge: Judge | None = None, *, seeds="prior", schemes=None, 
             workers.close()
 
     measured, left_out = [], {}
-    for task, name, _ in stages:
+    for task, name in _stage_order(plan):  # the tables' order, not the order of measuring
         results = list(itertools.takewhile(lambda r: r is not None, (done.get(c) for c in chunks[task, name])))
         if not results:  # stopped before the scheme had any result: the others' results stand without it
             left_out[f"{task}: {(SCHEMES if task == 'interpolation' else CENTROIDS)[name].label}"] = LEFT_OUT
@@ -170,8 +170,6 @@ def evaluate(model, judge: Judge | None = None, *, seeds="prior", schemes=None, 
             measured.append(merge(chunks[task, name], results, units.pair_classes, list(units.pairs)))
         else:
             measured.append(merge(chunks[task, name], results, units.set_classes, units.sets))
-    order = {(task, name): i for i, (task, name) in enumerate(_stage_order(plan))}
-    measured.sort(key=lambda m: order[m.task, m.scheme])
     if not measured:
         raise Stopped("the comparison was stopped before any scheme had a result")
     table, unit_values = summarise(measured, pool.reference_features, generator=generator)
