@@ -37,7 +37,7 @@ def test_euler_decode_and_inversion_converge_to_the_exact_flow():
 
 # --- the built-in digits-flow ------------------------------------------------------------------------------------
 
-FLOW_PSNR_BOUND = 22.0  # dB, round trip at 25 steps on 8 held-out digits (measured 24.9; README: 23.4 on all 297)
+FLOW_PSNR_BOUND = 22.0  # dB, round trip at 25 steps on 8 held-out digits (measured 24.9; docs/models.md: 23.4, all 297)
 
 
 def _flow():
@@ -67,7 +67,7 @@ def test_digits_flow_steps_are_accepted_or_refused_with_a_message():
 
 def test_digits_flow_samples_are_digits_the_classifier_recognises():
     """32 prior samples at the default 25 steps: the classifier is confident (p > 0.8) on most of them and they are
-    not all one digit (README: 256 samples measure the fraction over all)."""
+    not all one digit (docs/models.md: 256 samples measure the fraction over all)."""
     samples = _flow().decode(_flow().prior.sample(32, seed=0))
     confidence, label = models.load_classifier(device="cpu").predict_proba(samples).max(1)
     assert float((confidence > 0.8).float().mean()) >= 0.85
