@@ -2,9 +2,9 @@
 ``docs/benchmarks/NAME.md`` under one line saying how it was made: the command, the date, the machine (CPU, cores,
 GPU where one was used), torch and its threads, and the load average before and after.
 
-``python -m bench.publish`` then copies each saved report into the README between the markers
-``<!-- bench: NAME -->`` and ``<!-- /bench -->``; a test checks that every block equals its report, so the
-published tables are the benches' own output, never typed.
+The documentation includes the saved reports as they are (MyST's ``{include}``; ``tests/test_docs.py`` checks that
+every report is included and says how it was made), so the published tables are the benches' own output, never
+typed.
 """
 
 from __future__ import annotations
@@ -25,8 +25,8 @@ REPORTS = Path(__file__).resolve().parent.parent / "docs" / "benchmarks"
 
 def add_save_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--save", nargs="?", const="", default=None, metavar="SUFFIX",
-                        help="also write the report to docs/benchmarks/ (as MODULE.md, or MODULE-SUFFIX.md), for "
-                             "python -m bench.publish")
+                        help="also write the report to docs/benchmarks/ (as MODULE.md, or MODULE-SUFFIX.md), which "
+                             "the documentation includes")
 
 
 def report_name(module: str, suffix: str) -> str:

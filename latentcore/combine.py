@@ -81,6 +81,31 @@ def lol_combine(latents, weights, *, prior: Prior | None = None) -> torch.Tensor
     ``mu + sum_i (x_i - mu) / sqrt(K)`` for a Gaussian prior). Weights are normalised in float64 before they
     meet the seeds' dtype, so float64 weights of any finite scale keep their direction with float32 seeds too.
     Weights with NaN or Inf are an error.
+
+    Parameters
+    ----------
+    latents : array-like ``[K, *shape]``
+        The seeds ``x_1..x_K`` (at least one), finite.
+    weights : array-like ``[..., K]``
+        One weight per seed in the last dimension; any leading dimensions give several combinations. Moved to the
+        seeds' device.
+    prior
+        The prior of the seeds: Gaussian priors and independent elements are combined exactly, other
+        priors by the affine map with their mean (module docstring). Default None: a standard normal over
+        ``latents.shape[1:]``.
+
+    Returns
+    -------
+    combined : Tensor ``[..., *shape]``
+        One latent per weight row, in the seeds' dtype.
+
+    Raises
+    ------
+    ValueError
+        When ``latents`` is not a batch of latents of the prior's shape, ``weights`` does not end in a dimension
+        of size K, or either holds NaN or Inf.
+    TypeError
+        When ``prior`` is not a :class:`~latentcore.priors.Prior`.
     """
     latents = as_tensor(latents)
     prior = resolve_prior(prior, latents, batched=True)
@@ -139,10 +164,27 @@ class Centroid(BaseScheme):
     """One centroid scheme and its policy: ``centre(latents [K, *shape], prior, *, progress=None, **options) ->
     [*shape]``; ``iterative`` ones optimise, report progress, take ``budget_s`` and ``should_stop`` and return a
     result with the ``centroid`` and its ``stopping`` (:class:`~latentcore.optimise.Stopping`). The fields it
-    shares with interpolation schemes are those of :class:`~latentcore.registry.BaseScheme`."""
+    shares with interpolation schemes are those of :class:`~latentcore.registry.BaseScheme`.
 
+    Parameters
+    ----------
+    name
+        The key in :data:`CENTROIDS`, e.g. ``"lol"``.
+    label
+        The name pages show.
+    description
+        The precise description, with the formula and the paper.
+    centre
+        The function computing the centroid, as above.
+    in_default_selection, formerly, summary, iterative, interactive, evaluation
+        As in :class:`~latentcore.registry.BaseScheme`.
+    """
+
+    #: The function computing the centroid, ``centre(latents [K, *shape], prior, *, progress=None, **options) ->
+    #: [*shape]`` (for iterative schemes, a result holding it in its ``centroid``).
     centre: Callable[..., torch.Tensor]
 
+    #: The attribute of an iterative run's result that holds the centroid.
     result_field = "centroid"
 
     @property
@@ -151,12 +193,33 @@ class Centroid(BaseScheme):
         return self.centre
 
 
+#: The centroid schemes by name, one :class:`Centroid` each (``lol``, ``mean``, ``rescaled``, ``nao`` and any
+#: registered with :func:`register_centroid`).
 CENTROIDS: Registry[Centroid] = Registry("centroid scheme")
 
 
 def register_centroid(scheme: Centroid, *, replace: bool = False) -> Centroid:
     """Add a centroid scheme to :data:`CENTROIDS` (a taken name is an error unless ``replace``); the app and the
-    evaluation list whatever it holds."""
+    evaluation list whatever it holds.
+
+    Parameters
+    ----------
+    scheme
+        The centroid scheme; its ``name`` is the key.
+    replace
+        Replace the scheme registered under the same name. Default False.
+
+    Returns
+    -------
+    Centroid
+        ``scheme`` itself.
+
+    Raises
+    ------
+    ValueError
+        When the name is taken and ``replace`` is False, or a former name clashes (see
+        :meth:`~latentcore.registry.Registry.register`).
+    """
     return CENTROIDS.register(scheme, replace=replace)
 
 
@@ -182,6 +245,40 @@ def centroid(latents, *, scheme: str = "lol", prior: Prior | None = None, progre
     ``progress(fraction, text)`` and stop early, with the best centroid reached, once ``budget_s`` seconds have
     passed or ``should_stop()`` returns True. With ``return_stopping``, returns ``(centroid, stopping)``
     (:class:`~latentcore.optimise.Stopping`, None for closed-form schemes).
+
+    Parameters
+    ----------
+    latents : array-like ``[K, *shape]``
+        The seeds (at least one), finite.
+    scheme
+        The name of a scheme in :data:`CENTROIDS`. Default ``"lol"``.
+    prior
+        The prior of the seeds. Default None: a standard normal over ``latents.shape[1:]``.
+    progress : Callable or None
+        Called as ``progress(fraction, text)`` by iterative schemes. Default None.
+    budget_s
+        Seconds an iterative scheme may take (positive and finite). Default None: no limit.
+    should_stop : Callable or None
+        ``should_stop()`` is polled by iterative schemes; True ends them. Default None.
+    return_stopping
+        Also return how the optimisation ended. Default False.
+    **options
+        The scheme's own keyword options (those of its ``centre`` function), e.g. NAO's ``max_iter``.
+
+    Returns
+    -------
+    centroid : Tensor ``[*shape]``
+        The centroid.
+    stopping : Stopping or None
+        Only with ``return_stopping``: how the optimisation ended, None for closed-form schemes.
+
+    Raises
+    ------
+    ValueError
+        When the scheme is unknown or takes no option of ``options``, ``budget_s`` is not a positive number, or
+        ``latents`` is not a batch of finite latents of the prior's shape.
+    TypeError
+        When ``prior`` is not a :class:`~latentcore.priors.Prior`.
     """
     spec = CENTROIDS[check_choice("centroid scheme", scheme, CENTROIDS)]
     latents = as_tensor(latents)

@@ -11,12 +11,28 @@ import os
 
 import torch
 
+#: The environment variable that names the device, e.g. ``cpu``, ``cuda``, ``cuda:1`` or ``mps``.
 ENV_VAR = "LATENTCORE_DEVICE"
 
 
 @functools.cache
 def default_device() -> torch.device:
-    """The device latentcore computes on unless a caller passes another one."""
+    """The device latentcore computes on unless a caller passes another one.
+
+    Chosen once per process (the result is cached): the device named by :data:`ENV_VAR` (``LATENTCORE_DEVICE``)
+    when it is set and not blank, else CUDA when torch sees a CUDA device, else Apple's MPS when available, else the
+    CPU.
+
+    Returns
+    -------
+    torch.device
+        ``cuda`` (the current CUDA device), ``mps``, ``cpu``, or the device the environment variable names.
+
+    Raises
+    ------
+    ValueError
+        When ``LATENTCORE_DEVICE`` is not a torch device, or names CUDA or MPS where torch sees none.
+    """
     requested = os.environ.get(ENV_VAR, "").strip()
     if requested:
         try:

@@ -34,16 +34,17 @@ from .priors import Prior
 from .realism import realisticity_index
 from .validation import check_latents, resolve_prior
 
+#: The normality tests by short name, with their full names (module docstring).
 TESTS = {
     "ks": "Kolmogorov-Smirnov",
     "cvm": "Cramer-von Mises",
     "ad": "Anderson-Darling",
     "chi2_norm": "Chi-square of the squared norm",
 }
-# Their short names, as a badge names the test that decided it (LatentSummary.verdicts).
+#: The tests' names as a badge gives the test that decided it (:attr:`LatentSummary.verdicts`).
 SHORT_TESTS = {"ks": "KS", "cvm": "CvM", "ad": "AD", "chi2_norm": "χ² of the norm"}
-# The test level: a latent passes the tests when every p-value is at least this (the app, the evaluation and its
-# plots all use it).
+#: The test level. A latent passes the tests when every p-value is at least this (the app, the evaluation and its
+#: plots all use it).
 NORMALITY_LEVEL = 0.01
 
 
@@ -150,7 +151,30 @@ def _test_results(latents, prior: Prior | None) -> dict[str, tuple[np.ndarray, n
 
 def normality_tests(latents, *, prior: Prior | None = None) -> dict[str, np.ndarray]:
     """p-values ``[N]`` of each test in :data:`TESTS`, by test name, for latents ``[N, *shape]`` (or one latent,
-    giving arrays of length 1). Without a prior: N(0, I) over the latents' shape."""
+    giving arrays of length 1). Without a prior: N(0, I) over the latents' shape.
+
+    Parameters
+    ----------
+    latents : array-like ``[N, *shape]`` or ``[*shape]``
+        The latents, finite, each of at least 2 elements. Without a prior, an input of one dimension is one
+        latent and one of more dimensions a batch.
+    prior
+        The prior that standardises the elements (:meth:`~latentcore.priors.Prior.standardize`).
+        Default None: a standard normal over the latent shape.
+
+    Returns
+    -------
+    dict
+        For each key of :data:`TESTS` (``"ks"``, ``"cvm"``, ``"ad"``, ``"chi2_norm"``), the p-values as a float64
+        array ``[N]``.
+
+    Raises
+    ------
+    ValueError
+        When the latents do not fit the prior, hold NaN or Inf, or have fewer than 2 elements.
+    TypeError
+        When ``prior`` is not a :class:`~latentcore.priors.Prior`.
+    """
     return {name: p for name, (_, p) in _test_results(latents, prior).items()}
 
 
@@ -161,7 +185,21 @@ def normality_statistics(latents, *, prior: Prior | None = None) -> dict[str, np
 
 def typical_norm_band(prior: Prior, level: float = 0.99) -> tuple[float, float]:
     """The central ``level`` interval of the (Mahalanobis) norm of latents of a prior with D elements:
-    square roots of the chi-square quantiles. For plots of the norm along a path."""
+    square roots of the chi-square quantiles. For plots of the norm along a path.
+
+    Parameters
+    ----------
+    prior
+        The prior; only its number of elements D (:attr:`~latentcore.priors.Prior.dim`) is used.
+    level
+        The probability the interval holds, in (0, 1). Default 0.99.
+
+    Returns
+    -------
+    low, high : float
+        The square roots of the chi-square quantiles with D degrees of freedom at ``(1 - level) / 2`` and
+        ``(1 + level) / 2``.
+    """
     lo, hi = scipy.stats.chi2.ppf([(1 - level) / 2, (1 + level) / 2], prior.dim)
     return math.sqrt(lo), math.sqrt(hi)
 
@@ -183,7 +221,7 @@ class LatentSummary:
 
     @property
     def verdicts(self) -> np.ndarray:
-        """Per latent ``[N]``, the badge a latent is shown with: ``"normal"`` where it passes every test, else
+        """Per latent ``[N]``, the badge a latent is shown with, ``"normal"`` where it passes every test, else
         ``"atypical"`` and the test that rejects it with its p-value, e.g. ``"atypical (χ² of the norm, p 0.003)"``
         (the one with the smallest p where several do)."""
         return np.array(["normal" if ok else f"atypical ({SHORT_TESTS[test]}, p {p:.2g})"
@@ -229,7 +267,7 @@ def path_profile(path, *, prior: Prior, images=None) -> PathProfile:
                        summary.norm, summary.normality, step)
 
 
-# The teaching examples by name, with what each one is.
+#: The teaching examples by name, with what each one is.
 TEACHING_EXAMPLES = {
     "constant": "constant vector with a likely norm",
     "linear_midpoint": "linear midpoint of the two seeds",

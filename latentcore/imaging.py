@@ -9,10 +9,13 @@ import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 
+#: The image file formats :func:`load_image` accepts (Pillow's names).
 IMAGE_FORMATS = ("PNG", "JPEG")
+#: The side, in pixels, of the largest square image accepted.
 MAX_SIDE = 4096
+#: The most pixels an uploaded image may have (``MAX_SIDE * MAX_SIDE``); larger ones are refused from the header.
 MAX_IMAGE_PIXELS = MAX_SIDE * MAX_SIDE
-# Pillow's modes for 16-bit greyscale PNGs ("I" holds them in 32-bit integers); their range is 0..65535.
+#: Pillow's modes for 16-bit greyscale PNGs (``"I"`` holds them in 32-bit integers); their range is 0..65535.
 SIXTEEN_BIT_MODES = ("I;16", "I;16B", "I;16L", "I")
 
 
@@ -77,7 +80,8 @@ def load_images(files: list[tuple[bytes, str]], size: tuple[int, int] | None = N
     return [load_image(data, name, size) for data, name in files]
 
 
-SMALL_FRACTION = 0.5  # an image with a side under this fraction of the model's is "much smaller" (upscale_note)
+#: An image with a side under this fraction of the model's is "much smaller" (:func:`upscale_note`).
+SMALL_FRACTION = 0.5
 
 
 def image_size(data: bytes) -> tuple[int, int] | None:
@@ -119,7 +123,8 @@ def image_grid(images: torch.Tensor, columns: int = 8, scale: int = 4) -> Image.
     return picture.resize((picture.width * scale, picture.height * scale), Image.NEAREST)
 
 
-EXPORT_MIN_PX = 256  # exported frames are at least this tall: a 16x16 digit is unreadable at its own size
+#: Exported frames are at least this many pixels tall (a 16x16 digit is unreadable at its own size).
+EXPORT_MIN_PX = 256
 
 
 def export_scale(images: torch.Tensor) -> int:

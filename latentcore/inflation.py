@@ -21,6 +21,19 @@ class InflationBudget:
     :meth:`reserve` is a context manager: ``with budget.reserve(n, name): ...`` waits up to ``wait_s`` seconds
     (default 20) for ``n`` bytes to be free, raises :class:`~latentcore.latent_files.LatentFileError` when they do
     not come free in time or when ``n`` is more than the whole budget, and frees them when the block ends.
+    Safe to share between threads.
+
+    Parameters
+    ----------
+    total_bytes
+        The bytes all reservations together may hold, at least 1.
+    wait_s
+        The longest a reservation waits for its bytes to come free, in seconds. Default 20.
+
+    Raises
+    ------
+    ValueError
+        When ``total_bytes`` is less than 1.
     """
 
     def __init__(self, total_bytes: int, wait_s: float = 20.0):
@@ -38,6 +51,21 @@ class InflationBudget:
 
     @contextlib.contextmanager
     def reserve(self, nbytes: int, name: str):
+        """Hold ``nbytes`` of the budget for the ``with`` block, waiting up to ``wait_s`` seconds for them.
+
+        Parameters
+        ----------
+        nbytes
+            The bytes the read will inflate (negative counts as 0).
+        name
+            The file's name, for messages.
+
+        Raises
+        ------
+        ~latentcore.latent_files.LatentFileError
+            When ``nbytes`` is more than the whole budget, or does not come free within ``wait_s`` seconds (the
+            message says to try again).
+        """
         nbytes = max(int(nbytes), 0)
         if nbytes > self.total_bytes:
             raise LatentFileError(f"{name} would take {mib(nbytes)} of memory to read; this server reads at most "

@@ -38,31 +38,75 @@ from .validation import (all_finite, check_choice, check_finite, check_int, chec
 if TYPE_CHECKING:
     from .models import Decoding
 
-# Progress callbacks everywhere in latentcore take (fraction in [0, 1], short text).
+#: A progress callback; everywhere in latentcore it takes (fraction in [0, 1], short text).
 Progress = Callable[[float, str], None]
+#: A scheme's path function (see :attr:`Scheme.path`).
 PathFn = Callable[..., torch.Tensor]
 
-# |sin W| below this counts as parallel (cos W > 0) or antipodal (cos W < 0).
+#: ``|sin W|`` below this counts as parallel (``cos W > 0``) or antipodal (``cos W < 0``) in SLERP.
 SLERP_SIN_EPS = 1e-4
 
 
 @dataclass(frozen=True)
 class Setting:
     """An option of a scheme that a user may choose: a number with its bounds and step (the app shows a slider), or
-    one of ``choices`` named by ``choice_labels`` (the app shows a selectbox). ``help`` says what it changes."""
+    one of ``choices`` named by ``choice_labels`` (the app shows a selectbox). ``help`` says what it changes.
 
+    Parameters
+    ----------
+    name
+        The keyword option of the scheme's function that it sets (e.g. ``"alpha"``).
+    label
+        The name the app shows.
+    default
+        The value a scheme runs with unless one is chosen (:meth:`Scheme.options`).
+    low
+        The lower bound of a number's slider. Default None.
+    high
+        The upper bound of a number's slider. Default None.
+    step
+        The step of a number's slider. Default None.
+    help
+        What the option changes, in a sentence or two. Default ``""``.
+    choices
+        The values to choose from (the app then shows a selectbox). Default None: a number.
+    choice_labels
+        How the app names each of ``choices``, in their order. Default None: by the values themselves.
+    """
+
+    #: The keyword option of the scheme's function that it sets (e.g. ``"alpha"``).
     name: str
+    #: The name the app shows.
     label: str
+    #: The value a scheme runs with unless one is chosen.
     default: Any
+    #: The lower bound of a number's slider.
     low: float | None = None
+    #: The upper bound of a number's slider.
     high: float | None = None
+    #: The step of a number's slider.
     step: float | None = None
+    #: What the option changes, in a sentence or two.
     help: str = ""
+    #: The values to choose from (None for a number).
     choices: tuple | None = None
+    #: How the app names each of :attr:`choices`, in their order (None for the values themselves).
     choice_labels: tuple[str, ...] | None = None
 
     def label_of(self, value) -> str:
-        """How the app names a value: one of :attr:`choices` by its label, a number in short form."""
+        """How the app names a value: one of :attr:`choices` by its label, a number in short form.
+
+        Parameters
+        ----------
+        value
+            A value of the setting.
+
+        Returns
+        -------
+        str
+            The label of ``value`` among :attr:`choices` (``str(value)`` where it is none of them), or for a
+            number setting the number formatted with ``:g``.
+        """
         if self.choices is None:
             return f"{value:g}" if isinstance(value, (int, float)) else str(value)
         return dict(zip(self.choices, self.choice_labels or self.choices)).get(value, str(value))
@@ -92,17 +136,54 @@ class Scheme(BaseScheme):
     - ``playground``: meaningful on the 2-D priors of the geometry playground (no decoder).
     - ``caveat(prior)``: what the description does not hold for on ``prior`` (None where it holds).
     - ``in_default_selection``: the app's pages preselect it.
+
+    Parameters
+    ----------
+    name
+        The key in :data:`SCHEMES`, e.g. ``"slerp"``.
+    label
+        The name pages show.
+    description
+        The precise description: the formula and the paper.
+    path
+        The function computing the paths, as above.
+    in_default_selection, formerly, summary, iterative, interactive, evaluation
+        As in :class:`~latentcore.registry.BaseScheme`.
+    uses_decoder
+        Whether ``path`` takes ``decoder=``. Default False.
+    loop_steps
+        Sampler steps of the ``loop_decoder=`` given to ``path`` for models with a sampler. Default
+        None: no ``loop_decoder``.
+    settings
+        The options a user may choose. Default ``()``.
+    slow_on
+        ``slow_on(model)``: why one run takes minutes for ``model`` (None when it does not). Default
+        None: offered for every model.
+    playground
+        Whether the geometry playground offers it. Default True.
+    caveat
+        ``caveat(prior)``: what the description does not hold for on ``prior`` (None where it
+        holds). Default None.
     """
 
+    #: The function computing the paths, ``path(z0 [B, D], z1 [B, D], t [S], prior, *, progress=None, **options)
+    #: -> [B, S, D]`` (for iterative schemes, a result holding them in its ``path``).
     path: PathFn
     _: KW_ONLY  # the policy goes by name, as the shared fields of BaseScheme do
+    #: Whether :attr:`path` takes ``decoder=`` (a callable from latents to images).
     uses_decoder: bool = False
+    #: Sampler steps of the ``loop_decoder=`` passed for models with a sampler (None for none).
     loop_steps: int | None = None
+    #: The options a user may choose, with their bounds or choices.
     settings: tuple[Setting, ...] = ()
+    #: ``slow_on(model)`` says why one run takes minutes for ``model`` on its device (None when it does not).
     slow_on: Callable[[Any], str | None] | None = None
+    #: Whether the scheme is meaningful on the 2-D priors of the geometry playground (no decoder).
     playground: bool = True
+    #: ``caveat(prior)`` says what the description does not hold for on ``prior`` (None where it holds).
     caveat: Callable[[Prior], str | None] | None = None
 
+    #: The attribute of an iterative run's result that holds the paths.
     result_field = "path"
 
     @property
@@ -111,25 +192,59 @@ class Scheme(BaseScheme):
         return self.path
 
     def description_for(self, prior: Prior) -> str:
-        """:attr:`description`, with what it does not promise for ``prior`` when ``caveat(prior)`` says so (e.g.
-        LOL's exact distribution holds for Gaussian priors and independent elements only)."""
+        """:attr:`~latentcore.registry.BaseScheme.description`, with what it does not promise for ``prior`` when
+        ``caveat(prior)`` says so (e.g. LOL's exact distribution holds for Gaussian priors and independent elements
+        only).
+
+        Parameters
+        ----------
+        prior
+            The prior the scheme is described for.
+
+        Returns
+        -------
+        str
+            The description, followed by the caveat where there is one.
+        """
         why = self.caveat(prior) if self.caveat is not None else None
         return f"{self.description} {why}" if why else self.description
 
     def summary_for(self, prior: Prior) -> str:
-        """:attr:`lead` (the summary for someone meeting the scheme first), with ``caveat(prior)`` as
-        :meth:`description_for` has it."""
+        """:attr:`~latentcore.registry.BaseScheme.lead` (the summary for someone meeting the scheme first), with
+        ``caveat(prior)`` as :meth:`description_for` has it.
+
+        Parameters
+        ----------
+        prior
+            The prior the scheme is described for.
+
+        Returns
+        -------
+        str
+            The summary (or the description where there is none), followed by the caveat where there is one.
+        """
         why = self.caveat(prior) if self.caveat is not None else None
         return f"{self.lead} {why}" if why else self.lead
 
     @property
     def option_names(self) -> tuple[str, ...]:
-        """The keyword options of :attr:`path` (besides the run controls: ``progress``, ``budget_s``,
-        ``should_stop``)."""
+        """The keyword options of :attr:`path`, besides the run controls ``progress``, ``budget_s`` and
+        ``should_stop``: the names :func:`interpolate` accepts as ``**options`` for this scheme."""
         return keyword_options(self.path)
 
     def unsuited_reason(self, model=None) -> str | None:
-        """Why the scheme is not offered for ``model`` (None when it is)."""
+        """Why the scheme is not offered for ``model`` (None when it is).
+
+        Parameters
+        ----------
+        model : latentcore.models.GenerativeModel or None
+            The model; None (the default) means no model, for which every scheme is offered.
+
+        Returns
+        -------
+        str or None
+            ``slow_on(model)``, or None where the scheme has no ``slow_on`` or no model is given.
+        """
         return self.slow_on(model) if model is not None and self.slow_on is not None else None
 
     def options(self, model=None, *, context: str | None = None, decoding: Decoding | None = None,
@@ -137,7 +252,32 @@ class Scheme(BaseScheme):
         """The options to run this scheme with: its settings' defaults, the fixed options of ``context``
         (``"interactive"`` or ``"evaluation"``), the decoder of ``model`` with its ``decoding`` (a
         :class:`~latentcore.models.Decoding`; default the model's defaults) when the scheme uses one, then the
-        ``chosen`` settings."""
+        ``chosen`` settings.
+
+        Parameters
+        ----------
+        model : latentcore.models.GenerativeModel or None
+            The model the scheme runs for; its decoder is added for schemes that use one. Default None.
+        context
+            ``"interactive"``, ``"evaluation"`` or None (no fixed options; the default).
+        decoding
+            How ``model`` decodes (:class:`~latentcore.models.Decoding`); default the model's
+            defaults. With :attr:`loop_steps` and a model with a sampler, ``loop_decoder`` takes the same options
+            with ``loop_steps`` steps.
+        **chosen
+            Values of the scheme's :attr:`settings`, by name; they take precedence.
+
+        Returns
+        -------
+        dict
+            Keyword options for :attr:`path` (and for :func:`interpolate`): the settings' defaults, the fixed
+            options of ``context``, ``decoder`` and ``loop_decoder`` where they apply, then ``chosen``.
+
+        Raises
+        ------
+        ValueError
+            When ``chosen`` names an option that is not one of the scheme's settings, or ``context`` is unknown.
+        """
         check_options(f"the {self.label} scheme's settings", chosen, [s.name for s in self.settings])
         out = {s.name: s.default for s in self.settings}  # the same defaults on every page and in the evaluation
         out.update(super().options(context=context))
@@ -222,12 +362,33 @@ def lol_path(z0, z1, t, prior, *, progress=None):
     return from_lol_space(out.reshape(-1, out.shape[-1]), prior).reshape(out.shape)
 
 
+#: The interpolation schemes by name, one :class:`Scheme` each (``linear``, ``slerp``, ``lol``, ``nao``,
+#: ``ri-optimal`` and any registered with :func:`register_scheme`).
 SCHEMES: Registry[Scheme] = Registry("interpolation scheme")
 
 
 def register_scheme(scheme: Scheme, *, replace: bool = False) -> Scheme:
     """Add a scheme to :data:`SCHEMES` (a taken name is an error unless ``replace``); the app, the evaluation and
-    the playground list whatever it holds."""
+    the playground list whatever it holds.
+
+    Parameters
+    ----------
+    scheme
+        The scheme; its ``name`` is the key.
+    replace
+        Replace the scheme registered under the same name. Default False.
+
+    Returns
+    -------
+    Scheme
+        ``scheme`` itself.
+
+    Raises
+    ------
+    ValueError
+        When the name is taken and ``replace`` is False, or a former name clashes (see
+        :meth:`~latentcore.registry.Registry.register`).
+    """
     return SCHEMES.register(scheme, replace=replace)
 
 
@@ -257,7 +418,20 @@ register_scheme(Scheme("lol", "LOL", "Latent optimal linear combination with wei
 
 
 def schemes_for(model) -> tuple[list[str], dict[str, str]]:
-    """The names of the schemes offered for ``model``, and for each scheme that is not, why."""
+    """The names of the schemes offered for ``model``, and for each scheme that is not, why.
+
+    Parameters
+    ----------
+    model : latentcore.models.GenerativeModel
+        The model; each scheme's ``slow_on(model)`` decides (:meth:`Scheme.unsuited_reason`).
+
+    Returns
+    -------
+    offered : list of str
+        The names of the schemes offered, in registration order.
+    reasons : dict
+        The reason (a sentence) for each scheme not offered, by name.
+    """
     reasons = {name: scheme.unsuited_reason(model) for name, scheme in SCHEMES.items()}
     return [name for name, why in reasons.items() if why is None], {n: why for n, why in reasons.items() if why}
 
@@ -310,6 +484,45 @@ def interpolate(z0, z1, frames: int, *, scheme: str = "lol", prior: Prior | None
     ``should_stop()`` returns True (polled once per iteration). With ``return_stopping``, returns ``(path,
     stopping)``: a :class:`~latentcore.optimise.Stopping` saying how the optimisation ended (``stopping.early``),
     None for closed-form schemes.
+
+    Parameters
+    ----------
+    z0, z1 : array-like ``[*shape]`` or ``[B, *shape]``
+        The endpoints, of the same shape; ``z1`` is moved to ``z0``'s device.
+    frames
+        The number of frames, both endpoints included; at least 2.
+    scheme
+        The name of a scheme in :data:`SCHEMES`. Default ``"lol"``.
+    prior
+        The prior of the latents; it gives the latent shape. Default None: a standard normal over
+        the shape of ``z0``, taken as one latent.
+    progress
+        Called as ``progress(fraction, text)`` by iterative schemes. Default None.
+    budget_s
+        Seconds an iterative scheme may take (positive and finite). Default None: no limit.
+    should_stop
+        Polled once per iteration by iterative schemes; True ends them. Default None.
+    return_stopping
+        Also return how the optimisation ended. Default False.
+    **options
+        The scheme's own options (:attr:`Scheme.option_names`), e.g. NAO's ``max_iter``; see
+        :meth:`Scheme.options` for those the app and the evaluation use.
+
+    Returns
+    -------
+    path : Tensor ``[frames, *shape]`` or ``[B, frames, *shape]``
+        The frames, in the dtype and on the device of ``z0``; the first and the last equal the inputs exactly.
+    stopping : Stopping or None
+        Only with ``return_stopping``: how the optimisation ended, None for closed-form schemes.
+
+    Raises
+    ------
+    ValueError
+        When the scheme is unknown or takes no option of ``options``, ``frames`` is not an integer of at least 2,
+        ``budget_s`` is not a positive number, the endpoints differ in shape or do not fit ``prior``, or they hold
+        NaN or Inf.
+    TypeError
+        When ``prior`` is not a :class:`~latentcore.priors.Prior`.
     """
     spec, frames, budget_s = _checked_run(scheme, frames, budget_s, options)
     f0, f1, batch, prior = _endpoints(z0, z1, prior)
@@ -326,6 +539,31 @@ def interpolate_chain(seeds, frames: int, *, scheme: str = "lol", prior: Prior |
 
     Returns ``[(K - 1) (frames - 1) + 1, *shape]`` (with ``return_stopping``, and how it ended, as
     :func:`interpolate`); all legs are computed as one batch.
+
+    Parameters
+    ----------
+    seeds : array-like ``[K, *shape]``
+        At least two latents, in the order the path visits them.
+    frames
+        Frames per leg, both of its seeds included; at least 2.
+    scheme, progress, budget_s, should_stop, return_stopping, **options
+        As in :func:`interpolate`.
+    prior
+        The prior of the seeds. Default None: a standard normal over ``seeds.shape[1:]``.
+
+    Returns
+    -------
+    chain : Tensor ``[(K - 1) (frames - 1) + 1, *shape]``
+        The legs one after the other, each seed once; the seeds are the inputs exactly.
+    stopping : Stopping or None
+        Only with ``return_stopping``: how the optimisation ended, None for closed-form schemes.
+
+    Raises
+    ------
+    ValueError
+        As :func:`interpolate`, and when ``seeds`` is not a batch of at least two latents.
+    TypeError
+        When ``prior`` is not a :class:`~latentcore.priors.Prior`.
     """
     spec, frames, budget_s = _checked_run(scheme, frames, budget_s, options)
     seeds = as_tensor(seeds)

@@ -2,7 +2,7 @@
 any differentiable one-pass decoder (GANs, VAEs), optionally refining the encoder's latent.
 
 Inversion by optimisation (as in Creswell & Bharath, "Inverting the Generator of a Generative Adversarial
-Network", arXiv 1611.05644) minimises, for a target image ``x`` with ``P`` pixel values and the decoder ``G``,
+Network", arXiv 1611.05644) minimises, for a target image ``x`` with ``P`` pixel values and the decoder ``G``, ::
 
     L(z) = ||G(z) - x||^2 / P  +  prior_weight * max(|q(z)| - 2, 0)^2,    q(z) = (||s(z)||^2 - D) / sqrt(2 D)
 
@@ -12,7 +12,7 @@ The second term is a typical-set penalty: for a Gaussian prior ``||s(z)||^2`` is
 chi-square with D degrees of freedom (mean D, variance 2D) under the prior, so ``-q`` is the z-score of
 ``log p(z)`` about its mean ``E[log p]`` (``log p(z) - E[log p] = -(||s(z)||^2 - D) / 2``). The penalty is zero
 in the band ``|q| <= 2`` that holds about 95% of the prior's samples, so it leaves the inversion of the model's own
-images alone and stops others from drifting to norms that no sample has (measured in the README: without it,
+images alone and stops others from drifting to norms that no sample has (measured in docs/inversion.md: without it,
 held-out digits inverted into ``digits-vae`` get atypical norms). Bodin et al., "Linear combinations of latents in
 generative models: subspaces and beyond" (arXiv 2408.08558) warn that inverted latents are often atypical; the
 term restrains the norm only, so the normality tests of :mod:`latentcore.diagnostics` can still reject an
@@ -38,28 +38,56 @@ from .optimise import check_budget, optimise_units, time_left
 from .priors import Prior
 from .validation import check_choice, check_finite, check_int
 
+#: The inversion methods by key, with their generic labels (:func:`inversion_methods` names the model's own inverse).
 METHODS = {
     "encoder": "The model's own inverse",
     "optimise": "Optimisation from prior samples",
     "refine": "The model's own inverse, refined by optimisation",
 }
+#: The default weight of the typical-set penalty in the inversion's loss (:func:`invert`'s ``prior_weight``).
 DEFAULT_PRIOR_WEIGHT = 1e-2
-TYPICAL_BAND = 2.0  # |q| within which the penalty is zero
+#: The bound on ``|q|`` within which the typical-set penalty is zero (module docstring).
+TYPICAL_BAND = 2.0
+#: The default limit on Adam iterations of an inversion by optimisation (:func:`invert`'s ``max_iter``).
 DEFAULT_MAX_ITER = 300
+#: The default number of starts per image of an inversion by optimisation (:func:`invert`'s ``restarts``).
 DEFAULT_RESTARTS = 4
-PSNR_CAP_DB = 100.0  # the PSNR of a perfect reconstruction, instead of infinity
+#: The PSNR in dB of a perfect reconstruction, instead of infinity; no PSNR exceeds it.
+PSNR_CAP_DB = 100.0
 
 
 @dataclass
 class Inversion:
-    """The latents ``[N, *latent_shape]`` of ``N`` images, their ``reconstructions`` ``[N, C, H, W]`` (decoded
-    again, without gradients) and ``targets`` (the images as the model sees them: resized, channels matched), the
-    mean squared error ``mse [N]`` and ``psnr [N]`` (``10 log10(1 / mse)`` dB, at most :data:`PSNR_CAP_DB`) per
-    image, the ``restart [N]`` that won (0 for the model's own inverse), the Adam ``iterations`` and why the
-    optimisation stopped (``stopped_by``: ``converged``, ``max_iter``, ``budget``, ``stop``; ``encoded`` when
-    no optimisation ran), the ``method`` and the ``seconds`` taken. Whether the images are within the model's
-    reach: :meth:`latentcore.reach.TypicalError.verdicts` of this inversion (pixel error, edge mismatch and the
-    images' own detail and flatness against the model's own samples)."""
+    """The result of :func:`invert`: the latents of ``N`` images, their reconstructions and errors, and how the
+    inversion ended.
+
+    Whether the images are within the model's reach: :meth:`latentcore.reach.TypicalError.verdicts` of this
+    inversion (pixel error, edge mismatch and the images' own detail and flatness against the model's own samples).
+
+    Attributes
+    ----------
+    latents : Tensor ``[N, *latent_shape]``
+        The latent of each image (for an optimisation, the restart with the lowest loss), detached.
+    reconstructions : Tensor ``[N, C, H, W]``
+        The latents decoded again (without gradients).
+    targets : Tensor ``[N, C, H, W]``
+        The images as the model sees them (resized, channels matched; ``model.prepare_images``).
+    mse : ndarray ``[N]``
+        The mean squared error of each reconstruction against its target, float64.
+    psnr : ndarray ``[N]``
+        ``10 log10(1 / mse)`` dB per image, at most :data:`PSNR_CAP_DB`.
+    restart : ndarray ``[N]``
+        The restart that won for each image (0 for the model's own inverse).
+    iterations
+        The Adam iterations run (0 for the model's own inverse).
+    stopped_by
+        Why the optimisation stopped: ``converged``, ``max_iter``, ``budget``, ``stop``; ``encoded`` when no
+        optimisation ran.
+    method
+        The method used, a key of :func:`inversion_methods`.
+    seconds
+        The time taken, decoding the reconstructions included.
+    """
 
     latents: torch.Tensor
     reconstructions: torch.Tensor
@@ -87,7 +115,20 @@ class Inversion:
 def inversion_methods(model) -> dict[str, str]:
     """The inversion methods that suit ``model``, by key, with labels: its own inverse where it has one (a
     VAE's encoder, DDIM inversion), optimisation where its decoder is one differentiable pass (no sampler), and
-    both together where it has both."""
+    both together where it has both.
+
+    Parameters
+    ----------
+    model : ~latentcore.models.GenerativeModel
+        The model to invert images into.
+
+    Returns
+    -------
+    dict[str, str]
+        Of ``encoder``, ``optimise`` and ``refine`` (see :data:`METHODS`), those that suit the model, in that
+        order, each with a label that names the model's own inverse (e.g. ``"DDIM inversion"``). Empty for a
+        model with neither.
+    """
     own = model.can_encode
     one_pass = model.sampler is None
     labels = {"encoder": _own_inverse(model), "optimise": METHODS["optimise"],
@@ -97,7 +138,23 @@ def inversion_methods(model) -> dict[str, str]:
 
 
 def default_method(model) -> str:
-    """The model's own inverse where it has one (fast), otherwise optimisation."""
+    """The model's own inverse where it has one (fast), otherwise optimisation.
+
+    Parameters
+    ----------
+    model : ~latentcore.models.GenerativeModel
+        The model to invert images into.
+
+    Returns
+    -------
+    str
+        The first key of :func:`inversion_methods`: ``encoder`` or ``optimise``.
+
+    Raises
+    ------
+    ValueError
+        When the model has no encoder and decodes with a sampler, so that no method suits it.
+    """
     methods = inversion_methods(model)
     if not methods:
         raise ValueError(f"{model.name} has no encoder and decodes with a sampler, so images cannot be turned into "
@@ -125,16 +182,58 @@ def invert(model, images, *, method: str | None = None, decoding=None,
     """:class:`Inversion` of images ``[N, C, H, W]`` in [0, 1] (or a list of such of any sizes; resized and
     converted by ``model.prepare_images``).
 
-    ``method``: a key of :func:`inversion_methods` (default :func:`default_method`). ``decoding``: the model's
-    :class:`~latentcore.models.Decoding` (default its defaults). The optimisation settings apply to
-    ``optimise`` and ``refine``: at most ``max_iter`` Adam iterations at learning rate ``lr`` (default 20% of the
-    prior's mean element scale), ``restarts`` starts per image (``refine``: the encoder's latent and
-    ``restarts - 1`` prior samples) drawn with ``seed``, the penalty's ``prior_weight``; a unit stops when its
-    loss changes by less than ``tol`` (in MSE units; 1e-6 is invisible) for ``patience`` iterations.
-    ``budget_s`` (seconds for the whole call) and ``should_stop()`` end the optimisation early with the best
-    latents so far; ``progress(fraction, text)`` reports it with an estimate of the time left. The model's own
-    inverse (DDIM or ODE inversion runs a sampler) has no partial result: it polls ``should_stop`` between its steps
-    and raises :class:`~latentcore.optimise.Stopped`.
+    The optimisation settings apply to ``optimise`` and ``refine``; a unit stops when its loss changes by less
+    than ``tol`` for ``patience`` iterations. ``budget_s`` and ``should_stop()`` end the optimisation early with
+    the best latents so far. The model's own inverse (DDIM or ODE inversion runs a sampler) has no partial result:
+    it polls ``should_stop`` between its steps and raises :class:`~latentcore.optimise.Stopped`.
+
+    Parameters
+    ----------
+    model : ~latentcore.models.GenerativeModel
+        The model to invert into.
+    images : Tensor ``[N, C, H, W]`` in [0, 1], or a list of images of any sizes
+        The images; resized and their channels matched to the model's (``model.prepare_images``).
+    method
+        A key of :func:`inversion_methods` (default :func:`default_method`).
+    decoding : ~latentcore.models.Decoding or None
+        The model's decoding for the decodes and the model's own inverse (default its defaults).
+    max_iter
+        At most this many Adam iterations, at least 0. Default :data:`DEFAULT_MAX_ITER`.
+    lr
+        Adam's learning rate (default 20% of the prior's mean element scale).
+    restarts
+        Starts per image, at least 1, drawn from the prior with ``seed`` (``refine``: the encoder's latent and
+        ``restarts - 1`` prior samples). Default :data:`DEFAULT_RESTARTS`.
+    prior_weight
+        The weight of the typical-set penalty (module docstring), a finite number >= 0. Default
+        :data:`DEFAULT_PRIOR_WEIGHT`.
+    tol
+        A unit stops when its loss changes by less than this (in MSE units; 1e-6 is invisible) for ``patience``
+        iterations; a finite number >= 0. Default 1e-6.
+    patience
+        Iterations of settled loss after which a unit stops. Default 20.
+    seed
+        Seed of the prior samples the restarts start from. Default 0.
+    budget_s
+        Seconds for the whole call, a positive number; default None: no bound.
+    should_stop
+        Polled as the inversion runs; returning True ends it (see above). Default None: never.
+    progress
+        Called as ``progress(fraction, text)`` as the optimisation advances, with an estimate of the time left.
+
+    Returns
+    -------
+    :class:`Inversion`
+        The latents, reconstructions, errors and how the inversion ended.
+
+    Raises
+    ------
+    ValueError
+        When the method does not suit the model (or none does), for a setting out of range, or when the decoder
+        gives no finite loss for some images (try a smaller learning rate).
+    ~latentcore.optimise.Stopped
+        When ``should_stop()`` returns True while the model's own inverse runs (``encoder``, and the start of
+        ``refine``) or while the ``encoder`` method's reconstructions are decoded.
     """
     decoding = model.resolve_decoding(decoding)
     method = default_method(model) if method is None else check_choice("inversion method", method,

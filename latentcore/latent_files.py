@@ -40,30 +40,52 @@ from .validation import count_nonfinite, some_of
 
 logger = logging.getLogger(__name__)
 
+#: The file extensions of latent files, read and written (``.pth`` is read and written as ``.pt``).
 LATENT_FORMATS = (".npy", ".npz", ".safetensors", ".pt", ".pth")
+#: The key the latents are written under, and read from where a file holds other arrays besides the names.
 LATENTS_KEY = "latents"
+#: The key of the latents' names (an ``.npz`` array, a ``.pt`` list, a JSON list in the safetensors metadata).
 NAMES_KEY = "names"
+#: Bytes in a mebibyte.
 MiB = 2**20
-# Default limits of one latent file: its size, and any one array in it once decompressed (as float32).
+#: The default limit on a latent file's size, in bytes (256 MiB).
 MAX_FILE_BYTES = 256 * MiB
+#: The default limit on any one array of a latent file once decompressed, as float32, in bytes (256 MiB).
 MAX_ARRAY_BYTES = 256 * MiB
-MAX_ARCHIVE_ENTRIES = 16384  # entries of a zip archive (.npz, .pt): zipfile builds an object for each on opening
-MAX_NAME_CHARS = 200  # characters of one latent's name
-# A safetensors header (its tensors' entries and metadata, the names among them): parsed as JSON before any check.
+#: The default limit on the entries of a zip archive (``.npz``, ``.pt``); zipfile builds an object for each on
+#: opening.
+MAX_ARCHIVE_ENTRIES = 16384
+#: The default limit on the characters of one latent's name.
+MAX_NAME_CHARS = 200
+#: The limit on a safetensors header in bytes (its tensors' entries and metadata, the names among them), which is
+#: parsed as JSON before any check.
 MAX_HEADER_BYTES = 8 * MiB
-SAFETENSORS_FLOATS = {"F16": 2, "BF16": 2, "F32": 4, "F64": 8}  # element sizes of the float types
+#: The element sizes in bytes of the safetensors float types.
+SAFETENSORS_FLOATS = {"F16": 2, "BF16": 2, "F32": 4, "F64": 8}
+#: The float types latents may have, in words (for messages).
 FLOAT_DTYPES = "float16, bfloat16, float32 or float64"
-# An .npy header is at most 10 000 bytes (numpy's own limit); an archive entry may exceed its array by that much.
+#: The most an archive entry may exceed its array by, an ``.npy`` header (numpy limits it to 10 000 bytes).
 NPY_HEADER_BYTES = 10_000 + 16
-ZIP_ENTRY = b"PK\x01\x02"  # the signature of each entry in a zip's central directory
+#: The signature of each entry in a zip's central directory.
+ZIP_ENTRY = b"PK\x01\x02"
 
 
 class LatentFileError(ValueError):
-    """A latent file that cannot be used; the message says why and what is accepted."""
+    """A latent file that cannot be used; the message says why and what is accepted.
+
+    Raised by :func:`read_latent_file` and the functions that read with it, and by an
+    :class:`~latentcore.inflation.InflationBudget` that cannot give a read its memory. A :class:`ValueError`, so
+    callers that handle bad input catch it too.
+    """
 
 
 class TooManyLatents(LatentFileError):
-    """A latent file holding more latents than the caller accepts (``max_latents``)."""
+    """A latent file holding more latents than the caller accepts (``max_latents``).
+
+    Raised by :func:`read_latent_file`: from the file's headers, before the latents are read, where the headers
+    declare the count; otherwise once they are read. A caller can tell it from other problems, e.g. to say why it
+    accepts no more.
+    """
 
 
 def _suffix(name: str) -> str:
@@ -462,7 +484,15 @@ def accepted_shapes(shape) -> str:
 
 @dataclass
 class LatentFile:
-    """What a latent file holds: ``latents [N, *shape]`` (float32, CPU) and one name per latent, or ``None``."""
+    """What a latent file holds: ``latents [N, *shape]`` (float32, CPU) and one name per latent, or ``None``.
+
+    Attributes
+    ----------
+    latents : Tensor ``[N, *shape]``
+        The latents, float32 on the CPU (one latent in the file comes as ``N = 1``).
+    names : list of str or None
+        One name per latent, in order; None when the file holds none.
+    """
 
     latents: torch.Tensor
     names: list[str] | None = None
@@ -474,15 +504,51 @@ def read_latent_file(source, *, shape=None, name: str | None = None, max_bytes: 
                      budget=None) -> LatentFile:
     """The latents and names of a latent file, from a path, bytes or a binary file object.
 
-    ``name`` (default: the path or the file object's ``name``) sets the format by its extension and appears in
-    messages. ``shape`` checks the latent shape and accepts one latent, a batch, or a flat batch ``[N, D]``.
-    ``max_bytes`` (default :data:`MAX_FILE_BYTES`) bounds the file, ``max_latents`` (default: no bound) the
-    latents it may hold, ``max_array_bytes`` (default :data:`MAX_ARRAY_BYTES`) any one array as float32 once
-    inflated, ``max_archive_entries`` (default :data:`MAX_ARCHIVE_ENTRIES`) the entries of a zip archive, and
-    ``max_name_chars`` (default :data:`MAX_NAME_CHARS`) each name. The shape, count and size of the latents (and of
-    their names in an ``.npz``) are checked from the file's headers before anything is inflated, and what reading
-    takes is reserved from ``budget`` (a :class:`~latentcore.inflation.InflationBudget` shared by every read of a
-    server; default none) until the latents are returned.
+    The shape, count and size of the latents (and of their names in an ``.npz``) are checked from the file's
+    headers before anything is inflated, and what reading takes is reserved from ``budget`` until the latents are
+    returned.
+
+    Parameters
+    ----------
+    source
+        The file: a path (``str`` or ``os.PathLike``), its bytes, or a binary file object (read with ``read``, up
+        to ``max_bytes + 1`` bytes).
+    shape
+        The latent shape (a sequence of ints), checked; a file may then hold one latent ``shape``, a batch
+        ``[N, *shape]`` or a flat batch ``[N, D]`` (``D`` the product of ``shape``). Default None: any shape, a 1-d
+        array being one latent and any other a batch.
+    name
+        Sets the format by its extension and appears in messages; default the path or the file object's ``name``
+        (required for bytes).
+    max_bytes
+        The most bytes the file may have. Default :data:`MAX_FILE_BYTES`.
+    max_latents
+        The most latents the file may hold; default None: no bound.
+    max_array_bytes
+        The most bytes any one array may take as float32 once inflated. Default :data:`MAX_ARRAY_BYTES`.
+    max_archive_entries
+        The most entries of a zip archive (``.npz``, ``.pt``). Default :data:`MAX_ARCHIVE_ENTRIES`.
+    max_name_chars
+        The most characters of each name. Default :data:`MAX_NAME_CHARS`.
+    budget : ~latentcore.inflation.InflationBudget or None
+        Shared by every read of a server; default None: nothing is reserved.
+
+    Returns
+    -------
+    :class:`LatentFile`
+        The latents ``[N, *shape]`` as float32 on the CPU and their names, if any.
+
+    Raises
+    ------
+    LatentFileError
+        When the file cannot be used (the message says why and what is accepted): an unknown extension or no name,
+        too large, corrupt or truncated, pickled objects or PyTorch's legacy ``.pt`` format, not floating point,
+        empty, not finite, not of ``shape``, names that are not one string per latent or too long, or
+        ``budget`` memory that does not come free in time.
+    TooManyLatents
+        When the file holds more than ``max_latents`` latents.
+    TypeError
+        When ``source`` is not a path, bytes or a binary file object.
     """
     name = name or (os.fspath(source) if isinstance(source, (str, os.PathLike)) else getattr(source, "name", None))
     if not name:
@@ -515,13 +581,56 @@ def read_latent_file(source, *, shape=None, name: str | None = None, max_bytes: 
 
 def load_latents(source, **options) -> torch.Tensor:
     """Latents ``[N, *shape]`` (float32, CPU) of a latent file: :func:`read_latent_file` (the same keyword
-    options) without the names."""
+    options) without the names.
+
+    Parameters
+    ----------
+    source
+        The file (a path, bytes or a binary file object), as :func:`read_latent_file` takes it.
+    **options
+        ``shape``, ``name`` and the limits of :func:`read_latent_file`.
+
+    Returns
+    -------
+    latents : Tensor ``[N, *shape]``
+        The latents, float32 on the CPU.
+
+    Raises
+    ------
+    LatentFileError
+        As :func:`read_latent_file` raises it (:class:`TooManyLatents` included).
+    """
     return read_latent_file(source, **options).latents
 
 
 def latents_to_bytes(latents: torch.Tensor, names: list[str] | None = None, *, fmt: str = ".safetensors") -> bytes:
     """The bytes of a latent file of format ``fmt`` (one of :data:`LATENT_FORMATS`) holding ``latents [N, *shape]``
-    and, except in ``.npy``, their ``names``."""
+    and, except in ``.npy``, their ``names``.
+
+    The latents are written as float32 under :data:`LATENTS_KEY` (an ``.npy`` holds them alone), the names under
+    :data:`NAMES_KEY`; :func:`read_latent_file` reads them back.
+
+    Parameters
+    ----------
+    latents : Tensor ``[N, *shape]``
+        The latents, of any float dtype and device (written as float32).
+    names
+        One name per latent; default None: no names. Not written to an ``.npy``.
+    fmt
+        The format, one of :data:`LATENT_FORMATS`, with or without its dot. Default ``.safetensors``.
+
+    Returns
+    -------
+    bytes
+        The file's contents.
+
+    Raises
+    ------
+    LatentFileError
+        When ``fmt`` is not a latent file format.
+    ValueError
+        When ``names`` does not give one name per latent.
+    """
     fmt = fmt if fmt.startswith(".") else f".{fmt}"
     _suffix(f"latents{fmt}")
     latents = latents.detach().to("cpu", torch.float32).contiguous()
@@ -568,7 +677,30 @@ def write_atomically(path: Path, data: bytes) -> Path:
 
 
 def save_latents(path, latents: torch.Tensor, names: list[str] | None = None) -> Path:
-    """Write latents to ``path`` (format from its extension) atomically: a crash leaves any old file intact."""
+    """Write latents to ``path`` (format from its extension) atomically: a crash leaves any old file intact.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file to write, its extension one of :data:`LATENT_FORMATS`; its folder is created if missing, and an
+        existing file is replaced.
+    latents : Tensor ``[N, *shape]``
+        The latents, written as float32.
+    names
+        One name per latent (not written to an ``.npy``); default None: no names.
+
+    Returns
+    -------
+    pathlib.Path
+        The path written.
+
+    Raises
+    ------
+    LatentFileError
+        When the extension is not a latent file format.
+    ValueError
+        When ``names`` does not give one name per latent.
+    """
     path = Path(path)
     return write_atomically(path, latents_to_bytes(latents, names, fmt=path.suffix.lower()))
 

@@ -35,7 +35,9 @@ from .optimise import Stopping, minimise_lbfgs, optimise_units
 from .priors import Prior
 from .validation import check_choice
 
+#: The optimiser NAO runs with unless one is chosen, L-BFGS with the gradient in closed form.
 DEFAULT_OPTIMISER = "lbfgs"
+#: The NAO scheme's optimiser setting, ``"lbfgs"`` (the default) or ``"adam"`` (the official code's steps).
 OPTIMISER = Setting("optimiser", "Optimiser", DEFAULT_OPTIMISER, help=(
     "Both look for the same best path from the same start. L-BFGS gets there in a few dozen iterations and usually "
     "ends on a slightly better path; Adam repeats the authors' own code, which can take thousands of iterations. "
@@ -89,6 +91,22 @@ def nao_path_loss_and_grad(nodes: torch.Tensor, spacing: torch.Tensor) -> tuple[
 
 @dataclass
 class NAOResult:
+    """What :func:`nao_interpolate` and :func:`nao_centroid` return.
+
+    Parameters
+    ----------
+    path : Tensor ``[B, n, D]``
+        Flat latents of the paths, endpoints included (for a centroid, the paths from each seed to it).
+    losses : Tensor ``[iterations + 1, B]``
+        The loss history, the initial loss first (for a centroid, the joint loss ``[iterations + 1, 1]``).
+    converged : Tensor ``[B]``
+        Whether each path stopped by its own rule (bool).
+    stopping
+        How the optimisation ended.
+    centroid : Tensor ``[*shape]`` or None
+        The centroid (:func:`nao_centroid` only). Default None.
+    """
+
     path: torch.Tensor          # [B, n, D] flat latents (for a centroid: the paths from each seed)
     losses: torch.Tensor        # [iterations + 1, B] loss history, the initial loss first
     converged: torch.Tensor     # [B] bool
@@ -97,6 +115,7 @@ class NAOResult:
 
     @property
     def iterations(self) -> int:
+        """The iterations run (``stopping.iterations``)."""
         return self.stopping.iterations
 
 
@@ -106,7 +125,50 @@ def nao_interpolate(z0: torch.Tensor, z1: torch.Tensor, t: torch.Tensor, prior: 
     """NAO paths between flat endpoints ``z0, z1 [B, D]`` with ``len(t)`` nodes started on the chord at ``t``;
     ``optimiser`` ``"lbfgs"`` (closed-form gradient, see :data:`OPTIMISER`) or ``"adam"`` (the official code's
     steps, learning rate ``lr``); ``budget_s`` (seconds) and ``should_stop()`` end the optimisation early with the
-    best paths so far."""
+    best paths so far.
+
+    This is the ``path`` of the ``nao`` scheme; :func:`~latentcore.interpolate.interpolate` checks the inputs and
+    calls it.
+
+    Parameters
+    ----------
+    z0, z1 : Tensor ``[B, D]``
+        Flat endpoints, checked.
+    t : Tensor ``[n]``
+        Times in [0, 1] of the nodes, endpoints included; the optimisation starts from the chord at these times.
+        With ``n <= 2`` there is nothing to optimise and the chord is returned.
+    prior
+        The prior; the nodes are optimised in its standardised space
+        (:meth:`~latentcore.priors.Prior.standardize_flat`).
+    optimiser
+        ``"lbfgs"`` or ``"adam"``. Default ``"lbfgs"``.
+    lr
+        Adam's learning rate (``"adam"`` only). Default 0.01.
+    max_iter
+        The iteration limit. Default 10 000.
+    tol
+        A path converges once its loss has changed by less than ``tol`` for ``patience`` consecutive iterations.
+        Default 1e-3.
+    patience
+        See ``tol``. Default 10.
+    budget_s
+        Seconds the optimisation may take. Default None: no limit.
+    should_stop : Callable or None
+        Polled once per iteration; True ends the optimisation. Default None.
+    progress : Callable or None
+        Called as ``progress(fraction, text)``. Default None.
+
+    Returns
+    -------
+    NAOResult
+        The paths ``[B, n, D]`` (unstandardised, endpoints included), the loss history, the paths that converged
+        and the :class:`~latentcore.optimise.Stopping`.
+
+    Raises
+    ------
+    ValueError
+        When ``optimiser`` is neither ``"lbfgs"`` nor ``"adam"``.
+    """
     check_choice("NAO optimiser", optimiser, OPTIMISER.choices)
     a = prior.standardize_flat(z0.reshape(-1, prior.dim)).reshape(z0.shape)
     b = prior.standardize_flat(z1.reshape(-1, prior.dim)).reshape(z1.shape)
@@ -169,6 +231,46 @@ def nao_centroid(latents: torch.Tensor, prior: Prior, *, optimiser: str = DEFAUL
     far.
 
     Returns the paths ``[K, nodes, D]`` (seed first, centroid last) and the centroid ``[*shape]``.
+
+    This is the ``centre`` of the ``nao`` centroid scheme; :func:`~latentcore.combine.centroid` checks the inputs
+    and calls it.
+
+    Parameters
+    ----------
+    latents : Tensor ``[K, *shape]``
+        The seeds, checked.
+    prior
+        The prior; the optimisation runs in its standardised space.
+    optimiser
+        ``"lbfgs"`` or ``"adam"``. Default ``"lbfgs"``.
+    nodes
+        Nodes of each path, both ends included; at least 2. Default 10.
+    lr
+        Adam's learning rate (``"adam"`` only). Default 0.01.
+    max_iter
+        The iteration limit. Default 10 000.
+    tol
+        The optimisation converges once the loss has changed by less than ``tol`` for ``patience`` consecutive
+        iterations. Default 0.01.
+    patience
+        See ``tol``. Default 5.
+    budget_s
+        Seconds the optimisation may take. Default None: no limit.
+    should_stop : Callable or None
+        Polled once per iteration; True ends the optimisation. Default None.
+    progress : Callable or None
+        Called as ``progress(fraction, text)``. Default None.
+
+    Returns
+    -------
+    NAOResult
+        The paths ``[K, nodes, D]`` in ``path``, the centroid ``[*shape]`` in ``centroid``, the loss history
+        ``[iterations + 1, 1]`` and the :class:`~latentcore.optimise.Stopping`.
+
+    Raises
+    ------
+    ValueError
+        When ``optimiser`` is neither ``"lbfgs"`` nor ``"adam"``, or ``nodes`` is below 2.
     """
     check_choice("NAO optimiser", optimiser, OPTIMISER.choices)
     if nodes < 2:
@@ -215,8 +317,9 @@ def nao_centroid(latents: torch.Tensor, prior: Prior, *, optimiser: str = DEFAUL
     return NAOResult(paths, run.history, run.converged.expand(k), run.stopping, centroid=c)
 
 
-# The app caps NAO below its published 10 000 iterations so that a person waits seconds, not minutes. The
-# evaluation reproduces the published baseline step for step: the official code's Adam (its tables were made so).
+#: The app caps NAO below its published 10 000 iterations so that a person waits seconds, not minutes. The
+#: evaluation reproduces the published baseline step for step, with the official code's Adam (its tables were made
+#: so).
 INTERACTIVE_MAX_ITER = 2000
 
 register_scheme(Scheme(

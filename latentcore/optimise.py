@@ -11,14 +11,20 @@ from typing import Callable
 
 import torch
 
+#: The reasons an iterative computation ends (:attr:`Stopping.reason`), by its own stopping rule (``"converged"``),
+#: its iteration limit (``"max_iter"``), its time budget (``"budget"``) or a stop request (``"stop"``).
 STOP_REASONS = ("converged", "max_iter", "budget", "stop")
-EARLY = ("budget", "stop")  # the reasons that leave an optimisation short of its own stopping rule
+#: The reasons that leave an optimisation short of its own stopping rule (:attr:`Stopping.early`).
+EARLY = ("budget", "stop")
 
 
 class Stopped(Exception):
     """A stop request (``should_stop()`` True) that reached work with no result to return yet: a decode through a
     sampler, a start not yet measured, a reference. It ends that work between two units of it (sampler steps,
-    chunks), so that nothing runs on for a session that is gone; whoever runs the work as a job ends it quietly."""
+    chunks), so that nothing runs on for a session that is gone; whoever runs the work as a job ends it quietly.
+
+    Raised without arguments by :func:`check_stop`.
+    """
 
 
 def check_stop(should_stop: Callable[[], bool] | None) -> None:
@@ -31,20 +37,52 @@ def check_stop(should_stop: Callable[[], bool] | None) -> None:
 class Stopping:
     """How an iterative computation ended: ``reason`` (one of :data:`STOP_REASONS`), the ``iterations`` run, the
     wall ``seconds`` taken and the mean ``loss`` (energy) of the result returned. ``early``: stopped by the time
-    budget or a stop request, before its own rule; the result is then the best one reached."""
+    budget or a stop request, before its own rule; the result is then the best one reached.
 
+    Parameters
+    ----------
+    reason
+        One of :data:`STOP_REASONS`.
+    iterations
+        The iterations run.
+    seconds
+        The wall-clock seconds taken.
+    loss
+        The mean loss (energy) of the result returned, over its units (paths, images).
+    """
+
+    #: Why it ended, one of :data:`STOP_REASONS`.
     reason: str
+    #: The iterations run.
     iterations: int
+    #: The wall-clock seconds taken.
     seconds: float
+    #: The mean loss (energy) of the result returned.
     loss: float
 
     @property
     def early(self) -> bool:
+        """Whether the time budget or a stop request ended it before its own rule (``reason`` in :data:`EARLY`); the
+        result is then the best one reached."""
         return self.reason in EARLY
 
     def describe(self, what: str = "loss", *, loss: bool = True) -> str:
         """One line for a person: how it ended, after how many iterations, with which ``what`` (e.g. energy); without
-        the figure where ``loss`` is False (a page may give it on request: it means little at first sight)."""
+        the figure where ``loss`` is False (a page may give it on request: it means little at first sight).
+
+        Parameters
+        ----------
+        what
+            The name of the loss in the line, e.g. ``"energy"``. Default ``"loss"``.
+        loss
+            Whether the line gives the loss. Default True.
+
+        Returns
+        -------
+        str
+            E.g. ``"converged after 42 iterations (1.3 s), energy 0.5"``, with ``"; the best result so far"``
+            appended where it ended early.
+        """
         figure = f", {what} {self.loss:.4g}" if loss else ""
         return (f"{_REASON_TEXT[self.reason]} after {self.iterations} iterations ({self.seconds:.1f} s){figure}"
                 + ("; the best result so far" if self.early else ""))
@@ -62,7 +100,8 @@ class Optimised:
     lowest: torch.Tensor
 
 
-# measure_cost tries a whole run only where this many iterations fit in its budget: fewer hardly ever converge
+#: :func:`measure_cost` tries a whole run only where this many iterations fit in its budget (fewer hardly ever
+#: converge).
 TRIAL_ITERATIONS = 50
 
 
@@ -70,16 +109,43 @@ TRIAL_ITERATIONS = 50
 class Cost:
     """What an iterative computation costs, measured by :func:`measure_cost`: ``setup_s`` seconds before its first
     iteration and ``iteration_s`` seconds per iteration, for the size it was measured at; ``iterations``: how many
-    one whole run took to stop by its own rule, where one was measured (None otherwise)."""
+    one whole run took to stop by its own rule, where one was measured (None otherwise).
 
+    Parameters
+    ----------
+    setup_s
+        Seconds before the first iteration.
+    iteration_s
+        Seconds per iteration.
+    iterations
+        The iterations one whole run took to stop by its own rule. Default None: not measured.
+    """
+
+    #: Seconds before the first iteration.
     setup_s: float
+    #: Seconds per iteration.
     iteration_s: float
+    #: The iterations one whole run took to stop by its own rule (None where none was measured).
     iterations: int | None = None
 
     def seconds(self, max_iter: int, scale: float = 1.0) -> float:
         """The seconds a run limited to ``max_iter`` iterations takes at ``scale`` times the measured size (time
         grows about linearly with the number of latents optimised): the iterations a whole run took where known,
-        else ``max_iter`` (an upper bound where the computation converges sooner)."""
+        else ``max_iter`` (an upper bound where the computation converges sooner).
+
+        Parameters
+        ----------
+        max_iter
+            The run's iteration limit.
+        scale
+            The size of the run relative to the one measured (e.g. the number of latents optimised). Default 1.
+
+        Returns
+        -------
+        float
+            ``scale * (setup_s + n * iteration_s)`` with ``n = min(iterations, max_iter)``, or ``max_iter`` where
+            :attr:`iterations` is None.
+        """
         iterations = max_iter if self.iterations is None else min(self.iterations, max_iter)
         return scale * (self.setup_s + iterations * self.iteration_s)
 
@@ -91,7 +157,24 @@ def measure_cost(run: Callable[..., Stopping | None], iterations: int = 4, whole
     (allocation, warm-up) errs towards a longer estimate. With ``whole_within_s``, where
     :data:`TRIAL_ITERATIONS` iterations fit in that many seconds, one run at its own limit (``max_iter=None``)
     within that budget follows, and where it ends by its own rule the iterations it took are kept: most such
-    computations converge long before their limit."""
+    computations converge long before their limit.
+
+    Parameters
+    ----------
+    run
+        ``run(max_iter, budget_s)`` runs the computation with an iteration limit (None for its own) and a time
+        budget in seconds (None for none) and returns its :class:`Stopping` (or None).
+    iterations
+        The extra iterations of the longer timed run. Default 4.
+    whole_within_s
+        The seconds a whole run may take; None (the default) measures no whole run.
+
+    Returns
+    -------
+    Cost
+        ``setup_s`` and ``iteration_s`` (each at least 0) and, where a whole run ended by its own rule,
+        ``iterations``.
+    """
     more = time.perf_counter()
     run(1 + iterations, None)
     longer = time.perf_counter() - more
@@ -233,7 +316,8 @@ def optimise_units(free: list[torch.Tensor], assemble: Callable[[], torch.Tensor
     return units.finish(stopped_by, keep_best)
 
 
-# The evaluations one L-BFGS iteration may take, its line search included (torch.optim.LBFGS's max_eval per step).
+#: The evaluations one L-BFGS iteration may take, its line search included (``max_eval`` of
+#: ``torch.optim.LBFGS`` per step).
 LINE_SEARCH_EVALUATIONS = 25
 
 

@@ -7,6 +7,7 @@ defaults.
 
 from __future__ import annotations
 
+#: The contexts of use that entries carry fixed options for (a field of each entry by that name).
 CONTEXTS = ("interactive", "evaluation")
 
 

@@ -27,16 +27,57 @@ from .registry import Entry, Registry
 class PriorFamily(Entry):
     """One family of priors: ``build(shape) -> Prior``. ``dims``: the latent sizes D it is defined for (None:
     any). ``playground``: drawn by the geometry playground, which needs D = 2. ``in_default_selection``: the
-    playground's prior until one is chosen."""
+    playground's prior until one is chosen.
 
+    Parameters
+    ----------
+    name
+        The key in :data:`PRIORS`, e.g. ``"semicircle"``.
+    label
+        The name pages show.
+    description
+        One or two sentences on the family.
+    build
+        ``build(shape)`` returns the prior over latents of ``shape`` (a tuple of ints).
+    dims
+        The numbers of elements D the family is defined for. Default None: any.
+    playground
+        Whether the geometry playground draws it (it needs D = 2). Default False.
+    in_default_selection
+        Whether it is the playground's prior until one is chosen. Default False.
+    formerly
+        Names the family was registered under before. Default ``()``.
+    """
+
+    #: The name pages show.
     label: str
+    #: One or two sentences on the family.
     description: str
+    #: ``build(shape)`` returns the prior over latents of ``shape`` (a tuple of ints).
     build: Callable[[tuple[int, ...]], Prior]
+    #: The numbers of elements D the family is defined for (None for any).
     dims: tuple[int, ...] | None = None
+    #: Whether the geometry playground draws it (it needs D = 2).
     playground: bool = False
 
     def make(self, shape) -> Prior:
-        """The prior over latents of ``shape`` (an int is a flat latent)."""
+        """The prior over latents of ``shape`` (an int is a flat latent).
+
+        Parameters
+        ----------
+        shape : int or tuple of int
+            The latent shape.
+
+        Returns
+        -------
+        Prior
+            The family's prior over latents of that shape.
+
+        Raises
+        ------
+        ValueError
+            When the family is not defined for latents of that many elements (:attr:`dims`).
+        """
         shape = (int(shape),) if isinstance(shape, int) else tuple(int(s) for s in shape)
         if self.dims is not None and math.prod(shape) not in self.dims:
             raise ValueError(f"the {self.name} prior is defined for latents of {' or '.join(map(str, self.dims))} "
@@ -44,16 +85,54 @@ class PriorFamily(Entry):
         return self.build(shape)
 
 
+#: The prior families by name, one :class:`PriorFamily` each (module docstring; more with :func:`register_prior`).
 PRIORS: Registry[PriorFamily] = Registry("prior family")
 
 
 def register_prior(family: PriorFamily, *, replace: bool = False) -> PriorFamily:
-    """Add a prior family to :data:`PRIORS` (a taken name is an error unless ``replace``)."""
+    """Add a prior family to :data:`PRIORS` (a taken name is an error unless ``replace``).
+
+    Parameters
+    ----------
+    family
+        The family; its ``name`` is the key.
+    replace
+        Replace the family registered under the same name. Default False.
+
+    Returns
+    -------
+    PriorFamily
+        ``family`` itself.
+
+    Raises
+    ------
+    ValueError
+        When the name is taken and ``replace`` is False, or a former name clashes (see
+        :meth:`~latentcore.registry.Registry.register`).
+    """
     return PRIORS.register(family, replace=replace)
 
 
 def make_prior(name: str, shape) -> Prior:
-    """The prior of family ``name`` over latents of ``shape``."""
+    """The prior of family ``name`` over latents of ``shape``.
+
+    Parameters
+    ----------
+    name
+        A key of :data:`PRIORS`, e.g. ``"standard-normal"``.
+    shape : int or tuple of int
+        The latent shape; an int is a flat latent of that many elements.
+
+    Returns
+    -------
+    Prior
+        The family's prior over latents of ``shape`` (:meth:`PriorFamily.make`).
+
+    Raises
+    ------
+    ValueError
+        When ``name`` is not a registered family, or the family is not defined for that many elements.
+    """
     if name not in PRIORS:
         raise ValueError(f"unknown prior {name!r}; choose one of {', '.join(PRIORS)}")
     return PRIORS[name].make(shape)

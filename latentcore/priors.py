@@ -17,9 +17,10 @@ import torch
 
 from .device import as_tensor, default_device
 
+#: ``log(2 pi)``.
 LOG_2PI = math.log(2.0 * math.pi)
-# Probabilities are clamped to [CDF_EPS, 1 - CDF_EPS] before the normal quantile, which is infinite at 0 and 1
-# (normal scores of independent non-Gaussian elements, LOL paper appendix A).
+#: Probabilities are clamped to ``[CDF_EPS, 1 - CDF_EPS]`` before the normal quantile, which is infinite at 0 and 1
+#: (normal scores of independent non-Gaussian elements, LOL paper appendix A).
 CDF_EPS = 1e-12
 
 
@@ -34,10 +35,16 @@ def _generator(seed: int | None) -> torch.Generator:
 
 class Prior:
     """Base class. Subclasses set ``shape``, ``mean`` and ``std`` (both ``[*shape]``) and implement
-    ``_sample_flat`` and ``_log_prob_flat`` on flattened latents ``[M, D]``."""
+    ``_sample_flat`` and ``_log_prob_flat`` on flattened latents ``[M, D]``.
 
+    The base class takes no parameters.
+    """
+
+    #: The shape of one latent.
     shape: tuple[int, ...]
+    #: The mean ``[*shape]`` of the distribution.
     mean: torch.Tensor
+    #: The standard deviation ``[*shape]`` of each element.
     std: torch.Tensor
 
     @property
@@ -46,7 +53,25 @@ class Prior:
         return math.prod(self.shape)
 
     def flatten(self, z) -> tuple[torch.Tensor, tuple[int, ...]]:
-        """``z`` of shape ``[..., *shape]`` as ``[M, D]`` and its batch shape; a clear error otherwise."""
+        """``z`` of shape ``[..., *shape]`` as ``[M, D]`` and its batch shape; a clear error otherwise.
+
+        Parameters
+        ----------
+        z : array-like ``[..., *shape]``
+            Latents with any leading batch dimensions.
+
+        Returns
+        -------
+        flat : Tensor ``[M, D]``
+            The latents flattened, ``M`` the product of the batch dimensions (a view where ``z`` allows).
+        batch : tuple of int
+            The batch shape ``[...]``.
+
+        Raises
+        ------
+        ValueError
+            When the trailing dimensions of ``z`` are not :attr:`shape`.
+        """
         z = as_tensor(z)
         k = len(self.shape)
         if z.dim() < k or tuple(z.shape[z.dim() - k:]) != tuple(self.shape):
@@ -58,30 +83,111 @@ class Prior:
         return z.reshape(-1, self.dim), batch
 
     def sample(self, n: int, seed: int | None = None, device: torch.device | str | None = None) -> torch.Tensor:
-        """``n`` latents ``[n, *shape]`` drawn with the given seed (a fresh random seed when None)."""
+        """``n`` latents ``[n, *shape]`` drawn with the given seed (a fresh random seed when None).
+
+        Parameters
+        ----------
+        n
+            How many latents, at least 0.
+        seed
+            The seed of the CPU generator they are drawn with; the same seed gives the same latents on every
+            device. Default None: a fresh random seed.
+        device
+            Where the latents go. Default None: :func:`~latentcore.device.default_device`.
+
+        Returns
+        -------
+        latents : Tensor ``[n, *shape]``
+            The latents.
+
+        Raises
+        ------
+        ValueError
+            When ``n`` is negative.
+        """
         if n < 0:
             raise ValueError(f"cannot draw a negative number of latents ({n})")
         flat = self._sample_flat(int(n), _generator(seed))
         return flat.reshape(n, *self.shape).to(device or default_device())
 
     def log_prob(self, z) -> torch.Tensor:
-        """Log-density of each latent, shape ``[...]`` for ``z`` of shape ``[..., *shape]``."""
+        """Log-density of each latent, shape ``[...]`` for ``z`` of shape ``[..., *shape]``.
+
+        Parameters
+        ----------
+        z : array-like ``[..., *shape]``
+            Latents with any leading batch dimensions.
+
+        Returns
+        -------
+        Tensor ``[...]``
+            The natural logarithm of the density at each latent.
+
+        Raises
+        ------
+        ValueError
+            When the trailing dimensions of ``z`` are not :attr:`shape`.
+        """
         flat, batch = self.flatten(z)
         return self._log_prob_flat(flat).reshape(batch)
 
     def standardize(self, z) -> torch.Tensor:
         """Elements mapped so that, for latents of this prior, each is (approximately) N(0, 1):
         ``(z - mean) / std`` unless a subclass knows better (exact for Gaussians and independent elements).
-        ``z [..., *shape]``, checked; :meth:`standardize_flat` is the same for checked latents ``[M, D]``."""
+        ``z [..., *shape]``, checked; :meth:`standardize_flat` is the same for checked latents ``[M, D]``.
+
+        Parameters
+        ----------
+        z : array-like ``[..., *shape]``
+            Latents with any leading batch dimensions.
+
+        Returns
+        -------
+        standardised : Tensor ``[..., *shape]``
+            The standardised elements.
+
+        Raises
+        ------
+        ValueError
+            When the trailing dimensions of ``z`` are not :attr:`shape`.
+        """
         flat, batch = self.flatten(z)
         return self.standardize_flat(flat).reshape(*batch, *self.shape)
 
     def standardize_flat(self, flat: torch.Tensor) -> torch.Tensor:
-        """:meth:`standardize` of latents ``[M, D]`` already checked (nothing is checked again)."""
+        """:meth:`standardize` of latents ``[M, D]`` already checked (nothing is checked again).
+
+        Parameters
+        ----------
+        flat : Tensor ``[M, D]``
+            Flattened latents.
+
+        Returns
+        -------
+        Tensor ``[M, D]``
+            The standardised elements.
+        """
         return (flat - self.mean.to(flat).reshape(1, -1)) / self.std.to(flat).reshape(1, -1)
 
     def unstandardize(self, u) -> torch.Tensor:
-        """The inverse of :meth:`standardize`."""
+        """The inverse of :meth:`~latentcore.priors.Prior.standardize`: ``mean + u * std`` unless a subclass knows
+        better.
+
+        Parameters
+        ----------
+        u : array-like ``[..., *shape]``
+            Standardised latents with any leading batch dimensions.
+
+        Returns
+        -------
+        latents : Tensor ``[..., *shape]``
+            The latents.
+
+        Raises
+        ------
+        ValueError
+            When the trailing dimensions of ``u`` are not :attr:`shape`.
+        """
         u = as_tensor(u)
         self.flatten(u)
         return self.mean.to(u) + u * self.std.to(u)
@@ -96,11 +202,25 @@ class Prior:
 class Gaussian(Prior):
     """``N(mean, diag(std^2))``, or ``N(mean, cov)`` with a full covariance over the flattened latent.
 
+    The mean and standard deviations are kept on the CPU in float32 (a full covariance is factorised in float64,
+    its Cholesky factor kept in float32).
+
     Parameters
     ----------
     mean : array-like ``[*shape]``
-    std : array-like broadcastable to ``mean`` (diagonal form), default 1
-    cov : array-like ``[D, D]``, symmetric positive definite (full form; ``std`` must then be None)
+        The mean; its shape is the latent shape.
+    std : float or array-like broadcastable to ``[*shape]``
+        The standard deviation of each element (diagonal form), positive. Default 1. Ignored when ``cov`` is
+        given.
+    cov : array-like ``[D, D]``
+        A symmetric positive definite covariance over the ``D`` flattened elements (full form).
+        Default None: the diagonal form.
+
+    Raises
+    ------
+    ValueError
+        When ``cov`` is not ``[D, D]``, not symmetric or not positive definite, or ``std`` is not positive
+        everywhere.
     """
 
     def __init__(self, mean, std=1.0, *, cov=None):
@@ -128,16 +248,49 @@ class Gaussian(Prior):
 
     def mahalanobis_sq(self, z) -> torch.Tensor:
         """Squared Mahalanobis norm ``(z - mean)^T Sigma^-1 (z - mean)``; chi-square with D degrees of freedom
-        under the prior."""
+        under the prior.
+
+        Parameters
+        ----------
+        z : array-like ``[..., *shape]``
+            Latents with any leading batch dimensions.
+
+        Returns
+        -------
+        Tensor ``[...]``
+            The squared norm of each latent.
+        """
         flat, batch = self.flatten(z)
         return self._whiten(flat).pow(2).sum(-1).reshape(batch)
 
     def standardize_flat(self, flat: torch.Tensor) -> torch.Tensor:
-        """Whitened latents ``L^-1 (z - mean)`` (``Sigma = L L^T``): exactly N(0, I) under the prior."""
+        """Whitened latents ``L^-1 (z - mean)`` (``Sigma = L L^T``): exactly N(0, I) under the prior.
+
+        Parameters
+        ----------
+        flat : Tensor ``[M, D]``
+            Flattened latents, checked.
+
+        Returns
+        -------
+        Tensor ``[M, D]``
+            The whitened latents.
+        """
         return self._whiten(flat)
 
     def unstandardize(self, u) -> torch.Tensor:
-        """``mean + L u``, the inverse of :meth:`standardize`."""
+        """``mean + L u``, the inverse of :meth:`~latentcore.priors.Prior.standardize`.
+
+        Parameters
+        ----------
+        u : array-like ``[..., *shape]``
+            Whitened latents with any leading batch dimensions.
+
+        Returns
+        -------
+        latents : Tensor ``[..., *shape]``
+            The latents.
+        """
         if self.chol is None:
             return super().unstandardize(u)
         flat, batch = self.flatten(u)
@@ -167,20 +320,29 @@ class Gaussian(Prior):
 
 
 class StandardNormal(Gaussian):
-    """``N(0, I)`` over latents of the given shape: the prior of diffusion models' x_T and most GANs."""
+    """``N(0, I)`` over latents of the given shape: the prior of diffusion models' x_T and most GANs.
+
+    Parameters
+    ----------
+    shape : int or tuple of int
+        The latent shape; an int is a flat latent of that many elements.
+    """
 
     def __init__(self, shape):
         shape = (int(shape),) if isinstance(shape, int) else tuple(int(s) for s in shape)
         super().__init__(torch.zeros(shape), 1.0)
 
     def standardize_flat(self, flat: torch.Tensor) -> torch.Tensor:
+        """``flat`` itself: the elements are N(0, 1) already."""
         return flat
 
     def unstandardize(self, u) -> torch.Tensor:
+        """``u`` itself (as a tensor), after checking its shape."""
         self.flatten(u)
         return as_tensor(u)
 
     def mahalanobis_sq(self, z) -> torch.Tensor:
+        """The squared Euclidean norm ``||z||^2`` of each latent, shape ``[...]``."""
         flat, batch = self.flatten(z)
         return flat.pow(2).sum(-1).reshape(batch)
 
@@ -193,6 +355,20 @@ class GaussianMixture(Prior):
     and moments are computed in float64 either way); ``log_prob`` computes in the latents' dtype, so float64
     latents with float64 parameters get float64 accuracy. ``mean`` and ``std`` are the mixture's moments (used
     for standardisation and by LOL's moment-matching map).
+
+    Parameters
+    ----------
+    weights : array-like ``[M]``
+        The components' weights, positive; normalised to sum to 1.
+    means : array-like ``[M, D]``
+        The components' means.
+    covs : array-like ``[M, D, D]``
+        The components' covariances, symmetric positive definite.
+
+    Raises
+    ------
+    ValueError
+        When the shapes do not match, a weight is not positive, or a covariance is not positive definite.
     """
 
     def __init__(self, weights, means, covs):
@@ -225,7 +401,23 @@ class GaussianMixture(Prior):
         """The "semicircle" prior of Struski et al., "Interpolation in generative models", section 6: three
         equally weighted Gaussians with means (2, 6), (0, 0), (2, -6) in the first two coordinates (zero
         elsewhere), first-two-coordinate covariances [[5, 2], [2, 2]], [[1, 0], [0, 3]], [[5, -2], [-2, 2]],
-        and 0.5 on the diagonal of the remaining coordinates. ``dim=2`` is the planar horseshoe."""
+        and 0.5 on the diagonal of the remaining coordinates. ``dim=2`` is the planar horseshoe.
+
+        Parameters
+        ----------
+        dim
+            The number of elements D, at least 2. Default 20.
+
+        Returns
+        -------
+        GaussianMixture
+            The prior over flat latents ``[dim]``.
+
+        Raises
+        ------
+        ValueError
+            When ``dim`` is below 2.
+        """
         if dim < 2:
             raise ValueError(f"the semicircle prior needs dim >= 2, got {dim}")
         heads = torch.tensor([[2.0, 6.0], [0.0, 0.0], [2.0, -6.0]])
@@ -313,6 +505,22 @@ class Independent(Prior):
 
     Elements map to standard normal scores by ``u = Phi^-1(F(x))`` with ``F`` clamped to
     ``[CDF_EPS, 1 - CDF_EPS]`` (LOL paper, appendix A); the maps run in float64.
+
+    Parameters
+    ----------
+    shape : int or tuple of int
+        The latent shape; an int is a flat latent of that many elements.
+    marginal : frozen ``scipy.stats`` distribution
+        The distribution of every element, with a finite mean and a positive, finite standard deviation.
+        ``uniform``, ``logistic``, ``laplace`` and ``norm`` have closed forms in torch; others go through scipy on
+        the CPU.
+
+    Raises
+    ------
+    TypeError
+        When ``marginal`` is not a frozen scipy.stats distribution.
+    ValueError
+        When its mean or standard deviation is not finite, or the standard deviation is not positive.
     """
 
     def __init__(self, shape, marginal):
@@ -325,22 +533,46 @@ class Independent(Prior):
         self.std = torch.full(self.shape, s)
 
     def to_normal_scores(self, z) -> torch.Tensor:
-        """``Phi^-1(F(z))`` elementwise: standard normal elements for latents of this prior."""
+        """``Phi^-1(F(z))`` elementwise: standard normal elements for latents of this prior.
+
+        Parameters
+        ----------
+        z : array-like ``[..., *shape]``
+            Latents with any leading batch dimensions.
+
+        Returns
+        -------
+        scores : Tensor ``[..., *shape]``
+            The normal scores, in the latents' dtype.
+        """
         flat, batch = self.flatten(z)
         return self.standardize_flat(flat).reshape(*batch, *self.shape)
 
     def from_normal_scores(self, g) -> torch.Tensor:
-        """``F^-1(Phi(g))`` elementwise, the inverse of :meth:`to_normal_scores`."""
+        """``F^-1(Phi(g))`` elementwise, the inverse of :meth:`to_normal_scores`.
+
+        Parameters
+        ----------
+        g : array-like ``[...]``
+            Normal scores of any shape (not checked against :attr:`~latentcore.priors.Prior.shape`).
+
+        Returns
+        -------
+        Tensor ``[...]``
+            The latents, of the shape and dtype of ``g``.
+        """
         g = as_tensor(g)
         u = torch.special.ndtr(g.double()).clamp(CDF_EPS, 1.0 - CDF_EPS)
         return self.marginal.icdf(u).to(g.dtype)
 
     def standardize_flat(self, flat: torch.Tensor) -> torch.Tensor:
-        """Normal scores ``Phi^-1(F(z))`` elementwise (see :meth:`to_normal_scores`)."""
+        """Normal scores ``Phi^-1(F(z))`` elementwise (see :meth:`to_normal_scores`) of checked latents
+        ``[M, D]``."""
         u = self.marginal.cdf(flat.double()).clamp(CDF_EPS, 1.0 - CDF_EPS)
         return torch.special.ndtri(u).to(flat.dtype)
 
     def unstandardize(self, u) -> torch.Tensor:
+        """:meth:`from_normal_scores`, the inverse of :meth:`~latentcore.priors.Prior.standardize`."""
         return self.from_normal_scores(u)
 
     def _sample_flat(self, n, gen):
@@ -356,6 +588,21 @@ class Empirical(Prior):
 
     Kernels are diagonal: element ``d`` has bandwidth ``h * s_d`` with ``s_d`` the latents' standard deviation
     of that element and ``h = n^(-1/(D+4))`` (Scott's rule) unless ``bandwidth`` gives ``h``.
+
+    Parameters
+    ----------
+    latents : array-like ``[n, *shape]``
+        At least two finite latents; kept on the CPU in float32.
+    bandwidth
+        The kernel scale ``h``, positive. Default None: Scott's rule.
+    chunk
+        Latents per block when :meth:`~latentcore.priors.Prior.log_prob` compares them with the points (memory
+        ``chunk * n``). Default 4096.
+
+    Raises
+    ------
+    ValueError
+        When there are fewer than two latents, they hold NaN or Inf, or ``bandwidth`` is not positive.
     """
 
     def __init__(self, latents, bandwidth: float | None = None, chunk: int = 4096):

@@ -29,7 +29,28 @@ def _flat_points(points, like: torch.Tensor) -> tuple[torch.Tensor, tuple[int, .
 
 
 def endpoint_plane(points, z0, z1) -> torch.Tensor:
-    """Coordinates ``[..., 2]`` of ``points [..., *shape]`` in the plane through the origin, ``z0`` and ``z1``."""
+    """Coordinates ``[..., 2]`` of ``points [..., *shape]`` in the plane through the origin, ``z0`` and ``z1``.
+
+    Eq. 4 of Struski et al. (module docstring): ``z0`` is at (1, 0), ``z1`` at (0, 1). Where the endpoints do not
+    span a plane, orthonormal coordinates are used instead (module docstring).
+
+    Parameters
+    ----------
+    points : array-like ``[..., *shape]``
+        The latents to project, e.g. the frames of a path; computed in float64.
+    z0, z1 : array-like ``[*shape]``
+        The endpoints, of the same shape.
+
+    Returns
+    -------
+    Tensor ``[..., 2]``
+        The coordinates ``(x, y)`` of each point, in float32.
+
+    Raises
+    ------
+    ValueError
+        When the endpoints differ in shape or ``points`` does not end in their shape.
+    """
     z0, z1 = as_tensor(z0), as_tensor(z1)
     if z0.shape != z1.shape:
         raise ValueError(f"endpoints must have the same shape, got {tuple(z0.shape)} and {tuple(z1.shape)}")
@@ -62,20 +83,63 @@ def _degenerate_plane(flat: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
 
 @dataclass
 class PCA:
+    """What :func:`pca` returns: ``N`` latents of ``D`` elements on ``k`` components, in float64.
+
+    Parameters
+    ----------
+    coords : Tensor ``[N, k]``
+        The coordinates of the latents along each component.
+    mean : Tensor ``[D]``
+        The latents' mean.
+    components : Tensor ``[k, D]``
+        The principal directions, orthonormal rows (rows of zeros where ``k`` exceeds ``min(N, D)``).
+    explained : Tensor ``[k]``
+        The fraction of the total variance along each component.
+    """
+
     coords: torch.Tensor      # [N, k]
     mean: torch.Tensor        # [D]
     components: torch.Tensor  # [k, D]
     explained: torch.Tensor   # [k]: fraction of the total variance along each component
 
     def transform(self, latents) -> torch.Tensor:
-        """Coordinates of other latents (same shape per latent) in this PCA."""
+        """Coordinates of other latents (same shape per latent) in this PCA.
+
+        Parameters
+        ----------
+        latents : array-like ``[M, ...]``
+            Latents of ``D`` elements each.
+
+        Returns
+        -------
+        Tensor ``[M, k]``
+            ``(latents - mean) @ components.T``.
+        """
         flat = as_tensor(latents, device=self.mean.device).reshape(-1, self.mean.numel()).to(self.mean.dtype)
         return (flat - self.mean) @ self.components.T
 
 
 def pca(latents, k: int = 2) -> PCA:
     """The ``k`` leading principal components of latents ``[N, ...]`` (rows flattened). Components beyond the
-    data's rank (e.g. fewer than ``k + 1`` latents) have zero coordinates and zero explained variance."""
+    data's rank (e.g. fewer than ``k + 1`` latents) have zero coordinates and zero explained variance.
+
+    Parameters
+    ----------
+    latents : array-like ``[N, ...]``
+        At least one latent; each row is flattened.
+    k
+        The number of components. Default 2.
+
+    Returns
+    -------
+    PCA
+        The coordinates ``[N, k]``, the mean, the components ``[k, D]`` and the explained variance ``[k]``.
+
+    Raises
+    ------
+    ValueError
+        When there is no latent.
+    """
     flat = as_tensor(latents)
     flat = flat.reshape(flat.shape[0], -1).double()
     if flat.shape[0] < 1:

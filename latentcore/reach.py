@@ -37,7 +37,7 @@ stays for models whose own samples are reconstructed almost exactly (``digits-va
 because real images of the training domain, which the model approximates but never makes exactly, land at 20 to
 30 dB, so without it every real digit would be "far". Every threshold is calibrated on the model's own samples;
 the factors (a quarter, twice, 4, 1.5) were chosen on ``faces-dcgan``'s samples and a first set of out-of-domain
-images, and checked on others drawn by ``python -m bench.figures.inversion_verdict``, whose figures the README
+images, and checked on others drawn by ``python -m bench.figures.inversion_verdict``, whose figures docs/inversion.md
 gives. An optimisation that misses one of the model's own images (one restart: about 3 in 100 on ``faces-dcgan``)
 also fails the edge criterion; the sentence says so when that criterion alone decided.
 
@@ -61,15 +61,25 @@ import torch
 from .invert import default_method, invert
 from .validation import check_int
 
-REFERENCE_IMAGES = 32  # the model's own images (decoded prior samples) whose inversion errors are the reference
-REFERENCE_SEED = 20_000  # the reference latents' seed; their restarts use the next one
+#: The model's own images (decoded prior samples) whose inversion errors are the reference, by default.
+REFERENCE_IMAGES = 32
+#: The reference latents' seed, by default; their restarts use the next one.
+REFERENCE_SEED = 20_000
+#: The default ``margin`` on the pixel error; an image is ``far`` above ``max(margin * p95, floor)``.
 DEFAULT_MARGIN = 4.0
+#: The default ``edge_margin`` on the edge mismatch (module docstring, criterion 4).
 DEFAULT_EDGE_MARGIN = 1.5
+#: The PSNR in dB whose MSE is the pixel criterion's default ``floor``.
 FLOOR_PSNR_DB = 20.0
-DETAIL_FACTOR = 0.25  # smooth: less detail than this fraction of the smoothest reference image's
-FLAT_SHARE = 0.5  # flat: more than this share of the image (and twice the flattest reference image's share)
-LEVEL = 1.0 / 255.0  # one 8-bit level: neighbouring pixels closer than this count as flat
-EDGE_EPS = 2.0 * LEVEL**2  # the edge mismatch's regulariser: a detail of one level per step
+#: An image with less detail than this fraction of the smoothest reference image's is smooth, so ``far``.
+DETAIL_FACTOR = 0.25
+#: An image flat over more than this share (and twice the flattest reference image's share) is flat, so ``far``.
+FLAT_SHARE = 0.5
+#: One 8-bit level, 1/255; neighbouring pixels closer than this count as flat.
+LEVEL = 1.0 / 255.0
+#: The edge mismatch's regulariser ``eps``, a detail of one level per step.
+EDGE_EPS = 2.0 * LEVEL**2
+#: The verdicts on an image, from within the model's reach to far from it.
 VERDICTS = ("typical", "unusual", "far")
 _CACHE: OrderedDict = OrderedDict()
 _CACHE_SIZE = 32
@@ -128,7 +138,33 @@ class TypicalError:
     ``method``, how that inversion ended (``stopped_by``, see :class:`~latentcore.invert.Inversion`) and took
     ``seconds``, the verdict's ``margin`` and ``floor`` (an MSE) on the pixel error, the reference images'
     ``measures`` (:class:`Measures`, in the order of their latents) and the ``edge_margin`` on the edge mismatch.
-    The rule is the module's docstring's."""
+    The rule is the module's docstring's.
+
+    Made by :func:`typical_error`; :meth:`verdicts` and :meth:`describe` judge an inversion by it.
+
+    Attributes
+    ----------
+    model
+        The model's name.
+    method
+        The inversion method of the reference, a key of :func:`~latentcore.invert.inversion_methods`.
+    errors : ndarray ``[n]``
+        The reference images' reconstruction errors (MSEs), sorted.
+    stopped_by
+        How the reference inversion ended: ``encoded``, ``converged``, ``max_iter``, ``budget`` or ``stop``.
+    seconds
+        The time the reference took: sampling, decoding and inverting.
+    margin
+        The verdict's margin on the pixel error, at least 1. Default :data:`DEFAULT_MARGIN`.
+    floor
+        The pixel error (an MSE) below which no image is ``far`` by the pixel criterion; default the MSE of a
+        :data:`FLOOR_PSNR_DB` dB PSNR.
+    measures : Measures or None
+        The reference images' measures, in the order of their latents; None (a reference without them) judges by
+        the pixel error alone.
+    edge_margin
+        The verdict's margin on the edge mismatch, at least 1. Default :data:`DEFAULT_EDGE_MARGIN`.
+    """
 
     model: str
     method: str
@@ -147,15 +183,18 @@ class TypicalError:
 
     @property
     def median(self) -> float:
+        """The median of the reference images' pixel errors."""
         return float(np.median(self.errors))
 
     @property
     def p95(self) -> float:
+        """The 95th percentile ``p95`` of the reference images' pixel errors, above which an image is at least
+        ``unusual``."""
         return float(np.quantile(self.errors, 0.95))
 
     @property
     def threshold(self) -> float:
-        """The pixel error above which an image is ``far``: ``max(margin * p95, floor)``."""
+        """The pixel error above which an image is ``far``, ``max(margin * p95, floor)``."""
         return max(self.margin * self.p95, self.floor)
 
     @property
@@ -166,25 +205,37 @@ class TypicalError:
 
     @property
     def edge_threshold(self) -> float:
-        """The edge mismatch above which an image is ``far``: ``1 - (1 - S95) / edge_margin`` (at least ``S95``)."""
+        """The edge mismatch above which an image is ``far``, ``1 - (1 - S95) / edge_margin`` (at least ``S95``)."""
         return max(1.0 - (1.0 - self.edge_p95) / self.edge_margin, self.edge_p95)
 
     @property
     def detail_floor(self) -> float:
-        """The detail below which an image is ``far`` (smooth): :data:`DETAIL_FACTOR` times the least detail of a
+        """The detail below which an image is ``far`` (smooth), :data:`DETAIL_FACTOR` times the least detail of a
         reference image."""
         return DETAIL_FACTOR * float(np.min(self.measures.detail))
 
     @property
     def flat_limit(self) -> float:
-        """The flat share above which an image is ``far``: ``max(FLAT_SHARE, 2 * the largest of the reference
+        """The flat share above which an image is ``far``, ``max(FLAT_SHARE, 2 * the largest of the reference
         images')``."""
         return max(FLAT_SHARE, 2.0 * float(np.max(self.measures.flat)))
 
     def criteria(self, inversion) -> dict[str, np.ndarray]:
         """Which criteria each image of ``inversion`` (an :class:`~latentcore.invert.Inversion`, or its
         :class:`Measures`) meets, as boolean arrays ``[N]``: the far ones (``smooth``, ``flat``, ``pixels``,
-        ``edges``) and the unusual ones (``pixels_unusual``, ``edges_unusual``)."""
+        ``edges``) and the unusual ones (``pixels_unusual``, ``edges_unusual``).
+
+        Parameters
+        ----------
+        inversion : ~latentcore.invert.Inversion or Measures
+            The inversion of ``N`` images, by the same method and settings as the reference, or its measures.
+
+        Returns
+        -------
+        dict[str, ndarray ``[N]``]
+            By criterion name, whether each image meets it. Without reference :attr:`measures`, only the pixel
+            criteria can be met.
+        """
         m = inversion if isinstance(inversion, Measures) else Measures.of(inversion)
         out = {"pixels": m.mse > self.threshold, "pixels_unusual": m.mse > self.p95}
         if self.measures is None:  # a reference without the image measures: the pixel error alone
@@ -195,7 +246,19 @@ class TypicalError:
 
     def verdicts(self, inversion) -> np.ndarray:
         """``typical``, ``unusual`` or ``far`` for each image of ``inversion`` (an
-        :class:`~latentcore.invert.Inversion`, or its :class:`Measures`)."""
+        :class:`~latentcore.invert.Inversion`, or its :class:`Measures`).
+
+        Parameters
+        ----------
+        inversion : ~latentcore.invert.Inversion or Measures
+            The inversion of ``N`` images, by the same method and settings as the reference, or its measures.
+
+        Returns
+        -------
+        ndarray ``[N]`` of str
+            Each image's verdict, one of :data:`VERDICTS`: ``far`` when any far criterion of :meth:`criteria` holds,
+            else ``unusual`` when an unusual one does, else ``typical``.
+        """
         met = self.criteria(inversion)
         far = met["smooth"] | met["flat"] | met["pixels"] | met["edges"]
         unusual = met["pixels_unusual"] | met["edges_unusual"]
@@ -203,7 +266,18 @@ class TypicalError:
 
     def describe(self, inversion) -> list[str]:
         """One sentence per image of ``inversion`` (an :class:`~latentcore.invert.Inversion`, or its
-        :class:`Measures`) saying its verdict and what decided it."""
+        :class:`Measures`) saying its verdict and what decided it.
+
+        Parameters
+        ----------
+        inversion : ~latentcore.invert.Inversion or Measures
+            The inversion of ``N`` images, by the same method and settings as the reference, or its measures.
+
+        Returns
+        -------
+        list of str
+            One text per image, in the order of the images: its verdict and what decided it.
+        """
         m = inversion if isinstance(inversion, Measures) else Measures.of(inversion)
         met, verdicts = self.criteria(m), self.verdicts(m)
         own = "the model's own samples"
@@ -255,7 +329,53 @@ def typical_error(model, *, method: str | None = None, decoding=None,
     (``margin`` and ``floor_psnr_db`` on the pixel error, ``edge_margin`` on the edge mismatch; the module's
     docstring gives the rule). ``budget_s``, ``should_stop`` and ``progress`` bound
     and report the reference inversion; a stop while the samples are decoded, or while the model's own inverse runs,
-    raises :class:`~latentcore.optimise.Stopped` (there is no reference yet). Cached (see the module's docstring)."""
+    raises :class:`~latentcore.optimise.Stopped` (there is no reference yet). Cached (see the module's docstring).
+
+    Parameters
+    ----------
+    model : ~latentcore.models.GenerativeModel
+        The model whose own samples are the reference.
+    method
+        The inversion method, a key of :func:`~latentcore.invert.inversion_methods`; default (None)
+        :func:`~latentcore.invert.default_method`. Use the method the user's images are inverted by.
+    decoding : ~latentcore.models.Decoding or None
+        The model's decoding for decoding the samples and inverting them; default its defaults.
+    samples
+        How many prior latents make the reference, at least 2. Default :data:`REFERENCE_IMAGES`.
+    seed
+        Seed of the prior latents; the inversion's restarts are drawn with ``seed + 1``. Default
+        :data:`REFERENCE_SEED`.
+    margin
+        The margin on the pixel error, a number >= 1. Default :data:`DEFAULT_MARGIN`.
+    floor_psnr_db
+        The PSNR (dB) whose MSE is the pixel criterion's floor. Default :data:`FLOOR_PSNR_DB`.
+    edge_margin
+        The margin on the edge mismatch, a number >= 1. Default :data:`DEFAULT_EDGE_MARGIN`.
+    budget_s
+        Seconds for the reference inversion; default None: no bound. A reference cut short by it is cached for
+        that budget only.
+    should_stop
+        Polled while the reference is made; returning True stops it (a reference cut short by a stop is not
+        cached). Default None: never.
+    progress
+        Called as ``progress(fraction, text)`` as the reference inversion advances.
+    **settings
+        The optimisation settings of :func:`~latentcore.invert.invert`: ``max_iter``, ``lr``, ``restarts``,
+        ``prior_weight``, ``tol``, ``patience``. No others are accepted.
+
+    Returns
+    -------
+    :class:`TypicalError`
+        The reference, with the ``margin``, ``floor`` and ``edge_margin`` given (not part of the cache key).
+
+    Raises
+    ------
+    ValueError
+        When ``samples`` is not an integer >= 2, a margin is below 1, a setting is unknown, or as
+        :func:`~latentcore.invert.invert` raises for the reference inversion.
+    ~latentcore.optimise.Stopped
+        When a stop is requested while the samples are decoded or the model's own inverse runs.
+    """
     samples = check_int("samples", samples, 2)
     for name, value in (("margin", margin), ("edge_margin", edge_margin)):
         if not (math.isfinite(value) and value >= 1.0):

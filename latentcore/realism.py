@@ -4,6 +4,7 @@ Struski, Tabor, Podolak, Nowak, "Interpolation in generative models" (preprint, 
 further in arXiv 1904.03445): Definitions 1 and 2 and Eq. 3.
 
 Point index (Definition 1): ``ri(z; f) = P(f(X) <= f(z))`` for ``X ~ f``.
+
 - Gaussian ``N(mu, Sigma)``: ``f(X) <= f(z)`` iff the squared Mahalanobis norm of X is at least that of z, so
   ``ri(z) = 1 - F_chi2_D(m^2(z))``, closed form (section 3, "case of the normal density").
 - Any prior with ``log_prob``: ``n`` (5000) reference samples ``w_j`` give ``l_j = log f(w_j)``; with the
@@ -31,11 +32,15 @@ import torch
 from .optimise import check_stop
 from .priors import Gaussian, Prior
 
-INDEX_KINDS = ("density", "typical")  # the kinds of realisticity index
+#: The kinds of realisticity index, ``"density"`` (Definition 1) and ``"typical"`` (the typical-set index).
+INDEX_KINDS = ("density", "typical")
+#: The reference samples of a prior without a closed-form index.
 REFERENCE_SAMPLES = 5000
+#: Point indices are floored at this inside logarithms, so that an index of 0 gives a huge, finite cost.
 RI_FLOOR = 1e-12
 
-# A decoder for path lengths: latents [M, *shape] -> images (any shape per latent); differentiable for optimisation.
+#: A decoder for path lengths, latents ``[M, *shape] -> images`` (any shape per latent); differentiable for
+#: optimisation.
 Decoder = Callable[[torch.Tensor], torch.Tensor]
 
 
@@ -63,12 +68,28 @@ class _Polled:
 class PointIndex:
     """A point index replacing the prior's in path realism and energies: ``index(latents [M, *shape]) -> [M]``
     in [0, 1], differentiable. One with per-path state (such as one class label per path) returns itself
-    restricted to some paths from :meth:`for_paths`, which the optimiser calls when only those paths are left."""
+    restricted to some paths from :meth:`for_paths`, which the optimiser calls when only those paths are left.
+
+    A subclass implements ``__call__``; the base class takes no parameters.
+    """
 
     def __call__(self, latents: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
 
     def for_paths(self, rows: torch.Tensor) -> "PointIndex":
+        """The index for the paths ``rows`` only (their indices among the paths of the batch); the same object
+        for an index without per-path state.
+
+        Parameters
+        ----------
+        rows : Tensor ``[P]``
+            Indices of the paths still optimised (or candidates, several per path), into the batch of paths.
+
+        Returns
+        -------
+        PointIndex
+            An index for the frames of those paths only, path by path.
+        """
         return self
 
 
@@ -110,6 +131,32 @@ def realisticity_index(z, *, prior: Prior, kind: str = "density", alpha: float =
     """Realisticity index in [0, 1] of each latent of ``z [..., *shape]`` under ``prior``; shape ``[...]``.
 
     Differentiable in ``z`` (used as the density term of ri-optimal paths). Returned in float64.
+
+    Parameters
+    ----------
+    z : array-like ``[..., *shape]``
+        The latents.
+    prior
+        Their prior; Gaussian priors have a closed form, others use ``samples`` reference samples.
+    kind
+        ``"density"`` (Definition 1, the default) or ``"typical"`` (the two-sided typical-set
+        index).
+    alpha
+        The scale of the index, in (0, 1]. Default 1.
+    samples
+        Reference samples of a prior without a closed form (drawn with seed 0 and cached per prior).
+        Default 5000.
+
+    Returns
+    -------
+    Tensor ``[...]``
+        ``alpha`` times the index of each latent, clamped to [0, 1], in float64.
+
+    Raises
+    ------
+    ValueError
+        When ``kind`` is unknown, ``alpha`` is not in (0, 1], ``z`` does not fit the prior, or the prior gives
+        non-finite log-densities for its own samples.
     """
     _check(kind, alpha)
     if isinstance(prior, Gaussian):
@@ -154,6 +201,19 @@ def _path_terms(path, prior: Prior, decoder, kind: str, alpha: float, index_fn=N
 
 @dataclass
 class PathRealism:
+    """What :func:`path_realism` returns, for ``B`` paths of ``S`` frames (without the batch dimension for one
+    path).
+
+    Parameters
+    ----------
+    index : Tensor ``[B]``
+        Each path's realisticity index ``exp(-sum_i -log r_i * length_i)`` (float64).
+    point_index : Tensor ``[B, S]``
+        The scaled index ``ri_a`` of each frame.
+    lengths : Tensor ``[B, S - 1]``
+        The segment lengths ``||G(x_{i+1}) - G(x_i)||``.
+    """
+
     index: torch.Tensor          # [B] (or scalar for one path): exp(-sum_i -log r_i * length_i)
     point_index: torch.Tensor    # [B, S] (or [S]): ri_a of each frame
     lengths: torch.Tensor        # [B, S-1] (or [S-1]): ||G(x_{i+1}) - G(x_i)||
@@ -166,7 +226,37 @@ def path_realism(path, *, prior: Prior, decoder: Decoder | None = None, kind: st
     ``decoder``: None measures lengths in latent space; a callable from latents ``[M, *shape]`` to images (a
     model is one) measures them between decoded images.
     ``index_fn(latents [M, *shape]) -> [M]`` in [0, 1] replaces the prior's point index (feature-restricted
-    densities, see :mod:`latentcore.ri_optimal`)."""
+    densities, see :mod:`latentcore.ri_optimal`).
+
+    Computed without gradients.
+
+    Parameters
+    ----------
+    path : array-like ``[S, *shape]`` or ``[B, S, *shape]``
+        One path or a batch of paths, at least 2 frames each.
+    prior
+        The prior of the latents.
+    decoder
+        A callable from latents to images. Default None: lengths in latent space.
+    kind
+        ``"density"`` (the default) or ``"typical"``; ignored with ``index_fn``.
+    alpha
+        The index scale ``ri_a = alpha * ri``, in (0, 1]. Default 1.
+    index_fn
+        A point index replacing the prior's. Default None: the prior's index of ``kind``.
+
+    Returns
+    -------
+    PathRealism
+        The paths' indices ``[B]``, their frames' indices ``[B, S]`` and segment lengths ``[B, S - 1]`` (without
+        the batch dimension for one path).
+
+    Raises
+    ------
+    ValueError
+        When ``kind`` is unknown, ``alpha`` is not in (0, 1], or ``path`` is not one or a batch of paths of at
+        least 2 frames of the prior's shape.
+    """
     with torch.no_grad():
         single, points, lengths, log_segment = _path_terms(path, prior, decoder, kind, alpha, index_fn)
         index = torch.exp((log_segment * lengths).sum(-1))
@@ -192,6 +282,32 @@ def path_energy(path, *, prior: Prior, decoder: Decoder | None = None, kind: str
     Differentiable in ``path`` (and through ``decoder`` when it is). ``alpha < 1`` keeps ``log r_i`` away from 0
     inside the high-density region, so short paths there still cost something (the paper's scaled index).
     ``index_fn`` as in :func:`path_realism`.
+
+    Parameters
+    ----------
+    path : Tensor ``[S, *shape]`` or ``[B, S, *shape]``
+        One path or a batch of paths, at least 2 frames each.
+    prior
+        The prior of the latents.
+    decoder
+        A callable from latents ``[M, *shape]`` to images; None (the default) measures lengths in
+        latent space.
+    kind
+        ``"density"`` (the default) or ``"typical"``; ignored with ``index_fn``.
+    alpha
+        The index scale ``ri_a = alpha * ri``, in (0, 1]. Default 0.9.
+    index_fn
+        A point index replacing the prior's. Default None.
+
+    Returns
+    -------
+    Tensor ``[B]`` or scalar
+        The energy of each path (float64), a scalar for one path.
+
+    Raises
+    ------
+    ValueError
+        As :func:`path_realism`.
     """
     single, _, lengths, log_segment = _path_terms(path, prior, decoder, kind, alpha, index_fn)
     energy = (log_segment.pow(2) * lengths.pow(2)).sum(-1)

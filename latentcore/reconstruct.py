@@ -42,6 +42,25 @@ from .validation import check_int, check_latents, resolve_prior
 
 @dataclass
 class Reconstruction:
+    """What :func:`knn_affine` returns for ``B`` targets (without the batch dimension for a single target).
+
+    Parameters
+    ----------
+    weights : Tensor ``[B, k]``
+        The affine weights of the neighbours, each row summing to 1 (with ``lol=True``, the weights LOL combines
+        the neighbours with).
+    indices : Tensor ``[B, k]``
+        The rows of the bank used, nearest first.
+    reconstruction : Tensor ``[B, *shape]``
+        The reconstructions ``z_hat``.
+    residual : Tensor ``[B]``
+        The distances ``||z_hat - z||``.
+    rank : Tensor ``[B]``
+        The neighbours' numerical affine rank (singular terms kept, at most ``k - 1``).
+    rank_deficient : Tensor ``[B]``
+        Whether ``rank < k - 1``: the neighbours are (nearly) affinely dependent (bool).
+    """
+
     weights: torch.Tensor         # [B, k], each row sums to 1
     indices: torch.Tensor         # [B, k] rows of the bank, nearest first
     reconstruction: torch.Tensor  # [B, *shape]
@@ -54,7 +73,38 @@ def knn_affine(target, bank, k: int, *, lol: bool = False, prior: Prior | None =
                rcond: float = 1e-3) -> Reconstruction:
     """Affine reconstruction of ``target`` (``[*shape]`` or ``[B, *shape]``) from its ``k`` nearest latents in
     ``bank [N, *shape]``: minimum-norm least-squares weights, singular terms under ``rcond`` times the largest
-    dropped (see the module docstring). A single target gives results without the batch dimension."""
+    dropped (see the module docstring). A single target gives results without the batch dimension.
+
+    Parameters
+    ----------
+    target : array-like ``[*shape]`` or ``[B, *shape]``
+        The latents to reconstruct, finite.
+    bank : array-like ``[N, *shape]``
+        The latents to reconstruct from, finite; the results come in its dtype and on its device.
+    k
+        The number of neighbours, between 1 and ``N``.
+    lol
+        Combine the neighbours with the weights through LOL
+        (:func:`~latentcore.combine.lol_combine`) instead of linearly. Default False.
+    prior
+        The prior of the latents (used by LOL and for the shape). Default None: a standard normal
+        over ``bank.shape[1:]``.
+    rcond
+        The relative cut-off for singular values, in [0, 1). Default 1e-3.
+
+    Returns
+    -------
+    Reconstruction
+        The weights, the neighbours' indices, the reconstructions, the residuals and the numerical ranks.
+
+    Raises
+    ------
+    ValueError
+        When the latents do not fit the prior or hold NaN or Inf, ``k`` is not an integer in ``[1, N]``, or
+        ``rcond`` is not in [0, 1).
+    TypeError
+        When ``prior`` is not a :class:`~latentcore.priors.Prior`.
+    """
     bank = as_tensor(bank)
     target = as_tensor(target, device=bank.device).to(bank.dtype)
     prior = resolve_prior(prior, bank, batched=True)

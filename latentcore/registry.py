@@ -24,13 +24,27 @@ from .policy import context_options
 class Entry:
     """What a registry needs of an entry: its ``name`` (the key), whether it is ``in_default_selection`` (a page
     that offers the registry's entries preselects those; a choice of one takes the first) and the names it was
-    registered under before (``formerly``), so that what was saved under them still finds it."""
+    registered under before (``formerly``), so that what was saved under them still finds it.
 
+    Parameters
+    ----------
+    name
+        The key of the entry in its registry.
+    in_default_selection
+        Whether pages that offer the registry's entries preselect this one. Default False.
+    formerly
+        Names the entry was registered under before (e.g. ``("geodesic",)``). Default ``()``.
+    """
+
+    #: The key of the entry in its registry.
     name: str
+    #: Whether a page that offers the registry's entries preselects this one (a choice of one takes the first).
     in_default_selection: bool = field(default=False, kw_only=True)
+    #: The names the entry was registered under before, which :func:`current_names` maps to :attr:`name`.
     formerly: tuple[str, ...] = field(default=(), kw_only=True)
 
 
+#: The type of a registry's entries, :class:`Entry` or a subclass.
 E = TypeVar("E", bound=Entry)
 
 
@@ -54,6 +68,24 @@ class Registry(Mapping[str, E]):
 
         Raises ValueError when the name is taken, unless ``replace`` is True (the entry then takes the place of
         the one registered before).
+
+        Parameters
+        ----------
+        entry
+            The entry; its ``name`` is the key, its ``formerly`` names map to it from now on.
+        replace
+            Replace an entry registered under the same name (its former names go with it). Default False.
+
+        Returns
+        -------
+        Entry
+            ``entry`` itself.
+
+        Raises
+        ------
+        ValueError
+            When the name is taken and ``replace`` is False, or when one of ``entry.formerly`` is a registered
+            name or a former name of another entry.
         """
         if entry.name in self._entries and not replace:
             raise ValueError(f"the {self.family} {entry.name!r} is already registered; choose another name, or "
@@ -69,7 +101,10 @@ class Registry(Mapping[str, E]):
         return entry
 
     def unregister(self, name: str) -> E:
-        """Remove the entry ``name`` and return it; KeyError when there is none."""
+        """Remove the entry ``name`` and return it; KeyError when there is none.
+
+        Its former names are forgotten with it.
+        """
         entry = self._entries.pop(name)
         self._renamed = {old: new for old, new in self._renamed.items() if new != name}
         return entry
@@ -133,16 +168,44 @@ class BaseScheme(Entry):
     ``evaluation`` (:mod:`latentcore.evaluate`).
 
     A subclass names the function that computes (:attr:`compute`) and the attribute of an iterative run's result
-    that holds what it computed (``result_field``).
+    that holds what it computed (:attr:`result_field`).
+
+    Parameters
+    ----------
+    name
+        The key in the scheme's registry (see :class:`Entry`, which also gives the keyword-only
+        ``in_default_selection`` and ``formerly``).
+    label
+        The name pages show.
+    description
+        The precise description: the formula and the paper.
+    summary
+        One or two plain sentences for someone meeting the scheme first. Default ``""`` (pages then
+        lead with ``description``).
+    iterative
+        Whether the scheme optimises: it then takes ``budget_s`` and ``should_stop`` and returns a
+        result with its ``stopping``. Default False.
+    interactive
+        Fixed options for the app's pages. Default empty.
+    evaluation
+        Fixed options for :mod:`latentcore.evaluate`. Default empty.
     """
 
+    #: The name pages show.
     label: str
+    #: The precise description, with the formula and the paper.
     description: str
+    #: One or two plain sentences for someone meeting the scheme first (if empty, pages lead with
+    #: :attr:`description`).
     summary: str = field(default="", kw_only=True)
+    #: Whether the scheme optimises (reports progress, takes a time budget and a stop request).
     iterative: bool = field(default=False, kw_only=True)
+    #: Fixed options for the app's pages, where a person waits (e.g. an iteration cap).
     interactive: Mapping[str, Any] = field(default_factory=dict, kw_only=True)
+    #: Fixed options for the comparison of schemes in :mod:`latentcore.evaluate`.
     evaluation: Mapping[str, Any] = field(default_factory=dict, kw_only=True)
 
+    #: The attribute of an iterative run's result that holds what it computed (e.g. ``"path"``).
     result_field = ""
 
     @property
@@ -152,11 +215,29 @@ class BaseScheme(Entry):
 
     @property
     def lead(self) -> str:
-        """What a page leads with: :attr:`summary`, or :attr:`description` for an entry registered without one."""
+        """The text a page leads with, :attr:`summary`, or :attr:`description` for an entry registered without
+        one."""
         return self.summary or self.description
 
     def options(self, *, context: str | None = None) -> dict:
-        """The fixed options of ``context`` (see :mod:`latentcore.policy`)."""
+        """The fixed options of ``context`` (see :mod:`latentcore.policy`).
+
+        Parameters
+        ----------
+        context
+            ``"interactive"`` (:attr:`interactive`), ``"evaluation"`` (:attr:`evaluation`) or None (no fixed
+            options). Default None.
+
+        Returns
+        -------
+        dict
+            A copy of the options, empty for ``context=None``.
+
+        Raises
+        ------
+        ValueError
+            When ``context`` is none of these.
+        """
         return context_options(self, context)
 
     def run(self, *inputs, progress=None, budget_s: float | None = None, should_stop=None, **options):

@@ -22,7 +22,7 @@ less than ``tol`` (relative) for ``patience`` iterations, or when the time budge
 
 Through a sampler (diffusion and flow models) every iteration differentiates through all of its steps, so the loop
 may decode with fewer steps (``loop_decoder``, e.g. 10 DDIM steps instead of 25). Its energy is only a stand-in:
-a path it rates lower may be longer through the full sampler (measured in the README), so every ``check_every``
+a path it rates lower may be longer through the full sampler (measured in docs/app.md), so every ``check_every``
 iterations the path is measured with the full ``decoder`` and the best one so far under it is kept, the start
 included: the path returned is never worse than its start by the measure that counts.
 
@@ -38,7 +38,7 @@ latents having a feature: an :class:`~latentcore.priors.Empirical` prior fitted 
 (:func:`class_prior`), or the classifier's probability of the class mixed with a small epsilon
 (:func:`classifier_index`), so that the path stays among images of that class. There, ``alpha = 0.5`` and
 ``eps = 0.01`` make leaving the class cost ~60 times more per squared step than staying in it
-(``log^2(0.5 * 0.01) / log^2(0.5)``); measured in the README.
+(``log^2(0.5 * 0.01) / log^2(0.5)``); measured in docs/ri-optimal.md.
 """
 
 from __future__ import annotations
@@ -55,15 +55,16 @@ from .optimise import Stopped, Stopping, optimise_units, time_left
 from .priors import Empirical, Prior
 from .realism import Decoder, PointIndex, energy_of, path_energy, path_realism, stoppable
 
+#: The index scale ``alpha`` of Eq. 3 unless one is chosen.
 DEFAULT_ALPHA = 0.9
-# Sampler steps of the decoder in the loop for models with a sampler. Measured in the README on digits-ddim (25
-# steps): with 3, the full sampler's energy rarely fell within a minute; with 10, by about a third for 2 pairs of 3.
+#: Sampler steps of the decoder in the loop for models with a sampler. Measured in docs/app.md on digits-ddim (25
+#: steps). With 3, the full sampler's energy rarely fell within a minute; with 10, by about a third for 2 pairs of 3.
 LOOP_STEPS = 10
-# Iterations a person waits for on a page: about 9 s for one path of 8 frames through faces-dcgan on 2 CPU cores
-# (docs/ri_optimal_models.md), where every interior frame is typical and the path is shorter than LOL's.
+#: Iterations a person waits for on a page, about 9 s for one path of 8 frames through faces-dcgan on 2 CPU cores
+#: (docs/ri_optimal_models.md), where every interior frame is typical and the path is shorter than LOL's.
 INTERACTIVE_MAX_ITER = 300
-# Above this many image values per frame, a sampler on a CPU takes seconds per iteration (Stable Diffusion's 512x512
-# RGB frames, not the 16x16 digits), so a path would take hours.
+#: Above this many image values per frame, a sampler on a CPU takes seconds per iteration (Stable Diffusion's
+#: 512x512 RGB frames, not the 16x16 digits), so a path would take hours.
 CPU_SAMPLER_VALUES = 64 * 64 * 3
 
 
@@ -75,25 +76,29 @@ def slow_through(model) -> str | None:
         return (f"every iteration differentiates through {LOOP_STEPS} sampler steps over {values:,} image values "
                 "per frame, hours per path on a CPU")
     return None
+#: The ri-optimal scheme's ``alpha`` setting (the index scale of Eq. 3), from 0.05 to 1.
 ALPHA = Setting("alpha", "alpha (lower: shorter paths)", DEFAULT_ALPHA, 0.05, 1.0, 0.05,
                 "How much a path's length counts against its realism: lower, and every step costs more, so the "
                 "path stays shorter and straighter (Eq. 3 with the index scaled, ri_a = alpha ri)")
-# The index every ri-optimal path uses by default (the library, the app's pages, the evaluation). Measured in the
-# README (digits-vae, 8 pairs of prior samples): with the density index the paths bend towards the prior's mode
-# (midpoint norm 2.2, typical norm 4) and the fewest frames pass the typical-set test; with the typical-set index
-# they keep the typical norm (3.9) and the frames the digits classifier is least sure of are surer (0.66 against
-# 0.47 with alpha 0.5).
+#: The index every ri-optimal path uses by default (the library, the app's pages, the evaluation). Measured by
+#: bench.micro.ri_index_kind (docs/ri-optimal.md; digits-vae, 8 pairs of prior samples), with the density index the
+#: paths bend towards the prior's mode (midpoint norm 2.2, typical norm 4) and the fewest frames pass the typical-set
+#: test; with the typical-set index they keep the typical norm (3.9) and the frames the digits classifier is least sure
+#: of are surer (0.66 against 0.47 with alpha 0.5).
 DEFAULT_KIND = "typical"
+#: The ri-optimal scheme's ``kind`` setting, the point index (``"typical"`` or ``"density"``).
 KIND = Setting("kind", "Realisticity index", DEFAULT_KIND, help=(
     "The density index (Struski et al.'s own) is highest at the prior's mode, so a path that maximises it bends "
     "towards latents of small norm, which a Gaussian model rarely makes. The typical-set index is highest at the "
     "norms the prior's samples have, so the path keeps its frames among the latents the model was trained on."),
     choices=("typical", "density"), choice_labels=("typical set", "density"))
-# Where the optimisation starts. Measured by bench.figures.ri_optimal (docs/ri_optimal_models.md, 8 frames, 2 CPU
-# cores): from the chord, a third of the interior frames of paths through digits-ddim and digits-flow were still
-# outside the typical set after 60 s; from the best closed-form path, none on any built-in model, and the paths were
-# shorter in image space than LOL's within 10 s (faces-dcgan: 37.4 against 46.9) or 30 s (digits-ddim).
+#: Where the optimisation starts by default. Measured by bench.figures.ri_optimal (docs/ri_optimal_models.md, 8
+#: frames, 2 CPU cores), from the chord a third of the interior frames of paths through digits-ddim and digits-flow
+#: were still outside the typical set after 60 s; from the best closed-form path, none on any built-in model, and
+#: the paths were shorter in image space than LOL's within 10 s (faces-dcgan: 37.4 against 46.9) or 30 s
+#: (digits-ddim).
 DEFAULT_START = "closed-form"
+#: The ri-optimal scheme's ``start`` setting, ``"closed-form"`` or ``"chord"``.
 START = Setting("start", "Start from", DEFAULT_START, help=(
     "Struski et al. start on the chord (the straight line), whose middle has atypically small norm in high "
     "dimension; through a GAN or a sampler the optimiser climbs out of it only slowly. The best closed-form path "
@@ -103,6 +108,29 @@ START = Setting("start", "Start from", DEFAULT_START, help=(
 
 @dataclass
 class RiOptimalResult:
+    """What :func:`ri_optimal_interpolate` returns.
+
+    Parameters
+    ----------
+    path : Tensor ``[B, S, D]``
+        Flat latents of the paths, endpoints included.
+    energies : Tensor ``[iterations + 1, B]``
+        The Eq. 3 energy in the loop (with ``loop_decoder`` where one was given), the start's first.
+    energy : Tensor ``[B]``
+        The Eq. 3 energy of each path returned, with the full decoder.
+    index : Tensor ``[B]``
+        Each path's realisticity index (Definition 2, unscaled).
+    point_index : Tensor ``[B, S]``
+        The index of each frame.
+    converged : Tensor ``[B]``
+        Whether each path stopped by its own rule (bool).
+    stopping
+        How the optimisation ended; its ``loss`` is the mean of ``energy`` and its ``seconds`` count everything.
+    start
+        For each pair, the name of the scheme whose path the optimisation started from (``"linear"`` for the
+        chord). Default ``()``.
+    """
+
     path: torch.Tensor          # [B, S, D] flat latents, endpoints included
     energies: torch.Tensor      # [iterations + 1, B]: Eq. 3 energy in the loop, the start's first
     energy: torch.Tensor        # [B]: Eq. 3 energy of the path returned, with the full decoder
@@ -114,6 +142,7 @@ class RiOptimalResult:
 
     @property
     def iterations(self) -> int:
+        """The iterations run (``stopping.iterations``)."""
         return self.stopping.iterations
 
 
@@ -140,6 +169,63 @@ def ri_optimal_interpolate(z0: torch.Tensor, z1: torch.Tensor, t: torch.Tensor, 
     step). ``tol`` is relative to the energy. ``budget_s`` (seconds, everything included: the starts, the loop and
     the final measure) and ``should_stop()`` end the optimisation early with the best path of each pair so far
     (``stopping.early``); a stop before any start was measured raises :class:`~latentcore.optimise.Stopped`.
+
+    This is the ``path`` of the ``ri-optimal`` scheme; :func:`~latentcore.interpolate.interpolate` checks the inputs
+    and calls it.
+
+    Parameters
+    ----------
+    z0, z1 : Tensor ``[B, D]``
+        Flat endpoints, checked.
+    t : Tensor ``[S]``
+        Times in [0, 1] of the frames, endpoints included; the starting paths are taken at these times. With
+        ``S <= 2`` there is nothing to optimise and the start is returned.
+    prior
+        The prior of the latents, for the point index and the default ``lr``.
+    decoder
+        A callable from latents ``[M, *shape]`` to images, differentiable (a model is one). Default None: lengths
+        in latent space.
+    loop_decoder
+        The decoder inside the loop. Default None: ``decoder`` itself, with no measures in between.
+    alpha
+        The index scale ``ri_a = alpha * ri``, in (0, 1]. Default 0.9.
+    kind
+        ``"typical"`` (the default) or ``"density"``.
+    start
+        ``"closed-form"`` (the default) or ``"chord"``.
+    index_fn
+        A point index replacing the prior's (e.g. :class:`ClassifierIndex`). Default None: the prior's index of
+        ``kind``.
+    lr
+        Adam's learning rate. Default None: ``0.02 * prior.std.mean()``.
+    max_iter
+        The iteration limit. Default 500.
+    tol
+        A path converges once its energy has changed by less than ``tol`` times its previous energy for
+        ``patience`` consecutive iterations. Default 1e-4.
+    patience
+        See ``tol``. Default 10.
+    check_every
+        Iterations between two measures with the full ``decoder`` (with ``loop_decoder`` only). Default 25.
+    budget_s
+        Seconds the whole computation may take. Default None: no limit.
+    should_stop : Callable or None
+        Polled once per iteration and between the sampler steps of every decode; True ends the computation.
+        Default None.
+    progress : Callable or None
+        Called as ``progress(fraction, text)``. Default None.
+
+    Returns
+    -------
+    RiOptimalResult
+        The paths ``[B, S, D]``, their energies and indices, and how the optimisation ended.
+
+    Raises
+    ------
+    ValueError
+        When ``alpha`` is not in (0, 1], ``start`` is unknown, or ``kind`` is not a realisticity kind.
+    ~latentcore.optimise.Stopped
+        When a stop is requested before any starting path was measured.
     """
     if not 0.0 < alpha <= 1.0:
         raise ValueError(f"alpha must lie in (0, 1], got {alpha}")
@@ -289,6 +375,23 @@ class ClassifierIndex(PointIndex):
 
     ``labels``: one class for every latent, or one per path (``[B]``) when the index is applied to the
     ``B * S`` frames of a batch of paths, path by path.
+
+    Parameters
+    ----------
+    model : latentcore.models.GenerativeModel
+        The decoder ``G``; its ``decode(latents, grad=True)`` gives the images.
+    classifier
+        A classifier of the model's images with ``predict_proba(images, grad=True) -> [N, classes]``, e.g.
+        ``latentcore.models.load_classifier()``.
+    labels : int or array-like ``[B]``
+        The class to stay in, one for all latents or one per path.
+    eps
+        The index's floor, in (0, 1). Default 0.01.
+
+    Raises
+    ------
+    ValueError
+        When ``eps`` is not in (0, 1).
     """
 
     def __init__(self, model, classifier, labels, eps: float = 0.01):
@@ -305,19 +408,59 @@ class ClassifierIndex(PointIndex):
         return self.eps + (1.0 - self.eps) * probs.gather(1, wanted[:, None])[:, 0]
 
     def for_paths(self, rows: torch.Tensor) -> "ClassifierIndex":
+        """The index restricted to the paths ``rows``: the same object for one label, else one with those paths'
+        labels."""
         if self.labels.numel() == 1:
             return self
         return ClassifierIndex(self.model, self.classifier, self.labels[rows.cpu()], self.eps)
 
 
 def classifier_index(model, classifier, labels, eps: float = 0.01) -> ClassifierIndex:
-    """See :class:`ClassifierIndex`."""
+    """See :class:`ClassifierIndex`.
+
+    Parameters
+    ----------
+    model : latentcore.models.GenerativeModel
+        The decoder of the latents.
+    classifier
+        A classifier of the model's images with ``predict_proba(images, grad=True)``.
+    labels : int or array-like ``[B]``
+        The class to stay in, one for all latents or one per path.
+    eps
+        The index's floor, in (0, 1). Default 0.01.
+
+    Returns
+    -------
+    ClassifierIndex
+        The point index, for ``index_fn`` of :func:`ri_optimal_interpolate` (or ``path_realism``,
+        ``path_energy``).
+
+    Raises
+    ------
+    ValueError
+        When ``eps`` is not in (0, 1).
+    """
     return ClassifierIndex(model, classifier, labels, eps)
 
 
 def class_prior(model, images: torch.Tensor, bandwidth: float | None = None) -> Empirical:
     """An empirical density of the latents of ``images`` (e.g. all training digits of one class) under the
-    model's encoder: the feature-restricted density of arXiv 1904.03445 in its data form."""
+    model's encoder: the feature-restricted density of arXiv 1904.03445 in its data form.
+
+    Parameters
+    ----------
+    model : latentcore.models.GenerativeModel
+        A model that can encode (``model.encode``).
+    images : Tensor ``[N, C, H, W]``
+        At least two images in [0, 1].
+    bandwidth
+        The kernel scale ``h`` of :class:`~latentcore.priors.Empirical`. Default None: Scott's rule.
+
+    Returns
+    -------
+    Empirical
+        A Gaussian kernel density estimate over the ``N`` latents (on the CPU).
+    """
     return Empirical(model.encode(images).cpu(), bandwidth=bandwidth)
 
 

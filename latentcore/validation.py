@@ -35,6 +35,7 @@ def resolve_prior(prior: Prior | None, latents, *, batched: bool) -> Prior:
     return StandardNormal(shape)
 
 
+#: Values counted at a time by :func:`count_nonfinite`.
 FINITE_CHUNK = 2**20
 
 
@@ -116,7 +117,7 @@ def check_choice(what: str, value: str, choices: Iterable[str]) -> str:
     return value
 
 
-# What every iterative computation takes besides its options: progress reports, a time budget, a stop request.
+#: What every iterative computation takes besides its options (progress reports, a time budget, a stop request).
 RUN_CONTROLS = ("progress", "budget_s", "should_stop")
 
 

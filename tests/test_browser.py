@@ -567,7 +567,7 @@ def test_a_judging_round_with_two_voters_and_a_reader(server, browser):
 
 
 def test_a_plugin_model_and_its_class_condition(browser, tmp_path):
-    """A server started with `-- --models` (the README's example and a broken file): the plug-in is picked in the
+    """A server started with `-- --models` (the documentation's example and a broken file): the plug-in is picked in the
     model selector, and choosing another class in the sidebar changes the decoded images."""
     broken = tmp_path / "broken_gan.py"
     broken.write_text("import not_a_module_anywhere\n")

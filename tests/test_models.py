@@ -18,7 +18,7 @@ from tools.train import DIGITS_SCHEDULER
 from latentcore.models.diffusion import PixelDiffusionModel
 
 # Encode-then-decode mean squared error on 64 held-out digits: about twice the values measured on all 297
-# held-out digits (README: digits-ddim 0.0025, digits-vae 0.0058, semicircle-gen 0.0149).
+# held-out digits (docs/models.md: digits-ddim 0.0025, digits-vae 0.0058, semicircle-gen 0.0149).
 RECONSTRUCTION_MSE_BOUND = {"digits-vae": 0.012, "digits-ddim": 0.006, "semicircle-gen": 0.03}
 
 

@@ -3,6 +3,7 @@ pages), and registries that a new entry joins in one call (the app, the playgrou
 
 import ast
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -133,12 +134,25 @@ def test_a_registered_scheme_is_listed_and_runs_in_the_library_the_playground_an
     assert any("Halfway line" in m.value for m in app.markdown)
 
 
+def python_blocks(path: Path) -> list[str]:
+    """The ```python blocks of a Markdown file, in order."""
+    return re.findall(r"^```python\n(.*?)^```$", path.read_text(), flags=re.S | re.M)
+
+
 def test_the_readme_example_runs_with_the_public_names(monkeypatch, tmp_path):
-    text = (ROOT / "README.md").read_text()
-    code = text.split("## Using latentcore", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
+    (code,) = python_blocks(ROOT / "README.md")
     monkeypatch.chdir(tmp_path)
     scope: dict = {}
     exec(compile(code, "README.md", "exec"), scope)  # noqa: S102 - the project's own README
+    assert scope["path"].shape == (8, 16) and scope["images"].shape == (8, 1, 16, 16)
+    assert torch.equal(scope["path"][0], scope["z0"]) and torch.equal(scope["path"][-1], scope["z1"])
+
+
+def test_the_library_guide_example_runs_with_the_public_names(monkeypatch, tmp_path):
+    code = python_blocks(ROOT / "docs" / "library.md")[0]
+    monkeypatch.chdir(tmp_path)
+    scope: dict = {}
+    exec(compile(code, "docs/library.md", "exec"), scope)  # noqa: S102 - the project's own documentation
     assert scope["path"].shape == (16, 4, 64, 64) and scope["ri_optimal"].shape == (16, 16)
     assert torch.isfinite(scope["ri_optimal"]).all()
 

@@ -1,6 +1,6 @@
 """Plug-in models: a plain GAN and a class-conditional generator written here (tiny, random weights), loaded from
 files and from an installed entry point, broken plug-ins refused with their file and problem, the examples the
-README shows, and the plug-ins on every page of the app (AppTest) with their conditions as sidebar widgets."""
+documentation shows, and the plug-ins on every page of the app (AppTest) with their conditions as sidebar widgets."""
 
 import os
 import re
@@ -242,12 +242,12 @@ def test_installed_entry_points_are_loaded(tmp_path, monkeypatch):
             models.MODELS.pop(name)
 
 
-def test_the_readme_shows_the_example_files_and_they_load():
-    readme = (ROOT / "README.md").read_text()
+def test_the_documentation_shows_the_example_files_and_they_load():
+    page = (ROOT / "docs" / "own-model.md").read_text()
     examples = sorted(EXAMPLES.glob("*.py"))
     assert [e.name for e in examples] == ["conditional_gan.py", "plain_gan.py"]
     for example in examples:
-        assert f"```python\n{example.read_text()}```" in readme, f"README does not show {example.name} as it is"
+        assert f"```{{literalinclude}} ../examples/plugins/{example.name}\n" in page, f"docs do not show {example.name}"
     before = set(models.MODELS)
     try:
         report = models.load_plugins(examples, entry_points=False)

@@ -1,5 +1,5 @@
 """Interpolation on the pretrained face GAN ``faces-dcgan`` (latent R^100, prior N(0, I)): figures and tables
-for the README.
+for the documentation (docs/faces.md).
 
 (a) Struski, Tabor, Podolak, Nowak, "Interpolation in generative models", Figures 3 and 8 (the Gaussian-prior
 DCGAN): linear against ri-optimal paths (Adam on Eq. 3 with the decoder in the loop, started on the chord), for
@@ -349,7 +349,7 @@ def main():
                         help="max_iter of each ri-optimal path: Adam iterations at most (default %(default)s)")
     parser.add_argument("--save", action="store_true",
                         help="also write the tables to docs/benchmarks/figures.faces-lol.md (part b) and "
-                             "figures.faces-ri.md (part a), for python -m bench.publish")
+                             "figures.faces-ri.md (part a), which the documentation includes")
     args = parser.parse_args()
     if args.pairs < SHOWN:
         parser.error(f"--pairs must be at least {SHOWN} (the pairs drawn in the figures)")

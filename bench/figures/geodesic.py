@@ -1,5 +1,5 @@
-"""Figures of ri-optimal interpolation for the README (Struski, Tabor, Podolak, Nowak, "Interpolation in generative
-models", Figures 1, 5 and 6).
+"""Figures of ri-optimal interpolation for the documentation (docs/ri-optimal.md): Struski, Tabor, Podolak, Nowak,
+"Interpolation in generative models", Figures 1, 5 and 6.
 
     pip install -r requirements-docs.txt && python -m bench.figures.geodesic
 
@@ -24,7 +24,7 @@ import latentcore as lc
 import latentcore.models as models
 from latentcore.imaging import image_grid
 
-# Struski et al.'s own index and start, with which the README's figures of this script were measured
+# Struski et al.'s own index and start, with which the documentation's figures of this script were measured
 PAPER = {"kind": "density", "start": "chord"}
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"

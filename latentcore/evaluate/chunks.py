@@ -28,7 +28,9 @@ from ..optimise import time_left
 from .metrics import path_metrics, point_metrics
 from .report import Measured
 
-CHUNK_UNITS = 8  # pairs or sets per chunk unless the caller says otherwise
+#: Pairs or sets per chunk unless the caller says otherwise (:func:`~latentcore.evaluate.evaluate`'s
+#: ``chunk_units``).
+CHUNK_UNITS = 8
 
 
 @dataclass(frozen=True)
@@ -195,7 +197,28 @@ def settings_key(settings: dict, *tensors: torch.Tensor | None) -> str:
 class ChunkStore:
     """Finished chunks of one run's settings in ``folder / key`` (safetensors; each written whole to a temporary
     name, then renamed, so a run killed mid-write leaves no half chunk). Chunks cut short by a budget or a stop are
-    not kept: a run started again computes them in full."""
+    not kept: a run started again computes them in full.
+
+    The folder ``folder / key`` is created if missing, with the ``settings`` in its ``settings.json`` (written
+    once, when the file does not exist yet). Each chunk is the file ``<chunk name>.safetensors``
+    (:attr:`Chunk.name`) holding its per-unit metric values, latents and features, with its timings in the
+    metadata.
+
+    Parameters
+    ----------
+    folder
+        The checkpoint folder of a model's runs (the command line's ``<model>.chunks/``).
+    key
+        The run's :func:`settings_key`: the sub-folder of ``folder`` that holds its chunks, so that runs with other
+        settings never reuse them.
+    settings
+        The JSON-friendly settings the key was made of, written to ``settings.json`` for people to read.
+
+    Attributes
+    ----------
+    folder : pathlib.Path
+        The folder of this run's chunks, ``folder / key``.
+    """
 
     def __init__(self, folder: str | os.PathLike, key: str, settings: dict):
         self.folder = Path(folder) / key
@@ -205,7 +228,19 @@ class ChunkStore:
             about.write_text(json.dumps(settings, indent=1, sort_keys=True, default=str) + "\n")
 
     def load(self, chunk: Chunk) -> ChunkResult | None:
-        """The stored result of ``chunk``, None when it is not stored (or unreadable: it is computed again)."""
+        """The stored result of ``chunk``, None when it is not stored (or unreadable: it is computed again).
+
+        Parameters
+        ----------
+        chunk
+            The chunk to look up, by its :attr:`~Chunk.name`.
+
+        Returns
+        -------
+        ChunkResult or None
+            Its per-unit values, features, latents and timings, without ``stopped_early`` (only complete chunks are
+            stored); None when the file is missing or cannot be read.
+        """
         path = self.folder / f"{chunk.name}.safetensors"
         if not path.exists():
             return None
@@ -220,7 +255,18 @@ class ChunkStore:
                            about["decode_seconds"])
 
     def save(self, chunk: Chunk, result: ChunkResult) -> None:
-        """Keep ``result`` unless its scheme was cut short."""
+        """Keep ``result`` unless its scheme was cut short.
+
+        The file is written whole under a temporary name, then renamed over ``<chunk name>.safetensors``.
+
+        Parameters
+        ----------
+        chunk
+            The chunk ``result`` measured; its name and units are stored with it.
+        result
+            The chunk's measurements (moved to the CPU to be written); not kept when ``result.stopped_early`` is
+            set.
+        """
         if result.stopped_early:
             return
         tensors = {f"metric/{k}": v.detach().cpu().contiguous() for k, v in result.per_unit.items()}

@@ -78,13 +78,33 @@ class Worker:
 class RayCluster:
     """Where and how an evaluation runs on Ray.
 
-    ``address``: ``"local"`` starts a Ray instance on this machine for the run (and stops it after); ``"auto"``
-    joins the cluster this machine belongs to (``ray start`` ran here); ``"ray://host:port"`` connects to a remote
-    cluster's client server. A Ray already initialised in the calling process is used as it is, whatever the
-    address. ``workers``: how many actors (default one per GPU of the cluster, else one per ``cpus_per_worker`` of
-    its CPUs; never more than there are chunks). ``plugins``: plug-in model files each worker loads before the
-    model (installed entry points load too; the files must exist at the same paths on every node).
-    ``max_retries``: how often a worker is restarted and its chunk retried after its process died.
+    Pass one as :func:`~latentcore.evaluate.evaluate`'s ``cluster``; the fields are its constructor's arguments.
+    A Ray already initialised in the calling process is used as it is, whatever the address.
+
+    Attributes
+    ----------
+    address
+        ``"local"`` starts a Ray instance on this machine for the run (and stops it after); ``"auto"`` (the
+        default) joins the cluster this machine belongs to (``ray start`` ran here); ``"ray://host:port"``
+        connects to a remote cluster's client server.
+    workers
+        How many actors, at least 1 (default None: one per GPU of the cluster, else one per ``cpus_per_worker`` of
+        its CPUs); never more than there are chunks.
+    cpus_per_worker
+        CPUs each worker reserves and, on a machine without CUDA, the torch threads it uses; at least 1, default 1.
+    plugins
+        Plug-in model files each worker loads before the model (installed entry points load too; the files must
+        exist at the same paths on every node). Default none.
+    max_retries
+        How often a worker is restarted and its chunk retried after its process died; at least 0, default 3.
+    init_options
+        More ``ray.init`` arguments, e.g. ``num_cpus``, used only when Ray is not yet initialised in this
+        process. Default none.
+
+    Raises
+    ------
+    ValueError
+        When ``workers``, ``cpus_per_worker`` or ``max_retries`` is not an integer within its bounds.
     """
 
     address: str = "auto"
@@ -106,7 +126,26 @@ class RayCluster:
 
     def start(self, setup: WorkerSetup, chunks: int) -> RayWorkers:
         """Connect (or start Ray, as :attr:`address` says) and start the workers for ``chunks`` chunks; they load
-        the model while the caller goes on. :meth:`RayWorkers.close` stops them."""
+        the model while the caller goes on. :meth:`RayWorkers.close` stops them.
+
+        Parameters
+        ----------
+        setup
+            What each worker needs to measure the run's chunks: the model's key, the decoding, frames, examples and
+            schemes with their options.
+        chunks
+            The number of chunks to measure: no more workers than this are started.
+
+        Returns
+        -------
+        :class:`RayWorkers`
+            The started workers; :meth:`RayWorkers.run` gives them chunks.
+
+        Raises
+        ------
+        RuntimeError
+            When Ray is not installed (``pip install 'latent-explorer[ray]'``).
+        """
         ray = _import_ray()
         started_here = not ray.is_initialized()
         if started_here:

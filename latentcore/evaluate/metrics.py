@@ -39,6 +39,7 @@ from ..diagnostics import NORMALITY_LEVEL, latent_summary, typical_norm_band
 from ..priors import Prior
 from ..realism import realisticity_index
 
+#: The measures of a path or set, by column name (the keys, in the tables' order), with a description of each.
 METRICS: dict[str, str] = {
     "class_preservation": "fraction of interior frames (centroids) the judge labels with the seeds' class",
     "frechet": "Frechet distance of the judge's features to the reference images",
@@ -51,7 +52,10 @@ METRICS: dict[str, str] = {
     "smoothness": "max / mean of consecutive-frame L2 distances (interpolation only)",
     "path_length": "sum of consecutive-frame L2 distances in image space (interpolation only)",
 }
+#: The metrics of paths only (a centroid has no frames to compare).
 INTERPOLATION_ONLY = ("smoothness", "path_length")
+#: The metrics that are fractions of a unit's latents; for the centroid task (one 0/1 outcome per set) their
+#: interval is the Wilson score interval.
 PROPORTIONS = ("class_preservation", "typical_band", "normality_pass")
 
 

@@ -27,9 +27,14 @@ import torch
 
 from .statistics import BOOTSTRAP_RESAMPLES, CONFIDENCE, wilson_interval
 
+#: The choices of a judgement, in order the first scheme looks more natural, the second does, or neither (a tie).
 CHOICES = ("first", "second", "same")
-PSEUDO_WINS = 0.5   # each way between every two schemes: a finite strength for a scheme that never wins
+#: Virtual wins added each way between every two schemes in :func:`bradley_terry`, so that a scheme that never
+#: wins keeps a finite strength.
+PSEUDO_WINS = 0.5
+#: The most MM iterations of a Bradley-Terry fit.
 MAX_ITER = 1000
+#: The fit stops when every strength ``p_i`` (scaled to geometric mean 1) changes by less than this in one iteration.
 TOL = 1e-10
 
 

@@ -22,8 +22,11 @@ import torch
 from .metrics import INTERPOLATION_ONLY, METRICS, PROPORTIONS
 from .statistics import bootstrap_interval, frechet_with_interval, wilson_interval
 
+#: The two tasks of an evaluation in the tables' order, paths between two seeds and centroids of sets of seeds.
 TASKS = ("interpolation", "centroid")
+#: The timing columns of the table in seconds per path (set), the scheme's and the decoding's for the metrics.
 TIMINGS = ("seconds", "decode_seconds")
+#: The Markdown tables' column heading of each metric of :data:`~latentcore.evaluate.metrics.METRICS`.
 HEADINGS = {"class_preservation": "class kept", "frechet": "Frechet", "ri_density_mean": "ri density mean",
             "ri_density_min": "ri density min", "ri_typical_mean": "ri typical mean",
             "ri_typical_min": "ri typical min", "typical_band": "in typical band",
@@ -85,7 +88,24 @@ def summarise(measured: list[Measured], reference_features: torch.Tensor | None,
 
 @dataclass
 class Examples:
-    """A few evaluated seeds and results, for filmstrips: the first pairs and sets of the run."""
+    """A few evaluated seeds and results, for filmstrips: the first pairs and sets of the run.
+
+    ``E`` is the number of paths kept and ``E'`` the number of centroids kept (at most
+    :func:`~latentcore.evaluate.evaluate`'s ``examples`` each).
+
+    Attributes
+    ----------
+    paths : dict[str, Tensor ``[E, frames, *latent_shape]``]
+        Per interpolation scheme, its paths between the first pairs of seeds, endpoints included.
+    path_classes : Tensor ``[E]``
+        The class of each kept pair (-1 without classes).
+    centroids : dict[str, Tensor ``[E', *latent_shape]``]
+        Per centroid scheme, its centroids of the first sets of seeds.
+    centroid_seeds : list of ``E'`` Tensors ``[K, *latent_shape]``
+        The seeds of each kept set (``K`` varies from set to set).
+    centroid_classes : Tensor ``[E']``
+        The class of each kept set (-1 without classes).
+    """
 
     paths: dict[str, torch.Tensor]          # interpolation scheme -> [E, frames, *latent_shape]
     path_classes: torch.Tensor              # [E]
@@ -96,9 +116,24 @@ class Examples:
 
 @dataclass
 class Evaluation:
-    """``table``: one row per task and scheme, each metric's mean with ``_low`` / ``_high`` interval bounds
-    (empty where a metric does not apply); ``units``: the per-path (per-set) values behind it; ``settings``: the
-    run's arguments, sizes and total time; ``examples``: latents for filmstrips (not written to files)."""
+    """The result of :func:`~latentcore.evaluate.evaluate`: the table, the per-unit values behind it and the run's
+    settings, with their CSV, JSON and Markdown forms.
+
+    Attributes
+    ----------
+    table
+        One row per task and scheme: ``task``, ``scheme``, ``label``, ``units``, each metric of
+        :data:`~latentcore.evaluate.metrics.METRICS` as its mean with ``_low`` / ``_high`` interval bounds (empty
+        where a metric does not apply) and the :data:`TIMINGS`.
+    units
+        The per-path (per-set) values behind it: one row per task, scheme and unit, with the unit's ``class``, its
+        ``seeds`` (indices into the pool of seeds, joined by ``-``) and its value of each metric.
+    settings
+        The run's arguments, sizes and total time (JSON-friendly values; ``settings["unavailable"]``: the metrics
+        not computed and why; ``settings["stopped_early"]``: the schemes cut short).
+    examples
+        Latents for filmstrips (not written to files); None when not kept, e.g. read back by :meth:`from_json`.
+    """
 
     table: pd.DataFrame
     units: pd.DataFrame
@@ -106,14 +141,36 @@ class Evaluation:
     examples: Examples | None = field(default=None, repr=False)
 
     def to_csv(self, path: str | Path | None = None) -> str:
-        """The table as CSV (floats written to round-trip exactly); also written to ``path`` when given."""
+        """The table as CSV (floats written to round-trip exactly); also written to ``path`` when given.
+
+        Parameters
+        ----------
+        path
+            A file to write the CSV to (replaced if it exists); None only returns it.
+
+        Returns
+        -------
+        str
+            The CSV text.
+        """
         text = self.table.to_csv(index=False)
         if path is not None:
             Path(path).write_text(text)
         return text
 
     def to_json(self, path: str | Path | None = None) -> str:
-        """Settings, table and per-unit values as JSON (not-applicable values as null)."""
+        """Settings, table and per-unit values as JSON (not-applicable values as null).
+
+        Parameters
+        ----------
+        path
+            A file to write the JSON to (replaced if it exists); None only returns it.
+
+        Returns
+        -------
+        str
+            The JSON text: an object with ``settings``, ``table`` and ``units`` (lists of row objects).
+        """
         doc = {"settings": self.settings, "table": _records(self.table), "units": _records(self.units)}
         text = json.dumps(doc, indent=1, allow_nan=False) + "\n"
         if path is not None:
@@ -121,12 +178,35 @@ class Evaluation:
         return text
 
     def decoding(self, model):
-        """The :class:`~latentcore.models.Decoding` the run decoded with, made again by ``model`` (the run's)."""
+        """The :class:`~latentcore.models.Decoding` the run decoded with, made again by ``model`` (the run's).
+
+        Parameters
+        ----------
+        model : ~latentcore.models.GenerativeModel
+            The model the run evaluated; it checks the sampler steps, scheduler and conditions in
+            :attr:`settings`.
+
+        Returns
+        -------
+        :class:`~latentcore.models.Decoding`
+            What :meth:`~latentcore.models.GenerativeModel.decoding_described` makes of :attr:`settings`.
+        """
         return model.decoding_described(self.settings)
 
     @classmethod
     def from_json(cls, text: str) -> Evaluation:
-        """The inverse of :meth:`to_json` (without examples)."""
+        """The inverse of :meth:`to_json` (without examples).
+
+        Parameters
+        ----------
+        text
+            JSON written by :meth:`to_json`.
+
+        Returns
+        -------
+        :class:`Evaluation`
+            The table, per-unit values and settings; :attr:`examples` is None.
+        """
         doc = json.loads(text)
         return cls(_frame(doc["table"]), _frame(doc["units"]), doc["settings"])
 
@@ -150,7 +230,22 @@ class Evaluation:
         return "\n\n".join(out) + "\n"
 
     def write(self, folder: str | Path) -> list[Path]:
-        """``<model>.csv``, ``<model>.json`` and ``<model>.md`` in ``folder`` (created if missing)."""
+        """``<model>.csv``, ``<model>.json`` and ``<model>.md`` in ``folder`` (created if missing).
+
+        ``<model>`` is ``settings["model"]`` with ``/`` replaced by ``_``; existing files of those names are
+        replaced.
+
+        Parameters
+        ----------
+        folder
+            The folder to write to.
+
+        Returns
+        -------
+        list of pathlib.Path
+            The three files written: CSV (:meth:`to_csv`), JSON (:meth:`to_json`) and Markdown
+            (:meth:`to_markdown`).
+        """
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         stem = folder / str(self.settings["model"]).replace("/", "_")

@@ -35,17 +35,38 @@ from .statistics import BOOTSTRAP_RESAMPLES, CONFIDENCE, FRECHET_RESAMPLES
 
 # Seeds of prior samples, when a judge's labels sort them into classes: a pool of 4 seeds per seed a unit needs, at
 # least REFERENCE_SAMPLES (the model's own samples the Frechet distance compares with) and at most MAX_POOL.
+#: The fewest of the model's own samples (decoded prior samples) the Frechet distance compares with.
 REFERENCE_SAMPLES = 128
+#: The most prior samples drawn as seeds when a judge's labels sort them into classes.
 MAX_POOL = 512
 
 
-LEFT_OUT = "left out"  # settings["stopped_early"]: stopped before the scheme had any result
+#: The reason in ``settings["stopped_early"]`` of a scheme stopped before it had any result (left out of the
+#: tables).
+LEFT_OUT = "left out"
 
 
 def seed_sources(model, data=None) -> tuple[list[str], dict[str, str]]:
     """The seed sources of :data:`~.seeds.SOURCES` that :func:`evaluate` can draw ``model``'s seeds from, and for
     each of the others why not (as :func:`~latentcore.schemes_for` does for schemes): prior samples always; data
-    where the model can encode images and the data (default the held-out 16x16 digits) are images of its size."""
+    where the model can encode images and the data (default the held-out 16x16 digits) are images of its size.
+
+    Parameters
+    ----------
+    model : ~latentcore.models.GenerativeModel
+        The model whose seeds are wanted.
+    data : tuple of Tensors ``(images [N, C, H, W], labels [N])``, optional
+        The caller's data, as :func:`evaluate` takes it; given data are offered whenever the model can encode
+        (their images are resized to the model's). Default None: the held-out 16x16 digits, offered only to
+        models of ``(1, 16, 16)`` images.
+
+    Returns
+    -------
+    offered : list of str
+        The sources offered, ``"prior"`` first.
+    refused : dict[str, str]
+        Each source not offered, with why, in a sentence.
+    """
     offered, refused = ["prior"], {}
     shape = tuple(model.image_shape)
     if not model.can_encode:
@@ -60,7 +81,22 @@ def seed_sources(model, data=None) -> tuple[list[str], dict[str, str]]:
 
 def unavailable_metrics(model, judge: Judge | None) -> dict[str, str]:
     """The metrics :func:`evaluate` cannot compute for ``model`` judged by ``judge`` (default the model's own),
-    each with why; the others need only the prior and the decoder."""
+    each with why; the others need only the prior and the decoder.
+
+    Parameters
+    ----------
+    model : ~latentcore.models.GenerativeModel
+        The model to evaluate.
+    judge
+        What labels and describes the decoded images; default (None) the model's own,
+        :attr:`~latentcore.models.base.GenerativeModel.judge`.
+
+    Returns
+    -------
+    dict[str, str]
+        By metric name (``class_preservation``, ``frechet``), why it cannot be computed: no judge, a judge without
+        labels (``predict``) or without ``features``. Empty when every metric can be computed.
+    """
     judge = model.judge if judge is None else judge
     if judge is None:
         why = (f"no judge of {model.name}'s images: the digits models have the digits classifier, and a plug-in "
@@ -80,38 +116,105 @@ def evaluate(model, judge: Judge | None = None, *, seeds="prior", schemes=None, 
              centroid_options: dict | None = None, examples: int = 3, chunk_units: int = CHUNK_UNITS,
              checkpoint: str | os.PathLike | None = None, cluster: RayCluster | None = None,
              budget_s: float | None = None, should_stop=None, progress: Progress | None = None) -> Evaluation:
-    """Measure interpolation schemes (``schemes``, names in :data:`~latentcore.SCHEMES`; default those suited to the
-    model, e.g. without ``ri-optimal`` for samplers over large images on a CPU) and centroid schemes
-    (``centroid_schemes``, names in :data:`~latentcore.CENTROIDS`; default all) on the same seeds, by the metrics of
-    :mod:`.metrics`, on any model.
+    """Measure interpolation schemes and centroid schemes on the same seeds, by the metrics of :mod:`.metrics`, on
+    any model.
 
-    ``judge``: what labels and describes the decoded images (:class:`~latentcore.models.Judge`; default the model's
-    own, :attr:`~latentcore.models.GenerativeModel.judge`); without one, class preservation and the Frechet distance
-    are not computed and ``settings["unavailable"]`` says why. ``seeds``: ``"prior"`` (fresh prior samples drawn
-    with ``seed``, the default), ``"data"`` (encodings of ``data``, see :func:`seed_sources`) or the caller's
-    latents ``[N, *latent_shape]`` (see :mod:`.seeds`). ``pairs`` / ``centroid_sets``: how many pairs (paths of
-    ``frames`` frames) and sets. ``decoding``: the model's :class:`~latentcore.models.Decoding` for every decode and
-    encode; or ``steps`` (sampler steps, models with a sampler only) and ``conditions`` (the model's named
-    conditions), each default the model's. ``data``: ``(images [N, C, H, W], labels [N])``, default the held-out
-    digits; every class present needs 2 images (3 when centroids are evaluated). ``scheme_options`` /
-    ``centroid_options``: per scheme name, options for :func:`~latentcore.interpolate` /
-    :func:`~latentcore.centroid`, over each scheme's own evaluation options (:meth:`~latentcore.Scheme.options`;
-    e.g. the model as the ri-optimal path's decoder, capped iterations). ``centroid_sets=0`` or
-    ``centroid_schemes=[]`` skips the centroid task, ``schemes=[]`` the interpolation task. ``examples``: how many
-    paths and centroids (the first) to keep as latents. ``progress(fraction, text)`` is called as the run advances.
-
-    The work is cut into chunks of ``chunk_units`` pairs or sets of one scheme (default :data:`CHUNK_UNITS`; see
-    :mod:`.chunks`). ``checkpoint``: a folder where each chunk is kept as soon as it is done; a run started again
-    with the same settings and folder reuses them (``settings["chunks_reused"]``). ``cluster``: a
-    :class:`~.distributed.RayCluster` to measure the chunks on Ray workers instead of in this process (the tables
-    are the same; see :mod:`.distributed`).
+    The work is cut into chunks of ``chunk_units`` pairs or sets of one scheme (see :mod:`.chunks`), measured in
+    this process or, with a ``cluster``, on Ray workers instead (the tables are the same; see :mod:`.distributed`).
+    With a ``checkpoint`` folder each chunk is kept as soon as it is done; a run started again with the same
+    settings and folder reuses them (``settings["chunks_reused"]``).
 
     ``budget_s`` (seconds, in-process runs) bounds the whole run: closed-form schemes run first, then each
     iterative scheme gets an equal share of what is left, less the time its measuring will take (as long as the
     longest closed-form scheme's), shared equally by its chunks, and stops with its best results when it is spent;
     ``should_stop()`` returning True stops the run with the chunks done so far. ``settings["stopped_early"]`` names
     the schemes cut short, and those stopped before they had any result (left out of the tables, reason
-    :data:`LEFT_OUT`); stopped before any had a result, it raises :class:`~latentcore.optimise.Stopped`.
+    :data:`LEFT_OUT`).
+
+    Parameters
+    ----------
+    model : ~latentcore.models.GenerativeModel
+        The model to evaluate: its prior gives the seeds and the realisticity measures, its decoder the images.
+    judge
+        What labels and describes the decoded images (:class:`~latentcore.models.Judge`); default (None) the
+        model's own, :attr:`~latentcore.models.base.GenerativeModel.judge`. Without one, class preservation and the
+        Frechet distance are not computed and ``settings["unavailable"]`` says why (:func:`unavailable_metrics`).
+        A Ray run judges with the model's own: leave it unset.
+    seeds : ``"prior"``, ``"data"`` or Tensor ``[N, *latent_shape]``
+        ``"prior"`` (fresh prior samples drawn with ``seed``, the default), ``"data"`` (encodings of ``data``, see
+        :func:`seed_sources`) or the caller's latents, at least 2 (see :mod:`.seeds`).
+    schemes : str or list[str] or None
+        Interpolation schemes, names in :data:`~latentcore.SCHEMES`; default (None) those suited to the model
+        (:func:`~latentcore.schemes_for`), e.g. without ``ri-optimal`` for samplers over large images on a CPU.
+        ``schemes=[]`` skips the interpolation task.
+    centroid_schemes : str or list[str] or None
+        Centroid schemes, names in :data:`~latentcore.CENTROIDS`; default (None) all. ``centroid_schemes=[]``
+        skips the centroid task.
+    pairs
+        How many pairs of seeds (of one class where there are classes), one path each; at least 2. Default 16.
+    frames
+        Frames of each path, endpoints included; at least 3. Default 9.
+    centroid_sets
+        How many sets of seeds, one centroid each: 0 skips the centroid task, else at least 2. Default 8.
+    seed
+        Seeds the one generator that draws the prior samples, chooses the seeds, then draws the intervals'
+        resamples; at least 0. Default 0.
+    decoding : ~latentcore.models.Decoding or None
+        The model's decoding for every decode and encode; or, instead of it, ``steps`` (sampler steps, models with a
+        sampler only) and ``conditions`` (the model's named conditions, by name), each default the model's.
+    steps
+        Sampler steps for decoding and encoding (diffusion and flow models only); default the model's.
+    conditions
+        The model's conditions by name, for every decode; default each condition's default.
+    data : tuple of Tensors ``(images [N, C, H, W], labels [N])``, optional
+        Real images in [0, 1] with their classes (whole numbers from 0), for ``seeds="data"``; default the
+        held-out digits. Every class present needs 2 images (3 when centroids are evaluated).
+    scheme_options
+        Per interpolation scheme name, options for :func:`~latentcore.interpolate`, over each scheme's own
+        evaluation options (:meth:`~latentcore.Scheme.options`; e.g. the model as the ri-optimal path's decoder,
+        capped iterations).
+    centroid_options
+        Per centroid scheme name, options for :func:`~latentcore.centroid`, over each scheme's own evaluation
+        options.
+    examples
+        How many paths and centroids (the first) to keep as latents in :attr:`.Evaluation.examples`; at least 0.
+        Default 3.
+    chunk_units
+        Pairs or sets per chunk of work, decoded as one batch; at least 1. Default
+        :data:`~latentcore.evaluate.chunks.CHUNK_UNITS`. Part of the settings: a run resumes only with the same
+        value.
+    checkpoint
+        A folder (created if missing) where each finished chunk is kept (:class:`~.chunks.ChunkStore`); default
+        None keeps nothing.
+    cluster
+        A :class:`~.distributed.RayCluster` to measure the chunks on Ray workers instead of in this process; not
+        with ``budget_s`` or ``judge``.
+    budget_s
+        Seconds for the whole run (in-process runs only), a positive number; default None: no bound.
+    should_stop
+        A function of no arguments, polled as the run advances; returning True stops the run with the chunks done
+        so far. Default None: never.
+    progress
+        Called as ``progress(fraction, text)`` as the run advances, ``fraction`` from 0 to 1.
+
+    Returns
+    -------
+    :class:`~.report.Evaluation`
+        The table, the per-unit values, the settings (with the times, the device, ``unavailable``,
+        ``chunks_reused``, ``ran_on`` and ``stopped_early``) and the examples.
+
+    Raises
+    ------
+    ValueError
+        When an argument is not accepted (the message says what is): an unknown scheme or seed source, a source the
+        model cannot give (:func:`seed_sources`), too few pairs, frames or seeds, a class with too few images,
+        ``steps`` for a model without a sampler, both ``decoding`` and ``steps`` or ``conditions``, a ``cluster``
+        with ``budget_s`` or ``judge``, or nothing to evaluate.
+    ~latentcore.optimise.Stopped
+        When the run was stopped before any scheme had a result.
+    RuntimeError
+        When a scheme gives NaN or infinite latents or metric values, or on Ray: Ray missing, or a worker that
+        could not load the model.
     """
     budget_s = check_budget(budget_s)
     if cluster is not None and budget_s is not None:

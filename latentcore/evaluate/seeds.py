@@ -24,8 +24,12 @@ import torch
 
 from ..models.data import digits
 
+#: The named seed sources, samples of the model's prior and encodings of real images (module docstring).
 SOURCES = ("prior", "data")
+#: The fewest and the most seeds of a centroid set; each set's size is drawn between them, both included (and
+#: at most its class's seeds).
 SEEDS_PER_SET = (3, 5)
+#: The class of seeds and units without classes.
 NO_CLASS = -1
 
 

@@ -21,15 +21,36 @@ import numpy as np
 import scipy.stats
 import torch
 
+#: The confidence level of every interval in the evaluation's table (95 %).
 CONFIDENCE = 0.95
+#: Resamples of the percentile bootstrap interval of a mean (:func:`bootstrap_interval`).
 BOOTSTRAP_RESAMPLES = 2000
+#: Resamples of the generated features for the Frechet distance's interval (:func:`frechet_with_interval`).
 FRECHET_RESAMPLES = 200
 
 
 def bootstrap_interval(values, generator: torch.Generator, *, resamples: int = BOOTSTRAP_RESAMPLES,
                        confidence: float = CONFIDENCE) -> tuple[float, float]:
     """Percentile bootstrap interval of the mean of ``values [n]``: the ``(1 -+ confidence) / 2`` quantiles of
-    the means of ``resamples`` resamples drawn with replacement."""
+    the means of ``resamples`` resamples drawn with replacement.
+
+    Parameters
+    ----------
+    values : array-like ``[n]``
+        The values whose mean the interval is for (a tensor, an array or a sequence of numbers), read as float64.
+    generator
+        Draws the resamples' indices; the interval is a deterministic function of its state.
+    resamples
+        Resamples drawn with replacement, each of ``n`` values. Default :data:`BOOTSTRAP_RESAMPLES`.
+    confidence
+        The interval's confidence level, in (0, 1). Default :data:`CONFIDENCE`.
+
+    Returns
+    -------
+    low, high : float
+        The ``(1 - confidence) / 2`` and ``(1 + confidence) / 2`` quantiles of the resampled means; equal when
+        every value is the same.
+    """
     v = torch.as_tensor(np.asarray(values, dtype=np.float64))
     means = v[torch.randint(len(v), (resamples, len(v)), generator=generator)].mean(1)
     q = torch.quantile(means, torch.tensor([(1 - confidence) / 2, (1 + confidence) / 2], dtype=torch.float64))
@@ -38,7 +59,22 @@ def bootstrap_interval(values, generator: torch.Generator, *, resamples: int = B
 
 def wilson_interval(successes: int, n: int, *, confidence: float = CONFIDENCE) -> tuple[float, float]:
     """Wilson score interval of a proportion: ``(p + z^2/2n -+ z sqrt(p(1-p)/n + z^2/4n^2)) / (1 + z^2/n)``,
-    ``p = successes / n``, ``z`` the normal quantile of ``(1 + confidence) / 2``."""
+    ``p = successes / n``, ``z`` the normal quantile of ``(1 + confidence) / 2``.
+
+    Parameters
+    ----------
+    successes
+        The number of successes, from 0 to ``n``.
+    n
+        The number of trials, at least 1.
+    confidence
+        The interval's confidence level, in (0, 1). Default :data:`CONFIDENCE`.
+
+    Returns
+    -------
+    low, high : float
+        The interval's bounds, clipped to [0, 1].
+    """
     z = float(scipy.stats.norm.ppf((1 + confidence) / 2))
     p = successes / n
     centre = (p + z * z / (2 * n)) / (1 + z * z / n)
@@ -66,6 +102,33 @@ def frechet_with_interval(generated, real, generator: torch.Generator, *, resamp
     ``tr((C_g C_r)^(1/2))`` is the sum of the square roots of the eigenvalues of the symmetric matrix
     ``S C_g S`` with ``S = C_r^(1/2)`` (``C_g C_r = (C_g S) S`` and ``S (C_g S)`` share their eigenvalues), so
     the resamples go through batched ``eigvalsh`` calls, ``chunk`` at a time.
+
+    Parameters
+    ----------
+    generated : array-like ``[n, F]``
+        Features of the generated images (a tensor or an array), at least 2 rows; the ones resampled.
+    real : array-like ``[m, F]``
+        Features of the reference images, at least 2 rows; fixed.
+    generator
+        Draws the resamples' indices; the interval is a deterministic function of its state.
+    resamples
+        Bootstrap resamples of the generated features. Default :data:`FRECHET_RESAMPLES`.
+    confidence
+        The interval's confidence level, in (0, 1); ``z`` is the normal quantile of ``(1 + confidence) / 2``.
+        Default :data:`CONFIDENCE`.
+    chunk
+        Resamples per batched ``eigvalsh`` call (memory against speed; the result does not depend on it).
+        Default 50.
+
+    Returns
+    -------
+    d, low, high : float
+        The Frechet distance and its normal bootstrap interval ``d -+ z se``, the lower end at least 0.
+
+    Raises
+    ------
+    ValueError
+        When either set has fewer than two feature vectors.
     """
     gen, ref = torch.as_tensor(generated).double().cpu(), torch.as_tensor(real).double().cpu()
     if gen.shape[0] < 2 or ref.shape[0] < 2:

@@ -52,10 +52,15 @@ from ..priors import Prior
 from ..validation import check_choice, check_finite, check_int, check_latents
 from .precision import resolve_dtype
 
+#: The families a model may belong to (:attr:`GenerativeModel.kind`); the app offers schemes by kind.
 MODEL_KINDS = ("gan", "vae", "diffusion", "flow")
-RESERVED_OPTIONS = ("latents", "grad", "steps", "scheduler", "should_stop")  # decode's own, never a condition's name
-MAX_MEMORY_CHUNK = 64  # the most latents per chunk when a model's chunks are sized from free CUDA memory
-MEMORY_FRACTION = 0.5  # of the free CUDA memory that one chunk's activations may take
+#: The options :meth:`GenerativeModel.decode` takes itself, so never the name of a :class:`Condition`.
+RESERVED_OPTIONS = ("latents", "grad", "steps", "scheduler", "should_stop")
+#: The most latents per chunk when a model's chunks are sized from free CUDA memory
+#: (:attr:`GenerativeModel.sized_by_memory`).
+MAX_MEMORY_CHUNK = 64
+#: The fraction of the free CUDA memory that one chunk's activations may take.
+MEMORY_FRACTION = 0.5
 
 
 class OutOfMemory(RuntimeError):
@@ -71,7 +76,27 @@ class ModelLoadError(ValueError):
 class Sampler:
     """How many ``steps`` a sampling decoder runs: ``default`` and the ``choices`` offered to users; the
     ``schedulers`` a user may choose for decoding (names in :data:`.schedulers.SCHEDULERS`, the default first;
-    empty when the model decodes with one fixed scheduler)."""
+    empty when the model decodes with one fixed scheduler).
+
+    Parameters
+    ----------
+    label
+        How the app labels the steps, e.g. ``"Decoding steps"``.
+    default
+        The number of steps a decode runs unless told otherwise.
+    choices
+        The step counts the app offers.
+    help
+        A sentence for the app on what the steps change.
+    schedulers
+        Names in :data:`.schedulers.SCHEDULERS`, the default first; empty (the default) when the model decodes
+        with one fixed scheduler.
+
+    Raises
+    ------
+    ValueError
+        When a name in ``schedulers`` is not in :data:`.schedulers.SCHEDULERS`.
+    """
 
     label: str                  # e.g. "Decoding steps"
     default: int
@@ -92,7 +117,23 @@ class Decoding:
     """How one model decodes: the sampler's ``steps`` and ``scheduler`` (None for one-pass decoders, and
     ``scheduler`` for samplers that offer no choice) and the value of every condition, all checked by the model
     ``model`` (its :attr:`~GenerativeModel.key`) that made it with :meth:`GenerativeModel.decoding`. Immutable and
-    hashable: a cache key as it is."""
+    hashable: a cache key as it is.
+
+    Make one with :meth:`GenerativeModel.decoding`, which checks the values: a model takes a :class:`Decoding`
+    whose ``model`` is its :attr:`~GenerativeModel.key` without checking it again, and refuses any other.
+
+    Parameters
+    ----------
+    model
+        The :attr:`~GenerativeModel.key` of the model that made it.
+    steps
+        The sampler's number of steps; None for one-pass decoders.
+    scheduler
+        The name of the decoding scheduler (see :data:`.schedulers.SCHEDULERS`); None for one-pass decoders and
+        for samplers that offer no choice.
+    conditions
+        ``(name, value)`` of every condition, in the model's order of declaration.
+    """
 
     model: str
     steps: int | None = None
@@ -101,8 +142,8 @@ class Decoding:
 
     @property
     def options(self) -> dict:
-        """What the model's ``_decode`` and ``_encode`` take: every condition, ``steps`` and ``scheduler`` where
-        the model has them."""
+        """The keyword arguments the model's ``_decode`` and ``_encode`` take (every condition, and ``steps``
+        and ``scheduler`` where the model has them)."""
         out = dict(self.conditions)
         if self.steps is not None:
             out["steps"] = self.steps
@@ -111,7 +152,14 @@ class Decoding:
         return out
 
     def describe(self) -> dict:
-        """The steps, scheduler and conditions by name, for reports."""
+        """The steps, scheduler and conditions by name, for reports.
+
+        Returns
+        -------
+        dict
+            ``{"steps": steps, "scheduler": scheduler, "conditions": {name: value}}``; what
+            :meth:`GenerativeModel.decoding_described` makes a :class:`Decoding` of again.
+        """
         return {"steps": self.steps, "scheduler": self.scheduler, "conditions": dict(self.conditions)}
 
 
@@ -121,14 +169,45 @@ class Condition:
     optionally the ``choices`` (e.g. class labels 0..9, or their names) or, for a number, inclusive bounds ``low``
     and ``high``. The app shows a selectbox for choices, a slider for a number with both bounds, a number field
     for other numbers and a text field for text. A declaration that contradicts itself (a default outside its
-    choices or bounds, say) is a ValueError."""
+    choices or bounds, say) is a ValueError.
 
+    Parameters
+    ----------
+    name
+        The keyword the condition is passed as: a Python identifier, not a keyword, none of
+        :data:`RESERVED_OPTIONS`.
+    type
+        ``str``, ``int`` or ``float``.
+    default
+        The value when a decode does not give one; converted to ``type`` (a float condition declared with
+        default 1 holds 1.0).
+    help
+        A sentence for the app.
+    choices
+        The values accepted, converted to ``type``; None (the default) accepts any value of ``type``.
+    low, high
+        Inclusive bounds of a number; None (the default) for no bound.
+
+    Raises
+    ------
+    ValueError
+        When the declaration contradicts itself: a name that is not accepted, another type, empty choices,
+        bounds that are not finite numbers or with ``low > high``, a default outside the choices or bounds.
+    """
+
+    #: The keyword the condition is passed as.
     name: str
+    #: ``str``, ``int`` or ``float``; values are converted to it.
     type: type
+    #: The value when a decode does not give one.
     default: Any
+    #: A sentence for the app.
     help: str = ""
+    #: The values accepted; None for any value of :attr:`type`.
     choices: tuple | None = None
+    #: The inclusive lower bound of a number; None for none.
     low: float | None = None
+    #: The inclusive upper bound of a number; None for none.
     high: float | None = None
 
     def __post_init__(self):
@@ -156,7 +235,24 @@ class Condition:
             raise ValueError(f"the default does not fit: {err}") from None
 
     def check(self, value) -> Any:
-        """``value`` converted to :attr:`type`; a ValueError saying what is accepted otherwise."""
+        """``value`` converted to :attr:`type`; a ValueError saying what is accepted otherwise.
+
+        Parameters
+        ----------
+        value
+            A value of the condition, e.g. from the app or a saved run.
+
+        Returns
+        -------
+        object
+            ``value`` as :attr:`type` (an int given for a float condition as a float).
+
+        Raises
+        ------
+        ValueError
+            When ``value`` is not of the condition's type (text for a str condition, a finite number otherwise,
+            a whole number for an int one), not one of :attr:`choices` or outside :attr:`low` and :attr:`high`.
+        """
         value = self._check_type(value)
         if self.choices is not None and value not in self.choices:
             raise ValueError(f"condition {self.name} must be one of {', '.join(map(str, self.choices))}, got {value!r}")
@@ -181,25 +277,46 @@ class Condition:
 class GenerativeModel:
     """Subclasses set the attributes below and implement ``_decode(latents, **options)`` (and ``_encode(images,
     **options)`` where they can); ``options`` holds ``steps`` when the model has a :class:`Sampler`, and every
-    declared condition with its value or default."""
+    declared condition with its value or default.
 
+    Parameters
+    ----------
+    device
+        Where the networks compute; default :func:`latentcore.device.default_device`.
+    """
+
+    #: The model's name, as the app shows it.
     name: str
-    kind: str                                  # one of MODEL_KINDS
+    #: The model's family, one of :data:`~latentcore.models.base.MODEL_KINDS`.
+    kind: str
+    #: The shape of one latent.
     latent_shape: tuple[int, ...]
-    image_shape: tuple[int, int, int]          # (C, H, W)
+    #: The shape ``(C, H, W)`` of one decoded image.
+    image_shape: tuple[int, int, int]
+    #: The distribution of the latents.
     prior: Prior
-    description: str                           # one paragraph for the UI
-    trained_on: str                            # the data, in a sentence
+    #: One paragraph for the UI.
+    description: str
+    #: The data it was trained on, in a sentence.
+    trained_on: str
+    #: The decoder's steps and schedulers for models that decode by sampling; None for one-pass decoders.
     sampler: Sampler | None = None
+    #: The decoder's conditions by name, in the order of declaration.
     conditions: dict[str, Condition] = {}
-    decode_batch: int = 256                    # latents per chunk
+    #: Latents per chunk of a decode.
+    decode_batch: int = 256
+    #: Images per chunk of an encode.
     encode_batch: int = 256
-    sized_by_memory: bool = False              # on CUDA, chunks sized from the free memory (large pipelines)
-    dtype: torch.dtype = torch.float32         # what the networks compute in
+    #: Whether chunks on CUDA are sized from the free device memory instead (large pipelines).
+    sized_by_memory: bool = False
+    #: The dtype the networks compute in (see :meth:`~latentcore.models.base.GenerativeModel.set_precision`).
+    dtype: torch.dtype = torch.float32
     _key: str | None = None                    # set by the loader: the registered name or the pipeline folder
-    judge = None                               # a .judges.Judge of its images where one is known
+    #: A :class:`~.judges.Judge` of the model's images where one is known, else None.
+    judge = None
 
     def __init__(self, device: torch.device | str | None = None):
+        #: The device the networks compute on.
         self.device = torch.device(device) if device is not None else default_device()
         self._placement = threading.RLock()    # held while the networks compute or move
         self._offloaded = False
@@ -210,18 +327,47 @@ class GenerativeModel:
 
     def networks(self) -> dict[str, torch.nn.Module]:
         """The torch modules the model computes with (what precision converts and offloading moves): by default
-        every ``torch.nn.Module`` attribute."""
+        every ``torch.nn.Module`` attribute.
+
+        Returns
+        -------
+        dict[str, torch.nn.Module]
+            The modules by attribute name.
+        """
         return {k: v for k, v in vars(self).items() if isinstance(v, torch.nn.Module)}
 
     def auto_dtype(self) -> torch.dtype | None:
         """The dtype precision ``"auto"`` picks on this model's device; None keeps the networks as they are built
         (float32 for the built-in models: they are small, and their decoding runs many steps whose rounding
-        float16 would accumulate, for no gain in speed worth having)."""
+        float16 would accumulate, for no gain in speed worth having).
+
+        Returns
+        -------
+        torch.dtype or None
+            None here; the diffusers text-to-image pipelines return float16 or bfloat16 on CUDA.
+        """
         return None
 
     def set_precision(self, precision: str = "auto") -> torch.dtype:
         """Convert the networks to the dtype ``precision`` names on the model's device (see
-        :func:`.precision.resolve_dtype`: float32 on the CPU whatever is asked); returns it."""
+        :func:`.precision.resolve_dtype`: float32 on the CPU whatever is asked); returns it.
+
+        Parameters
+        ----------
+        precision
+            One of :data:`.precision.PRECISIONS`; ``"auto"`` (the default) takes :meth:`auto_dtype`.
+
+        Returns
+        -------
+        torch.dtype
+            The model's :attr:`dtype` after the conversion (unchanged where ``"auto"`` keeps the networks as
+            built, or where the model has no networks).
+
+        Raises
+        ------
+        ValueError
+            When ``precision`` is not one of :data:`.precision.PRECISIONS`.
+        """
         dtype = resolve_dtype(precision, self.device, self.auto_dtype())
         if dtype is not None and self.networks():
             with self._placement:
@@ -236,7 +382,14 @@ class GenerativeModel:
     def offload(self) -> bool:
         """Move the networks to the CPU to free the device's memory; the next decode or encode moves them back.
         Whether anything moved: nothing does on the CPU, nor while the model is computing (another session uses
-        it: it stays)."""
+        it: it stays).
+
+        Returns
+        -------
+        bool
+            True when the networks moved; False on the CPU, when they are offloaded already, or while the model
+            computes.
+        """
         if self.device.type == "cpu" or self._offloaded or not self._placement.acquire(blocking=False):
             return False
         try:
@@ -251,6 +404,7 @@ class GenerativeModel:
 
     @property
     def offloaded(self) -> bool:
+        """Whether :meth:`offload` moved the networks to the CPU and no decode or encode has moved them back."""
         return self._offloaded
 
     @contextlib.contextmanager
@@ -269,18 +423,44 @@ class GenerativeModel:
 
     @property
     def can_encode(self) -> bool:
+        """Whether the model has an encoder, so that :meth:`~latentcore.models.base.GenerativeModel.encode`
+        works."""
         return type(self)._encode is not GenerativeModel._encode
 
     @property
     def key(self) -> str:
-        """The key the model is known by: its registered name, or the folder of a diffusers pipeline (as loaded)."""
+        """The key the model is known by (its registered name, or the folder of a diffusers pipeline as loaded);
+        :attr:`name` until a loader sets it."""
         return self._key or self.name
 
     def decoding(self, steps: int | None = None, scheduler: str | None = None, **conditions) -> Decoding:
         """The :class:`Decoding` of these options, checked: ``steps`` (models with a sampler; default
         ``sampler.default``), the ``scheduler`` (models whose sampler offers a choice; default its first) and
         every condition (default unless given). Unknown conditions, and ``steps`` or ``scheduler`` for a model
-        that takes none, are ValueErrors that say what is accepted."""
+        that takes none, are ValueErrors that say what is accepted.
+
+        Parameters
+        ----------
+        steps
+            The sampler's number of steps, a positive integer (any, not only the sampler's ``choices``); default
+            ``sampler.default``. Only for models with a :attr:`sampler`.
+        scheduler
+            One of ``sampler.schedulers``; default the first. Only for models whose sampler offers a choice.
+        **conditions
+            A value for any of :attr:`conditions` by name, checked by :meth:`Condition.check`; the others take
+            their default.
+
+        Returns
+        -------
+        Decoding
+            The checked options, made for this model (its :attr:`key`).
+
+        Raises
+        ------
+        ValueError
+            For an unknown condition, a value a condition does not accept, ``steps`` that is not a positive
+            integer, an unknown scheduler, or ``steps`` or ``scheduler`` for a model that takes none.
+        """
         unknown = sorted(set(conditions) - set(self.conditions))
         if unknown:
             accepted = ", ".join(self.conditions) or "none"
@@ -304,13 +484,48 @@ class GenerativeModel:
 
     def decoding_described(self, described: dict) -> Decoding:
         """The :class:`Decoding` that :meth:`Decoding.describe` wrote (a saved run's or round's), made again and
-        checked by this model."""
+        checked by this model.
+
+        Parameters
+        ----------
+        described
+            ``{"steps": ..., "scheduler": ..., "conditions": {...}}``; a missing or None ``steps`` or
+            ``scheduler`` takes the default.
+
+        Returns
+        -------
+        Decoding
+
+        Raises
+        ------
+        ValueError
+            As :meth:`decoding`, e.g. for a condition this model does not have.
+        """
         given = {k: described[k] for k in ("steps", "scheduler") if described.get(k) is not None}
         return self.decoding(**given, **described.get("conditions", {}))
 
     def resolve_decoding(self, decoding: Decoding | None = None, **options) -> Decoding:
         """``decoding`` (made by this model, so not checked again), or the :class:`Decoding` of ``options`` (see
-        :meth:`decoding`): what every method that decodes takes."""
+        :meth:`decoding`): what every method that decodes takes.
+
+        Parameters
+        ----------
+        decoding
+            A :class:`Decoding` this model made; None (the default) makes one of ``options``.
+        **options
+            ``steps``, ``scheduler`` and conditions by keyword, as :meth:`decoding` takes them; only without
+            ``decoding``.
+
+        Returns
+        -------
+        Decoding
+
+        Raises
+        ------
+        ValueError
+            When both ``decoding`` and ``options`` are given, when ``decoding`` is not a :class:`Decoding` of
+            this model (its ``model`` is not :attr:`key`), or as :meth:`decoding` for bad options.
+        """
         if decoding is None:
             return self.decoding(**options)
         if options:
@@ -330,6 +545,40 @@ class GenerativeModel:
         size), for a caller that has checked them (the decode batcher); they are then a tensor ``[N, ...]``.
         ``should_stop()``: polled before each chunk and each sampler step; True raises
         :class:`~latentcore.optimise.Stopped`.
+
+        Parameters
+        ----------
+        latents : array-like or torch.Tensor ``[*batch, *latent_shape]``
+            Any number of leading batch dimensions (none for one latent); finite values.
+        decoding
+            A :class:`Decoding` this model made; None (the default) decodes with ``options``.
+        grad
+            Whether the decode is differentiable (when gradients are being recorded); default False (no
+            gradients).
+        check_input
+            Whether to check the latents (finite, of the model's size); default True. False for a caller that
+            has checked them: ``latents`` are then a tensor ``[N, *latent_shape]``.
+        should_stop
+            Polled before each chunk and each sampler step; True raises :class:`~latentcore.optimise.Stopped`.
+            None (the default) never stops.
+        **options
+            ``steps``, ``scheduler`` and conditions by keyword (see :meth:`decoding`), only without
+            ``decoding``; the model's defaults for those not given.
+
+        Returns
+        -------
+        torch.Tensor ``[*batch, C, H, W]``
+            float32 images in [0, 1] on the model's :attr:`device`; ``(C, H, W)`` is :attr:`image_shape`.
+
+        Raises
+        ------
+        ValueError
+            For latents of another shape or with values that are not finite, and for options the model does not
+            accept (see :meth:`decoding`).
+        OutOfMemory
+            When one latent does not fit in the device's memory.
+        latentcore.optimise.Stopped
+            When ``should_stop()`` returns True.
         """
         decoding = self.resolve_decoding(decoding, **options)
         if check_input:
@@ -412,7 +661,29 @@ class GenerativeModel:
                 **options) -> Callable[[torch.Tensor], torch.Tensor]:
         """A plain differentiable decoder ``latents -> images`` with ``decoding`` (or these options, checked now)
         fixed; the model itself for its default decoding. With ``should_stop``, it polls it as :meth:`decode`
-        does."""
+        does.
+
+        Parameters
+        ----------
+        decoding
+            A :class:`Decoding` this model made; None (the default) fixes ``options``.
+        should_stop
+            Polled as :meth:`decode` polls it; None (the default) never stops.
+        **options
+            ``steps``, ``scheduler`` and conditions by keyword (see :meth:`decoding`), only without
+            ``decoding``.
+
+        Returns
+        -------
+        callable
+            ``decoder(latents) -> images``, which is ``decode(latents, decoding, grad=True,
+            should_stop=should_stop)``; the model itself for its default decoding without ``should_stop``.
+
+        Raises
+        ------
+        ValueError
+            As :meth:`resolve_decoding`, for options the model does not accept.
+        """
         decoding = self.resolve_decoding(decoding, **options)
         if should_stop is None and decoding == self.decoding():
             return self
@@ -420,7 +691,18 @@ class GenerativeModel:
 
     def stoppable(self, should_stop: Callable[[], bool] | None) -> Callable[[torch.Tensor], torch.Tensor]:
         """The model as a decoder (default options) that polls ``should_stop`` (see
-        :func:`latentcore.realism.stoppable`)."""
+        :func:`latentcore.realism.stoppable`).
+
+        Parameters
+        ----------
+        should_stop
+            Polled before each chunk and sampler step; None gives the model itself.
+
+        Returns
+        -------
+        callable
+            ``decoder(latents) -> images``, as :meth:`decoder` makes it.
+        """
         return self.decoder(should_stop=should_stop)
 
     def encode(self, images, decoding: Decoding | None = None, *, should_stop: Callable[[], bool] | None = None,
@@ -428,7 +710,41 @@ class GenerativeModel:
         """Latents ``[N, *latent_shape]`` (float32) of images ``[N, C, H, W]`` in [0, 1] (resized and converted to
         the model's size and channels first; see :meth:`prepare_images`); ``decoding`` as in :meth:`decode`. The
         decoding ``scheduler`` has no effect here: inversion is the model's own (DDIM inversion, the flow ODE
-        backwards, an encoder). ``should_stop`` as in :meth:`decode`."""
+        backwards, an encoder). ``should_stop`` as in :meth:`decode`.
+
+        Parameters
+        ----------
+        images : array-like or torch.Tensor ``[N, C', H', W']`` or ``[C', H', W']``, or a list of such
+            Values in [0, 1], of any size and 1 to 3 or more channels (see :meth:`prepare_images`); images of
+            different sizes come as a list.
+        decoding
+            A :class:`Decoding` this model made; None (the default) takes ``options``. Its ``steps`` (the
+            sampler's, for inversion) and conditions apply; its ``scheduler`` does not.
+        should_stop
+            Polled before each chunk and each inversion step; True raises :class:`~latentcore.optimise.Stopped`.
+            None (the default) never stops.
+        **options
+            ``steps``, ``scheduler`` and conditions by keyword (see :meth:`decoding`), only without
+            ``decoding``.
+
+        Returns
+        -------
+        latents : torch.Tensor ``[N, *latent_shape]``
+            float32, on the model's :attr:`device`, one per image (``N = 1`` for one image ``[C', H',
+            W']``). Computed without gradients.
+
+        Raises
+        ------
+        NotImplementedError
+            When the model has no encoder (:attr:`can_encode` is False).
+        ValueError
+            For images that are not ``[N, C, H, W]`` or ``[C, H, W]``, not finite or outside [0, 1], an empty
+            list, or options the model does not accept.
+        OutOfMemory
+            When one image does not fit in the device's memory.
+        latentcore.optimise.Stopped
+            When ``should_stop()`` returns True.
+        """
         if not self.can_encode:
             raise NotImplementedError(f"{self.name} has no encoder: it cannot turn images into latents")
         decoding = self.resolve_decoding(decoding, **options)
@@ -440,7 +756,26 @@ class GenerativeModel:
     def prepare_images(self, images) -> torch.Tensor:
         """Images ``[N, C', H', W']`` (or ``[C', H', W']``, or a list of such of different sizes) in [0, 1] as
         ``[N, C, H, W]`` on the model's device: channels averaged to one or repeated to three as needed, resized
-        bilinearly (antialiased)."""
+        bilinearly (antialiased).
+
+        Parameters
+        ----------
+        images : array-like or torch.Tensor ``[N, C', H', W']`` or ``[C', H', W']``, or a list of such
+            Values in [0, 1]. The first three channels are averaged when ``C'`` differs from the model's ``C``
+            (then repeated to ``C``).
+
+        Returns
+        -------
+        torch.Tensor ``[N, C, H, W]``
+            float32 in [0, 1] on the model's :attr:`device`, ``(C, H, W)`` being :attr:`image_shape`; the
+            images of a list one after the other.
+
+        Raises
+        ------
+        ValueError
+            For an empty list, a shape other than ``[N, C, H, W]`` or ``[C, H, W]``, values that are not finite
+            or outside [0, 1].
+        """
         if isinstance(images, (list, tuple)):
             if not images:
                 raise ValueError("no images given")
@@ -478,7 +813,19 @@ _MODELS: "weakref.WeakSet[GenerativeModel]" = weakref.WeakSet()
 
 def offload_others(keep: GenerativeModel | None) -> list[str]:
     """Move every model but ``keep`` off its accelerator (:meth:`GenerativeModel.offload`), so the selected
-    model has the device's memory to itself; the names of those moved."""
+    model has the device's memory to itself; the names of those moved.
+
+    Parameters
+    ----------
+    keep
+        The model that stays where it is; None moves every model.
+
+    Returns
+    -------
+    list of str
+        The :attr:`~GenerativeModel.name` of every model that moved (models on the CPU, already offloaded or
+        computing stay).
+    """
     return [model.name for model in list(_MODELS) if model is not keep and model.offload()]
 
 

@@ -18,6 +18,17 @@ from .nets import DigitsCNN, load_net
 
 
 class DigitsClassifier:
+    """The digits classifier (a small CNN, ``digits-classifier``) over images ``[N, 1, 16, 16]`` in [0, 1]: the
+    judge of the digits models (class preservation, and the Frechet distance of its features).
+
+    Parameters
+    ----------
+    folder
+        The model folder holding ``config.json`` and the weights (safetensors).
+    device
+        Where it computes; default :func:`latentcore.device.default_device`.
+    """
+
     name = "digits-classifier"
 
     def __init__(self, folder: Path, device=None):
@@ -34,6 +45,7 @@ class DigitsClassifier:
         return x
 
     def logits(self, images, grad: bool = False) -> torch.Tensor:
+        """Class logits ``[N, 10]``; differentiable when ``grad``."""
         with torch.set_grad_enabled(grad and torch.is_grad_enabled()):
             return self.net(self._images(images))
 
@@ -42,9 +54,11 @@ class DigitsClassifier:
         return torch.softmax(self.logits(images, grad), dim=1)
 
     def predict(self, images) -> torch.Tensor:
+        """The most probable class of each image, ``[N]``."""
         return self.logits(images).argmax(1)
 
     def features(self, images) -> torch.Tensor:
+        """The penultimate layer's features ``[N, F]``, for the Frechet distance."""
         with torch.no_grad():
             return self.net.features(self._images(images))
 

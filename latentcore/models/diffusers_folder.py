@@ -31,7 +31,39 @@ from .precision import check_precision
 def load_diffusers(path: str | os.PathLike, device: torch.device | str | None = None,
                    precision: str = "auto") -> GenerativeModel:
     """A diffusers pipeline from a local folder written by ``save_pretrained`` (cached per folder, device and
-    precision)."""
+    precision).
+
+    Parameters
+    ----------
+    path
+        The pipeline's folder (``~`` expanded), the one holding ``model_index.json``. Where downloads are allowed
+        (``HF_HUB_OFFLINE=0``, see :mod:`.hub`), a Hugging Face Hub id ``owner/name`` that is no local folder is
+        downloaded.
+    device
+        Where the model computes; default :func:`latentcore.device.default_device`.
+    precision
+        One of :data:`~latentcore.models.precision.PRECISIONS`; ``"auto"`` (the default) gives the text-to-image
+        pipelines float16 or bfloat16 on CUDA and the ``UNet2DModel`` pipelines float32.
+
+    Returns
+    -------
+    GenerativeModel
+        A :class:`~latentcore.models.diffusion.PixelDiffusionModel`,
+        :class:`~latentcore.models.pixel_flow.PixelFlowModel`,
+        :class:`~latentcore.models.pipelines.StableDiffusionModel`,
+        :class:`~latentcore.models.pipelines.StableDiffusionXLModel` or
+        :class:`~latentcore.models.pipelines.StableDiffusion3Model`, named after the folder; its
+        :attr:`~latentcore.models.base.GenerativeModel.key` is the resolved folder (or the hub id). The same
+        object for the same folder, device and precision (up to the 8 kept last).
+
+    Raises
+    ------
+    ModelLoadError
+        When no folder is given, the folder does not exist, is a file, is not a complete pipeline of a supported
+        kind (:data:`SUPPORTED`), or a component does not load; or for a hub id while downloading is off.
+    ValueError
+        When ``precision`` is not one of :data:`~latentcore.models.precision.PRECISIONS`.
+    """
     device = device_key(device)
     check_precision(precision)
     text = str(path).strip()
@@ -59,10 +91,12 @@ def _load_cached(key: str, device: str, precision: str) -> GenerativeModel:
     return model
 
 
+#: The kinds of pipeline :func:`load_diffusers` loads, as its messages name them.
 SUPPORTED = ("UNet2DModel pipelines (DDPMPipeline, DDIMPipeline: a DDIM-compatible scheduler, or "
              "FlowMatchEulerDiscreteScheduler for pixel flow matching), Stable Diffusion 1.x/2.x "
              "(StableDiffusionPipeline), Stable Diffusion XL (StableDiffusionXLPipeline) and Stable Diffusion 3 "
              "(StableDiffusion3Pipeline, with or without its T5 text encoder)")
+#: The scheduler class that marks a pipeline as flow matching.
 FLOW_SCHEDULER = "FlowMatchEulerDiscreteScheduler"
 
 
@@ -94,7 +128,24 @@ def _scheduler_config(folder: Path) -> dict:
 
 
 def unet2d_components(folder: Path):
-    """The ``UNet2DModel`` and scheduler configuration of a pipeline folder."""
+    """The ``UNet2DModel`` and scheduler configuration of a pipeline folder.
+
+    Parameters
+    ----------
+    folder
+        A pipeline folder with ``unet`` and ``scheduler`` subfolders.
+
+    Returns
+    -------
+    tuple
+        ``(unet, scheduler_config)``: the ``diffusers.UNet2DModel`` (loaded from local files only, on the CPU,
+        as saved) and the scheduler configuration (a dict).
+
+    Raises
+    ------
+    ModelLoadError
+        When a subfolder or ``scheduler/scheduler_config.json`` is missing or the UNet does not load.
+    """
     UNet2DModel = import_diffusers().UNet2DModel
     _require(folder, ["unet", "scheduler"])
     try:

@@ -11,13 +11,15 @@ from .base import GenerativeModel, Sampler
 from .ddim import ddim_invert, inverse_scheduler
 from .schedulers import choices, make_scheduler, sample
 
+#: The step counts offered for decoding (the default is 25).
 STEPS = (10, 20, 25, 40, 50)
+#: What the app says about the steps.
 STEPS_HELP = "With DDIM, step counts that divide the 1000 training steps invert exactly"
 
 
 class PixelUNetModel(GenerativeModel):
     """A ``UNet2DModel`` on pixels in [-1, 1]: latents and images ``[N, C, H, W]`` share its channels and sample
-    size, the prior is N(0, I). Subclasses set the sampler and schedulers and call :meth:`_network` in their
+    size, the prior is N(0, I). Subclasses set the sampler and schedulers and call ``_network(x, t)`` in their
     sampling loops (the noise of a diffusion model, the velocity of a flow model)."""
 
     decode_batch = 64

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 
+#: The environment settings made (unless the user set them) before diffusers is imported.
 QUIET = {"HF_HUB_OFFLINE": "1", "DIFFUSERS_VERBOSITY": "error", "TRANSFORMERS_VERBOSITY": "error",
          "HF_HUB_DISABLE_PROGRESS_BARS": "1"}
 

@@ -20,14 +20,28 @@ import torch
 
 @dataclass(frozen=True, eq=False)
 class Judge:
-    """Functions of decoded images ``[N, C, H, W]`` in [0, 1] (the model's image shape):
+    """Functions of decoded images ``[N, C, H, W]`` in [0, 1] (the model's image shape).
 
-    - ``predict(images) -> labels [N]`` (whole numbers): the class of each image; None when it gives none.
-    - ``features(images) -> [N, F]``: a feature vector per image for the Frechet distance; None when it gives
-      none. F should be well below the number of images compared (the digits classifier's is 128).
-    - ``class_condition``: the name of the model's condition whose value is the class ``predict`` should return
-      for every image decoded with it (a class-conditional model); None otherwise.
-    - ``name``: how reports name it.
+    Parameters
+    ----------
+    name
+        How reports name it.
+    predict : callable, optional
+        ``predict(images) -> labels [N]`` (whole numbers): the class of each image; None (the default) when it
+        gives none.
+    features : callable, optional
+        ``features(images) -> [N, F]``: a feature vector per image for the Frechet distance; None (the default)
+        when it gives none. F should be well below the number of images compared (the digits classifier's is
+        128).
+    class_condition
+        The name of the model's condition whose value is the class ``predict`` should return for every image
+        decoded with it (a class-conditional model); None (the default) otherwise.
+
+    Raises
+    ------
+    ValueError
+        When neither ``predict`` nor ``features`` is given, either is not callable, or ``class_condition`` is
+        given without ``predict``.
     """
 
     name: str
@@ -48,7 +62,23 @@ class Judge:
 
     def labels(self, images: torch.Tensor) -> torch.Tensor:
         """``predict(images)`` as whole-number labels ``[N]`` on the CPU; a ValueError that names the judge when
-        it returns something else."""
+        it returns something else.
+
+        Parameters
+        ----------
+        images : torch.Tensor ``[N, C, H, W]``
+            Decoded images in [0, 1].
+
+        Returns
+        -------
+        torch.Tensor ``[N]``
+            int64 labels on the CPU, computed without gradients.
+
+        Raises
+        ------
+        ValueError
+            When ``predict`` returns another shape or numbers that are not whole.
+        """
         with torch.no_grad():
             out = torch.as_tensor(self.predict(images))
         if out.shape != (len(images),) or out.is_floating_point() and not bool((out == out.round()).all()):
@@ -58,7 +88,23 @@ class Judge:
 
     def describe(self, images: torch.Tensor) -> torch.Tensor:
         """``features(images)`` as ``[N, F]`` float64 on the CPU, finite; a ValueError that names the judge
-        otherwise."""
+        otherwise.
+
+        Parameters
+        ----------
+        images : torch.Tensor ``[N, C, H, W]``
+            Decoded images in [0, 1].
+
+        Returns
+        -------
+        torch.Tensor ``[N, F]``
+            float64 features on the CPU, computed without gradients.
+
+        Raises
+        ------
+        ValueError
+            When ``features`` returns another shape or values that are not finite.
+        """
         with torch.no_grad():
             out = torch.as_tensor(self.features(images)).detach()
         if out.dim() != 2 or len(out) != len(images) or not bool(torch.isfinite(out).all()):

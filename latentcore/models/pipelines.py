@@ -36,10 +36,14 @@ from .flow import flow_invert
 from .precision import half_dtype, resolve_dtype
 from .schedulers import choices, make_scheduler, sample
 
+#: The prompt condition of every text-to-image pipeline (default empty).
 PROMPT = Condition("prompt", str, "", "The text the image should show")
+#: The classifier-free guidance scale of every text-to-image pipeline (default 7.5; 1 turns guidance off).
 GUIDANCE = Condition("guidance_scale", float, 7.5, "Classifier-free guidance; 1 turns it off (and halves the work)")
-T5_TOKENS = 256  # the T5 sequence length of diffusers' Stable Diffusion 3 pipeline
-KEPT_PROMPTS = 16  # prompt embeddings kept on the device (an SD3 prompt's take 2.7 MB in float16)
+#: The T5 sequence length of diffusers' Stable Diffusion 3 pipeline.
+T5_TOKENS = 256
+#: How many prompts' embeddings a model keeps on the device (an SD3 prompt's take 2.7 MB in float16).
+KEPT_PROMPTS = 16
 
 
 def sampler_for(family: str, default: int, config: dict) -> Sampler:

@@ -12,7 +12,9 @@ from .diffusion import PixelUNetModel
 from .flow import flow_decode, flow_invert, flow_scheduler
 from .schedulers import choices, make_scheduler
 
+#: The step counts offered for decoding (the default is 25).
 STEPS = (10, 15, 20, 25, 30, 40, 50)
+#: What the app says about the steps.
 STEPS_HELP = ("Steps from the noise to the image; inversion runs the Euler noise levels backwards, so any count "
               "inverts (exactly with Euler decoding). More steps follow the ODE more closely and take longer")
 

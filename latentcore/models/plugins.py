@@ -41,47 +41,84 @@ from .base import MODEL_KINDS, Condition, GenerativeModel, ModelLoadError, Sampl
 from .judges import Judge
 from .registry import MODELS, ModelSpec, register
 
+#: The entry point group installed packages declare plug-in models in (see :func:`load_plugins`).
 ENTRY_POINT_GROUP = "latent_explorer.models"
+#: The environment variable that names plug-in files (see :func:`configured_files`).
 FILES_ENV = "LATENT_EXPLORER_MODELS"
+#: The app's command-line option that names plug-in files (see :func:`configured_files`).
 FILES_OPTION = "--models"
+#: The image layouts a plug-in's module may give (the ``layout`` of a :class:`Plugin`).
 LAYOUTS = ("NCHW", "NHWC")
+#: The names a plug-in may take (1 to 64 letters, digits, ``.``, ``_`` or ``-``, starting with a letter or digit).
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+#: The numbers of channels a plug-in's images may have (grey or RGB).
 CHANNELS = (1, 3)
-RANGE_TOLERANCE = 1e-3  # of the output range's width: float rounding at the ends of tanh or sigmoid
+#: How far, as a fraction of the output range's width, decoded values may pass the declared range (float rounding
+#: at the ends of tanh or sigmoid) without the check refusing the model.
+RANGE_TOLERANCE = 1e-3
 
 
 @dataclass(frozen=True, eq=False)
 class Plugin:
     """A generative model made of any torch module, declared in a plug-in file or an entry point.
 
-    - ``name``: how the app lists it (letters, digits, ``.``, ``_``, ``-``; not a built-in's name).
-    - ``module``: the torch module, or a zero-argument callable that returns it (its class, or a function that
-      builds it and loads its weights), called once per device so that the weights load only when needed. A
-      module given itself is copied for each device. It runs in eval mode, without parameter gradients.
-    - ``latent_shape``: the shape of one latent, e.g. ``(128,)`` or ``(100, 1, 1)``.
-    - ``prior``: the latents' distribution, a family name of :data:`latentcore.PRIORS` (default
-      ``"standard-normal"``) or a :class:`~latentcore.Prior` over ``latent_shape`` (e.g.
-      ``lc.Gaussian(mean, cov)``).
-    - ``output_range``: the values the module's images span, e.g. ``(-1, 1)`` after a tanh, ``(0, 1)`` after a
-      sigmoid, ``(0, 255)``; mapped linearly to [0, 1].
-    - ``layout``: ``"NCHW"`` (images ``[N, C, H, W]``) or ``"NHWC"``; ``C`` is 1 (grey) or 3 (RGB).
-    - ``kind``: one of ``gan``, ``vae``, ``diffusion``, ``flow`` (the app offers schemes by kind).
-    - ``description``, ``trained_on``: a paragraph and a sentence for the app.
-    - ``conditions``: named :class:`~.base.Condition` values (a class label from a list, a prompt, a number
-      with bounds); each decode passes them as keyword arguments.
-    - ``sampler``: for a module that decodes with a number of ``steps`` (a :class:`~.base.Sampler`); the steps
-      are passed as the keyword ``steps``.
-    - ``decode``: ``decode(module, latents, **conditions) -> images``; default ``module(latents, **conditions)``.
-      ``latents`` are ``[N, *latent_shape]`` on the module's device, in its parameters' dtype.
-    - ``encode``: optional ``encode(module, images, **conditions) -> latents [N, *latent_shape]`` for a model
-      with an encoder; ``images`` come in ``output_range`` and ``layout``.
-    - ``decode_batch``: latents per call of ``decode`` (bounds memory).
-    - ``judge``: optional :class:`~.judges.Judge` of the module's images (converted to [0, 1] and ``NCHW``): a
-      classifier's labels and/or features, for the comparison of schemes (class preservation, Frechet distance);
-      its ``class_condition`` names one of ``conditions`` when the model is class-conditional.
-
     A declaration that cannot work (an unknown prior or kind, a range with ``low >= high``) is a ValueError where
-    it is made.
+    it is made. :func:`register_plugin` (or :func:`load_plugins`) builds it as a :class:`PluginModel` and
+    registers it.
+
+    Parameters
+    ----------
+    name
+        How the app lists it (1 to 64 letters, digits, ``.``, ``_``, ``-``, starting with a letter or digit; not
+        a built-in's name).
+    module
+        The torch module, or a zero-argument callable that returns it (its class, or a function that builds it
+        and loads its weights), called once per device so that the weights load only when needed. A module given
+        itself is copied for each device. It runs in eval mode, without parameter gradients.
+    latent_shape
+        The shape of one latent, e.g. ``(128,)`` or ``(100, 1, 1)``; an int ``D`` is ``(D,)``.
+    prior
+        The latents' distribution, a family name of :data:`latentcore.PRIORS` (default ``"standard-normal"``)
+        or a :class:`~latentcore.Prior` over ``latent_shape`` (e.g. ``lc.Gaussian(mean, cov)``).
+    output_range
+        ``(low, high)``, the values the module's images span, e.g. ``(-1, 1)`` after a tanh (the default),
+        ``(0, 1)`` after a sigmoid, ``(0, 255)``; mapped linearly to [0, 1].
+    layout
+        ``"NCHW"`` (images ``[N, C, H, W]``, the default) or ``"NHWC"``; ``C`` is 1 (grey) or 3 (RGB).
+    kind
+        One of ``gan`` (the default), ``vae``, ``diffusion``, ``flow`` (the app offers schemes by kind).
+    description
+        A paragraph for the app; default empty, which the model replaces by its kind and shapes.
+    trained_on
+        A sentence for the app on the training data; default empty ("not stated by the plug-in").
+    conditions
+        Named :class:`~.base.Condition` values (a class label from a list, a prompt, a number with bounds),
+        names unique; each decode passes them as keyword arguments. Default none.
+    sampler
+        For a module that decodes with a number of ``steps`` (a :class:`~.base.Sampler`); the steps are passed
+        as the keyword ``steps``. Default None (one-pass decoding).
+    decode : callable, optional
+        ``decode(module, latents, **conditions) -> images``; default ``module(latents, **conditions)``.
+        ``latents`` are ``[N, *latent_shape]`` on the module's device, in its parameters' dtype; ``images``
+        ``[N, C, H, W]`` (or ``[N, H, W, C]`` for ``"NHWC"``) in ``output_range``.
+    encode : callable, optional
+        ``encode(module, images, **conditions) -> latents [N, *latent_shape]`` for a model with an encoder;
+        ``images`` come in ``output_range`` and ``layout``. Default None (no encoder).
+    decode_batch
+        Latents per call of ``decode`` (bounds memory), and images per call of ``encode``; default 64.
+    judge
+        Optional :class:`~.judges.Judge` of the module's images (converted to [0, 1] and ``NCHW``): a
+        classifier's labels and/or features, for the comparison of schemes (class preservation, Frechet
+        distance); its ``class_condition`` names one of ``conditions`` when the model is class-conditional.
+
+    Raises
+    ------
+    ValueError
+        When a field does not fit the above: a bad name, a module that is neither a ``torch.nn.Module`` nor
+        callable, a latent shape that is not positive integers, an unknown prior family or a prior over another
+        shape, an output range that is not two finite numbers with ``low < high``, an unknown layout or kind,
+        conditions that are not :class:`~.base.Condition` objects or share a name, hooks that are not callable,
+        a ``decode_batch`` below 1, or a judge whose class condition is not one of ``conditions``.
     """
 
     name: str
@@ -163,7 +200,23 @@ class Plugin:
 class PluginModel(GenerativeModel):
     """A :class:`Plugin` built on one device: its module in eval mode, checked on construction by decoding two
     samples of its prior (seed 0). Images are ``(x - low) / (high - low)`` of the module's output ``x`` in
-    ``output_range``, clamped to [0, 1] (values past the range by float rounding); NaN or Inf is an error."""
+    ``output_range``, clamped to [0, 1] (values past the range by float rounding); NaN or Inf is an error.
+
+    Parameters
+    ----------
+    plugin
+        The declaration.
+    device
+        Where the module computes; default :func:`latentcore.device.default_device`. The module keeps its
+        parameters' dtype, which becomes the model's :attr:`~latentcore.models.base.GenerativeModel.dtype`.
+
+    Raises
+    ------
+    ModelLoadError
+        When building the module fails or gives no ``torch.nn.Module``, or the check fails: decoding fails, or
+        gives images that are not ``[2, C, H, W]`` with ``C`` 1 or 3 (in the declared layout), not finite, or
+        outside ``output_range`` by more than :data:`RANGE_TOLERANCE` of its width.
+    """
 
     def __init__(self, plugin: Plugin, device: torch.device | str | None = None):
         super().__init__(device)
@@ -193,6 +246,7 @@ class PluginModel(GenerativeModel):
 
     @property
     def can_encode(self) -> bool:
+        """Whether the plug-in declares an ``encode``."""
         return self.plugin.encode is not None
 
     def _module_images(self, latents: torch.Tensor, options: dict) -> torch.Tensor:
@@ -258,14 +312,33 @@ class PluginModel(GenerativeModel):
 
 @dataclass(frozen=True)
 class PluginSpec(ModelSpec):
-    """A registered plug-in model: a :class:`~.registry.ModelSpec` that remembers where it came from."""
+    """A registered plug-in model: a :class:`~.registry.ModelSpec` that remembers where it came from.
+
+    Parameters
+    ----------
+    source
+        The plug-in file or entry point it came from (see :class:`Refusal`); default empty. The other parameters
+        are :class:`~.registry.ModelSpec`'s.
+    """
 
     source: str = ""
 
 
 @dataclass(frozen=True)
 class Refusal:
-    """A plug-in that was not loaded: its ``source`` (a file, or an entry point) and the ``problem``."""
+    """A plug-in that was not loaded: its ``source`` (a file, or an entry point) and the ``problem``.
+
+    ``str(refusal)`` is ``"source: problem"``.
+
+    Parameters
+    ----------
+    source
+        The file as it was named, or ``"entry point NAME = VALUE"`` followed by ``" (package DIST)"`` where the
+        distribution is known.
+    problem
+        What went wrong, e.g. a syntax error with its line, or a failed check; for a declared model that was
+        refused, it starts with the model's name.
+    """
 
     source: str
     problem: str
@@ -277,7 +350,15 @@ class Refusal:
 @dataclass(frozen=True)
 class PluginReport:
     """What :func:`load_plugins` did: ``loaded`` maps each registered model's name to its source; ``refused``
-    lists the plug-ins that were not, with why."""
+    lists the plug-ins that were not, with why.
+
+    Parameters
+    ----------
+    loaded
+        Each registered model's name and its source; default empty.
+    refused
+        A :class:`Refusal` for each source or model that was not loaded; default empty.
+    """
 
     loaded: dict[str, str] = field(default_factory=dict)
     refused: list[Refusal] = field(default_factory=list)
@@ -290,6 +371,26 @@ def register_plugin(plugin: Plugin, source: str = "", device: torch.device | str
 
     A :class:`~.base.ModelLoadError` says what is wrong: a name taken by a built-in or by another source's
     plug-in (the same source may register it again, e.g. when its file is loaded again), or a failed check.
+
+    Parameters
+    ----------
+    plugin
+        The declaration.
+    source
+        Where it came from (a file, an entry point), kept in its :class:`PluginSpec`; default empty.
+    device
+        Where the checked model is built; default :func:`latentcore.device.default_device`.
+
+    Returns
+    -------
+    PluginModel
+        The checked model on ``device``.
+
+    Raises
+    ------
+    ModelLoadError
+        When the name is taken by a built-in model or another source's plug-in, or the model fails its check
+        (see :class:`PluginModel`).
     """
     taken = MODELS.get(plugin.name)
     if taken is not None and not (isinstance(taken, PluginSpec) and taken.source == source):
@@ -310,7 +411,23 @@ def load_plugins(files: Iterable[str | os.PathLike] = (), *, entry_points: bool 
     """Run the plug-in ``files`` and (when ``entry_points``) the installed entry points of group
     :data:`ENTRY_POINT_GROUP`, then check and register every :class:`Plugin` they declare
     (:func:`register_plugin`). Nothing raises: each failure becomes a :class:`Refusal` naming the file or entry
-    point and the problem (a syntax error, an import error, a failed check), and the rest load."""
+    point and the problem (a syntax error, an import error, a failed check), and the rest load.
+
+    Parameters
+    ----------
+    files
+        Plug-in files (see :func:`plugins_in_file` and :func:`configured_files`); default none.
+    entry_points
+        Whether to load the installed entry points too; default True.
+    device
+        Where each model is built and checked; default :func:`latentcore.device.default_device`.
+
+    Returns
+    -------
+    PluginReport
+        The names registered, each with its source, and the refusals. A name declared by two sources is
+        registered for the first and refused for the second.
+    """
     declared: list[tuple[str, list[Plugin]]] = []
     refused: list[Refusal] = []
     sources: list[tuple[str, Callable[[], list[Plugin]]]] = [
@@ -342,7 +459,25 @@ def load_plugins(files: Iterable[str | os.PathLike] = (), *, entry_points: bool 
 def plugins_in_file(path: str | os.PathLike) -> list[Plugin]:
     """Run the Python file ``path`` as a module and return the :class:`Plugin` objects it declares at module
     level; a :class:`~.base.ModelLoadError` says why not (no such file, a syntax error, an exception while it
-    runs, no Plugin in it). The file's ``__file__`` is set, so it can find its weights beside it."""
+    runs, no Plugin in it). The file's ``__file__`` is set, so it can find its weights beside it.
+
+    Parameters
+    ----------
+    path
+        A ``.py`` file (``~`` expanded). Running it runs its code with the rights of this process.
+
+    Returns
+    -------
+    list of Plugin
+        The distinct :class:`Plugin` objects among the file's module-level names, in the order of first
+        appearance; none is checked or registered yet.
+
+    Raises
+    ------
+    ModelLoadError
+        When there is no such file, it is no ``.py`` file, it has a syntax error, it raises while it runs, or it
+        declares no :class:`Plugin`.
+    """
     path = Path(path).expanduser()
     if not path.is_file():
         raise ModelLoadError("no such file")
@@ -368,7 +503,21 @@ def plugins_in_file(path: str | os.PathLike) -> list[Plugin]:
 def configured_files(argv: Sequence[str] = (), environ: Mapping[str, str] | None = None) -> list[str]:
     """The plug-in files named for this process, without repeats: those after ``--models`` in ``argv`` (the app's
     arguments: ``streamlit run app.py -- --models my_gan.py other.py``), then those in ``$LATENT_EXPLORER_MODELS``
-    (separated by ``os.pathsep``, ``:`` on Linux and macOS, ``;`` on Windows)."""
+    (separated by ``os.pathsep``, ``:`` on Linux and macOS, ``;`` on Windows).
+
+    Parameters
+    ----------
+    argv
+        The app's arguments; both ``--models a.py b.py`` and ``--models=a.py`` are read, the files after
+        ``--models`` ending at the next option. Default none.
+    environ
+        The environment to read :data:`FILES_ENV` from; default ``os.environ``.
+
+    Returns
+    -------
+    list of str
+        The files as named, each once, in the order first named.
+    """
     files, taking = [], False
     for arg in argv:
         if arg == FILES_OPTION:

@@ -21,15 +21,37 @@ from .diffusers_folder import load_diffusers, unet2d_components
 from .judges import Judge
 from .precision import check_precision
 
+#: The folder of the built-in models' weights, ``latentcore/assets/models`` in the installed package.
+#:
+#: :meta hide-value:
 ASSETS = Path(str(files("latentcore").joinpath("assets", "models")))
+#: What the built-in digits models were trained on, in a sentence.
 DIGITS_DATA = "scikit-learn's bundled handwritten digits (1500 of 1797 images, 8x8 upsampled to 16x16)"
+#: What ``faces-dcgan`` was trained on, in a sentence.
 FACES_DATA = "Microsoft's DigiFace-1M synthetic faces (Bae et al., WACV 2023, arXiv 2210.02579)"
 
 
 @dataclass(frozen=True)
 class ModelSpec(Entry):
     """A registered model: its name, one paragraph for the UI, ``build(device) -> GenerativeModel`` and a few
-    words that say what it makes; ``in_default_selection``: the app's model until one is chosen."""
+    words that say what it makes; ``in_default_selection``: the app's model until one is chosen.
+
+    Parameters
+    ----------
+    name
+        The key in :data:`MODELS`, what :func:`load` takes.
+    description
+        One paragraph for the UI.
+    build
+        ``build(device) -> GenerativeModel``: the model on ``device``, its networks in float32 (:func:`load`
+        sets the precision and caches the model).
+    summary
+        A few words for the model selector, e.g. ``"faces (GAN)"``; default empty.
+    in_default_selection
+        Keyword only: whether the app selects it until the user chooses a model; default False.
+    formerly
+        Keyword only: names it was registered under before; default none.
+    """
 
     description: str
     build: Callable[[torch.device], GenerativeModel]
@@ -79,12 +101,34 @@ def _builtin_vae(name):
     return build
 
 
+#: The registered generative models by name, each a :class:`ModelSpec` (the built-ins, then any added by
+#: :func:`register` or :func:`~latentcore.models.plugins.load_plugins`).
+#:
+#: :meta hide-value:
 MODELS: Registry[ModelSpec] = Registry("model")
 
 
 def register(spec: ModelSpec, *, replace: bool = False) -> ModelSpec:
     """Add a model to the registry (a taken name is an error unless ``replace``; the UI lists whatever it
-    holds)."""
+    holds).
+
+    Parameters
+    ----------
+    spec
+        The model's name, description and build function.
+    replace
+        Whether ``spec`` may take the place of a model registered under the same name; default False.
+
+    Returns
+    -------
+    ModelSpec
+        ``spec`` itself.
+
+    Raises
+    ------
+    ValueError
+        When the name is taken and ``replace`` is False, or a former name of ``spec`` is taken.
+    """
     return MODELS.register(spec, replace=replace)
 
 
@@ -124,7 +168,13 @@ register(ModelSpec(
 
 
 def available() -> list[str]:
-    """Names of the registered generative models."""
+    """Names of the registered generative models.
+
+    Returns
+    -------
+    list of str
+        The keys of :data:`MODELS`, in the order they were registered.
+    """
     return list(MODELS)
 
 
@@ -139,7 +189,34 @@ def _build(spec: ModelSpec, device: str, precision: str) -> GenerativeModel:
 def load(name_or_path: str | os.PathLike, device: torch.device | str | None = None,
          precision: str = "auto") -> GenerativeModel:
     """A registered model by name, or a diffusers pipeline folder by path, its networks in the dtype ``precision``
-    names on the device (:mod:`.precision`); cached per (model, device, precision)."""
+    names on the device (:mod:`.precision`); cached per (model, device, precision).
+
+    Parameters
+    ----------
+    name_or_path
+        A name in :data:`MODELS` (see :func:`available`), or else the folder of a diffusers pipeline (see
+        :func:`~latentcore.models.diffusers_folder.load_diffusers`).
+    device
+        Where the model computes; default :func:`latentcore.device.default_device`.
+    precision
+        One of :data:`~latentcore.models.precision.PRECISIONS`; ``"auto"`` (the default) lets the model choose
+        (float32 for the built-in models, half precision on CUDA for the large pipelines).
+
+    Returns
+    -------
+    GenerativeModel
+        The same object for the same name, device and precision (up to the 8 kept last for registered models).
+        Its :attr:`~latentcore.models.base.GenerativeModel.key` is ``name_or_path`` for a registered model, the
+        resolved folder for a pipeline.
+
+    Raises
+    ------
+    ValueError
+        When ``precision`` is not one of :data:`~latentcore.models.precision.PRECISIONS`.
+    ModelLoadError
+        When ``name_or_path`` is neither a registered name nor a folder of a supported pipeline; the message
+        says what is wrong.
+    """
     key = str(name_or_path)
     check_precision(precision)
     if key in MODELS:
@@ -148,13 +225,36 @@ def load(name_or_path: str | os.PathLike, device: torch.device | str | None = No
 
 
 def digits_judge(device: torch.device | str | None = None) -> Judge:
-    """The built-in ``digits-classifier`` as a judge of 1x16x16 digit images (labels 0-9, 128 features)."""
+    """The built-in ``digits-classifier`` as a judge of 1x16x16 digit images (labels 0-9, 128 features).
+
+    Parameters
+    ----------
+    device
+        Where the classifier computes; default :func:`latentcore.device.default_device`.
+
+    Returns
+    -------
+    Judge
+        Named ``"digits-classifier"``, with ``predict`` (labels ``[N]``) and ``features`` (``[N, 128]``) of
+        images ``[N, 1, 16, 16]`` in [0, 1]; no class condition.
+    """
     classifier = load_classifier(device)
     return Judge("digits-classifier", classifier.predict, classifier.features)
 
 
 def load_classifier(device: torch.device | str | None = None):
-    """The built-in ``digits-classifier`` (cached)."""
+    """The built-in ``digits-classifier`` (cached).
+
+    Parameters
+    ----------
+    device
+        Where the classifier computes; default :func:`latentcore.device.default_device`.
+
+    Returns
+    -------
+    latentcore.models.classifier.DigitsClassifier
+        The same object for the same device (the 2 devices used last are kept).
+    """
     return _classifier(device_key(device))
 
 

@@ -32,13 +32,31 @@ import torch
 
 from ..optimise import check_stop
 
-FAMILIES = ("noise", "flow")  # networks predicting noise (or v, or x_0) of a diffusion; velocities of a flow
+#: The families of networks a scheduler drives (``"noise"`` for networks predicting the noise, or ``v``, or ``x_0``
+#: of a diffusion; ``"flow"`` for networks predicting the velocity of a flow).
+FAMILIES = ("noise", "flow")
 
 
 @dataclass(frozen=True)
 class SchedulerChoice:
     """One decoding scheduler: its ``label`` and ``help`` for the UI, and per family the diffusers class with the
-    settings that make it deterministic (None: not offered for that family)."""
+    settings that make it deterministic (None: not offered for that family).
+
+    Parameters
+    ----------
+    name
+        The key in :data:`SCHEDULERS`, e.g. ``"dpm++"``.
+    label
+        The name the app shows.
+    help
+        A sentence for the app.
+    classes
+        For each family it is offered for (see :data:`FAMILIES`), the diffusers scheduler class's name and the
+        settings that make it deterministic, e.g. ``{"noise": ("DDIMScheduler", {})}``.
+    clips
+        Whether it can clip the predicted ``x_0`` as a configuration that asks for it (``clip_sample``) needs;
+        default True.
+    """
 
     name: str
     label: str
@@ -47,6 +65,9 @@ class SchedulerChoice:
     clips: bool = True  # can clip the predicted x_0 as a configuration that asks for it (clip_sample) needs
 
 
+#: The decoding schedulers by name (``ddim``, ``euler``, ``dpm++``), in the order the app lists them.
+#:
+#: :meta hide-value:
 SCHEDULERS: dict[str, SchedulerChoice] = {c.name: c for c in (
     SchedulerChoice("ddim", "DDIM", "deterministic DDIM, the inverse of DDIM inversion: an inverted image decodes "
                     "back to itself", {"noise": ("DDIMScheduler", {})}),
@@ -64,7 +85,18 @@ SCHEDULERS: dict[str, SchedulerChoice] = {c.name: c for c in (
 def clipped(config: dict | None) -> bool:
     """Whether a diffusion scheduler ``config`` clips (or thresholds) the predicted ``x_0`` at each step. A model
     trained with a schedule whose last level keeps almost no signal (the cosine schedule of ``digits-ddim``) needs
-    it: its first predicted ``x_0`` divides the predicted noise by ``sqrt(alpha_T)``, about 5e-5 there."""
+    it: its first predicted ``x_0`` divides the predicted noise by ``sqrt(alpha_T)``, about 5e-5 there.
+
+    Parameters
+    ----------
+    config
+        A diffusers scheduler configuration; None for none (no clipping).
+
+    Returns
+    -------
+    bool
+        True when ``clip_sample`` or ``thresholding`` is set.
+    """
     config = config or {}
     return bool(config.get("clip_sample") or config.get("thresholding"))
 
@@ -72,7 +104,25 @@ def clipped(config: dict | None) -> bool:
 def choices(family: str, config: dict | None = None) -> tuple[str, ...]:
     """The scheduler names offered for a family (``"noise"`` or ``"flow"``), the default first: the one a
     pipeline's scheduler ``config`` names (its ``_class_name``, e.g. SDXL's Euler) when it is offered, else DDIM for
-    diffusion and Euler for flow matching. Schedulers that cannot clip are left out where ``config`` clips."""
+    diffusion and Euler for flow matching. Schedulers that cannot clip are left out where ``config`` clips.
+
+    Parameters
+    ----------
+    family
+        ``"noise"`` or ``"flow"`` (see :data:`FAMILIES`).
+    config
+        The pipeline's scheduler configuration; None (the default) for none.
+
+    Returns
+    -------
+    tuple of str
+        Names in :data:`SCHEDULERS`, the default first.
+
+    Raises
+    ------
+    ValueError
+        When ``family`` is not one of :data:`FAMILIES`.
+    """
     if family not in FAMILIES:
         raise ValueError(f"family must be one of {', '.join(FAMILIES)}, got {family!r}")
     names = [name for name, choice in SCHEDULERS.items()
@@ -85,7 +135,27 @@ def choices(family: str, config: dict | None = None) -> tuple[str, ...]:
 
 def make_scheduler(name: str, family: str, config: dict):
     """The scheduler ``name`` of ``family`` built from a pipeline's scheduler configuration (keys the class does not
-    take are left out; a flow pipeline's ``shift`` becomes DPM-Solver++'s ``flow_shift``)."""
+    take are left out; a flow pipeline's ``shift`` becomes DPM-Solver++'s ``flow_shift``).
+
+    Parameters
+    ----------
+    name
+        A name in :data:`SCHEDULERS`.
+    family
+        ``"noise"`` or ``"flow"``; the scheduler must be offered for it.
+    config
+        The pipeline's scheduler configuration (noise schedule, prediction type, timestep spacing, shift).
+
+    Returns
+    -------
+    diffusers.SchedulerMixin
+        A new diffusers scheduler, deterministic.
+
+    Raises
+    ------
+    ValueError
+        When ``name`` is not a scheduler offered for ``family``.
+    """
     from .hub import import_diffusers
 
     if name not in SCHEDULERS or family not in SCHEDULERS[name].classes:
@@ -109,7 +179,36 @@ def sample(network, scheduler, x: torch.Tensor, steps: int, progress=None, what:
     ``network(x, t) -> prediction`` gets ``t`` as a 0-dim tensor on ``x``'s device. The scheduler is copied (its
     state changes as it steps), so one model can decode in two threads. ``progress(fraction, text)`` after each
     step; ``should_stop()`` before each, raising :class:`~latentcore.optimise.Stopped` when it returns True (a
-    decode has no partial result, and one through a large sampler takes minutes)."""
+    decode has no partial result, and one through a large sampler takes minutes).
+
+    Parameters
+    ----------
+    network : callable
+        ``network(x, t) -> prediction`` (noise, ``v``, ``x_0`` or velocity, as the scheduler expects).
+    scheduler : diffusers.SchedulerMixin
+        The diffusers scheduler that sets the timesteps and takes the steps; not changed (a copy steps).
+    x : torch.Tensor ``[N, ...]``
+        The starting sample: noise at the scheduler's highest level (or, for an inverse scheduler, the image).
+    steps
+        The number of steps.
+    progress : callable, optional
+        ``progress(fraction, text)`` after each step, ``text`` like ``"step 3/25"``; None (the default) for
+        none.
+    what
+        The word ``progress`` names a step by; default ``"step"``.
+    should_stop : callable, optional
+        ``should_stop()`` before each step; None (the default) never stops.
+
+    Returns
+    -------
+    torch.Tensor
+        The last sample, of ``x``'s shape (``x_0`` when decoding).
+
+    Raises
+    ------
+    latentcore.optimise.Stopped
+        When ``should_stop()`` returns True.
+    """
     scheduler = copy.deepcopy(scheduler)
     scheduler.set_timesteps(steps, device="cpu")
     if hasattr(scheduler, "set_begin_index"):  # else the first step searches the grid for t on the device
