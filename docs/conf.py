@@ -7,9 +7,13 @@ from __future__ import annotations
 
 import builtins
 import importlib
+import inspect
 import pkgutil
+import re
 import sys
 from pathlib import Path
+
+from sphinx.pycode import ModuleAnalyzer
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # latentcore and tools import from the checkout
@@ -102,6 +106,55 @@ def resolve_reexport(app, env, node, contnode):
     return None
 
 
+def defined_in(package, name: str, modules: list[str]) -> str:
+    """The full name of what ``package`` exports as ``name``, in the module that defines it: a class's or a
+    function's own module (a cached function's too), else the module whose source assigns ``name`` (a registry, a
+    constant)."""
+    obj = getattr(package, name)
+    if inspect.isclass(obj) or inspect.isfunction(inspect.unwrap(obj)):
+        return f"{obj.__module__}.{obj.__qualname__}"
+    assigned = re.compile(rf"^{re.escape(name)}\s*[:=]", re.M)
+    for module in modules:
+        loaded = importlib.import_module(module)
+        if getattr(loaded, name, MISSING) is obj and assigned.search(inspect.getsource(loaded)):
+            return f"{module}.{name}"
+    raise ValueError(f"{package.__name__}.{name}: no module of latentcore defines it")
+
+
+ROLE = re.compile(r":(?:\w+:)*\w+:`~?\.?(?:[^`<]*<)?([^`>]+)>?`")
+
+
+def summary(full_name: str, obj) -> str:
+    """The first sentence of ``obj``'s docstring (of a constant, its ``#:`` comment), its cross-references as plain
+    literals (it is shown out of its module, where short names would not resolve)."""
+    if inspect.isclass(obj) or callable(obj):
+        doc = inspect.getdoc(obj) or ""
+    else:
+        module, name = full_name.rsplit(".", 1)
+        doc = "\n".join(ModuleAnalyzer.for_module(module).find_attr_docs().get(("", name), []))
+    lines = []
+    for line in doc.splitlines():
+        if not line.strip():
+            break
+        lines.append(line.strip())
+    text = ROLE.sub(lambda m: f"``{m[1].rsplit('.', 1)[-1]}``", " ".join(lines))
+    return text.split(". ", 1)[0].rstrip(".") + "." if text else ""
+
+
+def module_page(name: str, modules: list[str]) -> str:
+    """A module's page: its docstring and members; for a package, first a table of the names it exports."""
+    text = f"{name}\n{'=' * len(name)}\n\n.. automodule:: {name}\n"
+    package = importlib.import_module(name)
+    if hasattr(package, "__path__") and hasattr(package, "__all__"):
+        rows = []
+        for exported in package.__all__:
+            full_name = defined_in(package, exported, modules)
+            rows.append(f"   * - :py:obj:`~{full_name}`\n     - {summary(full_name, getattr(package, exported))}\n")
+        text += (f"\n.. rubric:: What ``{name}`` exports\n\nEach is documented in the module that defines it.\n\n"
+                 f".. list-table::\n   :widths: 1 3\n\n{''.join(rows)}")
+    return text
+
+
 def write_module_pages(app):
     """One page per module of latentcore under ``api/generated/`` (its docstring, then its public members), written
     only where it changed. Modules are named by import path: ``latentcore.invert`` is the module here, not the
@@ -114,7 +167,7 @@ def write_module_pages(app):
                                     if not m.name.endswith("__main__"))
     for name in names:
         page = folder / f"{name}.rst"
-        text = f"{name}\n{'=' * len(name)}\n\n.. automodule:: {name}\n"
+        text = module_page(name, names)
         if not page.is_file() or page.read_text() != text:
             page.write_text(text)
     for stale in set(folder.glob("*.rst")) - {folder / f"{n}.rst" for n in names}:
