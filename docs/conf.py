@@ -142,7 +142,7 @@ def summary(full_name: str, obj) -> str:
 
 
 def module_page(name: str, modules: list[str]) -> str:
-    """A module's page: its docstring and members; for a package, first a table of the names it exports."""
+    """A module's page: its docstring and members; then, for a package, a table of the names it exports."""
     text = f"{name}\n{'=' * len(name)}\n\n.. automodule:: {name}\n"
     package = importlib.import_module(name)
     if hasattr(package, "__path__") and hasattr(package, "__all__"):
