@@ -24,7 +24,7 @@ from latentcore.realism import path_energy, path_realism
 from bench.micro.device_option import add_device_option, chosen_device
 from bench.report import add_save_option, saved_report
 
-# Struski et al.'s own index and start, with which the README's figures of this script were measured
+# Struski et al.'s own index and start, with which the documentation's figures of this script were measured
 PAPER = {"kind": "density", "start": "chord"}
 
 BASELINE_ITERATIONS = 5
