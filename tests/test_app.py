@@ -815,7 +815,10 @@ def test_a_mixed_batch_of_images_inverts_what_it_can_and_says_what_it_refused_an
     [b for b in app.button if b.label == "Invert the images"][0].click().run()
     refused = ("Not inverted, as it cannot be read: broken.png is not a PNG or JPEG image: its content is not an "
                "image format that can be read.")
-    assert any(_shown(w.value) == f"{refused} The other 2 images are being inverted." for w in app.warning)
+    # Said at once: beside "being inverted" while the job runs, or alone beside the results where the encoder was
+    # done before the page's run ended (the job panel then reruns the page to show them)
+    said = [_shown(w.value) for w in app.warning if _shown(w.value).startswith(refused)]
+    assert said in ([f"{refused} The other 2 images are being inverted."], [refused]), said
     finish_jobs(app)
     _no_errors(app)
     assert app.sidebar.metric[0].value == "2"
@@ -824,6 +827,25 @@ def test_a_mixed_batch_of_images_inverts_what_it_can_and_says_what_it_refused_an
     assert [w for w in app.warning if _shown(w.value) == refused]  # and beside the results
     assert len([w for w in app.warning if _shown(w.value).startswith(small)]) == 2  # the result's note too
     assert sum("mean squared error" in m.value for m in app.markdown) == 2
+
+
+def _refusals_said():
+    import ui
+
+    refused = ["broken.png is not a PNG or JPEG image"]
+    ui.say_refused(refused, inverting=2)
+    ui.say_refused(refused, inverting=1, skipped=1)
+    ui.say_refused(refused)  # the batch has ended
+    ui.say_refused(refused, inverting=0)  # nothing else to invert
+    ui.say_refused([], inverting=0)  # nothing refused: nothing to say
+
+
+def test_refused_files_are_said_with_what_became_of_the_others():
+    at = AppTest.from_function(_refusals_said).run()
+    said = "Not inverted, as it cannot be read: broken.png is not a PNG or JPEG image."
+    assert [_shown(w.value) for w in at.warning] == [f"{said} The other 2 images are being inverted.",
+                                                     f"{said} The other image is being inverted.", said]
+    assert [_shown(e.value) for e in at.error] == [f"{said} Your seed set is unchanged."]
 
 
 def _a_number_condition():
