@@ -127,7 +127,7 @@ ROLE = re.compile(r":(?:\w+:)*\w+:`~?\.?(?:[^`<]*<)?([^`>]+)>?`")
 def summary(full_name: str, obj) -> str:
     """The first sentence of ``obj``'s docstring (of a constant, its ``#:`` comment), its cross-references as plain
     literals (it is shown out of its module, where short names would not resolve)."""
-    if inspect.isclass(obj) or callable(obj):
+    if callable(obj):  # a class or a function
         doc = inspect.getdoc(obj) or ""
     else:
         module, name = full_name.rsplit(".", 1)

@@ -134,25 +134,28 @@ def test_a_registered_scheme_is_listed_and_runs_in_the_library_the_playground_an
     assert any("Halfway line" in m.value for m in app.markdown)
 
 
-def python_blocks(path: Path) -> list[str]:
-    """The ```python blocks of a Markdown file, in order."""
-    return re.findall(r"^```python\n(.*?)^```$", path.read_text(), flags=re.S | re.M)
+def python_blocks(document: str) -> list[str]:
+    """The ```python blocks of one of the project's Markdown files, in order."""
+    return re.findall(r"^```python\n(.*?)^```$", (ROOT / document).read_text(), flags=re.S | re.M)
+
+
+def executed(document: str, monkeypatch, tmp_path) -> dict:
+    """The names that the first ```python block of ``document`` defines, run in an empty folder."""
+    monkeypatch.chdir(tmp_path)
+    scope: dict = {}
+    exec(compile(python_blocks(document)[0], document, "exec"), scope)  # noqa: S102 - the project's own docs
+    return scope
 
 
 def test_the_readme_example_runs_with_the_public_names(monkeypatch, tmp_path):
-    (code,) = python_blocks(ROOT / "README.md")
-    monkeypatch.chdir(tmp_path)
-    scope: dict = {}
-    exec(compile(code, "README.md", "exec"), scope)  # noqa: S102 - the project's own README
+    assert len(python_blocks("README.md")) == 1
+    scope = executed("README.md", monkeypatch, tmp_path)
     assert scope["path"].shape == (8, 16) and scope["images"].shape == (8, 1, 16, 16)
     assert torch.equal(scope["path"][0], scope["z0"]) and torch.equal(scope["path"][-1], scope["z1"])
 
 
 def test_the_library_guide_example_runs_with_the_public_names(monkeypatch, tmp_path):
-    code = python_blocks(ROOT / "docs" / "library.md")[0]
-    monkeypatch.chdir(tmp_path)
-    scope: dict = {}
-    exec(compile(code, "docs/library.md", "exec"), scope)  # noqa: S102 - the project's own documentation
+    scope = executed("docs/library.md", monkeypatch, tmp_path)
     assert scope["path"].shape == (16, 4, 64, 64) and scope["ri_optimal"].shape == (16, 16)
     assert torch.isfinite(scope["ri_optimal"]).all()
 
